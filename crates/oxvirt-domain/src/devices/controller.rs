@@ -1,0 +1,34 @@
+//! A bus controller (`<controller>`).
+use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlModel};
+use crate::address::DeviceAddress;
+
+/// A bus controller (`<controller>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Controller {
+    /// The `type` or `model` attribute that selects the kind, as written.
+    pub kind: Option<String>,
+    /// Where the device sits on its bus.
+    pub address: Option<DeviceAddress>,
+    /// What the model does not know, kept as written.
+    pub unknown: Unknown,
+}
+
+impl XmlModel for Controller {
+    fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
+        let mut c = Cursor::new(el);
+        let kind = c.attr_string("type");
+        let address = c.model("address", ctx)?;
+        Ok(Controller {
+            kind,
+            address,
+            unknown: c.finish(ctx),
+        })
+    }
+
+    fn to_element(&self) -> Element {
+        let mut b = Builder::new("controller");
+        b.opt_attr("type", self.kind.as_deref());
+        b.model(self.address.as_ref());
+        b.finish(&self.unknown)
+    }
+}

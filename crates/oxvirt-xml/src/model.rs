@@ -1,0 +1,666 @@
+//! The machinery typed XML models are built with.
+//!
+//! A model reads an [`Element`] through a [`Cursor`], which hands out attributes and
+//! children by name and remembers which were taken. What the model did not take is kept in
+//! an [`Unknown`], reported as a [`Warning`], and written back by a [`Builder`] at the
+//! place it was read from, so nothing a user wrote is lost.
+
+use std::fmt::Display;
+use std::str::FromStr;
+
+use crate::error::{Position, Result, XmlError};
+use crate::tree::{Attribute, Element, Node};
+
+/// A typed model of one XML element.
+pub trait XmlModel: Sized {
+    /// Reads the model from `el`, recording what it does not understand in `ctx`.
+    fn from_element(el: &Element, ctx: &mut Context) -> Result<Self>;
+    /// Writes the model back as an element.
+    fn to_element(&self) -> Element;
+}
+
+/// Something in a document that the model kept without understanding it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// Where it was found.
+    pub position: Position,
+    /// What it was, in words.
+    pub message: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}, column {}: {}", self.position.line, self.position.column, self.message)
+    }
+}
+
+/// State carried through one parse: the warnings so far.
+#[derive(Debug, Default)]
+pub struct Context {
+    /// Unknown elements and attributes met so far, in document order.
+    pub warnings: Vec<Warning>,
+}
+
+/// Where an unknown child stood: after the `n`-th (from 0) known child named `name`, or at
+/// the start when there is none.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Anchor(pub Option<(String, usize)>);
+
+/// The attributes and children of an element that its model does not know.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Unknown {
+    /// Unknown attributes in document order.
+    pub attributes: Vec<Attribute>,
+    /// Unknown children (elements, comments, text) with the place each stood.
+    pub children: Vec<(Anchor, Node)>,
+}
+
+impl Unknown {
+    /// Whether nothing unknown was kept.
+    pub fn is_empty(&self) -> bool {
+        self.attributes.is_empty() && self.children.is_empty()
+    }
+
+    /// The unknown child elements.
+    pub fn elements(&self) -> impl Iterator<Item = &Element> {
+        self.children.iter().filter_map(|(_, n)| n.as_element())
+    }
+}
+
+/// Reads an element's attributes and children by name, remembering what was taken.
+pub struct Cursor<'a> {
+    el: &'a Element,
+    attr_taken: Vec<bool>,
+    child_taken: Vec<bool>,
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor over `el` with nothing taken yet.
+    pub fn new(el: &'a Element) -> Self {
+        Cursor {
+            el,
+            attr_taken: vec![false; el.attributes.len()],
+            child_taken: vec![false; el.children.len()],
+        }
+    }
+
+    /// The element being read.
+    pub fn element(&self) -> &'a Element {
+        self.el
+    }
+
+    /// An `XML error` about this element, placed at it.
+    pub fn error(&self, message: impl Into<String>) -> XmlError {
+        XmlError::xml(message).at(self.el.position)
+    }
+
+    /// Takes the attribute `name`.
+    pub fn attr(&mut self, name: &str) -> Option<&'a str> {
+        let el = self.el;
+        let i = el.attributes.iter().position(|a| a.name == name)?;
+        self.attr_taken[i] = true;
+        Some(el.attributes[i].value.as_str())
+    }
+
+    /// Takes the attribute `name` as an owned string.
+    pub fn attr_string(&mut self, name: &str) -> Option<String> {
+        self.attr(name).map(str::to_string)
+    }
+
+    /// Takes the attribute `name`, which must be present.
+    pub fn required_attr(&mut self, name: &str) -> Result<&'a str> {
+        match self.attr(name) {
+            Some(v) => Ok(v),
+            None => Err(self.error(format!(
+                "Missing required attribute '{name}' in element '{}'",
+                self.el.name
+            ))),
+        }
+    }
+
+    /// Takes the attribute `name` and parses it with `FromStr`, failing with libvirt's
+    /// message for an invalid value, completed by `expected` (like `Expected integer value`).
+    pub fn parse_attr<T: FromStr>(&mut self, name: &str, expected: &str) -> Result<Option<T>> {
+        let Some(v) = self.attr(name) else {
+            return Ok(None);
+        };
+        match parse_trimmed::<T>(v) {
+            Some(x) => Ok(Some(x)),
+            None => Err(self.invalid_value(name, v, expected)),
+        }
+    }
+
+    /// Takes an unsigned integer attribute, accepting decimal, `0x` hex and leading-zero
+    /// octal as libvirt does.
+    pub fn uint_attr(&mut self, name: &str) -> Result<Option<u64>> {
+        let Some(v) = self.attr(name) else {
+            return Ok(None);
+        };
+        match parse_c_uint(v) {
+            Some(x) => Ok(Some(x)),
+            None => Err(self.invalid_value(name, v, "Expected non-negative integer value")),
+        }
+    }
+
+    /// Takes a signed integer attribute.
+    pub fn int_attr(&mut self, name: &str) -> Result<Option<i64>> {
+        let Some(v) = self.attr(name) else {
+            return Ok(None);
+        };
+        match parse_c_int(v) {
+            Some(x) => Ok(Some(x)),
+            None => Err(self.invalid_value(name, v, "Expected integer value")),
+        }
+    }
+
+    /// Takes an attribute whose values are the variants of an [`XmlEnum`].
+    pub fn enum_attr<T: XmlEnum>(&mut self, name: &str) -> Result<Option<T>> {
+        let Some(v) = self.attr(name) else {
+            return Ok(None);
+        };
+        match T::from_xml_str(v) {
+            Some(x) => Ok(Some(x)),
+            None => Err(self.invalid_value(name, v, "")),
+        }
+    }
+
+    /// Takes a required attribute whose values are the variants of an [`XmlEnum`].
+    pub fn required_enum_attr<T: XmlEnum>(&mut self, name: &str) -> Result<T> {
+        match self.enum_attr(name)? {
+            Some(v) => Ok(v),
+            None => Err(self.error(format!(
+                "Missing required attribute '{name}' in element '{}'",
+                self.el.name
+            ))),
+        }
+    }
+
+    /// libvirt's error for an attribute with an invalid value.
+    pub fn invalid_value(&self, name: &str, value: &str, expected: &str) -> XmlError {
+        let tail = if expected.is_empty() {
+            ".".to_string()
+        } else {
+            format!(". {expected}")
+        };
+        self.error(format!(
+            "Invalid value for attribute '{name}' in element '{}': '{value}'{tail}",
+            self.el.name
+        ))
+    }
+
+    /// Takes the first child element named `name` not taken yet.
+    pub fn child(&mut self, name: &str) -> Option<&'a Element> {
+        let el = self.el;
+        for (i, node) in el.children.iter().enumerate() {
+            if let Node::Element(e) = node {
+                if !self.child_taken[i] && e.name == name {
+                    self.child_taken[i] = true;
+                    return Some(e);
+                }
+            }
+        }
+        None
+    }
+
+    /// Takes every child element named `name` not taken yet, in document order.
+    pub fn children(&mut self, name: &str) -> Vec<&'a Element> {
+        let el = self.el;
+        let mut out = Vec::new();
+        for (i, node) in el.children.iter().enumerate() {
+            if let Node::Element(e) = node {
+                if !self.child_taken[i] && e.name == name {
+                    self.child_taken[i] = true;
+                    out.push(e);
+                }
+            }
+        }
+        out
+    }
+
+    /// Takes every child element not taken yet whose name satisfies `pred`.
+    pub fn children_where(&mut self, mut pred: impl FnMut(&Element) -> bool) -> Vec<&'a Element> {
+        let el = self.el;
+        let mut out = Vec::new();
+        for (i, node) in el.children.iter().enumerate() {
+            if let Node::Element(e) = node {
+                if !self.child_taken[i] && pred(e) {
+                    self.child_taken[i] = true;
+                    out.push(e);
+                }
+            }
+        }
+        out
+    }
+
+    /// Takes the text of the first child element named `name`.
+    pub fn child_text(&mut self, name: &str) -> Option<String> {
+        self.child(name).map(Element::text)
+    }
+
+    /// Takes the element's own text content.
+    pub fn text(&mut self) -> String {
+        let mut out = String::new();
+        for (i, node) in self.el.children.iter().enumerate() {
+            if let Node::Text(t) | Node::CData(t) = node {
+                self.child_taken[i] = true;
+                out.push_str(t);
+            }
+        }
+        out
+    }
+
+    /// Takes a child that is parsed by model `T`.
+    pub fn model<T: XmlModel>(&mut self, name: &str, ctx: &mut Context) -> Result<Option<T>> {
+        match self.child(name) {
+            Some(e) => T::from_element(e, ctx).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Takes every child named `name`, each parsed by model `T`.
+    pub fn models<T: XmlModel>(&mut self, name: &str, ctx: &mut Context) -> Result<Vec<T>> {
+        self.children(name)
+            .into_iter()
+            .map(|e| T::from_element(e, ctx))
+            .collect()
+    }
+
+    /// Ends reading: everything not taken becomes the element's [`Unknown`], and each
+    /// unknown element or attribute is reported as a warning.
+    pub fn finish(self, ctx: &mut Context) -> Unknown {
+        self.finish_known(ctx, &[])
+    }
+
+    /// Like [`Cursor::finish`], but child elements named in `untyped` are kept without a
+    /// warning: they belong to the format and are simply not modelled.
+    pub fn finish_known(self, ctx: &mut Context, untyped: &[&str]) -> Unknown {
+        let mut unknown = Unknown::default();
+        for (i, a) in self.el.attributes.iter().enumerate() {
+            if self.attr_taken[i] {
+                continue;
+            }
+            if !is_namespace_declaration(&a.name) {
+                ctx.warnings.push(Warning {
+                    position: self.el.position,
+                    message: format!(
+                        "unknown attribute '{}' in element '{}' kept as written",
+                        a.name, self.el.name
+                    ),
+                });
+            }
+            unknown.attributes.push(a.clone());
+        }
+        let mut last: Option<(String, usize)> = None;
+        let mut seen: Vec<(&str, usize)> = Vec::new();
+        for (i, node) in self.el.children.iter().enumerate() {
+            if self.child_taken[i] {
+                if let Node::Element(e) = node {
+                    let n = match seen.iter_mut().find(|(name, _)| *name == e.name) {
+                        Some((_, count)) => {
+                            *count += 1;
+                            *count - 1
+                        }
+                        None => {
+                            seen.push((e.name.as_str(), 1));
+                            0
+                        }
+                    };
+                    last = Some((e.name.clone(), n));
+                }
+                continue;
+            }
+            if let Node::Text(t) = node {
+                if t.trim().is_empty() {
+                    continue;
+                }
+            }
+            let unexpected = node
+                .as_element()
+                .filter(|e| !untyped.contains(&e.name.as_str()));
+            if let Some(e) = unexpected {
+                ctx.warnings.push(Warning {
+                    position: e.position,
+                    message: format!(
+                        "unknown element '{}' in '{}' kept as written",
+                        e.name, self.el.name
+                    ),
+                });
+            }
+            unknown.children.push((Anchor(last.clone()), node.clone()));
+        }
+        unknown
+    }
+}
+
+fn is_namespace_declaration(name: &str) -> bool {
+    name == "xmlns" || name.starts_with("xmlns:")
+}
+
+fn parse_trimmed<T: FromStr>(v: &str) -> Option<T> {
+    v.parse::<T>().ok()
+}
+
+/// Parses an unsigned integer the way C's `strtoull` with base 0 does for libvirt:
+/// decimal, `0x` hexadecimal or leading-zero octal, with no sign and nothing after it.
+pub fn parse_c_uint(v: &str) -> Option<u64> {
+    let v = v.trim_start();
+    if v.starts_with('-') || v.starts_with('+') {
+        return None;
+    }
+    if let Some(hex) = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+        return u64::from_str_radix(hex, 16).ok();
+    }
+    if v.len() > 1 && v.starts_with('0') {
+        return u64::from_str_radix(&v[1..], 8).ok();
+    }
+    v.parse().ok()
+}
+
+/// Parses a signed integer as [`parse_c_uint`] does, with an optional leading `-`.
+pub fn parse_c_int(v: &str) -> Option<i64> {
+    let v = v.trim_start();
+    match v.strip_prefix('-') {
+        Some(rest) => {
+            let n = parse_c_uint(rest)?;
+            if n == 1u64 << 63 {
+                Some(i64::MIN)
+            } else {
+                i64::try_from(n).ok().map(|x| -x)
+            }
+        }
+        None => parse_c_uint(v).and_then(|n| i64::try_from(n).ok()),
+    }
+}
+
+/// Builds the element a model writes, placing the model's [`Unknown`] content back where
+/// it was read from.
+#[derive(Debug)]
+pub struct Builder {
+    el: Element,
+}
+
+impl Builder {
+    /// A builder of an element named `name`.
+    pub fn new(name: &str) -> Self {
+        Builder {
+            el: Element::new(name),
+        }
+    }
+
+    /// Adds the attribute `name`.
+    pub fn attr(&mut self, name: &str, value: impl Display) -> &mut Self {
+        self.el.attributes.push(Attribute::new(name, value.to_string()));
+        self
+    }
+
+    /// Adds the attribute `name` when `value` is present.
+    pub fn opt_attr<T: Display>(&mut self, name: &str, value: Option<T>) -> &mut Self {
+        if let Some(v) = value {
+            self.attr(name, v);
+        }
+        self
+    }
+
+    /// Adds the attribute `name` as `yes`/`no` when `value` is present.
+    pub fn yes_no(&mut self, name: &str, value: Option<bool>) -> &mut Self {
+        self.opt_attr(name, value.map(yes_no))
+    }
+
+    /// Adds the attribute `name` as `on`/`off` when `value` is present.
+    pub fn on_off(&mut self, name: &str, value: Option<bool>) -> &mut Self {
+        self.opt_attr(name, value.map(|b| if b { "on" } else { "off" }))
+    }
+
+    /// Adds a child element.
+    pub fn child(&mut self, child: Element) -> &mut Self {
+        self.el.children.push(Node::Element(child));
+        self
+    }
+
+    /// Adds a child element when present.
+    pub fn opt_child(&mut self, child: Option<Element>) -> &mut Self {
+        if let Some(c) = child {
+            self.child(c);
+        }
+        self
+    }
+
+    /// Adds a model's element when present.
+    pub fn model<T: XmlModel>(&mut self, model: Option<&T>) -> &mut Self {
+        if let Some(m) = model {
+            self.child(m.to_element());
+        }
+        self
+    }
+
+    /// Adds one element per model.
+    pub fn models<T: XmlModel>(&mut self, models: &[T]) -> &mut Self {
+        for m in models {
+            self.child(m.to_element());
+        }
+        self
+    }
+
+    /// Adds `<name>text</name>`.
+    pub fn text_child(&mut self, name: &str, text: impl Display) -> &mut Self {
+        self.child(Element::new(name).with_text(text.to_string()))
+    }
+
+    /// Adds `<name>text</name>` when `text` is present.
+    pub fn opt_text_child<T: Display>(&mut self, name: &str, text: Option<T>) -> &mut Self {
+        if let Some(t) = text {
+            self.text_child(name, t);
+        }
+        self
+    }
+
+    /// Adds text content.
+    pub fn text(&mut self, text: impl Into<String>) -> &mut Self {
+        let t = text.into();
+        if !t.is_empty() {
+            self.el.children.push(Node::Text(t));
+        }
+        self
+    }
+
+    /// Adds an arbitrary node.
+    pub fn node(&mut self, node: Node) -> &mut Self {
+        self.el.children.push(node);
+        self
+    }
+
+    /// Whether nothing has been added yet.
+    pub fn is_empty(&self) -> bool {
+        self.el.is_empty()
+    }
+
+    /// The element, with `unknown` merged back: attributes after the known ones, children
+    /// after the known child they followed when read.
+    pub fn finish(self, unknown: &Unknown) -> Element {
+        let mut el = self.el;
+        el.attributes.extend(unknown.attributes.iter().cloned());
+        if unknown.children.is_empty() {
+            return el;
+        }
+        let known = std::mem::take(&mut el.children);
+        let mut placed = vec![false; unknown.children.len()];
+        let mut out = Vec::with_capacity(known.len() + unknown.children.len());
+        for (i, (anchor, node)) in unknown.children.iter().enumerate() {
+            if anchor.0.is_none() {
+                out.push(node.clone());
+                placed[i] = true;
+            }
+        }
+        let mut seen: Vec<(String, usize)> = Vec::new();
+        for node in known {
+            let key = match &node {
+                Node::Element(e) => {
+                    let n = match seen.iter_mut().find(|(name, _)| *name == e.name) {
+                        Some((_, count)) => {
+                            *count += 1;
+                            *count - 1
+                        }
+                        None => {
+                            seen.push((e.name.clone(), 1));
+                            0
+                        }
+                    };
+                    Some((e.name.clone(), n))
+                }
+                _ => None,
+            };
+            out.push(node);
+            if let Some(key) = key {
+                for (i, (anchor, extra)) in unknown.children.iter().enumerate() {
+                    if !placed[i] && anchor.0.as_ref() == Some(&key) {
+                        out.push(extra.clone());
+                        placed[i] = true;
+                    }
+                }
+            }
+        }
+        for (i, (_, extra)) in unknown.children.iter().enumerate() {
+            if !placed[i] {
+                out.push(extra.clone());
+            }
+        }
+        el.children = out;
+        el
+    }
+
+    /// The element, with nothing unknown to merge.
+    pub fn build(self) -> Element {
+        self.el
+    }
+}
+
+/// `yes` or `no`.
+pub fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// An enumeration whose variants are written as fixed strings in XML.
+pub trait XmlEnum: Sized + Copy {
+    /// The variant written as `s`, if any.
+    fn from_xml_str(s: &str) -> Option<Self>;
+    /// The string this variant is written as.
+    fn as_xml_str(&self) -> &'static str;
+}
+
+/// Declares an enum with its XML spellings, implementing [`XmlEnum`] and `Display`.
+///
+/// ```
+/// oxvirt_xml::xml_enum! {
+///     /// Whether a thing is on.
+///     pub enum Switch { On = "on", Off = "off" }
+/// }
+/// use oxvirt_xml::model::XmlEnum;
+/// assert_eq!(Switch::from_xml_str("on"), Some(Switch::On));
+/// assert_eq!(Switch::Off.to_string(), "off");
+/// ```
+#[macro_export]
+macro_rules! xml_enum {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        $vis enum $name {
+            $($(#[$vmeta])* #[doc = concat!("`", $text, "`")] $variant),+
+        }
+
+        impl $crate::model::XmlEnum for $name {
+            fn from_xml_str(s: &str) -> Option<Self> {
+                match s {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+            fn as_xml_str(&self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str($crate::model::XmlEnum::as_xml_str(self))
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reader::parse;
+    use crate::writer::to_string;
+
+    struct Disk {
+        kind: Option<String>,
+        target: Option<String>,
+        unknown: Unknown,
+    }
+
+    impl XmlModel for Disk {
+        fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
+            let mut c = Cursor::new(el);
+            let kind = c.attr_string("type");
+            let target = c.child("target").and_then(|t| t.attr("dev")).map(String::from);
+            Ok(Disk {
+                kind,
+                target,
+                unknown: c.finish(ctx),
+            })
+        }
+        fn to_element(&self) -> Element {
+            let mut b = Builder::new("disk");
+            b.opt_attr("type", self.kind.as_deref());
+            if let Some(t) = &self.target {
+                b.child(Element::new("target").with_attr("dev", t));
+            }
+            b.finish(&self.unknown)
+        }
+    }
+
+    #[test]
+    fn unknown_content_is_kept_in_place_and_reported() {
+        let doc = "<disk type='file' cache='none'>\n  <!-- first -->\n  <driver name='qemu'/>\n  \
+                   <target dev='vda'/>\n  <serial>abc</serial>\n</disk>\n";
+        let mut ctx = Context::default();
+        let disk = Disk::from_element(&parse(doc).unwrap(), &mut ctx).unwrap();
+        assert_eq!(disk.kind.as_deref(), Some("file"));
+        assert_eq!(disk.target.as_deref(), Some("vda"));
+        assert_eq!(ctx.warnings.len(), 3, "{:?}", ctx.warnings);
+        assert!(ctx.warnings[0].message.contains("'cache'"));
+        assert_eq!(ctx.warnings[1].position.line, 3);
+        assert_eq!(to_string(&disk.to_element()), doc);
+    }
+
+    #[test]
+    fn invalid_values_are_reported_in_libvirts_words() {
+        let el = parse("<gic version='x' index='-1'/>").unwrap();
+        let mut c = Cursor::new(&el);
+        let err = c.uint_attr("index").unwrap_err();
+        assert_eq!(
+            err.message,
+            "Invalid value for attribute 'index' in element 'gic': '-1'. Expected non-negative integer value"
+        );
+        assert_eq!(err.position.unwrap().column, 1);
+        let err = c.required_attr("nope").unwrap_err();
+        assert_eq!(err.message, "Missing required attribute 'nope' in element 'gic'");
+    }
+
+    #[test]
+    fn c_integers() {
+        assert_eq!(parse_c_uint("0x1f"), Some(31));
+        assert_eq!(parse_c_uint("010"), Some(8));
+        assert_eq!(parse_c_uint("0"), Some(0));
+        assert_eq!(parse_c_uint("-1"), None);
+        assert_eq!(parse_c_uint("1a"), None);
+        assert_eq!(parse_c_int("-5"), Some(-5));
+    }
+}
