@@ -181,7 +181,9 @@ impl XmlModel for DeviceAddress {
                             .split('.')
                             .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
                     {
-                        return Err(c.error(format!("Cannot parse <address> 'port' attribute: '{p}'")));
+                        return Err(
+                            c.error(format!("Cannot parse <address> 'port' attribute: '{p}'"))
+                        );
                     }
                 }
                 Ok(DeviceAddress::Usb {
@@ -282,8 +284,10 @@ mod tests {
 
     #[test]
     fn pci_addresses_are_written_in_libvirts_form() {
-        let a = read("<address type='pci' domain='0' bus='0' slot='3' function='0' multifunction='on'/>")
-            .unwrap();
+        let a = read(
+            "<address type='pci' domain='0' bus='0' slot='3' function='0' multifunction='on'/>",
+        )
+        .unwrap();
         assert_eq!(
             oxvirt_xml::to_string(&a.to_element()),
             "<address type='pci' domain='0x0000' bus='0x00' slot='0x03' function='0x0' multifunction='on'/>\n"
@@ -294,10 +298,22 @@ mod tests {
     #[test]
     fn out_of_range_pci_addresses_are_rejected_with_libvirts_messages() {
         let cases = [
-            ("bus='0x100'", "Invalid PCI address bus='0x100', must be <= 0xFF"),
-            ("slot='0x20'", "Invalid PCI address slot='0x20', must be <= 0x1F"),
-            ("function='8'", "Invalid PCI address function=0x8, must be <= 7"),
-            ("domain='0x10000'", "Invalid PCI address domain='0x10000', must be <= 0xFFFF"),
+            (
+                "bus='0x100'",
+                "Invalid PCI address bus='0x100', must be <= 0xFF",
+            ),
+            (
+                "slot='0x20'",
+                "Invalid PCI address slot='0x20', must be <= 0x1F",
+            ),
+            (
+                "function='8'",
+                "Invalid PCI address function=0x8, must be <= 7",
+            ),
+            (
+                "domain='0x10000'",
+                "Invalid PCI address domain='0x10000', must be <= 0xFFFF",
+            ),
         ];
         for (attr, msg) in cases {
             let err = read(&format!("<address type='pci' {attr}/>")).unwrap_err();

@@ -13,7 +13,7 @@ use crate::clock::Clock;
 use crate::cpu::Cpu;
 use crate::devices::Devices;
 use crate::features::{Features, Pm};
-use crate::memory::{MemoryBacking, MemorySize, MaxMemory};
+use crate::memory::{MaxMemory, MemoryBacking, MemorySize};
 use crate::os::Os;
 use crate::tuning::{Cputune, Numatune, Vcpu};
 
@@ -226,10 +226,9 @@ impl Domain {
         if let (Some(meta), Some(span)) = (domain.metadata.as_mut(), metadata_span(&root)) {
             meta.raw = xml.get(span).map(str::to_string);
         }
-        Ok(Parsed {
-            domain,
-            warnings: ctx.warnings,
-        })
+        let mut warnings = ctx.warnings;
+        warnings.sort_by_key(|w| w.position);
+        Ok(Parsed { domain, warnings })
     }
 
     /// Writes the domain as libvirt formats it, ending with a newline.
@@ -249,7 +248,9 @@ fn lifecycle(c: &mut Cursor<'_>, name: &str) -> Result<Option<LifecycleAction>> 
     let text = el.text();
     match LifecycleAction::from_xml_str(text.trim()) {
         Some(a) => Ok(Some(a)),
-        None => Err(XmlError::xml(format!("invalid {name} value: '{}'", text.trim())).at(el.position)),
+        None => {
+            Err(XmlError::xml(format!("invalid {name} value: '{}'", text.trim())).at(el.position))
+        }
     }
 }
 
@@ -262,8 +263,9 @@ impl XmlModel for Domain {
         let name = match name_el {
             Some(n) => n.text(),
             None => {
-                return Err(XmlError::new(ErrorCode::NoName, "missing name information")
-                    .at(el.position))
+                return Err(
+                    XmlError::new(ErrorCode::NoName, "missing name information").at(el.position)
+                )
             }
         };
         if name.contains('/') {
@@ -381,9 +383,12 @@ impl XmlModel for Domain {
         b.opt_text_child("on_reboot", self.on_reboot);
         b.opt_text_child("on_crash", self.on_crash);
         b.model(self.pm.as_ref());
-        if !self.devices.is_empty() {
-            b.child(self.devices.to_element());
+        // libvirt always writes <devices>, with an open and a close tag even when empty.
+        let mut devices = self.devices.to_element();
+        if devices.children.is_empty() {
+            devices.children.push(Node::Text("\n  ".into()));
         }
+        b.child(devices);
         let mut el = b.finish(&self.unknown);
         el.children
             .extend(self.namespaced.iter().cloned().map(Node::Element));

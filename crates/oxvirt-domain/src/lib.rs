@@ -14,9 +14,9 @@
 //! ```
 
 pub mod address;
-mod defaults;
 pub mod clock;
 pub mod cpu;
+mod defaults;
 pub mod devices;
 pub mod domain;
 pub mod features;

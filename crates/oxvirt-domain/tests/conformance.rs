@@ -52,7 +52,13 @@ fn error_cases(dir: &Path) -> Vec<(String, String)> {
                 Some((b, _)) => b.to_string(),
                 None => name,
             };
-            (base, fs::read_to_string(&p).unwrap_or_default().trim().to_string())
+            (
+                base,
+                fs::read_to_string(&p)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string(),
+            )
         })
         .collect()
 }
@@ -142,7 +148,11 @@ fn rejects_documents_with_xml_errors() {
          QEMU driver's address checks",
         DRIVER_CHECKS.len()
     );
-    assert!(missed.is_empty(), "accepted but libvirt rejects:\n{}", missed.join("\n"));
+    assert!(
+        missed.is_empty(),
+        "accepted but libvirt rejects:\n{}",
+        missed.join("\n")
+    );
 }
 
 #[test]
@@ -150,9 +160,15 @@ fn round_trip_is_stable() {
     let Some(dir) = data_dir() else { return };
     let mut total = 0;
     let mut unstable = Vec::new();
-    for sub in ["qemuxml2argvdata", "qemuxml2xmloutdata", "genericxml2xmlindata"] {
+    for sub in [
+        "qemuxml2argvdata",
+        "qemuxml2xmloutdata",
+        "genericxml2xmlindata",
+    ] {
         for p in files(&dir.join(sub), "xml") {
-            let Ok(parsed) = Domain::parse(&read(&p)) else { continue };
+            let Ok(parsed) = Domain::parse(&read(&p)) else {
+                continue;
+            };
             total += 1;
             let first = parsed.domain;
             let text = first.to_xml();
@@ -163,7 +179,10 @@ fn round_trip_is_stable() {
                     stem(&p),
                     second.domain
                 )),
-                Err(e) => unstable.push(format!("{sub}/{}: own output rejected: {e}\n{text}", stem(&p))),
+                Err(e) => unstable.push(format!(
+                    "{sub}/{}: own output rejected: {e}\n{text}",
+                    stem(&p)
+                )),
             }
         }
     }
@@ -222,10 +241,17 @@ fn formats_like_libvirt() {
         }
         total += 1;
         let expected_path = output.join(format!("{name}.xml"));
-        let expected = if expected_path.exists() { read(&expected_path) } else { xml.clone() };
+        let expected = if expected_path.exists() {
+            read(&expected_path)
+        } else {
+            xml.clone()
+        };
         match define(&xml) {
             Ok(d) if normalise(&d.to_xml()) == normalise(&expected) => matched += 1,
-            Ok(d) => report.push(format!("{name}: differs\n--- expected\n{expected}--- ours\n{}", d.to_xml())),
+            Ok(d) => report.push(format!(
+                "{name}: differs\n--- expected\n{expected}--- ours\n{}",
+                d.to_xml()
+            )),
             Err(e) => report.push(format!("{name}: rejected: {e}")),
         }
     }
@@ -238,8 +264,14 @@ fn formats_like_libvirt() {
     for r in &report {
         println!("{r}");
     }
-    assert!(wrongly_accepted.is_empty(), "accepted but libvirt rejects: {wrongly_accepted:?}");
-    assert!(matched * 100 >= total * 80, "only {matched} of {total} match libvirt's output");
+    assert!(
+        wrongly_accepted.is_empty(),
+        "accepted but libvirt rejects: {wrongly_accepted:?}"
+    );
+    assert!(
+        matched * 100 >= total * 80,
+        "only {matched} of {total} match libvirt's output"
+    );
 }
 
 #[test]
@@ -250,7 +282,9 @@ fn libvirt_output_is_a_fixed_point() {
     let mut differ = Vec::new();
     for p in files(&dir.join("qemuxml2xmloutdata"), "xml") {
         let xml = read(&p);
-        let Ok(parsed) = Domain::parse(&xml) else { continue };
+        let Ok(parsed) = Domain::parse(&xml) else {
+            continue;
+        };
         total += 1;
         if parsed.domain.to_xml() == xml {
             same += 1;
@@ -262,5 +296,8 @@ fn libvirt_output_is_a_fixed_point() {
     if std::env::var_os("OXVIRT_VERBOSE").is_some() {
         println!("differ: {differ:?}");
     }
-    assert!(same * 100 >= total * 95, "only {same} of {total} written back unchanged");
+    assert!(
+        same * 100 >= total * 95,
+        "only {same} of {total} written back unchanged"
+    );
 }

@@ -30,7 +30,11 @@ pub struct Warning {
 
 impl std::fmt::Display for Warning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}, column {}: {}", self.position.line, self.position.column, self.message)
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.position.line, self.position.column, self.message
+        )
     }
 }
 
@@ -43,7 +47,7 @@ pub struct Context {
 
 /// Where an unknown child stood: after the `n`-th (from 0) known child named `name`, or at
 /// the start when there is none.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Anchor(pub Option<(String, usize)>);
 
 /// The attributes and children of an element that its model does not know.
@@ -328,6 +332,11 @@ impl<'a> Cursor<'a> {
             }
             unknown.children.push((Anchor(last.clone()), node.clone()));
         }
+        // A model may write its known children in another order than they were read (libvirt
+        // groups devices by kind), which changes the document order of what is anchored to
+        // them but not where each piece goes: keep them ordered by anchor, so that reading
+        // the written document gives an equal Unknown.
+        unknown.children.sort_by(|a, b| a.0.cmp(&b.0));
         unknown
     }
 }
@@ -389,7 +398,9 @@ impl Builder {
 
     /// Adds the attribute `name`.
     pub fn attr(&mut self, name: &str, value: impl Display) -> &mut Self {
-        self.el.attributes.push(Attribute::new(name, value.to_string()));
+        self.el
+            .attributes
+            .push(Attribute::new(name, value.to_string()));
         self
     }
 
@@ -609,7 +620,10 @@ mod tests {
         fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
             let mut c = Cursor::new(el);
             let kind = c.attr_string("type");
-            let target = c.child("target").and_then(|t| t.attr("dev")).map(String::from);
+            let target = c
+                .child("target")
+                .and_then(|t| t.attr("dev"))
+                .map(String::from);
             Ok(Disk {
                 kind,
                 target,
@@ -651,7 +665,10 @@ mod tests {
         );
         assert_eq!(err.position.unwrap().column, 1);
         let err = c.required_attr("nope").unwrap_err();
-        assert_eq!(err.message, "Missing required attribute 'nope' in element 'gic'");
+        assert_eq!(
+            err.message,
+            "Missing required attribute 'nope' in element 'gic'"
+        );
     }
 
     #[test]

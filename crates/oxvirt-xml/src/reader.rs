@@ -71,7 +71,8 @@ impl Scopes {
         self.marks.push(self.bindings.len());
         for a in attributes {
             if a.name == "xmlns" {
-                self.bindings.push((String::new(), Arc::from(a.value.as_str())));
+                self.bindings
+                    .push((String::new(), Arc::from(a.value.as_str())));
             } else if let Some(prefix) = a.name.strip_prefix("xmlns:") {
                 self.bindings
                     .push((prefix.to_string(), Arc::from(a.value.as_str())));
@@ -186,9 +187,7 @@ impl<'a> Parser<'a> {
                     let content = data.xml10_content().into_owned();
                     match self.stack.last_mut() {
                         Some(parent) => parent.children.push(Node::CData(content)),
-                        None => {
-                            return Err(self.error_at(start, "CDATA outside the root element"))
-                        }
+                        None => return Err(self.error_at(start, "CDATA outside the root element")),
                     }
                 }
                 Event::Comment(text) => {
@@ -305,7 +304,10 @@ impl<'a> Parser<'a> {
                 if prefix != "xmlns" && self.scopes.resolve(prefix).is_none() {
                     return Err(self.error_at(
                         start,
-                        format!("namespace prefix '{prefix}' of attribute '{}' is not defined", a.name),
+                        format!(
+                            "namespace prefix '{prefix}' of attribute '{}' is not defined",
+                            a.name
+                        ),
                     ));
                 }
             }
@@ -315,7 +317,10 @@ impl<'a> Parser<'a> {
                 Some(uri) => Ok(Some(uri)),
                 None => Err(self.error_at(
                     start,
-                    format!("namespace prefix '{prefix}' on element '{}' is not defined", el.name),
+                    format!(
+                        "namespace prefix '{prefix}' on element '{}' is not defined",
+                        el.name
+                    ),
                 )),
             },
             None => Ok(self.scopes.resolve("")),

@@ -170,7 +170,10 @@ impl Element {
         if self.position.line == 0 {
             format!("<{}>", self.name)
         } else {
-            format!("<{}> at line {}, column {}", self.name, self.position.line, self.position.column)
+            format!(
+                "<{}> at line {}, column {}",
+                self.name, self.position.line, self.position.column
+            )
         }
     }
 }

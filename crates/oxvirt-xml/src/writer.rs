@@ -102,7 +102,9 @@ pub fn indent(out: &mut String, depth: usize) {
 /// Appends `s` escaped for use in XML text or a quoted attribute value.
 pub fn escape_into(out: &mut String, s: &str) {
     let mut rest = s;
-    while let Some(i) = rest.find(|c: char| matches!(c, '<' | '>' | '&' | '\'' | '"') || is_dropped(c)) {
+    while let Some(i) =
+        rest.find(|c: char| matches!(c, '<' | '>' | '&' | '\'' | '"') || is_dropped(c))
+    {
         out.push_str(&rest[..i]);
         let c = rest[i..].chars().next().unwrap_or('\0');
         match c {

@@ -153,11 +153,13 @@ impl XmlModel for Devices {
         let rngs = c.models("rng", ctx)?;
         let panics = c.models("panic", ctx)?;
         let vsock = c.model("vsock", ctx)?;
-        let others = c
+        let mut others: Vec<Element> = c
             .children_where(|e| UNTYPED.contains(&e.name.as_str()))
             .into_iter()
             .cloned()
             .collect();
+        // Kept in the order they are written in, so that reading our output gives the same.
+        others.sort_by_key(|e| DEVICE_ORDER.iter().position(|k| *k == e.name));
         Ok(Devices {
             emulator,
             disks,
