@@ -35,8 +35,7 @@ fn main() -> ExitCode {
     }
     let mut domain = parsed.domain;
     if !raw {
-        domain.apply_defaults();
-        if let Err(e) = domain.validate() {
+        if let Err(e) = domain.apply_defaults().and_then(|()| domain.validate()) {
             eprintln!("error: {path}: {e}");
             return ExitCode::FAILURE;
         }

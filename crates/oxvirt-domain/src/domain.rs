@@ -13,9 +13,9 @@ use crate::clock::Clock;
 use crate::cpu::Cpu;
 use crate::devices::Devices;
 use crate::features::{Features, Pm};
-use crate::memory::{MaxMemory, MemoryBacking, MemorySize};
+use crate::memory::{MaxMemory, MemoryBacking, MemorySize, Memtune};
 use crate::os::Os;
-use crate::tuning::{Cputune, Numatune, Vcpu};
+use crate::tuning::{Cputune, IothreadIds, Iothreads, Numatune, Vcpu, Vcpus};
 
 oxvirt_xml::xml_enum! {
     /// The hypervisor a domain runs on (`<domain type=...>`).
@@ -93,10 +93,6 @@ impl PartialEq for Metadata {
 /// Top-level elements libvirt knows that this model keeps as written, without warning.
 const UNTYPED: &[&str] = &[
     "blkiotune",
-    "memtune",
-    "vcpus",
-    "iothreads",
-    "iothreadids",
     "defaultiothread",
     "resource",
     "sysinfo",
@@ -136,10 +132,18 @@ pub struct Domain {
     pub memory: Option<MemorySize>,
     /// Memory currently given to the guest (`<currentMemory>`), in KiB.
     pub current_memory: Option<u64>,
+    /// Memory limits (`<memtune>`).
+    pub memtune: Option<Memtune>,
     /// Memory backing (`<memoryBacking>`).
     pub memory_backing: Option<MemoryBacking>,
     /// The vCPU count and placement (`<vcpu>`).
     pub vcpu: Option<Vcpu>,
+    /// Each vCPU's state (`<vcpus>`).
+    pub vcpus: Option<Vcpus>,
+    /// The number of I/O threads (`<iothreads>`).
+    pub iothreads: Option<Iothreads>,
+    /// The I/O threads by id (`<iothreadids>`).
+    pub iothreadids: Option<IothreadIds>,
     /// CPU tuning (`<cputune>`).
     pub cputune: Option<Cputune>,
     /// NUMA memory placement (`<numatune>`).
@@ -192,8 +196,12 @@ impl Domain {
             max_memory: None,
             memory: None,
             current_memory: None,
+            memtune: None,
             memory_backing: None,
             vcpu: None,
+            vcpus: None,
+            iothreads: None,
+            iothreadids: None,
             cputune: None,
             numatune: None,
             os: None,
@@ -295,18 +303,34 @@ impl XmlModel for Domain {
             Some(m) => Some(MemorySize::from_element(m, ctx)?.kib),
             None => None,
         };
-        let memory_backing = c.model("memoryBacking", ctx)?;
+        // libvirt writes none of these when empty, so an empty one reads as absent.
+        let memtune = c
+            .model::<Memtune>("memtune", ctx)?
+            .filter(|m| !m.is_empty());
+        let memory_backing = c
+            .model::<MemoryBacking>("memoryBacking", ctx)?
+            .filter(|m| !m.is_empty());
         let vcpu = c.model("vcpu", ctx)?;
-        let cputune = c.model("cputune", ctx)?;
-        let numatune = c.model("numatune", ctx)?;
+        let vcpus = c.model("vcpus", ctx)?;
+        let iothreads = c.model("iothreads", ctx)?;
+        let iothreadids = c.model("iothreadids", ctx)?;
+        let cputune = c
+            .model::<Cputune>("cputune", ctx)?
+            .filter(|t| !t.is_empty());
+        let numatune = c
+            .model::<Numatune>("numatune", ctx)?
+            .filter(|t| !t.is_empty());
         let os = c.model("os", ctx)?;
-        let features = c.model("features", ctx)?;
-        let cpu = c.model("cpu", ctx)?;
+        // libvirt writes no empty <features> or <pm>, so an empty one reads as absent.
+        let features = c
+            .model::<Features>("features", ctx)?
+            .filter(|f| !f.is_empty());
+        let cpu = c.model::<Cpu>("cpu", ctx)?.filter(|c| !c.is_empty());
         let clock = c.model("clock", ctx)?;
         let on_poweroff = lifecycle(&mut c, "on_poweroff")?;
         let on_reboot = lifecycle(&mut c, "on_reboot")?;
         let on_crash = lifecycle(&mut c, "on_crash")?;
-        let pm = c.model("pm", ctx)?;
+        let pm = c.model::<Pm>("pm", ctx)?.filter(|p| !p.is_empty());
         let devices = match c.child("devices") {
             Some(d) => Devices::from_element(d, ctx)?,
             None => Devices::default(),
@@ -328,8 +352,12 @@ impl XmlModel for Domain {
             max_memory,
             memory,
             current_memory,
+            memtune,
             memory_backing,
             vcpu,
+            vcpus,
+            iothreads,
+            iothreadids,
             cputune,
             numatune,
             os,
@@ -371,8 +399,12 @@ impl XmlModel for Domain {
         if let Some(kib) = self.current_memory {
             b.child(MemorySize::kib(kib).to_element_named("currentMemory"));
         }
+        b.model(self.memtune.as_ref());
         b.model(self.memory_backing.as_ref());
         b.model(self.vcpu.as_ref());
+        b.model(self.vcpus.as_ref());
+        b.model(self.iothreads.as_ref());
+        b.model(self.iothreadids.as_ref());
         b.model(self.cputune.as_ref());
         b.model(self.numatune.as_ref());
         b.model(self.os.as_ref());

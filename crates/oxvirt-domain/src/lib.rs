@@ -16,7 +16,7 @@
 pub mod address;
 pub mod clock;
 pub mod cpu;
-mod defaults;
+pub mod defaults;
 pub mod devices;
 pub mod domain;
 pub mod features;

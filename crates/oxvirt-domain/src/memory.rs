@@ -1,4 +1,12 @@
-//! Guest memory: `<memory>`, `<currentMemory>`, `<maxMemory>`, `<memoryBacking>`.
+//! Guest memory: `<memory>`, `<currentMemory>`, `<maxMemory>`, `<memoryBacking>`,
+//! `<memtune>`.
+
+mod backing;
+
+pub use backing::{
+    Allocation, AllocationMode, Flag, HugePage, Hugepages, MemoryAccess, MemoryBacking,
+    MemorySource, Memtune, MEMORY_UNLIMITED,
+};
 
 use oxvirt_xml::types::size::parse_memory_kib_for;
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlModel};
@@ -27,8 +35,8 @@ impl MemorySize {
     /// The element, named `name` (`memory`, `currentMemory`).
     pub fn to_element_named(&self, name: &str) -> Element {
         let mut b = Builder::new(name);
-        b.attr("unit", "KiB");
         b.on_off("dumpCore", self.dump_core);
+        b.attr("unit", "KiB");
         b.text(self.kib.to_string());
         b.finish(&self.unknown)
     }
@@ -39,7 +47,8 @@ pub(crate) fn read_kib(c: &mut Cursor<'_>) -> Result<u64> {
     let el = c.element();
     let unit = c.attr("unit");
     let text = c.text();
-    parse_memory_kib_for(text.trim(), unit, &format!("./{}[1]", el.name)).map_err(|e| e.at(el.position))
+    parse_memory_kib_for(text.trim(), unit, &format!("./{}[1]", el.name))
+        .map_err(|e| e.at(el.position))
 }
 
 impl XmlModel for MemorySize {
@@ -93,25 +102,5 @@ impl XmlModel for MaxMemory {
         b.attr("unit", "KiB");
         b.text(self.kib.to_string());
         b.finish(&self.unknown)
-    }
-}
-
-/// How guest memory is backed (`<memoryBacking>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct MemoryBacking {
-    /// What the model does not know, kept as written.
-    pub unknown: Unknown,
-}
-
-impl XmlModel for MemoryBacking {
-    fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
-        let c = Cursor::new(el);
-        Ok(MemoryBacking {
-            unknown: c.finish(ctx),
-        })
-    }
-
-    fn to_element(&self) -> Element {
-        Builder::new("memoryBacking").finish(&self.unknown)
     }
 }

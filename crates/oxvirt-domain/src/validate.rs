@@ -7,14 +7,45 @@
 use oxvirt_xml::types::size::parse_scaled;
 use oxvirt_xml::{Element, Result, XmlError};
 
+use crate::devices::DeviceContext;
 use crate::domain::Domain;
+use crate::os::Os;
+use crate::tuning::TuningView;
 
 impl Domain {
     /// Checks the definition as libvirt does when it is defined, failing with libvirt's
     /// error code and message for the first problem found.
     pub fn validate(&self) -> Result<()> {
+        let has_bootloader = self.unknown.elements().any(|e| e.name == "bootloader");
+        Os::check_type(self.os.as_ref(), has_bootloader)?;
         self.validate_memory()?;
         self.validate_seclabels()?;
+        TuningView {
+            vcpu: self.vcpu.as_ref(),
+            vcpus: self.vcpus.as_ref(),
+            iothreads: self.iothreads.as_ref(),
+            iothreadids: self.iothreadids.as_ref(),
+            cputune: self.cputune.as_ref(),
+            numatune: self.numatune.as_ref(),
+            cpu: self.cpu.as_ref(),
+        }
+        .validate()?;
+        if let Some(b) = &self.memory_backing {
+            b.validate(self.cpu.as_ref().map_or(0, |c| c.numa_cells()))?;
+        }
+        let device_boot = self.devices.has_boot_order();
+        if let Some(os) = &self.os {
+            os.validate(device_boot)?;
+        }
+        if let Some(clock) = &self.clock {
+            clock.validate()?;
+        }
+        let cx = DeviceContext {
+            os_type: self.os.as_ref().and_then(|o| o.os_type),
+            arch: self.os.as_ref().and_then(|o| o.arch.as_deref()),
+            virt_type: oxvirt_xml::XmlEnum::as_xml_str(&self.virt_type),
+        };
+        self.devices.validate(cx)?;
         for shmem in self.devices.others.iter().filter(|e| e.name == "shmem") {
             validate_shmem(shmem)?;
         }
@@ -22,7 +53,8 @@ impl Domain {
     }
 
     fn validate_memory(&self) -> Result<()> {
-        let has_memory = self.memory.as_ref().is_some_and(|m| m.kib > 0);
+        let has_memory = self.memory.as_ref().is_some_and(|m| m.kib > 0)
+            || self.cpu.as_ref().is_some_and(|c| c.numa_memory_kib() > 0);
         if !has_memory {
             return Err(XmlError::xml(
                 "Memory size must be specified via <memory> or in the <numa> configuration",
@@ -77,7 +109,8 @@ mod tests {
 
     fn check(devices: &str) -> Result<(), String> {
         let xml = format!(
-            "<domain type='qemu'><name>t</name><memory>1024</memory><devices>{devices}</devices></domain>"
+            "<domain type='qemu'><name>t</name><memory>1024</memory><os><type>hvm</type></os>\
+             <devices>{devices}</devices></domain>"
         );
         Domain::parse(&xml)
             .map_err(|e| e.to_string())?
@@ -88,9 +121,10 @@ mod tests {
 
     #[test]
     fn memory_is_required() {
-        let d = Domain::parse("<domain type='qemu'><name>t</name></domain>")
-            .unwrap()
-            .domain;
+        let d =
+            Domain::parse("<domain type='qemu'><name>t</name><os><type>hvm</type></os></domain>")
+                .unwrap()
+                .domain;
         let err = d.validate().unwrap_err();
         assert_eq!(err.code, oxvirt_xml::ErrorCode::XmlError);
         assert!(err.message.starts_with("Memory size must be specified"));

@@ -38,7 +38,9 @@ fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
 }
 
 fn stem(p: &Path) -> String {
-    p.file_stem().unwrap().to_string_lossy().into_owned()
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Every test name in qemuxml2argvdata that has an `.err` file, with its message.
@@ -66,7 +68,8 @@ fn error_cases(dir: &Path) -> Vec<(String, String)> {
 /// Parses and validates as `virDomainDefineXML` would.
 fn define(xml: &str) -> Result<Domain, oxvirt_domain::XmlError> {
     let mut d = Domain::parse(xml)?.domain;
-    d.apply_defaults();
+    // libvirt's expected outputs were made on an x86_64 host.
+    d.apply_defaults_for("x86_64")?;
     d.validate()?;
     Ok(d)
 }
@@ -139,6 +142,7 @@ fn rejects_documents_with_xml_errors() {
     let argv = dir.join("qemuxml2argvdata");
     let mut total = 0;
     let mut rejected = 0;
+    let mut deferred = 0;
     let mut missed = Vec::new();
     for (name, message) in error_cases(&argv) {
         if !message.starts_with("XML error:") {
@@ -148,14 +152,13 @@ fn rejects_documents_with_xml_errors() {
         let xml = read(&argv.join(format!("{name}.xml")));
         match define(&xml) {
             Err(_) => rejected += 1,
-            Ok(_) if DRIVER_CHECKS.contains(&name.as_str()) => {}
+            Ok(_) if DRIVER_CHECKS.contains(&name.as_str()) => deferred += 1,
             Ok(_) => missed.push(format!("{name}: libvirt says {message}")),
         }
     }
     println!(
-        "qemuxml2argvdata XML errors: {rejected} of {total} rejected by the model; {} left to the \
-         QEMU driver's address checks",
-        DRIVER_CHECKS.len()
+        "qemuxml2argvdata XML errors: {rejected} of {total} rejected by the model; {deferred} left \
+         to the QEMU driver's address checks"
     );
     assert!(
         missed.is_empty(),
@@ -210,6 +213,7 @@ fn normalise(xml: &str) -> String {
 /// genericxml2xmltest's cases that libvirt rejects at parse time.
 const GENERIC_FAILURES: &[&str] = &[
     "graphics-listen-back-compat-mismatch",
+    "graphics-listen-network-invalid",
     "graphics-vnc-socket-attr-listen-socket-mismatch",
     "name-slash-fail",
     "chardev-tcp-missing-host",
@@ -283,11 +287,16 @@ fn formats_like_libvirt() {
     );
 }
 
+/// libvirt's own formatted output, read and written again, comes back byte for byte; or,
+/// where libvirt itself would reorder it on reading (it keeps controllers sorted by type and
+/// index as it reads them, and its outputs list implicit controllers where they were added),
+/// with the very same lines in that order.
 #[test]
 fn libvirt_output_is_a_fixed_point() {
     let Some(dir) = data_dir() else { return };
     let mut total = 0;
     let mut same = 0;
+    let mut reordered = Vec::new();
     let mut differ = Vec::new();
     for p in files(&dir.join("qemuxml2xmloutdata"), "xml") {
         let xml = read(&p);
@@ -295,16 +304,30 @@ fn libvirt_output_is_a_fixed_point() {
             continue;
         };
         total += 1;
-        if parsed.domain.to_xml() == xml {
+        let ours = parsed.domain.to_xml();
+        if ours == xml {
             same += 1;
+            continue;
+        }
+        let mut a: Vec<&str> = ours.lines().collect();
+        let mut b: Vec<&str> = xml.lines().collect();
+        a.sort_unstable();
+        b.sort_unstable();
+        if a == b {
+            reordered.push(stem(&p));
         } else {
             differ.push(stem(&p));
         }
     }
-    println!("qemuxml2xmloutdata written back byte for byte: {same} of {total}");
+    println!(
+        "qemuxml2xmloutdata written back byte for byte: {same} of {total}; {} reordered as \
+         libvirt reorders controllers on reading",
+        reordered.len()
+    );
     if std::env::var_os("OXVIRT_VERBOSE").is_some() {
-        println!("differ: {differ:?}");
+        println!("reordered: {reordered:?}");
     }
+    assert!(differ.is_empty(), "written back differently: {differ:?}");
     assert!(
         same * 100 >= total * 95,
         "only {same} of {total} written back unchanged"

@@ -14,10 +14,14 @@ pub mod hostdev;
 pub mod input;
 pub mod interface;
 pub mod misc;
+pub mod smartcard;
 pub mod sound;
 pub mod video;
 
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlModel};
+
+use crate::address::DeviceAddress;
+use crate::os::OsType;
 
 pub use chardev::Chardev;
 pub use controller::Controller;
@@ -28,6 +32,7 @@ pub use hostdev::Hostdev;
 pub use input::Input;
 pub use interface::Interface;
 pub use misc::{Memballoon, Panic, Rng, Tpm, Vsock, Watchdog};
+pub use smartcard::{Redirdev, Smartcard};
 pub use sound::Sound;
 pub use video::Video;
 
@@ -69,9 +74,7 @@ pub const DEVICE_ORDER: &[&str] = &[
 /// Kinds libvirt knows that this model keeps as written.
 const UNTYPED: &[&str] = &[
     "lease",
-    "smartcard",
     "audio",
-    "redirdev",
     "redirfilter",
     "hub",
     "nvram",
@@ -94,6 +97,8 @@ pub struct Devices {
     pub filesystems: Vec<Filesystem>,
     /// Network interfaces.
     pub interfaces: Vec<Interface>,
+    /// Smartcard readers.
+    pub smartcards: Vec<Smartcard>,
     /// Serial ports.
     pub serials: Vec<Chardev>,
     /// Parallel ports.
@@ -114,6 +119,8 @@ pub struct Devices {
     pub videos: Vec<Video>,
     /// Host devices.
     pub hostdevs: Vec<Hostdev>,
+    /// USB redirection.
+    pub redirdevs: Vec<Redirdev>,
     /// Watchdogs.
     pub watchdogs: Vec<Watchdog>,
     /// The memory balloon.
@@ -133,11 +140,21 @@ pub struct Devices {
 impl XmlModel for Devices {
     fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
+        misc::check_device_counts(el)?;
         let emulator = c.child_text("emulator");
-        let disks = c.models("disk", ctx)?;
-        let controllers = c.models("controller", ctx)?;
+        // libvirt keeps disks and controllers sorted as it reads them; its messages (which
+        // disk duplicates which) and its output follow that order.
+        let mut disks = Vec::new();
+        for d in c.models::<Disk>("disk", ctx)? {
+            Disk::insert_sorted(&mut disks, d);
+        }
+        let mut controllers = Vec::new();
+        for d in c.models::<Controller>("controller", ctx)? {
+            Controller::insert_sorted(&mut controllers, d);
+        }
         let filesystems = c.models("filesystem", ctx)?;
         let interfaces = c.models("interface", ctx)?;
+        let smartcards = c.models("smartcard", ctx)?;
         let serials = c.models("serial", ctx)?;
         let parallels = c.models("parallel", ctx)?;
         let consoles = c.models("console", ctx)?;
@@ -148,6 +165,7 @@ impl XmlModel for Devices {
         let sounds = c.models("sound", ctx)?;
         let videos = c.models("video", ctx)?;
         let hostdevs = c.models("hostdev", ctx)?;
+        let redirdevs = c.models("redirdev", ctx)?;
         let watchdogs = c.models("watchdog", ctx)?;
         let memballoon = c.model("memballoon", ctx)?;
         let rngs = c.models("rng", ctx)?;
@@ -166,6 +184,7 @@ impl XmlModel for Devices {
             controllers,
             filesystems,
             interfaces,
+            smartcards,
             serials,
             parallels,
             consoles,
@@ -176,6 +195,7 @@ impl XmlModel for Devices {
             sounds,
             videos,
             hostdevs,
+            redirdevs,
             watchdogs,
             memballoon,
             rngs,
@@ -195,6 +215,7 @@ impl XmlModel for Devices {
                 "controller" => b.models(&self.controllers),
                 "filesystem" => b.models(&self.filesystems),
                 "interface" => b.models(&self.interfaces),
+                "smartcard" => b.models(&self.smartcards),
                 "serial" => b.models(&self.serials),
                 "parallel" => b.models(&self.parallels),
                 "console" => b.models(&self.consoles),
@@ -205,6 +226,7 @@ impl XmlModel for Devices {
                 "sound" => b.models(&self.sounds),
                 "video" => b.models(&self.videos),
                 "hostdev" => b.models(&self.hostdevs),
+                "redirdev" => b.models(&self.redirdevs),
                 "watchdog" => b.models(&self.watchdogs),
                 "memballoon" => b.model(self.memballoon.as_ref()),
                 "rng" => b.models(&self.rngs),
@@ -222,7 +244,182 @@ impl XmlModel for Devices {
     }
 }
 
+/// What device defaults and checks need to know about the rest of the domain.
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceContext<'a> {
+    /// The guest OS type (`hvm`, `xen`, ...), if known.
+    pub os_type: Option<OsType>,
+    /// The guest architecture, once defaulted.
+    pub arch: Option<&'a str>,
+    /// The hypervisor (`kvm`, `qemu`, `xen`, ...).
+    pub virt_type: &'static str,
+}
+
 impl Devices {
+    /// Whether any device asks to boot in a given order (`<boot order=...>`).
+    pub fn has_boot_order(&self) -> bool {
+        self.disks.iter().any(|d| d.boot_order().is_some())
+            || self.hostdevs.iter().any(|d| d.boot_order().is_some())
+            || self.interfaces.iter().any(|d| d.boot.is_some())
+            || self.redirdevs.iter().any(|d| d.boot_order.is_some())
+    }
+
+    /// The ids of the `<audio>` backends.
+    pub fn audio_ids(&self) -> Vec<u32> {
+        self.others
+            .iter()
+            .filter(|e| e.name == "audio")
+            .filter_map(|e| e.attr("id").and_then(|v| v.parse().ok()))
+            .collect()
+    }
+
+    /// Fills in what libvirt's generic parse and post-parse steps fill in for devices.
+    pub fn apply_defaults(&mut self, cx: DeviceContext<'_>) -> Result<()> {
+        for d in &mut self.disks {
+            d.assign_bus();
+        }
+        controller::assign_controller_indexes(&mut self.controllers);
+        for i in &mut self.interfaces {
+            i.apply_defaults();
+        }
+        for list in [
+            &mut self.serials,
+            &mut self.parallels,
+            &mut self.consoles,
+            &mut self.channels,
+        ] {
+            for c in list.iter_mut() {
+                c.apply_defaults();
+            }
+        }
+        chardev::assign_ports(&mut self.serials);
+        chardev::assign_ports(&mut self.parallels);
+        chardev::assign_ports(&mut self.consoles);
+        chardev::apply_console_compat(
+            &mut self.serials,
+            &mut self.consoles,
+            cx.os_type == Some(OsType::Hvm),
+        )?;
+        for i in &mut self.inputs {
+            i.apply_defaults(cx.os_type, cx.arch, cx.virt_type);
+        }
+        for s in self.smartcards.iter_mut().filter_map(|s| s.source.as_mut()) {
+            s.apply_defaults();
+        }
+        for r in &mut self.redirdevs {
+            r.source.apply_defaults();
+        }
+        self.assign_smartcard_slots();
+        for g in &mut self.graphics {
+            g.apply_defaults();
+        }
+        video::apply_video_defaults_for(&mut self.videos, cx.virt_type);
+        for r in &mut self.rngs {
+            r.apply_defaults();
+        }
+        for t in &mut self.tpms {
+            t.apply_defaults();
+        }
+        if let Some(v) = self.vsock.as_mut() {
+            v.apply_defaults();
+        }
+        Ok(())
+    }
+
+    /// libvirt's checks of the devices, alone and together.
+    pub fn validate(&self, cx: DeviceContext<'_>) -> Result<()> {
+        disk::validate_disks(&self.disks)?;
+        for d in &self.disks {
+            d.validate()?;
+        }
+        controller::validate_controllers(&self.controllers)?;
+        hostdev::validate_hostdevs(&self.hostdevs)?;
+        for i in &self.interfaces {
+            i.validate()?;
+        }
+        for list in [
+            &self.serials,
+            &self.parallels,
+            &self.consoles,
+            &self.channels,
+        ] {
+            for c in list {
+                c.validate()?;
+            }
+        }
+        for i in &self.inputs {
+            i.validate(cx.os_type, cx.virt_type)?;
+        }
+        for g in &self.graphics {
+            g.validate()?;
+        }
+        for s in &self.smartcards {
+            s.validate()?;
+        }
+        for r in &self.redirdevs {
+            r.validate()?;
+        }
+        let audio_ids = self.audio_ids();
+        for s in &self.sounds {
+            s.validate(&audio_ids)?;
+        }
+        video::validate_videos(&self.videos)?;
+        for r in &self.rngs {
+            r.validate()?;
+        }
+        for t in &self.tpms {
+            t.validate()?;
+        }
+        Tpm::check_pair(&self.tpms)?;
+        Panic::check_unique(&self.panics)?;
+        if let Some(v) = &self.vsock {
+            v.validate()?;
+        }
+        Ok(())
+    }
+
+    /// Gives each smartcard without an address a CCID controller of its own, as libvirt
+    /// does (`virDomainDefMaybeAddSmartcardController`), and adds the controllers.
+    fn assign_smartcard_slots(&mut self) {
+        let mut max: Option<u32> = None;
+        for s in &self.smartcards {
+            if let Some(DeviceAddress::Other(a)) = &s.address {
+                if a.attr("type") == Some("ccid") {
+                    let n = a
+                        .attr("controller")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    max = Some(max.map_or(n, |m: u32| m.max(n)));
+                }
+            }
+        }
+        for i in 0..self.smartcards.len() {
+            let controller = match &self.smartcards[i].address {
+                None => {
+                    let n = max.map_or(0, |m| m + 1);
+                    max = Some(n);
+                    self.smartcards[i].address = Some(DeviceAddress::Other(
+                        Element::new("address")
+                            .with_attr("type", "ccid")
+                            .with_attr("controller", n.to_string())
+                            .with_attr("slot", "0"),
+                    ));
+                    n
+                }
+                Some(DeviceAddress::Other(a)) if a.attr("type") == Some("ccid") => a
+                    .attr("controller")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
+                Some(_) => continue,
+            };
+            controller::ensure_controller(
+                &mut self.controllers,
+                controller::ControllerType::Ccid,
+                controller,
+            );
+        }
+    }
+
     /// Whether there are no devices at all.
     pub fn is_empty(&self) -> bool {
         *self == Devices::default()
