@@ -16,6 +16,10 @@ pub enum ErrorCode {
     InternalError = 1,
     /// `VIR_ERR_INVALID_ARG`: an argument is out of range.
     InvalidArg = 8,
+    /// `VIR_ERR_NO_SOURCE`: a device has no source.
+    NoSource = 19,
+    /// `VIR_ERR_NO_TARGET`: a device has no target.
+    NoTarget = 20,
     /// `VIR_ERR_NO_NAME`: a required name is missing.
     NoName = 21,
     /// `VIR_ERR_XML_ERROR`: the document is not well formed, or a value is invalid.
@@ -38,18 +42,23 @@ impl ErrorCode {
         self as i32
     }
 
-    /// The prefix libvirt puts before the message of an error with this code.
-    pub fn prefix(self) -> &'static str {
+    /// The prefix libvirt puts before the message of an error with this code, if any.
+    ///
+    /// For the codes without one, libvirt's text is the message itself (`VIR_ERR_XML_DETAIL`
+    /// is the parser's own words; `VIR_ERR_NO_TARGET` reads "missing target information
+    /// for device ...").
+    pub fn prefix(self) -> Option<&'static str> {
         match self {
-            ErrorCode::InternalError => "internal error",
-            ErrorCode::InvalidArg => "invalid argument",
-            ErrorCode::NoName => "missing name information",
-            ErrorCode::XmlError => "XML error",
-            ErrorCode::XmlDetail => "XML error",
-            ErrorCode::InvalidMac => "invalid MAC address",
-            ErrorCode::ConfigUnsupported => "unsupported configuration",
-            ErrorCode::Overflow => "numerical overflow",
-            ErrorCode::XmlInvalidSchema => "XML document failed to validate against schema",
+            ErrorCode::InternalError => Some("internal error"),
+            ErrorCode::InvalidArg => Some("invalid argument"),
+            ErrorCode::XmlError => Some("XML error"),
+            ErrorCode::InvalidMac => Some("invalid MAC address"),
+            ErrorCode::ConfigUnsupported => Some("unsupported configuration"),
+            ErrorCode::Overflow => Some("numerical overflow"),
+            ErrorCode::XmlInvalidSchema => Some("XML document failed to validate against schema"),
+            ErrorCode::XmlDetail | ErrorCode::NoSource | ErrorCode::NoTarget | ErrorCode::NoName => {
+                None
+            }
         }
     }
 }
@@ -118,16 +127,19 @@ impl XmlError {
         self
     }
 
-    /// libvirt's text for this error: the code's prefix, then the message
-    /// (`XML error: ...`), without the position.
+    /// libvirt's text for this error, as virsh prints it after `error: `: the code's prefix,
+    /// then the message (`XML error: ...`), without the position.
     pub fn libvirt_message(&self) -> String {
-        format!("{}: {}", self.code.prefix(), self.message)
+        match self.code.prefix() {
+            Some(prefix) => format!("{prefix}: {}", self.message),
+            None => self.message.clone(),
+        }
     }
 }
 
 impl fmt::Display for XmlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code.prefix(), self.message)?;
+        f.write_str(&self.libvirt_message())?;
         if let Some(pos) = self.position {
             write!(f, " (at line {}, column {})", pos.line, pos.column)?;
         }

@@ -460,9 +460,8 @@ impl Disk {
                     .map(|p| format!(" {p}"))
                     .unwrap_or_default(),
             };
-            // VIR_ERR_NO_TARGET has no code of its own here yet.
             return Err(XmlError::new(
-                ErrorCode::XmlError,
+                ErrorCode::NoTarget,
                 format!("missing target information for device{what}"),
             ));
         };
