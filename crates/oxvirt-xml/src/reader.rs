@@ -42,12 +42,13 @@ impl<'a> LineTracker<'a> {
             // Asked to go back (only after an error): count again from the start.
             *self = LineTracker::new(self.source);
         }
-        let skipped = self.source.get(self.offset..offset).unwrap_or("");
-        for ch in skipped.chars() {
-            if ch == '\n' {
+        let skipped = &self.source.as_bytes()[self.offset..offset];
+        for &b in skipped {
+            if b == b'\n' {
                 self.line += 1;
                 self.column = 1;
-            } else {
+            } else if b & 0xC0 != 0x80 {
+                // Count characters, not the continuation bytes of UTF-8 sequences.
                 self.column += 1;
             }
         }
@@ -110,6 +111,8 @@ pub fn parse(source: &str) -> Result<Element> {
 struct Parser<'a> {
     reader: Reader<&'a [u8]>,
     source: &'a str,
+    /// Bytes before what the reader counts from: a byte order mark, which it skips.
+    base: usize,
     lines: LineTracker<'a>,
     scopes: Scopes,
     stack: Vec<Element>,
@@ -126,11 +129,17 @@ impl<'a> Parser<'a> {
         Parser {
             reader,
             source,
+            base: if source.starts_with('\u{feff}') { 3 } else { 0 },
             lines: LineTracker::new(source),
             scopes: Scopes::default(),
             stack: Vec::new(),
             root: None,
         }
+    }
+
+    /// A reader position as a byte offset into the source.
+    fn offset(&self, pos: u64) -> usize {
+        self.base + offset(pos)
     }
 
     fn error_at(&mut self, offset: usize, message: impl Into<String>) -> XmlError {
@@ -140,11 +149,11 @@ impl<'a> Parser<'a> {
 
     fn run(mut self) -> Result<Element> {
         loop {
-            let start = offset(self.reader.buffer_position());
+            let start = self.offset(self.reader.buffer_position());
             let event = match self.reader.read_event() {
                 Ok(ev) => ev,
                 Err(err) => {
-                    let at = offset(self.reader.error_position());
+                    let at = self.offset(self.reader.error_position());
                     return Err(self.error_at(at, describe_error(&err)));
                 }
             };
@@ -159,7 +168,7 @@ impl<'a> Parser<'a> {
                     self.scopes.open(&el.attributes);
                     el.namespace = self.resolve_element(&el, start)?;
                     self.scopes.close();
-                    el.span = Some(start..offset(self.reader.buffer_position()));
+                    el.span = Some(start..self.offset(self.reader.buffer_position()));
                     self.attach(el, start)?;
                 }
                 Event::End(_) => {
@@ -170,7 +179,7 @@ impl<'a> Parser<'a> {
                     self.scopes.close();
                     normalise_whitespace(&mut el);
                     if let Some(span) = el.span.as_mut() {
-                        span.end = offset(self.reader.buffer_position());
+                        span.end = self.offset(self.reader.buffer_position());
                     }
                     self.attach(el, start)?;
                 }
@@ -185,13 +194,16 @@ impl<'a> Parser<'a> {
                 }
                 Event::CData(data) => {
                     let content = data.xml10_content().into_owned();
+                    self.check_chars(&content, start)?;
                     match self.stack.last_mut() {
                         Some(parent) => parent.children.push(Node::CData(content)),
                         None => return Err(self.error_at(start, "CDATA outside the root element")),
                     }
                 }
                 Event::Comment(text) => {
+                    self.check_chars(&text.xml10_content(), start)?;
                     if let Some(parent) = self.stack.last_mut() {
+                        drop_trailing_whitespace(parent);
                         parent
                             .children
                             .push(Node::Comment(text.xml10_content().into_owned()));
@@ -199,12 +211,13 @@ impl<'a> Parser<'a> {
                 }
                 Event::PI(pi) => {
                     if let Some(parent) = self.stack.last_mut() {
+                        drop_trailing_whitespace(parent);
                         let raw = pi.into_inner();
                         parent.children.push(Node::Verbatim(format!("<?{raw}?>")));
                     }
                 }
                 Event::Decl(_) => {
-                    if start != 0 || self.root.is_some() || !self.stack.is_empty() {
+                    if start != self.base || self.root.is_some() || !self.stack.is_empty() {
                         return Err(
                             self.error_at(start, "XML declaration allowed only at the start")
                         );
@@ -231,7 +244,15 @@ impl<'a> Parser<'a> {
     }
 
     fn text(&mut self, content: &str, start: usize) -> Result<()> {
+        self.check_chars(content, start)?;
         match self.stack.last_mut() {
+            // Indentation between elements: not kept, so not stored.
+            Some(parent)
+                if content.bytes().all(|b| is_xml_space(b as char))
+                    && parent.children.last().is_some_and(is_markup) =>
+            {
+                Ok(())
+            }
             Some(parent) => {
                 if let Some(Node::Text(prev)) = parent.children.last_mut() {
                     prev.push_str(content);
@@ -242,6 +263,25 @@ impl<'a> Parser<'a> {
             }
             None if content.chars().all(is_xml_space) => Ok(()),
             None => Err(self.error_at(start, "text outside the root element")),
+        }
+    }
+
+    /// Refuses characters XML 1.0 does not allow (control characters other than tab,
+    /// newline and carriage return, and U+FFFE/U+FFFF), as libxml2 does.
+    fn check_chars(&mut self, content: &str, start: usize) -> Result<()> {
+        // Fast path: no control byte and no 0xEF lead byte (U+FFFE/U+FFFF start with it).
+        if content
+            .bytes()
+            .all(|b| (b >= 0x20 || matches!(b, b'\t' | b'\n' | b'\r')) && b != 0xEF)
+        {
+            return Ok(());
+        }
+        match content.chars().find(|&c| !is_xml_char(c)) {
+            None => Ok(()),
+            Some(c) => Err(self.error_at(
+                start,
+                format!("invalid character U+{:04X} in the document", c as u32),
+            )),
         }
     }
 
@@ -256,7 +296,14 @@ impl<'a> Parser<'a> {
             _ => reference.resolve_char_ref().ok().flatten(),
         };
         match ch {
-            Some(c) => Ok(c),
+            Some(c) if is_xml_char(c) => Ok(c),
+            Some(c) => Err(self.error_at(
+                start,
+                format!(
+                    "character reference &{name}; is U+{:04X}, not allowed in XML",
+                    c as u32
+                ),
+            )),
             None => Err(self.error_at(start, format!("entity '{name}' not defined"))),
         }
     }
@@ -285,6 +332,7 @@ impl<'a> Parser<'a> {
                     ))
                 }
             };
+            self.check_chars(&value, start)?;
             attributes.push(Attribute { name: key, value });
         }
         let position = self.lines.position(start);
@@ -330,6 +378,7 @@ impl<'a> Parser<'a> {
     fn attach(&mut self, el: Element, start: usize) -> Result<()> {
         match self.stack.last_mut() {
             Some(parent) => {
+                drop_trailing_whitespace(parent);
                 parent.children.push(Node::Element(el));
                 Ok(())
             }
@@ -339,6 +388,20 @@ impl<'a> Parser<'a> {
             }
             None => Err(self.error_at(start, "extra content at the end of the document")),
         }
+    }
+}
+
+/// Whether a node is markup (not character data).
+fn is_markup(n: &Node) -> bool {
+    !matches!(n, Node::Text(_) | Node::CData(_))
+}
+
+/// Drops the indentation before a child about to be added: whitespace-only text is not kept
+/// in an element that has markup.
+fn drop_trailing_whitespace(parent: &mut Element) {
+    if matches!(parent.children.last(), Some(Node::Text(t)) if t.bytes().all(|b| is_xml_space(b as char)))
+    {
+        parent.children.pop();
     }
 }
 
@@ -354,12 +417,31 @@ fn normalise_whitespace(el: &mut Element) {
     }
 }
 
+/// Whether XML 1.0 allows `c` in a document.
+fn is_xml_char(c: char) -> bool {
+    match c {
+        '\t' | '\n' | '\r' => true,
+        '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => false,
+        _ => true,
+    }
+}
+
 fn is_xml_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r')
 }
 
 /// Whether `name` is an acceptable XML name (a qualified name with at most one colon).
 fn is_valid_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    if let Some(&first) = bytes.first() {
+        if (first.is_ascii_alphabetic() || first == b'_')
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        {
+            return true;
+        }
+    }
     let mut parts = name.split(':');
     let ok = |part: &str| {
         let mut chars = part.chars();
@@ -452,6 +534,11 @@ mod tests {
             ("<a>&x;</a>", 1),
             ("text<a/>", 1),
             ("<></>", 1),
+            ("<a>x\u{0}y</a>", 1),
+            ("<a>\n\u{1}<b/></a>", 1),
+            ("<a x='\u{8}'/>", 1),
+            ("<a>&#1;</a>", 1),
+            ("<a><!--\u{ffff}--></a>", 1),
         ];
         for (doc, line) in cases {
             let err = parse(doc).expect_err(doc);
@@ -468,6 +555,13 @@ mod tests {
         assert_eq!(root.children[0], Node::Comment(" c ".into()));
         assert_eq!(root.child("b").unwrap().text(), "  x  ");
         assert_eq!(root.child("c").unwrap().text(), "   ");
+    }
+
+    #[test]
+    fn spans_count_a_byte_order_mark() {
+        let doc = "\u{feff}<a><b/></a>";
+        let b = parse(doc).unwrap().child("b").cloned().unwrap();
+        assert_eq!(&doc[b.span.unwrap()], "<b/>");
     }
 
     #[test]
