@@ -1,1 +1,452 @@
-fn main() {}
+//! The project's task runner: `cargo xtask <command>` (the alias is in `.cargo/config.toml`).
+//!
+//! Every command is printed before it runs; the first one that fails stops the task with a
+//! message saying which step failed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+const HELP: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  run [FILE.xml...]        the main job: read domain XML (a built-in 62-device guest when no
+                           file is given), check it as libvirt does when defining it, and
+                           print it as libvirt would store it
+  ci                       everything CI checks: rustfmt, clippy, the tests, the conformance
+                           suites with their counts, and building the fuzz targets
+  conformance              the conformance suites against ../shared, with their counts
+  bench [ARGS...]          the criterion benchmarks (ARGS go to criterion, e.g.
+                           --warm-up-time 1 --measurement-time 3)
+  fuzz [SECONDS] [TARGET...]
+                           seed fuzz/corpus/<target> from ../shared's XML, then run each
+                           target (all by default) for SECONDS (60 by default); needs a
+                           nightly toolchain and cargo-fuzz
+  help                     this text
+
+environment:
+  OXVIRT_CONFORMANCE       where libvirt's test data is (default: ../shared/conformance)
+";
+
+/// The fuzz targets and the conformance folders their seed corpora come from.
+const FUZZ_TARGETS: &[(&str, &[&str])] = &[
+    (
+        "domain_xml",
+        &[
+            "libvirt-9.0.0/domain/qemuxml2argvdata",
+            "libvirt-9.0.0/domain/qemuxml2xmloutdata",
+            "libvirt-9.0.0/domain/genericxml2xmlindata",
+            "libvirt-9.0.0/domain/genericxml2xmloutdata",
+            "libvirt-9.0.0/domain/domainschemadata",
+        ],
+    ),
+    (
+        "snapshot_xml",
+        &[
+            "libvirt-9.0.0/domain/qemudomainsnapshotxml2xmlin",
+            "libvirt-9.0.0/domain/qemudomainsnapshotxml2xmlout",
+        ],
+    ),
+    ("xml_tree", &["libvirt-9.0.0"]),
+];
+
+/// Seed files larger than this are left out: libFuzzer mutates small inputs best.
+const MAX_SEED_BYTES: u64 = 64 * 1024;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let started = Instant::now();
+    match run(&args) {
+        Ok(()) => eprintln!("xtask: done in {:.0?}", started.elapsed()),
+        Err(e) => {
+            eprintln!("xtask: FAILED: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<()> {
+    let root = project_root()?;
+    let rest = args.get(1..).unwrap_or_default();
+    match args.first().map(String::as_str) {
+        Some("run") => run_main_job(&root, rest),
+        Some("ci") => ci(&root),
+        Some("conformance") => conformance(&root),
+        Some("bench") => bench(&root, rest),
+        Some("fuzz") => fuzz(&root, rest),
+        Some("help" | "--help" | "-h") | None => {
+            print!("{HELP}");
+            Ok(())
+        }
+        Some(other) => {
+            eprint!("{HELP}");
+            bail!("unknown command '{other}'")
+        }
+    }
+}
+
+/// The workspace root: the parent of this crate's folder.
+fn project_root() -> Result<PathBuf> {
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest
+        .parent()
+        .map(Path::to_path_buf)
+        .context("xtask's folder has no parent")
+}
+
+/// A command to run in `dir`, without the toolchain choice of the `cargo run` that started
+/// the xtask, so that `+nightly` and rustup's defaults apply as on a command line.
+fn cmd(dir: &Path, program: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(program);
+    c.args(args).current_dir(dir).env_remove("RUSTUP_TOOLCHAIN");
+    c
+}
+
+fn cargo(dir: &Path, args: &[&str]) -> Command {
+    cmd(dir, "cargo", args)
+}
+
+fn show(c: &Command) -> String {
+    let mut parts: Vec<String> = vec![c.get_program().to_string_lossy().into_owned()];
+    parts.extend(c.get_args().map(|a| a.to_string_lossy().into_owned()));
+    parts.join(" ")
+}
+
+/// Runs a step, printing it first; fails with the step's name when it fails.
+fn step(step: &str, mut c: Command) -> Result<()> {
+    let line = show(&c);
+    eprintln!("\n==> {step}\n$ {line}");
+    let started = Instant::now();
+    let status = c
+        .status()
+        .with_context(|| format!("step '{step}': could not start `{line}`"))?;
+    if !status.success() {
+        bail!("step '{step}' failed ({status}): `{line}`");
+    }
+    eprintln!("==> {step}: ok in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+/// Whether `c` runs and exits with success, its output hidden.
+fn works(mut c: Command) -> bool {
+    c.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn has_nightly(root: &Path) -> bool {
+    works(cargo(root, &["+nightly", "--version"]))
+}
+
+fn has_cargo_fuzz(root: &Path) -> bool {
+    works(cargo(root, &["+nightly", "fuzz", "--version"]))
+}
+
+/// The guest `cargo xtask run` shows when given no file.
+const SAMPLE_DOMAIN: &str = "crates/oxvirt-domain/benches/data/large-domain.xml";
+
+fn run_main_job(root: &Path, files: &[String]) -> Result<()> {
+    let sample = root.join(SAMPLE_DOMAIN).display().to_string();
+    let files: Vec<&str> = if files.is_empty() {
+        vec![sample.as_str()]
+    } else {
+        files.iter().map(String::as_str).collect()
+    };
+    for file in files {
+        let mut c = cargo(
+            root,
+            &[
+                "run",
+                "-q",
+                "--release",
+                "-p",
+                "oxvirt-domain",
+                "--example",
+                "domcheck",
+                "--",
+            ],
+        );
+        c.arg(file);
+        step(&format!("domcheck {file}"), c)?;
+    }
+    Ok(())
+}
+
+fn ci(root: &Path) -> Result<()> {
+    step(
+        "rustfmt",
+        cargo(root, &["fmt", "--all", "--", "--check", "--color", "never"]),
+    )?;
+    step(
+        "rustfmt (fuzz crate)",
+        cargo(
+            root,
+            &[
+                "fmt",
+                "--manifest-path",
+                "fuzz/Cargo.toml",
+                "--",
+                "--check",
+                "--color",
+                "never",
+            ],
+        ),
+    )?;
+    step(
+        "clippy",
+        cargo(
+            root,
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "-j2",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+    )?;
+    step("tests", cargo(root, &["test", "--workspace", "-j2"]))?;
+    conformance(root)?;
+    if has_nightly(root) && has_cargo_fuzz(root) {
+        let mut build = cargo(&root.join("fuzz"), &["+nightly", "fuzz", "build"]);
+        build.env("CARGO_BUILD_JOBS", "2");
+        step("fuzz targets build", build)?;
+    } else {
+        eprintln!("\nnightly toolchain or cargo-fuzz missing: checking the fuzz crate only");
+        step(
+            "fuzz targets check",
+            cargo(
+                root,
+                &[
+                    "check",
+                    "--manifest-path",
+                    "fuzz/Cargo.toml",
+                    "-j2",
+                    "--bins",
+                ],
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+/// Every `crates/<crate>/tests/*conformance*.rs`, as (crate folder name, test name).
+fn conformance_suites(root: &Path) -> Result<Vec<(String, String)>> {
+    let mut suites = Vec::new();
+    let crates = root.join("crates");
+    for krate in read_dir_sorted(&crates)? {
+        let tests = krate.join("tests");
+        if !tests.is_dir() {
+            continue;
+        }
+        for file in read_dir_sorted(&tests)? {
+            let is_suite = file.extension().is_some_and(|e| e == "rs")
+                && file
+                    .file_stem()
+                    .is_some_and(|s| s.to_string_lossy().contains("conformance"));
+            if let (true, Some(t)) = (is_suite, file.file_stem()) {
+                suites.push((package_name(&krate)?, t.to_string_lossy().into_owned()));
+            }
+        }
+    }
+    Ok(suites)
+}
+
+/// The `name` of the package whose manifest is in `dir`.
+fn package_name(dir: &Path) -> Result<String> {
+    let manifest = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .with_context(|| format!("reading {}", manifest.display()))?;
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("name"))
+        .filter_map(|rest| rest.trim_start().strip_prefix('='))
+        .map(|v| v.trim().trim_matches('"').to_string())
+        .next()
+        .with_context(|| format!("no package name in {}", manifest.display()))
+}
+
+fn conformance(root: &Path) -> Result<()> {
+    let suites = conformance_suites(root)?;
+    if suites.is_empty() {
+        bail!(
+            "no conformance suites found under {}",
+            root.join("crates").display()
+        );
+    }
+    for (krate, test) in suites {
+        step(
+            &format!("conformance {krate}/{test}"),
+            cargo(
+                root,
+                &[
+                    "test",
+                    "-j2",
+                    "-p",
+                    &krate,
+                    "--test",
+                    &test,
+                    "--",
+                    "--nocapture",
+                ],
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+fn bench(root: &Path, args: &[String]) -> Result<()> {
+    // `--bench '*'`: only criterion's bench targets, not the libraries' test harnesses,
+    // which reject criterion's options.
+    let mut c = cargo(root, &["bench", "--workspace", "-j2", "--bench", "*"]);
+    if !args.is_empty() {
+        c.arg("--").args(args);
+    }
+    step("benchmarks", c)
+}
+
+fn conformance_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("OXVIRT_CONFORMANCE") {
+        Some(p) => PathBuf::from(p),
+        None => root.join("../shared/conformance"),
+    }
+}
+
+fn fuzz(root: &Path, args: &[String]) -> Result<()> {
+    let (seconds, targets) = match args.first().map(|a| a.parse::<u64>()) {
+        Some(Ok(s)) => (s, &args[1..]),
+        _ => (60, args),
+    };
+    let known: Vec<&str> = FUZZ_TARGETS.iter().map(|(t, _)| *t).collect();
+    let targets: Vec<&str> = if targets.is_empty() {
+        known.clone()
+    } else {
+        targets.iter().map(String::as_str).collect()
+    };
+    if let Some(bad) = targets.iter().find(|t| !known.contains(t)) {
+        bail!("unknown fuzz target '{bad}' (known: {})", known.join(", "));
+    }
+    if !has_nightly(root) {
+        bail!("fuzzing needs a nightly toolchain: rustup toolchain install nightly");
+    }
+    if !has_cargo_fuzz(root) {
+        bail!("fuzzing needs cargo-fuzz: cargo install cargo-fuzz --locked");
+    }
+    let data = conformance_dir(root);
+    for target in targets {
+        let folders = FUZZ_TARGETS
+            .iter()
+            .find(|(t, _)| *t == target)
+            .map(|(_, f)| *f)
+            .unwrap_or_default();
+        let corpus = root.join("fuzz/corpus").join(target);
+        let seeded = seed_corpus(&data, folders, &corpus)?;
+        eprintln!(
+            "\n{target}: {seeded} seed files from {} in {}",
+            data.display(),
+            corpus.display()
+        );
+        let time = format!("-max_total_time={seconds}");
+        let mut run = cargo(
+            &root.join("fuzz"),
+            &["+nightly", "fuzz", "run", target, "--", &time],
+        );
+        run.env("CARGO_BUILD_JOBS", "2");
+        step(&format!("fuzz {target} for {seconds} s"), run).with_context(|| {
+            format!(
+                "if the target crashed, its input is in {}",
+                root.join("fuzz/artifacts").join(target).display()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Copies every `.xml` file under `folders` of `data` (recursively) into `corpus`, named
+/// after its path; returns how many there are. Missing data is reported, not an error.
+fn seed_corpus(data: &Path, folders: &[&str], corpus: &Path) -> Result<usize> {
+    std::fs::create_dir_all(corpus).with_context(|| format!("creating {}", corpus.display()))?;
+    let mut count = 0;
+    for folder in folders {
+        let dir = data.join(folder);
+        if !dir.is_dir() {
+            eprintln!(
+                "SKIPPED seeds: {} not found (set OXVIRT_CONFORMANCE)",
+                dir.display()
+            );
+            continue;
+        }
+        let mut files = Vec::new();
+        collect_xml(&dir, &mut files)?;
+        for file in files {
+            let size = std::fs::metadata(&file)
+                .map(|m| m.len())
+                .unwrap_or(u64::MAX);
+            if size > MAX_SEED_BYTES {
+                continue;
+            }
+            let rel = file.strip_prefix(data).unwrap_or(&file);
+            let name: String = rel
+                .to_string_lossy()
+                .chars()
+                .map(|c| if c == '/' { '_' } else { c })
+                .collect();
+            std::fs::copy(&file, corpus.join(&name))
+                .with_context(|| format!("copying {}", file.display()))?;
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+fn collect_xml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for path in read_dir_sorted(dir)? {
+        if path.is_dir() {
+            collect_xml(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "xml") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut paths = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<Vec<_>, std::io::Error>>()
+        .with_context(|| format!("reading {}", dir.display()))?;
+    paths.sort();
+    Ok(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_conformance_suites() {
+        let root = project_root().unwrap();
+        let suites = conformance_suites(&root).unwrap();
+        assert!(suites.contains(&("oxvirt-domain".into(), "conformance".into())));
+    }
+
+    #[test]
+    fn shows_commands_as_typed() {
+        let c = cargo(Path::new("."), &["fmt", "--all"]);
+        assert_eq!(show(&c), "cargo fmt --all");
+    }
+
+    #[test]
+    fn unknown_commands_fail() {
+        let err = run(&["frobnicate".to_string()]).unwrap_err();
+        assert_eq!(err.to_string(), "unknown command 'frobnicate'");
+    }
+}

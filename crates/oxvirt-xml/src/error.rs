@@ -56,9 +56,10 @@ impl ErrorCode {
             ErrorCode::ConfigUnsupported => Some("unsupported configuration"),
             ErrorCode::Overflow => Some("numerical overflow"),
             ErrorCode::XmlInvalidSchema => Some("XML document failed to validate against schema"),
-            ErrorCode::XmlDetail | ErrorCode::NoSource | ErrorCode::NoTarget | ErrorCode::NoName => {
-                None
-            }
+            ErrorCode::XmlDetail
+            | ErrorCode::NoSource
+            | ErrorCode::NoTarget
+            | ErrorCode::NoName => None,
         }
     }
 }
