@@ -1,6 +1,6 @@
 //! Device addresses: where a device sits on its bus (`<address type='pci' .../>`).
 
-use oxvirt_xml::model::parse_c_uint;
+use oxvirt_xml::model::PropFlags;
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlError, XmlModel};
 
 /// A PCI address: domain, bus, slot and function.
@@ -17,6 +17,21 @@ pub struct PciAddress {
 }
 
 impl PciAddress {
+    /// Reads `domain`, `bus`, `slot` and `function` from the element `c` is reading, as
+    /// libvirt's `virPCIDeviceAddressParseXML` does: each optional, in C's automatic base.
+    pub(crate) fn parse(c: &mut Cursor<'_>) -> Result<Self> {
+        let mut address = PciAddress::default();
+        for (name, slot) in [
+            ("domain", &mut address.domain),
+            ("bus", &mut address.bus),
+            ("slot", &mut address.slot),
+            ("function", &mut address.function),
+        ] {
+            *slot = c.prop_uint(name, 0, PropFlags::NONE)?.unwrap_or(0);
+        }
+        Ok(address)
+    }
+
     /// libvirt's range checks, with its messages.
     pub fn validate(&self) -> Result<()> {
         if self.domain > 0xFFFF {
@@ -108,14 +123,9 @@ pub enum DeviceAddress {
     Other(Element),
 }
 
+/// An unsigned attribute of a drive, virtio-serial or USB address (`virXMLPropUInt`, base 10).
 fn opt_u32(c: &mut Cursor<'_>, name: &str) -> Result<Option<u32>> {
-    match c.attr(name) {
-        None => Ok(None),
-        Some(v) => match parse_c_uint(v).and_then(|n| u32::try_from(n).ok()) {
-            Some(n) => Ok(Some(n)),
-            None => Err(c.error(format!("Cannot parse <address> '{name}' attribute"))),
-        },
-    }
+    c.prop_uint(name, 10, PropFlags::NONE)
 }
 
 impl XmlModel for DeviceAddress {
@@ -124,28 +134,9 @@ impl XmlModel for DeviceAddress {
         match el.attr("type") {
             Some("pci") => {
                 c.attr("type");
-                let mut address = PciAddress::default();
-                for (name, slot) in [
-                    ("domain", &mut address.domain),
-                    ("bus", &mut address.bus),
-                    ("slot", &mut address.slot),
-                    ("function", &mut address.function),
-                ] {
-                    if let Some(v) = c.attr(name) {
-                        *slot = parse_c_uint(v)
-                            .and_then(|n| u32::try_from(n).ok())
-                            .ok_or_else(|| {
-                                c.error(format!("Cannot parse <address> '{name}' attribute"))
-                            })?;
-                    }
-                }
+                let address = PciAddress::parse(&mut c)?;
                 address.validate().map_err(|e| e.at(el.position))?;
-                let multifunction = match c.attr("multifunction") {
-                    None => None,
-                    Some("on") => Some(true),
-                    Some("off") => Some(false),
-                    Some(v) => return Err(c.invalid_value("multifunction", v, "")),
-                };
+                let multifunction = c.prop_on_off("multifunction", PropFlags::NONE)?;
                 Ok(DeviceAddress::Pci {
                     address,
                     multifunction,

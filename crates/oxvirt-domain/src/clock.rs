@@ -4,9 +4,10 @@
 //! [`Clock::default`] is that clock. An `offset='utc|localtime'` with a numeric
 //! `adjustment` is read, as libvirt reads it, as `offset='variable'` with the matching basis.
 
+use oxvirt_xml::model::{str_to_long_ll, str_to_long_ullp, PropFlags};
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlError, XmlModel};
 
-use crate::os::props::{finish_leaf, parse_i64_10, parse_u64_10, ulong, yes_no};
+use crate::util::finish_leaf;
 
 oxvirt_xml::xml_enum! {
     /// What the guest clock's offset is relative to (`basis`).
@@ -207,16 +208,16 @@ impl XmlModel for Timer {
     fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
         let mut t = Timer::new(c.required_enum_attr("name")?);
-        t.present = yes_no(&mut c, "present")?;
+        t.present = c.prop_yes_no("present", PropFlags::NONE)?;
         t.tickpolicy = c.enum_attr("tickpolicy")?;
         t.track = c.enum_attr("track")?;
-        t.frequency = nonzero(ulong(&mut c, "frequency")?);
+        t.frequency = nonzero(c.prop_ulonglong("frequency", 10, PropFlags::NONE)?);
         t.mode = c.enum_attr("mode")?;
         if let Some(cu) = c.child("catchup") {
             let mut cc = Cursor::new(cu);
-            t.catchup_threshold = nonzero(ulong(&mut cc, "threshold")?);
-            t.catchup_slew = nonzero(ulong(&mut cc, "slew")?);
-            t.catchup_limit = nonzero(ulong(&mut cc, "limit")?);
+            t.catchup_threshold = nonzero(cc.prop_ulonglong("threshold", 10, PropFlags::NONE)?);
+            t.catchup_slew = nonzero(cc.prop_ulonglong("slew", 10, PropFlags::NONE)?);
+            t.catchup_limit = nonzero(cc.prop_ulonglong("limit", 10, PropFlags::NONE)?);
             finish_leaf(cc, ctx);
         }
         t.unknown = c.finish(ctx);
@@ -289,7 +290,7 @@ fn read_offset(c: &mut Cursor<'_>) -> Result<ClockOffset> {
             } else {
                 ClockOffset::Localtime { reset: true }
             }),
-            Some(v) => match parse_i64_10(v) {
+            Some(v) => match str_to_long_ll(v, 10) {
                 Some(adjustment) => Ok(ClockOffset::Variable { adjustment, basis }),
                 None => {
                     Err(XmlError::xml(format!("unknown clock adjustment '{v}'")).at(el.position))
@@ -301,7 +302,7 @@ fn read_offset(c: &mut Cursor<'_>) -> Result<ClockOffset> {
         "utc" => reset_or_variable(ClockBasis::Utc, false),
         "localtime" => reset_or_variable(ClockBasis::Localtime, false),
         "variable" => {
-            let adjustment = adjustment.and_then(parse_i64_10).unwrap_or(0);
+            let adjustment = adjustment.and_then(|v| str_to_long_ll(v, 10)).unwrap_or(0);
             let basis = match basis {
                 None => ClockBasis::Utc,
                 Some(b) => oxvirt_xml::XmlEnum::from_xml_str(b).ok_or_else(|| {
@@ -317,7 +318,7 @@ fn read_offset(c: &mut Cursor<'_>) -> Result<ClockOffset> {
             )
             .at(el.position)),
         },
-        "absolute" => match start.and_then(parse_u64_10) {
+        "absolute" => match start.and_then(|v| str_to_long_ullp(v, 10)) {
             Some(s) => Ok(ClockOffset::Absolute(s)),
             None => Err(XmlError::internal(
                 "missing 'start' attribute for clock with offset='absolute'",

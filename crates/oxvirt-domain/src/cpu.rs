@@ -4,10 +4,8 @@ mod numa;
 
 pub use numa::{Distances, MemAccess, Numa, NumaCell, Sibling};
 
-use oxvirt_xml::model::XmlEnum;
+use oxvirt_xml::model::{PropFlags, XmlEnum};
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlError, XmlModel};
-
-use crate::tuning::props;
 
 oxvirt_xml::xml_enum! {
     /// How the guest CPU is defined (`mode`).
@@ -333,11 +331,11 @@ fn parse_model(el: &Element, mode: CpuMode, ctx: &mut Context) -> Result<CpuMode
 
 fn parse_topology(el: &Element, ctx: &mut Context) -> Result<Topology> {
     let mut c = Cursor::new(el);
-    let sockets = props::required_uint(&mut c, "sockets", true)?;
-    let dies = props::uint(&mut c, "dies", false, true)?.unwrap_or(1);
-    let clusters = props::uint(&mut c, "clusters", false, true)?;
-    let cores = props::required_uint(&mut c, "cores", true)?;
-    let threads = props::required_uint(&mut c, "threads", true)?;
+    let sockets = c.required_uint("sockets", 10, PropFlags::NONZERO)?;
+    let dies = c.prop_uint("dies", 10, PropFlags::NONZERO)?.unwrap_or(1);
+    let clusters = c.prop_uint("clusters", 10, PropFlags::NONZERO)?;
+    let cores = c.required_uint("cores", 10, PropFlags::NONZERO)?;
+    let threads = c.required_uint("threads", 10, PropFlags::NONZERO)?;
     Ok(Topology {
         sockets,
         dies,
@@ -378,13 +376,13 @@ fn parse_features(c: &mut Cursor<'_>, ctx: &mut Context) -> Result<Vec<CpuFeatur
 
 fn parse_cache(el: &Element, ctx: &mut Context) -> Result<CpuCache> {
     let mut c = Cursor::new(el);
-    let level = props::int(&mut c, "level", false, true)?;
+    let level = c.prop_int("level", 10, PropFlags::NONNEGATIVE)?;
     if level.is_some_and(|l| !(1..=3).contains(&l)) {
         return Err(
             XmlError::xml("invalid CPU cache level, must be in range [1,3]").at(el.position),
         );
     }
-    let mode = props::enumeration(&mut c, "mode", true)?.unwrap_or(CpuCacheMode::Emulate);
+    let mode = c.required_enum_attr::<CpuCacheMode>("mode")?;
     Ok(CpuCache {
         level: level.map(|l| l as u32),
         mode,
@@ -394,8 +392,10 @@ fn parse_cache(el: &Element, ctx: &mut Context) -> Result<CpuCache> {
 
 fn parse_maxphysaddr(el: &Element, ctx: &mut Context) -> Result<MaxPhysAddr> {
     let mut c = Cursor::new(el);
-    let mode = props::enumeration(&mut c, "mode", true)?.unwrap_or(MaxPhysAddrMode::Emulate);
-    let bits = props::int(&mut c, "bits", false, true)?.map(|b| b as u32);
+    let mode = c.required_enum_attr::<MaxPhysAddrMode>("mode")?;
+    let bits = c
+        .prop_int("bits", 10, PropFlags::NONNEGATIVE)?
+        .map(|b| b as u32);
     Ok(MaxPhysAddr {
         mode,
         bits,
@@ -411,18 +411,19 @@ impl XmlModel for Cpu {
             Some(v) => CpuMode::from_xml_str(v)
                 .ok_or_else(|| cpu_unsupported(el, &format!("Invalid mode attribute '{v}'")))?,
         };
-        let migratable = props::on_off(&mut c, "migratable", false)?;
+        let migratable = c.prop_on_off("migratable", PropFlags::NONE)?;
         if migratable.is_some() && !matches!(mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
             return Err(cpu_unsupported(
                 el,
                 "Attribute migratable is only allowed for 'host-passthrough' / 'maximum' CPU mode",
             ));
         }
-        let mut cpu_match = props::enumeration::<CpuMatch>(&mut c, "match", false)?;
+        let mut cpu_match = c.enum_attr::<CpuMatch>("match")?;
         if mode == CpuMode::Custom {
             cpu_match.get_or_insert(CpuMatch::Exact);
         }
-        let check = props::enumeration::<CpuCheck>(&mut c, "check", false)?
+        let check = c
+            .enum_attr::<CpuCheck>("check")?
             .filter(|&v| v != CpuCheck::Default);
         let model = match c.child("model") {
             Some(m) => Some(parse_model(m, mode, ctx)?).filter(|m| *m != CpuModel::default()),

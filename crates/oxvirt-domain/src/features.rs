@@ -9,15 +9,16 @@
 
 mod groups;
 
+use oxvirt_xml::model::PropFlags;
 use oxvirt_xml::types::size::{parse_memory_kib_for, parse_scaled, parse_scaled_for};
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlEnum, XmlError, XmlModel};
+
+use crate::util::{finish_leaf, pretty_bytes};
 
 pub use groups::{
     Capabilities, CapabilitiesPolicy, Hyperv, HypervFeature, HypervFeatureName, HypervMode,
     KvmFeature, KvmFeatureName, XenFeature, XenFeatureName, XenPassthroughMode, PROCESS_CAPS,
 };
-
-use crate::os::props::{finish_leaf, on_off, pretty_bytes, required, yes_no};
 
 oxvirt_xml::xml_enum! {
     /// The GIC version of an ARM guest (`<gic version=...>`).
@@ -220,15 +221,15 @@ impl Features {
             "pae" => self.pae = true,
             "viridian" => self.viridian = true,
             "privnet" => self.privnet = true,
-            "apic" => self.apic = Some(on_off(&mut c, "eoi")?),
+            "apic" => self.apic = Some(c.prop_on_off("eoi", PropFlags::NONE)?),
             "hap" => self.hap = Some(optional_state(&mut c)?),
             "pmu" => self.pmu = Some(optional_state(&mut c)?),
             "pvspinlock" => self.pvspinlock = Some(optional_state(&mut c)?),
             "vmport" => self.vmport = Some(optional_state(&mut c)?),
             "vmcoreinfo" => self.vmcoreinfo = Some(optional_state(&mut c)?),
-            "htm" => self.htm = Some(required(&mut c, "state", on_off)?),
-            "nested-hv" => self.nested_hv = Some(required(&mut c, "state", on_off)?),
-            "ccf-assist" => self.ccf_assist = Some(required(&mut c, "state", on_off)?),
+            "htm" => self.htm = Some(c.required_on_off("state")?),
+            "nested-hv" => self.nested_hv = Some(c.required_on_off("state")?),
+            "ccf-assist" => self.ccf_assist = Some(c.required_on_off("state")?),
             "msrs" => self.msrs = Some(c.required_enum_attr("unknown")?),
             "gic" => self.gic = Some(c.enum_attr("version")?),
             "ioapic" => self.ioapic = c.enum_attr("driver")?,
@@ -267,7 +268,7 @@ impl Features {
 
 /// `state='on|off'`, on when absent.
 fn optional_state(c: &mut Cursor<'_>) -> Result<bool> {
-    Ok(on_off(c, "state")?.unwrap_or(true))
+    Ok(c.prop_on_off("state", PropFlags::NONE)?.unwrap_or(true))
 }
 
 fn read_smm(c: &mut Cursor<'_>, ctx: &mut Context) -> Result<Smm> {
@@ -465,7 +466,7 @@ fn read_pm_state(c: &mut Cursor<'_>, name: &str, ctx: &mut Context) -> Result<Op
         return Ok(None);
     };
     let mut sc = Cursor::new(el);
-    let enabled = yes_no(&mut sc, "enabled")?;
+    let enabled = sc.prop_yes_no("enabled", PropFlags::NONE)?;
     finish_leaf(sc, ctx);
     Ok(enabled)
 }

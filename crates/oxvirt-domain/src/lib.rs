@@ -24,6 +24,7 @@ pub mod memory;
 pub mod os;
 pub mod snapshot;
 pub mod tuning;
+mod util;
 mod validate;
 
 pub use address::{DeviceAddress, PciAddress};

@@ -8,6 +8,7 @@ pub use backing::{
     MemorySource, Memtune, MEMORY_UNLIMITED,
 };
 
+use oxvirt_xml::model::PropFlags;
 use oxvirt_xml::types::size::parse_memory_kib_for;
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlModel};
 
@@ -55,12 +56,7 @@ impl XmlModel for MemorySize {
     fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
         let kib = read_kib(&mut c)?;
-        let dump_core = match c.attr("dumpCore") {
-            None => None,
-            Some("on") => Some(true),
-            Some("off") => Some(false),
-            Some(v) => return Err(c.invalid_value("dumpCore", v, "")),
-        };
+        let dump_core = c.prop_on_off("dumpCore", PropFlags::NONE)?;
         Ok(MemorySize {
             kib,
             dump_core,

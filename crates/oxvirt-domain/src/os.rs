@@ -6,14 +6,13 @@
 //! menu, BIOS settings and SMBIOS mode.
 
 mod loader;
-pub(crate) mod props;
 
+use oxvirt_xml::model::PropFlags;
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlError, XmlModel};
 
-pub use loader::{Loader, LoaderType, Nvram, NvramStore, NVRAM_STORAGE_TYPES};
-pub use props::VirtioOptions;
+use crate::util::{self, child_string, finish_leaf};
 
-use props::{child_string, finish_leaf, int, required, uint, yes_no};
+pub use loader::{Loader, LoaderType, Nvram, NvramStore, NVRAM_STORAGE_TYPES};
 
 oxvirt_xml::xml_enum! {
     /// The kind of guest (`<type>` text).
@@ -368,7 +367,7 @@ fn read_firmware_features(c: &mut Cursor<'_>, ctx: &mut Context) -> Result<Vec<F
         for f in fw.elements().filter(|e| e.name == "feature") {
             let mut fc = Cursor::new(f);
             let name: FirmwareFeatureName = fc.required_enum_attr("name")?;
-            let enabled = required(&mut fc, "enabled", yes_no)?;
+            let enabled = fc.required_yes_no("enabled")?;
             finish_leaf(fc, ctx);
             found.retain(|x| x.name != name);
             found.push(FirmwareFeature { name, enabled });
@@ -421,7 +420,7 @@ fn read_acpi(c: &mut Cursor<'_>) -> Result<Option<String>> {
         [] => Ok(None),
         [table] => match table.attr("type") {
             None => Err(XmlError::xml("Missing acpi table type").at(table.position)),
-            Some("slic") => Ok(Some(props::sanitize_path(&table.text()))),
+            Some("slic") => Ok(Some(util::sanitize_path(&table.text()))),
             Some(other) => {
                 Err(XmlError::xml(format!("Unknown acpi table type: {other}")).at(table.position))
             }
@@ -445,10 +444,10 @@ fn read_boot(os: &mut Os, c: &mut Cursor<'_>, ctx: &mut Context) -> Result<()> {
     }
     if let Some(menu) = c.child("bootmenu") {
         let mut mc = Cursor::new(menu);
-        let enable = yes_no(&mut mc, "enable")?;
+        let enable = mc.prop_yes_no("enable", PropFlags::NONE)?;
         if let Some(enable) = enable {
             let timeout = if enable {
-                uint(&mut mc, "timeout")?
+                mc.prop_uint("timeout", 10, PropFlags::NONE)?
             } else {
                 None
             };
@@ -460,8 +459,10 @@ fn read_boot(os: &mut Os, c: &mut Cursor<'_>, ctx: &mut Context) -> Result<()> {
     if let Some(bios) = c.child("bios") {
         let mut bc = Cursor::new(bios);
         // libvirt reports a bad useserial but goes on with 'no'.
-        let useserial = yes_no(&mut bc, "useserial").unwrap_or(Some(false));
-        let reboot_timeout = int(&mut bc, "rebootTimeout")?;
+        let useserial = bc
+            .prop_yes_no("useserial", PropFlags::NONE)
+            .unwrap_or(Some(false));
+        let reboot_timeout = bc.prop_int("rebootTimeout", 10, PropFlags::NONE)?;
         finish_leaf(bc, ctx);
         os.bios = Some(Bios {
             useserial,

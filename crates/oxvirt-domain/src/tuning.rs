@@ -8,7 +8,6 @@
 
 mod cputune;
 mod numatune;
-pub(crate) mod props;
 mod resctrl;
 mod vcpu;
 

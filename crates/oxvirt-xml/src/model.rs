@@ -115,10 +115,7 @@ impl<'a> Cursor<'a> {
     pub fn required_attr(&mut self, name: &str) -> Result<&'a str> {
         match self.attr(name) {
             Some(v) => Ok(v),
-            None => Err(self.error(format!(
-                "Missing required attribute '{name}' in element '{}'",
-                self.el.name
-            ))),
+            None => Err(self.missing_attr(name)),
         }
     }
 
@@ -137,13 +134,7 @@ impl<'a> Cursor<'a> {
     /// Takes an unsigned integer attribute, accepting decimal, `0x` hex and leading-zero
     /// octal as libvirt does.
     pub fn uint_attr(&mut self, name: &str) -> Result<Option<u64>> {
-        let Some(v) = self.attr(name) else {
-            return Ok(None);
-        };
-        match parse_c_uint(v) {
-            Some(x) => Ok(Some(x)),
-            None => Err(self.invalid_value(name, v, "Expected non-negative integer value")),
-        }
+        self.prop_ulonglong(name, 0, PropFlags::NONE)
     }
 
     /// Takes a signed integer attribute.
@@ -172,10 +163,7 @@ impl<'a> Cursor<'a> {
     pub fn required_enum_attr<T: XmlEnum>(&mut self, name: &str) -> Result<T> {
         match self.enum_attr(name)? {
             Some(v) => Ok(v),
-            None => Err(self.error(format!(
-                "Missing required attribute '{name}' in element '{}'",
-                self.el.name
-            ))),
+            None => Err(self.missing_attr(name)),
         }
     }
 
@@ -190,6 +178,147 @@ impl<'a> Cursor<'a> {
             "Invalid value for attribute '{name}' in element '{}': '{value}'{tail}",
             self.el.name
         ))
+    }
+
+    /// libvirt's error for a required attribute that is missing.
+    pub fn missing_attr(&self, name: &str) -> XmlError {
+        self.error(format!(
+            "Missing required attribute '{name}' in element '{}'",
+            self.el.name
+        ))
+    }
+
+    /// libvirt's error for a zero where `VIR_XML_PROP_NONZERO` forbids it.
+    fn zero_not_permitted(&self, name: &str) -> XmlError {
+        self.error(format!(
+            "Invalid value for attribute '{name}' in element '{}': Zero is not permitted",
+            self.el.name
+        ))
+    }
+
+    /// Takes the attribute `name` for a `prop_*` reader: `None` when it is absent and not
+    /// [`PropFlags::REQUIRED`].
+    fn prop_value(&mut self, name: &str, flags: PropFlags) -> Result<Option<&'a str>> {
+        match self.attr(name) {
+            Some(v) => Ok(Some(v)),
+            None if flags.contains(PropFlags::REQUIRED) => Err(self.missing_attr(name)),
+            None => Ok(None),
+        }
+    }
+
+    /// libvirt's `virXMLPropInt`: a signed 32-bit attribute in `base` (0 for C's automatic
+    /// base), honouring [`PropFlags::REQUIRED`], [`PropFlags::NONNEGATIVE`] and
+    /// [`PropFlags::NONZERO`].
+    pub fn prop_int(&mut self, name: &str, base: u32, flags: PropFlags) -> Result<Option<i32>> {
+        let Some(v) = self.prop_value(name, flags)? else {
+            return Ok(None);
+        };
+        let Some(n) = str_to_long_i(v, base) else {
+            return Err(self.invalid_value(name, v, "Expected integer value"));
+        };
+        if flags.contains(PropFlags::NONNEGATIVE) && n < 0 {
+            return Err(self.invalid_value(name, v, "Expected non-negative value"));
+        }
+        if flags.contains(PropFlags::NONZERO) && n == 0 {
+            return Err(self.zero_not_permitted(name));
+        }
+        Ok(Some(n))
+    }
+
+    /// libvirt's `virXMLPropUInt`: an unsigned 32-bit attribute in `base` (0 for C's
+    /// automatic base), honouring [`PropFlags::REQUIRED`] and [`PropFlags::NONZERO`].
+    pub fn prop_uint(&mut self, name: &str, base: u32, flags: PropFlags) -> Result<Option<u32>> {
+        let Some(v) = self.prop_value(name, flags)? else {
+            return Ok(None);
+        };
+        let Some(n) = str_to_long_uip(v, base) else {
+            return Err(self.invalid_value(name, v, "Expected non-negative integer value"));
+        };
+        if flags.contains(PropFlags::NONZERO) && n == 0 {
+            return Err(self.zero_not_permitted(name));
+        }
+        Ok(Some(n))
+    }
+
+    /// libvirt's `virXMLPropULongLong`: an unsigned 64-bit attribute in `base`, honouring
+    /// [`PropFlags::REQUIRED`] and [`PropFlags::NONZERO`].
+    pub fn prop_ulonglong(
+        &mut self,
+        name: &str,
+        base: u32,
+        flags: PropFlags,
+    ) -> Result<Option<u64>> {
+        let Some(v) = self.prop_value(name, flags)? else {
+            return Ok(None);
+        };
+        let Some(n) = str_to_long_ullp(v, base) else {
+            return Err(self.invalid_value(name, v, "Expected non-negative integer value"));
+        };
+        if flags.contains(PropFlags::NONZERO) && n == 0 {
+            return Err(self.zero_not_permitted(name));
+        }
+        Ok(Some(n))
+    }
+
+    /// libvirt's `virXMLPropTristateBool`: `yes` or `no`, anything else is an invalid value.
+    pub fn prop_yes_no(&mut self, name: &str, flags: PropFlags) -> Result<Option<bool>> {
+        self.prop_two_way(name, flags, "yes", "no")
+    }
+
+    /// libvirt's `virXMLPropTristateSwitch`: `on` or `off`, anything else is an invalid
+    /// value.
+    pub fn prop_on_off(&mut self, name: &str, flags: PropFlags) -> Result<Option<bool>> {
+        self.prop_two_way(name, flags, "on", "off")
+    }
+
+    fn prop_two_way(
+        &mut self,
+        name: &str,
+        flags: PropFlags,
+        yes: &str,
+        no: &str,
+    ) -> Result<Option<bool>> {
+        match self.prop_value(name, flags)? {
+            None => Ok(None),
+            Some(v) if v == yes => Ok(Some(true)),
+            Some(v) if v == no => Ok(Some(false)),
+            Some(v) => Err(self.invalid_value(name, v, "")),
+        }
+    }
+
+    /// [`Cursor::prop_int`] with [`PropFlags::REQUIRED`] added.
+    pub fn required_int(&mut self, name: &str, base: u32, flags: PropFlags) -> Result<i32> {
+        let v = self.prop_int(name, base, flags | PropFlags::REQUIRED)?;
+        self.present(name, v)
+    }
+
+    /// [`Cursor::prop_uint`] with [`PropFlags::REQUIRED`] added.
+    pub fn required_uint(&mut self, name: &str, base: u32, flags: PropFlags) -> Result<u32> {
+        let v = self.prop_uint(name, base, flags | PropFlags::REQUIRED)?;
+        self.present(name, v)
+    }
+
+    /// [`Cursor::prop_ulonglong`] with [`PropFlags::REQUIRED`] added.
+    pub fn required_ulonglong(&mut self, name: &str, base: u32, flags: PropFlags) -> Result<u64> {
+        let v = self.prop_ulonglong(name, base, flags | PropFlags::REQUIRED)?;
+        self.present(name, v)
+    }
+
+    /// [`Cursor::prop_yes_no`] with [`PropFlags::REQUIRED`].
+    pub fn required_yes_no(&mut self, name: &str) -> Result<bool> {
+        let v = self.prop_yes_no(name, PropFlags::REQUIRED)?;
+        self.present(name, v)
+    }
+
+    /// [`Cursor::prop_on_off`] with [`PropFlags::REQUIRED`].
+    pub fn required_on_off(&mut self, name: &str) -> Result<bool> {
+        let v = self.prop_on_off(name, PropFlags::REQUIRED)?;
+        self.present(name, v)
+    }
+
+    /// The value a reader called with [`PropFlags::REQUIRED`] returned.
+    fn present<T>(&self, name: &str, value: Option<T>) -> Result<T> {
+        value.ok_or_else(|| self.missing_attr(name))
     }
 
     /// Takes the first child element named `name` not taken yet.
@@ -349,36 +478,118 @@ fn parse_trimmed<T: FromStr>(v: &str) -> Option<T> {
     v.parse::<T>().ok()
 }
 
-/// Parses an unsigned integer the way C's `strtoull` with base 0 does for libvirt:
-/// decimal, `0x` hexadecimal or leading-zero octal, with no sign and nothing after it.
-pub fn parse_c_uint(v: &str) -> Option<u64> {
-    let v = v.trim_start();
-    if v.starts_with('-') || v.starts_with('+') {
-        return None;
+/// libvirt's `virXMLPropFlags`: what a `Cursor::prop_*` reader rejects besides values that
+/// are not numbers or not in the set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PropFlags(u8);
+
+impl PropFlags {
+    /// `VIR_XML_PROP_NONE`: a missing attribute is `None`.
+    pub const NONE: PropFlags = PropFlags(0);
+    /// `VIR_XML_PROP_REQUIRED`: a missing attribute is an error.
+    pub const REQUIRED: PropFlags = PropFlags(1);
+    /// `VIR_XML_PROP_NONZERO`: zero is an error.
+    pub const NONZERO: PropFlags = PropFlags(2);
+    /// `VIR_XML_PROP_NONNEGATIVE`: a negative number is an error.
+    pub const NONNEGATIVE: PropFlags = PropFlags(4);
+
+    /// Whether every flag of `other` is set.
+    pub fn contains(self, other: PropFlags) -> bool {
+        self.0 & other.0 == other.0
     }
-    if let Some(hex) = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
-        return u64::from_str_radix(hex, 16).ok();
-    }
-    if v.len() > 1 && v.starts_with('0') {
-        return u64::from_str_radix(&v[1..], 8).ok();
-    }
-    v.parse().ok()
 }
 
-/// Parses a signed integer as [`parse_c_uint`] does, with an optional leading `-`.
-pub fn parse_c_int(v: &str) -> Option<i64> {
-    let v = v.trim_start();
-    match v.strip_prefix('-') {
-        Some(rest) => {
-            let n = parse_c_uint(rest)?;
-            if n == 1u64 << 63 {
-                Some(i64::MIN)
-            } else {
-                i64::try_from(n).ok().map(|x| -x)
-            }
-        }
-        None => parse_c_uint(v).and_then(|n| i64::try_from(n).ok()),
+impl std::ops::BitOr for PropFlags {
+    type Output = PropFlags;
+    fn bitor(self, other: PropFlags) -> PropFlags {
+        PropFlags(self.0 | other.0)
     }
+}
+
+/// C's `isspace` in the C locale.
+fn is_c_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\u{b}' | '\u{c}' | '\r')
+}
+
+/// What C's `strtoull`/`strtoll` read from all of `v` in `base` (0 for the automatic base:
+/// `0x` hexadecimal, leading-zero octal, else decimal): leading white space, one optional
+/// sign, for base 16 an optional `0x`, then digits to the very end. Gives the sign (`true`
+/// for `-`) and the magnitude, or `None` when something else follows or the magnitude does
+/// not fit 64 bits.
+fn c_strto(v: &str, base: u32) -> Option<(bool, u64)> {
+    let t = v.trim_start_matches(is_c_space);
+    let (negative, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let hex = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X"));
+    let (base, digits) = match (base, hex) {
+        (0 | 16, Some(rest)) => (16, rest),
+        (0, None) if t.len() > 1 && t.starts_with('0') => (8, &t[1..]),
+        (0, None) => (10, t),
+        (b, _) => (b, t),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for ch in digits.chars() {
+        let d = ch.to_digit(base)?;
+        value = value
+            .checked_mul(u64::from(base))?
+            .checked_add(u64::from(d))?;
+    }
+    Some((negative, value))
+}
+
+/// libvirt's `virStrToLong_ullp`: an unsigned 64-bit number in `base` (0 for C's automatic
+/// base), the whole string, no minus sign.
+pub fn str_to_long_ullp(v: &str, base: u32) -> Option<u64> {
+    match c_strto(v, base)? {
+        (false, n) => Some(n),
+        (true, _) => None,
+    }
+}
+
+/// libvirt's `virStrToLong_uip`: like [`str_to_long_ullp`], at most `u32::MAX`.
+pub fn str_to_long_uip(v: &str, base: u32) -> Option<u32> {
+    str_to_long_ullp(v, base).and_then(|n| u32::try_from(n).ok())
+}
+
+/// libvirt's `virStrToLong_ui`: like [`str_to_long_uip`], but a negative number wraps around
+/// as in two's complement (`-1` is `u32::MAX`).
+pub fn str_to_long_ui(v: &str, base: u32) -> Option<u32> {
+    let (negative, n) = c_strto(v, base)?;
+    let n = u32::try_from(n).ok()?;
+    Some(if negative { 0u32.wrapping_sub(n) } else { n })
+}
+
+/// libvirt's `virStrToLong_ll`: a signed 64-bit number in `base`, the whole string.
+pub fn str_to_long_ll(v: &str, base: u32) -> Option<i64> {
+    match c_strto(v, base)? {
+        (false, n) => i64::try_from(n).ok(),
+        (true, n) if n == 1u64 << 63 => Some(i64::MIN),
+        (true, n) => i64::try_from(n).ok().map(|x| -x),
+    }
+}
+
+/// libvirt's `virStrToLong_i`: like [`str_to_long_ll`], within the range of `i32`.
+pub fn str_to_long_i(v: &str, base: u32) -> Option<i32> {
+    str_to_long_ll(v, base).and_then(|n| i32::try_from(n).ok())
+}
+
+/// Parses an unsigned integer the way C's `strtoull` with base 0 does for libvirt:
+/// decimal, `0x` hexadecimal or leading-zero octal, with no minus sign and nothing after it
+/// ([`str_to_long_ullp`] in base 0).
+pub fn parse_c_uint(v: &str) -> Option<u64> {
+    str_to_long_ullp(v, 0)
+}
+
+/// Parses a signed integer as [`parse_c_uint`] does, with an optional leading `-`
+/// ([`str_to_long_ll`] in base 0).
+pub fn parse_c_int(v: &str) -> Option<i64> {
+    str_to_long_ll(v, 0)
 }
 
 /// Builds the element a model writes, placing the model's [`Unknown`] content back where
@@ -419,7 +630,7 @@ impl Builder {
 
     /// Adds the attribute `name` as `on`/`off` when `value` is present.
     pub fn on_off(&mut self, name: &str, value: Option<bool>) -> &mut Self {
-        self.opt_attr(name, value.map(|b| if b { "on" } else { "off" }))
+        self.opt_attr(name, value.map(on_off))
     }
 
     /// Adds a child element.
@@ -554,6 +765,15 @@ pub fn yes_no(b: bool) -> &'static str {
     }
 }
 
+/// `on` or `off`.
+pub fn on_off(b: bool) -> &'static str {
+    if b {
+        "on"
+    } else {
+        "off"
+    }
+}
+
 /// An enumeration whose variants are written as fixed strings in XML.
 pub trait XmlEnum: Sized + Copy {
     /// The variant written as `s`, if any.
@@ -679,5 +899,179 @@ mod tests {
         assert_eq!(parse_c_uint("-1"), None);
         assert_eq!(parse_c_uint("1a"), None);
         assert_eq!(parse_c_int("-5"), Some(-5));
+    }
+
+    #[test]
+    fn numbers_are_read_like_virstrtolong() {
+        // Base 10: C white space and one sign before the digits, nothing after them.
+        assert_eq!(str_to_long_uip(" \t+12", 10), Some(12));
+        assert_eq!(str_to_long_uip("12 ", 10), None);
+        assert_eq!(str_to_long_uip("-1", 10), None);
+        assert_eq!(str_to_long_uip("-0", 10), None);
+        assert_eq!(str_to_long_uip("0x10", 10), None);
+        assert_eq!(str_to_long_uip("010", 10), Some(10));
+        assert_eq!(str_to_long_uip("4294967295", 10), Some(u32::MAX));
+        assert_eq!(str_to_long_uip("4294967296", 10), None);
+        assert_eq!(str_to_long_uip("", 10), None);
+        assert_eq!(str_to_long_uip("+", 10), None);
+        assert_eq!(str_to_long_uip("++1", 10), None);
+        assert_eq!(str_to_long_uip("\u{a0}1", 10), None);
+        // Base 16 and the automatic base.
+        assert_eq!(str_to_long_uip("ff", 16), Some(255));
+        assert_eq!(str_to_long_uip("0xff", 16), Some(255));
+        assert_eq!(str_to_long_uip("0x", 16), None);
+        assert_eq!(str_to_long_uip("0x+5", 16), None);
+        assert_eq!(str_to_long_uip("0755", 8), Some(0o755));
+        assert_eq!(str_to_long_uip("0X1F", 0), Some(31));
+        assert_eq!(str_to_long_uip("017", 0), Some(15));
+        assert_eq!(str_to_long_uip("08", 0), None);
+        assert_eq!(str_to_long_uip("+5", 0), Some(5));
+        // 64 bits.
+        assert_eq!(str_to_long_ullp("18446744073709551615", 10), Some(u64::MAX));
+        assert_eq!(str_to_long_ullp("18446744073709551616", 10), None);
+        // Wrap-around of `virStrToLong_ui`.
+        assert_eq!(str_to_long_ui("-1", 10), Some(u32::MAX));
+        assert_eq!(str_to_long_ui("-4294967295", 10), Some(1));
+        assert_eq!(str_to_long_ui("-4294967296", 10), None);
+        // Signed.
+        assert_eq!(str_to_long_i("-5", 10), Some(-5));
+        assert_eq!(str_to_long_i("-0x10", 0), Some(-16));
+        assert_eq!(str_to_long_i("2147483648", 10), None);
+        assert_eq!(str_to_long_i("-2147483648", 10), Some(i32::MIN));
+        assert_eq!(str_to_long_i("5a", 10), None);
+        assert_eq!(str_to_long_i("- 5", 10), None);
+        assert_eq!(str_to_long_ll("-9223372036854775808", 10), Some(i64::MIN));
+        assert_eq!(str_to_long_ll("9223372036854775808", 10), None);
+    }
+
+    fn read<T>(xml: &str, f: impl FnOnce(&mut Cursor<'_>) -> Result<T>) -> Result<T> {
+        let el = parse(xml).unwrap();
+        f(&mut Cursor::new(&el))
+    }
+
+    fn message<T: std::fmt::Debug>(r: Result<T>) -> String {
+        r.unwrap_err().message
+    }
+
+    #[test]
+    fn prop_readers_follow_virxmlprop() {
+        let none = PropFlags::NONE;
+        assert_eq!(read("<a/>", |c| c.prop_uint("n", 10, none)).unwrap(), None);
+        assert_eq!(
+            read("<a n=' 7'/>", |c| c.prop_uint("n", 10, none)).unwrap(),
+            Some(7)
+        );
+        assert_eq!(
+            read("<a n='0x7'/>", |c| c.prop_uint("n", 16, none)).unwrap(),
+            Some(7)
+        );
+        assert_eq!(
+            read("<a n='0'/>", |c| c.prop_uint("n", 10, none)).unwrap(),
+            Some(0)
+        );
+        assert_eq!(
+            message(read("<a n='-1'/>", |c| c.prop_uint("n", 10, none))),
+            "Invalid value for attribute 'n' in element 'a': '-1'. Expected non-negative integer value"
+        );
+        assert_eq!(
+            message(read("<a n='0'/>", |c| c.prop_uint(
+                "n",
+                10,
+                PropFlags::NONZERO
+            ))),
+            "Invalid value for attribute 'n' in element 'a': Zero is not permitted"
+        );
+        assert_eq!(
+            message(read("<a/>", |c| c.prop_uint("n", 10, PropFlags::REQUIRED))),
+            "Missing required attribute 'n' in element 'a'"
+        );
+        assert_eq!(
+            message(read("<a/>", |c| c.required_uint("n", 10, none))),
+            "Missing required attribute 'n' in element 'a'"
+        );
+        assert_eq!(
+            read("<a n='3'/>", |c| c.required_uint("n", 10, none)).unwrap(),
+            3
+        );
+        assert_eq!(
+            read("<a n='18446744073709551615'/>", |c| c
+                .prop_ulonglong("n", 10, none))
+            .unwrap(),
+            Some(u64::MAX)
+        );
+        assert_eq!(
+            message(read("<a n='0'/>", |c| c.required_ulonglong(
+                "n",
+                0,
+                PropFlags::NONZERO
+            ))),
+            "Invalid value for attribute 'n' in element 'a': Zero is not permitted"
+        );
+    }
+
+    #[test]
+    fn signed_prop_readers_follow_virxmlpropint() {
+        let nonneg = PropFlags::NONNEGATIVE;
+        assert_eq!(
+            read("<a n='-3'/>", |c| c.prop_int("n", 10, PropFlags::NONE)).unwrap(),
+            Some(-3)
+        );
+        assert_eq!(
+            read("<a n='-0'/>", |c| c.prop_int("n", 10, nonneg)).unwrap(),
+            Some(0)
+        );
+        assert_eq!(
+            message(read("<a n='x'/>", |c| c.prop_int("n", 10, nonneg))),
+            "Invalid value for attribute 'n' in element 'a': 'x'. Expected integer value"
+        );
+        assert_eq!(
+            message(read("<a n='-1'/>", |c| c.prop_int("n", 10, nonneg))),
+            "Invalid value for attribute 'n' in element 'a': '-1'. Expected non-negative value"
+        );
+        assert_eq!(
+            message(read("<a n='0'/>", |c| c.prop_int(
+                "n",
+                10,
+                PropFlags::NONZERO
+            ))),
+            "Invalid value for attribute 'n' in element 'a': Zero is not permitted"
+        );
+        assert_eq!(
+            message(read("<a/>", |c| c.required_int("n", 10, nonneg))),
+            "Missing required attribute 'n' in element 'a'"
+        );
+    }
+
+    #[test]
+    fn tristate_readers_follow_virxmlprop() {
+        let none = PropFlags::NONE;
+        assert_eq!(
+            read("<a v='yes'/>", |c| c.prop_yes_no("v", none)).unwrap(),
+            Some(true)
+        );
+        assert_eq!(
+            read("<a v='no'/>", |c| c.prop_yes_no("v", none)).unwrap(),
+            Some(false)
+        );
+        assert_eq!(read("<a/>", |c| c.prop_yes_no("v", none)).unwrap(), None);
+        assert_eq!(
+            read("<a v='off'/>", |c| c.prop_on_off("v", none)).unwrap(),
+            Some(false)
+        );
+        assert_eq!(
+            message(read("<a v='on'/>", |c| c.prop_yes_no("v", none))),
+            "Invalid value for attribute 'v' in element 'a': 'on'."
+        );
+        assert_eq!(
+            message(read("<a v='absent'/>", |c| c.prop_on_off("v", none))),
+            "Invalid value for attribute 'v' in element 'a': 'absent'."
+        );
+        assert_eq!(
+            message(read("<a/>", |c| c.required_yes_no("v"))),
+            "Missing required attribute 'v' in element 'a'"
+        );
+        assert!(read("<a v='on'/>", |c| c.required_on_off("v")).unwrap());
+        let flags = PropFlags::REQUIRED | PropFlags::NONZERO;
+        assert!(flags.contains(PropFlags::NONZERO) && !flags.contains(PropFlags::NONNEGATIVE));
     }
 }

@@ -5,11 +5,12 @@
 //! distance lists itself at 10, and a distance given one way is used the other way unless
 //! that is given too. Cell caches and `<interconnects>` are kept as written.
 
+use oxvirt_xml::model::PropFlags;
 use oxvirt_xml::types::cpuset::CpuSet;
 use oxvirt_xml::types::size::parse_memory_kib_for;
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlError};
 
-use crate::tuning::props;
+use crate::util;
 
 oxvirt_xml::xml_enum! {
     /// How a cell's memory is mapped (`memAccess`).
@@ -207,7 +208,7 @@ fn parse_cell(
 ) -> Result<NumaCell> {
     let n = matrix.rows.len();
     let mut c = Cursor::new(el);
-    let id = props::uint(&mut c, "id", false, false)?.unwrap_or(index);
+    let id = c.prop_uint("id", 10, PropFlags::NONE)?.unwrap_or(index);
     if id as usize >= n {
         return Err(XmlError::xml(
             "Exactly one 'cell' element per guest NUMA cell allowed, non-contiguous ranges or \
@@ -221,7 +222,7 @@ fn parse_cell(
         );
     }
     let cpus = match c.attr("cpus") {
-        Some(t) => Some(props::bitmap(el, t)?).filter(|s| !s.is_empty()),
+        Some(t) => Some(util::bitmap(el, t)?).filter(|s| !s.is_empty()),
         None => None,
     };
     if let Some(mine) = &cpus {
@@ -246,8 +247,8 @@ fn parse_cell(
             return Err(XmlError::xml("missing element or attribute './@memory'").at(el.position))
         }
     };
-    let mem_access = props::enumeration(&mut c, "memAccess", false)?;
-    let discard = props::yes_no(&mut c, "discard", false)?;
+    let mem_access = c.enum_attr("memAccess")?;
+    let discard = c.prop_yes_no("discard", PropFlags::NONE)?;
     let distances = match c.child("distances") {
         Some(d) => Some(parse_distances(d, id, matrix, ctx)?),
         None => None,
@@ -278,14 +279,14 @@ fn parse_distances(
     let mut siblings = Vec::new();
     for s in sibling_elements {
         let mut sc = Cursor::new(s);
-        let id = props::required_uint(&mut sc, "id", false)?;
+        let id = sc.required_uint("id", 10, PropFlags::NONE)?;
         if id as usize >= n {
             return Err(XmlError::xml(format!(
                 "'sibling_id {id}' does not refer to a valid cell within NUMA 'cell id {cell}'"
             ))
             .at(s.position));
         }
-        let value = props::required_uint(&mut sc, "value", false)?;
+        let value = sc.required_uint("value", 10, PropFlags::NONE)?;
         if !(LOCAL_DISTANCE..=UNREACHABLE).contains(&value)
             || (id == cell && value != LOCAL_DISTANCE)
             || (id != cell && value == LOCAL_DISTANCE)

@@ -16,14 +16,12 @@
 //!   before its connect source; a unix `<source>` without a path is not written, nor is a
 //!   `<log>` without a file.
 
-pub(crate) mod attrs;
-pub mod devinfo;
 pub mod source;
 pub mod target;
 
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlError, XmlModel};
 
-use crate::address::DeviceAddress;
+use crate::devices::info::DeviceInfo;
 
 pub use source::{
     ChardevLog, ChardevSource, ChardevType, MouseMode, Reconnect, SourceMode, SourceSpec,
@@ -45,10 +43,8 @@ pub struct Chardev {
     pub tty: Option<String>,
     /// `<target>`.
     pub target: Option<ChardevTarget>,
-    /// `<alias name='...'/>`.
-    pub alias: Option<String>,
-    /// Where the device sits on its bus.
-    pub address: Option<DeviceAddress>,
+    /// `<alias>`, `<address>` and the rest of libvirt's device info.
+    pub info: DeviceInfo,
     /// What the model does not know, kept as written.
     pub unknown: Unknown,
 }
@@ -61,8 +57,7 @@ impl Chardev {
             source: ChardevSource::new(kind),
             tty: None,
             target: None,
-            alias: None,
-            address: None,
+            info: DeviceInfo::default(),
             unknown: Unknown::default(),
         }
     }
@@ -245,12 +240,11 @@ impl XmlModel for Chardev {
                 );
             }
         }
-        let alias = devinfo::read_alias(&mut c, ctx);
-        let address: Option<DeviceAddress> = c.model("address", ctx)?;
+        let info = DeviceInfo::parse(&mut c, ctx, false, false)?;
         let usb_serial = Some(ChardevTargetType::Serial(SerialTargetType::UsbSerial));
         if element == "serial"
             && target.as_ref().and_then(|t| t.kind) == usb_serial
-            && address.as_ref().is_some_and(|a| a.kind() != "usb")
+            && info.address.as_ref().is_some_and(|a| a.kind() != "usb")
         {
             return Err(
                 XmlError::unsupported("usb-serial requires address of usb type").at(el.position),
@@ -262,8 +256,7 @@ impl XmlModel for Chardev {
             source,
             tty,
             target,
-            alias,
-            address,
+            info,
             unknown: c.finish_known(ctx, &["protocol"]),
         })
     }
@@ -274,8 +267,7 @@ impl XmlModel for Chardev {
             .opt_attr("tty", self.tty.as_deref());
         self.source.write(&mut b);
         b.model(self.target.as_ref());
-        devinfo::write_alias(&mut b, self.alias.as_deref());
-        b.model(self.address.as_ref());
+        self.info.format(&mut b);
         b.finish(&self.unknown)
     }
 }

@@ -2,14 +2,13 @@
 //! and `virDomainControllerDefFormat` writes it, with the checks libvirt makes across all
 //! controllers of a domain.
 
+use oxvirt_xml::model::{str_to_long_ullp, PropFlags};
 use oxvirt_xml::{
     xml_enum, Builder, Context, Cursor, Element, Result, Unknown, XmlError, XmlModel,
 };
 
-use super::disk::common::{
-    parse_uint_base, prop_int_nonneg, prop_on_off, prop_uint, DeviceInfo, Master, VirtioOptions,
-};
 use super::disk::{Disk, DiskBus};
+use super::info::{DeviceInfo, Master, VirtioOptions};
 use crate::address::DeviceAddress;
 
 xml_enum! {
@@ -137,16 +136,22 @@ pub struct PciTarget {
     pub unknown: Unknown,
 }
 
+/// `virXMLPropInt` with `VIR_XML_PROP_NONNEGATIVE`, kept as the unsigned number it then is.
+fn nonnegative(c: &mut Cursor<'_>, name: &str, base: u32) -> Result<Option<u32>> {
+    Ok(c.prop_int(name, base, PropFlags::NONNEGATIVE)?
+        .map(i32::unsigned_abs))
+}
+
 impl XmlModel for PciTarget {
     fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
         let mut t = PciTarget {
-            chassis_nr: prop_int_nonneg(&mut c, "chassisNr", 0)?,
-            chassis: prop_int_nonneg(&mut c, "chassis", 0)?,
-            port: prop_int_nonneg(&mut c, "port", 0)?,
-            bus_nr: prop_int_nonneg(&mut c, "busNr", 0)?,
-            hotplug: prop_on_off(&mut c, "hotplug")?,
-            index: prop_int_nonneg(&mut c, "index", 0)?,
+            chassis_nr: nonnegative(&mut c, "chassisNr", 0)?,
+            chassis: nonnegative(&mut c, "chassis", 0)?,
+            port: nonnegative(&mut c, "port", 0)?,
+            bus_nr: nonnegative(&mut c, "busNr", 0)?,
+            hotplug: c.prop_on_off("hotplug", PropFlags::NONE)?,
+            index: nonnegative(&mut c, "index", 0)?,
             ..PciTarget::default()
         };
         t.node = numa_node(&mut c)?;
@@ -178,8 +183,8 @@ fn numa_node(c: &mut Cursor<'_>) -> Result<Option<u32>> {
         return Ok(None);
     }
     let n = match value.strip_prefix('-') {
-        Some(rest) if parse_uint_base(rest, 10).is_some() => None,
-        _ => parse_uint_base(value, 10).and_then(|n| u32::try_from(n).ok()),
+        Some(rest) if str_to_long_ullp(rest, 10).is_some() => None,
+        _ => str_to_long_ullp(value, 10).and_then(|n| u32::try_from(n).ok()),
     };
     match n {
         Some(n) => {
@@ -214,11 +219,11 @@ impl XmlModel for ControllerDriver {
         let mut c = Cursor::new(el);
         let nonzero = |v: Option<u32>| v.filter(|n| *n != 0);
         Ok(ControllerDriver {
-            queues: nonzero(prop_uint(&mut c, "queues", 10)?),
-            cmd_per_lun: nonzero(prop_uint(&mut c, "cmd_per_lun", 10)?),
-            max_sectors: nonzero(prop_uint(&mut c, "max_sectors", 10)?),
-            ioeventfd: prop_on_off(&mut c, "ioeventfd")?,
-            iothread: nonzero(prop_uint(&mut c, "iothread", 10)?),
+            queues: nonzero(c.prop_uint("queues", 10, PropFlags::NONE)?),
+            cmd_per_lun: nonzero(c.prop_uint("cmd_per_lun", 10, PropFlags::NONE)?),
+            max_sectors: nonzero(c.prop_uint("max_sectors", 10, PropFlags::NONE)?),
+            ioeventfd: c.prop_on_off("ioeventfd", PropFlags::NONE)?,
+            iothread: nonzero(c.prop_uint("iothread", 10, PropFlags::NONE)?),
             virtio: VirtioOptions::parse(&mut c)?,
             unknown: c.finish_known(ctx, &["iothreads"]),
         })
@@ -285,7 +290,7 @@ impl XmlModel for Controller {
                 );
             }
         }
-        let index = prop_int_nonneg(&mut c, "index", 10)?;
+        let index = nonnegative(&mut c, "index", 10)?;
         let driver = c.model("driver", ctx)?;
         for what in ["model", "target"] {
             if el.elements().filter(|e| e.name == what).count() > 1 {
@@ -311,19 +316,17 @@ impl XmlModel for Controller {
         };
         let mut info = DeviceInfo::parse(&mut c, ctx, false, false)?;
         let ports = match kind {
-            ControllerType::Usb | ControllerType::VirtioSerial => {
-                prop_int_nonneg(&mut c, "ports", 10)?
-            }
+            ControllerType::Usb | ControllerType::VirtioSerial => nonnegative(&mut c, "ports", 10)?,
             _ => None,
         };
         let vectors = match kind {
-            ControllerType::VirtioSerial => prop_int_nonneg(&mut c, "vectors", 10)?,
+            ControllerType::VirtioSerial => nonnegative(&mut c, "vectors", 10)?,
             _ => None,
         };
         let (max_grant_frames, max_event_channels) = match kind {
             ControllerType::Xenbus => (
-                prop_int_nonneg(&mut c, "maxGrantFrames", 10)?,
-                prop_int_nonneg(&mut c, "maxEventChannels", 10)?,
+                nonnegative(&mut c, "maxGrantFrames", 10)?,
+                nonnegative(&mut c, "maxEventChannels", 10)?,
             ),
             _ => (None, None),
         };

@@ -11,15 +11,15 @@ pub mod common;
 pub mod driver;
 pub mod source;
 
+use oxvirt_xml::model::PropFlags;
 use oxvirt_xml::{
     xml_enum, Builder, Context, Cursor, Element, ErrorCode, Result, Unknown, XmlError, XmlModel,
 };
 
+use super::info::DeviceInfo;
 use crate::address::DeviceAddress;
-use common::{
-    child_text_nonempty, prop_enum_or_default, prop_on_off, prop_uint, prop_yes_no, DeviceInfo,
-    Sgio, StorageFormat,
-};
+use crate::util;
+use common::{Sgio, StorageFormat};
 pub use driver::DiskDriver;
 pub use source::{BackingStore, DiskSource, DiskType, NetHost, NetProtocol};
 
@@ -81,8 +81,12 @@ impl XmlModel for DiskTarget {
             Some("open") => Some(Tray::Open),
             Some(v) => return Err(c.invalid_value("tray", v, "")),
         };
-        let removable = prop_on_off(&mut c, "removable")?.filter(|_| bus == Some(DiskBus::Usb));
-        let rotation_rate = prop_uint(&mut c, "rotation_rate", 10)?.filter(|n| *n != 0);
+        let removable = c
+            .prop_on_off("removable", PropFlags::NONE)?
+            .filter(|_| bus == Some(DiskBus::Usb));
+        let rotation_rate = c
+            .prop_uint("rotation_rate", 10, PropFlags::NONE)?
+            .filter(|n| *n != 0);
         Ok(DiskTarget {
             dev,
             bus,
@@ -116,7 +120,9 @@ pub struct Transient {
 impl XmlModel for Transient {
     fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
-        let share_backing = prop_yes_no(&mut c, "shareBacking")?.filter(|b| *b);
+        let share_backing = c
+            .prop_yes_no("shareBacking", PropFlags::NONE)?
+            .filter(|b| *b);
         Ok(Transient {
             share_backing,
             unknown: c.finish(ctx),
@@ -193,9 +199,9 @@ impl XmlModel for Disk {
         let mut c = Cursor::new(el);
         let mut kind: DiskType = c.enum_attr("type")?.unwrap_or(DiskType::File);
         let device = c.enum_attr("device")?.unwrap_or(DiskDevice::Disk);
-        let model = prop_enum_or_default(&mut c, "model")?;
+        let model = util::enum_or_default(&mut c, "model")?;
         let snapshot = c.enum_attr("snapshot")?;
-        let rawio = prop_yes_no(&mut c, "rawio")?;
+        let rawio = c.prop_yes_no("rawio", PropFlags::NONE)?;
         let sgio = c.enum_attr("sgio")?;
         let source = match c.child("source") {
             Some(s) => {
@@ -229,10 +235,10 @@ impl XmlModel for Disk {
             }
             _ => None,
         };
-        let serial = child_text_nonempty(&mut c, "serial");
-        let wwn = child_text_nonempty(&mut c, "wwn");
-        let vendor = child_text_nonempty(&mut c, "vendor");
-        let product = child_text_nonempty(&mut c, "product");
+        let serial = util::child_text_nonempty(&mut c, "serial");
+        let wwn = util::child_text_nonempty(&mut c, "wwn");
+        let vendor = util::child_text_nonempty(&mut c, "vendor");
+        let product = util::child_text_nonempty(&mut c, "product");
         let info = DeviceInfo::parse(&mut c, ctx, true, false)?;
         let snapshot = snapshot.filter(|s| !(*s == SnapshotLocation::No && readonly));
         Ok(Disk {

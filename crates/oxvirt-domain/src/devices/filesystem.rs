@@ -1,15 +1,16 @@
 //! A host directory or image shared with the guest (`<filesystem>`), as libvirt's
 //! `virDomainFSDefParseXML` reads it and `virDomainFSDefFormat` writes it.
 
+use oxvirt_xml::model::{str_to_long_ullp, PropFlags};
 use oxvirt_xml::{
     xml_enum, Builder, Context, Cursor, Element, ErrorCode, Result, Unknown, XmlEnum, XmlError,
     XmlModel,
 };
 
-use super::disk::common::{
-    parse_uint_base, prop_enum_or_default, prop_uint, DeviceInfo, StorageFormat, VirtioOptions,
-};
+use super::disk::common::StorageFormat;
+use super::info::{DeviceInfo, VirtioOptions};
 use crate::address::DeviceAddress;
+use crate::util;
 
 xml_enum! {
     /// What is shared (`<filesystem type=...>`, default `mount`).
@@ -71,7 +72,7 @@ pub struct FsDriver {
 impl XmlModel for FsDriver {
     fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
-        let kind = prop_enum_or_default(&mut c, "type")?;
+        let kind = util::enum_or_default(&mut c, "type")?;
         let wrpolicy_text = el.attr("wrpolicy");
         if let Some(w) =
             wrpolicy_text.filter(|w| *w != "default" && FsWrpolicy::from_xml_str(w).is_none())
@@ -93,11 +94,11 @@ impl XmlModel for FsDriver {
         if kind.is_some() {
             d.format = format;
             c.attr("format");
-            d.wrpolicy = prop_enum_or_default(&mut c, "wrpolicy")?;
+            d.wrpolicy = util::enum_or_default(&mut c, "wrpolicy")?;
         }
         if kind == Some(FsDriverType::Virtiofs) {
             if let Some(q) = c.attr("queue") {
-                d.queue = Some(parse_uint_base(q, 10).ok_or_else(|| {
+                d.queue = Some(str_to_long_ullp(q, 10).ok_or_else(|| {
                     c.error(format!("cannot parse queue size '{q}' for virtiofs"))
                 })?)
                 .filter(|n| *n != 0);
@@ -159,7 +160,7 @@ impl FsSource {
                 let Some(usage) = c.attr("usage") else {
                     return Err(c.error("missing 'usage' attribute for RAM filesystem"));
                 };
-                let n = parse_uint_base(usage, 10).ok_or_else(|| {
+                let n = str_to_long_ullp(usage, 10).ok_or_else(|| {
                     c.error(format!("cannot parse usage '{usage}' for RAM filesystem"))
                 })?;
                 let units = c.attr("units");
@@ -237,7 +238,7 @@ pub struct Filesystem {
 }
 
 fn mode_attr(c: &mut Cursor<'_>, name: &str) -> Result<Option<u32>> {
-    let v = prop_uint(c, name, 8)?;
+    let v = c.prop_uint(name, 8, PropFlags::NONE)?;
     if let Some(m) = v.filter(|m| *m > 0o777) {
         return Err(c.error(format!("invalid {name}: '0{m:o}'")));
     }
@@ -258,7 +259,7 @@ impl XmlModel for Filesystem {
         let fmode = mode_attr(&mut c, "fmode")?;
         let dmode = mode_attr(&mut c, "dmode")?;
         let model = c.enum_attr("model")?;
-        let multidevs = prop_enum_or_default(&mut c, "multidevs")?;
+        let multidevs = util::enum_or_default(&mut c, "multidevs")?;
         let source = match c.child("source") {
             Some(s) => Some(FsSource::parse(s, ctx, kind)?),
             None => None,

@@ -11,9 +11,10 @@
 
 pub mod parts;
 
+use oxvirt_xml::model::{str_to_long_i, PropFlags};
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlError, XmlModel};
 
-use crate::devices::chardev::attrs;
+use crate::util;
 
 pub use parts::{
     AuthConnected, AutoCompression, GraphicsGl, GraphicsListen, GraphicsType, ImageCompression,
@@ -124,7 +125,7 @@ fn legacy_port(c: &mut Cursor<'_>, what: &str) -> Result<Option<i32>> {
     let Some(v) = c.attr("port") else {
         return Ok(None);
     };
-    match attrs::parse_i(v) {
+    match str_to_long_i(v, 10) {
         Some(p) => Ok(Some(p)),
         None => {
             Err(XmlError::internal(format!("cannot parse {what} port {v}"))
@@ -144,7 +145,7 @@ fn parse_valid_to(v: &str) -> Option<[i32; 6]> {
         if digits == 0 {
             return None;
         }
-        out[i] = attrs::parse_i(&t[..sign + digits])?;
+        out[i] = str_to_long_i(&t[..sign + digits], 10)?;
         rest = &t[sign + digits..];
         if sep == '\0' {
             return rest.is_empty().then_some(out);
@@ -189,10 +190,7 @@ fn read_audio(c: &mut Cursor<'_>, ctx: &mut Context) -> Result<Option<u32>> {
         return Ok(None);
     };
     let mut ac = Cursor::new(el);
-    let id = match attrs::uint_nonzero(&mut ac, "id")? {
-        Some(id) => id,
-        None => return Err(attrs::missing(&ac, "id")),
-    };
+    let id = ac.required_uint("id", 10, PropFlags::NONZERO)?;
     ac.finish(ctx);
     Ok(Some(id))
 }
@@ -201,7 +199,7 @@ impl XmlModel for Graphics {
     fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
         use GraphicsType::*;
         let mut c = Cursor::new(el);
-        let mut g = Graphics::new(attrs::required_enum(&mut c, "type")?);
+        let mut g = Graphics::new(c.required_enum_attr("type")?);
         if g.has_listens() {
             for (i, l) in c.children("listen").into_iter().enumerate() {
                 g.listens
@@ -213,16 +211,16 @@ impl XmlModel for Graphics {
         match g.kind {
             Vnc => {
                 g.port = legacy_port(&mut c, "vnc")?;
-                g.autoport = attrs::lenient_yes_no(&mut c, "autoport");
-                g.websocket = attrs::int(&mut c, "websocket")?;
+                g.autoport = util::lenient_yes_no(&mut c, "autoport");
+                g.websocket = c.prop_int("websocket", 10, PropFlags::NONE)?;
                 g.share_policy = c.enum_attr("sharePolicy")?;
-                g.power_control = attrs::yes_no(&mut c, "powerControl")?;
+                g.power_control = c.prop_yes_no("powerControl", PropFlags::NONE)?;
                 g.keymap = c.attr_string("keymap");
                 g.audio_id = read_audio(&mut c, ctx)?;
                 read_auth(&mut g, &mut c)?;
             }
             Sdl => {
-                g.fullscreen = attrs::yes_no(&mut c, "fullscreen")?;
+                g.fullscreen = c.prop_yes_no("fullscreen", PropFlags::NONE)?;
                 g.xauth = c.attr_string("xauth");
                 g.display = c.attr_string("display");
                 if let Some(gl) = c.child("gl") {
@@ -231,18 +229,18 @@ impl XmlModel for Graphics {
             }
             Rdp => {
                 g.port = legacy_port(&mut c, "rdp")?;
-                g.autoport = attrs::lenient_yes_no(&mut c, "autoport");
-                g.replace_user = attrs::lenient_yes_no(&mut c, "replaceUser");
-                g.multi_user = attrs::lenient_yes_no(&mut c, "multiUser");
+                g.autoport = util::lenient_yes_no(&mut c, "autoport");
+                g.replace_user = util::lenient_yes_no(&mut c, "replaceUser");
+                g.multi_user = util::lenient_yes_no(&mut c, "multiUser");
             }
             Desktop => {
-                g.fullscreen = attrs::yes_no(&mut c, "fullscreen")?;
+                g.fullscreen = c.prop_yes_no("fullscreen", PropFlags::NONE)?;
                 g.display = c.attr_string("display");
             }
             Spice => {
-                g.port = attrs::int(&mut c, "port")?;
-                g.tls_port = attrs::int(&mut c, "tlsPort")?;
-                g.autoport = attrs::yes_no(&mut c, "autoport")?;
+                g.port = c.prop_int("port", 10, PropFlags::NONE)?;
+                g.tls_port = c.prop_int("tlsPort", 10, PropFlags::NONE)?;
+                g.autoport = c.prop_yes_no("autoport", PropFlags::NONE)?;
                 g.default_mode = c.enum_attr("defaultMode")?;
                 g.keymap = c.attr_string("keymap");
                 read_auth(&mut g, &mut c)?;
@@ -257,7 +255,7 @@ impl XmlModel for Graphics {
                 }
             }
             Dbus => {
-                g.p2p = attrs::yes_no(&mut c, "p2p")?;
+                g.p2p = c.prop_yes_no("p2p", PropFlags::NONE)?;
                 g.address = c.attr_string("address");
                 if let Some(gl) = c.child("gl") {
                     g.gl = Some(GraphicsGl::read(gl, false, ctx)?);
@@ -275,20 +273,20 @@ impl XmlModel for Graphics {
             .opt_attr("socket", self.socket.as_deref())
             .opt_attr("display", self.display.as_deref())
             .opt_attr("xauth", self.xauth.as_deref())
-            .opt_attr("fullscreen", self.fullscreen.map(attrs::yn))
+            .yes_no("fullscreen", self.fullscreen)
             .opt_attr("port", self.port)
             .opt_attr("tlsPort", self.tls_port)
-            .opt_attr("autoport", self.autoport.map(attrs::yn))
+            .yes_no("autoport", self.autoport)
             .opt_attr("websocket", self.websocket)
-            .opt_attr("replaceUser", self.replace_user.map(attrs::yn))
-            .opt_attr("multiUser", self.multi_user.map(attrs::yn))
+            .yes_no("replaceUser", self.replace_user)
+            .yes_no("multiUser", self.multi_user)
             .opt_attr("listen", self.listen.as_deref())
-            .opt_attr("p2p", self.p2p.map(attrs::yn))
+            .yes_no("p2p", self.p2p)
             .opt_attr("address", self.address.as_deref())
             .opt_attr("keymap", self.keymap.as_deref())
             .opt_attr("defaultMode", self.default_mode)
             .opt_attr("sharePolicy", self.share_policy)
-            .opt_attr("powerControl", self.power_control.map(attrs::yn))
+            .yes_no("powerControl", self.power_control)
             .opt_attr("passwd", self.passwd.as_deref())
             .opt_attr("passwdValidTo", self.passwd_valid_to.as_deref())
             .opt_attr("connected", self.connected);

@@ -3,12 +3,14 @@
 
 pub mod source;
 
+use oxvirt_xml::model::PropFlags;
 use oxvirt_xml::types::Uuid;
 use oxvirt_xml::{
     xml_enum, Builder, Context, Cursor, Element, Result, Unknown, XmlError, XmlModel,
 };
 
-use super::disk::common::{prop_on_off, prop_yes_no, DeviceInfo, Sgio};
+use super::disk::common::Sgio;
+use super::info::DeviceInfo;
 use crate::address::{DeviceAddress, PciAddress};
 pub use source::{HostdevSource, ScsiHostAddress, UsbGuestReset, UsbHostAddress, UsbId};
 
@@ -129,7 +131,7 @@ impl XmlModel for Hostdev {
             if sgio.is_some() && kind != HostdevType::Scsi {
                 return Err(c.error("sgio is only supported for scsi host device"));
             }
-            rawio = prop_yes_no(&mut c, "rawio")?;
+            rawio = c.prop_yes_no("rawio", PropFlags::NONE)?;
             if rawio.is_some() && kind != HostdevType::Scsi {
                 return Err(c.error("rawio is only supported for scsi host device"));
             }
@@ -159,8 +161,8 @@ impl XmlModel for Hostdev {
                 _ => {}
             }
             if matches!(kind, HostdevType::Mdev | HostdevType::Pci) {
-                display = prop_on_off(&mut c, "display")?;
-                ramfb = prop_on_off(&mut c, "ramfb")?;
+                display = c.prop_on_off("display", PropFlags::NONE)?;
+                ramfb = c.prop_on_off("ramfb", PropFlags::NONE)?;
             }
         }
         let Some(source_el) = c.child("source") else {

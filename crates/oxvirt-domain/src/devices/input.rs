@@ -3,11 +3,12 @@
 //! When no `bus` is given, libvirt picks one from the guest's OS type and architecture;
 //! [`Input::apply_defaults`] does the same once the domain is known.
 
-use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlEnum, XmlError, XmlModel};
+use oxvirt_xml::model::PropFlags;
+use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlError, XmlModel};
 
-use crate::address::DeviceAddress;
-use crate::os::props::{alias, finish_leaf, on_off, sanitize_path, write_alias};
-use crate::os::{OsType, VirtioOptions};
+use crate::devices::info::{DeviceInfo, VirtioDriver};
+use crate::os::OsType;
+use crate::util::{enum_unsupported, finish_leaf, sanitize_path};
 
 oxvirt_xml::xml_enum! {
     /// The kind of input device (`type`).
@@ -104,13 +105,11 @@ pub struct Input {
     /// `model`.
     pub model: Option<InputModel>,
     /// `<driver>` virtio options.
-    pub driver: Option<VirtioOptions>,
+    pub driver: Option<VirtioDriver>,
     /// `<source>`.
     pub source: Option<InputSource>,
-    /// `<alias name=...>`.
-    pub alias: Option<String>,
-    /// Where the device sits on its bus.
-    pub address: Option<DeviceAddress>,
+    /// `<alias>`, `<address>` and the rest of libvirt's device info.
+    pub info: DeviceInfo,
     /// What the model does not know, kept as written.
     pub unknown: Unknown,
 }
@@ -124,8 +123,7 @@ impl Input {
             model: None,
             driver: None,
             source: None,
-            alias: None,
-            address: None,
+            info: DeviceInfo::default(),
             unknown: Unknown::default(),
         }
     }
@@ -158,7 +156,13 @@ impl Input {
     pub fn validate(&self, os_type: Option<OsType>, virt_type: &str) -> Result<()> {
         let bus = self.bus.unwrap_or(InputBus::None);
         let kind = self.kind;
-        if bus == InputBus::Usb && self.address.as_ref().is_some_and(|a| a.kind() != "usb") {
+        if bus == InputBus::Usb
+            && self
+                .info
+                .address
+                .as_ref()
+                .is_some_and(|a| a.kind() != "usb")
+        {
             return Err(XmlError::xml("Invalid address for a USB device"));
         }
         match os_type {
@@ -247,36 +251,30 @@ fn read_source(kind: InputType, el: &Element, ctx: &mut Context) -> Result<Input
     if kind == InputType::Evdev {
         source.grab = c.enum_attr("grab")?;
         source.grab_toggle = c.enum_attr("grabToggle")?;
-        source.repeat = on_off(&mut c, "repeat")?;
+        source.repeat = c.prop_on_off("repeat", PropFlags::NONE)?;
     }
     finish_leaf(c, ctx);
     Ok(source)
 }
 
-fn enum_or<T: XmlEnum>(c: &mut Cursor<'_>, name: &str, what: &str) -> Result<Option<T>> {
-    match c.attr(name) {
-        None => Ok(None),
-        Some(v) => T::from_xml_str(v).map(Some).ok_or_else(|| {
-            XmlError::unsupported(format!("unknown input {what} '{v}'")).at(c.element().position)
-        }),
-    }
-}
-
 impl XmlModel for Input {
     fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
-        let Some(kind) = enum_or(&mut c, "type", "device type")? else {
+        let Some(kind) = enum_unsupported(&mut c, "type", "input device type")? else {
             return Err(XmlError::internal("missing input device type").at(el.position));
         };
-        let model = enum_or(&mut c, "model", "model")?;
-        let bus = enum_or(&mut c, "bus", "bus type")?;
+        let model = enum_unsupported(&mut c, "model", "input model")?;
+        let bus = enum_unsupported(&mut c, "bus", "input bus type")?;
         let mut input = Input::new(kind);
         input.model = model;
         input.bus = bus;
-        input.alias = alias(&mut c, ctx);
-        input.address = c.model("address", ctx)?;
+        input.info = DeviceInfo::parse(&mut c, ctx, false, false)?;
         if input.bus == Some(InputBus::Usb)
-            && input.address.as_ref().is_some_and(|a| a.kind() != "usb")
+            && input
+                .info
+                .address
+                .as_ref()
+                .is_some_and(|a| a.kind() != "usb")
         {
             return Err(XmlError::xml("Invalid address for a USB device").at(el.position));
         }
@@ -293,7 +291,7 @@ impl XmlModel for Input {
         b.attr("type", self.kind);
         b.opt_attr("bus", self.bus.filter(|b| *b != InputBus::None));
         b.opt_attr("model", self.model);
-        b.opt_child(VirtioOptions::element(self.driver.as_ref()));
+        b.opt_child(VirtioDriver::element(self.driver.as_ref()));
         if let Some(s) = &self.source {
             let mut e = Element::new("source");
             if let Some(p) = &s.evdev {
@@ -319,8 +317,7 @@ impl XmlModel for Input {
                 b.child(e);
             }
         }
-        write_alias(&mut b, self.alias.as_deref());
-        b.model(self.address.as_ref());
+        self.info.format(&mut b);
         b.finish(&self.unknown)
     }
 }

@@ -10,14 +10,13 @@ pub mod parts;
 pub mod source;
 mod validate;
 
-use oxvirt_xml::model::XmlEnum;
+use oxvirt_xml::model::{str_to_long_uip, PropFlags, XmlEnum};
 use oxvirt_xml::types::mac::MacAddr;
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlError, XmlModel};
 
-use crate::address::DeviceAddress;
-use crate::devices::chardev::{attrs, devinfo};
+use crate::util;
 
-pub use crate::devices::chardev::devinfo::{Boot, Rom};
+pub use crate::devices::info::{Boot, DeviceInfo, Rom};
 pub use parts::{
     Bandwidth, BandwidthRate, InterfaceBackend, InterfaceDriver, Mac, MacType, NetBackendType,
     NetDriverName, Offloads, TxMode, Vlan, VlanTag,
@@ -170,16 +169,8 @@ pub struct Interface {
     pub mtu: Option<u32>,
     /// `<coalesce>`, kept as written.
     pub coalesce: Option<Element>,
-    /// `<boot>`.
-    pub boot: Option<Boot>,
-    /// `<alias name=/>`.
-    pub alias: Option<String>,
-    /// `<rom>`.
-    pub rom: Option<Rom>,
-    /// `<acpi index=/>`.
-    pub acpi_index: Option<u32>,
-    /// Where the device sits on its bus.
-    pub address: Option<DeviceAddress>,
+    /// `<boot>`, `<alias>`, `<rom>`, `<acpi>`, `<address>`: libvirt's device info.
+    pub info: DeviceInfo,
     /// What the model does not know, kept as written.
     pub unknown: Unknown,
 }
@@ -252,11 +243,7 @@ impl Interface {
             link_state: None,
             mtu: None,
             coalesce: None,
-            boot: None,
-            alias: None,
-            rom: None,
-            acpi_index: None,
-            address: None,
+            info: DeviceInfo::default(),
             unknown: Unknown::default(),
         }
     }
@@ -338,9 +325,6 @@ impl Interface {
             v.apply_defaults();
         }
         self.ips.iter_mut().for_each(NetIp::apply_defaults);
-        if let Some(b) = &mut self.boot {
-            b.apply_defaults();
-        }
         if self.managed == Some(false) {
             self.managed = None;
         }
@@ -381,7 +365,7 @@ impl XmlModel for Interface {
         use InterfaceType::*;
         let mut c = Cursor::new(el);
         let mut n = Interface::new(c.enum_attr("type")?.unwrap_or(User));
-        n.trust_guest_rx_filters = attrs::yes_no(&mut c, "trustGuestRxFilters")?;
+        n.trust_guest_rx_filters = c.prop_yes_no("trustGuestRxFilters", PropFlags::NONE)?;
         n.model = read_model(&mut c, ctx)?;
         let virtio = n.is_virtio();
         n.source = match c.child("source") {
@@ -409,7 +393,7 @@ impl XmlModel for Interface {
             let mut tc = Cursor::new(t);
             n.target = Some(InterfaceTarget {
                 dev: tc.attr_string("dev"),
-                managed: attrs::yes_no(&mut tc, "managed")?,
+                managed: tc.prop_yes_no("managed", PropFlags::NONE)?,
                 unknown: tc.finish(ctx),
             });
         }
@@ -423,12 +407,7 @@ impl XmlModel for Interface {
         }
         if let Some(l) = c.child("link") {
             let mut lc = Cursor::new(l);
-            if let Some(v) = lc.attr("state") {
-                n.link_state = Some(LinkState::from_xml_str(v).ok_or_else(|| {
-                    XmlError::unsupported(format!("unknown interface link state '{v}'"))
-                        .at(l.position)
-                })?);
-            }
+            n.link_state = util::enum_unsupported(&mut lc, "state", "interface link state")?;
             lc.finish(ctx);
         }
         n.script = read_leaf(&mut c, ctx, "script", "path");
@@ -442,11 +421,7 @@ impl XmlModel for Interface {
         }
         n.vlan = c.model("vlan", ctx)?;
         n.mac = c.model("mac", ctx)?;
-        n.boot = c.model("boot", ctx)?;
-        n.alias = devinfo::read_alias(&mut c, ctx);
-        n.rom = c.model("rom", ctx)?;
-        n.acpi_index = devinfo::read_acpi(&mut c, ctx)?;
-        n.address = c.model("address", ctx)?;
+        n.info = DeviceInfo::parse(&mut c, ctx, true, true)?;
         n.ips = c.models("ip", ctx)?;
         n.routes = c.models("route", ctx)?;
         n.port_forwards = c.children("portForward").into_iter().cloned().collect();
@@ -477,7 +452,7 @@ impl XmlModel for Interface {
             let mut mc = Cursor::new(m);
             if let Some(v) = mc.attr("size") {
                 n.mtu = Some(
-                    attrs::parse_uip(v)
+                    str_to_long_uip(v, 10)
                         .ok_or_else(|| XmlError::xml("malformed mtu size").at(m.position))?,
                 );
             }
@@ -486,12 +461,12 @@ impl XmlModel for Interface {
         n.coalesce = c.child("coalesce").cloned();
         if let Some(p) = c.child("port") {
             let mut pc = Cursor::new(p);
-            n.port_isolated = attrs::yes_no(&mut pc, "isolated")?;
+            n.port_isolated = pc.prop_yes_no("isolated", PropFlags::NONE)?;
             pc.finish(ctx);
         }
         n.actual = c.child("actual").cloned();
         if n.kind == Hostdev {
-            n.managed = attrs::lenient_yes_no(&mut c, "managed");
+            n.managed = util::lenient_yes_no(&mut c, "managed");
         }
         n.unknown = c.finish_known(ctx, &["driver", "privateData", "filterref"]);
         Ok(n)
@@ -500,18 +475,15 @@ impl XmlModel for Interface {
     fn to_element(&self) -> Element {
         let mut b = Builder::new("interface");
         b.attr("type", self.kind)
-            .opt_attr("managed", self.managed.map(attrs::yn))
-            .opt_attr(
-                "trustGuestRxFilters",
-                self.trust_guest_rx_filters.map(attrs::yn),
-            );
+            .yes_no("managed", self.managed)
+            .yes_no("trustGuestRxFilters", self.trust_guest_rx_filters);
         b.model(self.mac.as_ref());
         b.model(self.source.as_ref());
         b.model(self.vlan.as_ref());
         b.opt_child(self.virtualport.clone());
         b.model(self.bandwidth.as_ref());
         if let Some(v) = self.port_isolated {
-            b.child(Element::new("port").with_attr("isolated", attrs::yn(v)));
+            b.child(Element::new("port").with_attr("isolated", oxvirt_xml::model::yes_no(v)));
         }
         b.opt_child(self.actual.clone());
         b.models(&self.ips);
@@ -534,7 +506,7 @@ impl XmlModel for Interface {
         if let Some(t) = &self.target {
             let mut tb = Builder::new("target");
             tb.opt_attr("dev", t.dev.as_deref())
-                .opt_attr("managed", t.managed.map(attrs::yn));
+                .yes_no("managed", t.managed);
             b.child(tb.finish(&t.unknown));
         }
         if let Some(g) = &self.guest {
@@ -560,11 +532,7 @@ impl XmlModel for Interface {
         );
         b.opt_child(self.mtu.map(|m| leaf("mtu", "size", &m.to_string())));
         b.opt_child(self.coalesce.clone());
-        b.model(self.boot.as_ref());
-        devinfo::write_alias(&mut b, self.alias.as_deref());
-        b.model(self.rom.as_ref());
-        devinfo::write_acpi(&mut b, self.acpi_index);
-        b.model(self.address.as_ref());
+        self.info.format(&mut b);
         b.finish(&self.unknown)
     }
 }

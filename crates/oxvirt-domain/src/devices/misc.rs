@@ -4,14 +4,14 @@
 mod rng;
 mod tpm;
 
-use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlEnum, XmlError, XmlModel};
+use oxvirt_xml::model::PropFlags;
+use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlError, XmlModel};
 
 pub use rng::{Rng, RngBackend, RngBackendModel, RngModel};
 pub use tpm::{PcrBank, Tpm, TpmBackend, TpmBackendType, TpmExternalSource, TpmModel, TpmVersion};
 
-use crate::address::DeviceAddress;
-use crate::os::props::{alias, finish_leaf, on_off, uint_nonzero, write_alias, yes_no};
-use crate::os::VirtioOptions;
+use crate::devices::info::{DeviceInfo, VirtioDriver};
+use crate::util::{self, finish_leaf};
 
 oxvirt_xml::xml_enum! {
     /// The emulated watchdog (`model`).
@@ -52,37 +52,24 @@ pub struct Watchdog {
     pub model: WatchdogModel,
     /// `action`; `reset` when absent, as libvirt reads it.
     pub action: WatchdogAction,
-    /// `<alias name=...>`.
-    pub alias: Option<String>,
-    /// Where the device sits on its bus.
-    pub address: Option<DeviceAddress>,
+    /// `<alias>`, `<address>` and the rest of libvirt's device info.
+    pub info: DeviceInfo,
     /// What the model does not know, kept as written.
     pub unknown: Unknown,
-}
-
-/// Reads an enum attribute, failing with `unknown WHAT 'VALUE'` (`VIR_ERR_CONFIG_UNSUPPORTED`).
-fn enum_unsupported<T: XmlEnum>(c: &mut Cursor<'_>, name: &str, what: &str) -> Result<Option<T>> {
-    match c.attr(name) {
-        None => Ok(None),
-        Some(v) => T::from_xml_str(v).map(Some).ok_or_else(|| {
-            XmlError::unsupported(format!("unknown {what} '{v}'")).at(c.element().position)
-        }),
-    }
 }
 
 impl XmlModel for Watchdog {
     fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
-        let Some(model) = enum_unsupported(&mut c, "model", "watchdog model")? else {
+        let Some(model) = util::enum_unsupported(&mut c, "model", "watchdog model")? else {
             return Err(XmlError::internal("watchdog must contain model name").at(el.position));
         };
-        let action =
-            enum_unsupported(&mut c, "action", "watchdog action")?.unwrap_or(WatchdogAction::Reset);
+        let action = util::enum_unsupported(&mut c, "action", "watchdog action")?
+            .unwrap_or(WatchdogAction::Reset);
         Ok(Watchdog {
             model,
             action,
-            alias: alias(&mut c, ctx),
-            address: c.model("address", ctx)?,
+            info: DeviceInfo::parse(&mut c, ctx, false, false)?,
             unknown: c.finish(ctx),
         })
     }
@@ -90,8 +77,7 @@ impl XmlModel for Watchdog {
     fn to_element(&self) -> Element {
         let mut b = Builder::new("watchdog");
         b.attr("model", self.model).attr("action", self.action);
-        write_alias(&mut b, self.alias.as_deref());
-        b.model(self.address.as_ref());
+        self.info.format(&mut b);
         b.finish(&self.unknown)
     }
 }
@@ -123,12 +109,11 @@ pub struct Memballoon {
     pub free_page_reporting: Option<bool>,
     /// `<stats period=...>` in seconds (zero or less is the same as absent).
     pub stats_period: Option<u32>,
-    /// `<alias name=...>` (ignored, as its address, for model `none`).
-    pub alias: Option<String>,
-    /// Where the device sits on its bus.
-    pub address: Option<DeviceAddress>,
+    /// `<alias>`, `<address>` and the rest of libvirt's device info (ignored for model
+    /// `none`).
+    pub info: DeviceInfo,
     /// `<driver>` virtio options.
-    pub driver: Option<VirtioOptions>,
+    pub driver: Option<VirtioDriver>,
     /// What the model does not know, kept as written.
     pub unknown: Unknown,
 }
@@ -137,8 +122,8 @@ impl XmlModel for Memballoon {
     fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
         let model: MemballoonModel = c.required_enum_attr("model")?;
-        let autodeflate = on_off(&mut c, "autodeflate")?;
-        let free_page_reporting = on_off(&mut c, "freePageReporting")?;
+        let autodeflate = c.prop_on_off("autodeflate", PropFlags::NONE)?;
+        let free_page_reporting = c.prop_on_off("freePageReporting", PropFlags::NONE)?;
         let mut stats_period = None;
         if let Some(s) = c.child("stats") {
             let mut sc = Cursor::new(s);
@@ -148,20 +133,19 @@ impl XmlModel for Memballoon {
                 .filter(|p| *p > 0);
             finish_leaf(sc, ctx);
         }
-        let (alias, address) = if model == MemballoonModel::None {
+        let info = if model == MemballoonModel::None {
             // libvirt does not read the device info of a 'none' balloon.
             let _ = (c.child("alias"), c.child("address"));
-            (None, None)
+            DeviceInfo::default()
         } else {
-            (alias(&mut c, ctx), c.model("address", ctx)?)
+            DeviceInfo::parse(&mut c, ctx, false, false)?
         };
         Ok(Memballoon {
             model,
             autodeflate,
             free_page_reporting,
             stats_period,
-            alias,
-            address,
+            info,
             driver: c.model("driver", ctx)?,
             unknown: c.finish(ctx),
         })
@@ -175,9 +159,8 @@ impl XmlModel for Memballoon {
         if let Some(p) = self.stats_period {
             b.child(Element::new("stats").with_attr("period", p.to_string()));
         }
-        write_alias(&mut b, self.alias.as_deref());
-        b.model(self.address.as_ref());
-        b.opt_child(VirtioOptions::element(self.driver.as_ref()));
+        self.info.format(&mut b);
+        b.opt_child(VirtioDriver::element(self.driver.as_ref()));
         b.finish(&self.unknown)
     }
 }
@@ -203,10 +186,8 @@ oxvirt_xml::xml_enum! {
 pub struct Panic {
     /// `model` (never [`PanicModel::Default`], which libvirt does not write).
     pub model: Option<PanicModel>,
-    /// `<alias name=...>`.
-    pub alias: Option<String>,
-    /// Where the device sits on its bus.
-    pub address: Option<DeviceAddress>,
+    /// `<alias>`, `<address>` and the rest of libvirt's device info.
+    pub info: DeviceInfo,
     /// What the model does not know, kept as written.
     pub unknown: Unknown,
 }
@@ -230,14 +211,12 @@ impl Panic {
 impl XmlModel for Panic {
     fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
-        let alias = alias(&mut c, ctx);
-        let address = c.model("address", ctx)?;
-        let model =
-            enum_unsupported(&mut c, "model", "panic model")?.filter(|m| *m != PanicModel::Default);
+        let info = DeviceInfo::parse(&mut c, ctx, false, false)?;
+        let model = util::enum_unsupported(&mut c, "model", "panic model")?
+            .filter(|m| *m != PanicModel::Default);
         Ok(Panic {
             model,
-            alias,
-            address,
+            info,
             unknown: c.finish(ctx),
         })
     }
@@ -245,8 +224,7 @@ impl XmlModel for Panic {
     fn to_element(&self) -> Element {
         let mut b = Builder::new("panic");
         b.opt_attr("model", self.model);
-        write_alias(&mut b, self.alias.as_deref());
-        b.model(self.address.as_ref());
+        self.info.format(&mut b);
         b.finish(&self.unknown)
     }
 }
@@ -274,12 +252,10 @@ pub struct Vsock {
     pub auto_cid: Option<bool>,
     /// `<cid address=...>`: the guest CID.
     pub cid: Option<u32>,
-    /// `<alias name=...>`.
-    pub alias: Option<String>,
-    /// Where the device sits on its bus.
-    pub address: Option<DeviceAddress>,
+    /// `<alias>`, `<address>` and the rest of libvirt's device info.
+    pub info: DeviceInfo,
     /// `<driver>` virtio options.
-    pub driver: Option<VirtioOptions>,
+    pub driver: Option<VirtioDriver>,
     /// What the model does not know, kept as written.
     pub unknown: Unknown,
 }
@@ -309,16 +285,15 @@ impl XmlModel for Vsock {
         let (mut auto_cid, mut cid) = (None, None);
         if let Some(e) = c.child("cid") {
             let mut cc = Cursor::new(e);
-            cid = uint_nonzero(&mut cc, "address")?;
-            auto_cid = yes_no(&mut cc, "auto")?;
+            cid = cc.prop_uint("address", 10, PropFlags::NONZERO)?;
+            auto_cid = cc.prop_yes_no("auto", PropFlags::NONE)?;
             finish_leaf(cc, ctx);
         }
         Ok(Vsock {
             model,
             auto_cid,
             cid,
-            alias: alias(&mut c, ctx),
-            address: c.model("address", ctx)?,
+            info: DeviceInfo::parse(&mut c, ctx, false, false)?,
             driver: c.model("driver", ctx)?,
             unknown: c.finish(ctx),
         })
@@ -337,9 +312,8 @@ impl XmlModel for Vsock {
             }
             b.child(e);
         }
-        write_alias(&mut b, self.alias.as_deref());
-        b.model(self.address.as_ref());
-        b.opt_child(VirtioOptions::element(self.driver.as_ref()));
+        self.info.format(&mut b);
+        b.opt_child(VirtioDriver::element(self.driver.as_ref()));
         b.finish(&self.unknown)
     }
 }

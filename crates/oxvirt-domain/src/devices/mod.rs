@@ -11,6 +11,7 @@ pub mod disk;
 pub mod filesystem;
 pub mod graphics;
 pub mod hostdev;
+pub mod info;
 pub mod input;
 pub mod interface;
 pub mod misc;
@@ -260,8 +261,8 @@ impl Devices {
     pub fn has_boot_order(&self) -> bool {
         self.disks.iter().any(|d| d.boot_order().is_some())
             || self.hostdevs.iter().any(|d| d.boot_order().is_some())
-            || self.interfaces.iter().any(|d| d.boot.is_some())
-            || self.redirdevs.iter().any(|d| d.boot_order.is_some())
+            || self.interfaces.iter().any(|d| d.info.boot.is_some())
+            || self.redirdevs.iter().any(|d| d.info.boot.is_some())
     }
 
     /// The ids of the `<audio>` backends.
@@ -383,7 +384,7 @@ impl Devices {
     fn assign_smartcard_slots(&mut self) {
         let mut max: Option<u32> = None;
         for s in &self.smartcards {
-            if let Some(DeviceAddress::Other(a)) = &s.address {
+            if let Some(DeviceAddress::Other(a)) = &s.info.address {
                 if a.attr("type") == Some("ccid") {
                     let n = a
                         .attr("controller")
@@ -394,11 +395,11 @@ impl Devices {
             }
         }
         for i in 0..self.smartcards.len() {
-            let controller = match &self.smartcards[i].address {
+            let controller = match &self.smartcards[i].info.address {
                 None => {
                     let n = max.map_or(0, |m| m + 1);
                     max = Some(n);
-                    self.smartcards[i].address = Some(DeviceAddress::Other(
+                    self.smartcards[i].info.address = Some(DeviceAddress::Other(
                         Element::new("address")
                             .with_attr("type", "ccid")
                             .with_attr("controller", n.to_string())

@@ -3,8 +3,8 @@
 
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlEnum, XmlModel};
 
-use crate::address::DeviceAddress;
 use crate::devices::chardev::{ChardevSource, ChardevType};
+use crate::devices::info::DeviceInfo;
 
 oxvirt_xml::xml_enum! {
     /// How a smartcard reaches the guest (`mode`).
@@ -29,24 +29,10 @@ pub struct Smartcard {
     pub database: Option<String>,
     /// The character device of `passthrough` mode.
     pub source: Option<ChardevSource>,
-    /// `<alias name=...>`.
-    pub alias: Option<String>,
-    /// Where the reader sits (a CCID slot).
-    pub address: Option<DeviceAddress>,
+    /// `<alias>`, `<address>` (a CCID slot) and the rest of libvirt's device info.
+    pub info: DeviceInfo,
     /// What the model does not know, kept as written.
     pub unknown: Unknown,
-}
-
-fn alias(c: &mut Cursor<'_>) -> Option<String> {
-    c.child("alias")
-        .and_then(|a| a.attr("name"))
-        .map(str::to_string)
-}
-
-fn write_alias(b: &mut Builder, alias: Option<&str>) {
-    if let Some(a) = alias {
-        b.child(Element::new("alias").with_attr("name", a));
-    }
 }
 
 impl XmlModel for Smartcard {
@@ -70,15 +56,13 @@ impl XmlModel for Smartcard {
                 source = Some(ChardevSource::read(kind, &mut c, ctx)?);
             }
         }
-        let alias = alias(&mut c);
-        let address = c.model("address", ctx)?;
+        let info = DeviceInfo::parse(&mut c, ctx, false, false)?;
         Ok(Smartcard {
             mode,
             certificates,
             database,
             source,
-            alias,
-            address,
+            info,
             unknown: c.finish(ctx),
         })
     }
@@ -96,8 +80,7 @@ impl XmlModel for Smartcard {
         if let Some(s) = &self.source {
             s.write(&mut b);
         }
-        write_alias(&mut b, self.alias.as_deref());
-        b.model(self.address.as_ref());
+        self.info.format(&mut b);
         b.finish(&self.unknown)
     }
 }
@@ -109,12 +92,9 @@ pub struct Redirdev {
     pub bus: String,
     /// The character device that carries the USB traffic.
     pub source: ChardevSource,
-    /// `<boot order=...>`.
-    pub boot_order: Option<u32>,
-    /// `<alias name=...>`.
-    pub alias: Option<String>,
-    /// Where the device sits on the guest's USB bus.
-    pub address: Option<DeviceAddress>,
+    /// `<boot>`, `<alias>`, `<address>` (on the guest's USB bus) and the rest of libvirt's
+    /// device info.
+    pub info: DeviceInfo,
     /// What the model does not know, kept as written.
     pub unknown: Unknown,
 }
@@ -128,18 +108,11 @@ impl XmlModel for Redirdev {
         }
         let kind = ChardevSource::read_type(&mut c)?;
         let source = ChardevSource::read(kind, &mut c, ctx)?;
-        let boot_order = match c.child("boot") {
-            Some(b) => Cursor::new(b).uint_attr("order")?.map(|o| o as u32),
-            None => None,
-        };
-        let alias = alias(&mut c);
-        let address = c.model("address", ctx)?;
+        let info = DeviceInfo::parse(&mut c, ctx, true, false)?;
         Ok(Redirdev {
             bus,
             source,
-            boot_order,
-            alias,
-            address,
+            info,
             unknown: c.finish(ctx),
         })
     }
@@ -149,11 +122,7 @@ impl XmlModel for Redirdev {
         b.attr("bus", &self.bus)
             .attr("type", self.source.kind.as_xml_str());
         self.source.write(&mut b);
-        if let Some(o) = self.boot_order {
-            b.child(Element::new("boot").with_attr("order", o.to_string()));
-        }
-        write_alias(&mut b, self.alias.as_deref());
-        b.model(self.address.as_ref());
+        self.info.format(&mut b);
         b.finish(&self.unknown)
     }
 }
@@ -218,6 +187,29 @@ mod tests {
         round_trip::<Redirdev>(
             "<redirdev bus='usb' type='spicevmc'>\n  <boot order='1'/>\n  \
              <address type='usb' bus='0' port='3'/>\n</redirdev>\n",
+        );
+    }
+
+    #[test]
+    fn redirdev_boot_is_device_info() {
+        let el = oxvirt_xml::parse(
+            "<redirdev bus='usb' type='spicevmc'><boot order='2' loadparm='x1'/></redirdev>",
+        )
+        .unwrap();
+        let r = Redirdev::from_element(&el, &mut Context::default()).unwrap();
+        assert_eq!(r.info.boot_order(), Some(2));
+        assert_eq!(
+            oxvirt_xml::to_string(&r.to_element()),
+            "<redirdev bus='usb' type='spicevmc'>\n  <boot order='2' loadparm='X1'/>\n</redirdev>\n"
+        );
+        let el =
+            oxvirt_xml::parse("<redirdev bus='usb' type='spicevmc'><boot order='0'/></redirdev>")
+                .unwrap();
+        assert_eq!(
+            Redirdev::from_element(&el, &mut Context::default())
+                .unwrap_err()
+                .message,
+            "Invalid value for attribute 'order' in element 'boot': Zero is not permitted"
         );
     }
 

@@ -1,9 +1,10 @@
 //! A sound card (`<sound>`).
 
+use oxvirt_xml::model::PropFlags;
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlEnum, XmlError, XmlModel};
 
-use crate::address::DeviceAddress;
-use crate::os::props::{alias, finish_leaf, required, uint_nonzero, write_alias};
+use crate::devices::info::DeviceInfo;
+use crate::util::finish_leaf;
 
 oxvirt_xml::xml_enum! {
     /// The emulated sound card (`model`).
@@ -55,10 +56,8 @@ pub struct Sound {
     pub codecs: Vec<CodecType>,
     /// `<audio id=...>`: the `<audio>` backend it plays through.
     pub audio_id: Option<u32>,
-    /// `<alias name=...>`.
-    pub alias: Option<String>,
-    /// Where the device sits on its bus.
-    pub address: Option<DeviceAddress>,
+    /// `<alias>`, `<address>` and the rest of libvirt's device info.
+    pub info: DeviceInfo,
     /// What the model does not know, kept as written.
     pub unknown: Unknown,
 }
@@ -70,8 +69,7 @@ impl Sound {
             model,
             codecs: Vec::new(),
             audio_id: None,
-            alias: None,
-            address: None,
+            info: DeviceInfo::default(),
             unknown: Unknown::default(),
         }
     }
@@ -116,11 +114,10 @@ impl XmlModel for Sound {
         }
         if let Some(a) = c.child("audio") {
             let mut ac = Cursor::new(a);
-            sound.audio_id = Some(required(&mut ac, "id", uint_nonzero)?);
+            sound.audio_id = Some(ac.required_uint("id", 10, PropFlags::NONZERO)?);
             finish_leaf(ac, ctx);
         }
-        sound.alias = alias(&mut c, ctx);
-        sound.address = c.model("address", ctx)?;
+        sound.info = DeviceInfo::parse(&mut c, ctx, false, false)?;
         sound.unknown = c.finish(ctx);
         Ok(sound)
     }
@@ -134,8 +131,7 @@ impl XmlModel for Sound {
         if let Some(id) = self.audio_id {
             b.child(Element::new("audio").with_attr("id", id.to_string()));
         }
-        write_alias(&mut b, self.alias.as_deref());
-        b.model(self.address.as_ref());
+        self.info.format(&mut b);
         b.finish(&self.unknown)
     }
 }

@@ -5,10 +5,11 @@
 //! post-parse step marks the first adapter primary (or, for model `none`, clears it) and
 //! fills in the default video memory; [`validate_videos`] makes libvirt's checks on the list.
 
+use oxvirt_xml::model::PropFlags;
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlError, XmlModel};
 
-use crate::address::DeviceAddress;
-use crate::devices::chardev::{attrs, devinfo};
+use crate::devices::info::{DeviceInfo, VirtioOptions};
+use crate::util;
 
 oxvirt_xml::xml_enum! {
     /// The emulated adapter (`<model type='...'>`).
@@ -112,14 +113,8 @@ pub struct VideoDriver {
     pub name: Option<VideoBackend>,
     /// `vgaconf`.
     pub vgaconf: Option<VgaConf>,
-    /// `iommu='on|off'`.
-    pub iommu: Option<bool>,
-    /// `ats='on|off'`.
-    pub ats: Option<bool>,
-    /// `packed='on|off'`.
-    pub packed: Option<bool>,
-    /// `page_per_vq='on|off'`.
-    pub page_per_vq: Option<bool>,
+    /// The virtio options (`iommu`, `ats`, `packed`, `page_per_vq`).
+    pub virtio: VirtioOptions,
     /// What the model does not know, kept as written.
     pub unknown: Unknown,
 }
@@ -131,12 +126,8 @@ pub struct Video {
     pub driver: Option<VideoDriver>,
     /// `<model>`.
     pub model: Option<VideoModel>,
-    /// `<alias name='...'/>`.
-    pub alias: Option<String>,
-    /// `<acpi index='...'/>`.
-    pub acpi_index: Option<u32>,
-    /// Where the device sits on its bus.
-    pub address: Option<DeviceAddress>,
+    /// `<alias>`, `<acpi>`, `<address>` and the rest of libvirt's device info.
+    pub info: DeviceInfo,
     /// What the model does not know, kept as written.
     pub unknown: Unknown,
 }
@@ -156,14 +147,14 @@ impl Video {
 impl XmlModel for VideoModel {
     fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
-        let primary = attrs::lenient_yes_no(&mut c, "primary");
+        let primary = util::lenient_yes_no(&mut c, "primary");
         let acceleration = match c.child("acceleration") {
             None => None,
             Some(a) => {
                 let mut ac = Cursor::new(a);
                 let rendernode = ac.attr_string("rendernode");
-                let accel3d = attrs::yes_no(&mut ac, "accel3d")?;
-                let accel2d = attrs::yes_no(&mut ac, "accel2d")?;
+                let accel3d = ac.prop_yes_no("accel3d", PropFlags::NONE)?;
+                let accel2d = ac.prop_yes_no("accel2d", PropFlags::NONE)?;
                 if rendernode.is_none() && accel3d.is_none() && accel2d.is_none() {
                     return Err(
                         XmlError::unsupported("missing values for acceleration").at(a.position)
@@ -181,19 +172,19 @@ impl XmlModel for VideoModel {
             None => None,
             Some(r) => {
                 let mut rc = Cursor::new(r);
-                let x = attrs::required_uint(&mut rc, "x")?;
-                let y = attrs::required_uint(&mut rc, "y")?;
+                let x = rc.required_uint("x", 10, PropFlags::NONE)?;
+                let y = rc.required_uint("y", 10, PropFlags::NONE)?;
                 rc.finish(ctx);
                 Some((x, y))
             }
         };
         let kind = c.enum_attr("type")?;
-        let ram = attrs::uint(&mut c, "ram")?;
-        let vram = attrs::uint(&mut c, "vram")?;
-        let vram64 = attrs::uint(&mut c, "vram64")?;
-        let vgamem = attrs::uint(&mut c, "vgamem")?;
-        let heads = attrs::uint(&mut c, "heads")?;
-        let blob = attrs::on_off(&mut c, "blob")?;
+        let ram = c.prop_uint("ram", 10, PropFlags::NONE)?;
+        let vram = c.prop_uint("vram", 10, PropFlags::NONE)?;
+        let vram64 = c.prop_uint("vram64", 10, PropFlags::NONE)?;
+        let vgamem = c.prop_uint("vgamem", 10, PropFlags::NONE)?;
+        let heads = c.prop_uint("heads", 10, PropFlags::NONE)?;
+        let blob = c.prop_on_off("blob", PropFlags::NONE)?;
         Ok(VideoModel {
             kind,
             ram,
@@ -217,12 +208,12 @@ impl XmlModel for VideoModel {
             .opt_attr("vram64", self.vram64)
             .opt_attr("vgamem", self.vgamem)
             .opt_attr("heads", self.heads)
-            .opt_attr("primary", self.primary.map(attrs::yn))
-            .opt_attr("blob", self.blob.map(attrs::onoff));
+            .yes_no("primary", self.primary)
+            .on_off("blob", self.blob);
         if let Some(a) = &self.acceleration {
             let mut ab = Builder::new("acceleration");
-            ab.opt_attr("accel3d", a.accel3d.map(attrs::yn))
-                .opt_attr("accel2d", a.accel2d.map(attrs::yn))
+            ab.yes_no("accel3d", a.accel3d)
+                .yes_no("accel2d", a.accel2d)
                 .opt_attr("rendernode", a.rendernode.as_deref());
             b.child(ab.finish(&a.unknown));
         }
@@ -242,10 +233,7 @@ impl XmlModel for VideoDriver {
         let mut c = Cursor::new(el);
         Ok(VideoDriver {
             name: c.enum_attr("name")?,
-            iommu: attrs::on_off(&mut c, "iommu")?,
-            ats: attrs::on_off(&mut c, "ats")?,
-            packed: attrs::on_off(&mut c, "packed")?,
-            page_per_vq: attrs::on_off(&mut c, "page_per_vq")?,
+            virtio: VirtioOptions::parse(&mut c)?,
             vgaconf: c.enum_attr("vgaconf")?,
             unknown: c.finish(ctx),
         })
@@ -253,11 +241,8 @@ impl XmlModel for VideoDriver {
 
     fn to_element(&self) -> Element {
         let mut b = Builder::new("driver");
-        b.opt_attr("iommu", self.iommu.map(attrs::onoff))
-            .opt_attr("ats", self.ats.map(attrs::onoff))
-            .opt_attr("packed", self.packed.map(attrs::onoff))
-            .opt_attr("page_per_vq", self.page_per_vq.map(attrs::onoff))
-            .opt_attr("vgaconf", self.vgaconf)
+        self.virtio.format(&mut b);
+        b.opt_attr("vgaconf", self.vgaconf)
             .opt_attr("name", self.name);
         b.finish(&self.unknown)
     }
@@ -268,15 +253,11 @@ impl XmlModel for Video {
         let mut c = Cursor::new(el);
         let model = c.model("model", ctx)?;
         let driver = c.model("driver", ctx)?;
-        let alias = devinfo::read_alias(&mut c, ctx);
-        let acpi_index = devinfo::read_acpi(&mut c, ctx)?;
-        let address = c.model("address", ctx)?;
+        let info = DeviceInfo::parse(&mut c, ctx, false, false)?;
         Ok(Video {
             driver,
             model,
-            alias,
-            acpi_index,
-            address,
+            info,
             unknown: c.finish(ctx),
         })
     }
@@ -285,9 +266,7 @@ impl XmlModel for Video {
         let mut b = Builder::new("video");
         b.model(self.driver.as_ref());
         b.model(self.model.as_ref());
-        devinfo::write_alias(&mut b, self.alias.as_deref());
-        devinfo::write_acpi(&mut b, self.acpi_index);
-        b.model(self.address.as_ref());
+        self.info.format(&mut b);
         b.finish(&self.unknown)
     }
 }
@@ -331,15 +310,15 @@ impl Video {
                 }
             }
         }
-        if kind == T::Ramfb && self.address.is_some() {
+        if kind == T::Ramfb && self.info.address.is_some() {
             return unsupported("address not supported for video type ramfb");
         }
         if kind != T::Virtio {
             for (v, what) in [
-                (d.iommu, "iommu driver option"),
-                (d.ats, "ats driver option"),
-                (d.packed, "packed driver option"),
-                (d.page_per_vq, "page_per_vq option"),
+                (d.virtio.iommu, "iommu driver option"),
+                (d.virtio.ats, "ats driver option"),
+                (d.virtio.packed, "packed driver option"),
+                (d.virtio.page_per_vq, "page_per_vq option"),
             ] {
                 if v.is_some() {
                     return Err(XmlError::unsupported(format!(
@@ -436,7 +415,10 @@ pub fn apply_video_defaults_for(videos: &mut [Video], virt_type: &str) {
                     kind: Some(VideoModelType::None),
                     ..VideoModel::default()
                 }),
-                alias: first.alias.take(),
+                info: DeviceInfo {
+                    alias: first.info.alias.take(),
+                    ..DeviceInfo::default()
+                },
                 ..Video::default()
             };
         } else if let Some(m) = &mut first.model {

@@ -4,10 +4,10 @@
 //! order, whatever order the children were read in; a child given twice counts once, the last
 //! time. These models keep their children in that order too.
 
-use oxvirt_xml::model::parse_c_uint;
+use oxvirt_xml::model::PropFlags;
 use oxvirt_xml::{Context, Cursor, Element, Node, Result, XmlEnum, XmlError};
 
-use crate::os::props::{finish_leaf, on_off, required};
+use crate::util::finish_leaf;
 
 oxvirt_xml::xml_enum! {
     /// How Hyper-V enlightenments are chosen (`<hyperv mode=...>`).
@@ -247,7 +247,7 @@ fn rank_in<K: PartialEq>(order: &[K], k: &K) -> usize {
 
 /// A child's `state`, which these features all require.
 fn state(c: &mut Cursor<'_>) -> Result<bool> {
-    required(c, "state", on_off)
+    c.required_on_off("state")
 }
 
 /// libvirt writes an empty `<hyperv>`/`<kvm>`/`<xen>` with its closing tag on the next
@@ -326,13 +326,7 @@ fn read_hyperv_extra(
 ) -> Result<()> {
     match f.name {
         HypervFeatureName::Spinlocks => {
-            let v = required(fc, "retries", |c, n| {
-                let Some(v) = c.attr(n) else { return Ok(None) };
-                match parse_c_uint(v).and_then(|x| u32::try_from(x).ok()) {
-                    Some(x) => Ok(Some(x)),
-                    None => Err(c.invalid_value(n, v, "Expected non-negative integer value")),
-                }
-            })?;
+            let v = fc.required_uint("retries", 0, PropFlags::NONE)?;
             if v < 0xFFF {
                 return Err(
                     XmlError::xml("HyperV spinlock retry count must be at least 4095")
@@ -391,7 +385,7 @@ pub(super) fn read_kvm(el: &Element, ctx: &mut Context) -> Result<Vec<KvmFeature
         let on = state(&mut fc)?;
         let mut size = None;
         if name == KvmFeatureName::DirtyRing && on {
-            let v = required(&mut fc, "size", crate::os::props::uint_any_base)?;
+            let v = fc.required_uint("size", 0, PropFlags::NONE)?;
             if !v.is_power_of_two() || !(1024..=65536).contains(&v) {
                 return Err(XmlError::xml(
                     "dirty ring must be power of 2 and ranges [1024, 65536]",
@@ -484,7 +478,7 @@ impl Capabilities {
                 .at(child.position));
             };
             let mut fc = Cursor::new(child);
-            let on = on_off(&mut fc, "state")?.unwrap_or(true);
+            let on = fc.prop_on_off("state", PropFlags::NONE)?.unwrap_or(true);
             finish_leaf(fc, ctx);
             place(
                 &mut caps,

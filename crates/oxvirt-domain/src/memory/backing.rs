@@ -1,13 +1,13 @@
 //! How guest memory is backed (`<memoryBacking>`) and memory limits (`<memtune>`).
 
-use oxvirt_xml::model::XmlEnum;
+use oxvirt_xml::model::{str_to_long_uip, XmlEnum};
 use oxvirt_xml::types::cpuset::CpuSet;
 use oxvirt_xml::types::size::{parse_memory_kib_for, parse_scaled_for};
 use oxvirt_xml::{
     Builder, Context, Cursor, Element, ErrorCode, Result, Unknown, XmlError, XmlModel,
 };
 
-use crate::tuning::props;
+use crate::util;
 
 oxvirt_xml::xml_enum! {
     /// Where guest memory comes from (`<source type=>`).
@@ -213,7 +213,7 @@ fn parse_page(el: &Element, ctx: &mut Context) -> Result<HugePage> {
         );
     }
     let nodeset = match c.attr("nodeset") {
-        Some(t) => Some(props::nonempty_bitmap(el, "nodeset", t)?),
+        Some(t) => Some(util::nonempty_bitmap(el, "nodeset", t)?),
         None => None,
     };
     Ok(HugePage {
@@ -257,7 +257,7 @@ impl XmlModel for MemoryBacking {
             };
             let threads = match ac.attr("threads") {
                 None => None,
-                Some(t) => Some(props::parse_u32(t).ok_or_else(|| {
+                Some(t) => Some(str_to_long_uip(t, 10).ok_or_else(|| {
                     XmlError::xml("Failed to parse memory allocation threads").at(a.position)
                 })?),
             };

@@ -1,8 +1,9 @@
 //! Firmware: `<loader>` and `<nvram>` inside `<os>`.
 
+use oxvirt_xml::model::PropFlags;
 use oxvirt_xml::{Builder, Context, Cursor, Element, Node, Result, Unknown, XmlModel};
 
-use super::props::{self, unknown_cause, yes_no};
+use crate::util::{self, unknown_cause};
 
 oxvirt_xml::xml_enum! {
     /// How the loader image is mapped into the guest (`<loader type=...>`).
@@ -53,11 +54,11 @@ impl Loader {
 impl XmlModel for Loader {
     fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
-        let readonly = yes_no(&mut c, "readonly")?;
+        let readonly = c.prop_yes_no("readonly", PropFlags::NONE)?;
         let kind = c.enum_attr("type")?;
-        let path = props::non_empty(c.text());
-        let secure = yes_no(&mut c, "secure")?;
-        let stateless = yes_no(&mut c, "stateless")?;
+        let path = util::non_empty(c.text());
+        let secure = c.prop_yes_no("secure", PropFlags::NONE)?;
+        let stateless = c.prop_yes_no("stateless", PropFlags::NONE)?;
         Ok(Loader {
             readonly,
             secure,

@@ -1,11 +1,13 @@
 //! CPU tuning: `<cputune>`.
 
+use oxvirt_xml::model::{str_to_long_ll, str_to_long_ullp, PropFlags};
 use oxvirt_xml::types::cpuset::CpuSet;
 use oxvirt_xml::{
     Builder, Context, Cursor, Element, ErrorCode, Result, Unknown, XmlError, XmlModel,
 };
 
-use super::props;
+use crate::util;
+
 use super::resctrl::{self, Cachetune, Memorytune};
 
 oxvirt_xml::xml_enum! {
@@ -116,7 +118,7 @@ pub struct Cputune {
 }
 
 fn number<T>(el: &Element, what: &str, parse: fn(&str) -> Option<T>) -> Result<Option<T>> {
-    match props::nonempty_text(el) {
+    match util::nonempty_text(el) {
         None => Ok(None),
         Some(t) => parse(&t).map(Some).ok_or_else(|| {
             XmlError::xml(format!("can't parse cputune {what} value")).at(el.position)
@@ -124,15 +126,10 @@ fn number<T>(el: &Element, what: &str, parse: fn(&str) -> Option<T>) -> Result<O
     }
 }
 
-fn parse_u64(t: &str) -> Option<u64> {
-    oxvirt_xml::types::size::parse_u64_strict(t)
-}
-
 fn parse_sched(c: &mut Cursor<'_>) -> Result<Sched> {
-    let scheduler =
-        props::enumeration::<Scheduler>(c, "scheduler", true)?.unwrap_or(Scheduler::Batch);
+    let scheduler = c.required_enum_attr::<Scheduler>("scheduler")?;
     let priority = match scheduler {
-        Scheduler::Fifo | Scheduler::Rr => props::int(c, "priority", true, false)?,
+        Scheduler::Fifo | Scheduler::Rr => c.prop_int("priority", 10, PropFlags::REQUIRED)?,
         // libvirt does not read a priority for other policies and drops it.
         Scheduler::Batch | Scheduler::Idle => {
             let _ = c.attr("priority");
@@ -155,7 +152,7 @@ fn parse_thread_sched(el: &Element, attr: &str, ctx: &mut Context) -> Result<Thr
         ))
         .at(el.position));
     };
-    let ids = props::bitmap(el, text)?;
+    let ids = util::bitmap(el, text)?;
     if ids.is_empty() {
         return Err(
             XmlError::unsupported(format!("'{attr}' scheduler bitmap '{text}' is empty"))
@@ -314,13 +311,13 @@ fn parse_pin_cpuset(el: &Element, c: &mut Cursor<'_>, what: &str) -> Result<CpuS
     let Some(text) = c.attr("cpuset") else {
         return Err(XmlError::internal(format!("missing cpuset for {what}")).at(el.position));
     };
-    props::nonempty_bitmap(el, "cpuset", text)
+    util::nonempty_bitmap(el, "cpuset", text)
 }
 
 fn parse_children(c: &mut Cursor<'_>, t: &mut Cputune, ctx: &mut Context) -> Result<()> {
     for el in c.children("vcpupin") {
         let mut pc = Cursor::new(el);
-        let vcpu = props::required_uint(&mut pc, "vcpu", false)?;
+        let vcpu = pc.required_uint("vcpu", 10, PropFlags::NONE)?;
         let cpuset = parse_pin_cpuset(el, &mut pc, "vcpupin")?;
         t.vcpupins.push(VcpuPin {
             vcpu,
@@ -342,7 +339,7 @@ fn parse_children(c: &mut Cursor<'_>, t: &mut Cputune, ctx: &mut Context) -> Res
     }
     for el in c.children("iothreadpin") {
         let mut pc = Cursor::new(el);
-        let iothread = props::required_uint(&mut pc, "iothread", true)?;
+        let iothread = pc.required_uint("iothread", 10, PropFlags::NONZERO)?;
         let cpuset = parse_pin_cpuset(el, &mut pc, "iothreadpin")?;
         if t.iothreadpins.iter().any(|p| p.iothread == iothread) {
             return Err(XmlError::internal(format!(
@@ -401,7 +398,7 @@ impl XmlModel for Cputune {
         let nonzero_u = |v: Option<u64>| v.filter(|&v| v != 0);
         let nonzero_i = |v: Option<i64>| v.filter(|&v| v != 0);
         if let Some(e) = c.child("shares") {
-            t.shares = number(e, "shares", parse_u64)?;
+            t.shares = number(e, "shares", |t| str_to_long_ullp(t, 10))?;
         }
         let unsigned: [(&str, &str, &mut Option<u64>); 4] = [
             ("period", "period", &mut t.period),
@@ -411,7 +408,7 @@ impl XmlModel for Cputune {
         ];
         for (name, what, slot) in unsigned {
             if let Some(e) = c.child(name) {
-                *slot = nonzero_u(number(e, what, parse_u64)?);
+                *slot = nonzero_u(number(e, what, |t| str_to_long_ullp(t, 10))?);
             }
         }
         let signed: [(&str, &str, &mut Option<i64>); 4] = [
@@ -422,7 +419,7 @@ impl XmlModel for Cputune {
         ];
         for (name, what, slot) in signed {
             if let Some(e) = c.child(name) {
-                *slot = nonzero_i(number(e, what, props::parse_i64)?);
+                *slot = nonzero_i(number(e, what, |t| str_to_long_ll(t, 10))?);
             }
         }
         parse_children(&mut c, &mut t, ctx)?;

@@ -1,10 +1,11 @@
 //! NUMA memory placement: `<numatune>`.
 
-use oxvirt_xml::model::XmlEnum;
+use oxvirt_xml::model::{PropFlags, XmlEnum};
 use oxvirt_xml::types::cpuset::CpuSet;
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlError, XmlModel};
 
-use super::props;
+use crate::util;
+
 use super::vcpu::VcpuPlacement;
 
 oxvirt_xml::xml_enum! {
@@ -191,7 +192,7 @@ fn parse_memory(el: &Element, ctx: &mut Context) -> Result<NumatuneMemory> {
         ),
     };
     let mut nodeset = match c.attr("nodeset") {
-        Some(t) => Some(props::nonempty_bitmap(el, "nodeset", t)?),
+        Some(t) => Some(util::nonempty_bitmap(el, "nodeset", t)?),
         None => None,
     };
     if nodeset.is_some() && matches!(placement, None | Some(NumaPlacement::Default)) {
@@ -215,14 +216,14 @@ fn parse_memory(el: &Element, ctx: &mut Context) -> Result<NumatuneMemory> {
 
 fn parse_memnode(el: &Element, ctx: &mut Context) -> Result<MemNode> {
     let mut c = Cursor::new(el);
-    let cellid = props::required_uint(&mut c, "cellid", false)?;
-    let mode = props::enumeration(&mut c, "mode", false)?.unwrap_or(NumaMode::Strict);
+    let cellid = c.required_uint("cellid", 10, PropFlags::NONE)?;
+    let mode = c.enum_attr("mode")?.unwrap_or(NumaMode::Strict);
     let Some(text) = c.attr("nodeset") else {
         return Err(
             XmlError::xml("Missing required nodeset attribute in memnode element").at(el.position),
         );
     };
-    let nodeset = props::nonempty_bitmap(el, "nodeset", text)?;
+    let nodeset = util::nonempty_bitmap(el, "nodeset", text)?;
     Ok(MemNode {
         cellid,
         mode,

@@ -7,11 +7,10 @@
 //! caches by level, type and id, bandwidth by node, monitors after allocations, memory tunes
 //! in group order, and vCPU sets limited to the domain's vCPUs when their count is known.
 
+use oxvirt_xml::model::PropFlags;
 use oxvirt_xml::types::cpuset::CpuSet;
 use oxvirt_xml::types::size::parse_scaled_for;
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlError};
-
-use super::props;
 
 oxvirt_xml::xml_enum! {
     /// Which part of a cache an allocation covers (`type`).
@@ -113,7 +112,7 @@ fn parse_vcpus(c: &mut Cursor<'_>) -> Result<CpuSet> {
 fn parse_monitor(el: &Element, cache: bool, ctx: &mut Context) -> Result<ResctrlMonitor> {
     let mut c = Cursor::new(el);
     if cache {
-        let level = props::required_uint(&mut c, "level", false)?;
+        let level = c.required_uint("level", 10, PropFlags::NONE)?;
         if level != MONITOR_CACHE_LEVEL {
             return Err(
                 XmlError::xml(format!("Invalid monitor cache level '{level}'")).at(el.position),
@@ -144,9 +143,9 @@ impl Cachetune {
                 continue;
             }
             let mut cc = Cursor::new(child);
-            let cache_id = props::required_uint(&mut cc, "id", false)?;
-            let level = props::required_uint(&mut cc, "level", false)?;
-            let cache_type = props::enumeration(&mut cc, "type", true)?.unwrap_or(CacheType::Both);
+            let cache_id = cc.required_uint("id", 10, PropFlags::NONE)?;
+            let level = cc.required_uint("level", 10, PropFlags::NONE)?;
+            let cache_type = cc.required_enum_attr::<CacheType>("type")?;
             let size = match cc.attr("size") {
                 Some(text) => parse_scaled_for(text, cc.attr("unit"), 1024, u64::MAX, "./@size")
                     .map_err(|e| e.at(child.position))?,
@@ -207,8 +206,8 @@ impl Memorytune {
         let mut nodes = Vec::new();
         for n in c.children("node") {
             let mut nc = Cursor::new(n);
-            let node_id = props::required_uint(&mut nc, "id", false)?;
-            let bandwidth = props::required_uint(&mut nc, "bandwidth", false)?;
+            let node_id = nc.required_uint("id", 10, PropFlags::NONE)?;
+            let bandwidth = nc.required_uint("bandwidth", 10, PropFlags::NONE)?;
             if bandwidth > 100 {
                 return Err(
                     XmlError::xml("Memory Bandwidth value exceeding 100 is invalid.")

@@ -1,9 +1,10 @@
 //! vCPU and I/O thread counts: `<vcpu>`, `<vcpus>`, `<iothreads>`, `<iothreadids>`.
 
+use oxvirt_xml::model::{str_to_long_uip, PropFlags};
 use oxvirt_xml::types::cpuset::{CpuSet, CPUSET_MAX};
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlError, XmlModel};
 
-use super::props;
+use crate::util;
 
 oxvirt_xml::xml_enum! {
     /// How vCPUs are placed on host CPUs (`placement`).
@@ -66,17 +67,16 @@ impl XmlModel for Vcpu {
     fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
         let text = c.text();
-        let count = props::parse_u32(&text).ok_or_else(|| {
+        let count = str_to_long_uip(&text, 10).ok_or_else(|| {
             XmlError::xml("maximum vcpus count must be an integer").at(el.position)
         })?;
-        let current = props::uint(&mut c, "current", false, false)?;
-        let placement =
-            props::enumeration(&mut c, "placement", false)?.unwrap_or(VcpuPlacement::Static);
+        let current = c.prop_uint("current", 10, PropFlags::NONE)?;
+        let placement = c.enum_attr("placement")?.unwrap_or(VcpuPlacement::Static);
         // libvirt ignores the CPU set of automatically placed vCPUs.
         let cpuset_text = c.attr("cpuset");
         let mut cpuset = match cpuset_text {
             Some(t) if placement == VcpuPlacement::Static => {
-                Some(props::nonempty_bitmap(el, "cpuset", t)?)
+                Some(util::nonempty_bitmap(el, "cpuset", t)?)
             }
             _ => None,
         };
@@ -206,10 +206,12 @@ impl XmlModel for Vcpus {
         let mut vcpus = Vec::new();
         for v in c.children("vcpu") {
             let mut vc = Cursor::new(v);
-            let id = props::required_uint(&mut vc, "id", false)?;
-            let enabled = props::yes_no(&mut vc, "enabled", true)?.unwrap_or(false);
-            let hotpluggable = props::yes_no(&mut vc, "hotpluggable", false)?;
-            let order = props::uint(&mut vc, "order", false, false)?.filter(|&o| o != 0);
+            let id = vc.required_uint("id", 10, PropFlags::NONE)?;
+            let enabled = vc.required_yes_no("enabled")?;
+            let hotpluggable = vc.prop_yes_no("hotpluggable", PropFlags::NONE)?;
+            let order = vc
+                .prop_uint("order", 10, PropFlags::NONE)?
+                .filter(|&o| o != 0);
             vcpus.push(VcpuState {
                 id,
                 enabled,
@@ -254,7 +256,7 @@ impl XmlModel for Iothreads {
         let count = if text.is_empty() {
             0
         } else {
-            props::parse_u32(&text).ok_or_else(|| {
+            str_to_long_uip(&text, 10).ok_or_else(|| {
                 XmlError::xml(format!("invalid iothreads count '{text}'")).at(el.position)
             })?
         };
@@ -369,9 +371,9 @@ impl XmlModel for IothreadIds {
         let mut iothreads: Vec<IothreadId> = Vec::new();
         for t in c.children("iothread") {
             let mut tc = Cursor::new(t);
-            let id = props::required_uint(&mut tc, "id", true)?;
-            let thread_pool_min = props::int(&mut tc, "thread_pool_min", false, true)?;
-            let thread_pool_max = props::int(&mut tc, "thread_pool_max", false, true)?;
+            let id = tc.required_uint("id", 10, PropFlags::NONZERO)?;
+            let thread_pool_min = tc.prop_int("thread_pool_min", 10, PropFlags::NONNEGATIVE)?;
+            let thread_pool_max = tc.prop_int("thread_pool_max", 10, PropFlags::NONNEGATIVE)?;
             if iothreads.iter().any(|o| o.id == id) {
                 return Err(
                     XmlError::xml(format!("duplicate iothread id '{id}' found")).at(t.position)

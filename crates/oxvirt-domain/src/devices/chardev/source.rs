@@ -6,10 +6,8 @@
 //! a model of its own: [`ChardevSource::read`] takes what it needs from the caller's cursor
 //! and [`ChardevSource::write`] writes it back into the caller's builder.
 
-use oxvirt_xml::model::XmlEnum;
+use oxvirt_xml::model::{PropFlags, XmlEnum};
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlError, XmlModel};
-
-use super::attrs;
 
 oxvirt_xml::xml_enum! {
     /// The kind of host side (`type='...'`, libvirt's `virDomainChrType`).
@@ -95,9 +93,9 @@ pub struct Reconnect {
 impl XmlModel for Reconnect {
     fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
-        let enabled = attrs::yes_no(&mut c, "enabled")?;
+        let enabled = c.prop_yes_no("enabled", PropFlags::NONE)?;
         let timeout = if enabled == Some(true) {
-            Some(attrs::required_uint(&mut c, "timeout")?)
+            Some(c.required_uint("timeout", 10, PropFlags::NONE)?)
         } else {
             None
         };
@@ -110,7 +108,7 @@ impl XmlModel for Reconnect {
 
     fn to_element(&self) -> Element {
         let mut b = Builder::new("reconnect");
-        b.opt_attr("enabled", self.enabled.map(attrs::yn))
+        b.yes_no("enabled", self.enabled)
             .opt_attr("timeout", self.timeout);
         b.finish(&self.unknown)
     }
@@ -159,7 +157,7 @@ impl SourceSpec {
         match kind {
             File => {
                 s.path = c.attr_string("path");
-                s.append = attrs::on_off(&mut c, "append")?;
+                s.append = c.prop_on_off("append", PropFlags::NONE)?;
             }
             Pty | Dev | Pipe => s.path = c.attr_string("path"),
             Unix => s.path = c.attr_string("path"),
@@ -167,7 +165,7 @@ impl SourceSpec {
                 s.host = c.attr_string("host");
                 s.service = c.attr_string("service");
                 if kind == Tcp {
-                    s.tls = attrs::yes_no(&mut c, "tls")?;
+                    s.tls = c.prop_yes_no("tls", PropFlags::NONE)?;
                 }
             }
             Spiceport | Dbus => s.channel = c.attr_string("channel"),
@@ -178,15 +176,12 @@ impl SourceSpec {
             QemuVdagent => {
                 if let Some(e) = c.child("clipboard") {
                     let mut cc = Cursor::new(e);
-                    match attrs::yes_no(&mut cc, "copypaste")? {
-                        Some(v) => s.clipboard_copypaste = Some(v),
-                        None => return Err(attrs::missing(&cc, "copypaste")),
-                    }
+                    s.clipboard_copypaste = Some(cc.required_yes_no("copypaste")?);
                     cc.finish(ctx);
                 }
                 if let Some(e) = c.child("mouse") {
                     let mut mc = Cursor::new(e);
-                    s.mouse_mode = Some(attrs::required_enum(&mut mc, "mode")?);
+                    s.mouse_mode = Some(mc.required_enum_attr("mode")?);
                     mc.finish(ctx);
                 }
             }
@@ -207,11 +202,11 @@ impl SourceSpec {
             .opt_attr("host", self.host.as_deref())
             .opt_attr("service", self.service.as_deref())
             .opt_attr("path", self.path.as_deref())
-            .opt_attr("append", self.append.map(attrs::onoff))
-            .opt_attr("tls", self.tls.map(attrs::yn))
+            .on_off("append", self.append)
+            .yes_no("tls", self.tls)
             .opt_attr("channel", self.channel.as_deref());
         if let Some(v) = self.clipboard_copypaste {
-            b.child(Element::new("clipboard").with_attr("copypaste", attrs::yn(v)));
+            b.child(Element::new("clipboard").with_attr("copypaste", oxvirt_xml::model::yes_no(v)));
         }
         if let Some(m) = self.mouse_mode {
             b.child(Element::new("mouse").with_attr("mode", m.as_xml_str()));
@@ -241,7 +236,7 @@ impl XmlModel for ChardevLog {
     fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
         let file = c.attr_string("file");
-        let append = attrs::on_off(&mut c, "append")?;
+        let append = c.prop_on_off("append", PropFlags::NONE)?;
         Ok(ChardevLog {
             file,
             append,
@@ -252,7 +247,7 @@ impl XmlModel for ChardevLog {
     fn to_element(&self) -> Element {
         let mut b = Builder::new("log");
         b.opt_attr("file", self.file.as_deref())
-            .opt_attr("append", self.append.map(attrs::onoff));
+            .on_off("append", self.append);
         b.finish(&self.unknown)
     }
 }

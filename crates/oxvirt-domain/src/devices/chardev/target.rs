@@ -3,10 +3,8 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use oxvirt_xml::model::XmlEnum;
+use oxvirt_xml::model::{str_to_long_ui, PropFlags, XmlEnum};
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlError, XmlModel};
-
-use super::attrs;
 
 oxvirt_xml::xml_enum! {
     /// A serial port's target type.
@@ -245,7 +243,7 @@ impl ChardevTarget {
                     }
                 }
                 t.address = Some(addr);
-                t.port = Some(attrs::required_uint(&mut c, "port")? as i32);
+                t.port = Some(c.required_uint("port", 10, PropFlags::NONE)? as i32);
             }
             ("channel", Some(ChardevTargetType::Channel(k)))
                 if matches!(k, ChannelTargetType::Virtio | ChannelTargetType::Xen) =>
@@ -258,7 +256,7 @@ impl ChardevTarget {
             ("channel", _) => {}
             _ => {
                 if let Some(v) = c.attr("port") {
-                    let port = attrs::parse_ui(v).ok_or_else(|| {
+                    let port = str_to_long_ui(v, 10).ok_or_else(|| {
                         XmlError::xml(format!("Invalid port number: {v}")).at(el.position)
                     })?;
                     t.port = Some(port as i32);

@@ -1,12 +1,13 @@
 //! How the hypervisor accesses a disk: `<driver name='qemu' type='qcow2' cache='none'/>`.
 
+use oxvirt_xml::model::PropFlags;
 use oxvirt_xml::{
     xml_enum, Builder, Context, Cursor, Element, Result, Unknown, XmlEnum, XmlError, XmlModel,
 };
 
-use super::common::{
-    prop_enum_or_default, prop_on_off, prop_uint, prop_uint_nonzero, StorageFormat, VirtioOptions,
-};
+use super::common::StorageFormat;
+use crate::devices::info::VirtioOptions;
+use crate::util;
 
 xml_enum! {
     /// Host page cache use (`cache`); `default` reads as unset.
@@ -77,7 +78,7 @@ impl XmlModel for DiskDriver {
     fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
         let name = c.attr_string("name");
-        let cache = prop_enum_or_default(&mut c, "cache")?;
+        let cache = util::enum_or_default(&mut c, "cache")?;
         let error_policy = c.enum_attr("error_policy")?;
         let rerror_policy = c.enum_attr("rerror_policy")?;
         if rerror_policy == Some(ErrorPolicy::Enospace) {
@@ -86,14 +87,18 @@ impl XmlModel for DiskDriver {
             );
         }
         let io = c.enum_attr("io")?;
-        let ioeventfd = prop_on_off(&mut c, "ioeventfd")?;
-        let event_idx = prop_on_off(&mut c, "event_idx")?;
-        let copy_on_read = prop_on_off(&mut c, "copy_on_read")?;
+        let ioeventfd = c.prop_on_off("ioeventfd", PropFlags::NONE)?;
+        let event_idx = c.prop_on_off("event_idx", PropFlags::NONE)?;
+        let copy_on_read = c.prop_on_off("copy_on_read", PropFlags::NONE)?;
         let discard = c.enum_attr("discard")?;
-        let iothread = prop_uint_nonzero(&mut c, "iothread", 10)?;
+        let iothread = c.prop_uint("iothread", 10, PropFlags::NONZERO)?;
         let detect_zeroes = c.enum_attr("detect_zeroes")?;
-        let queues = prop_uint(&mut c, "queues", 10)?.filter(|n| *n != 0);
-        let queue_size = prop_uint(&mut c, "queue_size", 10)?.filter(|n| *n != 0);
+        let queues = c
+            .prop_uint("queues", 10, PropFlags::NONE)?
+            .filter(|n| *n != 0);
+        let queue_size = c
+            .prop_uint("queue_size", 10, PropFlags::NONE)?
+            .filter(|n| *n != 0);
         let virtio = VirtioOptions::parse(&mut c)?;
         let format = match c.attr("type") {
             None => None,

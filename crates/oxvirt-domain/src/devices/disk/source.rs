@@ -1,13 +1,12 @@
 //! Where a disk's data lives: `<source>` for each disk type, network hosts, the backing
 //! chain (`<backingStore>`), and host PCI addresses (also used by `<hostdev>`).
 
+use oxvirt_xml::model::{str_to_long_ullp, PropFlags};
 use oxvirt_xml::{
     xml_enum, Builder, Context, Cursor, Element, Result, Unknown, XmlEnum, XmlError, XmlModel,
 };
 
-use super::common::{
-    parse_uint_base, prop_uint, prop_ull, prop_yes_no, StartupPolicy, StorageFormat,
-};
+use super::common::{StartupPolicy, StorageFormat};
 use crate::address::PciAddress;
 
 xml_enum! {
@@ -99,7 +98,7 @@ impl XmlModel for NetHost {
                 return Err(c.error(format!("transport '{t}' does not support socket attribute")));
             }
             if let Some(p) = c.attr("port") {
-                let n = parse_uint_base(p, 10)
+                let n = str_to_long_ullp(p, 10)
                     .and_then(|n| u32::try_from(n).ok())
                     .ok_or_else(|| {
                         XmlError::internal(format!("failed to parse port number '{p}'"))
@@ -148,15 +147,7 @@ impl XmlModel for HostPciAddress {
             // libvirt reads and writes host addresses without a type.
             c.attr("type");
         }
-        let mut address = PciAddress::default();
-        for (name, slot) in [
-            ("domain", &mut address.domain),
-            ("bus", &mut address.bus),
-            ("slot", &mut address.slot),
-            ("function", &mut address.function),
-        ] {
-            *slot = prop_uint(&mut c, name, 0)?.unwrap_or(0);
-        }
+        let address = PciAddress::parse(&mut c)?;
         if address != PciAddress::default() {
             address.validate().map_err(|e| e.at(el.position))?;
         }
@@ -286,13 +277,8 @@ impl DiskSource {
                     Some("pci") => s.source_type = Some("pci".into()),
                     Some(t) => return Err(c.error(format!("unsupported source type '{t}'"))),
                 }
-                if el.attr("namespace").is_none() {
-                    return Err(
-                        c.error("Missing required attribute 'namespace' in element 'source'")
-                    );
-                }
-                s.namespace = prop_ull(&mut c, "namespace", 10)?;
-                s.managed = prop_yes_no(&mut c, "managed")?;
+                s.namespace = Some(c.required_ulonglong("namespace", 10, PropFlags::NONE)?);
+                s.managed = c.prop_yes_no("managed", PropFlags::NONE)?;
                 match c.model::<HostPciAddress>("address", ctx)? {
                     Some(a) => s.pci_address = Some(a),
                     None => return Err(c.error("NVMe disk source is missing address")),
@@ -319,7 +305,7 @@ impl DiskSource {
                 s.startup_policy = c.enum_attr("startupPolicy")?;
             }
             if let Some(v) = c.attr("index") {
-                let n = parse_uint_base(v, 10)
+                let n = str_to_long_ullp(v, 10)
                     .and_then(|n| u32::try_from(n).ok())
                     .ok_or_else(|| c.error(format!("invalid disk index '{v}'")))?;
                 s.index = (n != 0).then_some(n);
@@ -339,7 +325,7 @@ impl DiskSource {
         if self.name.as_deref() == Some("") {
             self.name = None;
         }
-        self.tls = prop_yes_no(c, "tls")?;
+        self.tls = c.prop_yes_no("tls", PropFlags::NONE)?;
         self.tls_hostname = c.attr_string("tlsHostname");
         if matches!(protocol, NetProtocol::Http | NetProtocol::Https) {
             self.query = c.attr_string("query");
@@ -451,7 +437,7 @@ impl XmlModel for BackingStore {
             .ok_or_else(|| c.error(format!("unknown storage source type '{type_text}'")))?;
         let index = match c.attr("index") {
             None => None,
-            Some(v) => parse_uint_base(v, 10)
+            Some(v) => str_to_long_ullp(v, 10)
                 .and_then(|n| u32::try_from(n).ok())
                 .ok_or_else(|| c.error(format!("invalid storage source index '{v}'")))
                 .map(|n| (n != 0).then_some(n))?,

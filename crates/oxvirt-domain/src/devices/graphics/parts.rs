@@ -1,10 +1,8 @@
 //! The enumerations and child elements of `<graphics>`: `<listen>`, SPICE's `<channel>` and
 //! compression settings, `<gl>`.
 
-use oxvirt_xml::model::XmlEnum;
+use oxvirt_xml::model::{on_off, yes_no, XmlEnum};
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlError, XmlModel};
-
-use crate::devices::chardev::attrs;
 
 oxvirt_xml::xml_enum! {
     /// The kind of graphical console.
@@ -183,7 +181,7 @@ impl GraphicsListen {
     /// legacy `listen` and `socket` attributes must agree with it.
     pub fn read(el: &Element, parent: Option<&Element>, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
-        let kind: ListenType = attrs::required_enum(&mut c, "type")?;
+        let kind: ListenType = c.required_enum_attr("type")?;
         let address = c.attr_string("address");
         let network = c.attr_string("network");
         let socket = c.attr_string("socket");
@@ -261,10 +259,7 @@ impl GraphicsGl {
         let enable = if rendernode_only {
             None
         } else {
-            match attrs::yes_no(&mut c, "enable")? {
-                Some(v) => Some(v),
-                None => return Err(attrs::missing(&c, "enable")),
-            }
+            Some(c.required_yes_no("enable")?)
         };
         Ok(GraphicsGl {
             enable,
@@ -276,7 +271,7 @@ impl GraphicsGl {
     /// The element.
     pub fn to_element(&self) -> Element {
         let mut b = Builder::new("gl");
-        b.opt_attr("enable", self.enable.map(attrs::yn))
+        b.yes_no("enable", self.enable)
             .opt_attr("rendernode", self.rendernode.as_deref());
         b.finish(&self.unknown)
     }
@@ -320,40 +315,25 @@ fn leaf<T>(
     Ok(Some(v))
 }
 
-fn required_bool(c: &mut Cursor<'_>, name: &str, switch: bool) -> Result<bool> {
-    let v = if switch {
-        attrs::on_off(c, name)?
-    } else {
-        attrs::yes_no(c, name)?
-    };
-    v.ok_or_else(|| attrs::missing(c, name))
-}
-
 impl SpiceSettings {
     /// Reads the SPICE children from the `<graphics>` cursor.
     pub fn read(c: &mut Cursor<'_>, ctx: &mut Context) -> Result<Self> {
         let mut s = SpiceSettings::default();
         for el in c.children("channel") {
             let mut cc = Cursor::new(el);
-            let name = attrs::required_enum(&mut cc, "name")?;
-            let mode = attrs::required_enum(&mut cc, "mode")?;
+            let name = cc.required_enum_attr("name")?;
+            let mode = cc.required_enum_attr("mode")?;
             cc.finish(ctx);
             s.channels.push((name, mode));
         }
-        s.image = leaf(c, ctx, "image", |c| attrs::required_enum(c, "compression"))?;
-        s.jpeg = leaf(c, ctx, "jpeg", |c| attrs::required_enum(c, "compression"))?;
-        s.zlib = leaf(c, ctx, "zlib", |c| attrs::required_enum(c, "compression"))?;
-        s.playback = leaf(c, ctx, "playback", |c| {
-            required_bool(c, "compression", true)
-        })?;
-        s.streaming = leaf(c, ctx, "streaming", |c| attrs::required_enum(c, "mode"))?;
-        s.clipboard = leaf(c, ctx, "clipboard", |c| {
-            required_bool(c, "copypaste", false)
-        })?;
-        s.filetransfer = leaf(c, ctx, "filetransfer", |c| {
-            required_bool(c, "enable", false)
-        })?;
-        s.mouse = leaf(c, ctx, "mouse", |c| attrs::required_enum(c, "mode"))?;
+        s.image = leaf(c, ctx, "image", |c| c.required_enum_attr("compression"))?;
+        s.jpeg = leaf(c, ctx, "jpeg", |c| c.required_enum_attr("compression"))?;
+        s.zlib = leaf(c, ctx, "zlib", |c| c.required_enum_attr("compression"))?;
+        s.playback = leaf(c, ctx, "playback", |c| c.required_on_off("compression"))?;
+        s.streaming = leaf(c, ctx, "streaming", |c| c.required_enum_attr("mode"))?;
+        s.clipboard = leaf(c, ctx, "clipboard", |c| c.required_yes_no("copypaste"))?;
+        s.filetransfer = leaf(c, ctx, "filetransfer", |c| c.required_yes_no("enable"))?;
+        s.mouse = leaf(c, ctx, "mouse", |c| c.required_enum_attr("mode"))?;
         Ok(s)
     }
 
@@ -367,29 +347,20 @@ impl SpiceSettings {
                     .with_attr("mode", mode.as_xml_str()),
             );
         }
-        if let Some(v) = self.image {
-            b.child(one("image", "compression", v.as_xml_str()));
-        }
-        if let Some(v) = self.jpeg {
-            b.child(one("jpeg", "compression", v.as_xml_str()));
-        }
-        if let Some(v) = self.zlib {
-            b.child(one("zlib", "compression", v.as_xml_str()));
-        }
-        if let Some(v) = self.playback {
-            b.child(one("playback", "compression", attrs::onoff(v)));
-        }
-        if let Some(v) = self.streaming {
-            b.child(one("streaming", "mode", v.as_xml_str()));
-        }
-        if let Some(v) = self.mouse {
-            b.child(one("mouse", "mode", v.as_xml_str()));
-        }
-        if let Some(v) = self.clipboard {
-            b.child(one("clipboard", "copypaste", attrs::yn(v)));
-        }
-        if let Some(v) = self.filetransfer {
-            b.child(one("filetransfer", "enable", attrs::yn(v)));
+        let leaves = [
+            ("image", "compression", self.image.map(|v| v.as_xml_str())),
+            ("jpeg", "compression", self.jpeg.map(|v| v.as_xml_str())),
+            ("zlib", "compression", self.zlib.map(|v| v.as_xml_str())),
+            ("playback", "compression", self.playback.map(on_off)),
+            ("streaming", "mode", self.streaming.map(|v| v.as_xml_str())),
+            ("mouse", "mode", self.mouse.map(|v| v.as_xml_str())),
+            ("clipboard", "copypaste", self.clipboard.map(yes_no)),
+            ("filetransfer", "enable", self.filetransfer.map(yes_no)),
+        ];
+        for (name, attr, v) in leaves {
+            if let Some(v) = v {
+                b.child(one(name, attr, v));
+            }
         }
     }
 

@@ -1,12 +1,13 @@
 //! The `<source>` of a host device: which host device is passed through.
 
+use oxvirt_xml::model::PropFlags;
 use oxvirt_xml::types::Uuid;
 use oxvirt_xml::{
     xml_enum, Builder, Context, Cursor, Element, Result, Unknown, XmlError, XmlModel,
 };
 
 use super::HostdevType;
-use crate::devices::disk::common::{prop_uint, prop_ull, prop_yes_no, StartupPolicy};
+use crate::devices::disk::common::StartupPolicy;
 use crate::devices::disk::source::{HostPciAddress, NetHost};
 
 xml_enum! {
@@ -26,19 +27,12 @@ pub struct UsbId {
 impl UsbId {
     fn parse(el: &Element, ctx: &mut Context, nonzero: bool) -> Result<Self> {
         let mut c = Cursor::new(el);
-        if el.attr("id").is_none() {
-            return Err(c.error(format!(
-                "Missing required attribute 'id' in element '{}'",
-                el.name
-            )));
-        }
-        let id = prop_uint(&mut c, "id", 0)?.unwrap_or(0);
-        if nonzero && id == 0 {
-            return Err(c.error(format!(
-                "Invalid value for attribute 'id' in element '{}': Zero is not permitted",
-                el.name
-            )));
-        }
+        let flags = if nonzero {
+            PropFlags::NONZERO
+        } else {
+            PropFlags::NONE
+        };
+        let id = c.required_uint("id", 0, flags)?;
         Ok(UsbId {
             id,
             unknown: c.finish(ctx),
@@ -68,11 +62,8 @@ pub struct UsbHostAddress {
 impl XmlModel for UsbHostAddress {
     fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
-        if el.attr("bus").is_none() {
-            return Err(c.error("Missing required attribute 'bus' in element 'address'"));
-        }
-        let bus = prop_uint(&mut c, "bus", 0)?.unwrap_or(0);
-        let device = prop_uint(&mut c, "device", 0)?;
+        let bus = c.required_uint("bus", 0, PropFlags::NONE)?;
+        let device = c.prop_uint("device", 0, PropFlags::NONE)?;
         let port = c.attr_string("port").filter(|p| !p.is_empty());
         match (device.is_some(), port.is_some()) {
             (false, false) => {
@@ -130,9 +121,9 @@ impl XmlModel for ScsiHostAddress {
             }
         }
         Ok(ScsiHostAddress {
-            bus: prop_uint(&mut c, "bus", 0)?.unwrap_or(0),
-            target: prop_uint(&mut c, "target", 0)?.unwrap_or(0),
-            unit: prop_ull(&mut c, "unit", 0)?.unwrap_or(0),
+            bus: c.prop_uint("bus", 0, PropFlags::NONE)?.unwrap_or(0),
+            target: c.prop_uint("target", 0, PropFlags::NONE)?.unwrap_or(0),
+            unit: c.prop_ulonglong("unit", 0, PropFlags::NONE)?.unwrap_or(0),
             unknown: c.finish(ctx),
         })
     }
@@ -227,7 +218,7 @@ impl HostdevSource {
                 s.usb_address = c.model("address", ctx)?;
             }
             HostdevType::Pci => {
-                s.write_filtering = prop_yes_no(&mut c, "writeFiltering")?;
+                s.write_filtering = c.prop_yes_no("writeFiltering", PropFlags::NONE)?;
                 s.pci_address = c.model("address", ctx)?;
             }
             HostdevType::Scsi => match c.attr("protocol") {

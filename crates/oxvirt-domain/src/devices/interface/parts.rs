@@ -1,10 +1,11 @@
 //! The smaller children of `<interface>`: `<mac>`, `<bandwidth>`, `<vlan>`, `<driver>`,
 //! `<backend>`.
 
+use oxvirt_xml::model::{str_to_long_ullp, PropFlags};
 use oxvirt_xml::types::mac::MacAddr;
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlError, XmlModel};
 
-use crate::devices::chardev::attrs;
+use crate::devices::info::VirtioOptions;
 
 oxvirt_xml::xml_enum! {
     /// Where a MAC address came from (`<mac type='...'>`).
@@ -67,7 +68,7 @@ impl XmlModel for Mac {
         Ok(Mac {
             address,
             kind: c.enum_attr("type")?,
-            check: attrs::yes_no(&mut c, "check")?,
+            check: c.prop_yes_no("check", PropFlags::NONE)?,
             unknown: c.finish(ctx),
         })
     }
@@ -76,7 +77,7 @@ impl XmlModel for Mac {
         let mut b = Builder::new("mac");
         b.opt_attr("address", self.address)
             .opt_attr("type", self.kind)
-            .opt_attr("check", self.check.map(attrs::yn));
+            .yes_no("check", self.check);
         b.finish(&self.unknown)
     }
 }
@@ -102,11 +103,9 @@ impl BandwidthRate {
         let num = |c: &mut Cursor<'_>, name: &str| -> Result<Option<u64>> {
             match c.attr(name) {
                 None => Ok(None),
-                Some(v) => match v.trim_start().parse::<u64>() {
-                    Ok(n) => Ok(Some(n)),
-                    Err(_) => {
-                        Err(c.error(format!("could not convert bandwidth {name} value '{v}'")))
-                    }
+                Some(v) => match str_to_long_ullp(v, 10) {
+                    Some(n) => Ok(Some(n)),
+                    None => Err(c.error(format!("could not convert bandwidth {name} value '{v}'"))),
                 },
             }
         };
@@ -225,11 +224,11 @@ pub struct Vlan {
 impl XmlModel for Vlan {
     fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
-        let trunk = attrs::yes_no(&mut c, "trunk")?;
+        let trunk = c.prop_yes_no("trunk", PropFlags::NONE)?;
         let mut tags = Vec::new();
         for t in c.children("tag") {
             let mut tc = Cursor::new(t);
-            let id = attrs::required_uint(&mut tc, "id")?;
+            let id = tc.required_uint("id", 10, PropFlags::NONE)?;
             if id > 4095 {
                 return Err(tc.error(format!("vlan tag id {id} too large (maximum 4095)")));
             }
@@ -253,7 +252,7 @@ impl XmlModel for Vlan {
 
     fn to_element(&self) -> Element {
         let mut b = Builder::new("vlan");
-        b.opt_attr("trunk", self.trunk.map(attrs::yn));
+        b.yes_no("trunk", self.trunk);
         for t in &self.tags {
             let mut tb = Builder::new("tag");
             tb.attr("id", t.id)
@@ -301,18 +300,18 @@ impl Offloads {
     fn read(el: &Element, host: bool, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
         let mut o = Offloads {
-            csum: attrs::on_off(&mut c, "csum")?,
+            csum: c.prop_on_off("csum", PropFlags::NONE)?,
             ..Offloads::default()
         };
         if host {
-            o.gso = attrs::on_off(&mut c, "gso")?;
+            o.gso = c.prop_on_off("gso", PropFlags::NONE)?;
         }
-        o.tso4 = attrs::on_off(&mut c, "tso4")?;
-        o.tso6 = attrs::on_off(&mut c, "tso6")?;
-        o.ecn = attrs::on_off(&mut c, "ecn")?;
-        o.ufo = attrs::on_off(&mut c, "ufo")?;
+        o.tso4 = c.prop_on_off("tso4", PropFlags::NONE)?;
+        o.tso6 = c.prop_on_off("tso6", PropFlags::NONE)?;
+        o.ecn = c.prop_on_off("ecn", PropFlags::NONE)?;
+        o.ufo = c.prop_on_off("ufo", PropFlags::NONE)?;
         if host {
-            o.mrg_rxbuf = attrs::on_off(&mut c, "mrg_rxbuf")?;
+            o.mrg_rxbuf = c.prop_on_off("mrg_rxbuf", PropFlags::NONE)?;
         }
         o.unknown = c.finish(ctx);
         Ok(o)
@@ -329,7 +328,7 @@ impl Offloads {
             ("ufo", self.ufo),
             ("mrg_rxbuf", self.mrg_rxbuf),
         ] {
-            b.opt_attr(n, v.map(attrs::onoff));
+            b.on_off(n, v);
         }
         b.finish(&self.unknown)
     }
@@ -356,14 +355,8 @@ pub struct InterfaceDriver {
     pub rss: Option<bool>,
     /// `rss_hash_report='on|off'`.
     pub rss_hash_report: Option<bool>,
-    /// `iommu='on|off'`.
-    pub iommu: Option<bool>,
-    /// `ats='on|off'`.
-    pub ats: Option<bool>,
-    /// `packed='on|off'`.
-    pub packed: Option<bool>,
-    /// `page_per_vq='on|off'`.
-    pub page_per_vq: Option<bool>,
+    /// The virtio options (`iommu`, `ats`, `packed`, `page_per_vq`).
+    pub virtio: VirtioOptions,
     /// `<host>` offloads.
     pub host: Option<Offloads>,
     /// `<guest>` offloads.
@@ -376,19 +369,16 @@ impl XmlModel for InterfaceDriver {
     fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
         let mut d = InterfaceDriver {
-            iommu: attrs::on_off(&mut c, "iommu")?,
-            ats: attrs::on_off(&mut c, "ats")?,
-            packed: attrs::on_off(&mut c, "packed")?,
-            page_per_vq: attrs::on_off(&mut c, "page_per_vq")?,
+            virtio: VirtioOptions::parse(&mut c)?,
             name: c.enum_attr("name")?,
             txmode: c.enum_attr("txmode")?,
-            ioeventfd: attrs::on_off(&mut c, "ioeventfd")?,
-            event_idx: attrs::on_off(&mut c, "event_idx")?,
-            queues: attrs::uint(&mut c, "queues")?,
-            rx_queue_size: attrs::uint(&mut c, "rx_queue_size")?,
-            tx_queue_size: attrs::uint(&mut c, "tx_queue_size")?,
-            rss: attrs::on_off(&mut c, "rss")?,
-            rss_hash_report: attrs::on_off(&mut c, "rss_hash_report")?,
+            ioeventfd: c.prop_on_off("ioeventfd", PropFlags::NONE)?,
+            event_idx: c.prop_on_off("event_idx", PropFlags::NONE)?,
+            queues: c.prop_uint("queues", 10, PropFlags::NONE)?,
+            rx_queue_size: c.prop_uint("rx_queue_size", 10, PropFlags::NONE)?,
+            tx_queue_size: c.prop_uint("tx_queue_size", 10, PropFlags::NONE)?,
+            rss: c.prop_on_off("rss", PropFlags::NONE)?,
+            rss_hash_report: c.prop_on_off("rss_hash_report", PropFlags::NONE)?,
             ..InterfaceDriver::default()
         };
         if let Some(h) = c.child("host") {
@@ -405,17 +395,14 @@ impl XmlModel for InterfaceDriver {
         let mut b = Builder::new("driver");
         b.opt_attr("name", self.name)
             .opt_attr("txmode", self.txmode)
-            .opt_attr("ioeventfd", self.ioeventfd.map(attrs::onoff))
-            .opt_attr("event_idx", self.event_idx.map(attrs::onoff))
+            .on_off("ioeventfd", self.ioeventfd)
+            .on_off("event_idx", self.event_idx)
             .opt_attr("queues", self.queues)
             .opt_attr("rx_queue_size", self.rx_queue_size)
             .opt_attr("tx_queue_size", self.tx_queue_size)
-            .opt_attr("rss", self.rss.map(attrs::onoff))
-            .opt_attr("rss_hash_report", self.rss_hash_report.map(attrs::onoff))
-            .opt_attr("iommu", self.iommu.map(attrs::onoff))
-            .opt_attr("ats", self.ats.map(attrs::onoff))
-            .opt_attr("packed", self.packed.map(attrs::onoff))
-            .opt_attr("page_per_vq", self.page_per_vq.map(attrs::onoff));
+            .on_off("rss", self.rss)
+            .on_off("rss_hash_report", self.rss_hash_report);
+        self.virtio.format(&mut b);
         if let Some(h) = &self.host {
             b.child(h.to_element("host"));
         }

@@ -2,11 +2,11 @@
 
 use std::net::IpAddr;
 
-use oxvirt_xml::model::XmlEnum;
+use oxvirt_xml::model::{str_to_long_ui, PropFlags, XmlEnum};
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlError, XmlModel};
 
 use super::InterfaceType;
-use crate::devices::chardev::{attrs, Reconnect};
+use crate::devices::chardev::Reconnect;
 
 oxvirt_xml::xml_enum! {
     /// The macvtap mode of a `direct` interface.
@@ -70,7 +70,7 @@ impl XmlModel for NetIp {
             None => None,
             Some(v) => {
                 let max = if parsed.is_ipv6() { 128 } else { 32 };
-                match attrs::parse_ui(v).filter(|&p| p <= max) {
+                match str_to_long_ui(v, 10).filter(|&p| p <= max) {
                     Some(p) => Some(p),
                     None => return Err(bad(format!("Invalid prefix value '{v}' in <ip>"))),
                 }
@@ -204,14 +204,6 @@ pub struct InterfaceSource {
     pub unknown: Unknown,
 }
 
-fn required(c: &mut Cursor<'_>, name: &str) -> Result<String> {
-    c.attr_string(name).ok_or_else(|| attrs::missing(c, name))
-}
-
-fn required_int(c: &mut Cursor<'_>, name: &str) -> Result<i32> {
-    attrs::int(c, name)?.ok_or_else(|| attrs::missing(c, name))
-}
-
 impl InterfaceSource {
     /// Whether an interface of type `kind` must have a `<source>`.
     pub fn required_for(kind: InterfaceType) -> bool {
@@ -239,24 +231,24 @@ impl InterfaceSource {
         let mut s = InterfaceSource::default();
         match kind {
             Network => {
-                s.network = Some(required(&mut c, "network")?);
+                s.network = Some(c.required_attr("network")?.to_string());
                 s.portgroup = c.attr_string("portgroup");
                 s.portid = c.attr_string("portid");
             }
             Vds => {
-                s.switchid = Some(required(&mut c, "switchid")?);
-                s.portid = Some(required(&mut c, "portid")?);
-                s.portgroupid = Some(required(&mut c, "portgroupid")?);
-                s.connectionid = Some(required(&mut c, "connectionid")?);
+                s.switchid = Some(c.required_attr("switchid")?.to_string());
+                s.portid = Some(c.required_attr("portid")?.to_string());
+                s.portgroupid = Some(c.required_attr("portgroupid")?.to_string());
+                s.connectionid = Some(c.required_attr("connectionid")?.to_string());
             }
-            Internal => s.name = Some(required(&mut c, "name")?),
-            Bridge => s.bridge = Some(required(&mut c, "bridge")?),
+            Internal => s.name = Some(c.required_attr("name")?.to_string()),
+            Bridge => s.bridge = Some(c.required_attr("bridge")?.to_string()),
             Direct => {
-                s.dev = Some(required(&mut c, "dev")?);
+                s.dev = Some(c.required_attr("dev")?.to_string());
                 s.direct_mode = c.enum_attr("mode")?;
             }
             Vhostuser => {
-                let t = required(&mut c, "type")?;
+                let t = c.required_attr("type")?.to_string();
                 if t != "unix" {
                     return Err(XmlError::unsupported(format!(
                         "Type='{t}' unsupported for <interface type='vhostuser'>"
@@ -264,18 +256,18 @@ impl InterfaceSource {
                     .at(el.position));
                 }
                 s.kind = Some(t);
-                s.path = Some(required(&mut c, "path")?);
-                s.vhostuser_mode = Some(attrs::required_enum(&mut c, "mode")?);
+                s.path = Some(c.required_attr("path")?.to_string());
+                s.vhostuser_mode = Some(c.required_enum_attr("mode")?);
                 s.reconnect = c.model("reconnect", ctx)?;
             }
-            Vdpa => s.dev = Some(required(&mut c, "dev")?),
+            Vdpa => s.dev = Some(c.required_attr("dev")?.to_string()),
             Client | Server | Mcast | Udp => {
                 s.address = if kind == Server {
                     c.attr_string("address")
                 } else {
-                    Some(required(&mut c, "address")?)
+                    Some(c.required_attr("address")?.to_string())
                 };
-                s.port = Some(required_int(&mut c, "port")?);
+                s.port = Some(c.required_int("port", 10, PropFlags::NONE)?);
                 if kind == Udp {
                     let Some(local) = c.child("local") else {
                         return Err(XmlError::xml(
@@ -284,8 +276,8 @@ impl InterfaceSource {
                         .at(el.position));
                     };
                     let mut lc = Cursor::new(local);
-                    let address = required(&mut lc, "address")?;
-                    let port = required_int(&mut lc, "port")?;
+                    let address = lc.required_attr("address")?.to_string();
+                    let port = lc.required_int("port", 10, PropFlags::NONE)?;
                     lc.finish(ctx);
                     s.local = Some((address, port));
                 }

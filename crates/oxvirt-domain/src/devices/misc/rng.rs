@@ -1,11 +1,11 @@
 //! A random number generator (`<rng>`).
 
+use oxvirt_xml::model::str_to_long_ullp;
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlEnum, XmlError, XmlModel};
 
-use crate::address::DeviceAddress;
 use crate::devices::chardev::{ChardevSource, ChardevType};
-use crate::os::props::{alias, finish_leaf, non_empty, parse_u64_10, write_alias};
-use crate::os::VirtioOptions;
+use crate::devices::info::{DeviceInfo, VirtioDriver};
+use crate::util::{enum_unsupported, finish_leaf, non_empty};
 
 oxvirt_xml::xml_enum! {
     /// The RNG device (`model`).
@@ -56,11 +56,9 @@ pub struct Rng {
     /// `<backend>`.
     pub backend: RngBackend,
     /// `<driver>` virtio options.
-    pub driver: Option<VirtioOptions>,
-    /// `<alias name=...>`.
-    pub alias: Option<String>,
-    /// Where the device sits on its bus.
-    pub address: Option<DeviceAddress>,
+    pub driver: Option<VirtioDriver>,
+    /// `<alias>`, `<address>` and the rest of libvirt's device info.
+    pub info: DeviceInfo,
     /// What the model does not know, kept as written.
     pub unknown: Unknown,
 }
@@ -95,7 +93,7 @@ fn read_rate(c: &mut Cursor<'_>, ctx: &mut Context) -> Result<(Option<u32>, Opti
     let read = |rc: &mut Cursor<'_>, name: &str, what: &str| -> Result<Option<u32>> {
         match rc.attr(name).filter(|v| !v.is_empty()) {
             None => Ok(None),
-            Some(v) => parse_u64_10(v)
+            Some(v) => str_to_long_ullp(v, 10)
                 .and_then(|n| u32::try_from(n).ok())
                 .map(Some)
                 .ok_or_else(|| {
@@ -116,12 +114,9 @@ fn read_rate(c: &mut Cursor<'_>, ctx: &mut Context) -> Result<(Option<u32>, Opti
 
 fn read_backend(el: &Element, ctx: &mut Context) -> Result<RngBackend> {
     let mut c = Cursor::new(el);
-    let Some(model) = c.attr("model") else {
+    let Some(model) = enum_unsupported(&mut c, "model", "RNG backend model")? else {
         return Err(XmlError::xml("missing RNG device backend model").at(el.position));
     };
-    let model = RngBackendModel::from_xml_str(model).ok_or_else(|| {
-        XmlError::unsupported(format!("unknown RNG backend model '{model}'")).at(el.position)
-    })?;
     let mut backend = RngBackend {
         model,
         file: None,
@@ -149,12 +144,9 @@ fn read_backend(el: &Element, ctx: &mut Context) -> Result<RngBackend> {
 impl XmlModel for Rng {
     fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
-        let Some(model) = c.attr("model") else {
+        let Some(model) = enum_unsupported::<RngModel>(&mut c, "model", "RNG model")? else {
             return Err(XmlError::xml("missing RNG device model").at(el.position));
         };
-        let model = RngModel::from_xml_str(model).ok_or_else(|| {
-            XmlError::unsupported(format!("unknown RNG model '{model}'")).at(el.position)
-        })?;
         let (rate_bytes, rate_period) = read_rate(&mut c, ctx)?;
         let backends = c.children("backend");
         let [backend] = backends.as_slice() else {
@@ -166,8 +158,7 @@ impl XmlModel for Rng {
             rate_bytes,
             rate_period,
             backend,
-            alias: alias(&mut c, ctx),
-            address: c.model("address", ctx)?,
+            info: DeviceInfo::parse(&mut c, ctx, false, false)?,
             driver: c.model("driver", ctx)?,
             unknown: c.finish(ctx),
         })
@@ -199,9 +190,8 @@ impl XmlModel for Rng {
             _ => {}
         }
         b.child(bb.finish(&be.unknown));
-        b.opt_child(VirtioOptions::element(self.driver.as_ref()));
-        write_alias(&mut b, self.alias.as_deref());
-        b.model(self.address.as_ref());
+        b.opt_child(VirtioDriver::element(self.driver.as_ref()));
+        self.info.format(&mut b);
         b.finish(&self.unknown)
     }
 }

@@ -275,8 +275,7 @@ fn validation_matches_libvirt() {
     );
     let a = Panic {
         model: Some(PanicModel::Isa),
-        alias: None,
-        address: None,
+        info: DeviceInfo::default(),
         unknown: Unknown::default(),
     };
     assert_eq!(

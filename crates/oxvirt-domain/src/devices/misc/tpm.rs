@@ -5,9 +5,9 @@ use std::str::FromStr;
 use oxvirt_xml::types::uuid::Uuid;
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlEnum, XmlError, XmlModel};
 
-use crate::address::DeviceAddress;
 use crate::devices::chardev::ChardevType;
-use crate::os::props::{alias, finish_leaf, write_alias};
+use crate::devices::info::DeviceInfo;
+use crate::util::finish_leaf;
 
 oxvirt_xml::xml_enum! {
     /// The TPM device (`model`).
@@ -105,10 +105,8 @@ pub struct Tpm {
     pub model: Option<TpmModel>,
     /// `<backend>`.
     pub backend: TpmBackend,
-    /// `<alias name=...>`.
-    pub alias: Option<String>,
-    /// Where the device sits on its bus.
-    pub address: Option<DeviceAddress>,
+    /// `<alias>`, `<address>` and the rest of libvirt's device info.
+    pub info: DeviceInfo,
     /// What the model does not know, kept as written.
     pub unknown: Unknown,
 }
@@ -274,8 +272,7 @@ impl XmlModel for Tpm {
         Ok(Tpm {
             model,
             backend,
-            alias: alias(&mut c, ctx),
-            address: c.model("address", ctx)?,
+            info: DeviceInfo::parse(&mut c, ctx, false, false)?,
             unknown: c.finish(ctx),
         })
     }
@@ -320,8 +317,7 @@ impl XmlModel for Tpm {
             }
         }
         b.child(bb.finish(&be.unknown));
-        write_alias(&mut b, self.alias.as_deref());
-        b.model(self.address.as_ref());
+        self.info.format(&mut b);
         b.finish(&self.unknown)
     }
 }
