@@ -232,7 +232,11 @@ impl Domain {
         let mut ctx = Context::default();
         let mut domain = Domain::from_element(&root, &mut ctx)?;
         if let (Some(meta), Some(span)) = (domain.metadata.as_mut(), metadata_span(&root)) {
-            meta.raw = xml.get(span).map(str::to_string);
+            // Kept verbatim only if the slice is the element itself.
+            meta.raw = xml
+                .get(span)
+                .filter(|r| r.starts_with("<metadata") && r.ends_with('>'))
+                .map(str::to_string);
         }
         let mut warnings = ctx.warnings;
         warnings.sort_by_key(|w| w.position);
@@ -388,11 +392,10 @@ impl XmlModel for Domain {
         }
         b.opt_text_child("title", self.title.as_deref());
         b.opt_text_child("description", self.description.as_deref());
+        // The element goes in as a tree, so that what followed it is put back after it; it
+        // is swapped for the text it was read from below.
         if let Some(m) = &self.metadata {
-            match &m.raw {
-                Some(raw) => b.node(Node::Verbatim(raw.clone())),
-                None => b.child(m.element.clone()),
-            };
+            b.child(m.element.clone());
         }
         b.model(self.max_memory.as_ref());
         b.model(self.memory.as_ref());
@@ -422,6 +425,15 @@ impl XmlModel for Domain {
         }
         b.child(devices);
         let mut el = b.finish(&self.unknown);
+        if let Some(raw) = self.metadata.as_ref().and_then(|m| m.raw.as_ref()) {
+            let slot = el
+                .children
+                .iter_mut()
+                .find(|n| n.as_element().is_some_and(|e| e.name == "metadata"));
+            if let Some(slot) = slot {
+                *slot = Node::Verbatim(raw.clone());
+            }
+        }
         el.children
             .extend(self.namespaced.iter().cloned().map(Node::Element));
         el

@@ -27,9 +27,14 @@ fn unknown_content_is_kept_and_reported_with_positions() {
 fn metadata_round_trips_byte_for_byte() {
     let metadata = "<metadata>\n    <app1:foo xmlns:app1=\"http://app1.org/app1/\">fooish</app1:foo>\n    \
                     <app2:bar xmlns:app2='http://app1.org/app2/'   a = \"b\"><!-- note --></app2:bar>\n  </metadata>";
-    let xml = format!("{BASE}  {metadata}\n</domain>\n");
+    let xml = format!("{BASE}  {metadata}\n  <frobnicate/>\n</domain>\n");
     let out = Domain::parse(&xml).unwrap().domain.to_xml();
     assert!(out.contains(metadata), "{out}");
+    // What followed the metadata still follows it.
+    assert!(
+        out.contains(&format!("{metadata}\n  <frobnicate/>\n")),
+        "{out}"
+    );
 }
 
 #[test]

@@ -74,8 +74,40 @@ impl Unknown {
 /// Reads an element's attributes and children by name, remembering what was taken.
 pub struct Cursor<'a> {
     el: &'a Element,
-    attr_taken: Vec<bool>,
-    child_taken: Vec<bool>,
+    attr_taken: Taken,
+    child_taken: Taken,
+}
+
+/// Which attributes or children a cursor has handed out: a bit set that needs no
+/// allocation for up to 128 items, which is nearly every element.
+#[derive(Debug)]
+enum Taken {
+    Inline(u128),
+    Heap(Vec<u64>),
+}
+
+impl Taken {
+    fn new(len: usize) -> Self {
+        if len <= 128 {
+            Taken::Inline(0)
+        } else {
+            Taken::Heap(vec![0; len.div_ceil(64)])
+        }
+    }
+
+    fn get(&self, i: usize) -> bool {
+        match self {
+            Taken::Inline(bits) => bits >> i & 1 == 1,
+            Taken::Heap(words) => words[i / 64] >> (i % 64) & 1 == 1,
+        }
+    }
+
+    fn set(&mut self, i: usize) {
+        match self {
+            Taken::Inline(bits) => *bits |= 1 << i,
+            Taken::Heap(words) => words[i / 64] |= 1 << (i % 64),
+        }
+    }
 }
 
 impl<'a> Cursor<'a> {
@@ -83,8 +115,8 @@ impl<'a> Cursor<'a> {
     pub fn new(el: &'a Element) -> Self {
         Cursor {
             el,
-            attr_taken: vec![false; el.attributes.len()],
-            child_taken: vec![false; el.children.len()],
+            attr_taken: Taken::new(el.attributes.len()),
+            child_taken: Taken::new(el.children.len()),
         }
     }
 
@@ -102,7 +134,7 @@ impl<'a> Cursor<'a> {
     pub fn attr(&mut self, name: &str) -> Option<&'a str> {
         let el = self.el;
         let i = el.attributes.iter().position(|a| a.name == name)?;
-        self.attr_taken[i] = true;
+        self.attr_taken.set(i);
         Some(el.attributes[i].value.as_str())
     }
 
@@ -326,8 +358,8 @@ impl<'a> Cursor<'a> {
         let el = self.el;
         for (i, node) in el.children.iter().enumerate() {
             if let Node::Element(e) = node {
-                if !self.child_taken[i] && e.name == name {
-                    self.child_taken[i] = true;
+                if !self.child_taken.get(i) && e.name == name {
+                    self.child_taken.set(i);
                     return Some(e);
                 }
             }
@@ -341,8 +373,8 @@ impl<'a> Cursor<'a> {
         let mut out = Vec::new();
         for (i, node) in el.children.iter().enumerate() {
             if let Node::Element(e) = node {
-                if !self.child_taken[i] && e.name == name {
-                    self.child_taken[i] = true;
+                if !self.child_taken.get(i) && e.name == name {
+                    self.child_taken.set(i);
                     out.push(e);
                 }
             }
@@ -356,8 +388,8 @@ impl<'a> Cursor<'a> {
         let mut out = Vec::new();
         for (i, node) in el.children.iter().enumerate() {
             if let Node::Element(e) = node {
-                if !self.child_taken[i] && pred(e) {
-                    self.child_taken[i] = true;
+                if !self.child_taken.get(i) && pred(e) {
+                    self.child_taken.set(i);
                     out.push(e);
                 }
             }
@@ -375,7 +407,7 @@ impl<'a> Cursor<'a> {
         let mut out = String::new();
         for (i, node) in self.el.children.iter().enumerate() {
             if let Node::Text(t) | Node::CData(t) = node {
-                self.child_taken[i] = true;
+                self.child_taken.set(i);
                 out.push_str(t);
             }
         }
@@ -409,7 +441,7 @@ impl<'a> Cursor<'a> {
     pub fn finish_known(self, ctx: &mut Context, untyped: &[&str]) -> Unknown {
         let mut unknown = Unknown::default();
         for (i, a) in self.el.attributes.iter().enumerate() {
-            if self.attr_taken[i] {
+            if self.attr_taken.get(i) {
                 continue;
             }
             if !is_namespace_declaration(&a.name) {
@@ -423,10 +455,13 @@ impl<'a> Cursor<'a> {
             }
             unknown.attributes.push(a.clone());
         }
-        let mut last: Option<(String, usize)> = None;
+        if unknown.attributes.is_empty() && self.all_children_taken() {
+            return unknown;
+        }
+        let mut last: Option<(&str, usize)> = None;
         let mut seen: Vec<(&str, usize)> = Vec::new();
         for (i, node) in self.el.children.iter().enumerate() {
-            if self.child_taken[i] {
+            if self.child_taken.get(i) {
                 if let Node::Element(e) = node {
                     let n = match seen.iter_mut().find(|(name, _)| *name == e.name) {
                         Some((_, count)) => {
@@ -438,7 +473,7 @@ impl<'a> Cursor<'a> {
                             0
                         }
                     };
-                    last = Some((e.name.clone(), n));
+                    last = Some((e.name.as_str(), n));
                 }
                 continue;
             }
@@ -459,7 +494,8 @@ impl<'a> Cursor<'a> {
                     ),
                 });
             }
-            unknown.children.push((Anchor(last.clone()), node.clone()));
+            let anchor = Anchor(last.map(|(name, n)| (name.to_string(), n)));
+            unknown.children.push((anchor, node.clone()));
         }
         // A model may write its known children in another order than they were read (libvirt
         // groups devices by kind), which changes the document order of what is anchored to
@@ -467,6 +503,15 @@ impl<'a> Cursor<'a> {
         // the written document gives an equal Unknown.
         unknown.children.sort_by(|a, b| a.0.cmp(&b.0));
         unknown
+    }
+}
+
+impl Cursor<'_> {
+    /// Whether every child is taken or is whitespace, so that nothing is left unknown.
+    fn all_children_taken(&self) -> bool {
+        self.el.children.iter().enumerate().all(|(i, n)| {
+            self.child_taken.get(i) || matches!(n, Node::Text(t) if t.trim().is_empty())
+        })
     }
 }
 

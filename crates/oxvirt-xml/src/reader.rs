@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use quick_xml::events::attributes::Attribute as QAttribute;
-use quick_xml::events::{BytesRef, BytesStart, Event};
+use quick_xml::events::{BytesRef, BytesStart, BytesText, Event};
 use quick_xml::{Reader, XmlVersion};
 
 use crate::error::{ErrorCode, Position, Result, XmlError};
@@ -43,14 +43,14 @@ impl<'a> LineTracker<'a> {
             *self = LineTracker::new(self.source);
         }
         let skipped = &self.source.as_bytes()[self.offset..offset];
-        for &b in skipped {
-            if b == b'\n' {
-                self.line += 1;
-                self.column = 1;
-            } else if b & 0xC0 != 0x80 {
-                // Count characters, not the continuation bytes of UTF-8 sequences.
-                self.column += 1;
+        // Characters, not the continuation bytes of UTF-8 sequences.
+        let chars = |bytes: &[u8]| bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count() as u32;
+        match skipped.iter().rposition(|&b| b == b'\n') {
+            Some(last) => {
+                self.line += skipped.iter().filter(|&&b| b == b'\n').count() as u32;
+                self.column = 1 + chars(&skipped[last + 1..]);
             }
+            None => self.column += chars(skipped),
         }
         self.offset = offset;
         Position {
@@ -117,6 +117,9 @@ struct Parser<'a> {
     scopes: Scopes,
     stack: Vec<Element>,
     root: Option<Element>,
+    /// Whitespace that followed markup: indentation, dropped unless character data
+    /// (an entity reference, say) follows it.
+    pending: Option<BytesText<'a>>,
 }
 
 impl<'a> Parser<'a> {
@@ -134,6 +137,7 @@ impl<'a> Parser<'a> {
             scopes: Scopes::default(),
             stack: Vec::new(),
             root: None,
+            pending: None,
         }
     }
 
@@ -151,7 +155,12 @@ impl<'a> Parser<'a> {
         loop {
             let start = self.offset(self.reader.buffer_position());
             let event = match self.reader.read_event() {
-                Ok(ev) => ev,
+                Ok(ev @ (Event::Text(_) | Event::GeneralRef(_) | Event::CData(_))) => ev,
+                Ok(ev) => {
+                    // Markup follows: held-back whitespace was indentation.
+                    self.pending = None;
+                    ev
+                }
                 Err(err) => {
                     let at = self.offset(self.reader.error_position());
                     return Err(self.error_at(at, describe_error(&err)));
@@ -184,15 +193,28 @@ impl<'a> Parser<'a> {
                     self.attach(el, start)?;
                 }
                 Event::Text(text) => {
-                    let content = text.xml10_content();
-                    self.text(&content, start)?;
+                    // Whitespace after markup is held back: it is indentation unless more
+                    // character data follows.
+                    let after_markup = self
+                        .stack
+                        .last()
+                        .is_some_and(|p| p.children.last().is_some_and(is_markup));
+                    self.flush_pending(start)?;
+                    if after_markup && text.bytes().all(|b| is_xml_space(b as char)) {
+                        self.pending = Some(text);
+                    } else {
+                        let content = text.xml10_content();
+                        self.text(&content, start)?;
+                    }
                 }
                 Event::GeneralRef(reference) => {
+                    self.flush_pending(start)?;
                     let ch = self.resolve_reference(&reference, start)?;
                     let mut buf = [0u8; 4];
                     self.text(ch.encode_utf8(&mut buf), start)?;
                 }
                 Event::CData(data) => {
+                    self.flush_pending(start)?;
                     let content = data.xml10_content().into_owned();
                     self.check_chars(&content, start)?;
                     match self.stack.last_mut() {
@@ -246,13 +268,6 @@ impl<'a> Parser<'a> {
     fn text(&mut self, content: &str, start: usize) -> Result<()> {
         self.check_chars(content, start)?;
         match self.stack.last_mut() {
-            // Indentation between elements: not kept, so not stored.
-            Some(parent)
-                if content.bytes().all(|b| is_xml_space(b as char))
-                    && parent.children.last().is_some_and(is_markup) =>
-            {
-                Ok(())
-            }
             Some(parent) => {
                 if let Some(Node::Text(prev)) = parent.children.last_mut() {
                     prev.push_str(content);
@@ -263,6 +278,14 @@ impl<'a> Parser<'a> {
             }
             None if content.chars().all(is_xml_space) => Ok(()),
             None => Err(self.error_at(start, "text outside the root element")),
+        }
+    }
+
+    /// Adds held-back whitespace as text: character data follows it.
+    fn flush_pending(&mut self, start: usize) -> Result<()> {
+        match self.pending.take() {
+            Some(ws) => self.text(&ws.xml10_content(), start),
+            None => Ok(()),
         }
     }
 
@@ -555,6 +578,13 @@ mod tests {
         assert_eq!(root.children[0], Node::Comment(" c ".into()));
         assert_eq!(root.child("b").unwrap().text(), "  x  ");
         assert_eq!(root.child("c").unwrap().text(), "   ");
+    }
+
+    #[test]
+    fn whitespace_before_a_reference_after_markup_is_kept() {
+        let root = parse("<a><b/>\n  &gt;<c/>  </a>").unwrap();
+        assert_eq!(root.children[1], Node::Text("\n  >".into()));
+        assert_eq!(root.children.len(), 3);
     }
 
     #[test]

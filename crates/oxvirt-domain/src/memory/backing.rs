@@ -292,14 +292,15 @@ impl XmlModel for MemoryBacking {
         if let Some(f) = &self.locked {
             b.child(flag_element("locked", f));
         }
-        if let Some(s) = self.source {
+        // Written when typed or when it carries something unknown, which must not be lost.
+        if self.source.is_some() || !self.source_unknown.is_empty() {
             let mut sb = Builder::new("source");
-            sb.attr("type", s);
+            sb.opt_attr("type", self.source);
             b.child(sb.finish(&self.source_unknown));
         }
-        if let Some(a) = self.access {
+        if self.access.is_some() || !self.access_unknown.is_empty() {
             let mut ab = Builder::new("access");
-            ab.attr("mode", a);
+            ab.opt_attr("mode", self.access);
             b.child(ab.finish(&self.access_unknown));
         }
         if let Some(a) = &self.allocation {
