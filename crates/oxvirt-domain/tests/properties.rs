@@ -91,3 +91,64 @@ proptest! {
         prop_assert_eq!(once, twice);
     }
 }
+
+/// A device written from random values, in libvirt's syntax.
+fn device() -> impl Strategy<Value = String> {
+    let path = "/var/lib/[a-z]{1,8}/[a-z0-9_-]{1,12}\\.(img|qcow2|iso)";
+    prop_oneof![
+        (path, "[sv]d[a-z]", prop_oneof![Just("virtio"), Just("scsi"), Just("sata")], any::<bool>(), proptest::option::of(1u32..20))
+            .prop_map(|(p, dev, bus, ro, boot)| {
+                let bus = if dev.starts_with('v') { "virtio" } else { bus };
+                format!(
+                    "<disk type='file' device='disk'><driver name='qemu' type='qcow2' cache='none'/>\
+                     <source file='{p}'/><target dev='{dev}' bus='{bus}'/>{}{}</disk>",
+                    boot.map(|b| format!("<boot order='{b}'/>")).unwrap_or_default(),
+                    if ro { "<readonly/>" } else { "" }
+                )
+            }),
+        (any::<[u8; 3]>(), "[a-z]{1,6}[0-9]", prop_oneof![Just("virtio"), Just("e1000"), Just("rtl8139")])
+            .prop_map(|(m, br, model)| format!(
+                "<interface type='bridge'><mac address='52:54:00:{:02x}:{:02x}:{:02x}'/>\
+                 <source bridge='{br}'/><model type='{model}'/></interface>",
+                m[0], m[1], m[2]
+            )),
+        (0u32..8, prop_oneof![Just("usb"), Just("scsi"), Just("virtio-serial"), Just("sata")])
+            .prop_map(|(i, t)| format!("<controller type='{t}' index='{i}'/>")),
+        (0u32..4).prop_map(|p| format!(
+            "<serial type='pty'><target port='{p}'/></serial>"
+        )),
+        "[a-z0-9._]{1,20}".prop_map(|n| format!(
+            "<channel type='unix'><target type='virtio' name='org.{n}'/></channel>"
+        )),
+        (5900u32..6000, any::<bool>()).prop_map(|(port, auto)| format!(
+            "<graphics type='vnc' port='{port}' autoport='{}' listen='127.0.0.1'>\
+             <listen type='address' address='127.0.0.1'/></graphics>",
+            if auto { "yes" } else { "no" }
+        )),
+        Just("<input type='tablet' bus='usb'/>".to_string()),
+        Just("<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>".to_string()),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn parsed_devices_format_and_parse_back_equal(
+        mut devices in proptest::collection::vec(device(), 0..12),
+        balloon in any::<bool>(),
+    ) {
+        if balloon {
+            devices.push("<memballoon model='virtio'/>".to_string());
+        }
+        let xml = format!(
+            "<domain type='kvm'><name>p</name><memory>1048576</memory><vcpu>2</vcpu>\
+             <os><type arch='x86_64' machine='q35'>hvm</type></os><devices>{}</devices></domain>",
+            devices.concat()
+        );
+        let first = Domain::parse(&xml).map_err(|e| TestCaseError::fail(format!("{e}\n{xml}")))?;
+        prop_assert!(first.warnings.is_empty(), "{:?}", first.warnings);
+        let text = first.domain.to_xml();
+        let second = Domain::parse(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        prop_assert_eq!(&second.domain, &first.domain);
+        prop_assert_eq!(second.domain.to_xml(), text);
+    }
+}
