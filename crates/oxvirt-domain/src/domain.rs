@@ -270,7 +270,7 @@ impl XmlModel for Domain {
     fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
         let virt_type = c.required_enum_attr::<VirtType>("type")?;
-        let id = c.int_attr("id")?.map(|v| v as i32);
+        let id = c.prop_int("id", 10, oxvirt_xml::model::PropFlags::NONE)?;
         let name_el = c.child("name");
         let name = match name_el {
             Some(n) => n.text(),

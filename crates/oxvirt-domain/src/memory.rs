@@ -84,7 +84,7 @@ impl XmlModel for MaxMemory {
     fn from_element(el: &Element, ctx: &mut Context) -> Result<Self> {
         let mut c = Cursor::new(el);
         let kib = read_kib(&mut c)?;
-        let slots = c.uint_attr("slots")?.map(|v| v as u32);
+        let slots = c.prop_uint("slots", 10, oxvirt_xml::model::PropFlags::NONE)?;
         Ok(MaxMemory {
             kib,
             slots,
