@@ -494,7 +494,15 @@ impl<'a> Cursor<'a> {
                     ),
                 });
             }
-            let anchor = Anchor(last.map(|(name, n)| (name.to_string(), n)));
+            // A second element of a name the model took once goes right after the one it
+            // took: written back there, reading takes the same one again.
+            let duplicate_of = node.as_element().and_then(|e| {
+                let taken = self.el.children.iter().enumerate().filter(|(j, n)| {
+                    self.child_taken.get(*j) && n.as_element().is_some_and(|t| t.name == e.name)
+                });
+                taken.count().checked_sub(1).map(|n| (e.name.as_str(), n))
+            });
+            let anchor = Anchor(duplicate_of.or(last).map(|(name, n)| (name.to_string(), n)));
             unknown.children.push((anchor, node.clone()));
         }
         // A model may write its known children in another order than they were read (libvirt
@@ -917,6 +925,19 @@ mod tests {
         assert!(ctx.warnings[0].message.contains("'cache'"));
         assert_eq!(ctx.warnings[1].position.line, 3);
         assert_eq!(to_string(&disk.to_element()), doc);
+    }
+
+    #[test]
+    fn a_second_element_of_a_typed_name_goes_after_the_first() {
+        // The first <target> is typed; the other stays unknown and is written after it, so
+        // that reading the output types the same one.
+        let doc = "<disk><serial>x</serial><target dev='vda'/><target dev='vdb'/></disk>";
+        let mut ctx = Context::default();
+        let disk = Disk::from_element(&parse(doc).unwrap(), &mut ctx).unwrap();
+        let out = to_string(&disk.to_element());
+        let again = Disk::from_element(&parse(&out).unwrap(), &mut ctx).unwrap();
+        assert_eq!(again.target.as_deref(), Some("vda"));
+        assert_eq!(to_string(&again.to_element()), out);
     }
 
     #[test]
