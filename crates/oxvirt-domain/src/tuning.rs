@@ -130,10 +130,10 @@ impl TuningView<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oxvirt_xml::{parse, to_string, Context, XmlModel};
+    use oxvirt_xml::{to_string, XmlModel};
 
     fn read<T: XmlModel>(xml: &str) -> T {
-        T::from_element(&parse(xml).unwrap(), &mut Context::default()).unwrap()
+        crate::util::read_model(xml).unwrap()
     }
 
     #[test]

@@ -167,6 +167,15 @@ pub(crate) fn unknown_cause() -> XmlError {
     XmlError::internal("An error occurred, but the cause is unknown")
 }
 
+/// Reads model `T` from an XML snippet, for tests.
+#[cfg(test)]
+pub(crate) fn read_model<T: oxvirt_xml::XmlModel>(xml: &str) -> oxvirt_xml::Result<T> {
+    T::from_element(
+        &oxvirt_xml::parse(xml)?,
+        &mut oxvirt_xml::Context::default(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

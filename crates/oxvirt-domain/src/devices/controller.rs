@@ -437,16 +437,6 @@ impl Controller {
         is_root(self.kind, self.model.as_deref())
     }
 
-    /// The guest-side address.
-    pub fn address(&self) -> Option<&DeviceAddress> {
-        self.info.address.as_ref()
-    }
-
-    /// The alias name.
-    pub fn alias(&self) -> Option<&str> {
-        self.info.alias_name()
-    }
-
     /// The master controller's start port, for USB companion controllers.
     pub fn master_startport(&self) -> Option<u32> {
         self.info.master.as_ref().map(|m| m.startport)
@@ -642,7 +632,7 @@ pub fn add_implicit_disk_controllers(disks: &[Disk], controllers: &mut Vec<Contr
         let max = disks
             .iter()
             .filter(|d| d.effective_bus() == bus)
-            .filter_map(|d| match d.address() {
+            .filter_map(|d| match d.info.address.as_ref() {
                 Some(DeviceAddress::Drive { controller, .. }) => Some(controller.unwrap_or(0)),
                 _ => None,
             })

@@ -384,21 +384,6 @@ impl Disk {
         matches!(self.device, DiskDevice::Cdrom | DiskDevice::Floppy)
     }
 
-    /// The guest-side address.
-    pub fn address(&self) -> Option<&DeviceAddress> {
-        self.info.address.as_ref()
-    }
-
-    /// The alias name.
-    pub fn alias(&self) -> Option<&str> {
-        self.info.alias_name()
-    }
-
-    /// The boot index.
-    pub fn boot_order(&self) -> Option<u32> {
-        self.info.boot_order()
-    }
-
     /// Sets the bus libvirt derives when none is written ([`Disk::effective_bus`]).
     pub fn assign_bus(&mut self) {
         if self.target.is_some() && self.target_bus().is_none() {
@@ -570,11 +555,12 @@ pub fn validate_disks(disks: &[Disk]) -> Result<()> {
         }
     }
     for (i, a) in disks.iter().enumerate() {
-        let Some(ka) = a.address().and_then(drive_key) else {
+        let Some(ka) = a.info.address.as_ref().and_then(drive_key) else {
             continue;
         };
         for b in &disks[i + 1..] {
-            if a.effective_bus() == b.effective_bus() && b.address().and_then(drive_key) == Some(ka)
+            if a.effective_bus() == b.effective_bus()
+                && b.info.address.as_ref().and_then(drive_key) == Some(ka)
             {
                 return Err(XmlError::unsupported(format!(
                     "Found duplicate drive address for disk with target name '{}' \

@@ -9,7 +9,6 @@ use oxvirt_xml::{
 
 use super::disk::common::StorageFormat;
 use super::info::{DeviceInfo, VirtioOptions};
-use crate::address::DeviceAddress;
 use crate::util;
 
 xml_enum! {
@@ -360,16 +359,6 @@ impl Filesystem {
     /// The driver type.
     pub fn driver_type(&self) -> Option<FsDriverType> {
         self.driver.as_ref().and_then(|d| d.kind)
-    }
-
-    /// The guest-side address.
-    pub fn address(&self) -> Option<&DeviceAddress> {
-        self.info.address.as_ref()
-    }
-
-    /// The alias name.
-    pub fn alias(&self) -> Option<&str> {
-        self.info.alias_name()
     }
 }
 

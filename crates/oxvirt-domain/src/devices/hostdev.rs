@@ -255,21 +255,6 @@ impl Hostdev {
         self.driver.as_ref().and_then(|d| d.name)
     }
 
-    /// The guest-side address.
-    pub fn address(&self) -> Option<&DeviceAddress> {
-        self.info.address.as_ref()
-    }
-
-    /// The alias name.
-    pub fn alias(&self) -> Option<&str> {
-        self.info.alias_name()
-    }
-
-    /// The boot index.
-    pub fn boot_order(&self) -> Option<u32> {
-        self.info.boot_order()
-    }
-
     /// Whether `self` and `other` name the same host device (`virDomainHostdevMatch`).
     pub fn same_host_device(&self, other: &Hostdev) -> bool {
         if self.mode != other.mode || self.kind != other.kind {

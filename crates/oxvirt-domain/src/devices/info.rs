@@ -349,9 +349,7 @@ impl XmlModel for VirtioDriver {
 mod tests {
     use super::*;
 
-    fn read<T: XmlModel>(xml: &str) -> Result<T> {
-        T::from_element(&oxvirt_xml::parse(xml).unwrap(), &mut Context::default())
-    }
+    use crate::util::read_model as read;
 
     #[test]
     fn device_info_is_written_in_libvirts_order() {

@@ -259,8 +259,8 @@ pub struct DeviceContext<'a> {
 impl Devices {
     /// Whether any device asks to boot in a given order (`<boot order=...>`).
     pub fn has_boot_order(&self) -> bool {
-        self.disks.iter().any(|d| d.boot_order().is_some())
-            || self.hostdevs.iter().any(|d| d.boot_order().is_some())
+        self.disks.iter().any(|d| d.info.boot_order().is_some())
+            || self.hostdevs.iter().any(|d| d.info.boot_order().is_some())
             || self.interfaces.iter().any(|d| d.info.boot.is_some())
             || self.redirdevs.iter().any(|d| d.info.boot.is_some())
     }

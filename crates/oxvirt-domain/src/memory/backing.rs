@@ -410,11 +410,9 @@ impl XmlModel for Memtune {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oxvirt_xml::{parse, to_string};
+    use oxvirt_xml::to_string;
 
-    fn read<T: XmlModel>(xml: &str) -> Result<T> {
-        T::from_element(&parse(xml).unwrap(), &mut Context::default())
-    }
+    use crate::util::read_model as read;
 
     #[test]
     fn backing_round_trip() {

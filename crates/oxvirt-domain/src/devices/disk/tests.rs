@@ -87,7 +87,7 @@ fn defaults_assign_bus_and_drive_address() {
     let mut s = read("<disk><target dev='sdj' bus='scsi'/></disk>").unwrap();
     s.assign_drive_address(true).unwrap();
     assert_eq!(
-        s.address().and_then(drive_key),
+        s.info.address.as_ref().and_then(drive_key),
         Some((0, 0, 0, 10)),
         "unit 7 is skipped on a wide SCSI bus"
     );

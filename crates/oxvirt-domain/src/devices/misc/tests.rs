@@ -1,9 +1,7 @@
 use super::*;
 use oxvirt_xml::ErrorCode;
 
-fn read<T: XmlModel>(xml: &str) -> Result<T> {
-    T::from_element(&oxvirt_xml::parse(xml)?, &mut Context::default())
-}
+use crate::util::read_model as read;
 
 fn write<T: XmlModel>(v: &T) -> String {
     oxvirt_xml::to_string(&v.to_element())
