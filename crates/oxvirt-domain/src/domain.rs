@@ -272,8 +272,9 @@ impl XmlModel for Domain {
         let virt_type = c.required_enum_attr::<VirtType>("type")?;
         let id = c.prop_int("id", 10, oxvirt_xml::model::PropFlags::NONE)?;
         let name_el = c.child("name");
-        let name = match name_el {
-            Some(n) => n.text(),
+        // An empty <name/> is missing too: libvirt reads the element's text.
+        let name = match name_el.map(Element::text).filter(|n| !n.is_empty()) {
+            Some(n) => n,
             None => {
                 return Err(
                     XmlError::new(ErrorCode::NoName, "missing name information").at(el.position)

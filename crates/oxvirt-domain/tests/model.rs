@@ -78,6 +78,11 @@ fn refusals_carry_libvirts_codes_and_positions() {
             "missing name information",
         ),
         (
+            "<domain type='kvm'><name/></domain>",
+            ErrorCode::NoName,
+            "missing name information",
+        ),
+        (
             "<domain type='kvm'><name>a/b</name></domain>",
             ErrorCode::XmlError,
             "name a/b cannot contain '/'",
