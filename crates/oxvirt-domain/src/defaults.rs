@@ -16,7 +16,6 @@ pub fn host_arch() -> &'static str {
         "x86" => "i686",
         "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
         "powerpc64" => "ppc64",
-        "loongarch64" => "loongarch64",
         other => other,
     }
 }

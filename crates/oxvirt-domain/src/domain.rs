@@ -422,7 +422,7 @@ impl XmlModel for Domain {
         // libvirt always writes <devices>, with an open and a close tag even when empty.
         let mut devices = self.devices.to_element();
         if devices.children.is_empty() {
-            devices.children.push(Node::Text("\n  ".into()));
+            devices.children.push(Node::Verbatim(String::new()));
         }
         b.child(devices);
         let mut el = b.finish(&self.unknown);

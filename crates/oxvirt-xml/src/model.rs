@@ -6,7 +6,6 @@
 //! place it was read from, so nothing a user wrote is lost.
 
 use std::fmt::Display;
-use std::str::FromStr;
 
 use crate::error::{Position, Result, XmlError};
 use crate::tree::{Attribute, Element, Node};
@@ -148,35 +147,6 @@ impl<'a> Cursor<'a> {
         match self.attr(name) {
             Some(v) => Ok(v),
             None => Err(self.missing_attr(name)),
-        }
-    }
-
-    /// Takes the attribute `name` and parses it with `FromStr`, failing with libvirt's
-    /// message for an invalid value, completed by `expected` (like `Expected integer value`).
-    pub fn parse_attr<T: FromStr>(&mut self, name: &str, expected: &str) -> Result<Option<T>> {
-        let Some(v) = self.attr(name) else {
-            return Ok(None);
-        };
-        match parse_trimmed::<T>(v) {
-            Some(x) => Ok(Some(x)),
-            None => Err(self.invalid_value(name, v, expected)),
-        }
-    }
-
-    /// Takes an unsigned integer attribute, accepting decimal, `0x` hex and leading-zero
-    /// octal as libvirt does.
-    pub fn uint_attr(&mut self, name: &str) -> Result<Option<u64>> {
-        self.prop_ulonglong(name, 0, PropFlags::NONE)
-    }
-
-    /// Takes a signed integer attribute.
-    pub fn int_attr(&mut self, name: &str) -> Result<Option<i64>> {
-        let Some(v) = self.attr(name) else {
-            return Ok(None);
-        };
-        match parse_c_int(v) {
-            Some(x) => Ok(Some(x)),
-            None => Err(self.invalid_value(name, v, "Expected integer value")),
         }
     }
 
@@ -527,10 +497,6 @@ fn is_namespace_declaration(name: &str) -> bool {
     name == "xmlns" || name.starts_with("xmlns:")
 }
 
-fn parse_trimmed<T: FromStr>(v: &str) -> Option<T> {
-    v.parse::<T>().ok()
-}
-
 /// libvirt's `virXMLPropFlags`: what a `Cursor::prop_*` reader rejects besides values that
 /// are not numbers or not in the set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -630,19 +596,6 @@ pub fn str_to_long_ll(v: &str, base: u32) -> Option<i64> {
 /// libvirt's `virStrToLong_i`: like [`str_to_long_ll`], within the range of `i32`.
 pub fn str_to_long_i(v: &str, base: u32) -> Option<i32> {
     str_to_long_ll(v, base).and_then(|n| i32::try_from(n).ok())
-}
-
-/// Parses an unsigned integer the way C's `strtoull` with base 0 does for libvirt:
-/// decimal, `0x` hexadecimal or leading-zero octal, with no minus sign and nothing after it
-/// ([`str_to_long_ullp`] in base 0).
-pub fn parse_c_uint(v: &str) -> Option<u64> {
-    str_to_long_ullp(v, 0)
-}
-
-/// Parses a signed integer as [`parse_c_uint`] does, with an optional leading `-`
-/// ([`str_to_long_ll`] in base 0).
-pub fn parse_c_int(v: &str) -> Option<i64> {
-    str_to_long_ll(v, 0)
 }
 
 /// Builds the element a model writes, placing the model's [`Unknown`] content back where
@@ -944,7 +897,7 @@ mod tests {
     fn invalid_values_are_reported_in_libvirts_words() {
         let el = parse("<gic version='x' index='-1'/>").unwrap();
         let mut c = Cursor::new(&el);
-        let err = c.uint_attr("index").unwrap_err();
+        let err = c.prop_uint("index", 10, PropFlags::NONE).unwrap_err();
         assert_eq!(
             err.message,
             "Invalid value for attribute 'index' in element 'gic': '-1'. Expected non-negative integer value"
@@ -959,12 +912,13 @@ mod tests {
 
     #[test]
     fn c_integers() {
-        assert_eq!(parse_c_uint("0x1f"), Some(31));
-        assert_eq!(parse_c_uint("010"), Some(8));
-        assert_eq!(parse_c_uint("0"), Some(0));
-        assert_eq!(parse_c_uint("-1"), None);
-        assert_eq!(parse_c_uint("1a"), None);
-        assert_eq!(parse_c_int("-5"), Some(-5));
+        // Base 0, as libvirt's `strtoull`/`strtoll` callers use it: decimal, hex, octal.
+        assert_eq!(str_to_long_ullp("0x1f", 0), Some(31));
+        assert_eq!(str_to_long_ullp("010", 0), Some(8));
+        assert_eq!(str_to_long_ullp("0", 0), Some(0));
+        assert_eq!(str_to_long_ullp("-1", 0), None);
+        assert_eq!(str_to_long_ullp("1a", 0), None);
+        assert_eq!(str_to_long_ll("-5", 0), Some(-5));
     }
 
     #[test]

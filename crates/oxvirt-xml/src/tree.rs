@@ -39,7 +39,9 @@ pub enum Node {
     /// A CDATA section's content.
     CData(String),
     /// Markup copied verbatim into the output (for example a `<metadata>` element kept
-    /// byte for byte). It is written as is, after the indentation of its first line.
+    /// byte for byte). It is written as is, after the indentation of its first line. An
+    /// empty one writes nothing, but makes its parent written with an open and a close tag
+    /// (`<devices>` ... `</devices>`) as libvirt writes some elements even when empty.
     Verbatim(String),
 }
 
@@ -163,17 +165,5 @@ impl Element {
     /// Whether the element has neither attributes nor children.
     pub fn is_empty(&self) -> bool {
         self.attributes.is_empty() && self.children.is_empty()
-    }
-
-    /// A path-like description of this element for messages: `<name>` at line:column.
-    pub fn describe(&self) -> String {
-        if self.position.line == 0 {
-            format!("<{}>", self.name)
-        } else {
-            format!(
-                "<{}> at line {}, column {}",
-                self.name, self.position.line, self.position.column
-            )
-        }
     }
 }

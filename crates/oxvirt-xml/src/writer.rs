@@ -84,6 +84,7 @@ pub fn write_node(out: &mut String, node: &Node, depth: usize) {
     match node {
         Node::Element(e) => write_element(out, e, depth),
         Node::Text(t) if t.trim().is_empty() => {}
+        Node::Verbatim(v) if v.is_empty() => {}
         other => {
             indent(out, depth);
             write_node_inline(out, other, depth);
@@ -187,6 +188,19 @@ mod tests {
                    <description>multi\nline</description>\n  <devices>\n    <empty/>\n  \
                    </devices>\n</domain>\n";
         assert_eq!(to_string(&parse(doc).unwrap()), doc);
+    }
+
+    #[test]
+    fn an_empty_verbatim_child_keeps_open_and_close_tags_at_any_depth() {
+        let inner = Element {
+            children: vec![Node::Verbatim(String::new())],
+            ..Element::new("devices")
+        };
+        let el = Element::new("a").with_child(Element::new("domain").with_child(inner));
+        assert_eq!(
+            to_string(&el),
+            "<a>\n  <domain>\n    <devices>\n    </devices>\n  </domain>\n</a>\n"
+        );
     }
 
     #[test]

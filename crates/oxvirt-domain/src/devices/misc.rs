@@ -127,7 +127,7 @@ impl XmlModel for Memballoon {
         let mut stats_period = None;
         if let Some(s) = c.child("stats") {
             let mut sc = Cursor::new(s);
-            let period = sc.int_attr("period")?;
+            let period = sc.prop_int("period", 0, PropFlags::NONE)?;
             stats_period = period
                 .and_then(|p| u32::try_from(p).ok())
                 .filter(|p| *p > 0);
