@@ -213,8 +213,12 @@ fn ci(root: &Path) -> Result<()> {
             ],
         ),
     )?;
-    step("tests", cargo(root, &["test", "--workspace", "-j2"]))?;
-    conformance(root)?;
+    // Uncaptured, so that the conformance suites' counts show; the other tests print
+    // nothing when they pass. One run, not a second one just for the counts.
+    step(
+        "tests (with the conformance counts)",
+        cargo(root, &["test", "--workspace", "-j2", "--", "--nocapture"]),
+    )?;
     if has_nightly(root) && has_cargo_fuzz(root) {
         let mut build = cargo(&root.join("fuzz"), &["+nightly", "fuzz", "build"]);
         build.env("CARGO_BUILD_JOBS", "2");
