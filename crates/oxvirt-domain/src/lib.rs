@@ -18,6 +18,7 @@ pub mod clock;
 pub mod cpu;
 pub mod defaults;
 pub mod devices;
+pub mod driver;
 pub mod domain;
 pub mod features;
 pub mod memory;

@@ -6,63 +6,11 @@
 
 use std::fmt;
 
-/// The subset of libvirt's `virErrorNumber` that XML handling reports.
-///
-/// The discriminants are libvirt's numeric values; they cross the wire unchanged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(i32)]
-pub enum ErrorCode {
-    /// `VIR_ERR_INTERNAL_ERROR`: a consistency check failed.
-    InternalError = 1,
-    /// `VIR_ERR_INVALID_ARG`: an argument is out of range.
-    InvalidArg = 8,
-    /// `VIR_ERR_NO_SOURCE`: a device has no source.
-    NoSource = 19,
-    /// `VIR_ERR_NO_TARGET`: a device has no target.
-    NoTarget = 20,
-    /// `VIR_ERR_NO_NAME`: a required name is missing.
-    NoName = 21,
-    /// `VIR_ERR_XML_ERROR`: the document is not well formed, or a value is invalid.
-    XmlError = 27,
-    /// `VIR_ERR_XML_DETAIL`: the XML parser itself reported a syntax error.
-    XmlDetail = 35,
-    /// `VIR_ERR_INVALID_MAC`: a MAC address is malformed.
-    InvalidMac = 44,
-    /// `VIR_ERR_CONFIG_UNSUPPORTED`: the configuration is well formed but not supported.
-    ConfigUnsupported = 67,
-    /// `VIR_ERR_OVERFLOW`: a number does not fit.
-    Overflow = 82,
-    /// `VIR_ERR_XML_INVALID_SCHEMA`: the document does not match the schema.
-    XmlInvalidSchema = 92,
-}
+mod codes;
+mod vir;
 
-impl ErrorCode {
-    /// libvirt's numeric value of this code.
-    pub fn number(self) -> i32 {
-        self as i32
-    }
-
-    /// The prefix libvirt puts before the message of an error with this code, if any.
-    ///
-    /// For the codes without one, libvirt's text is the message itself (`VIR_ERR_XML_DETAIL`
-    /// is the parser's own words; `VIR_ERR_NO_TARGET` reads "missing target information
-    /// for device ...").
-    pub fn prefix(self) -> Option<&'static str> {
-        match self {
-            ErrorCode::InternalError => Some("internal error"),
-            ErrorCode::InvalidArg => Some("invalid argument"),
-            ErrorCode::XmlError => Some("XML error"),
-            ErrorCode::InvalidMac => Some("invalid MAC address"),
-            ErrorCode::ConfigUnsupported => Some("unsupported configuration"),
-            ErrorCode::Overflow => Some("numerical overflow"),
-            ErrorCode::XmlInvalidSchema => Some("XML document failed to validate against schema"),
-            ErrorCode::XmlDetail
-            | ErrorCode::NoSource
-            | ErrorCode::NoTarget
-            | ErrorCode::NoName => None,
-        }
-    }
-}
+pub use codes::{ErrorCode, ErrorDomain};
+pub use vir::{ErrorLevel, VirError};
 
 /// A line and column in a document, both counted from 1 (columns in characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

@@ -18,7 +18,7 @@ pub mod tree;
 pub mod types;
 pub mod writer;
 
-pub use error::{ErrorCode, Position, Result, XmlError};
+pub use error::{ErrorCode, ErrorDomain, ErrorLevel, Position, Result, VirError, XmlError};
 pub use model::{Builder, Context, Cursor, Unknown, Warning, XmlEnum, XmlModel};
 pub use reader::parse;
 pub use tree::{Attribute, Element, Node};

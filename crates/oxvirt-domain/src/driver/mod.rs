@@ -1,0 +1,443 @@
+//! The hypervisor driver interface: what a backend (the in-memory test driver, QEMU, a
+//! remote daemon) implements so that the facade and the daemon can manage its domains.
+//!
+//! The shape follows libvirt's public domain API: each method is one `virDomain*` or
+//! `virConnect*` call, takes libvirt's flags as a `u32` (see [`flags`]) and fails with a
+//! [`VirError`] carrying libvirt's error code, domain and message. Domains are named by a
+//! [`DomainRef`] (name, UUID and ID, as `remote_nonnull_domain` carries them); drivers find
+//! the domain by UUID, as libvirt does.
+//!
+//! Every method has a default that fails with `VIR_ERR_NO_SUPPORT` ("this function is not
+//! supported by the connection driver: virDomainXxx"), exactly what libvirt answers for a
+//! call a driver lacks, so a backend can grow one call at a time.
+
+pub mod event;
+pub mod flags;
+pub mod state;
+
+use async_trait::async_trait;
+use oxvirt_xml::types::Uuid;
+use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
+
+pub use event::{DomainEvent, EventBus, EventId, EventKind, EventReceiver, Lifecycle};
+pub use state::{DomainState, StateReason};
+
+/// The result of a driver call.
+pub type Result<T, E = VirError> = std::result::Result<T, E>;
+
+/// A domain as calls name it: libvirt's `remote_nonnull_domain`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DomainRef {
+    /// The domain's name.
+    pub name: String,
+    /// The domain's UUID.
+    pub uuid: Uuid,
+    /// The ID while it runs, `-1` while it is inactive.
+    pub id: i32,
+}
+
+impl DomainRef {
+    /// Whether the reference was taken while the domain ran.
+    pub fn is_active(&self) -> bool {
+        self.id >= 0
+    }
+}
+
+/// A snapshot as calls name it: its domain and its name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SnapshotRef {
+    /// The domain the snapshot belongs to.
+    pub domain: DomainRef,
+    /// The snapshot's name.
+    pub name: String,
+}
+
+/// `virDomainInfo`: what `virsh dominfo` shows of a domain's resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DomainInfo {
+    /// The current state.
+    pub state: DomainState,
+    /// The maximum memory, in KiB.
+    pub max_mem_kib: u64,
+    /// The memory in use, in KiB.
+    pub memory_kib: u64,
+    /// The number of virtual CPUs.
+    pub nr_virt_cpu: u32,
+    /// CPU time used, in nanoseconds.
+    pub cpu_time_ns: u64,
+}
+
+/// `virNodeInfo`: the host's CPUs and memory, as `virsh nodeinfo` shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// The CPU model (`x86_64`, `i686`).
+    pub model: String,
+    /// Memory, in KiB.
+    pub memory_kib: u64,
+    /// Active CPUs.
+    pub cpus: u32,
+    /// Expected CPU frequency, in MHz.
+    pub mhz: u32,
+    /// NUMA cells.
+    pub nodes: u32,
+    /// CPU sockets per NUMA cell.
+    pub sockets: u32,
+    /// Cores per socket.
+    pub cores: u32,
+    /// Threads per core.
+    pub threads: u32,
+}
+
+/// The error every unimplemented call returns: libvirt's `VIR_ERR_NO_SUPPORT` naming the
+/// public function.
+pub fn no_support(function: &str) -> VirError {
+    VirError::new(ErrorDomain::Domain, ErrorCode::NoSupport, function)
+}
+
+/// A hypervisor driver: one connection's view of a node's domains.
+///
+/// Implementations are shared between tasks (`Arc<dyn Hypervisor>`); calls on different
+/// domains may run concurrently.
+#[async_trait]
+pub trait Hypervisor: Send + Sync {
+    // ---- the connection ----
+
+    /// The canonical URI of this connection (`test:///default`).
+    fn uri(&self) -> String;
+
+    /// The driver's name as `virConnectGetType` reports it (`TEST`, `QEMU`).
+    fn hypervisor_type(&self) -> &str;
+
+    /// The hypervisor's version, encoded as libvirt does (`major * 1_000_000 + minor *
+    /// 1_000 + release`).
+    async fn version(&self) -> Result<u64> {
+        Err(no_support("virConnectGetVersion"))
+    }
+
+    /// The host's name.
+    async fn hostname(&self) -> Result<String> {
+        Err(no_support("virConnectGetHostname"))
+    }
+
+    /// The host's CPUs and memory.
+    async fn node_info(&self) -> Result<NodeInfo> {
+        Err(no_support("virNodeGetInfo"))
+    }
+
+    /// The capabilities XML.
+    async fn capabilities(&self) -> Result<String> {
+        Err(no_support("virConnectGetCapabilities"))
+    }
+
+    /// The most vCPUs a guest of `kind` (`None` for the default) may have.
+    async fn max_vcpus(&self, _kind: Option<&str>) -> Result<u32> {
+        Err(no_support("virConnectGetMaxVcpus"))
+    }
+
+    /// Free memory of the host, in bytes.
+    async fn free_memory(&self) -> Result<u64> {
+        Err(no_support("virNodeGetFreeMemory"))
+    }
+
+    /// A subscription to every domain event from now on.
+    fn subscribe(&self) -> EventReceiver;
+
+    // ---- finding domains ----
+
+    /// `virDomainLookupByName`.
+    async fn lookup_by_name(&self, _name: &str) -> Result<DomainRef> {
+        Err(no_support("virDomainLookupByName"))
+    }
+
+    /// `virDomainLookupByUUID`.
+    async fn lookup_by_uuid(&self, _uuid: &Uuid) -> Result<DomainRef> {
+        Err(no_support("virDomainLookupByUUID"))
+    }
+
+    /// `virDomainLookupByID`.
+    async fn lookup_by_id(&self, _id: i32) -> Result<DomainRef> {
+        Err(no_support("virDomainLookupByID"))
+    }
+
+    /// `virConnectListAllDomains` with [`flags::list`] filters, in the driver's order.
+    async fn list_all(&self, _flags: u32) -> Result<Vec<DomainRef>> {
+        Err(no_support("virConnectListAllDomains"))
+    }
+
+    // ---- defining and starting ----
+
+    /// `virDomainDefineXMLFlags` ([`flags::define`]).
+    async fn define_xml(&self, _xml: &str, _flags: u32) -> Result<DomainRef> {
+        Err(no_support("virDomainDefineXMLFlags"))
+    }
+
+    /// `virDomainUndefineFlags` ([`flags::undefine`]).
+    async fn undefine(&self, _dom: &DomainRef, _flags: u32) -> Result<()> {
+        Err(no_support("virDomainUndefineFlags"))
+    }
+
+    /// `virDomainCreateXML`: start a transient domain ([`flags::create`]).
+    async fn create_xml(&self, _xml: &str, _flags: u32) -> Result<DomainRef> {
+        Err(no_support("virDomainCreateXML"))
+    }
+
+    /// `virDomainCreateWithFlags`: start a defined domain ([`flags::create`]); returns it
+    /// with its new ID.
+    async fn create(&self, _dom: &DomainRef, _flags: u32) -> Result<DomainRef> {
+        Err(no_support("virDomainCreateWithFlags"))
+    }
+
+    // ---- lifecycle ----
+
+    /// `virDomainDestroyFlags` ([`flags::destroy`]).
+    async fn destroy(&self, _dom: &DomainRef, _flags: u32) -> Result<()> {
+        Err(no_support("virDomainDestroyFlags"))
+    }
+
+    /// `virDomainShutdownFlags` ([`flags::shutdown`]).
+    async fn shutdown(&self, _dom: &DomainRef, _flags: u32) -> Result<()> {
+        Err(no_support("virDomainShutdownFlags"))
+    }
+
+    /// `virDomainReboot` ([`flags::reboot`]).
+    async fn reboot(&self, _dom: &DomainRef, _flags: u32) -> Result<()> {
+        Err(no_support("virDomainReboot"))
+    }
+
+    /// `virDomainReset`.
+    async fn reset(&self, _dom: &DomainRef, _flags: u32) -> Result<()> {
+        Err(no_support("virDomainReset"))
+    }
+
+    /// `virDomainSuspend`.
+    async fn suspend(&self, _dom: &DomainRef) -> Result<()> {
+        Err(no_support("virDomainSuspend"))
+    }
+
+    /// `virDomainResume`.
+    async fn resume(&self, _dom: &DomainRef) -> Result<()> {
+        Err(no_support("virDomainResume"))
+    }
+
+    /// `virDomainSaveFlags`: save the running domain's state to `path` and stop it.
+    async fn save(
+        &self,
+        _dom: &DomainRef,
+        _path: &str,
+        _dxml: Option<&str>,
+        _flags: u32,
+    ) -> Result<()> {
+        Err(no_support("virDomainSaveFlags"))
+    }
+
+    /// `virDomainRestoreFlags`: start a domain from a file written by [`Hypervisor::save`],
+    /// optionally with an alternate XML.
+    async fn restore(&self, _path: &str, _dxml: Option<&str>, _flags: u32) -> Result<()> {
+        Err(no_support("virDomainRestoreFlags"))
+    }
+
+    /// `virDomainSaveImageGetXMLDesc`: the domain XML stored in a saved image.
+    async fn save_image_xml(&self, _path: &str, _flags: u32) -> Result<String> {
+        Err(no_support("virDomainSaveImageGetXMLDesc"))
+    }
+
+    /// `virDomainManagedSave`.
+    async fn managed_save(&self, _dom: &DomainRef, _flags: u32) -> Result<()> {
+        Err(no_support("virDomainManagedSave"))
+    }
+
+    /// `virDomainHasManagedSaveImage`.
+    async fn has_managed_save(&self, _dom: &DomainRef, _flags: u32) -> Result<bool> {
+        Err(no_support("virDomainHasManagedSaveImage"))
+    }
+
+    /// `virDomainManagedSaveRemove`.
+    async fn managed_save_remove(&self, _dom: &DomainRef, _flags: u32) -> Result<()> {
+        Err(no_support("virDomainManagedSaveRemove"))
+    }
+
+    // ---- reading ----
+
+    /// `virDomainGetInfo`.
+    async fn info(&self, _dom: &DomainRef) -> Result<DomainInfo> {
+        Err(no_support("virDomainGetInfo"))
+    }
+
+    /// `virDomainGetState`.
+    async fn state(&self, _dom: &DomainRef, _flags: u32) -> Result<StateReason> {
+        Err(no_support("virDomainGetState"))
+    }
+
+    /// `virDomainGetXMLDesc` ([`flags::xml`]).
+    async fn xml_desc(&self, _dom: &DomainRef, _flags: u32) -> Result<String> {
+        Err(no_support("virDomainGetXMLDesc"))
+    }
+
+    /// `virDomainGetOSType`.
+    async fn os_type(&self, _dom: &DomainRef) -> Result<String> {
+        Err(no_support("virDomainGetOSType"))
+    }
+
+    /// `virDomainIsActive`.
+    async fn is_active(&self, _dom: &DomainRef) -> Result<bool> {
+        Err(no_support("virDomainIsActive"))
+    }
+
+    /// `virDomainIsPersistent`.
+    async fn is_persistent(&self, _dom: &DomainRef) -> Result<bool> {
+        Err(no_support("virDomainIsPersistent"))
+    }
+
+    /// `virDomainIsUpdated`: whether the live definition differs from the persistent one.
+    async fn is_updated(&self, _dom: &DomainRef) -> Result<bool> {
+        Err(no_support("virDomainIsUpdated"))
+    }
+
+    /// `virDomainGetAutostart`.
+    async fn autostart(&self, _dom: &DomainRef) -> Result<bool> {
+        Err(no_support("virDomainGetAutostart"))
+    }
+
+    /// `virDomainSetAutostart`.
+    async fn set_autostart(&self, _dom: &DomainRef, _autostart: bool) -> Result<()> {
+        Err(no_support("virDomainSetAutostart"))
+    }
+
+    /// `virDomainGetMaxMemory`, in KiB.
+    async fn max_memory(&self, _dom: &DomainRef) -> Result<u64> {
+        Err(no_support("virDomainGetMaxMemory"))
+    }
+
+    // ---- changing resources ----
+
+    /// `virDomainSetMemoryFlags` ([`flags::memory`]), in KiB.
+    async fn set_memory(&self, _dom: &DomainRef, _kib: u64, _flags: u32) -> Result<()> {
+        Err(no_support("virDomainSetMemoryFlags"))
+    }
+
+    /// `virDomainSetVcpusFlags` ([`flags::vcpu`]).
+    async fn set_vcpus(&self, _dom: &DomainRef, _count: u32, _flags: u32) -> Result<()> {
+        Err(no_support("virDomainSetVcpusFlags"))
+    }
+
+    /// `virDomainGetVcpusFlags` ([`flags::vcpu`]).
+    async fn vcpus(&self, _dom: &DomainRef, _flags: u32) -> Result<u32> {
+        Err(no_support("virDomainGetVcpusFlags"))
+    }
+
+    /// `virDomainAttachDeviceFlags` ([`flags::device`]).
+    async fn attach_device(&self, _dom: &DomainRef, _xml: &str, _flags: u32) -> Result<()> {
+        Err(no_support("virDomainAttachDeviceFlags"))
+    }
+
+    /// `virDomainDetachDeviceFlags` ([`flags::device`]).
+    async fn detach_device(&self, _dom: &DomainRef, _xml: &str, _flags: u32) -> Result<()> {
+        Err(no_support("virDomainDetachDeviceFlags"))
+    }
+
+    /// `virDomainUpdateDeviceFlags` ([`flags::device`]).
+    async fn update_device(&self, _dom: &DomainRef, _xml: &str, _flags: u32) -> Result<()> {
+        Err(no_support("virDomainUpdateDeviceFlags"))
+    }
+
+    /// `virDomainSetMetadata`: set (or with `None`, remove) the title, description or the
+    /// `<metadata>` element of namespace `uri` ([`flags::metadata`] kinds, [`flags::affect`]).
+    async fn set_metadata(
+        &self,
+        _dom: &DomainRef,
+        _kind: i32,
+        _metadata: Option<&str>,
+        _key: Option<&str>,
+        _uri: Option<&str>,
+        _flags: u32,
+    ) -> Result<()> {
+        Err(no_support("virDomainSetMetadata"))
+    }
+
+    /// `virDomainGetMetadata`.
+    async fn metadata(
+        &self,
+        _dom: &DomainRef,
+        _kind: i32,
+        _uri: Option<&str>,
+        _flags: u32,
+    ) -> Result<String> {
+        Err(no_support("virDomainGetMetadata"))
+    }
+
+    // ---- snapshots ----
+
+    /// `virDomainSnapshotCreateXML` ([`flags::snapshot_create`]).
+    async fn snapshot_create(
+        &self,
+        _dom: &DomainRef,
+        _xml: &str,
+        _flags: u32,
+    ) -> Result<SnapshotRef> {
+        Err(no_support("virDomainSnapshotCreateXML"))
+    }
+
+    /// `virDomainListAllSnapshots` ([`flags::snapshot_list`]).
+    async fn snapshot_list(&self, _dom: &DomainRef, _flags: u32) -> Result<Vec<SnapshotRef>> {
+        Err(no_support("virDomainListAllSnapshots"))
+    }
+
+    /// `virDomainSnapshotListAllChildren` ([`flags::snapshot_list`]).
+    async fn snapshot_list_children(
+        &self,
+        _snap: &SnapshotRef,
+        _flags: u32,
+    ) -> Result<Vec<SnapshotRef>> {
+        Err(no_support("virDomainSnapshotListAllChildren"))
+    }
+
+    /// `virDomainSnapshotLookupByName`.
+    async fn snapshot_lookup(
+        &self,
+        _dom: &DomainRef,
+        _name: &str,
+        _flags: u32,
+    ) -> Result<SnapshotRef> {
+        Err(no_support("virDomainSnapshotLookupByName"))
+    }
+
+    /// `virDomainSnapshotGetXMLDesc` ([`flags::snapshot_xml`]).
+    async fn snapshot_xml(&self, _snap: &SnapshotRef, _flags: u32) -> Result<String> {
+        Err(no_support("virDomainSnapshotGetXMLDesc"))
+    }
+
+    /// `virDomainSnapshotCurrent`.
+    async fn snapshot_current(&self, _dom: &DomainRef, _flags: u32) -> Result<SnapshotRef> {
+        Err(no_support("virDomainSnapshotCurrent"))
+    }
+
+    /// `virDomainHasCurrentSnapshot`.
+    async fn has_current_snapshot(&self, _dom: &DomainRef, _flags: u32) -> Result<bool> {
+        Err(no_support("virDomainHasCurrentSnapshot"))
+    }
+
+    /// `virDomainSnapshotGetParent`.
+    async fn snapshot_parent(&self, _snap: &SnapshotRef, _flags: u32) -> Result<SnapshotRef> {
+        Err(no_support("virDomainSnapshotGetParent"))
+    }
+
+    /// `virDomainSnapshotIsCurrent`.
+    async fn snapshot_is_current(&self, _snap: &SnapshotRef, _flags: u32) -> Result<bool> {
+        Err(no_support("virDomainSnapshotIsCurrent"))
+    }
+
+    /// `virDomainSnapshotHasMetadata`.
+    async fn snapshot_has_metadata(&self, _snap: &SnapshotRef, _flags: u32) -> Result<bool> {
+        Err(no_support("virDomainSnapshotHasMetadata"))
+    }
+
+    /// `virDomainRevertToSnapshot` ([`flags::snapshot_revert`]).
+    async fn snapshot_revert(&self, _snap: &SnapshotRef, _flags: u32) -> Result<()> {
+        Err(no_support("virDomainRevertToSnapshot"))
+    }
+
+    /// `virDomainSnapshotDelete` ([`flags::snapshot_delete`]).
+    async fn snapshot_delete(&self, _snap: &SnapshotRef, _flags: u32) -> Result<()> {
+        Err(no_support("virDomainSnapshotDelete"))
+    }
+}
