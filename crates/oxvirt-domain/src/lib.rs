@@ -22,6 +22,7 @@ pub mod driver;
 pub mod domain;
 pub mod features;
 pub mod memory;
+pub mod objects;
 pub mod os;
 pub mod snapshot;
 pub mod tuning;
