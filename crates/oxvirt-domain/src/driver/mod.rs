@@ -88,6 +88,25 @@ pub struct NodeInfo {
     pub threads: u32,
 }
 
+/// `virSecurityModel`: the host's security driver, as `virsh dominfo` and `capabilities`
+/// show it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SecurityModel {
+    /// The model's name (`selinux`, `apparmor`, `testSecurity`); empty when there is none.
+    pub model: String,
+    /// Its domain of interpretation; may be empty.
+    pub doi: String,
+}
+
+/// `virSecurityLabel`: a running domain's security label.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SecurityLabel {
+    /// The label; empty when the domain has none.
+    pub label: String,
+    /// Whether the security driver enforces it.
+    pub enforcing: bool,
+}
+
 /// The error every unimplemented call returns: libvirt's `VIR_ERR_NO_SUPPORT` naming the
 /// public function.
 pub fn no_support(function: &str) -> VirError {
@@ -137,6 +156,11 @@ pub trait Hypervisor: Send + Sync {
     /// Free memory of the host, in bytes.
     async fn free_memory(&self) -> Result<u64> {
         Err(no_support("virNodeGetFreeMemory"))
+    }
+
+    /// `virNodeGetSecurityModel`.
+    async fn security_model(&self) -> Result<SecurityModel> {
+        Err(no_support("virNodeGetSecurityModel"))
     }
 
     /// A subscription to every domain event from now on.
@@ -301,6 +325,11 @@ pub trait Hypervisor: Send + Sync {
     /// `virDomainSetAutostart`.
     async fn set_autostart(&self, _dom: &DomainRef, _autostart: bool) -> Result<()> {
         Err(no_support("virDomainSetAutostart"))
+    }
+
+    /// `virDomainGetSecurityLabel`.
+    async fn security_label(&self, _dom: &DomainRef) -> Result<SecurityLabel> {
+        Err(no_support("virDomainGetSecurityLabel"))
     }
 
     /// `virDomainGetMaxMemory`, in KiB.
