@@ -337,7 +337,10 @@ mod tests {
             uuid: Uuid::from([0; 16]),
             id: 1,
         };
-        bus.emit(DomainEvent::lifecycle(dom, Lifecycle::Started(StartedDetail::Booted)));
+        bus.emit(DomainEvent::lifecycle(
+            dom,
+            Lifecycle::Started(StartedDetail::Booted),
+        ));
         assert_eq!(bus.subscribers(), 1);
         let got = a.try_recv().unwrap();
         assert_eq!(got.kind.id(), EventId::Lifecycle);

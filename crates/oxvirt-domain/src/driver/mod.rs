@@ -371,6 +371,8 @@ pub trait Hypervisor: Send + Sync {
 
     /// `virDomainSetMetadata`: set (or with `None`, remove) the title, description or the
     /// `<metadata>` element of namespace `uri` ([`flags::metadata`] kinds, [`flags::affect`]).
+    /// The arguments are libvirt's, one for one.
+    #[allow(clippy::too_many_arguments)]
     async fn set_metadata(
         &self,
         _dom: &DomainRef,

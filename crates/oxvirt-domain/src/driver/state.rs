@@ -31,7 +31,6 @@ macro_rules! reason_enum {
     };
 }
 
-
 pub(crate) use reason_enum;
 
 reason_enum! {
