@@ -1,0 +1,115 @@
+//! The host as the test driver describes it: capabilities XML, host name, free memory.
+
+use std::fmt::Write as _;
+
+use crate::node::Cell;
+
+/// The host's name as libvirt's `virGetHostname` gives it: the kernel's host name, made
+/// canonical through `/etc/hosts` when it is short and not `localhost`.
+pub fn hostname() -> String {
+    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .unwrap_or_default();
+    let name = raw.trim().to_string();
+    if name.is_empty() || name.starts_with("localhost") || name.contains('.') {
+        return name;
+    }
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    canonical_name(&name, &hosts).unwrap_or(name)
+}
+
+/// The canonical name `/etc/hosts` gives `name` (the first name of the first line listing
+/// it), unless that is a `localhost` name.
+fn canonical_name(name: &str, hosts: &str) -> Option<String> {
+    hosts
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or_default())
+        .find_map(|l| {
+            let mut fields = l.split_whitespace().skip(1);
+            let canonical = fields.next()?;
+            let listed = canonical == name || fields.any(|f| f == name);
+            listed.then(|| canonical.to_string())
+        })
+        .filter(|c| !c.starts_with("localhost"))
+}
+
+/// The capabilities XML of the test driver (libvirt's `testBuildCapabilities` as
+/// `virCapabilitiesFormatXML` writes it) for a host with `cells`.
+pub fn capabilities(cells: &[Cell]) -> String {
+    let mut x = String::from("<capabilities>\n\n  <host>\n    <cpu>\n      <arch>i686</arch>\n");
+    x.push_str("      <features>\n        <pae/>\n        <nonpae/>\n      </features>\n");
+    for size in [4, 8, 2048, 1_048_576] {
+        let _ = writeln!(x, "      <pages unit='KiB' size='{size}'/>");
+    }
+    x.push_str("    </cpu>\n    <power_management/>\n    <iommu support='no'/>\n");
+    let _ = writeln!(x, "    <topology>\n      <cells num='{}'>", cells.len());
+    for (i, cell) in cells.iter().enumerate() {
+        let _ = writeln!(x, "        <cell id='{i}'>");
+        let _ = writeln!(
+            x,
+            "          <memory unit='KiB'>{}</memory>",
+            cell.memory_kib
+        );
+        // The first page size of cell 1 is 8 KiB, of the others 4 KiB.
+        let small = if i == 1 { 8 } else { 4 };
+        let _ = writeln!(
+            x,
+            "          <pages unit='KiB' size='{small}'>{}</pages>",
+            cell.memory_kib / small
+        );
+        x.push_str("          <pages unit='KiB' size='2048'>0</pages>\n");
+        x.push_str("          <pages unit='KiB' size='1048576'>0</pages>\n");
+        let _ = writeln!(x, "          <cpus num='{}'>", cell.cpus.len());
+        for (id, socket, core) in &cell.cpus {
+            let _ = writeln!(
+                x,
+                "            <cpu id='{id}' socket_id='{socket}' die_id='0' core_id='{core}' \
+                 siblings='{id}'/>"
+            );
+        }
+        x.push_str("          </cpus>\n        </cell>\n");
+    }
+    x.push_str("      </cells>\n    </topology>\n");
+    x.push_str("    <secmodel>\n      <model>testSecurity</model>\n      <doi></doi>\n");
+    x.push_str("    </secmodel>\n  </host>\n\n");
+    for os in ["hvm", "xen"] {
+        let _ = write!(
+            x,
+            "  <guest>\n    <os_type>{os}</os_type>\n    <arch name='i686'>\n      \
+             <wordsize>32</wordsize>\n      <emulator>/usr/bin/test-hv</emulator>\n      \
+             <domain type='test'/>\n    </arch>\n    <features>\n      <pae/>\n      \
+             <nonpae/>\n    </features>\n  </guest>\n\n"
+        );
+    }
+    x.push_str("</capabilities>\n");
+    x
+}
+
+/// Free memory as the test driver reports it: the sum of its cells' free memory (in KiB,
+/// though the call's unit is bytes).
+pub fn free_memory(cells: &[Cell]) -> u64 {
+    // libvirt adds them up in an unsigned int.
+    cells
+        .iter()
+        .fold(0u32, |acc, c| acc.wrapping_add(c.free_kib as u32)) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_names_come_from_etc_hosts() {
+        let hosts = "127.0.0.1 localhost\n# 10.0.0.1 vm.example.org vm\n10.0.0.2 vm.lan vm\n";
+        assert_eq!(canonical_name("vm", hosts).as_deref(), Some("vm.lan"));
+        assert_eq!(canonical_name("other", hosts), None);
+        assert_eq!(
+            canonical_name("vm", "127.0.0.1 vm\n").as_deref(),
+            Some("vm")
+        );
+        assert_eq!(
+            canonical_name("vm", "127.0.0.1 localhost.localdomain vm\n"),
+            None
+        );
+    }
+}

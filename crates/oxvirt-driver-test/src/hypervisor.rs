@@ -1,0 +1,295 @@
+//! The [`Hypervisor`] trait over the test driver's calls.
+
+use async_trait::async_trait;
+use oxvirt_domain::driver::{
+    DomainInfo, DomainRef, EventReceiver, Hypervisor, NodeInfo, Result, SecurityLabel,
+    SecurityModel, SnapshotRef, StateReason,
+};
+use oxvirt_xml::types::Uuid;
+
+use crate::driver::TestDriver;
+use crate::host;
+
+/// The hypervisor version the test driver reports.
+pub const TEST_VERSION: u64 = 2;
+
+/// The most vCPUs a test guest may have.
+pub const TEST_MAX_VCPUS: u32 = 32;
+
+#[async_trait]
+impl Hypervisor for TestDriver {
+    fn uri(&self) -> String {
+        format!("test://{}", self.path())
+    }
+
+    fn hypervisor_type(&self) -> &str {
+        "TEST"
+    }
+
+    async fn version(&self) -> Result<u64> {
+        Ok(TEST_VERSION)
+    }
+
+    async fn hostname(&self) -> Result<String> {
+        Ok(host::hostname())
+    }
+
+    async fn node_info(&self) -> Result<NodeInfo> {
+        Ok(self.lock().node_info.clone())
+    }
+
+    async fn capabilities(&self) -> Result<String> {
+        Ok(host::capabilities(&self.lock().cells))
+    }
+
+    async fn max_vcpus(&self, _kind: Option<&str>) -> Result<u32> {
+        Ok(TEST_MAX_VCPUS)
+    }
+
+    async fn free_memory(&self) -> Result<u64> {
+        Ok(host::free_memory(&self.lock().cells))
+    }
+
+    async fn security_model(&self) -> Result<SecurityModel> {
+        Ok(self.security_model_sync())
+    }
+
+    fn subscribe(&self) -> EventReceiver {
+        self.events().subscribe()
+    }
+
+    async fn lookup_by_name(&self, name: &str) -> Result<DomainRef> {
+        self.lookup_by_name_sync(name)
+    }
+
+    async fn lookup_by_uuid(&self, uuid: &Uuid) -> Result<DomainRef> {
+        self.lookup_by_uuid_sync(uuid)
+    }
+
+    async fn lookup_by_id(&self, id: i32) -> Result<DomainRef> {
+        self.lookup_by_id_sync(id)
+    }
+
+    async fn list_all(&self, flags: u32) -> Result<Vec<DomainRef>> {
+        self.list_all_sync(flags)
+    }
+
+    async fn define_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
+        self.define_xml_sync(xml, flags)
+    }
+
+    async fn undefine(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.undefine_sync(dom, flags)
+    }
+
+    async fn create_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
+        self.create_xml_sync(xml, flags)
+    }
+
+    async fn create(&self, dom: &DomainRef, flags: u32) -> Result<DomainRef> {
+        self.create_sync(dom, flags)
+    }
+
+    async fn destroy(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.destroy_sync(dom, flags)
+    }
+
+    async fn shutdown(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.shutdown_sync(dom, flags)
+    }
+
+    async fn reboot(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.reboot_sync(dom, flags)
+    }
+
+    async fn reset(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.reset_sync(dom, flags)
+    }
+
+    async fn suspend(&self, dom: &DomainRef) -> Result<()> {
+        self.suspend_sync(dom)
+    }
+
+    async fn resume(&self, dom: &DomainRef) -> Result<()> {
+        self.resume_sync(dom)
+    }
+
+    async fn info(&self, dom: &DomainRef) -> Result<DomainInfo> {
+        self.info_sync(dom)
+    }
+
+    async fn state(&self, dom: &DomainRef, flags: u32) -> Result<StateReason> {
+        self.state_sync(dom, flags)
+    }
+
+    async fn xml_desc(&self, dom: &DomainRef, flags: u32) -> Result<String> {
+        self.xml_desc_sync(dom, flags)
+    }
+
+    async fn os_type(&self, _dom: &DomainRef) -> Result<String> {
+        // libvirt's test driver answers without looking the domain up.
+        Ok("linux".into())
+    }
+
+    async fn is_active(&self, dom: &DomainRef) -> Result<bool> {
+        self.is_active_sync(dom)
+    }
+
+    async fn is_persistent(&self, dom: &DomainRef) -> Result<bool> {
+        self.is_persistent_sync(dom)
+    }
+
+    async fn is_updated(&self, _dom: &DomainRef) -> Result<bool> {
+        // libvirt's test driver answers without looking the domain up.
+        Ok(false)
+    }
+
+    async fn autostart(&self, dom: &DomainRef) -> Result<bool> {
+        self.autostart_sync(dom)
+    }
+
+    async fn set_autostart(&self, dom: &DomainRef, autostart: bool) -> Result<()> {
+        self.set_autostart_sync(dom, autostart)
+    }
+
+    async fn security_label(&self, dom: &DomainRef) -> Result<SecurityLabel> {
+        self.security_label_sync(dom)
+    }
+
+    async fn max_memory(&self, dom: &DomainRef) -> Result<u64> {
+        self.max_memory_sync(dom)
+    }
+
+    async fn save(
+        &self,
+        dom: &DomainRef,
+        path: &str,
+        dxml: Option<&str>,
+        flags: u32,
+    ) -> Result<()> {
+        self.save_sync(dom, path, dxml, flags)
+    }
+
+    async fn restore(&self, path: &str, dxml: Option<&str>, flags: u32) -> Result<()> {
+        self.restore_sync(path, dxml, flags)
+    }
+
+    async fn save_image_xml(&self, path: &str, flags: u32) -> Result<String> {
+        self.save_image_xml_sync(path, flags)
+    }
+
+    async fn managed_save(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.managed_save_sync(dom, flags)
+    }
+
+    async fn has_managed_save(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
+        self.has_managed_save_sync(dom, flags)
+    }
+
+    async fn managed_save_remove(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.managed_save_remove_sync(dom, flags)
+    }
+
+    async fn set_memory(&self, dom: &DomainRef, kib: u64, flags: u32) -> Result<()> {
+        self.set_memory_sync(dom, kib, flags)
+    }
+
+    async fn set_vcpus(&self, dom: &DomainRef, count: u32, flags: u32) -> Result<()> {
+        self.set_vcpus_sync(dom, count, flags)
+    }
+
+    async fn vcpus(&self, dom: &DomainRef, flags: u32) -> Result<u32> {
+        self.vcpus_sync(dom, flags)
+    }
+
+    async fn attach_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
+        self.attach_device_sync(dom, xml, flags)
+    }
+
+    async fn detach_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
+        self.detach_device_sync(dom, xml, flags)
+    }
+
+    async fn update_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
+        self.update_device_sync(dom, xml, flags)
+    }
+
+    async fn set_metadata(
+        &self,
+        dom: &DomainRef,
+        kind: i32,
+        metadata: Option<&str>,
+        key: Option<&str>,
+        uri: Option<&str>,
+        flags: u32,
+    ) -> Result<()> {
+        self.set_metadata_sync(dom, kind, metadata, key, uri, flags)
+    }
+
+    async fn metadata(
+        &self,
+        dom: &DomainRef,
+        kind: i32,
+        uri: Option<&str>,
+        flags: u32,
+    ) -> Result<String> {
+        self.metadata_sync(dom, kind, uri, flags)
+    }
+
+    async fn snapshot_create(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<SnapshotRef> {
+        self.snapshot_create_sync(dom, xml, flags)
+    }
+
+    async fn snapshot_list(&self, dom: &DomainRef, flags: u32) -> Result<Vec<SnapshotRef>> {
+        self.snapshot_list_sync(dom, flags)
+    }
+
+    async fn snapshot_list_children(
+        &self,
+        snap: &SnapshotRef,
+        flags: u32,
+    ) -> Result<Vec<SnapshotRef>> {
+        self.snapshot_list_children_sync(snap, flags)
+    }
+
+    async fn snapshot_lookup(
+        &self,
+        dom: &DomainRef,
+        name: &str,
+        flags: u32,
+    ) -> Result<SnapshotRef> {
+        self.snapshot_lookup_sync(dom, name, flags)
+    }
+
+    async fn snapshot_xml(&self, snap: &SnapshotRef, flags: u32) -> Result<String> {
+        self.snapshot_xml_sync(snap, flags)
+    }
+
+    async fn snapshot_current(&self, dom: &DomainRef, flags: u32) -> Result<SnapshotRef> {
+        self.snapshot_current_sync(dom, flags)
+    }
+
+    async fn has_current_snapshot(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
+        self.has_current_snapshot_sync(dom, flags)
+    }
+
+    async fn snapshot_parent(&self, snap: &SnapshotRef, flags: u32) -> Result<SnapshotRef> {
+        self.snapshot_parent_sync(snap, flags)
+    }
+
+    async fn snapshot_is_current(&self, snap: &SnapshotRef, flags: u32) -> Result<bool> {
+        self.snapshot_is_current_sync(snap, flags)
+    }
+
+    async fn snapshot_has_metadata(&self, snap: &SnapshotRef, flags: u32) -> Result<bool> {
+        self.snapshot_has_metadata_sync(snap, flags)
+    }
+
+    async fn snapshot_revert(&self, snap: &SnapshotRef, flags: u32) -> Result<()> {
+        self.snapshot_revert_sync(snap, flags)
+    }
+
+    async fn snapshot_delete(&self, snap: &SnapshotRef, flags: u32) -> Result<()> {
+        self.snapshot_delete_sync(snap, flags)
+    }
+}

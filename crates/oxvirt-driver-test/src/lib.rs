@@ -1,0 +1,38 @@
+//! libvirt's test driver for oxvirt: `test:///default` and `test:///path/to/node.xml`.
+//!
+//! An in-memory hypervisor that behaves as libvirt 9.0's `src/test/test_driver.c` does
+//! through the public API: the same built-in default node, the same node-file format
+//! (with the `http://libvirt.org/schemas/domain/test/1.0` namespace for initial states,
+//! managed-save images and snapshots), the same state transitions, reasons, events, errors
+//! and formatted XML.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! use oxvirt_domain::driver::Hypervisor;
+//! let conn = oxvirt_driver_test::TestDriver::open_isolated("/default").unwrap();
+//! let dom = conn.lookup_by_name("test").await.unwrap();
+//! assert_eq!(dom.id, 1);
+//! # });
+//! ```
+
+mod config;
+mod driver;
+mod host;
+mod hypervisor;
+mod lifecycle;
+mod node;
+mod parse;
+mod query;
+mod resources;
+mod save;
+mod snapshots;
+
+pub use driver::TestDriver;
+pub use hypervisor::{TEST_MAX_VCPUS, TEST_VERSION};
+pub use node::{Cell, DEFAULT_NODE_XML};
+pub use parse::{TestNs, TEST_ARCH, TEST_NAMESPACE};
+pub use resources::{InterfaceObj, NetworkObj, NodeDeviceObj, PoolObj, VolumeObj};
+pub use save::{MAX_SAVED_XML, SAVE_MAGIC};
+
+#[cfg(test)]
+mod tests;
