@@ -313,7 +313,78 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
     if !args.is_empty() {
         c.arg("--").args(args);
     }
-    step("benchmarks", c)
+    step("benchmarks", c)?;
+    compare_with_libvirt(root)
+}
+
+/// Times libvirt's own test driver on the test-driver bench's operations (through
+/// python3-libvirt) and prints ours against it as a ratio, from criterion's medians.
+fn compare_with_libvirt(root: &Path) -> Result<()> {
+    let script = root.join("crates/oxvirt-driver-test/benches/libvirt_reference.py");
+    eprintln!("\n==> libvirt's test driver on the same operations");
+    let out = match Command::new("/usr/bin/python3").arg(&script).output() {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
+        Ok(out) => {
+            eprintln!(
+                "SKIPPED: the libvirt reference failed (is python3-libvirt installed?): {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return Ok(());
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: /usr/bin/python3 did not start: {e}");
+            return Ok(());
+        }
+    };
+    println!("| operation | oxvirt | libvirt 9.0 | libvirt / oxvirt |");
+    println!("|---|---|---|---|");
+    for (op, dir) in [
+        ("define+undefine", "define+undefine"),
+        ("lookup_by_name", "lookup_by_name"),
+        ("lookup_by_uuid", "lookup_by_uuid"),
+        ("lookup_by_id", "lookup_by_id"),
+        ("list_all(1001)", "list_all(1001)"),
+    ] {
+        let theirs = json_number(&out, &format!("\"{op}\":"));
+        let estimates = root.join(format!(
+            "target/criterion/test-driver/{dir}/new/estimates.json"
+        ));
+        let ours = std::fs::read_to_string(&estimates).ok().and_then(|text| {
+            let at = text.find("\"median\"")?;
+            json_number(&text[at..], "\"point_estimate\":")
+        });
+        match (ours, theirs) {
+            (Some(ours), Some(theirs)) => println!(
+                "| {op} | {} | {} | {:.1}x |",
+                nanos(ours),
+                nanos(theirs),
+                theirs / ours
+            ),
+            _ => println!("| {op} | ? | ? | (no figure) |"),
+        }
+    }
+    Ok(())
+}
+
+/// The number right after the first `key` in a JSON text (no JSON parser needed for
+/// criterion's and the reference's flat figures).
+fn json_number(text: &str, key: &str) -> Option<f64> {
+    let start = text.find(key)? + key.len();
+    let rest = text[start..].trim_start();
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | 'e' | 'E' | '+')))
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+fn nanos(ns: f64) -> String {
+    if ns >= 1_000_000.0 {
+        format!("{:.2} ms", ns / 1_000_000.0)
+    } else if ns >= 1_000.0 {
+        format!("{:.1} µs", ns / 1_000.0)
+    } else {
+        format!("{ns:.0} ns")
+    }
 }
 
 fn conformance_dir(root: &Path) -> PathBuf {
