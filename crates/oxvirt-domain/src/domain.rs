@@ -227,6 +227,7 @@ impl Domain {
                 "expecting root element of 'domain', not '{}'",
                 root.name
             ))
+            .from_domain(oxvirt_xml::ErrorDomain::Xml)
             .at(root.position));
         }
         let mut ctx = Context::default();

@@ -36,6 +36,10 @@ pub struct XmlError {
     pub message: String,
     /// Where in the document the problem is, when known.
     pub position: Option<Position>,
+    /// The part of libvirt that reports this error when it is not the one reading the
+    /// document: libvirt's generic XML helpers (missing or invalid attributes, the root
+    /// element check) report from `VIR_FROM_XML` whatever they read.
+    pub origin: Option<ErrorDomain>,
 }
 
 impl XmlError {
@@ -45,7 +49,14 @@ impl XmlError {
             code,
             message: message.into(),
             position: None,
+            origin: None,
         }
+    }
+
+    /// The same error, reported from `domain` (see [`XmlError::origin`]).
+    pub fn from_domain(mut self, domain: ErrorDomain) -> Self {
+        self.origin = Some(domain);
+        self
     }
 
     /// A `VIR_ERR_XML_ERROR`.

@@ -7,7 +7,7 @@
 
 use std::fmt::Display;
 
-use crate::error::{Position, Result, XmlError};
+use crate::error::{ErrorDomain, Position, Result, XmlError};
 use crate::tree::{Attribute, Element, Node};
 
 /// A typed model of one XML element.
@@ -180,6 +180,7 @@ impl<'a> Cursor<'a> {
             "Invalid value for attribute '{name}' in element '{}': '{value}'{tail}",
             self.el.name
         ))
+        .from_domain(ErrorDomain::Xml)
     }
 
     /// libvirt's error for a required attribute that is missing.
@@ -188,6 +189,7 @@ impl<'a> Cursor<'a> {
             "Missing required attribute '{name}' in element '{}'",
             self.el.name
         ))
+        .from_domain(ErrorDomain::Xml)
     }
 
     /// libvirt's error for a zero where `VIR_XML_PROP_NONZERO` forbids it.
@@ -196,6 +198,7 @@ impl<'a> Cursor<'a> {
             "Invalid value for attribute '{name}' in element '{}': Zero is not permitted",
             self.el.name
         ))
+        .from_domain(ErrorDomain::Xml)
     }
 
     /// Takes the attribute `name` for a `prop_*` reader: `None` when it is absent and not

@@ -28,7 +28,7 @@ async fn vcpus_inactive() {
     );
     assert_eq!(
         err(conn.vcpus(&d, 8).await).2,
-        "invalid argument: unsupported flags (0x8) in function testDomainGetVcpusFlags"
+        "unsupported flags (0x8) in function testDomainGetVcpusFlags"
     );
     conn.set_vcpus(&d, 3, 0).await.unwrap();
     assert_eq!(
@@ -58,7 +58,7 @@ async fn vcpus_inactive() {
     assert_eq!(err(conn.set_vcpus(&d, 1, 1).await), not_running);
     assert_eq!(
         err(conn.set_vcpus(&d, 1, 16).await).2,
-        "invalid argument: unsupported flags (0x10) in function testDomainSetVcpusFlags"
+        "unsupported flags (0x10) in function testDomainSetVcpusFlags"
     );
     assert!(conn
         .xml_desc(&d, 0)
@@ -140,7 +140,7 @@ async fn memory() {
     );
     assert_eq!(
         err(conn.set_memory(&d, 262144, 8).await).2,
-        "invalid argument: unsupported flags (0x8) in function testDomainSetMemoryFlags"
+        "unsupported flags (0x8) in function testDomainSetMemoryFlags"
     );
     assert_eq!(
         err(conn.set_memory(&d, 0, 0).await),
@@ -191,11 +191,11 @@ async fn metadata_flags_and_events() {
             .set_metadata(&d, metadata::TITLE, Some("x"), None, None, 4)
             .await)
         .2,
-        "invalid argument: unsupported flags (0x4) in function testDomainSetMetadata"
+        "unsupported flags (0x4) in function testDomainSetMetadata"
     );
     assert_eq!(
         err(conn.metadata(&d, metadata::TITLE, None, 4).await).2,
-        "invalid argument: unsupported flags (0x4) in function testDomainGetMetadata"
+        "unsupported flags (0x4) in function testDomainGetMetadata"
     );
     assert_eq!(
         err(conn.metadata(&d, metadata::TITLE, None, 3).await).2,

@@ -62,7 +62,7 @@ async fn list_all_filters() {
         (
             ErrorCode::InvalidArg,
             ErrorDomain::Test,
-            "invalid argument: unsupported flags (0x100000) in function \
+            "unsupported flags (0x100000) in function \
              testConnectListAllDomains"
                 .into()
         )
@@ -110,7 +110,7 @@ async fn xml_flags() {
     assert_eq!(conn.xml_desc(&d, 8).await.unwrap(), live);
     assert_eq!(
         err(conn.xml_desc(&d, 4).await).2,
-        "invalid argument: unsupported flags (0x4) in function testDomainGetXMLDesc"
+        "unsupported flags (0x4) in function testDomainGetXMLDesc"
     );
     let g = dom_xml("g", 6).replace(
         "</os>",

@@ -64,20 +64,20 @@ impl VirError {
         }
     }
 
-    /// An XML error reported by the part of the system `domain` that read the document.
-    /// Syntax errors (`VIR_ERR_XML_DETAIL`) come from the XML parser itself, as in libvirt.
+    /// An XML error met by the part of the system `domain` that read the document. As in
+    /// libvirt, syntax errors (`VIR_ERR_XML_DETAIL`) are reported from the reader's domain
+    /// (libxml2's callback reports with the caller's code); errors of the generic XML
+    /// helpers from theirs ([`XmlError::origin`]).
     pub fn from_xml(error: XmlError, domain: ErrorDomain) -> Self {
-        let domain = if error.code == ErrorCode::XmlDetail {
-            ErrorDomain::Xml
-        } else {
-            domain
-        };
+        let domain = error.origin.unwrap_or(domain);
         VirError::raw(domain, error.code, error.libvirt_message())
     }
 
     /// `VIR_ERR_INVALID_ARG` for flags a call does not know, worded as libvirt words it.
+    /// libvirt's flag check reports its text without the code's "invalid argument: "
+    /// template, so the message is exactly this sentence.
     pub fn unsupported_flags(domain: ErrorDomain, unknown: u32, function: &str) -> Self {
-        VirError::new(
+        VirError::raw(
             domain,
             ErrorCode::InvalidArg,
             format!("unsupported flags (0x{unknown:x}) in function {function}"),
@@ -121,14 +121,17 @@ mod tests {
         let e = VirError::check_flags(ErrorDomain::Test, 0x13, 0x3, "testDomainCreateWithFlags");
         assert_eq!(
             e.unwrap_err().message,
-            "invalid argument: unsupported flags (0x10) in function testDomainCreateWithFlags"
+            "unsupported flags (0x10) in function testDomainCreateWithFlags"
         );
     }
 
     #[test]
-    fn xml_syntax_errors_come_from_the_parser() {
+    fn xml_errors_keep_the_reporting_domain() {
         let e = VirError::from_xml(XmlError::new(ErrorCode::XmlDetail, "oops"), ErrorDomain::Domain);
-        assert_eq!((e.domain, e.message.as_str()), (ErrorDomain::Xml, "oops"));
+        assert_eq!((e.domain, e.message.as_str()), (ErrorDomain::Domain, "oops"));
+        let e = XmlError::xml("expecting root element of 'domain', not 'network'")
+            .from_domain(ErrorDomain::Xml);
+        assert_eq!(VirError::from_xml(e, ErrorDomain::Domain).domain, ErrorDomain::Xml);
         let e = VirError::from_xml(XmlError::xml("bad"), ErrorDomain::Domain);
         assert_eq!((e.domain, e.message.as_str()), (ErrorDomain::Domain, "XML error: bad"));
     }

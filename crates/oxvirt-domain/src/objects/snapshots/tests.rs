@@ -233,13 +233,13 @@ fn flag_rules_are_libvirts() {
             create::NO_METADATA | create::DISK_ONLY,
             8,
             12,
-            "invalid argument: unsupported flags (0x14) in function testDomainSnapshotCreateXML",
+            "unsupported flags (0x14) in function testDomainSnapshotCreateXML",
         ),
         (
             create::REUSE_EXT,
             8,
             12,
-            "invalid argument: unsupported flags (0x20) in function testDomainSnapshotCreateXML",
+            "unsupported flags (0x20) in function testDomainSnapshotCreateXML",
         ),
         (
             create::REDEFINE,
@@ -625,13 +625,13 @@ fn listing_follows_libvirts_order_and_filters() {
         (
             ErrorCode::InvalidArg,
             ErrorDomain::Test,
-            "invalid argument: unsupported flags (0x800) in function testDomainListAllSnapshots"
+            "unsupported flags (0x800) in function testDomainListAllSnapshots"
         )
     );
     let e = t.children("a", 0x800).unwrap_err();
     assert_eq!(
         e.message,
-        "invalid argument: unsupported flags (0x800) in function \
+        "unsupported flags (0x800) in function \
          testDomainSnapshotListAllChildren"
     );
     let e = t.children("x", 0).unwrap_err();
@@ -769,13 +769,13 @@ fn delete_errors_are_libvirts() {
             "b",
             2,
             ErrorDomain::Test,
-            "invalid argument: unsupported flags (0x2) in function testDomainSnapshotDelete",
+            "unsupported flags (0x2) in function testDomainSnapshotDelete",
         ),
         (
             "b",
             8,
             ErrorDomain::Test,
-            "invalid argument: unsupported flags (0x8) in function testDomainSnapshotDelete",
+            "unsupported flags (0x8) in function testDomainSnapshotDelete",
         ),
         (
             "zz",
