@@ -187,39 +187,30 @@ async fn read_only_connections_refuse_every_change_before_the_driver() {
             dom.undefine(flags::undefine::NVRAM).await,
         ),
         ("virDomainSetAutostart", dom.set_autostart(true).await),
-        ("virDomainSetMemory", dom.set_memory(1024, 0).await),
-        (
-            "virDomainSetMaxMemory",
-            dom.set_memory(1024, flags::memory::MAXIMUM).await,
-        ),
+        ("virDomainSetMemory", dom.set_memory(1024).await),
+        ("virDomainSetMaxMemory", dom.set_max_memory(1024).await),
         (
             "virDomainSetMemoryFlags",
-            dom.set_memory(1024, flags::affect::CONFIG).await,
+            dom.set_memory_flags(1024, flags::affect::CONFIG).await,
         ),
-        ("virDomainSetVcpus", dom.set_vcpus(1, 0).await),
+        ("virDomainSetVcpus", dom.set_vcpus(1).await),
         (
             "virDomainSetVcpusFlags",
-            dom.set_vcpus(1, flags::affect::LIVE).await,
+            dom.set_vcpus_flags(1, flags::affect::LIVE).await,
         ),
         (
             "virDomainGetVcpusFlags",
             dom.vcpus(flags::vcpu::GUEST).await.map(drop),
         ),
-        (
-            "virDomainAttachDevice",
-            dom.attach_device("<disk/>", 0).await,
-        ),
+        ("virDomainAttachDevice", dom.attach_device("<disk/>").await),
         (
             "virDomainAttachDeviceFlags",
-            dom.attach_device("<disk/>", 2).await,
+            dom.attach_device_flags("<disk/>", 2).await,
         ),
-        (
-            "virDomainDetachDevice",
-            dom.detach_device("<disk/>", 0).await,
-        ),
+        ("virDomainDetachDevice", dom.detach_device("<disk/>").await),
         (
             "virDomainDetachDeviceFlags",
-            dom.detach_device("<disk/>", 2).await,
+            dom.detach_device_flags("<disk/>", 2).await,
         ),
         (
             "virDomainUpdateDeviceFlags",

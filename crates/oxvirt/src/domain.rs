@@ -279,20 +279,45 @@ impl Domain {
 
     // ---- changing resources ----
 
+    /// `virDomainSetMemory`: the live domain's memory, in KiB (libvirt's flag-less call
+    /// means "the running domain", not "current").
+    pub async fn set_memory(&self, kib: u64) -> Result<()> {
+        self.writable("virDomainSetMemory")?;
+        nonzero(kib, "memory", "virDomainSetMemory")?;
+        self.driver()
+            .set_memory(&self.to_ref(), kib, flags::memory::LIVE)
+            .await
+    }
+
+    /// `virDomainSetMaxMemory`: the maximum memory, in KiB.
+    pub async fn set_max_memory(&self, kib: u64) -> Result<()> {
+        self.writable("virDomainSetMaxMemory")?;
+        nonzero(kib, "memory", "virDomainSetMaxMemory")?;
+        self.driver()
+            .set_memory(&self.to_ref(), kib, flags::memory::MAXIMUM)
+            .await
+    }
+
     /// `virDomainSetMemoryFlags`, in KiB ([`flags::memory`], [`flags::affect`]).
-    pub async fn set_memory(&self, kib: u64, flags: u32) -> Result<()> {
-        let function = match flags {
-            0 => "virDomainSetMemory",
-            flags::memory::MAXIMUM => "virDomainSetMaxMemory",
-            _ => "virDomainSetMemoryFlags",
-        };
-        self.writable(function)?;
+    pub async fn set_memory_flags(&self, kib: u64, flags: u32) -> Result<()> {
+        self.writable("virDomainSetMemoryFlags")?;
+        nonzero(kib, "memory", "virDomainSetMemoryFlags")?;
         self.driver().set_memory(&self.to_ref(), kib, flags).await
     }
 
+    /// `virDomainSetVcpus`: the live domain's vCPU count.
+    pub async fn set_vcpus(&self, count: u32) -> Result<()> {
+        self.writable("virDomainSetVcpus")?;
+        nonzero(count.into(), "nvcpus", "virDomainSetVcpus")?;
+        self.driver()
+            .set_vcpus(&self.to_ref(), count, flags::vcpu::LIVE)
+            .await
+    }
+
     /// `virDomainSetVcpusFlags` ([`flags::vcpu`], [`flags::affect`]).
-    pub async fn set_vcpus(&self, count: u32, flags: u32) -> Result<()> {
-        self.writable(pick(flags, "virDomainSetVcpus", "virDomainSetVcpusFlags"))?;
+    pub async fn set_vcpus_flags(&self, count: u32, flags: u32) -> Result<()> {
+        self.writable("virDomainSetVcpusFlags")?;
+        nonzero(count.into(), "nvcpus", "virDomainSetVcpusFlags")?;
         self.driver().set_vcpus(&self.to_ref(), count, flags).await
     }
 
@@ -305,25 +330,33 @@ impl Domain {
         self.driver().vcpus(&self.to_ref(), flags).await
     }
 
+    /// `virDomainAttachDevice`: adds a device to the running domain.
+    pub async fn attach_device(&self, xml: &str) -> Result<()> {
+        self.writable("virDomainAttachDevice")?;
+        self.driver()
+            .attach_device(&self.to_ref(), xml, flags::device::LIVE)
+            .await
+    }
+
     /// `virDomainAttachDeviceFlags` ([`flags::device`], [`flags::affect`]).
-    pub async fn attach_device(&self, xml: &str, flags: u32) -> Result<()> {
-        self.writable(pick(
-            flags,
-            "virDomainAttachDevice",
-            "virDomainAttachDeviceFlags",
-        ))?;
+    pub async fn attach_device_flags(&self, xml: &str, flags: u32) -> Result<()> {
+        self.writable("virDomainAttachDeviceFlags")?;
         self.driver()
             .attach_device(&self.to_ref(), xml, flags)
             .await
     }
 
+    /// `virDomainDetachDevice`: removes a device from the running domain.
+    pub async fn detach_device(&self, xml: &str) -> Result<()> {
+        self.writable("virDomainDetachDevice")?;
+        self.driver()
+            .detach_device(&self.to_ref(), xml, flags::device::LIVE)
+            .await
+    }
+
     /// `virDomainDetachDeviceFlags` ([`flags::device`], [`flags::affect`]).
-    pub async fn detach_device(&self, xml: &str, flags: u32) -> Result<()> {
-        self.writable(pick(
-            flags,
-            "virDomainDetachDevice",
-            "virDomainDetachDeviceFlags",
-        ))?;
+    pub async fn detach_device_flags(&self, xml: &str, flags: u32) -> Result<()> {
+        self.writable("virDomainDetachDeviceFlags")?;
         self.driver()
             .detach_device(&self.to_ref(), xml, flags)
             .await
@@ -415,3 +448,16 @@ impl Domain {
 #[cfg(test)]
 #[path = "domain_tests.rs"]
 mod tests;
+
+/// libvirt's public-API check that an argument is not zero (`virCheckNonZeroArgGoto`),
+/// made before the driver is called, with libvirt's bare sentence.
+fn nonzero(value: u64, arg: &str, function: &str) -> Result<()> {
+    if value == 0 {
+        return Err(oxvirt_xml::VirError::raw(
+            ErrorDomain::Domain,
+            oxvirt_xml::ErrorCode::InvalidArg,
+            format!("{arg} in {function} must not be zero"),
+        ));
+    }
+    Ok(())
+}

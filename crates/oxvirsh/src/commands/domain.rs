@@ -9,7 +9,7 @@
 use oxvirt::flags::{
     affect, create, define as define_flags, destroy as destroy_flags, save as save_flags,
 };
-use oxvirt::flags::{device, memory, vcpu};
+use oxvirt::flags::{device, vcpu};
 use oxvirt::flags::{
     reboot as reboot_flags, shutdown as shutdown_flags, undefine as undefine_flags,
 };
@@ -325,7 +325,10 @@ pub async fn setmem(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
         .map_err(|e| CmdError::lines(std::iter::once(e.message).chain(e.cause).collect()))?
         .unwrap_or(0);
     let kib = bytes.div_ceil(1024);
-    dom.set_memory(kib, flags.unwrap_or(memory::LIVE)).await?;
+    match flags {
+        Some(flags) => dom.set_memory_flags(kib, flags).await?,
+        None => dom.set_memory(kib).await?,
+    }
     let mut v = action("setmem", &dom);
     v["memory_kib"] = json!(kib);
     Ok(v)
@@ -356,12 +359,11 @@ pub async fn setvcpus(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
             extra |= flag;
         }
     }
-    let flags = match flags {
-        Some(f) => f | extra,
-        None if extra != 0 => extra,
-        None => vcpu::LIVE,
-    };
-    dom.set_vcpus(count, flags).await?;
+    match flags {
+        Some(f) => dom.set_vcpus_flags(count, f | extra).await?,
+        None if extra != 0 => dom.set_vcpus_flags(count, extra).await?,
+        None => dom.set_vcpus(count).await?,
+    }
     let mut v = action("setvcpus", &dom);
     v["count"] = json!(count);
     Ok(v)
@@ -386,19 +388,18 @@ pub async fn attach_device(ctl: &mut Ctl, cmd: &Cmd, attach: bool) -> CmdResult 
     }
     let file = cmd.required("file").map_err(msg)?;
     let xml = read_file(file)?;
-    if flags == device::CURRENT && !cmd.has("current") {
-        // virsh calls the flag-less API, which affects the live domain
-        flags = device::LIVE;
-    }
+    // Without any of the options virsh calls the flag-less API (the live domain).
+    let plain = flags == device::CURRENT && !cmd.has("current");
     let (verb, done) = if attach {
         ("attach", "attached")
     } else {
         ("detach", "detached")
     };
-    let result = if attach {
-        dom.attach_device(&xml, flags).await
-    } else {
-        dom.detach_device(&xml, flags).await
+    let result = match (attach, plain) {
+        (true, true) => dom.attach_device(&xml).await,
+        (true, false) => dom.attach_device_flags(&xml, flags).await,
+        (false, true) => dom.detach_device(&xml).await,
+        (false, false) => dom.detach_device_flags(&xml, flags).await,
     };
     result.map_err(|e| CmdError::with(format!("Failed to {verb} device from {file}"), e))?;
     ctl.print_extra(&format!("Device {done} successfully\n"));

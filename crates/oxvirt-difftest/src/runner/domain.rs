@@ -131,13 +131,14 @@ impl Runner<'_> {
             // resources
             "set_memory" => {
                 let kib = Self::kib(step)?;
-                done(d.set_memory(kib, flags).await)
+                match step.get("flags") {
+                    Some(_) => done(d.set_memory_flags(kib, flags).await),
+                    None => done(d.set_memory(kib).await),
+                }
             }
-            // virDomainSetMaxMemory is virDomainSetMemoryFlags(VIR_DOMAIN_MEM_MAXIMUM) in
-            // libvirt's test driver, and the facade's set_memory names it so.
             "set_max_memory" => {
                 let kib = Self::kib(step)?;
-                done(d.set_memory(kib, flags::memory::MAXIMUM).await)
+                done(d.set_max_memory(kib).await)
             }
             "vcpus" => value(d.vcpus(flags).await),
             // virDomainGetMaxVcpus is GetVcpusFlags(LIVE | MAXIMUM) in the test driver.
@@ -145,15 +146,18 @@ impl Runner<'_> {
             "set_vcpus" => {
                 let count = u32::try_from(Self::arg_int(step, "count")?)
                     .map_err(|_| Fail::Scenario("count out of range".into()))?;
-                done(d.set_vcpus(count, flags).await)
+                match step.get("flags") {
+                    Some(_) => done(d.set_vcpus_flags(count, flags).await),
+                    None => done(d.set_vcpus(count).await),
+                }
             }
             "attach_device" => {
                 let xml = self.required_text(step, "xml")?;
-                done(d.attach_device(&xml, flags).await)
+                done(d.attach_device_flags(&xml, flags).await)
             }
             "detach_device" => {
                 let xml = self.required_text(step, "xml")?;
-                done(d.detach_device(&xml, flags).await)
+                done(d.detach_device_flags(&xml, flags).await)
             }
             "update_device" => {
                 let xml = self.required_text(step, "xml")?;
