@@ -13,8 +13,10 @@ const HELP: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  run [FILE.xml...]        the main job: read domain XML (a built-in 62-device guest when no
-                           file is given), check it as libvirt does when defining it, and
+  run [FILE.xml...]        the main job: oxvirsh drives a guest through its life (define,
+                           start, snapshot, setmem, suspend, save/restore, managed save,
+                           shutdown, undefine) on the built-in test node; with files, read
+                           each domain XML, check it as libvirt does when defining it, and
                            print it as libvirt would store it
   ci                       everything CI checks: rustfmt, clippy, the tests, the conformance
                            suites with their counts, and building the fuzz targets
@@ -148,16 +150,10 @@ fn has_cargo_fuzz(root: &Path) -> bool {
     works(cargo(root, &["+nightly", "fuzz", "--version"]))
 }
 
-/// The guest `cargo xtask run` shows when given no file.
-const SAMPLE_DOMAIN: &str = "crates/oxvirt-domain/benches/data/large-domain.xml";
-
 fn run_main_job(root: &Path, files: &[String]) -> Result<()> {
-    let sample = root.join(SAMPLE_DOMAIN).display().to_string();
-    let files: Vec<&str> = if files.is_empty() {
-        vec![sample.as_str()]
-    } else {
-        files.iter().map(String::as_str).collect()
-    };
+    if files.is_empty() {
+        return run_workload(root);
+    }
     for file in files {
         let mut c = cargo(
             root,
@@ -176,6 +172,42 @@ fn run_main_job(root: &Path, files: &[String]) -> Result<()> {
         step(&format!("domcheck {file}"), c)?;
     }
     Ok(())
+}
+
+/// The main job without arguments: `oxvirsh` drives a guest through its whole life on the
+/// built-in test node (`test:///default`): define, start, snapshot, memory, pause,
+/// save/restore, managed save, shutdown, undefine.
+fn run_workload(root: &Path) -> Result<()> {
+    let scratch = root.join("target/xtask-run");
+    std::fs::create_dir_all(&scratch).context("creating target/xtask-run")?;
+    let save = scratch.join("demo.save");
+    let _ = std::fs::remove_file(&save);
+    let script = std::fs::read_to_string(root.join("xtask/data/workload.oxvirsh"))
+        .context("reading xtask/data/workload.oxvirsh")?
+        .replace(
+            "@GUEST@",
+            &root.join("xtask/data/guest.xml").display().to_string(),
+        )
+        .replace("@SAVE@", &save.display().to_string());
+    let script_file = scratch.join("workload.oxvirsh");
+    std::fs::write(&script_file, script).context("writing the workload")?;
+    let mut c = cargo(
+        root,
+        &[
+            "run",
+            "-q",
+            "--release",
+            "-p",
+            "oxvirsh",
+            "--",
+            "-c",
+            "test:///default",
+        ],
+    );
+    c.stdin(Stdio::from(
+        std::fs::File::open(&script_file).context("opening the workload")?,
+    ));
+    step("oxvirsh workload on test:///default", c)
 }
 
 fn ci(root: &Path) -> Result<()> {
