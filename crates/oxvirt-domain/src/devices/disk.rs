@@ -310,6 +310,9 @@ pub fn parse_disk_name(name: &str) -> Option<(u32, u32)> {
         .iter()
         .find_map(|p| name.strip_prefix(p))?;
     let letters = rest.bytes().take_while(u8::is_ascii_lowercase).count();
+    if letters == 0 {
+        return None;
+    }
     let mut idx: u64 = 0;
     for (i, ch) in rest.bytes().take(letters).enumerate() {
         idx = (idx + u64::from(i > 0)) * 26 + u64::from(ch - b'a');
@@ -394,10 +397,12 @@ impl Disk {
         }
     }
 
-    /// Gives a disk on an IDE, floppy, SCSI or SATA bus without an address the drive
-    /// address libvirt derives from its target name (`virDomainDiskDefAssignAddress`).
-    /// `wide_scsi` selects the QEMU driver's mapping of 15 usable units per SCSI controller
-    /// (unit 7 skipped) instead of the generic 7.
+    /// Gives a disk without an address the drive address libvirt derives from its target
+    /// name (`virDomainDiskDefAssignAddress`): on an IDE bus 2 units on each of 2 buses per
+    /// controller, SATA 6 units and floppy 2 units on bus 0, SCSI 7 units (unit 7 is the
+    /// controller) or, with `wide_scsi` (the QEMU driver's mapping), 15 units skipping unit
+    /// 7. Disks on other buses get no address, but their name must still be one libvirt
+    /// can number. A disk without a target name is left to validation.
     pub fn assign_drive_address(&mut self, wide_scsi: bool) -> Result<()> {
         if self.info.address.is_some() {
             return Ok(());
@@ -405,27 +410,21 @@ impl Disk {
         let Some(dev) = self.target_dev() else {
             return Ok(());
         };
-        let bus = self.effective_bus();
-        if !matches!(
-            bus,
-            DiskBus::Ide | DiskBus::Fdc | DiskBus::Scsi | DiskBus::Sata
-        ) {
-            return Ok(());
-        }
         let Some((idx, _)) = parse_disk_name(dev) else {
             return Err(XmlError::xml(format!(
                 "Unknown disk name '{dev}' and no address specified"
             )));
         };
-        let (controller, bus_no, unit) = match bus {
+        let (controller, bus_no, unit) = match self.effective_bus() {
             DiskBus::Scsi if wide_scsi => {
                 let unit = idx % 15;
                 (idx / 15, 0, if unit >= 7 { unit + 1 } else { unit })
             }
             DiskBus::Scsi => (idx / 7, 0, idx % 7),
-            DiskBus::Fdc => (0, 0, idx % 2),
             DiskBus::Ide => (idx / 4, (idx % 4) / 2, idx % 2),
-            _ => (idx / 6, idx % 6, 0),
+            DiskBus::Sata => (idx / 6, 0, idx % 6),
+            DiskBus::Fdc => (idx / 2, 0, idx % 2),
+            _ => return Ok(()),
         };
         self.info.address = Some(DeviceAddress::Drive {
             controller: Some(controller),

@@ -94,7 +94,62 @@ fn defaults_assign_bus_and_drive_address() {
 }
 
 #[test]
+fn drive_addresses_follow_libvirts_mapping_per_bus() {
+    // libvirt 9.0's test driver (narrow SCSI): fdc fdc -> 1/0/0, sata sdg -> 1/0/0,
+    // sata sdb -> 0/0/1, scsi sdh -> 1/0/0, ide hde -> 1/0/0, scsi sdaa -> 3/0/5.
+    for (xml, want) in [
+        (
+            "<disk device='floppy'><target dev='fdc' bus='fdc'/></disk>",
+            (1, 0, 0, 0),
+        ),
+        (
+            "<disk device='floppy'><target dev='fdb'/></disk>",
+            (0, 0, 0, 1),
+        ),
+        ("<disk><target dev='sdg' bus='sata'/></disk>", (1, 0, 0, 0)),
+        ("<disk><target dev='sdb' bus='sata'/></disk>", (0, 0, 0, 1)),
+        ("<disk><target dev='sdh' bus='scsi'/></disk>", (1, 0, 0, 0)),
+        ("<disk><target dev='sdaa' bus='scsi'/></disk>", (3, 0, 0, 5)),
+        ("<disk><target dev='hde' bus='ide'/></disk>", (1, 0, 0, 0)),
+        ("<disk><target dev='hda1' bus='ide'/></disk>", (0, 0, 0, 0)),
+    ] {
+        let mut d = read(xml).unwrap();
+        d.assign_drive_address(false).unwrap();
+        assert_eq!(
+            d.info.address.as_ref().and_then(drive_key),
+            Some(want),
+            "{xml}"
+        );
+    }
+    let mut v = read("<disk><target dev='vda' bus='virtio'/></disk>").unwrap();
+    v.assign_drive_address(false).unwrap();
+    assert_eq!(v.info.address, None);
+}
+
+#[test]
+fn drive_address_needs_a_disk_name_libvirt_can_number() {
+    for (dev, bus) in [("foo", "virtio"), ("hd", "ide"), ("sd1", "scsi")] {
+        let mut d = read(&format!("<disk><target dev='{dev}' bus='{bus}'/></disk>")).unwrap();
+        assert_eq!(
+            d.assign_drive_address(false).unwrap_err().libvirt_message(),
+            format!("XML error: Unknown disk name '{dev}' and no address specified")
+        );
+    }
+    let mut d = read(
+        "<disk><target dev='foo' bus='virtio'/>\
+         <address type='pci' domain='0' bus='0' slot='5' function='0'/></disk>",
+    )
+    .unwrap();
+    assert!(
+        d.assign_drive_address(false).is_ok(),
+        "an address was given"
+    );
+}
+
+#[test]
 fn disk_names_parse_like_libvirt() {
+    assert_eq!(parse_disk_name("hd"), None);
+    assert_eq!(parse_disk_name("sd1"), None);
     assert_eq!(parse_disk_name("sda"), Some((0, 0)));
     assert_eq!(parse_disk_name("hdb"), Some((1, 0)));
     assert_eq!(parse_disk_name("vdaa"), Some((26, 0)));
