@@ -7,9 +7,7 @@ use oxvirt_xml::{
     xml_enum, Builder, Context, Cursor, Element, Result, Unknown, XmlError, XmlModel,
 };
 
-use super::disk::{Disk, DiskBus};
 use super::info::{DeviceInfo, Master, VirtioOptions};
-use crate::address::DeviceAddress;
 
 xml_enum! {
     /// The kind of bus a controller provides (`<controller type=...>`, default `ide`).
@@ -596,55 +594,6 @@ pub fn assign_controller_indexes(controllers: &mut [Controller]) {
         let cur = &controllers[i];
         if cur.kind == ControllerType::Usb {
             prev_usb = cur.index.map(|n| (cur.model.clone(), n));
-        }
-    }
-}
-
-/// Adds a controller of type `kind` with index `index` unless one exists
-/// (`virDomainDefMaybeAddController`), at the place libvirt inserts it. Returns whether one
-/// was added.
-pub fn ensure_controller(
-    controllers: &mut Vec<Controller>,
-    kind: ControllerType,
-    index: u32,
-) -> bool {
-    if controllers
-        .iter()
-        .any(|c| c.kind == kind && c.index == Some(index))
-    {
-        return false;
-    }
-    Controller::insert_sorted(controllers, Controller::new(kind, index));
-    true
-}
-
-/// Adds the controllers libvirt adds for disks with drive addresses
-/// (`virDomainDefAddImplicitControllers`): for SCSI, floppy, IDE and SATA disks, every
-/// controller of the matching type from index 0 to the highest one a disk names.
-pub fn add_implicit_disk_controllers(disks: &[Disk], controllers: &mut Vec<Controller>) {
-    let pairs = [
-        (DiskBus::Scsi, ControllerType::Scsi),
-        (DiskBus::Fdc, ControllerType::Fdc),
-        (DiskBus::Ide, ControllerType::Ide),
-        (DiskBus::Sata, ControllerType::Sata),
-    ];
-    for (bus, kind) in pairs {
-        let max = disks
-            .iter()
-            .filter(|d| d.effective_bus() == bus)
-            .filter_map(|d| match d.info.address.as_ref() {
-                Some(DeviceAddress::Drive { controller, .. }) => Some(controller.unwrap_or(0)),
-                _ => None,
-            })
-            .max();
-        let Some(max) = max else { continue };
-        for idx in 0..=max {
-            if !controllers
-                .iter()
-                .any(|c| c.kind == kind && c.index == Some(idx))
-            {
-                Controller::insert_sorted(controllers, Controller::new(kind, idx));
-            }
         }
     }
 }

@@ -21,7 +21,6 @@ pub mod video;
 
 use oxvirt_xml::{Builder, Context, Cursor, Element, Result, Unknown, XmlModel};
 
-use crate::address::DeviceAddress;
 use crate::os::OsType;
 
 pub use chardev::Chardev;
@@ -310,7 +309,6 @@ impl Devices {
         for r in &mut self.redirdevs {
             r.source.apply_defaults();
         }
-        self.assign_smartcard_slots();
         for g in &mut self.graphics {
             g.apply_defaults();
         }
@@ -377,48 +375,6 @@ impl Devices {
             v.validate()?;
         }
         Ok(())
-    }
-
-    /// Gives each smartcard without an address a CCID controller of its own, as libvirt
-    /// does (`virDomainDefMaybeAddSmartcardController`), and adds the controllers.
-    fn assign_smartcard_slots(&mut self) {
-        let mut max: Option<u32> = None;
-        for s in &self.smartcards {
-            if let Some(DeviceAddress::Other(a)) = &s.info.address {
-                if a.attr("type") == Some("ccid") {
-                    let n = a
-                        .attr("controller")
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(0);
-                    max = Some(max.map_or(n, |m: u32| m.max(n)));
-                }
-            }
-        }
-        for i in 0..self.smartcards.len() {
-            let controller = match &self.smartcards[i].info.address {
-                None => {
-                    let n = max.map_or(0, |m| m + 1);
-                    max = Some(n);
-                    self.smartcards[i].info.address = Some(DeviceAddress::Other(
-                        Element::new("address")
-                            .with_attr("type", "ccid")
-                            .with_attr("controller", n.to_string())
-                            .with_attr("slot", "0"),
-                    ));
-                    n
-                }
-                Some(DeviceAddress::Other(a)) if a.attr("type") == Some("ccid") => a
-                    .attr("controller")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0),
-                Some(_) => continue,
-            };
-            controller::ensure_controller(
-                &mut self.controllers,
-                controller::ControllerType::Ccid,
-                controller,
-            );
-        }
     }
 
     /// Whether there are no devices at all.

@@ -131,26 +131,3 @@ fn indexes_are_assigned_as_libvirt_assigns_them() {
     assert_eq!(got, [0, 0, 0, 0, 1, 1, 2, 2, 2, 2, 3, 4, 0]);
 }
 
-#[test]
-fn implicit_disk_controllers_are_added_in_order() {
-    let disk = Disk::from_element(
-        &oxvirt_xml::parse(
-            "<disk><target dev='hdc' bus='ide'/>\
-             <address type='drive' controller='1' bus='0' target='0' unit='0'/></disk>",
-        )
-        .unwrap(),
-        &mut Context::default(),
-    )
-    .unwrap();
-    let mut list = vec![read("<controller type='usb' index='0'/>").unwrap()];
-    add_implicit_disk_controllers(&[disk], &mut list);
-    let got: Vec<_> = list.iter().map(|c| (c.kind, c.index)).collect();
-    assert_eq!(
-        got,
-        [
-            (ControllerType::Usb, Some(0)),
-            (ControllerType::Ide, Some(0)),
-            (ControllerType::Ide, Some(1))
-        ]
-    );
-}
