@@ -9,6 +9,7 @@ use oxvirt_domain::tuning::Vcpu;
 use oxvirt_domain::Domain;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
+use crate::alias::{self, DeviceDoc};
 use crate::driver::{api_invalid_arg, check_flags, invalid, TestDriver};
 use crate::hypervisor::TEST_MAX_VCPUS;
 use crate::query::{memory_current, memory_total, vcpus_current, vcpus_max};
@@ -58,7 +59,7 @@ impl TestDriver {
             "testDomainSetMemoryFlags",
         )?;
         let mut node = self.lock();
-        let (def, live) = node.obj_mut(dom)?.one_def_mut(flags & !memory::MAXIMUM)?;
+        let (mut def, live) = node.obj_mut(dom)?.one_def_mut(flags & !memory::MAXIMUM)?;
         if flags & memory::MAXIMUM != 0 {
             if live {
                 return Err(invalid(
@@ -81,11 +82,11 @@ impl TestDriver {
                 ));
             }
             def.memory.get_or_insert_with(MemorySize::default).kib = kib;
-            if memory_current(def) > kib {
+            if memory_current(&def) > kib {
                 def.current_memory = Some(kib);
             }
         } else {
-            if kib > memory_total(def) {
+            if kib > memory_total(&def) {
                 return Err(test_invalid_arg("cannot set memory higher than max memory"));
             }
             def.current_memory = Some(kib);
@@ -133,14 +134,14 @@ impl TestDriver {
                 return Err(exceeds(vcpus_max(def)));
             }
         }
-        if let Some(def) = live {
-            set_vcpus(def, count);
+        if let Some(mut def) = live {
+            set_vcpus(&mut def, count);
         }
-        if let Some(def) = config {
+        if let Some(mut def) = config {
             if flags & vcpu::MAXIMUM != 0 {
-                set_vcpus_max(def, count);
+                set_vcpus_max(&mut def, count);
             } else {
-                set_vcpus(def, count);
+                set_vcpus(&mut def, count);
             }
         }
         Ok(())
@@ -182,15 +183,16 @@ impl TestDriver {
         )?;
         let mut node = self.lock();
         let obj = node.obj_mut(dom)?;
+        let domain = obj.to_ref();
         let (live, config) = obj.defs_mut(flags)?;
-        if let Some(def) = live {
-            metadata::set_metadata(def, kind, value, key, uri)?;
+        if let Some(mut def) = live {
+            metadata::set_metadata(&mut def, kind, value, key, uri)?;
         }
-        if let Some(def) = config {
-            metadata::set_metadata(def, kind, value, key, uri)?;
+        if let Some(mut def) = config {
+            metadata::set_metadata(&mut def, kind, value, key, uri)?;
         }
         let event = DomainEvent {
-            domain: obj.to_ref(),
+            domain,
             kind: EventKind::MetadataChange {
                 kind,
                 nsuri: uri.map(str::to_string),
@@ -219,37 +221,49 @@ impl TestDriver {
     }
 
     /// `virDomainAttachDeviceFlags`. libvirt 9.0's test driver lacks this call; this one
-    /// adds the device to the definitions the flags name, reporting a device-added event
-    /// for the live one.
+    /// adds the device to the definitions the flags name (the persistent one first) and,
+    /// for the live one, reports `device-added` with the device's alias as libvirt's QEMU
+    /// driver does: its user alias, or the one the QEMU driver gives it (which the live
+    /// definition then shows).
     pub fn attach_device_sync(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
         check_flags(
             flags,
             affect::LIVE | affect::CONFIG,
             "testDomainAttachDeviceFlags",
         )?;
-        self.change_devices(
-            dom,
-            flags,
-            |def| devices::attach_device(def, xml),
-            |alias| EventKind::DeviceAdded { alias },
-        )
+        let doc = DeviceDoc::new(xml);
+        self.change_devices(dom, flags, |def, live| {
+            if !live {
+                devices::attach_device(def, doc.xml())?;
+                return Ok(None);
+            }
+            let (xml, alias) = doc.for_live_attach(def);
+            devices::attach_device(def, &xml)?;
+            Ok(alias.map(|alias| EventKind::DeviceAdded { alias }))
+        })
     }
 
     /// `virDomainDetachDeviceFlags`. libvirt 9.0's test driver lacks this call; this one
-    /// removes the device from the definitions the flags name, reporting a device-removed
-    /// event for the live one.
+    /// removes the device from the definitions the flags name (the persistent one first)
+    /// and, for the live one, reports `device-removed` with the alias of the device that
+    /// went, as libvirt's QEMU driver does (for a device without one, the alias the QEMU
+    /// driver gave it when the domain started).
     pub fn detach_device_sync(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
         check_flags(
             flags,
             affect::LIVE | affect::CONFIG,
             "testDomainDetachDeviceFlags",
         )?;
-        self.change_devices(
-            dom,
-            flags,
-            |def| devices::detach_device(def, xml),
-            |alias| EventKind::DeviceRemoved { alias },
-        )
+        let doc = DeviceDoc::new(xml);
+        self.change_devices(dom, flags, |def, live| {
+            let alias = if live {
+                alias::detached_alias(def, &doc)
+            } else {
+                None
+            };
+            devices::detach_device(def, doc.xml())?;
+            Ok(alias.map(|alias| EventKind::DeviceRemoved { alias }))
+        })
     }
 
     /// `virDomainUpdateDeviceFlags`. libvirt 9.0's test driver lacks this call; this one
@@ -260,35 +274,22 @@ impl TestDriver {
             affect::LIVE | affect::CONFIG | device::FORCE,
             "testDomainUpdateDeviceFlags",
         )?;
-        let mut node = self.lock();
-        let (live, config) = node.obj_mut(dom)?.defs_mut(flags & !device::FORCE)?;
-        // Both changes are tried on copies first, so that a failure changes nothing.
-        let mut new_config = config.as_deref().cloned();
-        if let Some(def) = new_config.as_mut() {
-            devices::update_device(def, xml)?;
-        }
-        let mut new_live = live.as_deref().cloned();
-        if let Some(def) = new_live.as_mut() {
-            devices::update_device(def, xml)?;
-        }
-        if let (Some(slot), Some(def)) = (config, new_config) {
-            *slot = def;
-        }
-        if let (Some(slot), Some(def)) = (live, new_live) {
-            *slot = def;
-        }
-        Ok(())
+        let doc = DeviceDoc::new(xml);
+        self.change_devices(dom, flags & !device::FORCE, |def, _| {
+            devices::update_device(def, doc.xml())?;
+            Ok(None)
+        })
     }
 
-    /// Applies `change` to the definitions `flags` name (the persistent one first, each on a
-    /// copy so that a failure changes nothing), then reports `event` for the live one's
-    /// device alias.
+    /// Applies `change` to the definitions `flags` name, the persistent one first and each
+    /// on a copy, so that a failure changes nothing; `change` is told whether it changes
+    /// the live definition, and returns the event to report for it. The events are sent
+    /// once both definitions are changed.
     fn change_devices(
         &self,
         dom: &DomainRef,
         flags: u32,
-        change: impl Fn(&mut Domain) -> Result<Option<String>>,
-        event: impl Fn(String) -> EventKind,
+        change: impl Fn(&mut Domain, bool) -> Result<Option<EventKind>>,
     ) -> Result<()> {
         let mut node = self.lock();
         let obj = node.obj_mut(dom)?;
@@ -296,25 +297,21 @@ impl TestDriver {
         let (live, config) = obj.defs_mut(flags)?;
         let mut new_config = config.as_deref().cloned();
         if let Some(def) = new_config.as_mut() {
-            change(def)?;
+            change(def, false)?;
         }
         let mut new_live = live.as_deref().cloned();
-        let alias = match new_live.as_mut() {
-            Some(def) => change(def)?,
+        let event = match new_live.as_mut() {
+            Some(def) => change(def, true)?,
             None => None,
         };
-        if let (Some(slot), Some(def)) = (config, new_config) {
+        if let (Some(mut slot), Some(def)) = (config, new_config) {
             *slot = def;
         }
-        let live_changed = new_live.is_some();
-        if let (Some(slot), Some(def)) = (live, new_live) {
+        if let (Some(mut slot), Some(def)) = (live, new_live) {
             *slot = def;
         }
-        if let (true, Some(alias)) = (live_changed, alias) {
-            self.emit(vec![DomainEvent {
-                domain,
-                kind: event(alias),
-            }]);
+        if let Some(kind) = event {
+            self.emit(vec![DomainEvent { domain, kind }]);
         }
         Ok(())
     }

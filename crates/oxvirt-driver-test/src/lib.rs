@@ -15,8 +15,10 @@
 //! # });
 //! ```
 
+mod alias;
 mod config;
 mod driver;
+mod format;
 mod host;
 mod hypervisor;
 mod lifecycle;

@@ -185,7 +185,7 @@ impl TestDriver {
         if obj.state() == DomainState::Shutoff {
             return Err(internal(format!("domain '{}' not running", dom.name)));
         }
-        let action = obj.def.on_poweroff;
+        let action = obj.def().on_poweroff;
         self.guest_action(&mut node, dom, action)
     }
 
@@ -201,7 +201,7 @@ impl TestDriver {
         let mut node = self.lock();
         let obj = node.obj(dom)?;
         obj.check_active()?;
-        let action = obj.def.on_reboot;
+        let action = obj.def().on_reboot;
         self.guest_action(&mut node, dom, action)
     }
 

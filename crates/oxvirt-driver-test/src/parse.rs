@@ -3,6 +3,7 @@
 //! interface names, and the test namespace (`<test:runstate>` and friends) that node files
 //! use to describe a domain's initial state.
 
+use oxvirt_domain::defaults::DriverDefaults;
 use oxvirt_domain::devices::interface::{InterfaceTarget, InterfaceType};
 use oxvirt_domain::devices::video::VideoModelType;
 use oxvirt_domain::driver::DomainState;
@@ -78,9 +79,9 @@ fn parse_namespace(elements: &[Element]) -> Result<TestNs, VirError> {
 }
 
 /// Parses a domain definition as the test driver's `virDomainDefParseString` with
-/// `VIR_DOMAIN_DEF_PARSE_INACTIVE` does: the `id` is ignored, defaults are filled in for an
-/// i686 guest, the definition is validated, and interfaces without a target get
-/// `testnetN` names.
+/// `VIR_DOMAIN_DEF_PARSE_INACTIVE` does: the `id` and any device alias but a user one
+/// (`ua-...`) are ignored, defaults are filled in for an i686 guest, the definition is
+/// validated, and interfaces without a target get `testnetN` names.
 pub fn parse_domain(xml: &str) -> Result<(Domain, TestNs), VirError> {
     parse_domain_with(xml, true)
 }
@@ -92,6 +93,8 @@ pub fn parse_domain_with(xml: &str, validate: bool) -> Result<(Domain, TestNs), 
         .map_err(|e| VirError::from_xml(e, ErrorDomain::Domain))?
         .domain;
     def.id = None;
+    // An inactive parse keeps only user aliases (`ua-...`).
+    crate::alias::drop_non_user_aliases(&mut def);
     let ns = parse_namespace(&def.namespaced)?;
     // The test namespace has no formatter, and other namespaces are unknown to the test
     // driver: libvirt writes none of them back.
@@ -99,9 +102,15 @@ pub fn parse_domain_with(xml: &str, validate: bool) -> Result<(Domain, TestNs), 
     def.unknown
         .attributes
         .retain(|a| a.name != "xmlns" && !a.name.starts_with("xmlns:"));
-    set_video_types(&mut def);
+    let video = set_video_types(&mut def);
     drop_network_bridges(&mut def);
-    def.apply_defaults_for(TEST_ARCH)
+    // The test driver numbers SCSI disks on a narrow bus and picks `video` for the adapter
+    // libvirt adds to graphics without one.
+    let policy = DriverDefaults {
+        video,
+        wide_scsi: false,
+    };
+    def.apply_defaults_with(TEST_ARCH, &policy)
         .map_err(|e| VirError::from_xml(e, ErrorDomain::Domain))?;
     if validate {
         def.validate()
@@ -113,8 +122,8 @@ pub fn parse_domain_with(xml: &str, validate: bool) -> Result<(Domain, TestNs), 
 
 /// The test driver's device post-parse step (`testDomainDevicesDefPostParse`): a video
 /// adapter of the default type becomes `xen` for Xen guests, `vga` on ppc64 and `cirrus`
-/// otherwise.
-fn set_video_types(def: &mut Domain) {
+/// otherwise. Returns that type.
+fn set_video_types(def: &mut Domain) -> VideoModelType {
     let os_type = def.os.as_ref().and_then(|o| o.os_type);
     let arch = def
         .os
@@ -134,6 +143,7 @@ fn set_video_types(def: &mut Domain) {
             m.kind = Some(kind);
         }
     }
+    kind
 }
 
 /// libvirt reads `<source bridge=>` of an `<interface type='network'>` only from live

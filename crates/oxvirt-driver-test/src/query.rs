@@ -8,9 +8,9 @@ use oxvirt_domain::driver::{
 };
 use oxvirt_domain::Domain;
 use oxvirt_xml::types::Uuid;
-use oxvirt_xml::{Element, Node as XmlNode};
 
 use crate::driver::{check_flags, not_found, TestDriver};
+use crate::format::format_domain;
 
 /// The vCPUs online (`virDomainDefGetVcpus`).
 pub(crate) fn vcpus_current(def: &Domain) -> u32 {
@@ -39,54 +39,6 @@ pub(crate) fn fake_cpu_time() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64 * 1000)
-}
-
-/// Removes what only `VIR_DOMAIN_XML_SECURE` shows: graphics passwords and the cookies of
-/// network disk sources (of the disk and of its backing chain).
-fn strip_secrets(el: &mut Element) {
-    for dev in children_mut(el, "devices").flat_map(|d| d.children.iter_mut()) {
-        let XmlNode::Element(dev) = dev else { continue };
-        match dev.name.as_str() {
-            "graphics" => dev.attributes.retain(|a| a.name != "passwd"),
-            "disk" => strip_cookies(dev),
-            _ => {}
-        }
-    }
-}
-
-/// Drops `<cookies>` from every `<source>` under `el`.
-fn strip_cookies(el: &mut Element) {
-    for child in el.children.iter_mut() {
-        let XmlNode::Element(child) = child else {
-            continue;
-        };
-        if child.name == "source" {
-            child
-                .children
-                .retain(|n| !matches!(n, XmlNode::Element(c) if c.name == "cookies"));
-        }
-        strip_cookies(child);
-    }
-}
-
-/// The child elements of `el` named `name`.
-fn children_mut<'a>(el: &'a mut Element, name: &'a str) -> impl Iterator<Item = &'a mut Element> {
-    el.children.iter_mut().filter_map(move |n| match n {
-        XmlNode::Element(e) if e.name == name => Some(e),
-        _ => None,
-    })
-}
-
-/// Formats `def` as `virDomainDefFormat` does with the `VIR_DOMAIN_XML_*` `flags`: the ID
-/// `id` unless the inactive form is asked for or the domain does not run.
-pub(crate) fn format_domain(def: &Domain, id: i32, flags: u32) -> String {
-    let mut def = def.clone();
-    def.id = (flags & xml::INACTIVE == 0 && id != -1).then_some(id);
-    let mut el = oxvirt_xml::XmlModel::to_element(&def);
-    if flags & xml::SECURE == 0 {
-        strip_secrets(&mut el);
-    }
-    oxvirt_xml::to_string(&el)
 }
 
 /// Every `virConnectListAllDomains` filter.
@@ -163,9 +115,9 @@ impl TestDriver {
         let obj = node.obj(dom)?;
         Ok(DomainInfo {
             state: obj.state(),
-            max_mem_kib: memory_total(&obj.def),
-            memory_kib: memory_current(&obj.def),
-            nr_virt_cpu: vcpus_current(&obj.def),
+            max_mem_kib: memory_total(obj.def()),
+            memory_kib: memory_current(obj.def()),
+            nr_virt_cpu: vcpus_current(obj.def()),
             cpu_time_ns: fake_cpu_time(),
         })
     }
@@ -186,9 +138,9 @@ impl TestDriver {
         )?;
         let node = self.lock();
         let obj = node.obj(dom)?;
-        let def = match (&obj.new_def, flags & xml::INACTIVE != 0) {
+        let def = match (obj.new_def(), flags & xml::INACTIVE != 0) {
             (Some(new_def), true) => new_def,
-            _ => &obj.def,
+            _ => obj.def(),
         };
         Ok(format_domain(def, obj.id, flags))
     }
@@ -216,7 +168,7 @@ impl TestDriver {
 
     /// `virDomainGetMaxMemory`, in KiB.
     pub fn max_memory_sync(&self, dom: &DomainRef) -> Result<u64> {
-        Ok(memory_total(&self.lock().obj(dom)?.def))
+        Ok(memory_total(self.lock().obj(dom)?.def()))
     }
 
     /// `virDomainGetSecurityLabel`: `libvirt-test`, enforcing, while the domain runs.

@@ -17,8 +17,8 @@ use oxvirt_domain::Domain;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 use crate::driver::{check_flags, exclusive, internal, invalid, TestDriver};
+use crate::format::format_domain;
 use crate::parse::parse_domain_with;
-use crate::query::format_domain;
 
 /// The magic every image starts with, its terminating NUL included.
 pub const SAVE_MAGIC: &[u8; 15] = b"TestGuestMagic\0";
@@ -171,7 +171,7 @@ impl TestDriver {
         let mut node = self.lock();
         let obj = node.obj(dom)?;
         obj.check_active()?;
-        write_image(path, &obj.def, obj.id)?;
+        write_image(path, obj.def(), obj.id)?;
         let event = node.stop_domain(dom, ShutoffReason::Saved, StoppedDetail::Saved)?;
         self.emit(vec![event]);
         Ok(())

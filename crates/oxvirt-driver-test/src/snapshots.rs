@@ -6,10 +6,11 @@ use oxvirt_domain::driver::flags::{snapshot_create, snapshot_revert, snapshot_xm
 use oxvirt_domain::driver::state::{PausedReason, RunningReason, ShutoffReason, StateReason};
 use oxvirt_domain::driver::{DomainRef, Lifecycle, Result, SnapshotRef};
 use oxvirt_domain::objects::snapshots::prepare_snapshot;
-use oxvirt_domain::snapshot::{DomainSnapshot, SnapshotDomain, SnapshotState};
+use oxvirt_domain::snapshot::{SnapshotDomain, SnapshotState};
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 use crate::driver::{check_flags, exclusive, invalid, lifecycle, TestDriver};
+use crate::format::format_snapshot;
 
 /// The snapshot `snap` names, on its domain.
 fn snapshot_ref(dom: &DomainRef, name: &str) -> SnapshotRef {
@@ -22,20 +23,6 @@ fn snapshot_ref(dom: &DomainRef, name: &str) -> SnapshotRef {
 /// `VIR_ERR_NO_DOMAIN_SNAPSHOT` from the test driver with `detail`.
 fn no_snapshot(detail: impl AsRef<str>) -> VirError {
     VirError::new(ErrorDomain::Test, ErrorCode::NoDomainSnapshot, detail)
-}
-
-/// The snapshot as `virDomainSnapshotGetXMLDesc` shows it: without libvirt's internal
-/// `<active>`, and with the domain's UUID when the snapshot recorded no domain.
-pub(crate) fn format_snapshot(def: &DomainSnapshot, dom: &DomainRef) -> String {
-    let mut def = def.clone();
-    def.active = None;
-    if def.domain.is_none() {
-        def.domain = Some(SnapshotDomain::Legacy {
-            uuid: Some(dom.uuid.to_string()),
-            unknown: Default::default(),
-        });
-    }
-    def.to_xml()
 }
 
 impl TestDriver {
@@ -51,7 +38,7 @@ impl TestDriver {
         if !obj.persistent && flags & snapshot_create::HALT != 0 {
             return Err(invalid("cannot halt after transient domain snapshot"));
         }
-        let def = prepare_snapshot(&obj.snapshots, xml, &obj.def, obj.state(), flags)?;
+        let def = prepare_snapshot(&obj.snapshots, xml, obj.def(), obj.state(), flags)?;
         let redefine = flags & snapshot_create::REDEFINE != 0;
         let name = if redefine {
             obj.snapshots.replace(def)?.name().to_string()
@@ -111,7 +98,7 @@ impl TestDriver {
         check_flags(flags, snapshot_xml::SECURE, "testDomainSnapshotGetXMLDesc")?;
         let node = self.lock();
         let obj = node.obj(&snap.domain)?.snapshots.lookup(&snap.name)?;
-        Ok(format_snapshot(&obj.def, &snap.domain))
+        Ok(format_snapshot(&obj.def, &snap.domain, flags))
     }
 
     /// `virDomainSnapshotCurrent`.
@@ -210,7 +197,7 @@ impl TestDriver {
                 format!(
                     "snapshot '{}' lacks domain '{}' rollback info",
                     sobj.name(),
-                    obj.def.name
+                    obj.def().name
                 ),
             ));
         };

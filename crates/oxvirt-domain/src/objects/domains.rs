@@ -5,6 +5,12 @@
 //!
 //! The rules are those of libvirt's `conf/virdomainobjlist.c` and `conf/domain_conf.c`, so
 //! every driver built on this list refuses the same things with the same errors.
+//!
+//! The list indexes its domains by UUID and by name. A domain's name and UUID therefore
+//! change only through the list ([`DomainList::rename`]): a [`DomainObj`] lends its
+//! definitions out only as [`DefMut`] guards, which undo any change to either.
+
+use std::ops::{Deref, DerefMut};
 
 use oxvirt_xml::types::Uuid;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
@@ -14,6 +20,10 @@ use crate::driver::state::{DomainState, ShutoffReason, StateReason};
 use crate::driver::DomainRef;
 use crate::objects::snapshots::SnapshotTree;
 use crate::Domain;
+
+mod objlist;
+
+pub use objlist::DomainList;
 
 /// Options of [`DomainList::add`] (libvirt's `VIR_DOMAIN_OBJ_LIST_ADD_*`).
 pub mod add_flags {
@@ -27,10 +37,10 @@ pub mod add_flags {
 #[derive(Debug, Clone)]
 pub struct DomainObj {
     /// The definition in use: the live one while the domain runs, else the persistent one.
-    pub def: Domain,
+    def: Domain,
     /// The persistent definition while the domain runs (libvirt's `newDef`): what it
     /// returns to when it stops, and what `VIR_DOMAIN_XML_INACTIVE` shows.
-    pub new_def: Option<Domain>,
+    new_def: Option<Domain>,
     /// The state and its reason.
     pub state: StateReason,
     /// The ID while the domain runs, `-1` otherwise.
@@ -63,6 +73,21 @@ impl DomainObj {
             managed_save_state: None,
             snapshots: SnapshotTree::new(),
         }
+    }
+
+    /// The definition in use: the live one while the domain runs, else the persistent one.
+    pub fn def(&self) -> &Domain {
+        &self.def
+    }
+
+    /// The persistent definition kept aside while the domain runs (libvirt's `newDef`).
+    pub fn new_def(&self) -> Option<&Domain> {
+        self.new_def.as_ref()
+    }
+
+    /// The definition in use, to change it (all but its name and UUID: see [`DefMut`]).
+    pub fn def_mut(&mut self) -> DefMut<'_> {
+        DefMut::new(&mut self.def)
     }
 
     /// The domain's name.
@@ -112,7 +137,12 @@ impl DomainObj {
     /// becomes the persistent one; otherwise it becomes the live one (`live`, keeping the
     /// current one as persistent) or replaces the current one. Returns the definition it
     /// replaced, if any (what decides between `DEFINED_ADDED` and `DEFINED_UPDATED`).
-    pub fn assign_def(&mut self, def: Domain, live: bool) -> Option<Domain> {
+    ///
+    /// The domain keeps its name and UUID whatever `def` says (only
+    /// [`DomainList::rename`] renames a domain).
+    pub fn assign_def(&mut self, mut def: Domain, live: bool) -> Option<Domain> {
+        def.name.clone_from(&self.def.name);
+        def.uuid = self.def.uuid;
         if self.is_active() {
             self.new_def.replace(def)
         } else if live {
@@ -207,36 +237,36 @@ impl DomainObj {
     pub fn defs_mut(
         &mut self,
         flags: u32,
-    ) -> Result<(Option<&mut Domain>, Option<&mut Domain>), VirError> {
+    ) -> Result<(Option<DefMut<'_>>, Option<DefMut<'_>>), VirError> {
         let flags = self.update_modification_impact(flags)?;
         let want_live = flags & affect::LIVE != 0;
         let want_config = flags & affect::CONFIG != 0;
         if self.is_active() {
-            let live = want_live.then_some(&mut self.def);
+            let live = want_live.then(|| DefMut::new(&mut self.def));
             let config = if want_config {
-                self.new_def.as_mut()
+                self.new_def.as_mut().map(DefMut::new)
             } else {
                 None
             };
             Ok((live, config))
         } else {
-            Ok((None, want_config.then_some(&mut self.def)))
+            Ok((None, want_config.then(|| DefMut::new(&mut self.def))))
         }
     }
 
     /// libvirt's `virDomainObjGetOneDefState`: the one definition the flags name, and
     /// whether it is the live one. `LIVE` and `CONFIG` together are refused.
-    pub fn one_def_mut(&mut self, flags: u32) -> Result<(&mut Domain, bool), VirError> {
+    pub fn one_def_mut(&mut self, flags: u32) -> Result<(DefMut<'_>, bool), VirError> {
         check_live_config_exclusive(flags)?;
         let flags = self.update_modification_impact(flags)?;
         if flags & affect::LIVE != 0 {
-            Ok((&mut self.def, true))
+            Ok((DefMut::new(&mut self.def), true))
         } else if self.is_active() {
             // The persistent definition of a running domain (kept aside when it started).
             let def = self.new_def.get_or_insert_with(|| self.def.clone());
-            Ok((def, false))
+            Ok((DefMut::new(def), false))
         } else {
-            Ok((&mut self.def, false))
+            Ok((DefMut::new(&mut self.def), false))
         }
     }
 
@@ -314,190 +344,49 @@ pub fn check_live_config_exclusive(flags: u32) -> Result<(), VirError> {
     Ok(())
 }
 
-/// Every domain of a driver, in the order they were added.
-#[derive(Debug, Clone)]
-pub struct DomainList {
-    objs: Vec<DomainObj>,
-    next_id: i32,
+/// A domain's definition lent out to be changed: everything may change but the name and
+/// the UUID, which identify the domain in its [`DomainList`] and change only through
+/// [`DomainList::rename`]. A change to either is undone when the guard is dropped.
+#[derive(Debug)]
+pub struct DefMut<'a> {
+    def: &'a mut Domain,
+    // Not `name`/`uuid`: within this module those would shadow the definition's fields.
+    pinned_name: String,
+    pinned_uuid: Option<Uuid>,
 }
 
-impl Default for DomainList {
-    fn default() -> Self {
-        Self::new()
+impl<'a> DefMut<'a> {
+    fn new(def: &'a mut Domain) -> Self {
+        let pinned_name = def.name.clone();
+        let pinned_uuid = def.uuid;
+        DefMut {
+            def,
+            pinned_name,
+            pinned_uuid,
+        }
     }
 }
 
-impl DomainList {
-    /// An empty list whose first running domain gets ID 1.
-    pub fn new() -> Self {
-        DomainList {
-            objs: Vec::new(),
-            next_id: 1,
+impl Deref for DefMut<'_> {
+    type Target = Domain;
+
+    fn deref(&self) -> &Domain {
+        self.def
+    }
+}
+
+impl DerefMut for DefMut<'_> {
+    fn deref_mut(&mut self) -> &mut Domain {
+        self.def
+    }
+}
+
+impl Drop for DefMut<'_> {
+    fn drop(&mut self) {
+        if self.def.name != self.pinned_name {
+            self.def.name = std::mem::take(&mut self.pinned_name);
         }
-    }
-
-    /// The number of domains.
-    pub fn len(&self) -> usize {
-        self.objs.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.objs.is_empty()
-    }
-
-    /// Every domain, in the order they were added.
-    pub fn iter(&self) -> impl Iterator<Item = &DomainObj> {
-        self.objs.iter()
-    }
-
-    /// Every domain, to change them.
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut DomainObj> {
-        self.objs.iter_mut()
-    }
-
-    /// A fresh domain ID. IDs only grow; one is never given out twice.
-    pub fn alloc_id(&mut self) -> i32 {
-        let id = self.next_id;
-        self.next_id += 1;
-        id
-    }
-
-    /// The ID the next started domain gets.
-    pub fn next_id(&self) -> i32 {
-        self.next_id
-    }
-
-    /// The domain with UUID `uuid`.
-    pub fn find_by_uuid(&self, uuid: &Uuid) -> Option<&DomainObj> {
-        self.objs.iter().find(|o| o.def.uuid.as_ref() == Some(uuid))
-    }
-
-    /// The domain with UUID `uuid`, to change it.
-    pub fn find_by_uuid_mut(&mut self, uuid: &Uuid) -> Option<&mut DomainObj> {
-        self.objs
-            .iter_mut()
-            .find(|o| o.def.uuid.as_ref() == Some(uuid))
-    }
-
-    /// The domain named `name`.
-    pub fn find_by_name(&self, name: &str) -> Option<&DomainObj> {
-        self.objs.iter().find(|o| o.def.name == name)
-    }
-
-    /// The running domain with ID `id`.
-    pub fn find_by_id(&self, id: i32) -> Option<&DomainObj> {
-        if id < 0 {
-            return None;
-        }
-        self.objs.iter().find(|o| o.is_active() && o.id == id)
-    }
-
-    /// Adds `def` with libvirt's rules (`virDomainObjListAdd`), returning the domain's
-    /// object and the definition it replaced:
-    ///
-    /// - a domain with the same UUID but another name: `VIR_ERR_OPERATION_FAILED` "domain
-    ///   'old' is already defined with uuid U";
-    /// - with [`add_flags::CHECK_LIVE`], a domain with the same UUID and name that runs:
-    ///   `VIR_ERR_OPERATION_INVALID` "domain 'x' is already active" (or "is already being
-    ///   started" when it is transient);
-    /// - a domain with another UUID but the same name: `VIR_ERR_OPERATION_FAILED` "domain
-    ///   'x' already exists with uuid U".
-    ///
-    /// A new domain is transient and inactive; an existing one gets the definition as
-    /// [`DomainObj::assign_def`] puts it in ([`add_flags::LIVE`] for a domain about to
-    /// start).
-    pub fn add(
-        &mut self,
-        mut def: Domain,
-        flags: u32,
-    ) -> Result<(&mut DomainObj, Option<Domain>), VirError> {
-        let uuid = match def.uuid {
-            Some(u) => u,
-            None => {
-                let u = Uuid::new_v4().map_err(|e| {
-                    VirError::new(ErrorDomain::Domain, ErrorCode::InternalError, e.to_string())
-                })?;
-                def.uuid = Some(u);
-                u
-            }
-        };
-        if let Some(pos) = self.objs.iter().position(|o| o.uuid() == uuid) {
-            let vm = &self.objs[pos];
-            if vm.def.name != def.name {
-                return Err(VirError::new(
-                    ErrorDomain::Domain,
-                    ErrorCode::OperationFailed,
-                    format!(
-                        "domain '{}' is already defined with uuid {}",
-                        vm.def.name, uuid
-                    ),
-                ));
-            }
-            if flags & add_flags::CHECK_LIVE != 0 {
-                if vm.is_active() {
-                    return Err(VirError::new(
-                        ErrorDomain::Domain,
-                        ErrorCode::OperationInvalid,
-                        format!("domain '{}' is already active", vm.def.name),
-                    ));
-                }
-                if !vm.persistent {
-                    return Err(VirError::new(
-                        ErrorDomain::Domain,
-                        ErrorCode::OperationInvalid,
-                        format!("domain '{}' is already being started", vm.def.name),
-                    ));
-                }
-            }
-            let vm = &mut self.objs[pos];
-            let old = vm.assign_def(def, flags & add_flags::LIVE != 0);
-            return Ok((vm, old));
-        }
-        if let Some(vm) = self.find_by_name(&def.name) {
-            return Err(VirError::new(
-                ErrorDomain::Domain,
-                ErrorCode::OperationFailed,
-                format!(
-                    "domain '{}' already exists with uuid {}",
-                    def.name,
-                    vm.uuid()
-                ),
-            ));
-        }
-        self.objs.push(DomainObj::new(def));
-        let last = self.objs.len() - 1;
-        Ok((&mut self.objs[last], None))
-    }
-
-    /// Takes the domain with UUID `uuid` out of the list.
-    pub fn remove(&mut self, uuid: &Uuid) -> Option<DomainObj> {
-        let pos = self.objs.iter().position(|o| o.uuid() == *uuid)?;
-        Some(self.objs.remove(pos))
-    }
-
-    /// The domains passing `virConnectListAllDomains`' filter `flags`
-    /// (libvirt's `virDomainObjListExport`), in list order.
-    pub fn export(&self, flags: u32) -> Vec<&DomainObj> {
-        self.objs.iter().filter(|o| o.matches(flags)).collect()
-    }
-
-    /// The IDs of the running domains (`virConnectListDomains`).
-    pub fn active_ids(&self) -> Vec<i32> {
-        self.objs
-            .iter()
-            .filter(|o| o.is_active())
-            .map(|o| o.id)
-            .collect()
-    }
-
-    /// The names of the inactive domains (`virConnectListDefinedDomains`).
-    pub fn inactive_names(&self) -> Vec<String> {
-        self.objs
-            .iter()
-            .filter(|o| !o.is_active())
-            .map(|o| o.def.name.clone())
-            .collect()
+        self.def.uuid = self.pinned_uuid;
     }
 }
 
