@@ -323,7 +323,10 @@ mod tests {
             "Domain not found: no domain with matching name 'x'"
         );
         assert_eq!(ErrorCode::NoDomain.message(None), "Domain not found");
-        assert_eq!(ErrorCode::DomExist.message(Some("foo")), "domain foo exists already");
+        assert_eq!(
+            ErrorCode::DomExist.message(Some("foo")),
+            "domain foo exists already"
+        );
         assert_eq!(ErrorCode::XmlDetail.message(Some("at line 1")), "at line 1");
         assert_eq!(ErrorCode::XmlError.prefix(), Some("XML error"));
         assert_eq!(ErrorCode::NoTarget.prefix(), None);

@@ -117,7 +117,10 @@ mod tests {
             ErrorCode::OperationInvalid,
             "domain is already running",
         );
-        assert_eq!(e.to_string(), "Requested operation is not valid: domain is already running");
+        assert_eq!(
+            e.to_string(),
+            "Requested operation is not valid: domain is already running"
+        );
         let e = VirError::check_flags(ErrorDomain::Test, 0x13, 0x3, "testDomainCreateWithFlags");
         assert_eq!(
             e.unwrap_err().message,
@@ -127,12 +130,24 @@ mod tests {
 
     #[test]
     fn xml_errors_keep_the_reporting_domain() {
-        let e = VirError::from_xml(XmlError::new(ErrorCode::XmlDetail, "oops"), ErrorDomain::Domain);
-        assert_eq!((e.domain, e.message.as_str()), (ErrorDomain::Domain, "oops"));
+        let e = VirError::from_xml(
+            XmlError::new(ErrorCode::XmlDetail, "oops"),
+            ErrorDomain::Domain,
+        );
+        assert_eq!(
+            (e.domain, e.message.as_str()),
+            (ErrorDomain::Domain, "oops")
+        );
         let e = XmlError::xml("expecting root element of 'domain', not 'network'")
             .from_domain(ErrorDomain::Xml);
-        assert_eq!(VirError::from_xml(e, ErrorDomain::Domain).domain, ErrorDomain::Xml);
+        assert_eq!(
+            VirError::from_xml(e, ErrorDomain::Domain).domain,
+            ErrorDomain::Xml
+        );
         let e = VirError::from_xml(XmlError::xml("bad"), ErrorDomain::Domain);
-        assert_eq!((e.domain, e.message.as_str()), (ErrorDomain::Domain, "XML error: bad"));
+        assert_eq!(
+            (e.domain, e.message.as_str()),
+            (ErrorDomain::Domain, "XML error: bad")
+        );
     }
 }

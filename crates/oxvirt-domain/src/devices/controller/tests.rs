@@ -130,4 +130,3 @@ fn indexes_are_assigned_as_libvirt_assigns_them() {
     let got: Vec<u32> = list.iter().filter_map(|c| c.index).collect();
     assert_eq!(got, [0, 0, 0, 0, 1, 1, 2, 2, 2, 2, 3, 4, 0]);
 }
-
