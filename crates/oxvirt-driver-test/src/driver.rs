@@ -3,31 +3,15 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
-use oxvirt_domain::driver::{DomainEvent, DomainRef, EventBus, Lifecycle, NodeInfo};
-use oxvirt_domain::objects::domains::{DomainList, DomainObj};
+use oxvirt_domain::driver::{DomainEvent, DomainRef, EventBus, Lifecycle};
+use oxvirt_domain::objects::domains::DomainObj;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
-use crate::node::{self, Cell, NodeConfig};
-use crate::resources::{InterfaceObj, NetworkObj, NodeDeviceObj, PoolObj};
+use crate::node::{self, NodeConfig};
 
-/// Everything one test connection (or every `test:///default` connection) sees.
-#[derive(Debug)]
-pub(crate) struct Node {
-    /// The domains.
-    pub domains: DomainList,
-    /// What `virNodeGetInfo` reports.
-    pub node_info: NodeInfo,
-    /// The host's NUMA cells (two for the default node, none for a node file).
-    pub cells: Vec<Cell>,
-    /// Virtual networks.
-    pub networks: Vec<NetworkObj>,
-    /// Host interfaces.
-    pub interfaces: Vec<InterfaceObj>,
-    /// Storage pools with their volumes.
-    pub pools: Vec<PoolObj>,
-    /// Node devices.
-    pub nodedevs: Vec<NodeDeviceObj>,
-}
+/// Everything one test connection (or every `test:///default` connection) sees: the
+/// node as its description set it up, then changed by the calls.
+pub(crate) type Node = NodeConfig;
 
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -92,18 +76,9 @@ impl TestDriver {
     }
 
     fn from_config(path: &str, config: NodeConfig) -> TestDriver {
-        let node = Node {
-            domains: config.domains,
-            node_info: config.node_info,
-            cells: config.cells,
-            networks: config.networks,
-            interfaces: config.interfaces,
-            pools: config.pools,
-            nodedevs: config.nodedevs,
-        };
         TestDriver {
             shared: Arc::new(Shared {
-                node: Mutex::new(node),
+                node: Mutex::new(config),
                 events: EventBus::new(),
             }),
             path: path.to_string(),

@@ -34,7 +34,7 @@ pub struct NodeConfig {
     pub domains: DomainList,
     /// The host's CPUs and memory.
     pub node_info: NodeInfo,
-    /// The host's NUMA cells.
+    /// The host's NUMA cells (two for the default node, none for a node file).
     pub cells: Vec<Cell>,
     /// Virtual networks.
     pub networks: Vec<NetworkObj>,
