@@ -33,7 +33,8 @@ environment:
   OXVIRT_CONFORMANCE       where libvirt's test data is (default: ../shared/conformance)
 ";
 
-/// The fuzz targets and the conformance folders their seed corpora come from.
+/// The fuzz targets and the folders their seed corpora come from: under the conformance
+/// data, or under the project with `project:`.
 const FUZZ_TARGETS: &[(&str, &[&str])] = &[
     (
         "domain_xml",
@@ -53,6 +54,11 @@ const FUZZ_TARGETS: &[(&str, &[&str])] = &[
         ],
     ),
     ("xml_tree", &["libvirt-9.0.0"]),
+    (
+        "node_xml",
+        &["project:crates/oxvirt-driver-test/tests/data"],
+    ),
+    ("uri", &["project:fuzz/seeds/uri"]),
 ];
 
 /// Seed files larger than this are left out: libFuzzer mutates small inputs best.
@@ -454,12 +460,8 @@ fn fuzz(root: &Path, args: &[String]) -> Result<()> {
             .map(|(_, f)| *f)
             .unwrap_or_default();
         let corpus = root.join("fuzz/corpus").join(target);
-        let seeded = seed_corpus(&data, folders, &corpus)?;
-        eprintln!(
-            "\n{target}: {seeded} seed files from {} in {}",
-            data.display(),
-            corpus.display()
-        );
+        let seeded = seed_corpus(root, &data, folders, &corpus)?;
+        eprintln!("\n{target}: {seeded} seed files in {}", corpus.display());
         let time = format!("-max_total_time={seconds}");
         let mut run = cargo(
             &root.join("fuzz"),
@@ -476,13 +478,18 @@ fn fuzz(root: &Path, args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Copies every `.xml` file under `folders` of `data` (recursively) into `corpus`, named
-/// after its path; returns how many there are. Missing data is reported, not an error.
-fn seed_corpus(data: &Path, folders: &[&str], corpus: &Path) -> Result<usize> {
+/// Copies every `.xml` and `.txt` file under `folders` (recursively) into `corpus`, named
+/// after its path; returns how many there are. A folder is under the conformance data
+/// `data`, or under the project `root` when it starts with `project:`. Missing data is
+/// reported, not an error.
+fn seed_corpus(root: &Path, data: &Path, folders: &[&str], corpus: &Path) -> Result<usize> {
     std::fs::create_dir_all(corpus).with_context(|| format!("creating {}", corpus.display()))?;
     let mut count = 0;
     for folder in folders {
-        let dir = data.join(folder);
+        let (base, dir) = match folder.strip_prefix("project:") {
+            Some(rel) => (root, root.join(rel)),
+            None => (data, data.join(folder)),
+        };
         if !dir.is_dir() {
             eprintln!(
                 "SKIPPED seeds: {} not found (set OXVIRT_CONFORMANCE)",
@@ -499,7 +506,7 @@ fn seed_corpus(data: &Path, folders: &[&str], corpus: &Path) -> Result<usize> {
             if size > MAX_SEED_BYTES {
                 continue;
             }
-            let rel = file.strip_prefix(data).unwrap_or(&file);
+            let rel = file.strip_prefix(base).unwrap_or(&file);
             let name: String = rel
                 .to_string_lossy()
                 .chars()
@@ -517,7 +524,7 @@ fn collect_xml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     for path in read_dir_sorted(dir)? {
         if path.is_dir() {
             collect_xml(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "xml") {
+        } else if path.extension().is_some_and(|e| e == "xml" || e == "txt") {
             out.push(path);
         }
     }

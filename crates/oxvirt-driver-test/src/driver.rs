@@ -75,6 +75,13 @@ impl TestDriver {
         Ok(Self::from_config(path, config))
     }
 
+    /// Opens a node of its own described by `xml`, a libvirt `<node>` document given as
+    /// text rather than a file (`file=` references resolve against the current directory).
+    /// Its URI path is `/node.xml`.
+    pub fn open_xml(xml: &str) -> Result<TestDriver, VirError> {
+        Ok(Self::from_config("/node.xml", node::parse_text(xml)?))
+    }
+
     fn from_config(path: &str, config: NodeConfig) -> TestDriver {
         TestDriver {
             shared: Arc::new(Shared {

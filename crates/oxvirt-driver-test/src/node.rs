@@ -87,6 +87,13 @@ pub fn load_file(path: &str) -> Result<NodeConfig, VirError> {
     parse_node(&root, &text, Some(Path::new(path)))
 }
 
+/// The node described by `text`, a `<node>` document; `file=` references resolve against
+/// the current directory.
+pub fn parse_text(text: &str) -> Result<NodeConfig, VirError> {
+    let root = oxvirt_xml::parse(text).map_err(|e| VirError::from_xml(e, ErrorDomain::Test))?;
+    parse_node(&root, text, None)
+}
+
 /// `VIR_ERR_XML_ERROR` from the test driver.
 fn xml_error(detail: impl AsRef<str>) -> VirError {
     VirError::new(ErrorDomain::Test, ErrorCode::XmlError, detail)

@@ -167,13 +167,18 @@ impl fmt::Display for Uri {
                 f.write_char('@')?;
             }
             if let Some(host) = &self.host {
-                if host.contains(':') {
-                    // An IPv6 address; a zone's `%` is written `%25` (RFC 6874), and a `]`
-                    // escaped so the brackets still close where they should.
-                    let inner = host.replace('%', "%25").replace(']', "%5D");
+                // An IPv6 address (brackets stripped when parsed), or a bracketed host
+                // kept as it was: the text between the brackets is taken as it is up to
+                // the first `]`, then decoded; so `%` is written `%25` (a zone, RFC 6874)
+                // and `]` `%5D`, and it reads back the same.
+                let bracketed = if host.contains(':') {
+                    Some(host.as_str())
+                } else {
+                    host.strip_prefix('[').and_then(|h| h.strip_suffix(']'))
+                };
+                if let Some(inner) = bracketed {
+                    let inner = inner.replace('%', "%25").replace(']', "%5D");
                     write!(f, "[{inner}]")?;
-                } else if host.starts_with('[') && host.ends_with(']') {
-                    f.write_str(host)?;
                 } else {
                     escape(f, host, HOST_EXTRA)?;
                 }

@@ -79,6 +79,13 @@ fn ipv6_hosts_lose_their_brackets() {
     assert_eq!(uri.to_string(), "test://[fe80::1%25eth0]:22/x?a");
     // virStringStripIPv6Brackets keeps brackets around anything without a ':'.
     assert_eq!(parse("test://[abc]/x").host(), Some("[abc]"));
+    assert_eq!(parse("test://[abc]/x").to_string(), "test://[abc]/x");
+    // Found by fuzzing: a decoded `%44` inside such brackets must not be written back as
+    // a new escape (`%D4`); the host reads back the same.
+    let uri = parse("s://[%%4444]:0");
+    assert_eq!(uri.host(), Some("[%D44]"));
+    assert_eq!(uri.to_string(), "s://[%25D44]");
+    assert_eq!(parse(&uri.to_string()).host(), uri.host());
 }
 
 #[test]
