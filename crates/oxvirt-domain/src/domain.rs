@@ -254,15 +254,20 @@ fn metadata_span(root: &Element) -> Option<std::ops::Range<usize>> {
     root.child("metadata").and_then(|m| m.span.clone())
 }
 
+/// Reads `<on_poweroff>`, `<on_reboot>` or `<on_crash>` as libvirt's
+/// `virDomainEventActionParseXML` does: the text as written (not trimmed), empty as absent.
 fn lifecycle(c: &mut Cursor<'_>, name: &str) -> Result<Option<LifecycleAction>> {
     let Some(el) = c.child(name) else {
         return Ok(None);
     };
     let text = el.text();
-    match LifecycleAction::from_xml_str(text.trim()) {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    match LifecycleAction::from_xml_str(&text) {
         Some(a) => Ok(Some(a)),
         None => {
-            Err(XmlError::xml(format!("invalid {name} value: '{}'", text.trim())).at(el.position))
+            Err(XmlError::unsupported(format!("unknown {name} action: {text}")).at(el.position))
         }
     }
 }
@@ -333,8 +338,9 @@ impl XmlModel for Domain {
             .filter(|f| !f.is_empty());
         let cpu = c.model::<Cpu>("cpu", ctx)?.filter(|c| !c.is_empty());
         let clock = c.model("clock", ctx)?;
-        let on_poweroff = lifecycle(&mut c, "on_poweroff")?;
+        // libvirt reads them in this order, which decides which error is reported.
         let on_reboot = lifecycle(&mut c, "on_reboot")?;
+        let on_poweroff = lifecycle(&mut c, "on_poweroff")?;
         let on_crash = lifecycle(&mut c, "on_crash")?;
         let pm = c.model::<Pm>("pm", ctx)?.filter(|p| !p.is_empty());
         let devices = match c.child("devices") {

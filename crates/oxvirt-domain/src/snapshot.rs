@@ -54,6 +54,10 @@ oxvirt_xml::xml_enum! {
     }
 }
 
+/// A driver's post-parse step for a domain definition it reads (see
+/// [`DomainSnapshot::parse_for`]).
+pub type PostParse<'a> = &'a dyn Fn(&mut Domain) -> Result<()>;
+
 /// How [`DomainSnapshot::parse_with`] reads a document: libvirt's
 /// `VIR_DOMAIN_SNAPSHOT_PARSE_*` flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -148,12 +152,32 @@ impl DomainSnapshot {
         Self::parse_mode(xml, None)
     }
 
-    /// Reads a snapshot document as `virDomainSnapshotDefParseString` does with `flags`.
+    /// Reads a snapshot document as `virDomainSnapshotDefParseString` does with `flags`. The
+    /// domain a redefined snapshot records gets libvirt's generic defaults for a guest of
+    /// this host's architecture ([`Domain::apply_defaults`]); a driver gives it its own with
+    /// [`DomainSnapshot::parse_for`].
     pub fn parse_with(xml: &str, flags: SnapshotParseFlags) -> Result<ParsedSnapshot> {
-        Self::parse_mode(xml, Some(flags))
+        Self::parse_for(xml, flags, &|d: &mut Domain| d.apply_defaults())
     }
 
-    fn parse_mode(xml: &str, flags: Option<SnapshotParseFlags>) -> Result<ParsedSnapshot> {
+    /// [`DomainSnapshot::parse_with`] for a driver: libvirt reads the `<domain>` and
+    /// `<inactiveDomain>` of a redefined snapshot with the driver's parser configuration, so
+    /// they get the driver's post-parse step, `post_parse` (its guest architecture and
+    /// [`DriverDefaults`](crate::defaults::DriverDefaults) through
+    /// [`Domain::apply_defaults_with`], and whatever else the driver does to a definition it
+    /// reads), without validation.
+    pub fn parse_for(
+        xml: &str,
+        flags: SnapshotParseFlags,
+        post_parse: PostParse<'_>,
+    ) -> Result<ParsedSnapshot> {
+        Self::parse_mode(xml, Some((flags, post_parse)))
+    }
+
+    fn parse_mode(
+        xml: &str,
+        flags: Option<(SnapshotParseFlags, PostParse<'_>)>,
+    ) -> Result<ParsedSnapshot> {
         let root = oxvirt_xml::parse(xml)?;
         if root.name != "domainsnapshot" {
             return Err(XmlError::xml("domainsnapshot").at(root.position));

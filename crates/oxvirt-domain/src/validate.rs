@@ -2,13 +2,16 @@
 //!
 //! Checks that need one element only are made while parsing, in the element's model; the
 //! ones here need several parts of the definition at once. Checks that need a machine
-//! type's bus topology (PCI slot plugging, USB ports) belong to the hypervisor driver.
+//! type's bus topology (PCI slot plugging, USB ports) belong to the hypervisor driver, and
+//! the QEMU driver's own checks are in [`Domain::validate_qemu`].
 
-use oxvirt_xml::types::size::parse_scaled;
+mod aliases;
+mod qemu;
+
 use oxvirt_xml::{Element, Result, XmlError};
 
 use crate::devices::DeviceContext;
-use crate::domain::Domain;
+use crate::domain::{Domain, LifecycleAction};
 use crate::os::Os;
 use crate::tuning::TuningView;
 
@@ -46,8 +49,21 @@ impl Domain {
             virt_type: oxvirt_xml::XmlEnum::as_xml_str(&self.virt_type),
         };
         self.devices.validate(cx)?;
-        for shmem in self.devices.others.iter().filter(|e| e.name == "shmem") {
-            validate_shmem(shmem)?;
+        aliases::validate_aliases(&self.devices)?;
+        self.validate_lifecycle()
+    }
+
+    /// The actions each lifecycle event allows (`virDomainDefLifecycleActionAllowed`):
+    /// powering off and rebooting cannot dump core; a crash may do anything.
+    fn validate_lifecycle(&self) -> Result<()> {
+        for (event, action) in [("poweroff", self.on_poweroff), ("reboot", self.on_reboot)] {
+            if let Some(a @ (LifecycleAction::CoredumpDestroy | LifecycleAction::CoredumpRestart)) =
+                action
+            {
+                return Err(XmlError::unsupported(format!(
+                    "Lifecycle event '{event}' doesn't support '{a}' action"
+                )));
+            }
         }
         Ok(())
     }
@@ -82,68 +98,5 @@ impl Domain {
     }
 }
 
-/// libvirt's checks of a `<shmem>` device: a power-of-two size of at least 1 MiB, and MSI
-/// only with a server.
-fn validate_shmem(shmem: &Element) -> Result<()> {
-    if let Some(size) = shmem.child("size") {
-        let bytes = parse_scaled(size.text().trim(), size.attr("unit"), 1, u64::MAX)
-            .map_err(|e| e.at(size.position))?;
-        if !bytes.is_power_of_two() {
-            return Err(XmlError::xml("shmem size must be a power of two").at(size.position));
-        }
-        if bytes < 1024 * 1024 {
-            return Err(
-                XmlError::xml("shmem size must be at least 1 MiB (1024 KiB)").at(size.position),
-            );
-        }
-    }
-    if shmem.child("msi").is_some() && shmem.child("server").is_none() {
-        return Err(XmlError::xml("msi option is only supported with a server").at(shmem.position));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
-mod tests {
-    use crate::Domain;
-
-    fn check(devices: &str) -> Result<(), String> {
-        let xml = format!(
-            "<domain type='qemu'><name>t</name><memory>1024</memory><os><type>hvm</type></os>\
-             <devices>{devices}</devices></domain>"
-        );
-        Domain::parse(&xml)
-            .map_err(|e| e.to_string())?
-            .domain
-            .validate()
-            .map_err(|e| e.message)
-    }
-
-    #[test]
-    fn memory_is_required() {
-        let d =
-            Domain::parse("<domain type='qemu'><name>t</name><os><type>hvm</type></os></domain>")
-                .unwrap()
-                .domain;
-        let err = d.validate().unwrap_err();
-        assert_eq!(err.code, oxvirt_xml::ErrorCode::XmlError);
-        assert!(err.message.starts_with("Memory size must be specified"));
-    }
-
-    #[test]
-    fn shmem_rules() {
-        assert_eq!(
-            check("<shmem name='a'><size unit='K'>12345</size></shmem>").unwrap_err(),
-            "shmem size must be a power of two"
-        );
-        assert_eq!(
-            check("<shmem name='a'><size unit='K'>16</size></shmem>").unwrap_err(),
-            "shmem size must be at least 1 MiB (1024 KiB)"
-        );
-        assert_eq!(
-            check("<shmem name='a'><msi/></shmem>").unwrap_err(),
-            "msi option is only supported with a server"
-        );
-        assert!(check("<shmem name='a'><size unit='M'>4</size></shmem>").is_ok());
-    }
-}
+mod tests;

@@ -99,8 +99,8 @@ fn refusals_carry_libvirts_codes_and_positions() {
         ),
         (
             "<domain type='kvm'><name>a</name>\n<on_crash>explode</on_crash></domain>",
-            ErrorCode::XmlError,
-            "invalid on_crash value: 'explode'",
+            ErrorCode::ConfigUnsupported,
+            "unknown on_crash action: explode",
         ),
         (
             "<domain type='kvm'><name>a</name><memory unit='parsec'>1</memory></domain>",

@@ -233,12 +233,15 @@ impl TestDriver {
         )?;
         let doc = DeviceDoc::new(xml);
         self.change_devices(dom, flags, |def, live| {
+            // The device gets the test driver's post-parse step (drive addresses, implicit
+            // controllers), as libvirt's QEMU driver gives an attached device its own.
+            let policy = crate::parse::policy(def);
             if !live {
-                devices::attach_device(def, doc.xml())?;
+                devices::attach_device_with(def, doc.xml(), &policy)?;
                 return Ok(None);
             }
             let (xml, alias) = doc.for_live_attach(def);
-            devices::attach_device(def, &xml)?;
+            devices::attach_device_with(def, &xml, &policy)?;
             Ok(alias.map(|alias| EventKind::DeviceAdded { alias }))
         })
     }

@@ -365,7 +365,7 @@ fn parse_snapshot(el: &Element, file: Option<&Path>) -> Result<DomainSnapshot, V
         internal: true,
         offline: false,
     };
-    DomainSnapshot::parse_with(&xml, flags)
+    DomainSnapshot::parse_for(&xml, flags, &crate::parse::post_parse)
         .map(|p| p.snapshot)
         .map_err(|e| VirError::from_xml(e, ErrorDomain::DomainSnapshot))
 }

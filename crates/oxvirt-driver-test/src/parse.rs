@@ -92,26 +92,8 @@ pub fn parse_domain_with(xml: &str, validate: bool) -> Result<(Domain, TestNs), 
     let mut def = Domain::parse(xml)
         .map_err(|e| VirError::from_xml(e, ErrorDomain::Domain))?
         .domain;
-    def.id = None;
-    // An inactive parse keeps only user aliases (`ua-...`).
-    crate::alias::drop_non_user_aliases(&mut def);
     let ns = parse_namespace(&def.namespaced)?;
-    // The test namespace has no formatter, and other namespaces are unknown to the test
-    // driver: libvirt writes none of them back.
-    def.namespaced.clear();
-    def.unknown
-        .attributes
-        .retain(|a| a.name != "xmlns" && !a.name.starts_with("xmlns:"));
-    let video = set_video_types(&mut def);
-    drop_network_bridges(&mut def);
-    // The test driver numbers SCSI disks on a narrow bus and picks `video` for the adapter
-    // libvirt adds to graphics without one.
-    let policy = DriverDefaults {
-        video,
-        wide_scsi: false,
-    };
-    def.apply_defaults_with(TEST_ARCH, &policy)
-        .map_err(|e| VirError::from_xml(e, ErrorDomain::Domain))?;
+    post_parse(&mut def).map_err(|e| VirError::from_xml(e, ErrorDomain::Domain))?;
     if validate {
         def.validate()
             .map_err(|e| VirError::from_xml(e, ErrorDomain::Domain))?;
@@ -120,30 +102,68 @@ pub fn parse_domain_with(xml: &str, validate: bool) -> Result<(Domain, TestNs), 
     Ok((def, ns))
 }
 
-/// The test driver's device post-parse step (`testDomainDevicesDefPostParse`): a video
-/// adapter of the default type becomes `xen` for Xen guests, `vga` on ppc64 and `cirrus`
-/// otherwise. Returns that type.
-fn set_video_types(def: &mut Domain) -> VideoModelType {
+/// What the test driver's parser configuration does to a definition it reads as an
+/// inactive one, after libvirt's generic parse (the test namespace already read): the `id`
+/// and any device alias but a user one are dropped, other namespaces too, and libvirt's
+/// post-parse step runs for an i686 guest with the test driver's defaults ([`policy`]).
+///
+/// This is also what the domain a redefined snapshot records goes through
+/// (`virDomainDefParseNode` with the test driver's configuration), given to
+/// [`oxvirt_domain::snapshot::DomainSnapshot::parse_for`].
+pub(crate) fn post_parse(def: &mut Domain) -> oxvirt_xml::Result<()> {
+    def.id = None;
+    // An inactive parse keeps only user aliases (`ua-...`).
+    crate::alias::drop_non_user_aliases(def);
+    // The test namespace has no formatter, and other namespaces are unknown to the test
+    // driver: libvirt writes none of them back.
+    def.namespaced.clear();
+    def.unknown
+        .attributes
+        .retain(|a| a.name != "xmlns" && !a.name.starts_with("xmlns:"));
+    set_video_types(def);
+    drop_network_bridges(def);
+    def.apply_defaults_with(TEST_ARCH, &policy(def))
+}
+
+/// The test driver's choices in libvirt's post-parse step for `def`: SCSI disks numbered on
+/// a narrow bus, and the video model of [`video_type`] for the adapter libvirt adds to
+/// graphics without one.
+pub(crate) fn policy(def: &Domain) -> DriverDefaults {
+    DriverDefaults {
+        video: video_type(def),
+        wide_scsi: false,
+    }
+}
+
+/// The video model the test driver gives an adapter of the default type
+/// (`testDomainDevicesDefPostParse`): `xen` for Xen guests, `vga` on ppc64, `cirrus`
+/// otherwise.
+fn video_type(def: &Domain) -> VideoModelType {
     let os_type = def.os.as_ref().and_then(|o| o.os_type);
     let arch = def
         .os
         .as_ref()
         .and_then(|o| o.arch.clone())
         .unwrap_or_else(|| TEST_ARCH.to_string());
-    let kind = if matches!(os_type, Some(OsType::Xen | OsType::Linux)) {
+    if matches!(os_type, Some(OsType::Xen | OsType::Linux)) {
         VideoModelType::Xen
     } else if arch.starts_with("ppc64") {
         VideoModelType::Vga
     } else {
         VideoModelType::Cirrus
-    };
+    }
+}
+
+/// The test driver's device post-parse step for video adapters: one of the default type
+/// gets the model of [`video_type`].
+fn set_video_types(def: &mut Domain) {
+    let kind = video_type(def);
     for v in &mut def.devices.videos {
         let m = v.model.get_or_insert_with(Default::default);
         if matches!(m.kind, None | Some(VideoModelType::Default)) {
             m.kind = Some(kind);
         }
     }
-    kind
 }
 
 /// libvirt reads `<source bridge=>` of an `<interface type='network'>` only from live

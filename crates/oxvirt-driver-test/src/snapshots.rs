@@ -38,7 +38,15 @@ impl TestDriver {
         if !obj.persistent && flags & snapshot_create::HALT != 0 {
             return Err(invalid("cannot halt after transient domain snapshot"));
         }
-        let def = prepare_snapshot(&obj.snapshots, xml, obj.def(), obj.state(), flags)?;
+        // The domain a redefined snapshot records is read as the test driver reads one.
+        let def = prepare_snapshot(
+            &obj.snapshots,
+            xml,
+            obj.def(),
+            obj.state(),
+            flags,
+            &crate::parse::post_parse,
+        )?;
         let redefine = flags & snapshot_create::REDEFINE != 0;
         let name = if redefine {
             obj.snapshots.replace(def)?.name().to_string()

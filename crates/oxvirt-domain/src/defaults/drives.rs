@@ -12,7 +12,7 @@ use oxvirt_xml::{Result, Unknown, XmlError};
 use super::policy::DriverDefaults;
 use crate::address::DeviceAddress;
 use crate::devices::controller::{Controller, ControllerType};
-use crate::devices::disk::{DiskBus, DiskDevice};
+use crate::devices::disk::{DiskBus, DiskDevice, DiskType, SnapshotLocation};
 use crate::devices::hostdev::{Hostdev, HostdevType};
 use crate::devices::{Devices, Disk};
 
@@ -175,10 +175,10 @@ fn next_scsi_address(devices: &Devices) -> Drive {
 }
 
 /// libvirt's post-parse of one disk (`virDomainDiskDefPostParse`, with the parser's
-/// read-only CD-ROM): a CD-ROM is read-only, a drive address says all its parts, and a disk
-/// without an address gets the one its target name gives (`virDomainDiskDefAssignAddress`,
-/// see [`Disk::assign_drive_address`]), which on a SCSI bus must not be a SCSI host
-/// device's.
+/// read-only CD-ROM): a CD-ROM is read-only, a vhost-user disk takes no snapshots unless it
+/// says otherwise, a drive address says all its parts, and a disk without an address gets
+/// the one its target name gives (`virDomainDiskDefAssignAddress`, see
+/// [`Disk::assign_drive_address`]), which on a SCSI bus must not be a SCSI host device's.
 pub fn disk_post_parse(
     disk: &mut Disk,
     hostdevs: &[Hostdev],
@@ -186,6 +186,9 @@ pub fn disk_post_parse(
 ) -> Result<()> {
     if disk.device == DiskDevice::Cdrom {
         disk.readonly = true;
+    }
+    if disk.kind == DiskType::Vhostuser {
+        disk.snapshot.get_or_insert(SnapshotLocation::No);
     }
     complete(&mut disk.info.address);
     if disk.info.address.is_some() {

@@ -10,10 +10,11 @@
 pub mod common;
 pub mod driver;
 pub mod source;
+mod validate;
 
 use oxvirt_xml::model::PropFlags;
 use oxvirt_xml::{
-    xml_enum, Builder, Context, Cursor, Element, ErrorCode, Result, Unknown, XmlError, XmlModel,
+    xml_enum, Builder, Context, Cursor, Element, Result, Unknown, XmlError, XmlModel,
 };
 
 use super::info::DeviceInfo;
@@ -22,6 +23,7 @@ use crate::util;
 use common::{Sgio, StorageFormat};
 pub use driver::DiskDriver;
 pub use source::{BackingStore, DiskSource, DiskType, NetHost, NetProtocol};
+pub use validate::validate_disks;
 
 xml_enum! {
     /// What the guest sees (`<disk device=...>`).
@@ -81,9 +83,8 @@ impl XmlModel for DiskTarget {
             Some("open") => Some(Tray::Open),
             Some(v) => return Err(c.invalid_value("tray", v, "")),
         };
-        let removable = c
-            .prop_on_off("removable", PropFlags::NONE)?
-            .filter(|_| bus == Some(DiskBus::Usb));
+        // Kept whatever the bus: validation refuses it on another bus than USB.
+        let removable = c.prop_on_off("removable", PropFlags::NONE)?;
         let rotation_rate = c
             .prop_uint("rotation_rate", 10, PropFlags::NONE)?
             .filter(|n| *n != 0);
@@ -436,58 +437,6 @@ impl Disk {
         Ok(())
     }
 
-    /// Checks one disk as libvirt's generic validation does.
-    pub fn validate(&self) -> Result<()> {
-        let Some(dev) = self.target_dev() else {
-            let what = match &self.source {
-                Some(s) if s.pool.is_some() => format!(
-                    " pool = '{}', volume = '{}'",
-                    s.pool.as_deref().unwrap_or(""),
-                    s.volume.as_deref().unwrap_or("")
-                ),
-                _ => self
-                    .source_path()
-                    .map(|p| format!(" {p}"))
-                    .unwrap_or_default(),
-            };
-            return Err(XmlError::new(
-                ErrorCode::NoTarget,
-                format!("missing target information for device{what}"),
-            ));
-        };
-        if let Some((_, partition)) = parse_disk_name(dev) {
-            if partition != 0 {
-                return Err(XmlError::unsupported(format!(
-                    "invalid disk target '{dev}', partitions can't appear in disk targets"
-                )));
-            }
-        }
-        if self.device == DiskDevice::Lun
-            && !matches!(
-                self.kind,
-                DiskType::Block | DiskType::Network | DiskType::Volume
-            )
-        {
-            return Err(XmlError::unsupported(
-                "disk device='lun' is only valid for block type disk source",
-            ));
-        }
-        if (self.vendor.is_some() || self.product.is_some())
-            && self.effective_bus() != DiskBus::Scsi
-        {
-            return Err(XmlError::unsupported(
-                "Only scsi disk supports vendor and product",
-            ));
-        }
-        if let Some(wwn) = &self.wwn {
-            let hex = wwn.strip_prefix("0x").unwrap_or(wwn);
-            if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(XmlError::xml(format!("Malformed wwn: {wwn}")));
-            }
-        }
-        Ok(())
-    }
-
     /// Inserts `disk` into `disks` where libvirt's parser puts it (`virDomainDiskInsert`):
     /// after the last disk on the same bus, before the first disk on that bus whose target
     /// sorts after it; at the end when no disk shares its bus.
@@ -515,65 +464,6 @@ impl Disk {
             None => disks.push(disk),
         }
     }
-}
-
-fn drive_key(a: &DeviceAddress) -> Option<(u32, u32, u32, u32)> {
-    match a {
-        DeviceAddress::Drive {
-            controller,
-            bus,
-            target,
-            unit,
-            ..
-        } => Some((
-            controller.unwrap_or(0),
-            bus.unwrap_or(0),
-            target.unwrap_or(0),
-            unit.unwrap_or(0),
-        )),
-        _ => None,
-    }
-}
-
-/// The checks libvirt makes across all disks of a domain: each disk valid
-/// ([`Disk::validate`]), no target name used twice, no drive address used twice on a bus.
-pub fn validate_disks(disks: &[Disk]) -> Result<()> {
-    for d in disks {
-        d.validate()?;
-    }
-    for (i, a) in disks.iter().enumerate() {
-        for b in &disks[i + 1..] {
-            if a.target_dev() == b.target_dev() {
-                return Err(XmlError::xml(format!(
-                    "target '{}' duplicated for disk sources '{}' and '{}'",
-                    a.target_dev().unwrap_or(""),
-                    a.source_path().unwrap_or("<null>"),
-                    b.source_path().unwrap_or("<null>"),
-                )));
-            }
-        }
-    }
-    for (i, a) in disks.iter().enumerate() {
-        let Some(ka) = a.info.address.as_ref().and_then(drive_key) else {
-            continue;
-        };
-        for b in &disks[i + 1..] {
-            if a.effective_bus() == b.effective_bus()
-                && b.info.address.as_ref().and_then(drive_key) == Some(ka)
-            {
-                return Err(XmlError::unsupported(format!(
-                    "Found duplicate drive address for disk with target name '{}' \
-                     controller='{}' bus='{}' target='{}' unit='{}'",
-                    a.target_dev().unwrap_or(""),
-                    ka.0,
-                    ka.1,
-                    ka.2,
-                    ka.3
-                )));
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

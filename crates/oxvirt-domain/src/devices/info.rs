@@ -305,6 +305,24 @@ impl VirtioOptions {
     pub fn is_empty(&self) -> bool {
         *self == VirtioOptions::default()
     }
+
+    /// libvirt's refusal of virtio options on a device that is not a virtio one
+    /// (`virDomainCheckVirtioOptionsAreAbsent`), for the first option set.
+    pub fn check_absent(&self) -> Result<()> {
+        for (v, what) in [
+            (self.iommu, "iommu driver option"),
+            (self.ats, "ats driver option"),
+            (self.packed, "packed driver option"),
+            (self.page_per_vq, "page_per_vq option"),
+        ] {
+            if v.is_some() {
+                return Err(XmlError::unsupported(format!(
+                    "{what} is only supported for virtio devices"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A `<driver>` element that carries nothing but virtio options (memballoon, vsock, input,

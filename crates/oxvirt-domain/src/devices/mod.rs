@@ -1,9 +1,9 @@
 //! The `<devices>` element: every device of a domain, grouped by kind.
 //!
 //! libvirt writes devices grouped by kind in a fixed order, whatever order they were read
-//! in; so do we. Kinds that libvirt knows but this model does not type (`smartcard`,
-//! `redirdev`, `hub`, `shmem`, `memory`, `iommu`, `audio`, ...) are kept as written in
-//! [`Devices::others`] and written at their kind's place.
+//! in; so do we. Kinds that libvirt knows but this model does not type (`hub`, `memory`,
+//! `iommu`, `audio`, ...) are kept as written in [`Devices::others`] and written at their
+//! kind's place; so is `shmem`, in the form [`shmem::Shmem`] writes it.
 
 pub mod chardev;
 pub mod controller;
@@ -15,6 +15,7 @@ pub mod info;
 pub mod input;
 pub mod interface;
 pub mod misc;
+pub mod shmem;
 pub mod smartcard;
 pub mod sound;
 pub mod video;
@@ -32,6 +33,7 @@ pub use hostdev::Hostdev;
 pub use input::Input;
 pub use interface::Interface;
 pub use misc::{Memballoon, Panic, Rng, Tpm, Vsock, Watchdog};
+pub use shmem::Shmem;
 pub use smartcard::{Redirdev, Smartcard};
 pub use sound::Sound;
 pub use video::Video;
@@ -178,6 +180,10 @@ impl XmlModel for Devices {
             .collect();
         // Kept in the order they are written in, so that reading our output gives the same.
         others.sort_by_key(|e| DEVICE_ORDER.iter().position(|k| *k == e.name));
+        for e in others.iter_mut().filter(|e| e.name == "shmem") {
+            let position = e.position;
+            *e = shmem::canonical_shmem(e, ctx).map_err(|err| err.at(position))?;
+        }
         Ok(Devices {
             emulator,
             disks,
@@ -373,6 +379,9 @@ impl Devices {
         Panic::check_unique(&self.panics)?;
         if let Some(v) = &self.vsock {
             v.validate()?;
+        }
+        for s in shmem::shmems(&self.others) {
+            s?.validate()?;
         }
         Ok(())
     }

@@ -18,14 +18,17 @@ mod update;
 #[cfg(test)]
 mod tests;
 
-pub use edit::{attach_device, detach_device};
+#[cfg(test)]
+mod attach_tests;
+
+pub use edit::{attach_device, attach_device_with, detach_device};
 pub use update::update_device;
 
 use oxvirt_xml::{Context, Element, ErrorCode, ErrorDomain, VirError, XmlError, XmlModel};
 
 use crate::devices::{
-    hostdev, video, Chardev, Controller, Disk, Filesystem, Graphics, Hostdev, Input, Interface,
-    Memballoon, Panic, Redirdev, Rng, Smartcard, Sound, Tpm, Video, Vsock, Watchdog,
+    hostdev, shmem, video, Chardev, Controller, Disk, Filesystem, Graphics, Hostdev, Input,
+    Interface, Memballoon, Panic, Redirdev, Rng, Smartcard, Sound, Tpm, Video, Vsock, Watchdog,
 };
 use crate::Domain;
 
@@ -166,6 +169,8 @@ pub(crate) fn read_device(xml: &str) -> Result<Device, VirError> {
         "rng" => Device::Rng(boxed(&el, cx)?),
         "panic" => Device::Panic(boxed(&el, cx)?),
         "vsock" => Device::Vsock(boxed(&el, cx)?),
+        // A shared memory device is kept as the element libvirt would write for it.
+        "shmem" => Device::Other(shmem::canonical_shmem(&el, cx).map_err(xml_err)?),
         name if OTHER_KINDS.contains(&name) => Device::Other(el),
         name => {
             return Err(VirError::new(
@@ -181,9 +186,16 @@ pub(crate) fn read_device(xml: &str) -> Result<Device, VirError> {
 /// of `def`: the defaults of a defined domain's devices are applied (a generated MAC
 /// address, a disk's bus, a chardev's target type, ...) and the device is checked.
 pub fn parse_device(xml: &str, def: &Domain) -> Result<Device, VirError> {
+    let dev = parse_device_unchecked(xml, def)?;
+    validate(&dev, def).map_err(xml_err)?;
+    Ok(dev)
+}
+
+/// [`parse_device`] without the checks, as libvirt's QEMU driver parses the device a detach
+/// names (`VIR_DOMAIN_DEF_PARSE_SKIP_VALIDATE`): a disk given by its target alone is found.
+pub(crate) fn parse_device_unchecked(xml: &str, def: &Domain) -> Result<Device, VirError> {
     let mut dev = read_device(xml)?;
     apply_defaults(&mut dev, def);
-    validate(&dev, def).map_err(xml_err)?;
     Ok(dev)
 }
 
@@ -223,7 +235,7 @@ fn apply_defaults(dev: &mut Device, def: &Domain) {
 }
 
 /// The checks `Devices::validate` makes of each device.
-fn validate(dev: &Device, def: &Domain) -> oxvirt_xml::Result<()> {
+pub(crate) fn validate(dev: &Device, def: &Domain) -> oxvirt_xml::Result<()> {
     match dev {
         Device::Disk(d) => d.validate(),
         Device::Controller(c) => c.validate(),
@@ -239,6 +251,9 @@ fn validate(dev: &Device, def: &Domain) -> oxvirt_xml::Result<()> {
         Device::Rng(r) => r.validate(),
         Device::Tpm(t) => t.validate(),
         Device::Vsock(v) => v.validate(),
+        Device::Other(e) if e.name == "shmem" => {
+            shmem::shmems(std::slice::from_ref(e)).try_for_each(|s| s?.validate())
+        }
         _ => Ok(()),
     }
 }

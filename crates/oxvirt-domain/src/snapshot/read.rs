@@ -4,8 +4,8 @@ use oxvirt_xml::model::{Anchor, XmlEnum};
 use oxvirt_xml::{Context, Cursor, Element, Node, Result, Unknown, Warning, XmlError, XmlModel};
 
 use super::{
-    settle, DomainSnapshot, SnapshotDisk, SnapshotDomain, SnapshotLocation, SnapshotParent,
-    SnapshotParseFlags, SnapshotState,
+    settle, DomainSnapshot, PostParse, SnapshotDisk, SnapshotDomain, SnapshotLocation,
+    SnapshotParent, SnapshotParseFlags, SnapshotState,
 };
 use crate::domain::Domain;
 
@@ -33,13 +33,18 @@ const TYPED: &[&str] = &[
     "active",
 ];
 
-/// Reads `root` as a document (`flags` of `None`: everything, nothing required, no
-/// defaults) or as libvirt does under `flags`.
+/// Reads `root` as a document (`mode` of `None`: everything, nothing required, no
+/// defaults) or as libvirt does under the flags of `mode`, the domain of a redefined
+/// snapshot getting the post-parse step of `mode`.
 pub(super) fn read(
     root: &Element,
-    flags: Option<SnapshotParseFlags>,
+    mode: Option<(SnapshotParseFlags, PostParse<'_>)>,
     ctx: &mut Context,
 ) -> Result<DomainSnapshot> {
+    let (flags, post_parse) = match mode {
+        Some((f, p)) => (Some(f), Some(p)),
+        None => (None, None),
+    };
     let mut c = Cursor::new(root);
     let redefine = flags.is_some_and(|f| f.redefine);
     let mut offline = flags.is_some_and(|f| f.offline);
@@ -65,13 +70,13 @@ pub(super) fn read(
         if let Some(el) = c.child("inactiveDomain") {
             snap.inactive_domain = Some(Box::new(Domain::from_element(el, ctx)?));
         }
-        if redefine {
-            // virDomainDefParseNode runs the post-parse steps (not the validation).
+        if let Some(post_parse) = post_parse.filter(|_| redefine) {
+            // virDomainDefParseNode runs the driver's post-parse steps (not the validation).
             if let Some(SnapshotDomain::Full(d)) = snap.domain.as_mut() {
-                d.apply_defaults()?;
+                post_parse(d)?;
             }
             if let Some(d) = snap.inactive_domain.as_mut() {
-                d.apply_defaults()?;
+                post_parse(d)?;
             }
         }
     } else {

@@ -259,3 +259,48 @@ fn second_elements_of_a_typed_name_read_back_the_same() {
         "<domainsnapshot>\n  <disks>\n    <disk name='a'/>\n  </disks>\n</domainsnapshot>\n"
     );
 }
+
+/// The domain a redefined snapshot records gets the post-parse step it is given: a driver's
+/// own architecture and defaults (libvirt 9.0's test driver shows `arch='i686'` and a
+/// `cirrus` adapter for graphics); `parse_with` gives libvirt's generic defaults for this
+/// host's architecture.
+#[test]
+fn redefined_domain_gets_the_drivers_post_parse_step() {
+    use crate::defaults::{host_arch, DriverDefaults};
+    use crate::devices::video::VideoModelType;
+    let xml = "<domainsnapshot><name>s</name><state>running</state><creationTime>1</creationTime>\
+               <domain type='test'>\
+               <name>t</name><memory>1024</memory><os><type>hvm</type></os>\
+               <devices><graphics type='vnc'/></devices></domain></domainsnapshot>";
+    let flags = SnapshotParseFlags {
+        redefine: true,
+        ..SnapshotParseFlags::default()
+    };
+    let arch_of = |s: &DomainSnapshot| match &s.domain {
+        Some(SnapshotDomain::Full(d)) => d.os.as_ref().and_then(|o| o.arch.clone()),
+        _ => None,
+    };
+    let generic = DomainSnapshot::parse_with(xml, flags).unwrap().snapshot;
+    assert_eq!(arch_of(&generic).as_deref(), Some(host_arch()));
+    let test_driver = |d: &mut Domain| {
+        let policy = DriverDefaults {
+            video: VideoModelType::Cirrus,
+            wide_scsi: false,
+        };
+        d.apply_defaults_with("i686", &policy)
+    };
+    let snap = DomainSnapshot::parse_for(xml, flags, &test_driver)
+        .unwrap()
+        .snapshot;
+    assert_eq!(arch_of(&snap).as_deref(), Some("i686"));
+    let out = snap.to_xml();
+    assert!(
+        out.contains("<model type='cirrus' vram='16384' heads='1' primary='yes'/>"),
+        "{out}"
+    );
+    // A snapshot to create ignores the domain, and so the step.
+    let plain = DomainSnapshot::parse_for(xml, SnapshotParseFlags::default(), &|_: &mut Domain| {
+        panic!("not called")
+    });
+    assert!(plain.unwrap().snapshot.domain.is_none());
+}

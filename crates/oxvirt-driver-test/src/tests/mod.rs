@@ -8,6 +8,7 @@ mod lifecycle;
 mod listing;
 mod save;
 mod snapshots;
+mod validation;
 
 use oxvirt_domain::driver::event::Lifecycle;
 use oxvirt_domain::driver::{DomainEvent, EventKind, EventReceiver};

@@ -301,9 +301,8 @@ impl DiskSource {
             }
         }
         if top {
-            if kind != DiskType::Network {
-                s.startup_policy = c.enum_attr("startupPolicy")?;
-            }
+            // Read for every type; validation refuses it where it does not apply.
+            s.startup_policy = c.enum_attr("startupPolicy")?;
             if let Some(v) = c.attr("index") {
                 let n = str_to_long_ullp(v, 10)
                     .and_then(|n| u32::try_from(n).ok())

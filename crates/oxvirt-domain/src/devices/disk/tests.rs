@@ -1,3 +1,4 @@
+use super::validate::drive_key;
 use super::*;
 
 fn read(xml: &str) -> Result<Disk> {
@@ -188,10 +189,16 @@ fn invalid_disks_are_rejected() {
         lun.validate().unwrap_err().message,
         "disk device='lun' is only valid for block type disk source"
     );
-    let part = read("<disk><target dev='vdb1'/></disk>").unwrap();
+    // A partition as the target is the QEMU driver's refusal only.
+    let part = read("<disk><source file='/a'/><target dev='vdb1'/></disk>").unwrap();
+    assert!(part.validate().is_ok());
+    let e = part.validate_qemu().unwrap_err();
     assert_eq!(
-        part.validate().unwrap_err().message,
-        "invalid disk target 'vdb1', partitions can't appear in disk targets"
+        (e.code, e.message.as_str()),
+        (
+            oxvirt_xml::ErrorCode::ConfigUnsupported,
+            "invalid disk target 'vdb1', partitions can't appear in disk targets"
+        )
     );
     let err = read("<disk device='tape'/>").unwrap_err();
     assert_eq!(

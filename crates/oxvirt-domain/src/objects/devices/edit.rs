@@ -3,8 +3,9 @@
 
 use oxvirt_xml::{Element, ErrorCode, ErrorDomain, VirError};
 
-use super::{parse_device, read_device, Device};
+use super::{parse_device_unchecked, read_device, validate as validate_device, xml_err, Device};
 use crate::address::DeviceAddress;
+use crate::defaults::{disk_post_parse, DriverDefaults};
 use crate::devices::info::DeviceInfo;
 use crate::devices::{chardev, Chardev, Controller, Disk, Interface};
 use crate::Domain;
@@ -174,11 +175,32 @@ fn unused_controller_index(controllers: &[Controller], c: &Controller) -> u32 {
         .unwrap_or(0)
 }
 
+/// [`attach_device_with`] with libvirt's generic post-parse step
+/// ([`DriverDefaults::GENERIC`]).
+pub fn attach_device(def: &mut Domain, xml: &str) -> Result<Option<String>, VirError> {
+    attach_device_with(def, xml, &DriverDefaults::GENERIC)
+}
+
 /// Adds the device `xml` describes to the definition (libvirt's persistent attach);
 /// returns its alias if it has one. Kinds libvirt cannot attach this way are refused with
 /// "persistent attach of device 'graphics' is not supported".
-pub fn attach_device(def: &mut Domain, xml: &str) -> Result<Option<String>, VirError> {
-    let dev = parse_device(xml, def)?;
+///
+/// The device gets the post-parse step of the driver's `policy` as libvirt's QEMU driver
+/// gives it (`qemuDomainAttachDeviceConfig`): a disk its drive address when it is parsed
+/// ([`disk_post_parse`]), then the definition what libvirt's post-parse step adds to it
+/// ([`Domain::add_implicit_devices`]: the controller an IDE, SATA, SCSI or floppy disk
+/// needs, for example).
+pub fn attach_device_with(
+    def: &mut Domain,
+    xml: &str,
+    policy: &DriverDefaults,
+) -> Result<Option<String>, VirError> {
+    // libvirt's device parse: the defaults, the post-parse step, then the checks.
+    let mut dev = parse_device_unchecked(xml, def)?;
+    if let Device::Disk(d) = &mut dev {
+        disk_post_parse(d, &def.devices.hostdevs, policy).map_err(xml_err)?;
+    }
+    validate_device(&dev, def).map_err(xml_err)?;
     let alias = dev.alias().map(str::to_string);
     let type_name = dev.type_name().to_string();
     let devs = &mut def.devices;
@@ -285,6 +307,7 @@ pub fn attach_device(def: &mut Domain, xml: &str) -> Result<Option<String>, VirE
             ))
         }
     }
+    def.add_implicit_devices(policy).map_err(xml_err)?;
     Ok(alias)
 }
 
@@ -326,7 +349,7 @@ pub fn detach_device(def: &mut Domain, xml: &str) -> Result<Option<String>, VirE
     let dev = match raw {
         // The MAC of an interface is not generated for matching.
         Device::Interface(i) => Device::Interface(i),
-        _ => parse_device(xml, def)?,
+        _ => parse_device_unchecked(xml, def)?,
     };
     let type_name = dev.type_name().to_string();
     let devs = &mut def.devices;

@@ -13,7 +13,7 @@ use crate::devices::disk::{Disk, DiskType, SnapshotLocation as DiskSnapshot};
 use crate::driver::flags::snapshot_create as create;
 use crate::driver::DomainState;
 use crate::snapshot::{
-    DomainSnapshot, SnapshotDisk, SnapshotDomain, SnapshotLocation, SnapshotParseFlags,
+    DomainSnapshot, PostParse, SnapshotDisk, SnapshotDomain, SnapshotLocation, SnapshotParseFlags,
     SnapshotState, StorageType,
 };
 use crate::Domain;
@@ -44,7 +44,9 @@ fn unsupported(detail: impl AsRef<str>) -> VirError {
 /// creation time, the domain's state (`disk-snapshot` or `shutoff` for `DISK_ONLY`), the
 /// current snapshot as parent, a copy of the domain, and an entry for every disk. A
 /// redefined one (`REDEFINE`) is checked against the tree and the domain, and its disks
-/// are aligned with its recorded domain.
+/// are aligned with its recorded domain, which gets the driver's post-parse step
+/// `post_parse` (see [`DomainSnapshot::parse_for`]: the test driver's i686 guest and
+/// defaults, for example).
 ///
 /// The caller then adds the result to the tree ([`SnapshotTree::insert`], or
 /// [`SnapshotTree::replace`] for `REDEFINE`), makes it current unless `REDEFINE` came
@@ -56,22 +58,32 @@ pub fn prepare_snapshot(
     domain: &Domain,
     state: DomainState,
     flags: u32,
+    post_parse: PostParse<'_>,
 ) -> Result<DomainSnapshot, VirError> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    prepare_at(tree, xml, domain, state, flags, now)
+    prepare_at(tree, xml, domain, state, flags, &At { post_parse, now })
 }
 
-/// [`prepare_snapshot`] at the time `now` (seconds since the epoch).
+/// The driver's post-parse step and the time of a [`prepare_at`].
+pub(super) struct At<'a> {
+    /// The driver's post-parse step for a redefined snapshot's domain.
+    pub(super) post_parse: PostParse<'a>,
+    /// The time, in seconds since the epoch.
+    pub(super) now: i64,
+}
+
+/// [`prepare_snapshot`] at the time `at.now`.
 pub(super) fn prepare_at(
     tree: &SnapshotTree,
     xml: &str,
     domain: &Domain,
     state: DomainState,
     flags: u32,
-    now: i64,
+    at: &At<'_>,
 ) -> Result<DomainSnapshot, VirError> {
+    let (post_parse, now) = (at.post_parse, at.now);
     check_api_flags(flags)?;
     VirError::check_flags(
         ErrorDomain::Test,
@@ -80,7 +92,7 @@ pub(super) fn prepare_at(
         "testDomainSnapshotCreateXML",
     )?;
     let redefine = flags & create::REDEFINE != 0;
-    let mut def = parse(xml, redefine, flags & create::VALIDATE != 0)?;
+    let mut def = parse(xml, redefine, flags & create::VALIDATE != 0, post_parse)?;
     if redefine {
         redefine_prep(tree, &mut def, domain, flags)?;
         return Ok(def);
@@ -146,7 +158,12 @@ fn check_api_flags(flags: u32) -> Result<(), VirError> {
 }
 
 /// `virDomainSnapshotDefParseString` with the test driver's parse flags.
-fn parse(xml: &str, redefine: bool, validate: bool) -> Result<DomainSnapshot, VirError> {
+fn parse(
+    xml: &str,
+    redefine: bool,
+    validate: bool,
+    post_parse: PostParse<'_>,
+) -> Result<DomainSnapshot, VirError> {
     let to_vir =
         |e: XmlError| VirError::raw(ErrorDomain::DomainSnapshot, e.code, e.libvirt_message());
     let root = oxvirt_xml::parse(xml).map_err(to_vir)?;
@@ -164,7 +181,7 @@ fn parse(xml: &str, redefine: bool, validate: bool) -> Result<DomainSnapshot, Vi
         redefine,
         ..SnapshotParseFlags::default()
     };
-    let snap = DomainSnapshot::parse_with(xml, flags)
+    let snap = DomainSnapshot::parse_for(xml, flags, post_parse)
         .map_err(to_vir)?
         .snapshot;
     if validate {

@@ -1,12 +1,18 @@
 //! Unit tests of the snapshot tree and of snapshot preparation, against what libvirt 9.0's
 //! test driver (`test:///default`) printed and reported.
 
-use super::prepare::prepare_at;
+use super::prepare::{prepare_at, At};
 use super::*;
 use crate::driver::flags::snapshot_create as create;
 use crate::driver::DomainState;
 use crate::Domain;
 use oxvirt_xml::{ErrorCode, ErrorDomain};
+
+/// libvirt's generic post-parse step for a guest of this host's architecture, at `NOW`.
+const AT: At<'static> = At {
+    post_parse: &|d: &mut Domain| d.apply_defaults(),
+    now: NOW,
+};
 
 /// The default test domain, as `virsh -c test:///default dumpxml test` prints it.
 const TEST_DOMAIN: &str = "<domain type='test' id='1'>
@@ -58,11 +64,11 @@ fn embedded() -> String {
 }
 
 fn prepare(tree: &SnapshotTree, xml: &str, state: DomainState, flags: u32) -> DomainSnapshot {
-    prepare_at(tree, xml, &test_domain(), state, flags, NOW).unwrap()
+    prepare_at(tree, xml, &test_domain(), state, flags, &AT).unwrap()
 }
 
 fn prepare_err(tree: &SnapshotTree, dom: &Domain, xml: &str, flags: u32) -> (i32, i32, String) {
-    let e = prepare_at(tree, xml, dom, DomainState::Running, flags, NOW).unwrap_err();
+    let e = prepare_at(tree, xml, dom, DomainState::Running, flags, &AT).unwrap_err();
     (e.code.number(), e.domain.number(), e.message)
 }
 
@@ -261,7 +267,7 @@ fn flag_rules_are_libvirts() {
         create::LIVE,
         create::VALIDATE,
     ] {
-        assert!(prepare_at(&tree, xml, &dom, DomainState::Running, flags, NOW).is_ok());
+        assert!(prepare_at(&tree, xml, &dom, DomainState::Running, flags, &AT).is_ok());
     }
 }
 
@@ -403,7 +409,7 @@ fn external_overlays_are_named_after_the_snapshot() {
         &dom,
         DomainState::Shutoff,
         0,
-        NOW,
+        &AT,
     )
     .unwrap();
     // (Disks are listed in the domain's order, by bus: libvirt puts the IDE cdrom last.)
@@ -420,7 +426,7 @@ fn external_overlays_are_named_after_the_snapshot() {
     // With external memory every disk goes external, and vda's overlay is vdc's.
     let snap = "<domainsnapshot><name>e</name><memory snapshot='external' file='/tmp/m'/>\
                 </domainsnapshot>";
-    let e = prepare_at(&tree, snap, &dom, DomainState::Running, 0, NOW).unwrap_err();
+    let e = prepare_at(&tree, snap, &dom, DomainState::Running, 0, &AT).unwrap_err();
     assert_eq!(
         e.message,
         "unsupported configuration: cannot generate external snapshot name for disk 'vdc': \
@@ -429,7 +435,7 @@ fn external_overlays_are_named_after_the_snapshot() {
     let snap = "<domainsnapshot><name>e</name><memory snapshot='external' file='/tmp/m'/>\
                 <disks><disk name='vdc' snapshot='no'/><disk name='hdc' snapshot='no'/>\
                 </disks></domainsnapshot>";
-    let def = prepare_at(&tree, snap, &dom, DomainState::Running, 0, NOW).unwrap();
+    let def = prepare_at(&tree, snap, &dom, DomainState::Running, 0, &AT).unwrap();
     let paths: Vec<_> = def.disks.iter().map(|d| d.source.path.clone()).collect();
     assert_eq!(
         paths,
@@ -444,7 +450,7 @@ fn external_overlays_are_named_after_the_snapshot() {
     assert_eq!(order, ["vda", "vdb", "vdc", "hdc"]);
     let twice = "<domainsnapshot><disks><disk name='vda'/><disk name='vda'/></disks>\
                  </domainsnapshot>";
-    let e = prepare_at(&tree, twice, &dom, DomainState::Running, 0, NOW).unwrap_err();
+    let e = prepare_at(&tree, twice, &dom, DomainState::Running, 0, &AT).unwrap_err();
     assert_eq!(
         e.message,
         "unsupported configuration: disk 'vda' specified twice"
