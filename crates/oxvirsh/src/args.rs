@@ -214,6 +214,14 @@ impl Cmd {
         self.opts.iter().any(|(n, _)| *n == name)
     }
 
+    /// The flags of the options given, from a table of (option, flag) pairs.
+    pub fn flags(&self, table: &[(&str, u32)]) -> u32 {
+        table
+            .iter()
+            .filter(|(opt, _)| self.has(opt))
+            .fold(0, |flags, (_, flag)| flags | flag)
+    }
+
     /// The value of a string option, `None` if not given.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.opts

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use oxvirt_domain::driver::flags;
 use oxvirt_domain::driver::{DomainInfo, DomainRef, Hypervisor, SecurityLabel, StateReason};
 use oxvirt_xml::types::Uuid;
-use oxvirt_xml::ErrorDomain;
+use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 use crate::connect::{pick, Connect};
 use crate::snapshot::DomainSnapshot;
@@ -445,19 +445,19 @@ impl Domain {
     }
 }
 
-#[cfg(test)]
-#[path = "domain_tests.rs"]
-mod tests;
-
 /// libvirt's public-API check that an argument is not zero (`virCheckNonZeroArgGoto`),
 /// made before the driver is called, with libvirt's bare sentence.
 fn nonzero(value: u64, arg: &str, function: &str) -> Result<()> {
     if value == 0 {
-        return Err(oxvirt_xml::VirError::raw(
+        return Err(VirError::raw(
             ErrorDomain::Domain,
-            oxvirt_xml::ErrorCode::InvalidArg,
+            ErrorCode::InvalidArg,
             format!("{arg} in {function} must not be zero"),
         ));
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "domain_tests.rs"]
+mod tests;

@@ -21,14 +21,10 @@ use crate::args::Cmd;
 use crate::ctl::{CmdResult, Ctl};
 use crate::output::CmdError;
 
-fn msg(e: String) -> CmdError {
-    CmdError::msg(e)
-}
-
 /// `define FILE [--validate]`.
 pub async fn define(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
     let conn = ctl.conn()?.clone();
-    let file = cmd.required("file").map_err(msg)?;
+    let file = cmd.required("file").map_err(CmdError::msg)?;
     let xml = read_file(file)?;
     let flags = if cmd.has("validate") {
         define_flags::VALIDATE
@@ -52,7 +48,7 @@ pub async fn undefine(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
     exclusive(cmd, "nvram", "keep-nvram")?;
     exclusive(cmd, "tpm", "keep-tpm")?;
     let (_, dom) = cmd_domain(ctl, cmd).await?;
-    let storage = cmd.string("storage").map_err(msg)?;
+    let storage = cmd.string("storage").map_err(CmdError::msg)?;
     if storage.is_some() || cmd.has("remove-all-storage") {
         if dom.is_active().await.unwrap_or(false) {
             return Err(CmdError::msg(
@@ -63,8 +59,7 @@ pub async fn undefine(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
             "removing storage volumes (--storage, --remove-all-storage) is not supported by oxvirsh",
         ));
     }
-    let mut flags = 0;
-    for (opt, flag) in [
+    let flags = cmd.flags(&[
         ("managed-save", undefine_flags::MANAGED_SAVE),
         ("snapshots-metadata", undefine_flags::SNAPSHOTS_METADATA),
         ("checkpoints-metadata", undefine_flags::CHECKPOINTS_METADATA),
@@ -72,11 +67,7 @@ pub async fn undefine(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
         ("keep-nvram", undefine_flags::KEEP_NVRAM),
         ("tpm", undefine_flags::TPM),
         ("keep-tpm", undefine_flags::KEEP_TPM),
-    ] {
-        if cmd.has(opt) {
-            flags |= flag;
-        }
-    }
+    ]);
     dom.undefine(flags)
         .await
         .map_err(|e| CmdError::with(format!("Failed to undefine domain '{}'", dom.name()), e))?;
@@ -89,7 +80,7 @@ pub async fn undefine(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
 /// (removing the managed save image) when the driver refuses the flag, as virsh does.
 pub async fn start(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
     let conn = ctl.conn()?.clone();
-    let arg = cmd.required("domain").map_err(msg)?;
+    let arg = cmd.required("domain").map_err(CmdError::msg)?;
     let dom = lookup_domain(&conn, arg, BY_NAME | BY_UUID).await?;
     if dom.id().is_some() {
         return Err(CmdError::msg("Domain is already active"));
@@ -97,21 +88,16 @@ pub async fn start(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
     if cmd.has("console") {
         return Err(CmdError::msg("--console is not supported by oxvirsh"));
     }
-    if cmd.string("pass-fds").map_err(msg)?.is_some() {
+    if cmd.string("pass-fds").map_err(CmdError::msg)?.is_some() {
         return Err(CmdError::msg("--pass-fds is not supported by oxvirsh"));
     }
-    let mut flags = 0;
-    for (opt, flag) in [
+    let mut flags = cmd.flags(&[
         ("paused", create::PAUSED),
         ("autodestroy", create::AUTODESTROY),
         ("bypass-cache", create::BYPASS_CACHE),
         ("force-boot", create::FORCE_BOOT),
         ("reset-nvram", create::RESET_NVRAM),
-    ] {
-        if cmd.has(opt) {
-            flags |= flag;
-        }
-    }
+    ]);
     let mut started = false;
     if flags & create::FORCE_BOOT != 0 {
         match dom.create(flags).await {
@@ -163,7 +149,7 @@ pub fn parse_modes(modes: &str, reboot: bool) -> Result<u32, CmdError> {
 
 /// `shutdown DOMAIN [--mode M]` and `reboot DOMAIN [--mode M]`.
 pub async fn shutdown(ctl: &mut Ctl, cmd: &Cmd, reboot: bool) -> CmdResult {
-    let modes = cmd.string("mode").map_err(msg)?;
+    let modes = cmd.string("mode").map_err(CmdError::msg)?;
     let (_, dom) = cmd_domain(ctl, cmd).await?;
     let flags = match modes {
         Some(modes) => parse_modes(modes, reboot)?,
@@ -182,13 +168,10 @@ pub async fn shutdown(ctl: &mut Ctl, cmd: &Cmd, reboot: bool) -> CmdResult {
 /// `destroy DOMAIN [--graceful] [--remove-logs]`.
 pub async fn destroy(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
     let (_, dom) = cmd_domain(ctl, cmd).await?;
-    let mut flags = 0;
-    if cmd.has("graceful") {
-        flags |= destroy_flags::GRACEFUL;
-    }
-    if cmd.has("remove-logs") {
-        flags |= destroy_flags::REMOVE_LOGS;
-    }
+    let flags = cmd.flags(&[
+        ("graceful", destroy_flags::GRACEFUL),
+        ("remove-logs", destroy_flags::REMOVE_LOGS),
+    ]);
     dom.destroy(flags)
         .await
         .map_err(|e| CmdError::with(format!("Failed to destroy domain '{}'", dom.name()), e))?;
@@ -217,25 +200,19 @@ pub async fn resume(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
 }
 
 fn save_restore_flags(cmd: &Cmd) -> u32 {
-    let mut flags = 0;
-    for (opt, flag) in [
+    cmd.flags(&[
         ("bypass-cache", save_flags::BYPASS_CACHE),
         ("running", save_flags::RUNNING),
         ("paused", save_flags::PAUSED),
         ("reset-nvram", save_flags::RESET_NVRAM),
-    ] {
-        if cmd.has(opt) {
-            flags |= flag;
-        }
-    }
-    flags
+    ])
 }
 
 /// `save DOMAIN FILE [--xml F] [--running|--paused] [--bypass-cache] [--verbose]`.
 pub async fn save(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
     let (_, dom) = cmd_domain(ctl, cmd).await?;
-    let file = cmd.required("file").map_err(msg)?;
-    let xml = match cmd.string("xml").map_err(msg)? {
+    let file = cmd.required("file").map_err(CmdError::msg)?;
+    let xml = match cmd.string("xml").map_err(CmdError::msg)? {
         Some(path) => Some(read_file(path)?),
         None => None,
     };
@@ -255,8 +232,8 @@ pub async fn save(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
 /// `restore FILE [--xml F] [--running|--paused] [--bypass-cache] [--reset-nvram]`.
 pub async fn restore(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
     let conn = ctl.conn()?.clone();
-    let file = cmd.required("file").map_err(msg)?;
-    let xml = match cmd.string("xml").map_err(msg)? {
+    let file = cmd.required("file").map_err(CmdError::msg)?;
+    let xml = match cmd.string("xml").map_err(CmdError::msg)? {
         Some(path) => Some(read_file(path)?),
         None => None,
     };
@@ -345,20 +322,15 @@ pub async fn setvcpus(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
         ));
     }
     let (_, dom) = cmd_domain(ctl, cmd).await?;
-    let count = cmd.uint("count").map_err(msg)?.unwrap_or(0);
+    let count = cmd.uint("count").map_err(CmdError::msg)?.unwrap_or(0);
     if count == 0 {
         return Err(CmdError::msg("Can't set 0 processors for a VM"));
     }
-    let mut extra = 0;
-    for (opt, flag) in [
+    let extra = cmd.flags(&[
         ("maximum", vcpu::MAXIMUM),
         ("guest", vcpu::GUEST),
         ("hotpluggable", vcpu::HOTPLUGGABLE),
-    ] {
-        if cmd.has(opt) {
-            extra |= flag;
-        }
-    }
+    ]);
     match flags {
         Some(f) => dom.set_vcpus_flags(count, f | extra).await?,
         None if extra != 0 => dom.set_vcpus_flags(count, extra).await?,
@@ -386,7 +358,7 @@ pub async fn attach_device(ctl: &mut Ctl, cmd: &Cmd, attach: bool) -> CmdResult 
     if cmd.has("persistent") && dom.is_active().await.unwrap_or(false) {
         flags |= device::LIVE;
     }
-    let file = cmd.required("file").map_err(msg)?;
+    let file = cmd.required("file").map_err(CmdError::msg)?;
     let xml = read_file(file)?;
     // Without any of the options virsh calls the flag-less API (the live domain).
     let plain = flags == device::CURRENT && !cmd.has("current");

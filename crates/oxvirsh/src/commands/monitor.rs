@@ -33,7 +33,7 @@ pub fn list_flags(cmd: &Cmd) -> u32 {
     if cmd.has("all") {
         flags = list_flags::ACTIVE | list_flags::INACTIVE;
     }
-    for (opt, flag) in [
+    flags |= cmd.flags(&[
         ("persistent", list_flags::PERSISTENT),
         ("transient", list_flags::TRANSIENT),
         ("with-managed-save", list_flags::MANAGEDSAVE),
@@ -48,11 +48,7 @@ pub fn list_flags(cmd: &Cmd) -> u32 {
         ("state-paused", list_flags::PAUSED),
         ("state-shutoff", list_flags::SHUTOFF),
         ("state-other", list_flags::OTHER),
-    ] {
-        if cmd.has(opt) {
-            flags |= flag;
-        }
-    }
+    ]);
     flags
 }
 
@@ -310,17 +306,12 @@ pub async fn dumpxml(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
             "--xpath and --wrap are not supported by oxvirsh",
         ));
     }
-    let mut flags = 0;
-    for (opt, flag) in [
+    let flags = cmd.flags(&[
         ("inactive", xml_flags::INACTIVE),
         ("security-info", xml_flags::SECURE),
         ("update-cpu", xml_flags::UPDATE_CPU),
         ("migratable", xml_flags::MIGRATABLE),
-    ] {
-        if cmd.has(opt) {
-            flags |= flag;
-        }
-    }
+    ]);
     let xml = dom.xml_desc(flags).await?;
     ctl.print(&xml);
     Ok(json!({ "domain": dom.name(), "xml": xml }))

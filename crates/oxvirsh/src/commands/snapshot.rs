@@ -5,6 +5,7 @@ use oxvirt::domain::snapshot::DomainSnapshot as SnapshotDoc;
 use oxvirt::flags::{
     snapshot_create, snapshot_delete, snapshot_list, snapshot_revert, snapshot_xml,
 };
+use oxvirt::xml::writer::escape;
 use oxvirt::{Domain, DomainSnapshot, ErrorCode};
 use serde_json::{json, Value};
 
@@ -13,44 +14,15 @@ use crate::args::Cmd;
 use crate::ctl::{CmdResult, Ctl};
 use crate::output::{format_time, CmdError, Table};
 
-fn msg(e: String) -> CmdError {
-    CmdError::msg(e)
-}
-
-/// XML-escapes text as libvirt's `virBufferEscapeString` does.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '\'' => out.push_str("&apos;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// virsh's `vshStringToArray`: splits on `,`, with `,,` standing for a comma.
 pub fn split_commas(s: &str) -> Vec<String> {
     let mut parts = vec![String::new()];
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
-        if c == ',' {
-            if chars.peek() == Some(&',') {
-                chars.next();
-                if let Some(p) = parts.last_mut() {
-                    p.push(',');
-                }
-            } else {
-                parts.push(String::new());
-            }
-        } else {
-            if let Some(p) = parts.last_mut() {
-                p.push(c);
-            }
+        if c == ',' && chars.next_if_eq(&',').is_none() {
+            parts.push(String::new());
+        } else if let Some(p) = parts.last_mut() {
+            p.push(c);
         }
     }
     parts
@@ -162,11 +134,8 @@ pub fn create_as_xml(
 
 /// `snapshot-create-as DOMAIN [NAME] [DESCRIPTION] [--print-xml] [--halt] ...`.
 pub async fn create_as(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
-    let mut flags = 0;
-    if cmd.has("no-metadata") {
-        flags |= snapshot_create::NO_METADATA;
-    }
-    for (opt, flag) in [
+    let flags = cmd.flags(&[
+        ("no-metadata", snapshot_create::NO_METADATA),
         ("halt", snapshot_create::HALT),
         ("disk-only", snapshot_create::DISK_ONLY),
         ("reuse-external", snapshot_create::REUSE_EXT),
@@ -174,15 +143,11 @@ pub async fn create_as(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
         ("atomic", snapshot_create::ATOMIC),
         ("live", snapshot_create::LIVE),
         ("validate", snapshot_create::VALIDATE),
-    ] {
-        if cmd.has(opt) {
-            flags |= flag;
-        }
-    }
+    ]);
     let (_, dom) = cmd_domain(ctl, cmd).await?;
-    let name = cmd.string("name").map_err(msg)?;
-    let desc = cmd.string("description").map_err(msg)?;
-    let memspec = cmd.string("memspec").map_err(msg)?;
+    let name = cmd.string("name").map_err(CmdError::msg)?;
+    let desc = cmd.string("description").map_err(CmdError::msg)?;
+    let memspec = cmd.string("memspec").map_err(CmdError::msg)?;
     let xml = create_as_xml(name, desc, memspec, &cmd.all("diskspec"))?;
     if cmd.has("print-xml") {
         ctl.print(&format!("{xml}\n"));
@@ -270,7 +235,7 @@ async fn lookup_snapshot(
     dom: &Domain,
 ) -> Result<DomainSnapshot, CmdError> {
     let current = cmd.has("current");
-    let name = cmd.string(arg).map_err(msg)?;
+    let name = cmd.string(arg).map_err(CmdError::msg)?;
     if exclusive_current && current && name.is_some() {
         return Err(CmdError::msg(format!(
             "--{arg} and --current are mutually exclusive"
@@ -314,16 +279,12 @@ pub async fn list(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
             flags |= flag;
         }
     }
-    for (opt, flag) in [
+    flags |= cmd.flags(&[
         ("roots", snapshot_list::ROOTS),
         ("metadata", snapshot_list::METADATA),
         ("no-metadata", snapshot_list::NO_METADATA),
         ("topological", snapshot_list::TOPOLOGICAL),
-    ] {
-        if cmd.has(opt) {
-            flags |= flag;
-        }
-    }
+    ]);
     if cmd.has("descendants") {
         if !from && !current {
             return Err(CmdError::msg(
@@ -422,16 +383,11 @@ pub async fn list(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
 /// `snapshot-revert DOMAIN (SNAPSHOT | --current) [--running|--paused] [--force]
 /// [--reset-nvram]`.
 pub async fn revert(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
-    let mut flags = 0;
-    for (opt, flag) in [
+    let flags = cmd.flags(&[
         ("running", snapshot_revert::RUNNING),
         ("paused", snapshot_revert::PAUSED),
         ("reset-nvram", snapshot_revert::RESET_NVRAM),
-    ] {
-        if cmd.has(opt) {
-            flags |= flag;
-        }
-    }
+    ]);
     let (_, dom) = cmd_domain(ctl, cmd).await?;
     let snap = lookup_snapshot(cmd, "snapshotname", true, &dom).await?;
     match snap.revert(flags).await {
@@ -449,16 +405,11 @@ pub async fn revert(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
 pub async fn delete(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
     let (_, dom) = cmd_domain(ctl, cmd).await?;
     let snap = lookup_snapshot(cmd, "snapshotname", true, &dom).await?;
-    let mut flags = 0;
-    for (opt, flag) in [
+    let flags = cmd.flags(&[
         ("children", snapshot_delete::CHILDREN),
         ("children-only", snapshot_delete::CHILDREN_ONLY),
         ("metadata", snapshot_delete::METADATA_ONLY),
-    ] {
-        if cmd.has(opt) {
-            flags |= flag;
-        }
-    }
+    ]);
     snap.delete(flags)
         .await
         .map_err(|e| CmdError::with(format!("Failed to delete snapshot {}", snap.name()), e))?;
@@ -479,7 +430,7 @@ pub async fn current(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
     exclusive(cmd, "name", "snapshotname")?;
     let (_, dom) = cmd_domain(ctl, cmd).await?;
     let arg = cmd.get("domain").unwrap_or_default().to_owned();
-    if let Some(name) = cmd.string("snapshotname").map_err(msg)? {
+    if let Some(name) = cmd.string("snapshotname").map_err(CmdError::msg)? {
         let snap = dom.snapshot_lookup_by_name(name, 0).await?;
         let xml = snap.xml_desc(snapshot_xml::SECURE).await?;
         let mut flags = snapshot_create::REDEFINE | snapshot_create::CURRENT;
@@ -512,7 +463,7 @@ pub async fn current(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
 
 /// `snapshot-dumpxml DOMAIN SNAPSHOT [--security-info]` (`--xpath` is refused).
 pub async fn dumpxml(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
-    let name = cmd.required("snapshotname").map_err(msg)?;
+    let name = cmd.required("snapshotname").map_err(CmdError::msg)?;
     let (_, dom) = cmd_domain(ctl, cmd).await?;
     if cmd.has("xpath") || cmd.has("wrap") {
         return Err(CmdError::msg(

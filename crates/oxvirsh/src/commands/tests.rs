@@ -318,6 +318,12 @@ fn snapshot_xml_from_arguments() {
          <disk name='vda' snapshot='external'>\n      <driver type='qcow2'/>\n      \
          <source file='/tmp/d.qcow2'/>\n    </disk>\n  </disks>\n</domainsnapshot>\n\n\n"
     );
+    // `,,` is a comma inside a value; control characters are dropped, as virsh does.
+    assert_eq!(
+        s.ok("snapshot-create-as test 'a\u{1}b' --diskspec vda,file=/tmp/a,,b --print-xml"),
+        "<domainsnapshot>\n  <name>ab</name>\n  <disks>\n    <disk name='vda'>\n      \
+         <source file='/tmp/a,b'/>\n    </disk>\n  </disks>\n</domainsnapshot>\n\n\n"
+    );
     assert_eq!(
         s.run("snapshot-create-as test x --memspec bogus").err,
         "error: unable to parse memspec: bogus\n"
