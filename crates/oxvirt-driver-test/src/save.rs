@@ -204,7 +204,7 @@ impl TestDriver {
 
     /// `virDomainSaveImageDefineXML` (`testDomainSaveImageDefineXML`): replaces the
     /// definition stored in the image.
-    pub fn save_image_define_xml(&self, path: &str, dxml: &str, flags: u32) -> Result<()> {
+    pub fn save_image_define_xml_sync(&self, path: &str, dxml: &str, flags: u32) -> Result<()> {
         running_paused_exclusive(flags)?;
         check_flags(
             flags,

@@ -158,7 +158,7 @@ impl DomainObj {
 
     /// libvirt's `virDomainObjSetDefTransient`: when a persistent domain starts, keeps a
     /// copy of its definition as the persistent one.
-    pub fn set_def_transient(&mut self) {
+    fn set_def_transient(&mut self) {
         if self.persistent && self.new_def.is_none() {
             self.new_def = Some(self.def.clone());
         }
@@ -166,7 +166,7 @@ impl DomainObj {
 
     /// libvirt's `virDomainObjRemoveTransientDef`: when the domain stops, its persistent
     /// definition becomes the one in use again, without an ID.
-    pub fn remove_transient_def(&mut self) {
+    fn remove_transient_def(&mut self) {
         if let Some(def) = self.new_def.take() {
             self.def = def;
             self.def.id = None;
@@ -192,15 +192,9 @@ impl DomainObj {
     }
 
     /// The persistent definition: `new_def` while the domain runs, else `def`
-    /// (libvirt's `virDomainObjGetPersistentDef`).
+    /// (libvirt's `virDomainObjGetPersistentDef`); what `VIR_DOMAIN_XML_INACTIVE` formats.
     pub fn persistent_def(&self) -> &Domain {
         self.new_def.as_ref().unwrap_or(&self.def)
-    }
-
-    /// The definition `VIR_DOMAIN_XML_INACTIVE` formats: the persistent one if there is
-    /// one, else the one in use.
-    pub fn inactive_def(&self) -> &Domain {
-        self.persistent_def()
     }
 
     /// libvirt's `virDomainObjUpdateModificationImpact`: resolves `VIR_DOMAIN_AFFECT_CURRENT`
@@ -333,7 +327,7 @@ impl DomainObj {
 
 /// `VIR_ERR_INVALID_ARG` when both `VIR_DOMAIN_AFFECT_LIVE` and `VIR_DOMAIN_AFFECT_CONFIG`
 /// are given to a call that changes one definition (libvirt's `VIR_EXCLUSIVE_FLAGS_RET`).
-pub fn check_live_config_exclusive(flags: u32) -> Result<(), VirError> {
+fn check_live_config_exclusive(flags: u32) -> Result<(), VirError> {
     if flags & affect::LIVE != 0 && flags & affect::CONFIG != 0 {
         return Err(VirError::raw(
             ErrorDomain::Domain,

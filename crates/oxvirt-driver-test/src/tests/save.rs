@@ -199,3 +199,44 @@ async fn managed_save() {
         )
     );
 }
+
+#[tokio::test]
+async fn save_image_define_xml_replaces_the_images_definition() {
+    let conn = default_conn();
+    let d = conn.lookup_by_name("test").await.unwrap();
+    let path = scratch("image-define");
+    conn.save(&d, &path, None, 0).await.unwrap();
+    let xml = conn.save_image_xml(&path, 0).await.unwrap();
+    let titled = xml.replacen(
+        "<name>test</name>",
+        "<name>test</name>\n  <title>T</title>",
+        1,
+    );
+    conn.save_image_define_xml_sync(&path, &titled, 0).unwrap();
+    let now = conn.save_image_xml(&path, 0).await.unwrap();
+    assert!(now.contains("</uuid>\n  <title>T</title>\n"), "{now}");
+    let missing = scratch("image-define-missing");
+    let e = conn
+        .save_image_define_xml_sync(&missing, &titled, 0)
+        .unwrap_err();
+    assert_eq!(
+        (e.code, e.domain, e.message),
+        (
+            ErrorCode::SystemError,
+            ErrorDomain::Test,
+            format!("cannot read domain image '{missing}': No such file or directory")
+        )
+    );
+    let e = conn
+        .save_image_define_xml_sync(&path, &titled, 2 | 4)
+        .unwrap_err();
+    assert_eq!(
+        (e.code, e.domain, e.message),
+        (
+            ErrorCode::InvalidArg,
+            ErrorDomain::Domain,
+            "Flags 'VIR_DOMAIN_SAVE_RUNNING' and 'VIR_DOMAIN_SAVE_PAUSED' are mutually exclusive"
+                .to_string()
+        )
+    );
+}

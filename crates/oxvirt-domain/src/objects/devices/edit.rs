@@ -3,7 +3,10 @@
 
 use oxvirt_xml::{Element, ErrorCode, ErrorDomain, VirError};
 
-use super::{parse_device_unchecked, read_device, validate as validate_device, xml_err, Device};
+use super::{
+    apply_defaults, parse_device_unchecked, read_device, validate as validate_device, xml_err,
+    Device,
+};
 use crate::address::DeviceAddress;
 use crate::defaults::{disk_post_parse, DriverDefaults};
 use crate::devices::info::DeviceInfo;
@@ -153,6 +156,26 @@ fn child_text(el: &Element, name: &str) -> Option<String> {
     el.child(name).map(Element::text)
 }
 
+/// `virDomainLeaseIndex`: whether `o` is a lease in `e`'s lockspace with `e`'s key.
+fn same_lease(o: &Element, e: &Element) -> bool {
+    o.name == "lease"
+        && child_text(o, "lockspace") == child_text(e, "lockspace")
+        && child_text(o, "key") == child_text(e, "key")
+}
+
+/// `virDomainShmemDefFind`: whether `o` is a shared memory device named as `e` is.
+fn same_shmem(o: &Element, e: &Element) -> bool {
+    o.name == "shmem" && o.attr("name") == e.attr("name")
+}
+
+/// The driver's refusal of a device kind it cannot attach or detach persistently.
+fn unsupported(action: &str, type_name: &str) -> VirError {
+    driver_err(
+        ErrorCode::OperationUnsupported,
+        format!("persistent {action} of device '{type_name}' is not supported"),
+    )
+}
+
 /// An untyped device element without what locates it in the domain (`<alias>`,
 /// `<address>`), to compare two of them.
 fn without_info(el: &Element) -> Element {
@@ -274,38 +297,23 @@ pub fn attach_device_with(
             devs.vsock = Some(*v);
         }
         Device::Other(e) if e.name == "lease" => {
-            let (space, key) = (child_text(&e, "lockspace"), child_text(&e, "key"));
-            let same = |o: &Element| {
-                o.name == "lease"
-                    && child_text(o, "lockspace") == space
-                    && child_text(o, "key") == key
-            };
-            if devs.others.iter().any(same) {
+            if devs.others.iter().any(|o| same_lease(o, &e)) {
                 return Err(invalid(format!(
                     "Lease {} in lockspace {} already exists",
-                    key.unwrap_or_default(),
-                    space.unwrap_or_default()
+                    child_text(&e, "key").unwrap_or_default(),
+                    child_text(&e, "lockspace").unwrap_or_default()
                 )));
             }
             devs.others.push(e);
         }
         Device::Other(e) if e.name == "shmem" => {
-            if devs
-                .others
-                .iter()
-                .any(|o| o.name == "shmem" && o.attr("name") == e.attr("name"))
-            {
+            if devs.others.iter().any(|o| same_shmem(o, &e)) {
                 return Err(invalid("device is already in the domain configuration"));
             }
             devs.others.push(e);
         }
         Device::Other(e) if e.name == "memory" => devs.others.push(e),
-        _ => {
-            return Err(driver_err(
-                ErrorCode::OperationUnsupported,
-                format!("persistent attach of device '{type_name}' is not supported"),
-            ))
-        }
+        _ => return Err(unsupported("attach", &type_name)),
     }
     def.add_implicit_devices(policy).map_err(xml_err)?;
     Ok(alias)
@@ -319,7 +327,7 @@ fn same_hostdev(a: &crate::devices::Hostdev, b: &crate::devices::Hostdev) -> boo
 /// Whether a device of the domain already sits at `addr` (`virDomainDefHasDeviceAddress`).
 fn address_in_use(def: &Domain, addr: &DeviceAddress) -> bool {
     let d = &def.devices;
-    let infos = d
+    let mut infos = d
         .disks
         .iter()
         .map(|x| &x.info)
@@ -334,7 +342,6 @@ fn address_in_use(def: &Domain, addr: &DeviceAddress) -> bool {
         .chain(d.watchdogs.iter().map(|x| &x.info))
         .chain(d.memballoon.iter().map(|x| &x.info))
         .chain(d.vsock.iter().map(|x| &x.info));
-    let mut infos = infos;
     infos.any(|i| i.address.as_ref() == Some(addr))
 }
 
@@ -344,13 +351,12 @@ fn address_in_use(def: &Domain, addr: &DeviceAddress) -> bool {
 /// host device by source, a filesystem by target, other devices by their whole
 /// description.
 pub fn detach_device(def: &mut Domain, xml: &str) -> Result<Option<String>, VirError> {
-    let raw = read_device(xml)?;
-    let mac_given = matches!(&raw, Device::Interface(i) if i.mac_address().is_some());
-    let dev = match raw {
-        // The MAC of an interface is not generated for matching.
-        Device::Interface(i) => Device::Interface(i),
-        _ => parse_device_unchecked(xml, def)?,
-    };
+    let mut dev = read_device(xml)?;
+    let mac_given = matches!(&dev, Device::Interface(i) if i.mac_address().is_some());
+    // The MAC of an interface is not generated for matching.
+    if !matches!(dev, Device::Interface(_)) {
+        apply_defaults(&mut dev, def);
+    }
     let type_name = dev.type_name().to_string();
     let devs = &mut def.devices;
     let alias = |info: &DeviceInfo| info.alias_name().map(str::to_string);
@@ -446,10 +452,7 @@ pub fn detach_device(def: &mut Domain, xml: &str) -> Result<Option<String>, VirE
             Ok(devs.vsock.take().and_then(|o| alias(&o.info)))
         }
         Device::Other(e) => detach_other(def, &e, &type_name),
-        _ => Err(driver_err(
-            ErrorCode::OperationUnsupported,
-            format!("persistent detach of device '{type_name}' is not supported"),
-        )),
+        _ => Err(unsupported("detach", &type_name)),
     }
 }
 
@@ -461,24 +464,16 @@ fn detach_other(
 ) -> Result<Option<String>, VirError> {
     let others = &mut def.devices.others;
     let (pos, err) = match e.name.as_str() {
-        "lease" => {
-            let (space, key) = (child_text(e, "lockspace"), child_text(e, "key"));
-            let pos = others.iter().position(|o| {
-                o.name == "lease"
-                    && child_text(o, "lockspace") == space
-                    && child_text(o, "key") == key
-            });
-            let err = format!(
+        "lease" => (
+            others.iter().position(|o| same_lease(o, e)),
+            format!(
                 "Lease {} in lockspace {} does not exist",
-                key.unwrap_or_default(),
-                space.unwrap_or_default()
-            );
-            (pos, err)
-        }
+                child_text(e, "key").unwrap_or_default(),
+                child_text(e, "lockspace").unwrap_or_default()
+            ),
+        ),
         "shmem" => (
-            others
-                .iter()
-                .position(|o| o.name == "shmem" && o.attr("name") == e.attr("name")),
+            others.iter().position(|o| same_shmem(o, e)),
             "matching shmem device was not found".to_string(),
         ),
         "memory" => (
@@ -487,12 +482,7 @@ fn detach_other(
                 .position(|o| o.name == "memory" && without_info(o) == without_info(e)),
             "matching memory device was not found".to_string(),
         ),
-        _ => {
-            return Err(driver_err(
-                ErrorCode::OperationUnsupported,
-                format!("persistent detach of device '{type_name}' is not supported"),
-            ))
-        }
+        _ => return Err(unsupported("detach", type_name)),
     };
     let pos = pos.ok_or_else(|| missing(err))?;
     let removed = others.remove(pos);

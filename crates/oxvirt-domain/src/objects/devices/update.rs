@@ -5,7 +5,7 @@
 use oxvirt_xml::{ErrorCode, VirError};
 
 use super::edit::{disk_index, driver_err, net_find_idx};
-use super::{parse_device, read_device, Device};
+use super::{apply_defaults, read_device, validate, xml_err, Device};
 use crate::devices::info::DeviceInfo;
 use crate::devices::{Disk, Interface};
 use crate::Domain;
@@ -31,9 +31,11 @@ fn inherit_info(new: &mut DeviceInfo, old: &DeviceInfo) {
 /// changed only in removable drives", "cannot modify network device model from virtio to
 /// e1000"); other kinds with "live update of device 'sound' is not supported".
 pub fn update_device(def: &mut Domain, xml: &str) -> Result<(), VirError> {
-    let raw = read_device(xml)?;
-    let mac_given = matches!(&raw, Device::Interface(i) if i.mac_address().is_some());
-    let dev = parse_device(xml, def)?;
+    let mut dev = read_device(xml)?;
+    let mac_given = matches!(&dev, Device::Interface(i) if i.mac_address().is_some());
+    // The rest of libvirt's device parse (`parse_device`), on the device already read.
+    apply_defaults(&mut dev, def);
+    validate(&dev, def).map_err(xml_err)?;
     let type_name = dev.type_name().to_string();
     match dev {
         Device::Disk(d) => update_disk(def, *d),

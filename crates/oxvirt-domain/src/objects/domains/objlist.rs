@@ -20,7 +20,6 @@ use crate::Domain;
 pub struct DomainList {
     // Boxed: a domain object is large (two definitions), and empty slots stay small.
     slots: Vec<Option<Box<DomainObj>>>,
-    len: usize,
     by_uuid: HashMap<Uuid, usize>,
     by_name: HashMap<String, usize>,
     next_id: i32,
@@ -41,7 +40,6 @@ impl DomainList {
     pub fn new() -> Self {
         DomainList {
             slots: Vec::new(),
-            len: 0,
             by_uuid: HashMap::new(),
             by_name: HashMap::new(),
             next_id: 1,
@@ -50,12 +48,12 @@ impl DomainList {
 
     /// The number of domains.
     pub fn len(&self) -> usize {
-        self.len
+        self.by_uuid.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.by_uuid.is_empty()
     }
 
     /// Every domain, in the order they were added.
@@ -155,7 +153,6 @@ impl DomainList {
         let at = self.slots.len();
         self.by_uuid.insert(uuid, at);
         self.by_name.insert(def.name.clone(), at);
-        self.len += 1;
         self.slots.push(Some(Box::new(DomainObj::new(def))));
         let obj = self
             .slot_mut(at)
@@ -242,8 +239,7 @@ impl DomainList {
         let at = self.by_uuid.remove(uuid)?;
         let obj = *self.slots.get_mut(at)?.take()?;
         self.by_name.remove(obj.name());
-        self.len -= 1;
-        if self.slots.len() > 2 * self.len + 16 {
+        if self.slots.len() > 2 * self.len() + 16 {
             self.close_up();
         }
         Some(obj)

@@ -87,7 +87,7 @@ fn live_definitions_keep_the_persistent_one_aside() {
     assert!(old.is_none());
     obj.start(7, StateReason::Running(RunningReason::Booted));
     assert_eq!(obj.def().title.as_deref(), Some("live"));
-    assert_eq!(obj.inactive_def().title, None);
+    assert_eq!(obj.persistent_def().title, None);
     // Defining while running replaces the persistent definition only.
     let mut next = def("a", 1);
     next.title = Some("next".into());
@@ -275,7 +275,7 @@ fn rename_updates_the_index_with_libvirts_refusals() {
     l.rename(&u1, "y").unwrap();
     let obj = l.find_by_uuid(&u1).unwrap();
     assert_eq!(
-        (obj.def().name.as_str(), obj.inactive_def().name.as_str()),
+        (obj.def().name.as_str(), obj.persistent_def().name.as_str()),
         ("y", "y")
     );
 }
