@@ -178,6 +178,10 @@ impl Hypervisor for TestDriver {
         self.save_image_xml_sync(path, flags)
     }
 
+    async fn save_image_define_xml(&self, path: &str, dxml: &str, flags: u32) -> Result<()> {
+        self.save_image_define_xml_sync(path, dxml, flags)
+    }
+
     async fn managed_save(&self, dom: &DomainRef, flags: u32) -> Result<()> {
         self.managed_save_sync(dom, flags)
     }

@@ -255,6 +255,15 @@ impl Connect {
         self.inner.driver.save_image_xml(path, flags).await
     }
 
+    /// `virDomainSaveImageDefineXML`: replaces the domain XML stored in a saved image.
+    pub async fn save_image_define_xml(&self, path: &str, dxml: &str, flags: u32) -> Result<()> {
+        self.check_writable(ErrorDomain::Domain, "virDomainSaveImageDefineXML")?;
+        self.inner
+            .driver
+            .save_image_define_xml(path, dxml, flags)
+            .await
+    }
+
     // ---- the read-only gate ----
 
     /// The one check every changing call makes first: on a read-only connection it fails

@@ -262,6 +262,15 @@ async fn save_restore_and_managed_save() {
         xml.starts_with("<domain type='test'>\n  <name>test</name>"),
         "{xml}"
     );
+    // The image's XML can be replaced, and the domain comes back with it.
+    let titled = xml.replacen(
+        "<name>test</name>",
+        "<name>test</name><title>saved</title>",
+        1,
+    );
+    conn.save_image_define_xml(path, &titled, 0).await.unwrap();
+    let stored = conn.save_image_xml(path, 0).await.unwrap();
+    assert!(stored.contains("<title>saved</title>"), "{stored}");
     conn.restore_domain(path, None, 0).await.unwrap();
     // The old handle keeps the ID it had; a new lookup sees the restored domain.
     assert_eq!(dom.id(), None);
@@ -271,6 +280,8 @@ async fn save_restore_and_managed_save() {
         restored.state().await.unwrap(),
         StateReason::Running(RunningReason::Restored)
     );
+    let live = restored.xml_desc(0).await.unwrap();
+    assert!(live.contains("<title>saved</title>"), "{live}");
 
     restored.managed_save(0).await.unwrap();
     assert_eq!(restored.id(), None);

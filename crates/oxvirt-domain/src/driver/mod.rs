@@ -265,6 +265,12 @@ pub trait Hypervisor: Send + Sync {
         Err(no_support("virDomainSaveImageGetXMLDesc"))
     }
 
+    /// `virDomainSaveImageDefineXML`: replaces the domain XML stored in a saved image
+    /// ([`flags::save`]: `RUNNING` or `PAUSED` also change the state it restores to).
+    async fn save_image_define_xml(&self, _path: &str, _dxml: &str, _flags: u32) -> Result<()> {
+        Err(no_support("virDomainSaveImageDefineXML"))
+    }
+
     /// `virDomainManagedSave`.
     async fn managed_save(&self, _dom: &DomainRef, _flags: u32) -> Result<()> {
         Err(no_support("virDomainManagedSave"))
