@@ -59,6 +59,7 @@ const FUZZ_TARGETS: &[(&str, &[&str])] = &[
         &["project:crates/oxvirt-driver-test/tests/data"],
     ),
     ("uri", &["project:fuzz/seeds/uri"]),
+    ("rpc_packet", &[]),
 ];
 
 /// Seed files larger than this are left out: libFuzzer mutates small inputs best.
