@@ -4,6 +4,9 @@
 //! - [`packet`]: the length word, the 24-byte header, and an incremental packet decoder.
 //! - [`error`]: `remote_error`, the body of every failed reply, and its mapping to
 //!   [`oxvirt_xml::VirError`].
+//! - [`procedures`]: REMOTE and KEEPALIVE procedure numbers and names.
+//! - [`remote`]: argument/result structs of the 88 core procedures, typed parameters,
+//!   event messages.
 //! - [`types`]: the object identities shared by many procedures (`remote_nonnull_domain`...).
 //!
 //! ```
@@ -28,10 +31,13 @@ extern crate self as oxvirt_rpc;
 
 pub mod error;
 pub mod packet;
+pub mod procedures;
+pub mod remote;
 pub mod types;
 pub mod xdr;
 
 pub use error::RemoteError;
 pub use oxvirt_rpc_derive::Xdr;
 pub use packet::{Header, MessageStatus, MessageType, Packet, PacketDecoder, PacketError};
+pub use procedures::{KeepaliveProcedure, RemoteProcedure};
 pub use xdr::{CharArray, FixedChars, Opaque, Reader, XdrBounded, XdrDecode, XdrEncode, XdrError};

@@ -24,3 +24,32 @@ pub struct NonnullNetwork {
     /// The network's UUID.
     pub uuid: Uuid,
 }
+
+/// `remote_nonnull_storage_pool`.
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct NonnullStoragePool {
+    /// The pool's name.
+    pub name: String,
+    /// The pool's UUID.
+    pub uuid: Uuid,
+}
+
+/// `remote_nonnull_storage_vol`: servers find a volume by pool name plus volume name.
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct NonnullStorageVol {
+    /// The name of the pool holding the volume.
+    pub pool: String,
+    /// The volume's name.
+    pub name: String,
+    /// The volume's key (usually its path).
+    pub key: String,
+}
+
+/// `remote_nonnull_domain_snapshot`.
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct NonnullDomainSnapshot {
+    /// The snapshot's name.
+    pub name: String,
+    /// The domain it belongs to.
+    pub dom: NonnullDomain,
+}
