@@ -6,7 +6,7 @@ mod dispatch;
 mod extra;
 mod server;
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tokio::net::UnixListener;
@@ -15,7 +15,19 @@ use tokio::signal::unix::{signal, SignalKind};
 /// The libvirt version reported by CONNECT_GET_LIB_VERSION (9.0.0).
 pub const LIB_VERSION: u64 = 9_000_000;
 
-const USAGE: &str = "usage: oxvirtd [--runtime-dir DIR] [--state-dir DIR]";
+const USAGE: &str = "\
+usage: oxvirtd [--runtime-dir DIR] [--state-dir DIR]
+
+Serves libvirt's RPC protocol on DIR/libvirt-sock (read-write, mode 0600) and
+DIR/libvirt-sock-ro (read-only, mode 0666), for the test driver (test:///default,
+test:///path/node.xml). Clients: virsh -c 'test+unix:///default?socket=DIR/libvirt-sock'.
+
+  --runtime-dir DIR   where the sockets go (default: /run/oxvirt as root,
+                      else $XDG_RUNTIME_DIR/oxvirt)
+  --state-dir DIR     accepted; persistent definitions are not written yet
+  -h, --help          this text
+
+SIGTERM or SIGINT stops the daemon and removes its sockets.";
 
 /// Command-line options.
 #[derive(Debug, PartialEq, Eq)]
@@ -58,17 +70,38 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
 }
 
 /// Binds `path` with `mode`, replacing a stale socket; refuses if a daemon answers there.
+///
+/// The socket is bound inside a private (0700) staging directory, given its mode, then
+/// renamed into place: nobody can connect to it before it has its final permissions,
+/// whatever the process's umask.
 fn bind(path: &Path, mode: u32) -> Result<UnixListener, String> {
+    let shown = |e: std::io::Error| format!("{}: {e}", path.display());
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             return Err(format!("{} is in use by another daemon", path.display()));
         }
-        std::fs::remove_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::remove_file(path).map_err(shown)?;
     }
-    let listener = UnixListener::bind(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(listener)
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default();
+    let staging = dir.join(format!(
+        ".staging-{}-{}",
+        std::process::id(),
+        name.to_string_lossy()
+    ));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&staging)
+        .map_err(shown)?;
+    let staged = staging.join(name);
+    let result = UnixListener::bind(&staged).and_then(|listener| {
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(mode))?;
+        std::fs::rename(&staged, path)?;
+        Ok(listener)
+    });
+    let _ = std::fs::remove_dir_all(&staging);
+    result.map_err(shown)
 }
 
 async fn run(opts: Options) -> Result<(), String> {

@@ -312,6 +312,28 @@ fn sigterm_removes_sockets() {
 }
 
 #[test]
+fn sockets_have_libvirts_modes() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Daemon::start("modes");
+    let mode = |name: &str| {
+        std::fs::metadata(d.dir.join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("libvirt-sock"), 0o600);
+    assert_eq!(mode("libvirt-sock-ro"), 0o666);
+    // No staging directory is left behind.
+    let left: Vec<_> = std::fs::read_dir(&d.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".staging"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
 fn stale_socket_is_replaced() {
     let d = Daemon::start("stale");
     // A second daemon on the same directory refuses to steal live sockets.
