@@ -1,8 +1,9 @@
 //! One client connection's state: the driver it opened and whether it is read-only.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use oxvirt::uri::Uri;
+use oxvirt_domain::driver::Hypervisor;
 use oxvirt_driver_test::TestDriver;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
@@ -10,14 +11,13 @@ use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 pub const CONNECT_RO: u32 = 1;
 
 /// What CONNECT_OPEN set up.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Opened {
-    driver: TestDriver,
+    driver: Arc<dyn Hypervisor>,
     readonly: bool,
 }
 
 /// A client of the daemon.
-#[derive(Debug)]
 pub struct Client {
     readonly_socket: bool,
     opened: Mutex<Option<Opened>>,
@@ -34,14 +34,14 @@ pub fn not_open() -> VirError {
 
 /// Opens the driver `name` names: `test:///default` or `test:///path/to/node.xml`; an
 /// empty or missing name means `test:///default`.
-pub fn open_driver(name: Option<&str>) -> Result<TestDriver, VirError> {
+pub fn open_driver(name: Option<&str>) -> Result<Arc<dyn Hypervisor>, VirError> {
     let name = name.filter(|n| !n.is_empty()).unwrap_or("test:///default");
     let no_connect = || VirError::new(ErrorDomain::None, ErrorCode::NoConnect, name);
     let uri = Uri::parse(name).map_err(|_| no_connect())?;
     if uri.scheme() != "test" || uri.host().is_some() || uri.path().is_empty() {
         return Err(no_connect());
     }
-    TestDriver::open(uri.path())
+    Ok(Arc::new(TestDriver::open(uri.path())?))
 }
 
 impl Client {
@@ -81,10 +81,10 @@ impl Client {
     }
 
     /// The opened driver.
-    pub fn driver(&self) -> Result<TestDriver, VirError> {
+    pub fn driver(&self) -> Result<Arc<dyn Hypervisor>, VirError> {
         self.lock()
             .as_ref()
-            .map(|o| o.driver.clone())
+            .map(|o| Arc::clone(&o.driver))
             .ok_or_else(not_open)
     }
 
@@ -94,6 +94,10 @@ impl Client {
             .as_ref()
             .map_or(self.readonly_socket, |o| o.readonly)
     }
+
+    /// The client asked for `VIR_DRV_FEATURE_PROGRAM_KEEPALIVE`: from now on the server
+    /// may ping it (libvirt starts its own keepalive on the client at this point).
+    pub fn keepalive_requested(&self) {}
 
     /// Whether CONNECT_OPEN succeeded.
     pub fn is_open(&self) -> bool {

@@ -1,7 +1,7 @@
 //! The one place that maps a REMOTE procedure to a driver call: decode the arguments,
 //! check read-only access, call the driver, encode the result.
 
-use oxvirt_domain::driver::{DomainRef, Hypervisor};
+use oxvirt_domain::driver::DomainRef;
 use oxvirt_rpc::remote::*;
 use oxvirt_rpc::types::NonnullDomain;
 use oxvirt_rpc::xdr::{decode_from, encode_to_vec};
@@ -13,6 +13,7 @@ use crate::client::Client;
 use crate::extra::*;
 
 mod domain;
+mod events;
 
 /// `VIR_DRV_FEATURE_PROGRAM_KEEPALIVE`.
 pub const FEATURE_PROGRAM_KEEPALIVE: i32 = 10;
@@ -106,6 +107,9 @@ pub async fn dispatch(client: &Client, number: i32, payload: &[u8]) -> Result<Ve
             let a: ConnectSupportsFeatureArgs = args(payload)?;
             if a.feature != FEATURE_PROGRAM_KEEPALIVE && !client.is_open() {
                 return Err(crate::client::not_open());
+            }
+            if a.feature == FEATURE_PROGRAM_KEEPALIVE {
+                client.keepalive_requested();
             }
             let supported = matches!(
                 a.feature,
@@ -249,6 +253,11 @@ pub async fn dispatch(client: &Client, number: i32, payload: &[u8]) -> Result<Ve
                 dom: wire(drv.lookup_by_id(a.id).await?),
             })
         }
-        _ => domain::dispatch_domain(&drv, procedure, payload).await,
+        _ => {
+            if let Some(result) = events::dispatch_events(client, &drv, procedure, payload).await {
+                return result;
+            }
+            domain::dispatch_domain(drv.as_ref(), procedure, payload).await
+        }
     }
 }

@@ -14,6 +14,7 @@
 pub mod event;
 pub mod flags;
 pub mod state;
+pub mod typed;
 
 use async_trait::async_trait;
 use oxvirt_xml::types::Uuid;
@@ -21,6 +22,7 @@ use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 pub use event::{DomainEvent, EventBus, EventId, EventKind, EventReceiver, Lifecycle};
 pub use state::{DomainState, StateReason};
+pub use typed::{DomainStats, JobInfo, TypedParam, TypedValue};
 
 /// The result of a driver call.
 pub type Result<T, E = VirError> = std::result::Result<T, E>;
@@ -476,5 +478,38 @@ pub trait Hypervisor: Send + Sync {
     /// `virDomainSnapshotDelete` ([`flags::snapshot_delete`]).
     async fn snapshot_delete(&self, _snap: &SnapshotRef, _flags: u32) -> Result<()> {
         Err(no_support("virDomainSnapshotDelete"))
+    }
+
+    // ---- statistics and jobs ----
+
+    /// `virConnectGetAllDomainStats` (`doms` empty) or `virDomainListGetStats`: the
+    /// statistics groups in `stats` (`VIR_DOMAIN_STATS_*`, 0 for every group the driver
+    /// has) of the domains `flags` select, or of `doms`.
+    async fn domain_stats(
+        &self,
+        doms: &[DomainRef],
+        _stats: u32,
+        _flags: u32,
+    ) -> Result<Vec<DomainStats>> {
+        Err(no_support(if doms.is_empty() {
+            "virConnectGetAllDomainStats"
+        } else {
+            "virDomainListGetStats"
+        }))
+    }
+
+    /// `virDomainGetJobInfo`.
+    async fn job_info(&self, _dom: &DomainRef) -> Result<JobInfo> {
+        Err(no_support("virDomainGetJobInfo"))
+    }
+
+    /// `virDomainAbortJob`.
+    async fn abort_job(&self, _dom: &DomainRef) -> Result<()> {
+        Err(no_support("virDomainAbortJob"))
+    }
+
+    /// `virDomainGetMessages`: messages about the domain (tainting, deprecations).
+    async fn messages(&self, _dom: &DomainRef, _flags: u32) -> Result<Vec<String>> {
+        Err(no_support("virDomainGetMessages"))
     }
 }

@@ -1,7 +1,6 @@
 //! The per-domain procedures: lifecycle, definition and queries.
 
 use oxvirt_domain::driver::Hypervisor;
-use oxvirt_driver_test::TestDriver;
 use oxvirt_rpc::remote::*;
 use oxvirt_rpc::{CharArray, RemoteProcedure as P};
 use oxvirt_xml::VirError;
@@ -11,7 +10,7 @@ use crate::extra::{CreateXmlArgs, DomArgs, DomRet, SetAutostartArgs};
 
 /// Dispatches the domain procedures; anything else is an unknown procedure.
 pub(crate) async fn dispatch_domain(
-    drv: &TestDriver,
+    drv: &dyn Hypervisor,
     procedure: P,
     payload: &[u8],
 ) -> Result<Vec<u8>, VirError> {
