@@ -8,6 +8,7 @@ use oxvirt_domain::objects::domains::DomainObj;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 use crate::node::{self, NodeConfig};
+use crate::persist::Store;
 
 /// Everything one test connection (or every `test:///default` connection) sees: the
 /// node as its description set it up, then changed by the calls.
@@ -17,6 +18,8 @@ pub(crate) type Node = NodeConfig;
 pub(crate) struct Shared {
     node: Mutex<Node>,
     events: EventBus,
+    /// Where the node is kept across restarts, if it is ([`crate::persist`]).
+    pub(crate) store: Option<Store>,
 }
 
 /// One connection to libvirt's test hypervisor.
@@ -51,6 +54,15 @@ impl TestDriver {
         if path != "/default" {
             return Self::open_isolated(path);
         }
+        Self::open_shared(path, || Self::open_isolated(path))
+    }
+
+    /// The node every `/default` connection shares: the one open now, else the one `make`
+    /// opens, which becomes the shared one.
+    pub(crate) fn open_shared(
+        path: &str,
+        make: impl FnOnce() -> Result<TestDriver, VirError>,
+    ) -> Result<TestDriver, VirError> {
         let mut slot = DEFAULT_NODE.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(shared) = slot.upgrade() {
             return Ok(TestDriver {
@@ -58,7 +70,7 @@ impl TestDriver {
                 path: path.to_string(),
             });
         }
-        let driver = Self::open_isolated(path)?;
+        let driver = make()?;
         *slot = Arc::downgrade(&driver.shared);
         Ok(driver)
     }
@@ -83,10 +95,16 @@ impl TestDriver {
     }
 
     fn from_config(path: &str, config: NodeConfig) -> TestDriver {
+        Self::from_parts(path, config, None)
+    }
+
+    /// A connection to a new node set up by `config`, kept in `store` if given.
+    pub(crate) fn from_parts(path: &str, config: NodeConfig, store: Option<Store>) -> TestDriver {
         TestDriver {
             shared: Arc::new(Shared {
                 node: Mutex::new(config),
                 events: EventBus::new(),
+                store,
             }),
             path: path.to_string(),
         }

@@ -2,13 +2,14 @@
 
 use async_trait::async_trait;
 use oxvirt_domain::driver::{
-    DomainInfo, DomainRef, EventReceiver, Hypervisor, NodeInfo, Result, SecurityLabel,
+    DomainInfo, DomainRef, DomainStats, EventReceiver, Hypervisor, NodeInfo, Result, SecurityLabel,
     SecurityModel, SnapshotRef, StateReason,
 };
 use oxvirt_xml::types::Uuid;
 
 use crate::driver::TestDriver;
 use crate::host;
+use crate::persist::Scope;
 
 /// The hypervisor version the test driver reports.
 pub const TEST_VERSION: u64 = 2;
@@ -75,31 +76,41 @@ impl Hypervisor for TestDriver {
     }
 
     async fn define_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
-        self.define_xml_sync(xml, flags)
+        self.persisted_ref(|| self.define_xml_sync(xml, flags))
     }
 
     async fn undefine(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.undefine_sync(dom, flags)
+        self.persisted(Scope::Domains(vec![dom.uuid]), || {
+            self.undefine_sync(dom, flags)
+        })
     }
 
     async fn create_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
-        self.create_xml_sync(xml, flags)
+        self.persisted_ref(|| self.create_xml_sync(xml, flags))
     }
 
     async fn create(&self, dom: &DomainRef, flags: u32) -> Result<DomainRef> {
-        self.create_sync(dom, flags)
+        self.persisted(Scope::Domains(vec![dom.uuid]), || {
+            self.create_sync(dom, flags)
+        })
     }
 
     async fn destroy(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.destroy_sync(dom, flags)
+        self.persisted(Scope::Domains(vec![dom.uuid]), || {
+            self.destroy_sync(dom, flags)
+        })
     }
 
     async fn shutdown(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.shutdown_sync(dom, flags)
+        self.persisted(Scope::Domains(vec![dom.uuid]), || {
+            self.shutdown_sync(dom, flags)
+        })
     }
 
     async fn reboot(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.reboot_sync(dom, flags)
+        self.persisted(Scope::Domains(vec![dom.uuid]), || {
+            self.reboot_sync(dom, flags)
+        })
     }
 
     async fn reset(&self, dom: &DomainRef, flags: u32) -> Result<()> {
@@ -107,11 +118,11 @@ impl Hypervisor for TestDriver {
     }
 
     async fn suspend(&self, dom: &DomainRef) -> Result<()> {
-        self.suspend_sync(dom)
+        self.persisted(Scope::Domains(vec![dom.uuid]), || self.suspend_sync(dom))
     }
 
     async fn resume(&self, dom: &DomainRef) -> Result<()> {
-        self.resume_sync(dom)
+        self.persisted(Scope::Domains(vec![dom.uuid]), || self.resume_sync(dom))
     }
 
     async fn info(&self, dom: &DomainRef) -> Result<DomainInfo> {
@@ -149,7 +160,9 @@ impl Hypervisor for TestDriver {
     }
 
     async fn set_autostart(&self, dom: &DomainRef, autostart: bool) -> Result<()> {
-        self.set_autostart_sync(dom, autostart)
+        self.persisted(Scope::Domains(vec![dom.uuid]), || {
+            self.set_autostart_sync(dom, autostart)
+        })
     }
 
     async fn security_label(&self, dom: &DomainRef) -> Result<SecurityLabel> {
@@ -167,11 +180,13 @@ impl Hypervisor for TestDriver {
         dxml: Option<&str>,
         flags: u32,
     ) -> Result<()> {
-        self.save_sync(dom, path, dxml, flags)
+        self.persisted(Scope::Domains(vec![dom.uuid]), || {
+            self.save_sync(dom, path, dxml, flags)
+        })
     }
 
     async fn restore(&self, path: &str, dxml: Option<&str>, flags: u32) -> Result<()> {
-        self.restore_sync(path, dxml, flags)
+        self.persisted(Scope::All, || self.restore_sync(path, dxml, flags))
     }
 
     async fn save_image_xml(&self, path: &str, flags: u32) -> Result<String> {
@@ -183,7 +198,9 @@ impl Hypervisor for TestDriver {
     }
 
     async fn managed_save(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.managed_save_sync(dom, flags)
+        self.persisted(Scope::Domains(vec![dom.uuid]), || {
+            self.managed_save_sync(dom, flags)
+        })
     }
 
     async fn has_managed_save(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
@@ -191,15 +208,21 @@ impl Hypervisor for TestDriver {
     }
 
     async fn managed_save_remove(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.managed_save_remove_sync(dom, flags)
+        self.persisted(Scope::Domains(vec![dom.uuid]), || {
+            self.managed_save_remove_sync(dom, flags)
+        })
     }
 
     async fn set_memory(&self, dom: &DomainRef, kib: u64, flags: u32) -> Result<()> {
-        self.set_memory_sync(dom, kib, flags)
+        self.persisted(Scope::Domains(vec![dom.uuid]), || {
+            self.set_memory_sync(dom, kib, flags)
+        })
     }
 
     async fn set_vcpus(&self, dom: &DomainRef, count: u32, flags: u32) -> Result<()> {
-        self.set_vcpus_sync(dom, count, flags)
+        self.persisted(Scope::Domains(vec![dom.uuid]), || {
+            self.set_vcpus_sync(dom, count, flags)
+        })
     }
 
     async fn vcpus(&self, dom: &DomainRef, flags: u32) -> Result<u32> {
@@ -207,15 +230,21 @@ impl Hypervisor for TestDriver {
     }
 
     async fn attach_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
-        self.attach_device_sync(dom, xml, flags)
+        self.persisted(Scope::Domains(vec![dom.uuid]), || {
+            self.attach_device_sync(dom, xml, flags)
+        })
     }
 
     async fn detach_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
-        self.detach_device_sync(dom, xml, flags)
+        self.persisted(Scope::Domains(vec![dom.uuid]), || {
+            self.detach_device_sync(dom, xml, flags)
+        })
     }
 
     async fn update_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
-        self.update_device_sync(dom, xml, flags)
+        self.persisted(Scope::Domains(vec![dom.uuid]), || {
+            self.update_device_sync(dom, xml, flags)
+        })
     }
 
     async fn set_metadata(
@@ -227,7 +256,9 @@ impl Hypervisor for TestDriver {
         uri: Option<&str>,
         flags: u32,
     ) -> Result<()> {
-        self.set_metadata_sync(dom, kind, metadata, key, uri, flags)
+        self.persisted(Scope::Domains(vec![dom.uuid]), || {
+            self.set_metadata_sync(dom, kind, metadata, key, uri, flags)
+        })
     }
 
     async fn metadata(
@@ -241,7 +272,9 @@ impl Hypervisor for TestDriver {
     }
 
     async fn snapshot_create(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<SnapshotRef> {
-        self.snapshot_create_sync(dom, xml, flags)
+        self.persisted(Scope::Domains(vec![dom.uuid]), || {
+            self.snapshot_create_sync(dom, xml, flags)
+        })
     }
 
     async fn snapshot_list(&self, dom: &DomainRef, flags: u32) -> Result<Vec<SnapshotRef>> {
@@ -290,10 +323,27 @@ impl Hypervisor for TestDriver {
     }
 
     async fn snapshot_revert(&self, snap: &SnapshotRef, flags: u32) -> Result<()> {
-        self.snapshot_revert_sync(snap, flags)
+        self.persisted(Scope::Domains(vec![snap.domain.uuid]), || {
+            self.snapshot_revert_sync(snap, flags)
+        })
     }
 
     async fn snapshot_delete(&self, snap: &SnapshotRef, flags: u32) -> Result<()> {
-        self.snapshot_delete_sync(snap, flags)
+        self.persisted(Scope::Domains(vec![snap.domain.uuid]), || {
+            self.snapshot_delete_sync(snap, flags)
+        })
+    }
+
+    async fn domain_stats(
+        &self,
+        doms: &[DomainRef],
+        stats: u32,
+        flags: u32,
+    ) -> Result<Vec<DomainStats>> {
+        self.domain_stats_sync(doms, stats, flags)
+    }
+
+    async fn messages(&self, dom: &DomainRef, flags: u32) -> Result<Vec<String>> {
+        self.messages_sync(dom, flags)
     }
 }

@@ -6,6 +6,10 @@
 //! managed-save images and snapshots), the same state transitions, reasons, events, errors
 //! and formatted XML.
 //!
+//! For a daemon, [`TestDriver::open_with_state`] keeps `test:///default` under a state
+//! directory across restarts (layout and guarantees in [`persist`]).
+//! Domain statistics are in [`stats`].
+//!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! use oxvirt_domain::driver::Hypervisor;
@@ -24,10 +28,12 @@ mod hypervisor;
 mod lifecycle;
 mod node;
 mod parse;
+pub mod persist;
 mod query;
 mod resources;
 mod save;
 mod snapshots;
+pub mod stats;
 
 pub use driver::TestDriver;
 pub use hypervisor::{TEST_MAX_VCPUS, TEST_VERSION};

@@ -27,7 +27,7 @@ pub const SAVE_MAGIC: &[u8; 15] = b"TestGuestMagic\0";
 pub const MAX_SAVED_XML: usize = 8192;
 
 /// The text of an OS error, as `strerror` gives it (libvirt puts it after a colon).
-fn strerror(e: &io::Error) -> String {
+pub(crate) fn strerror(e: &io::Error) -> String {
     let text = e.to_string();
     match text.find(" (os error ") {
         Some(i) => text[..i].to_string(),

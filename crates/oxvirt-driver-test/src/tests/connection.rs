@@ -75,6 +75,7 @@ async fn default_node_facts() {
 
 #[tokio::test]
 async fn default_connections_share_one_node() {
+    let _guard = super::DEFAULT_NODE_LOCK.lock().await;
     let a = TestDriver::open("/default").unwrap();
     let b = TestDriver::open("/default").unwrap();
     let mut rx = b.subscribe();

@@ -6,8 +6,10 @@ mod connection;
 mod devices;
 mod lifecycle;
 mod listing;
+mod persist;
 mod save;
 mod snapshots;
+mod stats;
 mod validation;
 
 use oxvirt_domain::driver::event::Lifecycle;
@@ -15,6 +17,10 @@ use oxvirt_domain::driver::{DomainEvent, EventKind, EventReceiver};
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 use crate::TestDriver;
+
+/// Held by the tests that open the process-wide `test:///default` node, so that one test's
+/// node (kept in a state directory or not) is not another's.
+pub(crate) static DEFAULT_NODE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A private `test:///default` connection.
 pub(crate) fn default_conn() -> TestDriver {
