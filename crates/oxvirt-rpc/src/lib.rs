@@ -2,6 +2,7 @@
 //!
 //! - [`xdr`]: XDR (RFC 4506) encoding and bounds-checked decoding, plus `#[derive(Xdr)]`.
 //! - [`packet`]: the length word, the 24-byte header, and an incremental packet decoder.
+//! - [`fds`]: passing file descriptors beside `*_WITH_FDS` packets (unix sockets).
 //! - [`error`]: `remote_error`, the body of every failed reply, and its mapping to
 //!   [`oxvirt_xml::VirError`].
 //! - [`procedures`]: REMOTE and KEEPALIVE procedure numbers and names.
@@ -30,6 +31,7 @@
 extern crate self as oxvirt_rpc;
 
 pub mod error;
+pub mod fds;
 pub mod packet;
 pub mod procedures;
 pub mod remote;

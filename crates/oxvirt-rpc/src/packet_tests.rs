@@ -253,3 +253,32 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn reply_with_fds_count_round_trips_and_plain_types_ignore_it() {
+    let mut header = call(443, 3);
+    header.kind = MessageType::ReplyWithFds;
+    let reply = Packet {
+        header,
+        fds: 32,
+        payload: vec![],
+    };
+    let bytes = reply.encode().unwrap();
+    assert_eq!(
+        bytes,
+        hex("00000020 20008086 00000001 000001bb 00000005 00000003 00000000 00000020")
+    );
+    let mut dec = PacketDecoder::new();
+    dec.feed(&bytes);
+    assert_eq!(dec.next_packet(), Ok(Some(reply)));
+    // A count set on a plain CALL is not written, and decodes back as 0.
+    let plain = Packet {
+        header: call(1, 0),
+        fds: 5,
+        payload: vec![],
+    };
+    let bytes = plain.encode().unwrap();
+    assert_eq!(bytes.len(), 28);
+    dec.feed(&bytes);
+    assert_eq!(dec.next_packet(), Ok(Some(Packet::new(call(1, 0), vec![]))));
+}

@@ -47,3 +47,160 @@ pub struct DomainEventCallbackLifecycleMsg {
     /// The event itself.
     pub msg: DomainEventLifecycleMsg,
 }
+
+/// `remote_domain_event_reboot_msg`: the legacy reboot event (procedure 169), also nested
+/// in 319.
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct DomainEventRebootMsg {
+    /// The domain that rebooted.
+    pub dom: NonnullDomain,
+}
+
+/// `remote_domain_event_callback_reboot_msg`: procedure 319.
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct DomainEventCallbackRebootMsg {
+    /// The callback the event is for.
+    pub callback_id: i32,
+    /// The event itself.
+    pub msg: DomainEventRebootMsg,
+}
+
+/// `remote_domain_event_balloon_change_msg`: the legacy balloon event (procedure 276), also
+/// nested in 331.
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct DomainEventBalloonChangeMsg {
+    /// The domain.
+    pub dom: NonnullDomain,
+    /// The new balloon size in KiB.
+    pub actual: u64,
+}
+
+/// `remote_domain_event_callback_balloon_change_msg`: procedure 331.
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct DomainEventCallbackBalloonChangeMsg {
+    /// The callback the event is for.
+    pub callback_id: i32,
+    /// The event itself.
+    pub msg: DomainEventBalloonChangeMsg,
+}
+
+/// `remote_domain_event_device_removed_msg`: the legacy device-removed event (procedure
+/// 311), also nested in 333.
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct DomainEventDeviceRemovedMsg {
+    /// The domain.
+    pub dom: NonnullDomain,
+    /// The removed device's alias.
+    pub dev_alias: String,
+}
+
+/// `remote_domain_event_callback_device_removed_msg`: procedure 333.
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct DomainEventCallbackDeviceRemovedMsg {
+    /// The callback the event is for.
+    pub callback_id: i32,
+    /// The event itself.
+    pub msg: DomainEventDeviceRemovedMsg,
+}
+
+/// `remote_domain_event_callback_device_added_msg`: procedure 354 (no legacy form).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct DomainEventCallbackDeviceAddedMsg {
+    /// The callback the event is for.
+    pub callback_id: i32,
+    /// The domain.
+    pub dom: NonnullDomain,
+    /// The added device's alias.
+    pub dev_alias: String,
+}
+
+/// `remote_domain_event_callback_metadata_change_msg`: procedure 379 (no legacy form).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct DomainEventCallbackMetadataChangeMsg {
+    /// The callback the event is for.
+    pub callback_id: i32,
+    /// The domain.
+    pub dom: NonnullDomain,
+    /// `VIR_DOMAIN_METADATA_*`.
+    pub r#type: i32,
+    /// The namespace for `VIR_DOMAIN_METADATA_ELEMENT`.
+    pub nsuri: Option<String>,
+}
+
+/// `remote_connect_domain_event_register_ret` and `..._deregister_ret` (procedures 105,
+/// 106): a redundant flag.
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct ConnectDomainEventRegisterRet {
+    /// `cb_registered`.
+    pub cb_registered: i32,
+}
+
+/// `remote_connect_domain_event_register_any_args` and `..._deregister_any_args`
+/// (procedures 167, 168): the legacy registration by event ID.
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct ConnectDomainEventRegisterAnyArgs {
+    /// `eventID`.
+    pub event_id: i32,
+}
+
+/// `remote_nonnull_node_device`.
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct NonnullNodeDevice {
+    /// The device's name.
+    pub name: String,
+}
+
+/// `remote_nonnull_secret`.
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct NonnullSecret {
+    /// The secret's UUID.
+    pub uuid: crate::types::Uuid,
+    /// `VIR_SECRET_USAGE_TYPE_*`.
+    pub usage_type: i32,
+    /// What the secret is used for.
+    pub usage_id: String,
+}
+
+/// `remote_connect_network_event_register_any_args`: procedure 313.
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct ConnectNetworkEventRegisterAnyArgs {
+    /// `eventID`.
+    pub event_id: i32,
+    /// The network to watch, or all.
+    pub net: Option<crate::types::NonnullNetwork>,
+}
+
+/// `remote_connect_storage_pool_event_register_any_args`: procedure 368.
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct ConnectStoragePoolEventRegisterAnyArgs {
+    /// `eventID`.
+    pub event_id: i32,
+    /// The pool to watch, or all.
+    pub pool: Option<crate::types::NonnullStoragePool>,
+}
+
+/// `remote_connect_node_device_event_register_any_args`: procedure 374.
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct ConnectNodeDeviceEventRegisterAnyArgs {
+    /// `eventID`.
+    pub event_id: i32,
+    /// The device to watch, or all.
+    pub dev: Option<NonnullNodeDevice>,
+}
+
+/// `remote_connect_secret_event_register_any_args`: procedure 380.
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct ConnectSecretEventRegisterAnyArgs {
+    /// `eventID`.
+    pub event_id: i32,
+    /// The secret to watch, or all.
+    pub secret: Option<NonnullSecret>,
+}
+
+/// The `..._event_register_any_ret` of procedures 313, 368, 374, 380 and the
+/// `..._deregister_any_args` of 314, 369, 375, 381: one callback ID.
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct CallbackIdMsg {
+    /// `callbackID`.
+    pub callback_id: i32,
+}

@@ -317,9 +317,10 @@ fn typed_param_unknown_tag_is_refused_as_rpc_error() {
         let vir = err.to_vir_error();
         assert_eq!(vir.code, ErrorCode::Rpc);
         assert_eq!(vir.domain, ErrorDomain::Rpc);
+        assert_eq!(vir.message, "Unable to decode message payload");
         assert_eq!(
-            vir.message,
-            format!("Unable to decode message payload: unknown TypedParamValue value {tag}")
+            err.to_string(),
+            format!("unknown TypedParamValue value {tag}")
         );
     }
     // A known tag whose arm is missing is truncated input.

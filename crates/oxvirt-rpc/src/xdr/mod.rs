@@ -53,12 +53,13 @@ pub enum XdrError {
 
 impl XdrError {
     /// The error libvirt reports for a payload it cannot decode: `VIR_ERR_RPC` from
-    /// `VIR_FROM_RPC`, "Unable to decode message payload", with the reason appended.
+    /// `VIR_FROM_RPC`, "Unable to decode message payload" (the reason is in `Display`).
     pub fn to_vir_error(&self) -> VirError {
         VirError::new(
             ErrorDomain::Rpc,
             ErrorCode::Rpc,
-            format!("Unable to decode message payload: {self}"),
+            // libvirt's words, without the detail (which `Display` gives, for logs).
+            "Unable to decode message payload",
         )
     }
 }
