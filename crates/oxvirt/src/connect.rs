@@ -73,7 +73,7 @@ impl Connect {
         let name = resolve_default(name);
         let uri = Uri::parse(&name)?;
         check_missing_slash(&name, &uri)?;
-        let driver = registry::open_driver(&uri, &name).await?;
+        let driver = registry::open_driver_with(&uri, read_only).await?;
         Ok(Connect::from_driver(uri, driver, read_only))
     }
 

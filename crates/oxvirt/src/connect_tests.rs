@@ -51,24 +51,40 @@ async fn open_refuses_what_libvirt_refuses() {
 }
 
 #[tokio::test]
-async fn uris_without_a_driver_yet_fail_with_no_connect() {
-    for uri in [
-        "qemu:///system",
-        "qemu:///session",
-        "qemu+ssh://root@host:2222/system?keyfile=/k&no_verify=1",
-        "qemu+unix:///system?socket=/run/x.sock",
-        "test+unix:///default?socket=/tmp/sock",
-        "test://host/default",
-        "TEST:///default",
-        "foo:///x",
+async fn uris_for_a_daemon_fail_with_the_remote_drivers_errors() {
+    let missing = "/nonexistent/oxvirt-test.sock";
+    for (uri, code, domain, message) in [
+        (
+            "qemu+ssh://root@host:2222/system?keyfile=/k&no_verify=1".to_owned(),
+            ErrorCode::InvalidArg,
+            ErrorDomain::Remote,
+            "invalid argument: transport 'ssh' is not supported yet (oxvirt speaks unix and tcp)"
+                .to_owned(),
+        ),
+        (
+            "test://host/default".to_owned(),
+            ErrorCode::InvalidArg,
+            ErrorDomain::Remote,
+            "invalid argument: transport 'tls' is not supported yet (oxvirt speaks unix and tcp)"
+                .to_owned(),
+        ),
+        (
+            format!("qemu+unix:///system?socket={missing}"),
+            ErrorCode::SystemError,
+            ErrorDomain::Rpc,
+            format!("Failed to connect socket to '{missing}': No such file or directory"),
+        ),
+        (
+            format!("test+unix:///default?socket={missing}"),
+            ErrorCode::SystemError,
+            ErrorDomain::Rpc,
+            format!("Failed to connect socket to '{missing}': No such file or directory"),
+        ),
     ] {
         assert_eq!(
-            err_of(Connect::open_read_only(uri).await),
-            (
-                ErrorCode::NoConnect,
-                ErrorDomain::None,
-                format!("no connection driver available for {uri}")
-            )
+            err_of(Connect::open_read_only(&uri).await),
+            (code, domain, message),
+            "{uri}"
         );
     }
 }

@@ -46,6 +46,7 @@ mod domain_handle;
 mod events;
 mod network;
 mod registry;
+mod remote_uri;
 mod snapshot;
 mod storage;
 #[cfg(test)]

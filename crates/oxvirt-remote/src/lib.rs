@@ -1,0 +1,39 @@
+//! The client side of libvirt's remote protocol: talk to oxvirtd or to a real libvirtd.
+//!
+//! - [`Connection`]: one multiplexed RPC connection (a reader task, a writer task, calls
+//!   matched to replies by serial, events routed by callback ID, keepalive).
+//! - [`transport`]: unix sockets, TCP, and the [`Transport`] trait for anything else.
+//! - [`RemoteDriver`]: an [`oxvirt_domain::driver::Hypervisor`] whose calls are REMOTE
+//!   procedures, opened with libvirt's client handshake.
+//! - [`msgs`]: the wire structs of the non-core procedures the driver needs.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), oxvirt_xml::VirError> {
+//! use oxvirt_domain::driver::Hypervisor;
+//! use oxvirt_remote::RemoteDriver;
+//!
+//! let drv = RemoteDriver::open_unix(
+//!     "/var/run/libvirt/libvirt-sock".as_ref(),
+//!     "qemu:///system",
+//!     0,
+//! )
+//! .await?;
+//! println!("{}", drv.hostname().await?);
+//! drv.close().await
+//! # }
+//! ```
+
+mod connection;
+mod driver;
+mod hypervisor;
+pub mod msgs;
+pub mod transport;
+
+pub use connection::{
+    end_of_file, socket_closed, Connection, EventMessage, EventSink, PendingCall,
+};
+pub use driver::{
+    decode_event, RemoteDriver, CONNECT_RO, EVENT_IDS, FEATURE_PROGRAM_KEEPALIVE, KEEPALIVE_COUNT,
+    KEEPALIVE_INTERVAL,
+};
+pub use transport::Transport;
