@@ -6,17 +6,57 @@ use crate::node::Cell;
 
 /// The host's name as libvirt's `virGetHostname` gives it: the kernel's host name, made
 /// canonical through `/etc/hosts` when it is short and not `localhost`.
+///
+/// The answer is kept while the kernel's name stays the same, `/etc/hosts` is looked at
+/// again (its modification time) at most once a second: a call costs one system call
+/// rather than reading two files.
 pub fn hostname() -> String {
-    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .unwrap_or_default();
-    let name = raw.trim().to_string();
+    let uts = rustix::system::uname();
+    let name = uts.nodename().to_string_lossy().trim().to_string();
     if name.is_empty() || name.starts_with("localhost") || name.contains('.') {
         return name;
     }
+    let mut cache = HOSTNAME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(known) = cache.as_ref() {
+        if known.name == name && known.checked.elapsed() < HOSTS_RECHECK {
+            return known.canonical.clone();
+        }
+    }
+    let mtime = std::fs::metadata("/etc/hosts")
+        .and_then(|m| m.modified())
+        .ok();
+    if let Some(known) = cache.as_mut() {
+        if known.name == name && known.hosts_mtime == mtime {
+            known.checked = std::time::Instant::now();
+            return known.canonical.clone();
+        }
+    }
     let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-    canonical_name(&name, &hosts).unwrap_or(name)
+    let canonical = canonical_name(&name, &hosts).unwrap_or_else(|| name.clone());
+    *cache = Some(KnownHostname {
+        name,
+        hosts_mtime: mtime,
+        checked: std::time::Instant::now(),
+        canonical: canonical.clone(),
+    });
+    canonical
 }
+
+/// The last host name worked out, and what it was worked out from.
+struct KnownHostname {
+    name: String,
+    hosts_mtime: Option<std::time::SystemTime>,
+    /// When `hosts_mtime` was last compared with the file's.
+    checked: std::time::Instant,
+    canonical: String,
+}
+
+/// How long a host name is trusted before `/etc/hosts` is looked at again.
+const HOSTS_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+static HOSTNAME: std::sync::Mutex<Option<KnownHostname>> = std::sync::Mutex::new(None);
 
 /// The canonical name `/etc/hosts` gives `name` (the first name of the first line listing
 /// it), unless that is a `localhost` name.

@@ -1,11 +1,19 @@
-//! One client connection's state: the driver it opened and whether it is read-only.
+//! One client connection's state: the driver it opened, whether it is read-only, its event
+//! callbacks and whether it asked for keepalive.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use oxvirt::uri::Uri;
 use oxvirt_domain::driver::Hypervisor;
 use oxvirt_driver_test::TestDriver;
+use oxvirt_rpc::Packet;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
+
+use crate::registry::{Family, Registry};
 
 /// `VIR_CONNECT_RO`: the only CONNECT_OPEN flag the server honours.
 pub const CONNECT_RO: u32 = 1;
@@ -15,12 +23,28 @@ pub const CONNECT_RO: u32 = 1;
 struct Opened {
     driver: Arc<dyn Hypervisor>,
     readonly: bool,
+    /// The driver is the process-wide `test:///default`.
+    shared: bool,
 }
 
 /// A client of the daemon.
 pub struct Client {
     readonly_socket: bool,
     opened: Mutex<Option<Opened>>,
+    /// Where packets to this client go (events); `None` in unit tests.
+    outbox: Option<mpsc::UnboundedSender<Packet>>,
+    /// Where persistent drivers keep their state.
+    state_dir: Option<PathBuf>,
+    events: Arc<Mutex<Registry>>,
+    /// The task relaying driver events while domain callbacks exist.
+    relay: Mutex<Option<JoinHandle<()>>>,
+    keepalive: AtomicBool,
+    keepalive_started: Notify,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section leaves its data consistent, even if it panicked.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The error for any call before CONNECT_OPEN (libvirt's daemon words it so).
@@ -33,28 +57,55 @@ pub fn not_open() -> VirError {
 }
 
 /// Opens the driver `name` names: `test:///default` or `test:///path/to/node.xml`; an
-/// empty or missing name means `test:///default`.
-pub fn open_driver(name: Option<&str>) -> Result<Arc<dyn Hypervisor>, VirError> {
+/// empty or missing name means `test:///default`. `state_dir` is where a persistent driver
+/// keeps its definitions. The flag says the driver is the shared `test:///default`.
+pub fn open_driver(
+    name: Option<&str>,
+    state_dir: Option<&Path>,
+) -> Result<(Arc<dyn Hypervisor>, bool), VirError> {
     let name = name.filter(|n| !n.is_empty()).unwrap_or("test:///default");
     let no_connect = || VirError::new(ErrorDomain::None, ErrorCode::NoConnect, name);
     let uri = Uri::parse(name).map_err(|_| no_connect())?;
     if uri.scheme() != "test" || uri.host().is_some() || uri.path().is_empty() {
         return Err(no_connect());
     }
-    Ok(Arc::new(TestDriver::open(uri.path())?))
+    let shared = uri.path() == "/default";
+    let driver = match state_dir {
+        // test:///default lives in the state directory; node files are private copies.
+        Some(dir) => TestDriver::open_with_state(uri.path(), dir)?,
+        None => TestDriver::open(uri.path())?,
+    };
+    Ok((Arc::new(driver), shared))
 }
 
 impl Client {
     /// A client that connected through the read-only socket if `readonly_socket`.
+    #[cfg(test)]
     pub fn new(readonly_socket: bool) -> Self {
+        Client::with_outbox(readonly_socket, None, None)
+    }
+
+    /// A client whose unsolicited packets (events) go to `outbox`, with drivers keeping
+    /// state in `state_dir`.
+    pub fn with_outbox(
+        readonly_socket: bool,
+        outbox: Option<mpsc::UnboundedSender<Packet>>,
+        state_dir: Option<PathBuf>,
+    ) -> Self {
         Client {
             readonly_socket,
             opened: Mutex::new(None),
+            outbox,
+            state_dir,
+            events: Arc::new(Mutex::new(Registry::new())),
+            relay: Mutex::new(None),
+            keepalive: AtomicBool::new(false),
+            keepalive_started: Notify::new(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Opened>> {
-        self.opened.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Option<Opened>> {
+        lock(&self.opened)
     }
 
     /// CONNECT_OPEN: every flag but RO is ignored. A second open is refused.
@@ -67,17 +118,91 @@ impl Client {
                 "connection already open",
             ));
         }
-        let driver = open_driver(name)?;
+        let (driver, shared) = open_driver(name, self.state_dir.as_deref())?;
         *slot = Some(Opened {
             driver,
             readonly: self.readonly_socket || flags & CONNECT_RO != 0,
+            shared,
         });
         Ok(())
     }
 
-    /// CONNECT_CLOSE.
+    /// CONNECT_CLOSE: forgets the driver and every event callback.
     pub fn close(&self) {
+        self.drop_callbacks();
         self.lock().take();
+    }
+
+    /// The connection ended: every event callback goes.
+    pub fn drop_callbacks(&self) {
+        lock(&self.events).clear();
+        if let Some(task) = lock(&self.relay).take() {
+            task.abort();
+        }
+    }
+
+    /// The connection's event callbacks.
+    #[cfg(test)]
+    pub fn callbacks(&self) -> MutexGuard<'_, Registry> {
+        lock(&self.events)
+    }
+
+    /// Registers a callback and returns its ID; the first domain callback subscribes the
+    /// connection to `drv`'s events.
+    pub fn register_callback(
+        &self,
+        drv: &Arc<dyn Hypervisor>,
+        family: Family,
+        event_id: i32,
+        filter: Option<[u8; 16]>,
+        legacy: bool,
+    ) -> i32 {
+        let shared = self.lock().as_ref().is_some_and(|o| o.shared);
+        let id = lock(&self.events).add(shared, family, event_id, filter, legacy);
+        if family == Family::Domain {
+            let mut relay = lock(&self.relay);
+            if relay.is_none() {
+                if let Some(outbox) = self.outbox.clone() {
+                    let mut rx = drv.subscribe();
+                    let events = Arc::clone(&self.events);
+                    *relay = Some(tokio::spawn(async move {
+                        while let Some(event) = rx.recv().await {
+                            let packets = lock(&events).packets(&event);
+                            for packet in packets {
+                                if outbox.send(packet).is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }));
+                }
+            }
+        }
+        id
+    }
+
+    /// Removes a callback; `by_event` treats `id` as an event ID and removes the first
+    /// domain callback for it (the legacy procedures). False if there was none. The last
+    /// domain callback ends the subscription.
+    pub fn deregister_callback(&self, family: Family, id: i32, by_event: bool) -> bool {
+        let mut events = lock(&self.events);
+        let removed = if by_event {
+            events.remove_by_event(id)
+        } else {
+            events.remove(family, id)
+        };
+        if !events.wants_domain_events() {
+            if let Some(task) = lock(&self.relay).take() {
+                task.abort();
+            }
+        }
+        removed
+    }
+
+    /// Whether a domain event subscription is running.
+    #[cfg(test)]
+    pub fn relaying(&self) -> bool {
+        lock(&self.relay).is_some()
     }
 
     /// The opened driver.
@@ -97,11 +222,31 @@ impl Client {
 
     /// The client asked for `VIR_DRV_FEATURE_PROGRAM_KEEPALIVE`: from now on the server
     /// may ping it (libvirt starts its own keepalive on the client at this point).
-    pub fn keepalive_requested(&self) {}
+    pub fn keepalive_requested(&self) {
+        if !self.keepalive.swap(true, Ordering::SeqCst) {
+            self.keepalive_started.notify_one();
+        }
+    }
+
+    /// Waits until the client asked for keepalive.
+    pub async fn keepalive_wanted(&self) {
+        if self.keepalive.load(Ordering::SeqCst) {
+            return;
+        }
+        self.keepalive_started.notified().await;
+    }
 
     /// Whether CONNECT_OPEN succeeded.
     pub fn is_open(&self) -> bool {
         self.lock().is_some()
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        if let Some(task) = lock(&self.relay).take() {
+            task.abort();
+        }
     }
 }
 
@@ -111,7 +256,7 @@ mod tests {
 
     #[test]
     fn other_uris_have_no_driver() {
-        let Err(err) = open_driver(Some("qemu:///system")) else {
+        let Err(err) = open_driver(Some("qemu:///system"), None) else {
             panic!("qemu:///system opened")
         };
         assert_eq!(err.code, ErrorCode::NoConnect);
@@ -119,7 +264,8 @@ mod tests {
             err.message,
             "no connection driver available for qemu:///system"
         );
-        assert!(open_driver(Some("test://host/default")).is_err());
+        assert!(open_driver(Some("test://host/default"), None).is_err());
+        assert!(open_driver(None, None).unwrap().1);
     }
 
     #[test]
@@ -139,5 +285,35 @@ mod tests {
         let ro = Client::new(true);
         ro.open(Some("test:///default"), 0).unwrap();
         assert!(ro.readonly());
+    }
+
+    #[tokio::test]
+    async fn first_domain_callback_subscribes_and_last_unsubscribes() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let c = Client::with_outbox(false, Some(tx), None);
+        c.open(Some("test:///default"), 0).unwrap();
+        let drv = c.driver().unwrap();
+        let net = c.register_callback(&drv, Family::Network, 0, None, false);
+        assert!(!c.relaying());
+        let id = c.register_callback(&drv, Family::Domain, 0, None, false);
+        assert!(c.relaying());
+        let dom = drv.lookup_by_name("test").await.unwrap();
+        drv.suspend(&dom).await.unwrap();
+        let packet = rx.recv().await.unwrap();
+        assert_eq!(packet.header.procedure, 318);
+        let msg: oxvirt_rpc::remote::DomainEventCallbackLifecycleMsg =
+            oxvirt_rpc::xdr::decode_from(&packet.payload).unwrap();
+        assert_eq!((msg.callback_id, msg.msg.event, msg.msg.detail), (id, 3, 0));
+        assert!(c.deregister_callback(Family::Domain, id, false));
+        assert!(!c.relaying());
+        drv.resume(&dom).await.unwrap();
+        tokio::task::yield_now().await;
+        assert!(rx.try_recv().is_err());
+        assert!(c.deregister_callback(Family::Network, net, false));
+        c.register_callback(&drv, Family::Domain, 0, None, true);
+        assert!(c.relaying());
+        c.close();
+        assert!(!c.relaying());
+        assert_eq!(c.callbacks().len(), 0);
     }
 }

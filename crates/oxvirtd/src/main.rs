@@ -1,161 +1,169 @@
-//! `oxvirtd`: serves libvirt's remote protocol on `DIR/libvirt-sock` (read-write, 0600) and
-//! `DIR/libvirt-sock-ro` (read-only, 0666), backed by oxvirt's test driver.
+//! `oxvirtd`: serves libvirt's remote protocol on `DIR/libvirt-sock` (read-write, 0600),
+//! `DIR/libvirt-sock-ro` (read-only, 0666) and optionally TCP, backed by oxvirt's test
+//! driver.
 
 mod client;
+mod config;
 mod dispatch;
 mod extra;
+mod frame;
+mod keepalive;
+mod listen;
+mod log;
+mod registry;
 mod server;
 
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::net::UnixListener;
 use tokio::signal::unix::{signal, SignalKind};
+
+use crate::config::Config;
+use crate::listen::Listener;
+use crate::log::{info, warning};
+use crate::server::Server;
 
 /// The libvirt version reported by CONNECT_GET_LIB_VERSION (9.0.0).
 pub const LIB_VERSION: u64 = 9_000_000;
 
+/// How long SIGTERM waits for running calls before the daemon exits anyway.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+
 const USAGE: &str = "\
-usage: oxvirtd [--runtime-dir DIR] [--state-dir DIR]
+usage: oxvirtd [OPTIONS]
 
-Serves libvirt's RPC protocol on DIR/libvirt-sock (read-write, mode 0600) and
-DIR/libvirt-sock-ro (read-only, mode 0666), for the test driver (test:///default,
-test:///path/node.xml). Clients: virsh -c 'test+unix:///default?socket=DIR/libvirt-sock'.
+Serves libvirt's RPC protocol for the test driver (test:///default, test:///path/node.xml)
+on RUNTIME_DIR/libvirt-sock (read-write) and RUNTIME_DIR/libvirt-sock-ro (read-only), and
+on TCP with --listen-tcp. Clients:
+  virsh -c 'test+unix:///default?socket=RUNTIME_DIR/libvirt-sock'
+  virsh -c 'test+tcp://127.0.0.1:16509/default'
 
-  --runtime-dir DIR   where the sockets go (default: /run/oxvirt as root,
-                      else $XDG_RUNTIME_DIR/oxvirt)
-  --state-dir DIR     accepted; persistent definitions are not written yet
-  -h, --help          this text
+Options (each is also a key of the --config file, with '_' for '-'):
+  --config FILE              TOML file of `key = value` lines (flags override it);
+                             unknown keys are an error
+  --runtime-dir DIR          where the sockets go (default: /run/oxvirt as root,
+                             else $XDG_RUNTIME_DIR/oxvirt)
+  --state-dir DIR            where persistent state goes (default: /var/lib/oxvirt as
+                             root, else $XDG_DATA_HOME/oxvirt or ~/.local/share/oxvirt)
+  --listen-tcp ADDR:PORT     also listen on TCP, without authentication; only loopback
+                             addresses unless --allow-remote-tcp
+  --allow-remote-tcp         allow a non-loopback --listen-tcp address
+  --log-level LEVEL          error, warn (default), info (start, stop, listeners) or
+                             debug (every call with its duration); lines go to stderr
+  --max-clients N            connections beyond N are closed at once (default 5000)
+  --max-client-requests N    calls one client may have running; its socket is not read
+                             meanwhile (default 5)
+  --max-workers N            calls running at once over all clients; others wait
+                             (default 20)
+  --keepalive-interval SECS  ping clients that asked for keepalive after SECS idle
+                             (default 5; 0 or less: never)
+  --keepalive-count N        close after N unanswered pings (default 5)
+  --unix-sock-rw-perms MODE  mode of libvirt-sock, octal (default \"0600\")
+  --unix-sock-ro-perms MODE  mode of libvirt-sock-ro, octal (default \"0666\")
+  -h, --help                 this text
 
-SIGTERM or SIGINT stops the daemon and removes its sockets.";
+SIGTERM or SIGINT stops accepting clients, lets running calls finish (up to 10 s),
+removes the sockets and exits 0.";
 
-/// Command-line options.
-#[derive(Debug, PartialEq, Eq)]
-struct Options {
-    runtime_dir: PathBuf,
-}
-
-fn default_runtime_dir() -> Result<PathBuf, String> {
-    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
-    if root {
-        return Ok(PathBuf::from("/run/oxvirt"));
-    }
-    match std::env::var_os("XDG_RUNTIME_DIR") {
-        Some(dir) if !dir.is_empty() => Ok(Path::new(&dir).join("oxvirt")),
-        _ => Err("XDG_RUNTIME_DIR is not set; use --runtime-dir".to_owned()),
-    }
-}
-
-fn parse_args(args: &[String]) -> Result<Options, String> {
-    let mut runtime_dir = None;
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--runtime-dir" => {
-                runtime_dir = Some(PathBuf::from(it.next().ok_or(USAGE)?));
-            }
-            // Accepted for the command line testing.md documents; the test driver keeps
-            // no state on disk yet.
-            "--state-dir" => {
-                it.next().ok_or(USAGE)?;
-            }
-            _ => return Err(format!("unknown argument '{arg}'\n{USAGE}")),
+async fn run(config: Config) -> Result<(), String> {
+    crate::log::set_level(config.log_level);
+    std::fs::create_dir_all(&config.runtime_dir)
+        .map_err(|e| format!("{}: {e}", config.runtime_dir.display()))?;
+    std::fs::create_dir_all(&config.state_dir)
+        .map_err(|e| format!("{}: {e}", config.state_dir.display()))?;
+    let rw_path = config.runtime_dir.join("libvirt-sock");
+    let ro_path = config.runtime_dir.join("libvirt-sock-ro");
+    let rw = listen::bind_unix(&rw_path, config.unix_sock_rw_perms)?;
+    let ro = match listen::bind_unix(&ro_path, config.unix_sock_ro_perms) {
+        Ok(ro) => ro,
+        Err(err) => {
+            let _ = std::fs::remove_file(&rw_path);
+            return Err(err);
         }
-    }
-    let runtime_dir = match runtime_dir {
-        Some(dir) => dir,
-        None => default_runtime_dir()?,
     };
-    Ok(Options { runtime_dir })
-}
-
-/// Binds `path` with `mode`, replacing a stale socket; refuses if a daemon answers there.
-///
-/// The socket is bound inside a private (0700) staging directory, given its mode, then
-/// renamed into place: nobody can connect to it before it has its final permissions,
-/// whatever the process's umask.
-fn bind(path: &Path, mode: u32) -> Result<UnixListener, String> {
-    let shown = |e: std::io::Error| format!("{}: {e}", path.display());
-    if path.exists() {
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            return Err(format!("{} is in use by another daemon", path.display()));
-        }
-        std::fs::remove_file(path).map_err(shown)?;
-    }
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().unwrap_or_default();
-    let staging = dir.join(format!(
-        ".staging-{}-{}",
-        std::process::id(),
-        name.to_string_lossy()
-    ));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&staging)
-        .map_err(shown)?;
-    let staged = staging.join(name);
-    let result = UnixListener::bind(&staged).and_then(|listener| {
-        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(mode))?;
-        std::fs::rename(&staged, path)?;
-        Ok(listener)
-    });
-    let _ = std::fs::remove_dir_all(&staging);
-    result.map_err(shown)
-}
-
-async fn run(opts: Options) -> Result<(), String> {
-    std::fs::create_dir_all(&opts.runtime_dir)
-        .map_err(|e| format!("{}: {e}", opts.runtime_dir.display()))?;
-    let rw_path = opts.runtime_dir.join("libvirt-sock");
-    let ro_path = opts.runtime_dir.join("libvirt-sock-ro");
-    let rw = bind(&rw_path, 0o600)?;
-    let ro = bind(&ro_path, 0o666)?;
+    let tcp = match config.listen_tcp {
+        Some(addr) => match listen::bind_tcp(addr).await {
+            Ok(l) => Some(l),
+            Err(err) => {
+                let _ = std::fs::remove_file(&rw_path);
+                let _ = std::fs::remove_file(&ro_path);
+                return Err(err);
+            }
+        },
+        None => None,
+    };
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-    tokio::select! {
-        _ = server::serve(rw, false) => {}
-        _ = server::serve(ro, true) => {}
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    info!(
+        "oxvirtd {} starting (pid {})",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id()
+    );
+    info!("listening on {} (read-write)", rw_path.display());
+    info!("listening on {} (read-only)", ro_path.display());
+    let server = Server::new(config.clone());
+    let mut tasks = vec![
+        tokio::spawn(Arc::clone(&server).serve(Listener::Unix {
+            listener: rw,
+            readonly: false,
+        })),
+        tokio::spawn(Arc::clone(&server).serve(Listener::Unix {
+            listener: ro,
+            readonly: true,
+        })),
+    ];
+    if let Some(tcp) = tcp {
+        if let Ok(addr) = tcp.local_addr() {
+            info!("listening on tcp {addr} (read-write, no authentication)");
+        }
+        tasks.push(tokio::spawn(Arc::clone(&server).serve(Listener::Tcp(tcp))));
+    }
+    let signal = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    info!(
+        "{signal}: stopping; {} calls running",
+        server.calls_in_flight()
+    );
+    server.stop_accepting();
+    for task in tasks {
+        let _ = task.await;
     }
     let _ = std::fs::remove_file(&rw_path);
     let _ = std::fs::remove_file(&ro_path);
+    if !server.drain(DRAIN_LIMIT).await {
+        warning!(
+            "{} calls still running after {DRAIN_LIMIT:?}; exiting anyway",
+            server.calls_in_flight()
+        );
+    }
+    info!("stopped");
     Ok(())
 }
 
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
+    let parsed = match config::parse_args(&args) {
+        Ok(parsed) => parsed,
+        Err(err) => {
+            eprintln!("oxvirtd: {err}\n{USAGE}");
+            std::process::exit(1);
+        }
+    };
+    if parsed.help {
         println!("{USAGE}");
         return;
     }
-    let result = match parse_args(&args) {
-        Ok(opts) => run(opts).await,
+    let env = |name: &str| std::env::var(name).ok();
+    let result = match config::load(&parsed, &env) {
+        Ok(config) => run(config).await,
         Err(err) => Err(err),
     };
     if let Err(err) = result {
         eprintln!("oxvirtd: {err}");
         std::process::exit(1);
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn strings(args: &[&str]) -> Vec<String> {
-        args.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn parses_runtime_dir() {
-        let opts = parse_args(&strings(&["--runtime-dir", "/tmp/x", "--state-dir", "/s"]));
-        assert_eq!(opts.unwrap().runtime_dir, PathBuf::from("/tmp/x"));
-        assert!(parse_args(&strings(&["--runtime-dir"])).is_err());
-        assert!(parse_args(&strings(&["--bogus"]))
-            .unwrap_err()
-            .starts_with("unknown argument '--bogus'"));
-    }
+    std::process::exit(0);
 }

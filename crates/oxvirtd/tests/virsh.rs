@@ -28,6 +28,8 @@ impl Daemon {
         let child = Command::new(env!("CARGO_BIN_EXE_oxvirtd"))
             .arg("--runtime-dir")
             .arg(&dir)
+            .arg("--state-dir")
+            .arg(dir.join("state"))
             .spawn()
             .unwrap();
         let daemon = Daemon { child, dir };
@@ -123,13 +125,26 @@ fn virsh_matches_in_process_test_driver() {
         &["domname", "1"],
         &["maxvcpus"],
     ];
-    for args in cases {
-        let ours = normalised(&virsh(&uri, args));
-        let theirs = normalised(&virsh("test:///default", args));
-        assert_eq!(ours, theirs, "virsh {args:?}");
+    // One virsh session per side: the daemon keeps test:///default in its state dir, so
+    // its state outlives a connection (libvirt's in-process driver forgets it).
+    let script = cases
+        .iter()
+        .map(|args| args.join(" "))
+        .collect::<Vec<_>>()
+        .join(" ; ");
+    let ours = normalised(&virsh(&uri, &[&script]));
+    let theirs = normalised(&virsh("test:///default", &[&script]));
+    let (ours_lines, theirs_lines): (Vec<&str>, Vec<&str>) =
+        (ours.0.lines().collect(), theirs.0.lines().collect());
+    for (i, (a, b)) in ours_lines.iter().zip(&theirs_lines).enumerate() {
+        assert_eq!(a, b, "stdout line {i} of {script}");
     }
+    assert_eq!(ours, theirs);
+    // A new connection sees what the session left.
+    let session_end = virsh("test:///default", &[&format!("{script} ; list --all")]);
     let out = virsh(&uri, &["list", "--all"]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains(" 1    test   running"));
+    assert!(String::from_utf8_lossy(&session_end.stdout)
+        .ends_with(&*String::from_utf8_lossy(&out.stdout)));
 }
 
 #[test]
@@ -340,6 +355,8 @@ fn stale_socket_is_replaced() {
     let out = Command::new(env!("CARGO_BIN_EXE_oxvirtd"))
         .arg("--runtime-dir")
         .arg(&d.dir)
+        .arg("--state-dir")
+        .arg(d.dir.join("state"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -353,6 +370,8 @@ fn stale_socket_is_replaced() {
     d.child = Command::new(env!("CARGO_BIN_EXE_oxvirtd"))
         .arg("--runtime-dir")
         .arg(&d.dir)
+        .arg("--state-dir")
+        .arg(d.dir.join("state"))
         .spawn()
         .unwrap();
     let mut connected = false;

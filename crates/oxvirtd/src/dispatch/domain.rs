@@ -5,10 +5,9 @@ use oxvirt_rpc::remote::*;
 use oxvirt_rpc::{CharArray, RemoteProcedure as P};
 use oxvirt_xml::VirError;
 
-use super::{args, dref, int, ret, unknown_procedure, void, wire};
-use crate::extra::{CreateXmlArgs, DomArgs, DomRet, SetAutostartArgs};
+use super::{args, dref, int, ret, void, wire};
 
-/// Dispatches the domain procedures; anything else is an unknown procedure.
+/// Dispatches the domain procedures; anything else goes on to the resource procedures.
 pub(crate) async fn dispatch_domain(
     drv: &dyn Hypervisor,
     procedure: P,
@@ -53,7 +52,7 @@ pub(crate) async fn dispatch_domain(
             })
         }
         P::DomainSetAutostart => {
-            let a: SetAutostartArgs = args(payload)?;
+            let a: DomainSetAutostartArgs = args(payload)?;
             drv.set_autostart(&dref(a.dom), a.autostart != 0).await?;
             void()
         }
@@ -85,18 +84,18 @@ pub(crate) async fn dispatch_domain(
         }
         P::DomainDefineXml => {
             let a: DomainDefineXmlArgs = args(payload)?;
-            ret(&DomRet {
+            ret(&DomainDefineXmlRet {
                 dom: wire(drv.define_xml(&a.xml, 0).await?),
             })
         }
         P::DomainDefineXmlFlags => {
             let a: DomainDefineXmlFlagsArgs = args(payload)?;
-            ret(&DomRet {
+            ret(&DomainDefineXmlFlagsRet {
                 dom: wire(drv.define_xml(&a.xml, a.flags).await?),
             })
         }
         P::DomainUndefine => {
-            let a: DomArgs = args(payload)?;
+            let a: DomainUndefineArgs = args(payload)?;
             drv.undefine(&dref(a.dom), 0).await?;
             void()
         }
@@ -112,13 +111,13 @@ pub(crate) async fn dispatch_domain(
         }
         P::DomainCreateWithFlags => {
             let a: DomainCreateWithFlagsArgs = args(payload)?;
-            ret(&DomRet {
+            ret(&DomainCreateWithFlagsRet {
                 dom: wire(drv.create(&dref(a.dom), a.flags).await?),
             })
         }
         P::DomainCreateXml => {
-            let a: CreateXmlArgs = args(payload)?;
-            ret(&DomRet {
+            let a: DomainCreateXmlArgs = args(payload)?;
+            ret(&DomainCreateXmlRet {
                 dom: wire(drv.create_xml(&a.xml_desc, a.flags).await?),
             })
         }
@@ -157,6 +156,6 @@ pub(crate) async fn dispatch_domain(
             drv.resume(&dref(a.dom)).await?;
             void()
         }
-        other => Err(unknown_procedure(other.number())),
+        other => super::resources::dispatch_resources(drv, other, payload).await,
     }
 }

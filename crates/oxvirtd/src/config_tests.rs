@@ -1,0 +1,236 @@
+use super::*;
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+    move |name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    }
+}
+
+const GOOD: &str = r#"
+# oxvirtd.conf
+runtime_dir = "/tmp/rt"   # trailing comment
+state_dir = "/tmp/st"
+listen_tcp = "127.0.0.1:16509"
+allow_remote_tcp = false
+log_level = "debug"
+max_clients = 10
+max_client_requests = 2
+max_workers = 4
+keepalive_interval = -1
+keepalive_count = 3
+unix_sock_rw_perms = "0770"
+unix_sock_ro_perms = "0777"
+"#;
+
+#[test]
+fn good_file() {
+    let s = parse_file("x.conf", GOOD).unwrap();
+    let c = s.resolve(&env(&[])).unwrap();
+    assert_eq!(c.runtime_dir, PathBuf::from("/tmp/rt"));
+    assert_eq!(c.state_dir, PathBuf::from("/tmp/st"));
+    assert_eq!(c.listen_tcp, Some("127.0.0.1:16509".parse().unwrap()));
+    assert!(!c.allow_remote_tcp);
+    assert_eq!(c.log_level, Level::Debug);
+    assert_eq!(
+        (c.max_clients, c.max_client_requests, c.max_workers),
+        (10, 2, 4)
+    );
+    assert_eq!((c.keepalive_interval, c.keepalive_count), (-1, 3));
+    assert_eq!((c.unix_sock_rw_perms, c.unix_sock_ro_perms), (0o770, 0o777));
+}
+
+#[test]
+fn defaults_are_libvirtds() {
+    let s = parse_file("x.conf", "runtime_dir = \"/r\"\nstate_dir = \"/s\"\n").unwrap();
+    let c = s.resolve(&env(&[])).unwrap();
+    assert_eq!(
+        (c.max_clients, c.max_client_requests, c.max_workers),
+        (5000, 5, 20)
+    );
+    assert_eq!((c.keepalive_interval, c.keepalive_count), (5, 5));
+    assert_eq!((c.unix_sock_rw_perms, c.unix_sock_ro_perms), (0o600, 0o666));
+    assert_eq!(c.log_level, Level::Warn);
+    assert_eq!(c.listen_tcp, None);
+}
+
+#[test]
+fn unknown_key_names_key_and_line() {
+    let err = parse_file(
+        "/etc/oxvirtd.conf",
+        "log_level = \"info\"\n\nmin_workers = 3\n",
+    )
+    .unwrap_err();
+    assert_eq!(err, "/etc/oxvirtd.conf:3: unknown key 'min_workers'");
+}
+
+#[test]
+fn bad_lines_are_refused_with_line_numbers() {
+    let cases = [
+        ("[section]\n", "f:1: expected 'key = value', found '[section]'"),
+        ("max_clients = \"ten\"\n", "f:1: max_clients must be an integer, not a string"),
+        ("\nmax_clients = 1.5\n", "f:2: cannot understand value '1.5' (expected a \"string\", an integer, true or false)"),
+        ("runtime_dir = \"/x\n", "f:1: unterminated string"),
+        ("runtime_dir = [\"a\"]\n", "f:1: cannot understand value '[\"a\"]' (expected a \"string\", an integer, true or false)"),
+        ("log_level = \"loud\"\n", "f:1: log_level must be error, warn, info or debug, not 'loud'"),
+        ("unix_sock_rw_perms = \"0999\"\n", "f:1: unix_sock_rw_perms must be an octal mode like \"0770\", not '0999'"),
+        ("max_clients = 1\nmax_clients = 2\n", "f:2: key 'max_clients' is set twice"),
+        ("max_clients = 0\n", "f:1: max_clients must be at least 1, not 0"),
+        ("allow_remote_tcp = 1\n", "f:1: allow_remote_tcp must be true or false, not an integer"),
+        ("state_dir = \"/x\" junk\n", "f:1: unexpected 'junk' after the string"),
+    ];
+    for (text, want) in cases {
+        assert_eq!(parse_file("f", text).unwrap_err(), want, "for {text:?}");
+    }
+}
+
+#[test]
+fn flags_override_the_file() {
+    let file = parse_file("f", GOOD).unwrap();
+    let args = parse_args(&strings(&[
+        "--runtime-dir",
+        "/flag/rt",
+        "--log-level=warn",
+        "--max-clients",
+        "7",
+        "--config",
+        "/etc/x.conf",
+    ]))
+    .unwrap();
+    assert_eq!(args.config, Some(PathBuf::from("/etc/x.conf")));
+    let c = file
+        .overridden_by(args.settings)
+        .resolve(&env(&[]))
+        .unwrap();
+    assert_eq!(c.runtime_dir, PathBuf::from("/flag/rt"));
+    assert_eq!(c.state_dir, PathBuf::from("/tmp/st"));
+    assert_eq!(c.log_level, Level::Warn);
+    assert_eq!(c.max_clients, 7);
+    assert_eq!(c.max_client_requests, 2);
+}
+
+#[test]
+fn load_reads_the_file() {
+    let dir = std::env::temp_dir().join(format!("oxvirtd-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("oxvirtd.conf");
+    std::fs::write(&path, GOOD).unwrap();
+    let args = parse_args(&strings(&[
+        "--config",
+        path.to_str().unwrap(),
+        "--state-dir",
+        "/s",
+    ]))
+    .unwrap();
+    let c = load(&args, &env(&[])).unwrap();
+    assert_eq!(c.state_dir, PathBuf::from("/s"));
+    assert_eq!(c.max_clients, 10);
+    std::fs::write(&path, "bogus = 1\n").unwrap();
+    let err = load(&args, &env(&[])).unwrap_err();
+    assert_eq!(err, format!("{}:1: unknown key 'bogus'", path.display()));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn remote_tcp_needs_permission() {
+    let args = parse_args(&strings(&[
+        "--listen-tcp",
+        "0.0.0.0:16509",
+        "--runtime-dir",
+        "/r",
+        "--state-dir",
+        "/s",
+    ]))
+    .unwrap();
+    let err = load(&args, &env(&[])).unwrap_err();
+    assert!(
+        err.starts_with("refusing to listen on 0.0.0.0:16509: "),
+        "{err}"
+    );
+    let args = parse_args(&strings(&[
+        "--listen-tcp",
+        "0.0.0.0:16509",
+        "--allow-remote-tcp",
+        "--runtime-dir",
+        "/r",
+        "--state-dir",
+        "/s",
+    ]))
+    .unwrap();
+    assert!(load(&args, &env(&[])).unwrap().allow_remote_tcp);
+    let args = parse_args(&strings(&[
+        "--listen-tcp",
+        "[::1]:1",
+        "--runtime-dir",
+        "/r",
+        "--state-dir",
+        "/s",
+    ]))
+    .unwrap();
+    assert!(load(&args, &env(&[])).is_ok());
+}
+
+#[test]
+fn bad_flags() {
+    let err = parse_args(&strings(&["--bogus"])).unwrap_err();
+    assert_eq!(err, "unknown argument '--bogus'");
+    let err = parse_args(&strings(&["--runtime-dir"])).unwrap_err();
+    assert_eq!(err, "--runtime-dir needs a value");
+    let err = parse_args(&strings(&["--listen-tcp", "localhost"])).unwrap_err();
+    assert_eq!(
+        err,
+        "--listen-tcp: listen_tcp must be ADDRESS:PORT (like 127.0.0.1:16509), not 'localhost'"
+    );
+    assert!(parse_args(&strings(&["-h"])).unwrap().help);
+}
+
+#[test]
+fn default_dirs_follow_xdg() {
+    if std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0) {
+        let c = Settings::default().resolve(&env(&[])).unwrap();
+        assert_eq!(c.runtime_dir, PathBuf::from("/run/oxvirt"));
+        assert_eq!(c.state_dir, PathBuf::from("/var/lib/oxvirt"));
+        return;
+    }
+    let c = Settings::default()
+        .resolve(&env(&[
+            ("XDG_RUNTIME_DIR", "/run/user/1"),
+            ("HOME", "/home/u"),
+        ]))
+        .unwrap();
+    assert_eq!(c.runtime_dir, PathBuf::from("/run/user/1/oxvirt"));
+    assert_eq!(c.state_dir, PathBuf::from("/home/u/.local/share/oxvirt"));
+    let c = Settings::default()
+        .resolve(&env(&[("XDG_RUNTIME_DIR", "/r"), ("XDG_DATA_HOME", "/d")]))
+        .unwrap();
+    assert_eq!(c.state_dir, PathBuf::from("/d/oxvirt"));
+}
+
+#[test]
+fn non_root_defaults_without_environment() {
+    assert_eq!(
+        default_runtime_dir(false, &env(&[])).unwrap_err(),
+        "XDG_RUNTIME_DIR is not set; use --runtime-dir"
+    );
+    assert_eq!(
+        default_state_dir(false, &env(&[("HOME", "/h")])).unwrap(),
+        PathBuf::from("/h/.local/share/oxvirt")
+    );
+    assert_eq!(
+        default_state_dir(false, &env(&[("XDG_DATA_HOME", "/x"), ("HOME", "/h")])).unwrap(),
+        PathBuf::from("/x/oxvirt")
+    );
+    assert_eq!(
+        default_runtime_dir(true, &env(&[])).unwrap(),
+        PathBuf::from("/run/oxvirt")
+    );
+    assert_eq!(
+        default_state_dir(true, &env(&[])).unwrap(),
+        PathBuf::from("/var/lib/oxvirt")
+    );
+}

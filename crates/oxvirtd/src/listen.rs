@@ -1,0 +1,88 @@
+//! Listening sockets: the two unix sockets (bound so nobody can reach them before they have
+//! their mode) and the optional TCP listener.
+
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::Path;
+
+use tokio::net::{TcpListener, UnixListener};
+
+/// A socket the daemon accepts clients on.
+pub enum Listener {
+    /// A unix socket; `readonly` for `libvirt-sock-ro`.
+    Unix {
+        /// The socket.
+        listener: UnixListener,
+        /// Clients get read-only connections.
+        readonly: bool,
+    },
+    /// The TCP listener (no authentication, read-write).
+    Tcp(TcpListener),
+}
+
+/// Binds `path` with `mode`, replacing a stale socket; refuses if a daemon answers there.
+///
+/// The socket is bound inside a private (0700) staging directory, given its mode, then
+/// renamed into place: nobody can connect to it before it has its final permissions,
+/// whatever the process's umask.
+pub fn bind_unix(path: &Path, mode: u32) -> Result<UnixListener, String> {
+    let shown = |e: std::io::Error| format!("{}: {e}", path.display());
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(format!("{} is in use by another daemon", path.display()));
+        }
+        std::fs::remove_file(path).map_err(shown)?;
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default();
+    let staging = dir.join(format!(
+        ".staging-{}-{}",
+        std::process::id(),
+        name.to_string_lossy()
+    ));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&staging)
+        .map_err(shown)?;
+    let staged = staging.join(name);
+    let result = UnixListener::bind(&staged).and_then(|listener| {
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(mode))?;
+        std::fs::rename(&staged, path)?;
+        Ok(listener)
+    });
+    let _ = std::fs::remove_dir_all(&staging);
+    result.map_err(shown)
+}
+
+/// Binds the TCP listener.
+pub async fn bind_tcp(addr: std::net::SocketAddr) -> Result<TcpListener, String> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[tokio::test]
+    async fn socket_gets_its_mode_and_refuses_a_live_daemon() {
+        let dir = std::env::temp_dir().join(format!("oxvirtd-listen-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("sock");
+        let listener = bind_unix(&path, 0o640).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o640);
+        let Err(err) = bind_unix(&path, 0o600) else {
+            panic!("bound over a live socket")
+        };
+        assert_eq!(
+            err,
+            format!("{} is in use by another daemon", path.display())
+        );
+        drop(listener);
+        // A stale socket is replaced.
+        bind_unix(&path, 0o600).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
