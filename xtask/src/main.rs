@@ -13,9 +13,11 @@ const HELP: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  run [FILE.xml...]        the main job: oxvirsh drives a guest through its life (define,
-                           start, snapshot, setmem, suspend, save/restore, managed save,
-                           shutdown, undefine) on the built-in test node; with files, read
+  run [FILE.xml...]        the main job: oxvirtd serves the built-in test node on a private
+                           socket and oxvirsh, over libvirt's wire protocol, drives a guest
+                           through its life (define, start, snapshot, setmem, suspend,
+                           save/restore, managed save, shutdown, undefine) while virsh
+                           watches the events; with files, read
                            each domain XML, check it as libvirt does when defining it, and
                            print it as libvirt would store it
   ci                       everything CI checks: rustfmt, clippy, the tests, the conformance
@@ -23,6 +25,8 @@ commands:
   conformance              the conformance suites against ../shared, with their counts
   bench [ARGS...]          the criterion benchmarks (ARGS go to criterion, e.g.
                            --warm-up-time 1 --measurement-time 3)
+  bench rpc                one client workload against oxvirtd and Debian's libvirtd in
+                           the same run: latencies, throughput, idle RSS and the ratios
   fuzz [SECONDS] [TARGET...]
                            seed fuzz/corpus/<target> from ../shared's XML, then run each
                            target (all by default) for SECONDS (60 by default); needs a
@@ -59,7 +63,7 @@ const FUZZ_TARGETS: &[(&str, &[&str])] = &[
         &["project:crates/oxvirt-driver-test/tests/data"],
     ),
     ("uri", &["project:fuzz/seeds/uri"]),
-    ("rpc_packet", &[]),
+    ("rpc_packet", &["project:fuzz/seeds/rpc"]),
 ];
 
 /// Seed files larger than this are left out: libFuzzer mutates small inputs best.
@@ -181,11 +185,14 @@ fn run_main_job(root: &Path, files: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The main job without arguments: `oxvirsh` drives a guest through its whole life on the
-/// built-in test node (`test:///default`): define, start, snapshot, memory, pause,
-/// save/restore, managed save, shutdown, undefine.
+/// The main job without arguments: `oxvirtd` serves the built-in test node
+/// (`test:///default`) on a private socket, and `oxvirsh`, connected through libvirt's
+/// wire protocol, drives a guest through its whole life: define, start, snapshot, memory,
+/// pause, save/restore, managed save, shutdown, undefine. Where Debian's virsh is
+/// installed, `virsh event --loop --all` watches the same daemon and prints the events.
 fn run_workload(root: &Path) -> Result<()> {
     let scratch = root.join("target/xtask-run");
+    let _ = std::fs::remove_dir_all(scratch.join("run"));
     std::fs::create_dir_all(&scratch).context("creating target/xtask-run")?;
     let save = scratch.join("demo.save");
     let _ = std::fs::remove_file(&save);
@@ -198,23 +205,92 @@ fn run_workload(root: &Path) -> Result<()> {
         .replace("@SAVE@", &save.display().to_string());
     let script_file = scratch.join("workload.oxvirsh");
     std::fs::write(&script_file, script).context("writing the workload")?;
-    let mut c = cargo(
+    step(
+        "build oxvirtd and oxvirsh",
+        cargo(
+            root,
+            &[
+                "build",
+                "-q",
+                "--release",
+                "-j2",
+                "-p",
+                "oxvirtd",
+                "-p",
+                "oxvirsh",
+            ],
+        ),
+    )?;
+    let run_dir = scratch.join("run");
+    let state_dir = scratch.join("state");
+    let sock = run_dir.join("libvirt-sock");
+    eprintln!(
+        "\n==> oxvirtd --runtime-dir {} --state-dir {}",
+        run_dir.display(),
+        state_dir.display()
+    );
+    let daemon = Daemon(
+        Command::new(root.join("target/release/oxvirtd"))
+            .arg("--runtime-dir")
+            .arg(&run_dir)
+            .arg("--state-dir")
+            .arg(&state_dir)
+            .spawn()
+            .context("starting oxvirtd")?,
+    );
+    wait_for_socket(&sock)?;
+    let uri = format!("test+unix:///default?socket={}", sock.display());
+    let watcher = Command::new("virsh")
+        .args(["-c", &uri, "event", "--loop", "--all", "--timeout", "30"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .ok();
+    // Let the watcher register its callbacks before the first event.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let mut c = cmd(
         root,
-        &[
-            "run",
-            "-q",
-            "--release",
-            "-p",
-            "oxvirsh",
-            "--",
-            "-c",
-            "test:///default",
-        ],
+        &root.join("target/release/oxvirsh").display().to_string(),
+        &["-c", &uri],
     );
     c.stdin(Stdio::from(
         std::fs::File::open(&script_file).context("opening the workload")?,
     ));
-    step("oxvirsh workload on test:///default", c)
+    let result = step(&format!("oxvirsh workload on {uri}"), c);
+    if let Some(watcher) = watcher {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        // virsh stops its event loop on SIGINT and prints what it counted.
+        let _ = Command::new("kill")
+            .args(["-INT", &watcher.id().to_string()])
+            .status();
+        if let Ok(out) = watcher.wait_with_output() {
+            eprintln!("\n==> what `virsh event --loop --all` saw meanwhile");
+            print!("{}", String::from_utf8_lossy(&out.stdout));
+        }
+    }
+    drop(daemon);
+    result
+}
+
+/// A daemon the main job started: SIGTERM (a graceful stop) when dropped.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for_socket(sock: &Path) -> Result<()> {
+    for _ in 0..250 {
+        if std::os::unix::net::UnixStream::connect(sock).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    bail!("oxvirtd did not listen on {} within 5 s", sock.display())
 }
 
 fn ci(root: &Path) -> Result<()> {
@@ -346,6 +422,12 @@ fn conformance(root: &Path) -> Result<()> {
 }
 
 fn bench(root: &Path, args: &[String]) -> Result<()> {
+    if args.first().map(String::as_str) == Some("rpc") {
+        return step(
+            "rpc workload: oxvirtd and libvirtd",
+            cargo(root, &["bench", "-j2", "-p", "oxvirtd", "--bench", "rpc"]),
+        );
+    }
     // `--bench '*'`: only criterion's bench targets, not the libraries' test harnesses,
     // which reject criterion's options.
     let mut c = cargo(root, &["bench", "--workspace", "-j2", "--bench", "*"]);
@@ -479,7 +561,7 @@ fn fuzz(root: &Path, args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Copies every `.xml` and `.txt` file under `folders` (recursively) into `corpus`, named
+/// Copies every `.xml`, `.txt` and `.bin` file under `folders` (recursively) into `corpus`, named
 /// after its path; returns how many there are. A folder is under the conformance data
 /// `data`, or under the project `root` when it starts with `project:`. Missing data is
 /// reported, not an error.
@@ -525,7 +607,10 @@ fn collect_xml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     for path in read_dir_sorted(dir)? {
         if path.is_dir() {
             collect_xml(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "xml" || e == "txt") {
+        } else if path
+            .extension()
+            .is_some_and(|e| e == "xml" || e == "txt" || e == "bin")
+        {
             out.push(path);
         }
     }
