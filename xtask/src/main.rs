@@ -192,7 +192,9 @@ fn run_main_job(root: &Path, files: &[String]) -> Result<()> {
 /// installed, `virsh event --loop --all` watches the same daemon and prints the events.
 fn run_workload(root: &Path) -> Result<()> {
     let scratch = root.join("target/xtask-run");
+    // A fresh node each time: the state dir of the last run would carry its domains over.
     let _ = std::fs::remove_dir_all(scratch.join("run"));
+    let _ = std::fs::remove_dir_all(scratch.join("state"));
     std::fs::create_dir_all(&scratch).context("creating target/xtask-run")?;
     let save = scratch.join("demo.save");
     let _ = std::fs::remove_file(&save);

@@ -43,7 +43,7 @@ fn main() -> ExitCode {
         _ => {}
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+        .enable_all()
         .build()
     {
         Ok(rt) => rt,
