@@ -112,6 +112,47 @@ fn try_recv_fd(sock: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     })
 }
 
+/// Reads up to `buf.len()` bytes like `read(2)`, and appends the descriptors that came
+/// with them to `fds` (close-on-exec). Linux ends a stream read right after the byte that
+/// carried descriptors, so a reader that always reads this way loses none, however large
+/// its buffer: the daemon reads big chunks and still collects every passed FD, in order.
+/// `Ok(0)` is the end of the stream; `WouldBlock` passes through for non-blocking sockets.
+pub fn recv_with_fds(
+    sock: BorrowedFd<'_>,
+    buf: &mut [u8],
+    fds: &mut Vec<OwnedFd>,
+) -> io::Result<usize> {
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS_USIZE))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let msg = loop {
+        match recvmsg(
+            sock,
+            &mut [io::IoSliceMut::new(buf)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC | RecvFlags::DONTWAIT,
+        ) {
+            Ok(msg) => break msg,
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(io_err(e)),
+        }
+    };
+    for message in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(received) = message {
+            fds.extend(received);
+        }
+    }
+    if msg.flags.contains(ReturnFlags::CTRUNC) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("more than {MAX_FDS} file descriptors arrived at once"),
+        ));
+    }
+    Ok(msg.bytes)
+}
+
+/// [`MAX_FDS`] as a `usize`, for buffer sizes.
+const MAX_FDS_USIZE: usize = MAX_FDS as usize;
+
 fn check_count(count: usize) -> io::Result<()> {
     if count > MAX_FDS as usize {
         return Err(io::Error::new(

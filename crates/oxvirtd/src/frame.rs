@@ -39,6 +39,8 @@ pub enum Frame {
 #[derive(Debug, Default)]
 pub struct Framer {
     buf: Vec<u8>,
+    /// Bytes still to drop before the next frame: the one-byte carriers of passed FDs.
+    skip: usize,
 }
 
 fn word(bytes: &[u8], at: usize) -> u32 {
@@ -58,8 +60,31 @@ impl Framer {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// Drops the next `n` bytes of the stream (present or still to come): each FD passed
+    /// after a `*_WITH_FDS` packet travels with one dummy byte that is not part of a packet.
+    pub fn skip(&mut self, n: usize) {
+        self.skip += n;
+    }
+
+    /// Whether every byte to skip has arrived (and is dropped now): the descriptors they
+    /// carried have then been received too.
+    pub fn next_frame_ready(&mut self) -> bool {
+        let n = self.skip.min(self.buf.len());
+        self.buf.drain(..n);
+        self.skip -= n;
+        self.skip == 0
+    }
+
     /// The next frame, `Ok(None)` if more bytes are needed; an error ends the connection.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, PacketError> {
+        if self.skip > 0 {
+            let n = self.skip.min(self.buf.len());
+            self.buf.drain(..n);
+            self.skip -= n;
+            if self.skip > 0 {
+                return Ok(None);
+            }
+        }
         if self.buf.len() < LEN_SIZE {
             return Ok(None);
         }
@@ -151,6 +176,25 @@ mod tests {
             panic!("reply not framed")
         };
         assert_eq!(p.header.kind, oxvirt_rpc::MessageType::Reply);
+        assert_eq!(f.next_frame().unwrap(), None);
+    }
+
+    #[test]
+    fn skipped_bytes_are_dropped_even_before_they_arrive() {
+        let mut f = Framer::new();
+        let bytes = packet(0, 0, &[]);
+        f.feed(&bytes);
+        f.feed(&[0]);
+        assert!(matches!(f.next_frame().unwrap(), Some(Frame::Packet(_))));
+        f.skip(3);
+        assert!(!f.next_frame_ready());
+        assert_eq!(f.next_frame().unwrap(), None);
+        f.feed(&[0]);
+        assert!(!f.next_frame_ready());
+        f.feed(&[0]);
+        f.feed(&bytes);
+        assert!(f.next_frame_ready());
+        assert!(matches!(f.next_frame().unwrap(), Some(Frame::Packet(_))));
         assert_eq!(f.next_frame().unwrap(), None);
     }
 

@@ -3,11 +3,13 @@
 //! shutdown shared by every connection.
 
 use std::future::Future;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use oxvirt_rpc::packet::{KEEPALIVE_PING, PROGRAM_KEEPALIVE, PROGRAM_REMOTE};
+use oxvirt_rpc::fds::recv_with_fds;
+use oxvirt_rpc::packet::{KEEPALIVE_PING, MAX_FDS, PROGRAM_KEEPALIVE, PROGRAM_REMOTE};
 use oxvirt_rpc::xdr::encode_to_vec;
 use oxvirt_rpc::{Header, MessageStatus, MessageType, Packet, RemoteError, RemoteProcedure};
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
@@ -121,22 +123,28 @@ impl Server {
         let server = Arc::clone(self);
         match conn.stream {
             Stream::Unix(s) => {
-                tokio::spawn(server.handle(s, conn.readonly, guard));
+                let (rd, wr) = s.into_split();
+                tokio::spawn(server.handle(Reader::Unix(rd), wr, conn.readonly, guard));
             }
             Stream::Tcp(s) => {
                 let _ = s.set_nodelay(true);
-                tokio::spawn(server.handle(s, false, guard));
+                let (rd, wr) = s.into_split();
+                tokio::spawn(server.handle(Reader::Stream(Box::new(rd)), wr, false, guard));
             }
         }
     }
 
     /// Serves one client until it hangs up, sends bytes that are not a packet, or stops
     /// answering keepalive.
-    async fn handle<S>(self: Arc<Self>, stream: S, readonly: bool, _guard: ClientGuard)
-    where
-        S: AsyncRead + AsyncWrite + Send + 'static,
+    async fn handle<W>(
+        self: Arc<Self>,
+        mut rd: Reader,
+        mut wr: W,
+        readonly: bool,
+        _guard: ClientGuard,
+    ) where
+        W: AsyncWrite + Unpin + Send + 'static,
     {
-        let (mut rd, mut wr) = tokio::io::split(stream);
         let (tx, mut rx) = mpsc::unbounded_channel::<Packet>();
         let client = Arc::new(Client::with_outbox(
             readonly,
@@ -162,9 +170,13 @@ impl Server {
         // read, and whatever spawned calls, events and keepalive queued meanwhile, go out
         // together after each read, with no hand-over to another task.
         let mut out = Vec::new();
+        // Descriptors passed with `*_WITH_FDS` calls, in arrival order, and the call
+        // waiting for its own (the FDs follow the packet, one dummy byte each).
+        let mut fds: Vec<OwnedFd> = Vec::new();
+        let mut waiting: Option<Packet> = None;
         'conn: loop {
             let n = tokio::select! {
-                read = rd.read(&mut buf) => match read {
+                read = rd.read(&mut buf, &mut fds) => match read {
                     Ok(0) | Err(_) => break,
                     Ok(n) => Some(n),
                 },
@@ -180,8 +192,39 @@ impl Server {
             if let Some(n) = n {
                 conn.lock_keepalive().received(Instant::now());
                 framer.feed(&buf[..n]);
+                if fds.len() > MAX_FDS as usize {
+                    warning!("closing connection: more than {MAX_FDS} descriptors pending");
+                    break 'conn;
+                }
                 loop {
+                    if let Some(call) = waiting.take() {
+                        if framer.next_frame_ready() {
+                            let wanted = call.fds as usize;
+                            if fds.len() < wanted {
+                                warning!(
+                                    "closing connection: expected {wanted} file descriptors \
+                                     after the call, {} arrived",
+                                    fds.len()
+                                );
+                                break 'conn;
+                            }
+                            // No served procedure takes descriptors yet: they are closed
+                            // once the call is answered (libvirtd closes unused ones too).
+                            let passed: Vec<OwnedFd> = fds.drain(..wanted).collect();
+                            if !conn.on_frame(Frame::Packet(call)).await {
+                                break 'conn;
+                            }
+                            drop(passed);
+                        } else {
+                            waiting = Some(call);
+                            break;
+                        }
+                    }
                     match framer.next_frame() {
+                        Ok(Some(Frame::Packet(p))) if p.header.kind.has_fds() && p.fds > 0 => {
+                            framer.skip(p.fds as usize);
+                            waiting = Some(p);
+                        }
                         Ok(Some(frame)) => {
                             if !conn.on_frame(frame).await {
                                 break 'conn;
@@ -208,6 +251,34 @@ impl Server {
         client.drop_callbacks();
         if let Some(pinger) = pinger {
             pinger.abort();
+        }
+    }
+}
+
+/// A connection's reading side: unix sockets are read with `recvmsg`, which also collects
+/// the descriptors a client passes; other streams (TCP) cannot carry any.
+enum Reader {
+    /// A unix socket.
+    Unix(tokio::net::unix::OwnedReadHalf),
+    /// Any other byte stream.
+    Stream(Box<dyn AsyncRead + Unpin + Send>),
+}
+
+impl Reader {
+    /// Reads into `buf`, appending passed descriptors to `fds`; `Ok(0)` at the end.
+    async fn read(&mut self, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> std::io::Result<usize> {
+        match self {
+            Reader::Unix(rd) => loop {
+                let sock = rd.as_ref();
+                sock.readable().await?;
+                match sock.try_io(tokio::io::Interest::READABLE, || {
+                    recv_with_fds(sock.as_fd(), buf, fds)
+                }) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    other => return other,
+                }
+            },
+            Reader::Stream(rd) => rd.read(buf).await,
         }
     }
 }

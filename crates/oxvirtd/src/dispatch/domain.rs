@@ -109,13 +109,14 @@ pub(crate) async fn dispatch_domain(
             drv.create(&dref(a.dom), 0).await?;
             void()
         }
-        P::DomainCreateWithFlags => {
+        P::DomainCreateWithFlags | P::DomainCreateWithFiles => {
             let a: DomainCreateWithFlagsArgs = args(payload)?;
             ret(&DomainCreateWithFlagsRet {
                 dom: wire(drv.create(&dref(a.dom), a.flags).await?),
             })
         }
-        P::DomainCreateXml => {
+        // The test driver, like libvirt's, accepts the passed descriptors and ignores them.
+        P::DomainCreateXml | P::DomainCreateXmlWithFiles => {
             let a: DomainCreateXmlArgs = args(payload)?;
             ret(&DomainCreateXmlRet {
                 dom: wire(drv.create_xml(&a.xml_desc, a.flags).await?),
