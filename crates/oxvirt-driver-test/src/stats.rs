@@ -12,29 +12,7 @@ use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 use crate::driver::{check_flags, TestDriver};
 
-/// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE`.
-pub const ACTIVE: u32 = 1;
-/// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_INACTIVE`.
-pub const INACTIVE: u32 = 2;
-/// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_PERSISTENT`.
-pub const PERSISTENT: u32 = 4;
-/// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_TRANSIENT`.
-pub const TRANSIENT: u32 = 8;
-/// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_RUNNING`.
-pub const RUNNING: u32 = 16;
-/// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_PAUSED`.
-pub const PAUSED: u32 = 32;
-/// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_SHUTOFF`.
-pub const SHUTOFF: u32 = 64;
-/// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_OTHER`.
-pub const OTHER: u32 = 128;
-/// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT`.
-pub const NOWAIT: u32 = 1 << 29;
-/// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_BACKING`.
-pub const BACKING: u32 = 1 << 30;
-/// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS`.
-pub const ENFORCE_STATS: u32 = 1 << 31;
-
+pub use oxvirt_domain::driver::flags::all_stats::*;
 /// The filters, which select domains as `virConnectListAllDomains`' flags of the same
 /// values do.
 const FILTERS: u32 =
@@ -43,10 +21,9 @@ const FILTERS: u32 =
 /// The groups the test driver has.
 pub const SUPPORTED_GROUPS: u32 = stats::STATE;
 
-/// `VIR_DOMAIN_GET_MESSAGES_DEPRECATION`.
-pub const MESSAGES_DEPRECATION: u32 = 1;
-/// `VIR_DOMAIN_GET_MESSAGES_TAINTING`.
-pub const MESSAGES_TAINTING: u32 = 2;
+pub use oxvirt_domain::driver::flags::messages::{
+    DEPRECATION as MESSAGES_DEPRECATION, TAINTING as MESSAGES_TAINTING,
+};
 
 /// The `state` group of one domain.
 fn state_params(obj: &DomainObj) -> Vec<TypedParam> {

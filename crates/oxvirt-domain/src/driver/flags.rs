@@ -225,6 +225,41 @@ pub mod stats {
     pub const VM: u32 = 1024;
 }
 
+/// `virConnectGetAllDomainStatsFlags`: which domains (the filters select as [`list`]'s
+/// flags of the same values do) and how.
+pub mod all_stats {
+    /// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE`.
+    pub const ACTIVE: u32 = 1;
+    /// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_INACTIVE`.
+    pub const INACTIVE: u32 = 2;
+    /// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_PERSISTENT`.
+    pub const PERSISTENT: u32 = 4;
+    /// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_TRANSIENT`.
+    pub const TRANSIENT: u32 = 8;
+    /// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_RUNNING`.
+    pub const RUNNING: u32 = 16;
+    /// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_PAUSED`.
+    pub const PAUSED: u32 = 32;
+    /// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_SHUTOFF`.
+    pub const SHUTOFF: u32 = 64;
+    /// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_OTHER`.
+    pub const OTHER: u32 = 128;
+    /// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT`.
+    pub const NOWAIT: u32 = 1 << 29;
+    /// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_BACKING`.
+    pub const BACKING: u32 = 1 << 30;
+    /// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS`.
+    pub const ENFORCE_STATS: u32 = 1 << 31;
+}
+
+/// `virDomainGetMessagesFlags`.
+pub mod messages {
+    /// `VIR_DOMAIN_GET_MESSAGES_DEPRECATION`.
+    pub const DEPRECATION: u32 = 1;
+    /// `VIR_DOMAIN_GET_MESSAGES_TAINTING`.
+    pub const TAINTING: u32 = 2;
+}
+
 /// `virDomainDeviceModifyFlags`: the [`affect`] values, plus `FORCE`.
 pub mod device {
     pub use super::affect::*;
