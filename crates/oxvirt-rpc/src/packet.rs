@@ -188,7 +188,7 @@ impl Packet {
     }
 
     /// Decodes a body (everything after the length word).
-    fn decode_body(body: &[u8]) -> Result<Packet, PacketError> {
+    pub fn decode_body(body: &[u8]) -> Result<Packet, PacketError> {
         let mut r = Reader::new(body);
         let header = Header::decode(&mut r).map_err(PacketError::Header)?;
         let fds = if header.kind.has_fds() {
@@ -241,19 +241,7 @@ impl PacketDecoder {
         let Some(word) = self.buf.first_chunk::<LEN_SIZE>() else {
             return Ok(None);
         };
-        let len = u32::from_be_bytes(*word);
-        let min = LEN_SIZE + HEADER_SIZE;
-        if (len as usize) < min {
-            return Err(PacketError::TooSmall { len, min });
-        }
-        let max = LEN_SIZE + MAX_BODY;
-        if len as usize > max {
-            return Err(PacketError::TooLarge {
-                len: u64::from(len),
-                max,
-            });
-        }
-        let len = len as usize;
+        let len = check_length(u32::from_be_bytes(*word))?;
         if self.buf.len() < len {
             return Ok(None);
         }
@@ -261,6 +249,23 @@ impl PacketDecoder {
         self.buf.drain(..len);
         Ok(Some(packet))
     }
+}
+
+/// Checks a packet's length word (which counts itself) as soon as it arrives: at least a
+/// header, at most [`MAX_BODY`] after the word, so nothing larger is ever buffered.
+pub fn check_length(len: u32) -> Result<usize, PacketError> {
+    let min = LEN_SIZE + HEADER_SIZE;
+    if (len as usize) < min {
+        return Err(PacketError::TooSmall { len, min });
+    }
+    let max = LEN_SIZE + MAX_BODY;
+    if len as usize > max {
+        return Err(PacketError::TooLarge {
+            len: u64::from(len),
+            max,
+        });
+    }
+    Ok(len as usize)
 }
 
 #[cfg(test)]

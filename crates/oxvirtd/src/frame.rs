@@ -6,8 +6,8 @@
 //! plain integers (answering a CALL with an error, dropping anything else), so the frame is
 //! handed back as [`Frame::OddHeader`].
 
-use oxvirt_rpc::packet::{HEADER_SIZE, LEN_SIZE, MAX_BODY};
-use oxvirt_rpc::{Packet, PacketDecoder, PacketError};
+use oxvirt_rpc::packet::{check_length, LEN_SIZE};
+use oxvirt_rpc::{Packet, PacketError};
 
 /// A header whose type or status is outside libvirt's enums, read as integers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,31 +88,13 @@ impl Framer {
         if self.buf.len() < LEN_SIZE {
             return Ok(None);
         }
-        let len = word(&self.buf, 0);
-        let min = LEN_SIZE + HEADER_SIZE;
-        if (len as usize) < min {
-            return Err(PacketError::TooSmall { len, min });
-        }
-        let max = LEN_SIZE + MAX_BODY;
-        if len as usize > max {
-            return Err(PacketError::TooLarge {
-                len: u64::from(len),
-                max,
-            });
-        }
-        let len = len as usize;
+        let len = check_length(word(&self.buf, 0))?;
         if self.buf.len() < len {
             return Ok(None);
         }
         let bytes: Vec<u8> = self.buf.drain(..len).collect();
-        let mut decoder = PacketDecoder::new();
-        decoder.feed(&bytes);
-        match decoder.next_packet() {
-            Ok(Some(packet)) => Ok(Some(Frame::Packet(packet))),
-            Ok(None) => Err(PacketError::TooSmall {
-                len: len as u32,
-                min,
-            }),
+        match Packet::decode_body(&bytes[LEN_SIZE..]) {
+            Ok(packet) => Ok(Some(Frame::Packet(packet))),
             Err(PacketError::Header(_)) => {
                 let raw = RawHeader {
                     prog: word(&bytes, 4),
