@@ -3,30 +3,14 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod daemon_util;
+mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use daemon_util::{have, tmpdir, virsh, Daemon, Raw, RawBytes};
-use oxvirt_rpc::packet::PROGRAM_KEEPALIVE;
+use common::{free_port, header, keepalive_packet, needs_virsh, oxvirtd, virsh};
+use common::{Daemon, Raw, TempDir, NO_ARGS};
+use oxvirt_rpc::packet::{PROGRAM_KEEPALIVE, PROGRAM_REMOTE};
 use oxvirt_rpc::{Header, MessageStatus, MessageType, Packet};
-
-fn keepalive_packet(procedure: i32) -> Vec<u8> {
-    Packet::new(
-        Header {
-            prog: PROGRAM_KEEPALIVE,
-            vers: 1,
-            procedure,
-            kind: MessageType::Message,
-            serial: 0,
-            status: MessageStatus::Ok,
-        },
-        Vec::new(),
-    )
-    .encode()
-    .unwrap()
-}
 
 fn ask_keepalive(raw: &mut Raw) {
     let p = raw.roundtrip(60, &10i32); // SUPPORTS_FEATURE(PROGRAM_KEEPALIVE)
@@ -35,22 +19,18 @@ fn ask_keepalive(raw: &mut Raw) {
 
 #[test]
 fn keepalive_pings_only_clients_that_asked_and_gives_up() {
-    let d = Daemon::start(
+    let d = Daemon::start_with(
         "ka",
         &["--keepalive-interval", "1", "--keepalive-count", "2"],
     );
     // A client that never asked: no ping, however long it stays quiet.
     let mut quiet = Raw::connect(&d.sock());
     quiet.open();
-    quiet
-        .stream
-        .set_read_timeout(Some(Duration::from_millis(2500)))
-        .unwrap();
     let mut asked = Raw::connect(&d.sock());
     ask_keepalive(&mut asked);
     let start = Instant::now();
     assert!(
-        quiet.recv().is_none(),
+        quiet.recv_within(Duration::from_millis(2500)).is_none(),
         "a client that did not ask was pinged"
     );
     // The one that asked got pings (MESSAGE, serial 0) and is cut off after 2 unanswered.
@@ -71,7 +51,7 @@ fn keepalive_pings_only_clients_that_asked_and_gives_up() {
 
 #[test]
 fn answering_pings_keeps_the_connection_and_pings_get_pongs() {
-    let d = Daemon::start(
+    let d = Daemon::start_with(
         "ka-answer",
         &["--keepalive-interval", "1", "--keepalive-count", "1"],
     );
@@ -89,13 +69,13 @@ fn answering_pings_keeps_the_connection_and_pings_get_pongs() {
         assert_eq!(p.header.procedure, 1);
         raw.send_bytes(&keepalive_packet(2));
     }
-    let p = raw.roundtrip(66, &RawBytes(Vec::new()));
+    let p = raw.roundtrip(66, &NO_ARGS);
     assert_eq!(p.header.status, MessageStatus::Ok);
 }
 
 #[test]
 fn max_clients_closes_the_extra_connection() {
-    let mut d = Daemon::start("maxc", &["--max-clients", "2"]);
+    let mut d = Daemon::logged("maxc", &["--max-clients", "2"]);
     let mut a = Raw::connect(&d.sock());
     let mut b = Raw::connect(&d.sock());
     a.open();
@@ -118,13 +98,13 @@ fn max_clients_closes_the_extra_connection() {
 #[test]
 fn sigterm_and_sigint_stop_cleanly() {
     for signal in ["TERM", "INT"] {
-        let mut d = Daemon::start(&format!("stop-{signal}"), &["--log-level", "info"]);
+        let mut d = Daemon::logged(&format!("stop-{signal}"), &["--log-level", "info"]);
         let mut raw = Raw::connect(&d.sock());
         raw.open();
         let status = d.signal_and_wait(signal);
         assert_eq!(status.code(), Some(0));
         assert!(!d.sock().exists());
-        assert!(!d.dir.join("libvirt-sock-ro").exists());
+        assert!(!d.ro_sock().exists());
         let log = d.stderr();
         let lines: Vec<&str> = log.lines().collect();
         assert!(
@@ -152,10 +132,10 @@ fn sigterm_and_sigint_stop_cleanly() {
 
 #[test]
 fn debug_logs_every_call() {
-    let mut d = Daemon::start("debug", &["--log-level", "debug"]);
+    let mut d = Daemon::logged("debug", &["--log-level", "debug"]);
     let mut raw = Raw::connect(&d.sock());
     raw.open();
-    let p = raw.roundtrip(157, &RawBytes(Vec::new()));
+    let p = raw.roundtrip(157, &NO_ARGS);
     assert_eq!(p.header.status, MessageStatus::Ok);
     d.signal_and_wait("TERM");
     let log = d.stderr();
@@ -169,23 +149,14 @@ fn debug_logs_every_call() {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn tcp_listener_serves_virsh() {
-    if !have("/usr/bin/virsh") {
-        println!("SKIPPED: virsh not installed");
+    if !needs_virsh("tcp_listener_serves_virsh") {
         return;
     }
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let d = Daemon::start("tcp", &["--listen-tcp", &addr]);
+    let d = Daemon::start_with("tcp", &["--listen-tcp", &addr]);
     let tcp = format!("test+tcp://127.0.0.1:{port}/default");
     let over_tcp = virsh(&tcp, &["list", "--all"]);
     let over_unix = virsh(&d.uri(), &["list", "--all"]);
@@ -197,10 +168,7 @@ fn tcp_listener_serves_virsh() {
 }
 
 fn run_daemon(args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_oxvirtd"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out = oxvirtd().args(args).output().unwrap();
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -209,9 +177,11 @@ fn run_daemon(args: &[&str]) -> (Option<i32>, String) {
 
 #[test]
 fn remote_tcp_and_bad_configuration_are_refused() {
-    let dir = tmpdir("badconf");
+    let dir = TempDir::new("badconf");
     let rt = dir.join("run");
     let rt = rt.to_str().unwrap();
+    let st = dir.join("state");
+    let st = st.to_str().unwrap();
     let (code, err) = run_daemon(&[
         "--runtime-dir",
         rt,
@@ -229,24 +199,30 @@ fn remote_tcp_and_bad_configuration_are_refused() {
     );
     let conf = dir.join("oxvirtd.conf");
     std::fs::write(&conf, "log_level = \"info\"\nmin_workers = 20\n").unwrap();
-    let (code, err) = run_daemon(&["--config", conf.to_str().unwrap(), "--runtime-dir", rt]);
+    let (code, err) = run_daemon(&[
+        "--config",
+        conf.to_str().unwrap(),
+        "--runtime-dir",
+        rt,
+        "--state-dir",
+        st,
+    ]);
     assert_eq!(code, Some(1));
     assert_eq!(
         err,
         format!("oxvirtd: {}:2: unknown key 'min_workers'\n", conf.display())
     );
-    let (code, err) = run_daemon(&["--bogus"]);
+    let (code, err) = run_daemon(&["--state-dir", st, "--bogus"]);
     assert_eq!(code, Some(1));
     assert!(
         err.starts_with("oxvirtd: unknown argument '--bogus'\nusage: oxvirtd"),
         "{err}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn config_file_sets_modes_and_flags_override_it() {
-    let dir = tmpdir("conffile");
+    let dir = TempDir::new("conffile");
     let conf = dir.join("oxvirtd.conf");
     std::fs::write(
         &conf,
@@ -281,10 +257,7 @@ fn config_file_sets_modes_and_flags_override_it() {
 
 #[test]
 fn help_lists_every_option() {
-    let out = Command::new(env!("CARGO_BIN_EXE_oxvirtd"))
-        .arg("--help")
-        .output()
-        .unwrap();
+    let out = oxvirtd().arg("--help").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     for flag in [
@@ -315,7 +288,7 @@ fn pipelined_serials(d: &Daemon, calls: u32) -> Vec<u32> {
         let p = Packet::new(
             Header {
                 serial: 100 + serial,
-                ..daemon_util::header(oxvirt_rpc::packet::PROGRAM_REMOTE, 1, procedure, 0)
+                ..header(PROGRAM_REMOTE, 1, procedure, 0)
             },
             Vec::new(),
         );
@@ -333,16 +306,16 @@ fn pipelined_serials(d: &Daemon, calls: u32) -> Vec<u32> {
 
 #[test]
 fn pipelined_calls_all_get_answers() {
-    let d = Daemon::start("pipeline", &[]);
+    let d = Daemon::start("pipeline");
     let mut serials = pipelined_serials(&d, 300);
     serials.sort_unstable();
     assert_eq!(serials, (100..400).collect::<Vec<_>>());
     // One call at a time: the daemon reads the next call only after answering the last,
     // so the answers come back in order.
-    let d = Daemon::start("pipeline-1", &["--max-client-requests", "1"]);
+    let d = Daemon::start_with("pipeline-1", &["--max-client-requests", "1"]);
     assert_eq!(pipelined_serials(&d, 100), (100..200).collect::<Vec<_>>());
     // One worker for everyone: calls queue, none is lost.
-    let d = Daemon::start("pipeline-w", &["--max-workers", "1"]);
+    let d = Daemon::start_with("pipeline-w", &["--max-workers", "1"]);
     let mut serials = pipelined_serials(&d, 100);
     serials.sort_unstable();
     assert_eq!(serials, (100..200).collect::<Vec<_>>());
@@ -353,11 +326,10 @@ const DOMAIN_XML: &str = "<domain type='test'><name>kept</name><memory>65536</me
 
 #[test]
 fn definitions_survive_sigterm_and_sigkill() {
-    if !have("/usr/bin/virsh") {
-        println!("SKIPPED: virsh not installed");
+    if !needs_virsh("definitions_survive_sigterm_and_sigkill") {
         return;
     }
-    let base = tmpdir("persist");
+    let base = TempDir::new("persist");
     let (run, state) = (base.join("run"), base.join("state"));
     let xml = base.join("kept.xml");
     std::fs::write(&xml, DOMAIN_XML).unwrap();
@@ -372,7 +344,7 @@ fn definitions_survive_sigterm_and_sigkill() {
         "{before:?}"
     );
     assert_eq!(d.signal_and_wait("TERM").code(), Some(0));
-    std::mem::forget(d);
+    drop(d);
 
     let mut d = Daemon::start_in(run.clone(), state.clone(), &[]);
     assert_eq!(virsh(&d.uri(), &["list", "--all"]).stdout, before);
@@ -382,7 +354,7 @@ fn definitions_survive_sigterm_and_sigkill() {
     // kill -9: nothing gets a chance to flush, yet the undefine is on disk.
     let _ = d.child.kill();
     let _ = d.child.wait();
-    std::mem::forget(d);
+    drop(d);
 
     let d = Daemon::start_in(run, state, &[]);
     assert_eq!(virsh(&d.uri(), &["list", "--all"]).stdout, after);
@@ -391,11 +363,10 @@ fn definitions_survive_sigterm_and_sigkill() {
 
 #[test]
 fn virsh_answers_pings_and_stays_connected() {
-    if !have("/usr/bin/virsh") {
-        println!("SKIPPED: virsh not installed");
+    if !needs_virsh("virsh_answers_pings_and_stays_connected") {
         return;
     }
-    let mut d = Daemon::start(
+    let mut d = Daemon::logged(
         "ka-virsh",
         &[
             "--keepalive-interval",

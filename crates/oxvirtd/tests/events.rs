@@ -3,16 +3,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod daemon_util;
+mod common;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use daemon_util::{have, virsh, Daemon, Raw, RawBytes};
+use common::{error_parts, needs_python_libvirt, needs_virsh, python, virsh, Daemon, Raw, NO_ARGS};
 use oxvirt_rpc::remote::*;
 use oxvirt_rpc::types::NonnullDomain;
 use oxvirt_rpc::xdr::decode_from;
-use oxvirt_rpc::{MessageStatus, MessageType, Packet, RemoteError};
+use oxvirt_rpc::{MessageStatus, MessageType, Packet};
 
 /// What `virsh -c test:///default event --loop --all` prints for the sequence below (the
 /// in-process test driver emits exactly these lifecycle events for it).
@@ -46,11 +46,10 @@ fn run_sequence(uri: &str, xml_path: &std::path::Path) {
 
 #[test]
 fn virsh_event_loop_prints_what_libvirt_prints() {
-    if !have("/usr/bin/virsh") {
-        println!("SKIPPED: virsh not installed");
+    if !needs_virsh("virsh_event_loop_prints_what_libvirt_prints") {
         return;
     }
-    let d = Daemon::start("ev-virsh", &[]);
+    let d = Daemon::start("ev-virsh");
     let uri = d.uri();
     let xml = virsh(&uri, &["dumpxml", "test"]);
     let xml_path = d.dir.join("test.xml");
@@ -66,6 +65,13 @@ fn virsh_event_loop_prints_what_libvirt_prints() {
     let out = watcher.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), EXPECTED_VIRSH);
     assert!(out.status.success(), "{out:?}");
+}
+
+/// Runs `script` on `uri` with python3-libvirt; it must succeed. Returns its stdout.
+fn python_ok(script: &str, uri: &str) -> String {
+    let out = python(script, &[uri]);
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
 }
 
 const PY_EVENTS: &str = r#"
@@ -97,23 +103,11 @@ except libvirt.libvirtError as e:
 
 #[test]
 fn python_gets_lifecycle_callbacks() {
-    let ok = Command::new("/usr/bin/python3")
-        .args(["-c", "import libvirt"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        println!("SKIPPED: python3-libvirt not installed");
+    if !needs_python_libvirt("python_gets_lifecycle_callbacks") {
         return;
     }
-    let d = Daemon::start("ev-python", &[]);
-    let run = |uri: &str| {
-        let out = Command::new("/usr/bin/python3")
-            .args(["-c", PY_EVENTS, uri])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let d = Daemon::start("ev-python");
+    let run = |uri: &str| python_ok(PY_EVENTS, uri);
     let ours = run(&d.uri());
     let want = "test 5 1,test 2 0,test 3 0,test 4 0,test 5 1,test 1 0,test 0 0";
     let lines: Vec<&str> = ours.lines().collect();
@@ -135,12 +129,6 @@ fn lookup(raw: &mut Raw, name: &str) -> NonnullDomain {
     decode_from(&p.payload).unwrap()
 }
 
-fn error(p: &Packet) -> (i32, i32, String) {
-    assert_eq!(p.header.status, MessageStatus::Error);
-    let e: RemoteError = decode_from(&p.payload).unwrap();
-    (e.code, e.domain, e.message.unwrap_or_default())
-}
-
 fn register(raw: &mut Raw, event_id: i32, dom: Option<NonnullDomain>) -> Packet {
     raw.roundtrip(
         316,
@@ -149,7 +137,7 @@ fn register(raw: &mut Raw, event_id: i32, dom: Option<NonnullDomain>) -> Packet 
 }
 
 fn callback_id(p: &Packet) -> i32 {
-    assert_eq!(p.header.status, MessageStatus::Ok, "{:?}", error(p));
+    assert_eq!(p.header.status, MessageStatus::Ok, "{:?}", error_parts(p));
     decode_from::<ConnectDomainEventCallbackRegisterAnyRet>(&p.payload)
         .unwrap()
         .callback_id
@@ -165,7 +153,7 @@ fn next_event(raw: &mut Raw) -> Packet {
 
 #[test]
 fn raw_registration_ids_filters_and_errors() {
-    let d = Daemon::start("ev-raw", &[]);
+    let d = Daemon::start("ev-raw");
     let mut raw = Raw::connect(&d.sock());
     raw.open();
     let test = lookup(&mut raw, "test");
@@ -175,7 +163,7 @@ fn raw_registration_ids_filters_and_errors() {
     other.uuid = [9; 16];
     other.name = "other".into();
     // A filter on a domain that does not exist: the driver's lookup error, as libvirtd.
-    let (code, domain, _) = error(&register(&mut raw, 0, Some(other)));
+    let (code, domain, _) = error_parts(&register(&mut raw, 0, Some(other)));
     assert_eq!((code, domain), (42, 12));
     let only_test_reboot = callback_id(&register(&mut raw, 1, Some(test.clone())));
     assert_eq!((all, only_test, only_test_reboot), (0, 1, 2));
@@ -186,12 +174,12 @@ fn raw_registration_ids_filters_and_errors() {
 
     let p = register(&mut raw, 27, None);
     assert_eq!(
-        error(&p),
+        error_parts(&p),
         (1, 7, "internal error: unsupported event ID 27".into())
     );
     let p = register(&mut raw, -1, None);
     assert_eq!(
-        error(&p),
+        error_parts(&p),
         (1, 7, "internal error: unsupported event ID -1".into())
     );
 
@@ -225,7 +213,7 @@ fn raw_registration_ids_filters_and_errors() {
         &ConnectDomainEventCallbackDeregisterAnyArgs { callback_id: 77 },
     );
     assert_eq!(
-        error(&p),
+        error_parts(&p),
         (
             1,
             7,
@@ -259,13 +247,13 @@ fn raw_registration_ids_filters_and_errors() {
 
 #[test]
 fn legacy_procedures_and_other_objects() {
-    let d = Daemon::start("ev-legacy", &[]);
+    let d = Daemon::start("ev-legacy");
     let mut raw = Raw::connect(&d.sock());
     raw.open();
     let test = lookup(&mut raw, "test");
     // 105: lifecycle only; libvirtd leaves cb_registered at 0 and takes it twice.
     for _ in 0..2 {
-        let p = raw.roundtrip(105, &RawBytes(Vec::new()));
+        let p = raw.roundtrip(105, &NO_ARGS);
         let r: ConnectDomainEventRegisterRet = decode_from(&p.payload).unwrap();
         assert_eq!(r.cb_registered, 0);
     }
@@ -274,18 +262,18 @@ fn legacy_procedures_and_other_objects() {
     assert_eq!(p.header.status, MessageStatus::Ok);
     let p = raw.roundtrip(168, &ConnectDomainEventRegisterAnyArgs { event_id: 5 });
     assert_eq!(
-        error(&p),
+        error_parts(&p),
         (1, 7, "internal error: domain event 5 not registered".into())
     );
     // The legacy procedures stop at DEVICE_REMOVED (15).
     let p = raw.roundtrip(167, &ConnectDomainEventRegisterAnyArgs { event_id: 16 });
     assert_eq!(
-        error(&p),
+        error_parts(&p),
         (1, 7, "internal error: unsupported event ID 16".into())
     );
     let p = raw.roundtrip(168, &ConnectDomainEventRegisterAnyArgs { event_id: 19 });
     assert_eq!(
-        error(&p),
+        error_parts(&p),
         (1, 7, "internal error: unsupported event ID 19".into())
     );
 
@@ -305,13 +293,13 @@ fn legacy_procedures_and_other_objects() {
     }
 
     for _ in 0..2 {
-        let p = raw.roundtrip(106, &RawBytes(Vec::new()));
+        let p = raw.roundtrip(106, &NO_ARGS);
         let r: ConnectDomainEventRegisterRet = decode_from(&p.payload).unwrap();
         assert_eq!(r.cb_registered, 0);
     }
-    let p = raw.roundtrip(106, &RawBytes(Vec::new()));
+    let p = raw.roundtrip(106, &NO_ARGS);
     assert_eq!(
-        error(&p),
+        error_parts(&p),
         (1, 7, "internal error: domain event 0 not registered".into())
     );
     let p = raw.roundtrip(168, &ConnectDomainEventRegisterAnyArgs { event_id: 1 });
@@ -336,7 +324,7 @@ fn legacy_procedures_and_other_objects() {
         },
     );
     assert_eq!(
-        error(&p),
+        error_parts(&p),
         (
             1,
             7,
@@ -367,7 +355,7 @@ fn legacy_procedures_and_other_objects() {
         },
     );
     assert_eq!(
-        error(&p),
+        error_parts(&p),
         (
             3,
             30,
@@ -390,7 +378,7 @@ fn legacy_procedures_and_other_objects() {
         },
     );
     assert_eq!(
-        error(&p),
+        error_parts(&p),
         (
             1,
             7,
@@ -401,11 +389,11 @@ fn legacy_procedures_and_other_objects() {
 
 #[test]
 fn close_drops_callbacks() {
-    let d = Daemon::start("ev-close", &[]);
+    let d = Daemon::start("ev-close");
     let mut raw = Raw::connect(&d.sock());
     raw.open();
     let id = callback_id(&register(&mut raw, 0, None));
-    let p = raw.roundtrip(2, &RawBytes(Vec::new())); // CONNECT_CLOSE
+    let p = raw.roundtrip(2, &NO_ARGS); // CONNECT_CLOSE
     assert_eq!(p.header.status, MessageStatus::Ok);
     raw.open();
     let p = raw.roundtrip(
@@ -413,7 +401,7 @@ fn close_drops_callbacks() {
         &ConnectDomainEventCallbackDeregisterAnyArgs { callback_id: id },
     );
     assert_eq!(
-        error(&p),
+        error_parts(&p),
         (
             1,
             7,
@@ -426,7 +414,7 @@ fn close_drops_callbacks() {
     let test = lookup(&mut other, "test");
     let p = other.roundtrip(12, &test);
     assert_eq!(p.header.status, MessageStatus::Ok);
-    let p = raw.roundtrip(4, &RawBytes(Vec::new())); // CONNECT_GET_VERSION... any call
+    let p = raw.roundtrip(4, &NO_ARGS); // CONNECT_GET_VERSION... any call
     assert_eq!(p.header.kind, MessageType::Reply);
     let _ = next_event;
 }
@@ -455,15 +443,10 @@ print(",".join(got))
 /// the daemon confirms `VIR_DRV_FEATURE_REMOTE_EVENT_CALLBACK` (14).
 #[test]
 fn python_gets_metadata_change_callbacks() {
-    let ok = Command::new("/usr/bin/python3")
-        .args(["-c", "import libvirt"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        println!("SKIPPED: python3-libvirt not installed");
+    if !needs_python_libvirt("python_gets_metadata_change_callbacks") {
         return;
     }
-    let d = Daemon::start("ev-metadata", &[]);
+    let d = Daemon::start("ev-metadata");
     let mut raw = Raw::connect(&d.sock());
     raw.open();
     let p = raw.roundtrip(60, &14i32); // SUPPORTS_FEATURE(REMOTE_EVENT_CALLBACK)
@@ -471,14 +454,7 @@ fn python_gets_metadata_change_callbacks() {
         println!("SKIPPED: the daemon does not announce REMOTE_EVENT_CALLBACK yet");
         return;
     }
-    let run = |uri: &str| {
-        let out = Command::new("/usr/bin/python3")
-            .args(["-c", PY_METADATA, uri])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = |uri: &str| python_ok(PY_METADATA, uri);
     let ours = run(&d.uri());
     assert_eq!(ours, "test 0 None,test 2 http://example.org/\n");
     assert_eq!(run("test:///default"), ours);

@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{skip, Daemon};
+use common::{skip, virsh, Daemon};
 
 const GO_LIBVIRT: &str = "/usr/share/gocode/src/github.com/digitalocean/go-libvirt";
 
@@ -52,14 +52,7 @@ fn go_libvirt_manages_test_default() {
         "go-libvirt failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let hostname = String::from_utf8(
-        Command::new("virsh")
-            .args(["-c", "test:///default", "hostname"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let hostname = String::from_utf8(virsh("test:///default", &["hostname"]).stdout).unwrap();
     let expected = format!(
         "hostname {}\n\
          libversion 9000000\n\

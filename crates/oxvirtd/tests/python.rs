@@ -7,9 +7,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{skip, Daemon};
+use common::{have_python_libvirt, needs_python_libvirt, python_within, skip, Daemon};
 
 const SUITE: &str = include_str!("python/suite.py");
 
@@ -31,10 +29,7 @@ done
 ";
 
 fn run_suite(rw: &str, ro: &str) -> String {
-    let out = Command::new("timeout")
-        .args(["120", "/usr/bin/python3", "-c", SUITE, rw, ro])
-        .output()
-        .unwrap();
+    let out = python_within(120, SUITE, &[rw, ro]);
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -42,27 +37,13 @@ fn run_suite(rw: &str, ro: &str) -> String {
     )
 }
 
-fn have_python_libvirt() -> bool {
-    Command::new("/usr/bin/python3")
-        .args(["-c", "import libvirt"])
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 #[test]
 fn python_suite_against_oxvirtd() {
-    if !have_python_libvirt() {
-        skip(
-            "python_suite_against_oxvirtd",
-            "python3-libvirt is not installed",
-        );
+    if !needs_python_libvirt("python_suite_against_oxvirtd") {
         return;
     }
     let d = Daemon::start("python-suite");
-    assert_eq!(
-        run_suite(&d.uri("libvirt-sock"), &d.uri("libvirt-sock-ro")),
-        EXPECTED
-    );
+    assert_eq!(run_suite(&d.uri(), &d.ro_uri()), EXPECTED);
 }
 
 #[test]

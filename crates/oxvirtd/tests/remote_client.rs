@@ -1,65 +1,16 @@
 //! The oxvirt facade's remote driver against the built `oxvirtd` and against Debian's real
 //! `libvirtd` (`qemu:///system`).
 
-// Test helpers may panic: a failed setup is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::Duration;
 
+use common::{free_port, virsh, Daemon};
 use oxvirt::{Connect, DomainState, ErrorCode, ErrorDomain, EventKind, Lifecycle};
-
-/// A running daemon in a private runtime dir, killed on drop.
-struct Daemon {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Daemon {
-    fn start(tag: &str) -> Daemon {
-        Daemon::start_with(tag, &[])
-    }
-
-    fn start_with(tag: &str, extra: &[&str]) -> Daemon {
-        let dir = std::env::temp_dir().join(format!("oxvirtd-rc-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_oxvirtd"))
-            .arg("--runtime-dir")
-            .arg(&dir)
-            .arg("--state-dir")
-            .arg(dir.join("state"))
-            .args(extra)
-            .spawn()
-            .unwrap();
-        let daemon = Daemon { child, dir };
-        for _ in 0..250 {
-            if daemon.dir.join("libvirt-sock").exists()
-                && daemon.dir.join("libvirt-sock-ro").exists()
-            {
-                return daemon;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("oxvirtd did not create its sockets");
-    }
-
-    fn uri(&self, sock: &str) -> String {
-        format!(
-            "test+unix:///default?socket={}",
-            self.dir.join(sock).display()
-        )
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn xml(name: &str) -> String {
     format!(
@@ -82,7 +33,7 @@ async fn listing(conn: &Connect) -> Listing {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn facade_reads_match_the_in_process_test_driver() {
     let daemon = Daemon::start("reads");
-    let remote = Connect::open(&daemon.uri("libvirt-sock")).await.unwrap();
+    let remote = Connect::open(&daemon.uri()).await.unwrap();
     let local = Connect::open("test:///default").await.unwrap();
     assert_eq!(
         remote.hostname().await.unwrap(),
@@ -114,7 +65,7 @@ async fn facade_reads_match_the_in_process_test_driver() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_carry_libvirts_code_domain_and_message() {
     let daemon = Daemon::start("errors");
-    let remote = Connect::open(&daemon.uri("libvirt-sock")).await.unwrap();
+    let remote = Connect::open(&daemon.uri()).await.unwrap();
     let local = Connect::open("test:///default").await.unwrap();
     let r = remote.lookup_domain_by_name("no-such").await.unwrap_err();
     let l = local.lookup_domain_by_name("no-such").await.unwrap_err();
@@ -131,7 +82,7 @@ async fn errors_carry_libvirts_code_domain_and_message() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn define_start_destroy_undefine_through_the_daemon() {
     let daemon = Daemon::start("lifecycle");
-    let conn = Connect::open(&daemon.uri("libvirt-sock")).await.unwrap();
+    let conn = Connect::open(&daemon.uri()).await.unwrap();
     let dom = conn.define_domain_xml(&xml("rc-life"), 0).await.unwrap();
     assert_eq!(dom.id(), None);
     assert!(!dom.is_active().await.unwrap());
@@ -150,7 +101,7 @@ async fn define_start_destroy_undefine_through_the_daemon() {
 async fn the_read_only_socket_refuses_changes() {
     let daemon = Daemon::start("ro");
     // Opened read-write by the client: the daemon makes it read-only for this socket.
-    let conn = Connect::open(&daemon.uri("libvirt-sock-ro")).await.unwrap();
+    let conn = Connect::open(&daemon.ro_uri()).await.unwrap();
     let dom = conn.lookup_domain_by_name("test").await.unwrap();
     assert_eq!(dom.state().await.unwrap().state(), DomainState::Running);
     let err = dom.destroy(0).await.unwrap_err();
@@ -166,13 +117,13 @@ async fn the_read_only_socket_refuses_changes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_arrive_when_another_connection_starts_a_domain() {
     let daemon = Daemon::start("events");
-    let watcher = Connect::open(&daemon.uri("libvirt-sock")).await.unwrap();
+    let watcher = Connect::open(&daemon.uri()).await.unwrap();
     let mut events = watcher.events();
     // A round trip after the registrations were queued: they are in the daemon's hands.
     watcher.hostname().await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let actor = Connect::open(&daemon.uri("libvirt-sock")).await.unwrap();
+    let actor = Connect::open(&daemon.uri()).await.unwrap();
     let dom = actor.define_domain_xml(&xml("rc-ev"), 0).await.unwrap();
     dom.create(0).await.unwrap();
     let mut seen = Vec::new();
@@ -196,7 +147,7 @@ async fn events_arrive_when_another_connection_starts_a_domain() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_concurrent_calls_share_one_connection() {
     let daemon = Daemon::start("concurrent");
-    let conn = Connect::open(&daemon.uri("libvirt-sock")).await.unwrap();
+    let conn = Connect::open(&daemon.uri()).await.unwrap();
     let calls = (0..8).map(|_| {
         let conn = conn.clone();
         tokio::spawn(async move {
@@ -303,7 +254,7 @@ async fn transcript(conn: &Connect) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_calls_answer_as_the_in_process_driver_does() {
     let daemon = Daemon::start("transcript");
-    let remote = Connect::open(&daemon.uri("libvirt-sock")).await.unwrap();
+    let remote = Connect::open(&daemon.uri()).await.unwrap();
     let local = Connect::open("test:///default").await.unwrap();
     let (r, l) = (transcript(&remote).await, transcript(&local).await);
     assert_eq!(r.len(), l.len());
@@ -319,10 +270,7 @@ async fn many_calls_answer_as_the_in_process_driver_does() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_transport_reaches_the_daemon() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let daemon = Daemon::start_with("tcp", &["--listen-tcp", &addr]);
     let uri = format!("test+tcp://127.0.0.1:{port}/default");
@@ -354,7 +302,7 @@ async fn the_daemons_pings_are_answered() {
         "keepalive",
         &["--keepalive-interval", "1", "--keepalive-count", "2"],
     );
-    let conn = Connect::open(&daemon.uri("libvirt-sock")).await.unwrap();
+    let conn = Connect::open(&daemon.uri()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(4500)).await;
     assert!(!conn.hostname().await.unwrap().is_empty());
 }
@@ -362,7 +310,7 @@ async fn the_daemons_pings_are_answered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_daemon_fails_calls_with_libvirts_error() {
     let mut daemon = Daemon::start("dead");
-    let conn = Connect::open(&daemon.uri("libvirt-sock")).await.unwrap();
+    let conn = Connect::open(&daemon.uri()).await.unwrap();
     conn.hostname().await.unwrap();
     daemon.child.kill().unwrap();
     daemon.child.wait().unwrap();
@@ -403,11 +351,7 @@ fn ensure_libvirtd(libvirtd: &Path) -> bool {
 }
 
 fn virsh_system(args: &[&str]) -> std::process::Output {
-    Command::new("virsh")
-        .args(["-c", "qemu:///system"])
-        .args(args)
-        .output()
-        .unwrap()
+    virsh("qemu:///system", args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -500,7 +444,7 @@ async fn facade_lists_the_domains_of_a_real_libvirtd() {
 #[ignore = "a measurement, not a check"]
 async fn measure_call_latency() {
     let daemon = Daemon::start("measure");
-    let mut targets = vec![("oxvirtd".to_owned(), daemon.uri("libvirt-sock"))];
+    let mut targets = vec![("oxvirtd".to_owned(), daemon.uri())];
     if Path::new(SYSTEM_SOCK).exists() {
         targets.push(("libvirtd".to_owned(), "qemu:///system".to_owned()));
     }

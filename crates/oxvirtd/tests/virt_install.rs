@@ -24,7 +24,7 @@ fn virt_install_creates_a_running_guest() {
     }
     let d = Daemon::start("virt-install");
     let out = Command::new("virt-install")
-        .args(["--connect", &d.rw()])
+        .args(["--connect", &d.uri()])
         .args(["--name", "vi1", "--memory", "64", "--vcpus", "2"])
         .args(["--disk", "none", "--import", "--osinfo", "generic"])
         .args(["--graphics", "none", "--noautoconsole"])
@@ -37,7 +37,7 @@ fn virt_install_creates_a_running_guest() {
         "virt-install failed:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("Domain creation completed."), "{stdout}");
-    let info = virsh(&d.rw(), &["dominfo", "vi1"]);
+    let info = virsh(&d.uri(), &["dominfo", "vi1"]);
     let info = String::from_utf8_lossy(&info.stdout);
     for line in [
         "Name:           vi1",
@@ -48,7 +48,7 @@ fn virt_install_creates_a_running_guest() {
     ] {
         assert!(info.contains(line), "missing {line:?} in:\n{info}");
     }
-    let xml = virsh(&d.rw(), &["dumpxml", "vi1"]);
+    let xml = virsh(&d.uri(), &["dumpxml", "vi1"]);
     let xml = String::from_utf8_lossy(&xml.stdout);
     assert!(xml.contains("<domain type='test' id="), "{xml}");
     assert!(xml.contains("<memory unit='KiB'>65536</memory>"), "{xml}");
