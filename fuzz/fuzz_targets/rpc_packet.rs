@@ -9,9 +9,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use oxvirt_rpc::remote::{
-    ConnectGetAllDomainStatsArgs, ConnectListAllDomainsRet, ConnectOpenArgs,
-    DomainDefineXmlArgs, DomainEventCallbackLifecycleMsg, DomainGetInfoRet,
-    DomainMigrateBegin3ParamsArgs, DomainSnapshotCreateXmlArgs,
+    ConnectGetAllDomainStatsArgs, ConnectListAllDomainsRet, ConnectOpenArgs, DomainDefineXmlArgs,
+    DomainEventCallbackLifecycleMsg, DomainGetInfoRet, DomainMigrateBegin3ParamsArgs,
+    DomainSnapshotCreateXmlArgs,
 };
 use oxvirt_rpc::xdr::{decode_from, encode_to_vec};
 use oxvirt_rpc::{PacketDecoder, RemoteError, XdrDecode, XdrEncode};
