@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use oxvirt_domain::driver::{
-    DomainInfo, DomainRef, DomainStats, EventReceiver, Hypervisor, NodeInfo, Result, SecurityLabel,
-    SecurityModel, SnapshotRef, StateReason,
+    DomainInfo, DomainRef, DomainStats, EventReceiver, Hypervisor, NodeInfo, Result, Screenshot,
+    SecurityLabel, SecurityModel, SnapshotRef, StateReason,
 };
 use oxvirt_xml::types::Uuid;
 
@@ -167,6 +167,10 @@ impl Hypervisor for TestDriver {
 
     async fn security_label(&self, dom: &DomainRef) -> Result<SecurityLabel> {
         self.security_label_sync(dom)
+    }
+
+    async fn screenshot(&self, dom: &DomainRef, screen: u32, flags: u32) -> Result<Screenshot> {
+        self.screenshot_sync(dom, screen, flags)
     }
 
     async fn max_memory(&self, dom: &DomainRef) -> Result<u64> {

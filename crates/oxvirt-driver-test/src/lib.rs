@@ -32,6 +32,7 @@ pub mod persist;
 mod query;
 mod resources;
 mod save;
+mod screenshot;
 mod snapshots;
 pub mod stats;
 
@@ -41,6 +42,7 @@ pub use node::{Cell, DEFAULT_NODE_XML};
 pub use parse::{TestNs, TEST_ARCH, TEST_NAMESPACE};
 pub use resources::{InterfaceObj, NetworkObj, NodeDeviceObj, PoolObj, VolumeObj};
 pub use save::{MAX_SAVED_XML, SAVE_MAGIC};
+pub use screenshot::{gradient_png, screenshot_png, PNG_SIGNATURE, SCREENSHOT_MIME};
 
 #[cfg(test)]
 mod tests;

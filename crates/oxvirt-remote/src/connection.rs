@@ -28,6 +28,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use crate::stream::IncomingStream;
+
 use crate::transport::{system_error, Transport};
 
 /// An event packet of the REMOTE program: its procedure and its XDR payload (which starts
@@ -74,13 +76,15 @@ struct State {
     /// Set once the connection is unusable: the error later calls get.
     closed: Option<VirError>,
     sinks: HashMap<i32, EventSink>,
+    /// Open streams by serial: where their STREAM packets go.
+    streams: HashMap<u32, mpsc::UnboundedSender<Packet>>,
     default_sink: Option<EventSink>,
     /// Pings sent since the server last sent anything.
     unanswered_pings: u32,
     last_rx: Option<Instant>,
 }
 
-struct Shared {
+pub(crate) struct Shared {
     tx: mpsc::UnboundedSender<Outgoing>,
     serial: AtomicU32,
     state: Mutex<State>,
@@ -100,6 +104,7 @@ impl Shared {
                 st.closed = Some(socket_closed());
             }
             st.sinks.clear();
+            st.streams.clear();
             st.default_sink = None;
             std::mem::take(&mut st.pending)
         };
@@ -109,7 +114,13 @@ impl Shared {
         let _ = self.tx.send(Outgoing::Shutdown);
     }
 
-    fn send_packet(&self, header: Header, payload: Vec<u8>) -> Result<(), VirError> {
+    /// Forgets the stream of `serial`.
+    pub(crate) fn remove_stream(&self, serial: u32) {
+        self.lock().streams.remove(&serial);
+    }
+
+    /// Queues a packet for the writer.
+    pub(crate) fn send_packet(&self, header: Header, payload: Vec<u8>) -> Result<(), VirError> {
         let bytes = Packet::new(header, payload)
             .encode()
             .map_err(|e| VirError::from(&e))?;
@@ -194,6 +205,42 @@ impl Connection {
             return Err(e);
         }
         Ok(PendingCall { rx })
+    }
+
+    /// Calls stream procedure `procedure` with an encoded payload: the reply's payload and
+    /// the stream the daemon then sends. The stream is registered before the CALL goes out,
+    /// so no data packet following the reply is missed.
+    pub async fn call_stream(
+        &self,
+        procedure: i32,
+        payload: Vec<u8>,
+    ) -> Result<(Vec<u8>, IncomingStream), VirError> {
+        let serial = self.shared.serial.fetch_add(1, Ordering::Relaxed);
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let (data_tx, data_rx) = mpsc::unbounded_channel();
+        {
+            let mut st = self.shared.lock();
+            if let Some(err) = &st.closed {
+                return Err(err.clone());
+            }
+            st.pending.insert(serial, reply_tx);
+            st.streams.insert(serial, data_tx);
+        }
+        let header = Header {
+            prog: PROGRAM_REMOTE,
+            vers: PROTOCOL_VERSION,
+            procedure,
+            kind: MessageType::Call,
+            serial,
+            status: MessageStatus::Ok,
+        };
+        let stream = IncomingStream::new(Arc::clone(&self.shared), header, data_rx);
+        if let Err(e) = self.shared.send_packet(header, payload) {
+            self.shared.lock().pending.remove(&serial);
+            return Err(e);
+        }
+        let reply = PendingCall { rx: reply_rx }.await?;
+        Ok((reply, stream))
     }
 
     /// Calls REMOTE procedure `procedure` with an encoded payload; the reply's payload.
@@ -318,6 +365,13 @@ fn handle_packet(shared: &Shared, packet: Packet) {
                 _ => Ok(packet.payload),
             };
             let _ = waiter.send(result);
+        }
+        (PROGRAM_REMOTE, MessageType::Stream | MessageType::StreamHole) => {
+            // Packets of a stream nobody reads any more are dropped.
+            let st = shared.lock();
+            if let Some(stream) = st.streams.get(&h.serial) {
+                let _ = stream.send(packet);
+            }
         }
         (PROGRAM_REMOTE, MessageType::Message) => {
             let callback_id = packet

@@ -230,3 +230,94 @@ async fn keepalive_pings_idle_server_and_gives_up_after_count() {
     assert_eq!(err.message, "internal error: client socket is closed");
     assert!(srv.next().await.is_none());
 }
+
+#[tokio::test]
+async fn stream_data_is_read_to_the_end_then_finished() {
+    let (conn, mut server) = FakeServer::pair();
+    let client = tokio::spawn(async move {
+        let (reply, stream) = conn.call_stream(211, vec![1, 2, 3, 4]).await.unwrap();
+        (reply, stream.recv_all().await)
+    });
+    let call = server.next().await.unwrap().header;
+    assert_eq!((call.procedure, call.kind), (211, MessageType::Call));
+    server
+        .reply(&call, MessageStatus::Ok, vec![0, 0, 0, 0])
+        .await;
+    for chunk in [vec![1u8; 5], vec![2u8; 3]] {
+        let p = oxvirt_rpc::stream::data(&call, chunk);
+        server.send(p.header, p.payload).await;
+    }
+    // Unrelated stream packets (another serial) are dropped.
+    let other = oxvirt_rpc::stream::data(&Header { serial: 77, ..call }, vec![9]);
+    server.send(other.header, other.payload).await;
+    let eof = oxvirt_rpc::stream::eof(&call);
+    server.send(eof.header, eof.payload).await;
+    let finish = server.next().await.unwrap();
+    assert_eq!(finish, oxvirt_rpc::stream::finish(&call));
+    server.send(finish.header, Vec::new()).await;
+    let (reply, data) = client.await.unwrap();
+    assert_eq!(reply, vec![0, 0, 0, 0]);
+    assert_eq!(data.unwrap(), [vec![1u8; 5], vec![2u8; 3]].concat());
+}
+
+#[tokio::test]
+async fn a_server_abort_fails_the_stream_and_an_error_reply_opens_none() {
+    let (conn, mut server) = FakeServer::pair();
+    let c2 = conn.clone();
+    let client = tokio::spawn(async move {
+        let (_, mut stream) = c2.call_stream(211, Vec::new()).await.unwrap();
+        let first = stream.recv().await;
+        (first, stream.recv().await)
+    });
+    let call = server.next().await.unwrap().header;
+    server.reply(&call, MessageStatus::Ok, Vec::new()).await;
+    let d = oxvirt_rpc::stream::data(&call, vec![4]);
+    server.send(d.header, d.payload).await;
+    let err = VirError::new(ErrorDomain::Streams, ErrorCode::Rpc, "disk gone");
+    let a = oxvirt_rpc::stream::abort(&call, Some(&err));
+    server.send(a.header, a.payload).await;
+    let (first, second) = client.await.unwrap();
+    assert_eq!(first.unwrap(), Some(vec![4]));
+    assert_eq!(second.unwrap_err().message, "disk gone");
+
+    let c3 = conn.clone();
+    let failing = tokio::spawn(async move { c3.call_stream(211, Vec::new()).await });
+    let call = server.next().await.unwrap().header;
+    let remote = RemoteError::from(&VirError::new(
+        ErrorDomain::Test,
+        ErrorCode::InvalidArg,
+        "unsupported flags (0x1) in function testDomainScreenshot",
+    ));
+    server
+        .reply(&call, MessageStatus::Error, encode_to_vec(&remote))
+        .await;
+    let err = failing.await.unwrap().unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidArg);
+    assert!(conn.shared.lock().streams.is_empty());
+}
+
+#[tokio::test]
+async fn an_abandoned_stream_is_aborted_and_a_dead_socket_ends_streams() {
+    let (conn, mut server) = FakeServer::pair();
+    let c2 = conn.clone();
+    let client = tokio::spawn(async move { c2.call_stream(211, Vec::new()).await });
+    let call = server.next().await.unwrap().header;
+    server.reply(&call, MessageStatus::Ok, Vec::new()).await;
+    let (_, stream) = client.await.unwrap().unwrap();
+    drop(stream);
+    assert_eq!(
+        server.next().await.unwrap(),
+        oxvirt_rpc::stream::abort(&call, None)
+    );
+
+    let c3 = conn.clone();
+    let client = tokio::spawn(async move {
+        let (_, mut stream) = c3.call_stream(211, Vec::new()).await.unwrap();
+        stream.recv().await
+    });
+    let call = server.next().await.unwrap().header;
+    server.reply(&call, MessageStatus::Ok, Vec::new()).await;
+    drop(server);
+    let err = client.await.unwrap().unwrap_err();
+    assert_eq!(err.message, socket_closed().message);
+}

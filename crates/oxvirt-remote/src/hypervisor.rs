@@ -5,9 +5,12 @@
 use async_trait::async_trait;
 use oxvirt_domain::driver::{
     DomainInfo, DomainRef, DomainState, DomainStats, EventReceiver, Hypervisor, JobInfo, NodeInfo,
-    Result, SecurityLabel, SecurityModel, SnapshotRef, StateReason, TypedParam, TypedValue,
+    Result, Screenshot, SecurityLabel, SecurityModel, SnapshotRef, StateReason, TypedParam,
+    TypedValue,
 };
 use oxvirt_rpc::remote::*;
+use oxvirt_rpc::stream::{DomainScreenshotArgs, DomainScreenshotRet};
+use oxvirt_rpc::xdr::{decode_from, encode_to_vec};
 use oxvirt_rpc::RemoteProcedure as P;
 use oxvirt_xml::types::Uuid;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
@@ -372,6 +375,24 @@ impl Hypervisor for RemoteDriver {
         Ok(SecurityLabel {
             label: r.label.0,
             enforcing: r.enforcing != 0,
+        })
+    }
+
+    async fn screenshot(&self, dom: &DomainRef, screen: u32, flags: u32) -> Result<Screenshot> {
+        let args = DomainScreenshotArgs {
+            dom: wire(dom),
+            screen,
+            flags,
+        };
+        let (reply, stream) = self
+            .conn
+            .call_stream(P::DomainScreenshot.number(), encode_to_vec(&args))
+            .await?;
+        let ret: DomainScreenshotRet = decode_from(&reply).map_err(|e| e.to_vir_error())?;
+        let data = stream.recv_all().await?;
+        Ok(Screenshot {
+            mime: ret.mime.unwrap_or_default(),
+            data,
         })
     }
 

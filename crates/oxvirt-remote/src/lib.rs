@@ -27,6 +27,7 @@ mod connection;
 mod driver;
 mod hypervisor;
 pub mod msgs;
+mod stream;
 pub mod transport;
 
 pub use connection::{
@@ -36,4 +37,5 @@ pub use driver::{
     decode_event, RemoteDriver, CONNECT_RO, EVENT_IDS, FEATURE_PROGRAM_KEEPALIVE, KEEPALIVE_COUNT,
     KEEPALIVE_INTERVAL,
 };
+pub use stream::IncomingStream;
 pub use transport::Transport;

@@ -35,6 +35,7 @@ pub mod fds;
 pub mod packet;
 pub mod procedures;
 pub mod remote;
+pub mod stream;
 pub mod types;
 pub mod xdr;
 

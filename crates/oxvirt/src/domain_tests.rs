@@ -162,3 +162,39 @@ async fn read_only_snapshot_changes_are_refused() {
     );
     assert_eq!(driver.calls(), ["lookup_by_name", "snapshot_create"]);
 }
+
+#[tokio::test]
+async fn screenshot_goes_to_the_driver_and_is_refused_read_only() {
+    let (conn, driver) = fake_pair(false);
+    let dom = conn.lookup_domain_by_name("test").await.unwrap();
+    // The fake has no screenshot: libvirt's answer for a driver lacking the call.
+    let err = dom.screenshot(0, 0).await.unwrap_err();
+    assert_eq!(err.code, crate::ErrorCode::NoSupport);
+    assert_eq!(
+        err.message,
+        "this function is not supported by the connection driver: virDomainScreenshot"
+    );
+    let ro = crate::Connect::from_driver(conn.parsed_uri().clone(), driver, true);
+    let err = ro.domain(dom.to_ref()).screenshot(0, 0).await.unwrap_err();
+    assert_eq!(err.code, crate::ErrorCode::OperationDenied);
+    assert_eq!(err.domain, crate::ErrorDomain::Domain);
+    assert_eq!(
+        err.message,
+        "operation forbidden: read only access prevents virDomainScreenshot"
+    );
+}
+
+#[tokio::test]
+async fn screenshot_of_the_test_driver_is_its_png() {
+    let conn = crate::Connect::open("test:///default").await.unwrap();
+    let dom = conn.lookup_domain_by_name("test").await.unwrap();
+    let shot = dom.screenshot(0, 0).await.unwrap();
+    assert_eq!(shot.mime, "image/png");
+    assert_eq!(&shot.data[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(&shot.data[16..24], &[0, 0, 2, 128, 0, 0, 1, 224]);
+    let err = dom.screenshot(0, 1).await.unwrap_err();
+    assert_eq!(
+        err.message,
+        "unsupported flags (0x1) in function testDomainScreenshot"
+    );
+}

@@ -17,6 +17,7 @@ mod host;
 mod resources;
 mod save;
 mod snapshot;
+pub mod stream;
 #[cfg(test)]
 mod tests;
 

@@ -2,6 +2,7 @@
 //! slow call never holds up keepalive or other calls), a keepalive timer, and the limits and
 //! shutdown shared by every connection.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,6 +21,7 @@ use tokio::time::Instant;
 use crate::client::Client;
 use crate::config::Config;
 use crate::dispatch::dispatch;
+use crate::dispatch::stream::{self, Outbox};
 use crate::frame::{Frame, Framer};
 use crate::keepalive::{self, Keepalive, Tick};
 use crate::listen::Listener;
@@ -151,9 +153,12 @@ impl Server {
             Some(tx.clone()),
             Some(self.config.state_dir.clone()),
         ));
+        let outbox = Outbox::new(tx.clone());
         let conn = Conn {
             server: Arc::clone(&self),
             client: Arc::clone(&client),
+            outbox: outbox.clone(),
+            streams: Arc::new(Mutex::new(HashMap::new())),
             tx,
             requests: Arc::new(Semaphore::new(self.config.max_client_requests)),
             keepalive: Arc::new(Mutex::new(Keepalive::new(
@@ -170,6 +175,8 @@ impl Server {
         // read, and whatever spawned calls, events and keepalive queued meanwhile, go out
         // together after each read, with no hand-over to another task.
         let mut out = Vec::new();
+        // Stream data bytes in `out`: their credit goes back once they are written.
+        let mut credit = 0;
         // Descriptors passed with `*_WITH_FDS` calls, in arrival order, and the call
         // waiting for its own (the FDs follow the packet, one dummy byte each).
         let mut fds: Vec<OwnedFd> = Vec::new();
@@ -182,6 +189,7 @@ impl Server {
                 },
                 queued = rx.recv() => match queued {
                     Some(packet) => {
+                        credit += Outbox::credit_of(&packet);
                         push_packet(&mut out, &packet);
                         None
                     }
@@ -239,6 +247,7 @@ impl Server {
                 }
             }
             while let Ok(packet) = rx.try_recv() {
+                credit += Outbox::credit_of(&packet);
                 push_packet(&mut out, &packet);
             }
             if !out.is_empty() {
@@ -246,8 +255,12 @@ impl Server {
                     break;
                 }
                 out.clear();
+                outbox.written(std::mem::take(&mut credit));
             }
         }
+        // Running streams see the connection go: their senders fail, their inputs end.
+        outbox.close();
+        conn.lock_streams().clear();
         client.drop_callbacks();
         if let Some(pinger) = pinger {
             pinger.abort();
@@ -297,6 +310,10 @@ struct Conn {
     server: Arc<Server>,
     client: Arc<Client>,
     tx: mpsc::UnboundedSender<Packet>,
+    /// The output as streams use it (with their credit window).
+    outbox: Outbox,
+    /// The open streams by serial: where the client's STREAM packets for them go.
+    streams: Arc<Mutex<HashMap<u32, mpsc::Sender<Packet>>>>,
     /// One permit per call allowed to run (`max_client_requests`).
     requests: Arc<Semaphore>,
     keepalive: Arc<Mutex<Keepalive>>,
@@ -305,6 +322,28 @@ struct Conn {
 }
 
 impl Conn {
+    fn lock_streams(&self) -> std::sync::MutexGuard<'_, HashMap<u32, mpsc::Sender<Packet>>> {
+        self.streams.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Hands a client's STREAM packet to the open stream of its serial (waiting while
+    /// that stream is busy, which stops reading the connection); packets of no open
+    /// stream are dropped, as libvirtd drops late stream packets.
+    async fn route_stream_packet(&self, packet: Packet) {
+        let h = packet.header;
+        let target = self.lock_streams().get(&h.serial).cloned();
+        let Some(target) = target else {
+            debug!(
+                "ignoring unexpected stream packet serial={} proc={} status={}",
+                h.serial, h.procedure, h.status as i32
+            );
+            return;
+        };
+        if target.send(packet).await.is_err() {
+            self.lock_streams().remove(&h.serial);
+        }
+    }
+
     fn lock_keepalive(&self) -> std::sync::MutexGuard<'_, Keepalive> {
         self.keepalive
             .lock()
@@ -393,8 +432,12 @@ impl Conn {
             }
             return true;
         }
+        if matches!(h.kind, MessageType::Stream | MessageType::StreamHole) {
+            self.route_stream_packet(Packet::new(h, payload)).await;
+            return true;
+        }
         if !matches!(h.kind, MessageType::Call | MessageType::CallWithFds) {
-            // REPLY, MESSAGE, STREAM...: nothing to answer (libvirtd drops them too).
+            // REPLY, MESSAGE...: nothing to answer (libvirtd drops them too).
             return true;
         }
         if h.prog != PROGRAM_REMOTE || h.vers != 1 {
@@ -419,6 +462,8 @@ impl Conn {
         let guard = CallGuard(Arc::clone(&self.server));
         let client = Arc::clone(&self.client);
         let tx = self.tx.clone();
+        let outbox = self.outbox.clone();
+        let streams = Arc::clone(&self.streams);
         let workers = Arc::clone(&self.server.workers);
         let mut call = Box::pin(async move {
             // The worker pool is shared: a call waits here, the client's reading does not.
@@ -426,7 +471,14 @@ impl Conn {
                 return;
             };
             let started = Instant::now();
-            let result = dispatch(&client, h.procedure, &payload).await;
+            // A stream procedure queues its own reply, ahead of its data.
+            let result = if stream::is_stream_procedure(h.procedure) {
+                start_stream(&client, h, &payload, outbox, &streams)
+                    .await
+                    .map(|()| None)
+            } else {
+                dispatch(&client, h.procedure, &payload).await.map(Some)
+            };
             if crate::log::enabled(crate::log::Level::Debug) {
                 let name = RemoteProcedure::from_number(h.procedure)
                     .map_or("unknown", RemoteProcedure::short_name);
@@ -438,7 +490,9 @@ impl Conn {
                     started.elapsed()
                 );
             }
-            let _ = tx.send(reply(&h, result));
+            if let Some(result) = result.transpose() {
+                let _ = tx.send(reply(&h, result));
+            }
             drop(permit);
             drop(guard);
         });
@@ -452,6 +506,36 @@ impl Conn {
         }
         true
     }
+}
+
+/// Runs stream procedure `call`: on success the stream is registered under the call's
+/// serial before its reply is queued (so the client's first stream packet finds it), and a
+/// task streams the data after it. The reply is queued here; errors are the caller's to send.
+async fn start_stream(
+    client: &Client,
+    call: Header,
+    payload: &[u8],
+    outbox: Outbox,
+    streams: &Arc<Mutex<HashMap<u32, mpsc::Sender<Packet>>>>,
+) -> Result<(), VirError> {
+    let opened = stream::dispatch_stream(client, call.procedure, payload).await?;
+    let (to_stream, incoming) = mpsc::channel(8);
+    streams
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(call.serial, to_stream);
+    let streams = Arc::clone(streams);
+    // The reply goes first; the task's packets queue behind it.
+    let _ = outbox.tx.send(reply(&call, Ok(opened.reply)));
+    tokio::spawn(async move {
+        let ending = stream::pump(call, opened.source, outbox, incoming).await;
+        debug!("stream serial {} ended: {ending:?}", call.serial);
+        streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&call.serial);
+    });
+    Ok(())
 }
 
 /// libvirt's error for a CALL whose status is not OK.

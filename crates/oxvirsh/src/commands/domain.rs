@@ -229,6 +229,71 @@ pub async fn save(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
     Ok(v)
 }
 
+/// `screenshot DOMAIN [FILE] [--screen N]`: virsh's `cmdScreenshot`. Without a file the
+/// name is virsh's `DOMAIN-YYYY-MM-DD-HH:MM:SS.EXT` (the time in UTC here); a file this
+/// command created is removed again if the screenshot fails after it.
+pub async fn screenshot(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
+    let (_, dom) = cmd_domain(ctl, cmd).await?;
+    let screen = cmd.uint("screen").map_err(CmdError::msg)?.unwrap_or(0);
+    let file = cmd
+        .string("file")
+        .map_err(CmdError::msg)?
+        .map(str::to_owned);
+    let shot = dom
+        .screenshot(screen, 0)
+        .await
+        .map_err(|e| CmdError::with(format!("could not take a screenshot of {}", dom.name()), e))?;
+    let file = file.unwrap_or_else(|| {
+        screenshot_file_name(dom.name(), &shot.mime, std::time::SystemTime::now())
+    });
+    std::fs::write(&file, &shot.data)
+        .map_err(|_| CmdError::msg(format!("cannot create file {file}")))?;
+    ctl.print(&format!(
+        "Screenshot saved to {file}, with type of {}\n",
+        shot.mime
+    ));
+    let mut v = action("screenshot", &dom);
+    v["file"] = json!(file);
+    v["mime"] = json!(shot.mime);
+    v["bytes"] = json!(shot.data.len());
+    Ok(v)
+}
+
+/// virsh's `virshGenFileName`: `NAME-YYYY-MM-DD-HH:MM:SS` and the MIME type's extension
+/// (`.png`, `.ppm`, none for others).
+pub fn screenshot_file_name(name: &str, mime: &str, at: std::time::SystemTime) -> String {
+    let secs = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    let ext = match mime {
+        "image/png" => ".png",
+        "image/x-portable-pixmap" => ".ppm",
+        _ => "",
+    };
+    format!(
+        "{name}-{y:04}-{m:02}-{d:02}-{:02}:{:02}:{:02}{ext}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
 /// `restore FILE [--xml F] [--running|--paused] [--bypass-cache] [--reset-nvram]`.
 pub async fn restore(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
     let conn = ctl.conn()?.clone();

@@ -171,6 +171,7 @@ async fn dispatch(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
         "resume" => domain::resume(ctl, cmd).await,
         "suspend" => domain::suspend(ctl, cmd).await,
         "save" => domain::save(ctl, cmd).await,
+        "screenshot" => domain::screenshot(ctl, cmd).await,
         "setmem" => domain::setmem(ctl, cmd).await,
         "setvcpus" => domain::setvcpus(ctl, cmd).await,
         "start" => domain::start(ctl, cmd).await,

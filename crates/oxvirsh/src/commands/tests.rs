@@ -495,3 +495,57 @@ fn shell_transcript_when_stdin_is_not_a_terminal() {
         "error: unknown command: 'bogus'\nerror: failed to get domain 'x'\n"
     );
 }
+
+#[test]
+fn screenshot_saves_the_image_as_virsh_prints_it() {
+    let mut s = Session::new();
+    let path = temp_file("shot.png", "");
+    assert_eq!(
+        s.ok(&format!("screenshot test {path}")),
+        format!("Screenshot saved to {path}, with type of image/png\n\n")
+    );
+    let png = std::fs::read(&path).unwrap();
+    assert_eq!(png, oxvirt_driver_test::screenshot_png());
+    assert_eq!(
+        s.ok(&format!("screenshot test --file {path} --screen 2")),
+        format!("Screenshot saved to {path}, with type of image/png\n\n")
+    );
+    let o = s.run("screenshot test /nonexistent-dir/x.png");
+    assert!(!o.ok);
+    assert_eq!(o.err, "error: cannot create file /nonexistent-dir/x.png\n");
+    let o = s.run("screenshot test --screen abc x.png");
+    assert_eq!(
+        o.err,
+        "error: Numeric value 'abc' for <screen> option is malformed or out of range\n"
+    );
+    let mut ro = Session::with(Options {
+        readonly: true,
+        ..Options::default()
+    });
+    let o = ro.run(&format!("screenshot test {path}"));
+    assert_eq!(
+        o.err,
+        "error: could not take a screenshot of test\n\
+         error: operation forbidden: read only access prevents virDomainScreenshot\n"
+    );
+}
+
+#[test]
+fn screenshot_default_file_name_is_virshs() {
+    use crate::commands::domain::screenshot_file_name;
+    // `date -u -d @1795046805`.
+    let at = std::time::UNIX_EPOCH + Duration::from_secs(1_795_046_805);
+    assert_eq!(
+        screenshot_file_name("test", "image/png", at),
+        "test-2026-11-19-00:06:45.png"
+    );
+    let epoch = std::time::UNIX_EPOCH;
+    assert_eq!(
+        screenshot_file_name("vm", "image/x-portable-pixmap", epoch),
+        "vm-1970-01-01-00:00:00.ppm"
+    );
+    assert_eq!(
+        screenshot_file_name("vm", "image/jpeg", epoch + Duration::from_secs(951_782_400)),
+        "vm-2000-02-29-00:00:00"
+    );
+}

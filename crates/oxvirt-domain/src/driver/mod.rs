@@ -109,6 +109,15 @@ pub struct SecurityLabel {
     pub enforcing: bool,
 }
 
+/// A console image taken by `virDomainScreenshot`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Screenshot {
+    /// Its MIME type (`image/png`).
+    pub mime: String,
+    /// The image file's bytes.
+    pub data: Vec<u8>,
+}
+
 /// The error every unimplemented call returns: libvirt's `VIR_ERR_NO_SUPPORT` naming the
 /// public function.
 pub fn no_support(function: &str) -> VirError {
@@ -338,6 +347,13 @@ pub trait Hypervisor: Send + Sync {
     /// `virDomainGetSecurityLabel`.
     async fn security_label(&self, _dom: &DomainRef) -> Result<SecurityLabel> {
         Err(no_support("virDomainGetSecurityLabel"))
+    }
+
+    /// `virDomainScreenshot`: an image of the domain's console `screen`, sent to the
+    /// caller through a stream (the daemon streams [`Screenshot::data`] after replying
+    /// with the MIME type).
+    async fn screenshot(&self, _dom: &DomainRef, _screen: u32, _flags: u32) -> Result<Screenshot> {
+        Err(no_support("virDomainScreenshot"))
     }
 
     /// `virDomainGetMaxMemory`, in KiB.
