@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
+
 use crate::node::Cell;
 
 /// The host's name as libvirt's `virGetHostname` gives it: the kernel's host name, made
@@ -134,9 +136,72 @@ pub fn free_memory(cells: &[Cell]) -> u64 {
         .fold(0u32, |acc, c| acc.wrapping_add(c.free_kib as u32)) as u64
 }
 
+/// libvirt's test driver's `virNodeGetCellsFreeMemory`: each cell's memory (its total, in
+/// the node's KiB figures, reported as the API's bytes, as libvirt does) from `start`, at
+/// most `max` of them; no cell in range is an error.
+pub fn cells_free_memory(cells: &[Cell], start: i32, max: i32) -> Result<Vec<u64>, VirError> {
+    let found: Vec<u64> = usize::try_from(start)
+        .ok()
+        .map(|start| {
+            cells
+                .iter()
+                .skip(start)
+                .take(usize::try_from(max).unwrap_or(0))
+                .map(|c| c.memory_kib)
+                .collect()
+        })
+        .unwrap_or_default();
+    if found.is_empty() {
+        return Err(VirError::new(
+            ErrorDomain::Test,
+            ErrorCode::InvalidArg,
+            "Range exceeds available cells",
+        ));
+    }
+    Ok(found)
+}
+
+/// The SMBIOS data libvirt's test driver reports (`virsh sysinfo`).
+pub const SYSINFO: &str = "<sysinfo type='smbios'>
+  <bios>
+    <entry name='vendor'>LENOVO</entry>
+    <entry name='version'>G4ETA1WW (2.61 )</entry>
+    <entry name='date'>05/07/2014</entry>
+    <entry name='release'>2.61</entry>
+  </bios>
+</sysinfo>
+";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cells_free_memory_as_libvirt() {
+        let cell = |kib| Cell {
+            memory_kib: kib,
+            free_kib: 0,
+            cpus: Vec::new(),
+        };
+        let cells = [cell(2_097_152), cell(4_194_304)];
+        assert_eq!(
+            cells_free_memory(&cells, 0, 8).unwrap(),
+            vec![2_097_152, 4_194_304]
+        );
+        assert_eq!(cells_free_memory(&cells, 1, 1).unwrap(), vec![4_194_304]);
+        for (start, max) in [(2, 1), (-1, 2), (0, 0), (0, -1)] {
+            let err = cells_free_memory(&cells, start, max).unwrap_err();
+            assert_eq!(
+                (err.code, err.domain, err.message.as_str()),
+                (
+                    ErrorCode::InvalidArg,
+                    ErrorDomain::Test,
+                    "invalid argument: Range exceeds available cells"
+                ),
+                "{start} {max}"
+            );
+        }
+    }
 
     #[test]
     fn canonical_names_come_from_etc_hosts() {

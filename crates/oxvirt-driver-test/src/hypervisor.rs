@@ -7,7 +7,7 @@ use oxvirt_domain::driver::{
 };
 use oxvirt_xml::types::Uuid;
 
-use crate::driver::TestDriver;
+use crate::driver::{check_flags, TestDriver};
 use crate::host;
 use crate::persist::Scope;
 
@@ -49,6 +49,15 @@ impl Hypervisor for TestDriver {
 
     async fn free_memory(&self) -> Result<u64> {
         Ok(host::free_memory(&self.lock().cells))
+    }
+
+    async fn cells_free_memory(&self, start: i32, max: i32) -> Result<Vec<u64>> {
+        host::cells_free_memory(&self.lock().cells, start, max)
+    }
+
+    async fn sysinfo(&self, flags: u32) -> Result<String> {
+        check_flags(flags, 0, "testConnectGetSysinfo")?;
+        Ok(host::SYSINFO.to_owned())
     }
 
     async fn security_model(&self) -> Result<SecurityModel> {

@@ -120,6 +120,22 @@ impl Hypervisor for RemoteDriver {
         Ok(r.free_mem)
     }
 
+    async fn cells_free_memory(&self, start: i32, max: i32) -> Result<Vec<u64>> {
+        let args = NodeGetCellsFreeMemoryArgs {
+            start_cell: start,
+            maxcells: max,
+        };
+        let r: NodeGetCellsFreeMemoryRet = self.dom_call(P::NodeGetCellsFreeMemory, &args).await?;
+        Ok(r.cells)
+    }
+
+    async fn sysinfo(&self, flags: u32) -> Result<String> {
+        let r: ConnectGetSysinfoRet = self
+            .dom_call(P::ConnectGetSysinfo, &ConnectGetSysinfoArgs { flags })
+            .await?;
+        Ok(r.sysinfo)
+    }
+
     async fn security_model(&self) -> Result<SecurityModel> {
         let r: NodeGetSecurityModelRet = self.dom_call(P::NodeGetSecurityModel, &()).await?;
         Ok(SecurityModel {

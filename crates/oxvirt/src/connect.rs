@@ -160,6 +160,17 @@ impl Connect {
         self.inner.driver.free_memory().await
     }
 
+    /// `virNodeGetCellsFreeMemory`: the free memory of NUMA cells from `start`, at most
+    /// `max` of them, in bytes.
+    pub async fn cells_free_memory(&self, start: i32, max: i32) -> Result<Vec<u64>> {
+        self.inner.driver.cells_free_memory(start, max).await
+    }
+
+    /// `virConnectGetSysinfo`: the host's SMBIOS data as `<sysinfo>` XML.
+    pub async fn sysinfo(&self, flags: u32) -> Result<String> {
+        self.inner.driver.sysinfo(flags).await
+    }
+
     /// `virNodeGetSecurityModel`.
     pub async fn security_model(&self) -> Result<SecurityModel> {
         self.inner.driver.security_model().await

@@ -339,3 +339,29 @@ async fn read_only_connections_get_events() {
     ));
     assert_eq!(events.next().await.unwrap().domain.name, "test");
 }
+
+#[tokio::test]
+async fn cells_and_sysinfo_as_libvirts_test_driver() {
+    let conn = Connect::open("test:///default").await.unwrap();
+    assert_eq!(
+        conn.cells_free_memory(0, 8).await.unwrap(),
+        vec![2_097_152, 4_194_304]
+    );
+    assert_eq!(
+        err_of(conn.cells_free_memory(2, 1).await),
+        (
+            ErrorCode::InvalidArg,
+            ErrorDomain::Test,
+            "invalid argument: Range exceeds available cells".to_owned()
+        )
+    );
+    assert!(conn
+        .sysinfo(0)
+        .await
+        .unwrap()
+        .contains("<entry name='release'>2.61</entry>"));
+    assert_eq!(
+        err_of(conn.sysinfo(1).await).2,
+        "unsupported flags (0x1) in function testConnectGetSysinfo"
+    );
+}

@@ -525,3 +525,16 @@ fn uri_is_the_one_the_client_opened() {
         format!("{}\n\n", d.uri())
     );
 }
+
+#[test]
+fn cells_and_sysinfo_match() {
+    if !needs_virsh("cells_and_sysinfo_match") {
+        return;
+    }
+    let out = compare(
+        "cells",
+        "freecell --all; freecell 0; freecell 1; freecell 5; freecell; sysinfo",
+    );
+    assert!(out.contains("Total:       6144 KiB"), "{out}");
+    assert!(out.contains("<entry name='vendor'>LENOVO</entry>"), "{out}");
+}

@@ -169,6 +169,17 @@ pub trait Hypervisor: Send + Sync {
         Err(no_support("virNodeGetFreeMemory"))
     }
 
+    /// `virNodeGetCellsFreeMemory`: the free memory of NUMA cells `start..start + max`
+    /// (fewer where the host has fewer cells), in bytes.
+    async fn cells_free_memory(&self, _start: i32, _max: i32) -> Result<Vec<u64>> {
+        Err(no_support("virNodeGetCellsFreeMemory"))
+    }
+
+    /// `virConnectGetSysinfo`: the host's SMBIOS data as libvirt's `<sysinfo>` XML.
+    async fn sysinfo(&self, _flags: u32) -> Result<String> {
+        Err(no_support("virConnectGetSysinfo"))
+    }
+
     /// `virNodeGetSecurityModel`.
     async fn security_model(&self) -> Result<SecurityModel> {
         Err(no_support("virNodeGetSecurityModel"))

@@ -685,3 +685,17 @@ mod tests {
         );
     }
 }
+
+/// `remote_connect_get_sysinfo_args`: the arguments of procedure 203 (`REMOTE_PROC_CONNECT_GET_SYSINFO`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct ConnectGetSysinfoArgs {
+    /// No flags are defined.
+    pub flags: u32,
+}
+
+/// `remote_connect_get_sysinfo_ret`: the result of procedure 203 (`REMOTE_PROC_CONNECT_GET_SYSINFO`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct ConnectGetSysinfoRet {
+    /// The `<sysinfo>` XML.
+    pub sysinfo: String,
+}

@@ -5,7 +5,7 @@
 use oxvirt_domain::driver::{Hypervisor, TypedValue};
 use oxvirt_rpc::remote::*;
 use oxvirt_rpc::RemoteProcedure as P;
-use oxvirt_xml::VirError;
+use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 use super::{args, dref, ret, wire};
 
@@ -33,6 +33,25 @@ pub(crate) async fn dispatch_host(
         P::NodeGetFreeMemory => ret(&NodeGetFreeMemoryRet {
             free_mem: drv.free_memory().await?,
         }),
+        P::NodeGetCellsFreeMemory => {
+            let a: NodeGetCellsFreeMemoryArgs = args(payload)?;
+            if a.maxcells > NODE_MAX_CELLS as i32 {
+                return Err(VirError::new(
+                    ErrorDomain::Rpc,
+                    ErrorCode::Rpc,
+                    "maxCells > REMOTE_NODE_MAX_CELLS",
+                ));
+            }
+            ret(&NodeGetCellsFreeMemoryRet {
+                cells: drv.cells_free_memory(a.start_cell, a.maxcells).await?,
+            })
+        }
+        P::ConnectGetSysinfo => {
+            let a: ConnectGetSysinfoArgs = args(payload)?;
+            ret(&ConnectGetSysinfoRet {
+                sysinfo: drv.sysinfo(a.flags).await?,
+            })
+        }
         // The test driver calls itself secure (libvirtd answers its driver's word); whether
         // the transport is encrypted the client works out itself: there is no procedure.
         P::ConnectIsSecure => ret(&ConnectIsSecureRet { secure: 1 }),
