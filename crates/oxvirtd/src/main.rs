@@ -4,6 +4,7 @@
 
 mod client;
 mod config;
+mod conn;
 mod dispatch;
 mod extra;
 mod frame;
