@@ -18,7 +18,6 @@ use oxvirt_rpc::remote::{
 use oxvirt_rpc::types::{NonnullDomain, NonnullDomainSnapshot};
 use oxvirt_rpc::xdr::{decode_from, encode_to_vec};
 use oxvirt_rpc::RemoteProcedure as P;
-use oxvirt_xml::types::Uuid;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 use tokio::sync::mpsc;
 
@@ -60,33 +59,19 @@ impl std::fmt::Debug for RemoteDriver {
 }
 
 pub(crate) fn dref(dom: NonnullDomain) -> DomainRef {
-    DomainRef {
-        name: dom.name,
-        uuid: Uuid::from(dom.uuid),
-        id: dom.id,
-    }
+    dom.into()
 }
 
 pub(crate) fn wire(dom: &DomainRef) -> NonnullDomain {
-    NonnullDomain {
-        name: dom.name.clone(),
-        uuid: dom.uuid.into(),
-        id: dom.id,
-    }
+    dom.into()
 }
 
 pub(crate) fn snap_ref(snap: NonnullDomainSnapshot) -> SnapshotRef {
-    SnapshotRef {
-        domain: dref(snap.dom),
-        name: snap.name,
-    }
+    snap.into()
 }
 
 pub(crate) fn snap_wire(snap: &SnapshotRef) -> NonnullDomainSnapshot {
-    NonnullDomainSnapshot {
-        name: snap.name.clone(),
-        dom: wire(&snap.domain),
-    }
+    snap.into()
 }
 
 impl RemoteDriver {

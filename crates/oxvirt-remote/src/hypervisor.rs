@@ -6,7 +6,6 @@ use async_trait::async_trait;
 use oxvirt_domain::driver::{
     DomainInfo, DomainRef, DomainState, DomainStats, EventReceiver, Hypervisor, JobInfo, NodeInfo,
     Result, Screenshot, SecurityLabel, SecurityModel, SnapshotRef, StateReason, TypedParam,
-    TypedValue,
 };
 use oxvirt_rpc::remote::*;
 use oxvirt_rpc::stream::{DomainScreenshotArgs, DomainScreenshotRet};
@@ -17,19 +16,6 @@ use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 use crate::driver::{dref, snap_ref, snap_wire, wire, RemoteDriver};
 use crate::msgs::{DomArgs, DomFlagsArgs, DomRet, IntRet, SnapFlagsArgs, SnapRet};
-
-fn typed(p: oxvirt_rpc::remote::TypedParam) -> TypedParam {
-    let value = match p.value {
-        TypedParamValue::Int(v) => TypedValue::Int(v),
-        TypedParamValue::UInt(v) => TypedValue::UInt(v),
-        TypedParamValue::LLong(v) => TypedValue::LLong(v),
-        TypedParamValue::ULLong(v) => TypedValue::ULLong(v),
-        TypedParamValue::Double(v) => TypedValue::Double(v),
-        TypedParamValue::Boolean(v) => TypedValue::Boolean(v != 0),
-        TypedParamValue::String(v) => TypedValue::String(v),
-    };
-    TypedParam::new(p.field, value)
-}
 
 impl RemoteDriver {
     async fn dom_call<A, R>(&self, p: P, args: &A) -> Result<R>
@@ -628,7 +614,7 @@ impl Hypervisor for RemoteDriver {
             .into_iter()
             .map(|rec| DomainStats {
                 domain: dref(rec.dom),
-                params: rec.params.into_iter().map(typed).collect(),
+                params: rec.params.into_iter().map(TypedParam::from).collect(),
             })
             .collect())
     }

@@ -30,6 +30,8 @@
 // the crate too.
 extern crate self as oxvirt_rpc;
 
+#[cfg(feature = "domain")]
+pub mod convert;
 pub mod error;
 pub mod fds;
 pub mod packet;

@@ -153,20 +153,14 @@ pub(crate) fn void() -> Result<Vec<u8>, VirError> {
     Ok(Vec::new())
 }
 
+/// A wire domain as the driver names it.
 pub(crate) fn dref(dom: NonnullDomain) -> DomainRef {
-    DomainRef {
-        name: dom.name,
-        uuid: Uuid::from(dom.uuid),
-        id: dom.id,
-    }
+    dom.into()
 }
 
+/// A driver domain as it travels.
 pub(crate) fn wire(dom: DomainRef) -> NonnullDomain {
-    NonnullDomain {
-        name: dom.name,
-        uuid: dom.uuid.into(),
-        id: dom.id,
-    }
+    dom.into()
 }
 
 pub(crate) fn int(b: bool) -> i32 {

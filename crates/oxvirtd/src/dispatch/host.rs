@@ -2,25 +2,12 @@
 //! end of the dispatch chain: what is left is a known procedure the daemon does not
 //! serve.
 
-use oxvirt_domain::driver::{Hypervisor, TypedValue};
+use oxvirt_domain::driver::Hypervisor;
 use oxvirt_rpc::remote::*;
 use oxvirt_rpc::RemoteProcedure as P;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 use super::{args, dref, ret, wire};
-
-/// A driver typed value as it travels.
-fn typed(value: TypedValue) -> TypedParamValue {
-    match value {
-        TypedValue::Int(v) => TypedParamValue::Int(v),
-        TypedValue::UInt(v) => TypedParamValue::UInt(v),
-        TypedValue::LLong(v) => TypedParamValue::LLong(v),
-        TypedValue::ULLong(v) => TypedParamValue::ULLong(v),
-        TypedValue::Double(v) => TypedParamValue::Double(v),
-        TypedValue::Boolean(v) => TypedParamValue::Boolean(i32::from(v)),
-        TypedValue::String(v) => TypedParamValue::String(v),
-    }
-}
 
 /// Serves the host procedures; anything else is answered as libvirtd answers a call
 /// the driver lacks.
@@ -63,11 +50,7 @@ pub(crate) async fn dispatch_host(
                 .into_iter()
                 .map(|r| DomainStatsRecord {
                     dom: wire(r.domain),
-                    params: r
-                        .params
-                        .into_iter()
-                        .map(|p| TypedParam::new(p.field, typed(p.value)))
-                        .collect(),
+                    params: r.params.into_iter().map(TypedParam::from).collect(),
                 })
                 .collect();
             ret(&ConnectGetAllDomainStatsRet { ret_stats })

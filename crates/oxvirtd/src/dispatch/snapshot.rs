@@ -6,22 +6,16 @@ use oxvirt_rpc::remote::*;
 use oxvirt_rpc::RemoteProcedure as P;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
-use super::{args, dref, int, ret, void, wire};
+use super::{args, dref, int, ret, void};
 
 /// A wire snapshot as the driver names it.
 pub(crate) fn sref(snap: NonnullDomainSnapshot) -> SnapshotRef {
-    SnapshotRef {
-        domain: dref(snap.dom),
-        name: snap.name,
-    }
+    snap.into()
 }
 
 /// A driver snapshot as it travels.
 pub(crate) fn swire(snap: SnapshotRef) -> NonnullDomainSnapshot {
-    NonnullDomainSnapshot {
-        name: snap.name,
-        dom: wire(snap.domain),
-    }
+    snap.into()
 }
 
 /// The daemon's bound check on a legacy name list (libvirtd's generated stub).
