@@ -266,7 +266,7 @@ pub fn screenshot_file_name(name: &str, mime: &str, at: std::time::SystemTime) -
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
+    let (y, m, d) = oxvirt_xml::types::time::civil_from_days(days as i64);
     let ext = match mime {
         "image/png" => ".png",
         "image/x-portable-pixmap" => ".ppm",
@@ -278,20 +278,6 @@ pub fn screenshot_file_name(name: &str, mime: &str, at: std::time::SystemTime) -
         rem % 3600 / 60,
         rem % 60
     )
-}
-
-/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// `restore FILE [--xml F] [--running|--paused] [--bypass-cache] [--reset-nvram]`.

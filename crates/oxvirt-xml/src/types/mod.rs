@@ -8,6 +8,7 @@
 pub mod cpuset;
 pub mod mac;
 pub mod size;
+pub mod time;
 pub mod uuid;
 
 pub use cpuset::{CpuSet, CPUSET_MAX};
