@@ -137,6 +137,31 @@ impl Raw {
     }
 }
 
+/// getHostname through `oxvirt::Connect` (our remote driver) on `sock`: what a Rust
+/// program using the facade sees, client library included.
+fn through_our_client(sock: &Path) -> Res<Timing> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let uri = format!("test+unix:///default?socket={}", sock.display());
+    rt.block_on(async {
+        let conn = oxvirt::Connect::open(&uri)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut samples = Vec::with_capacity(3000);
+        for i in 0..3020 {
+            let t = Instant::now();
+            conn.hostname().await.map_err(|e| e.to_string())?;
+            if i >= 20 {
+                samples.push(t.elapsed());
+            }
+        }
+        samples.sort();
+        Ok(Timing { samples })
+    })
+}
+
 /// Timings of one workload: per-operation latencies.
 struct Timing {
     samples: Vec<Duration>,
@@ -170,6 +195,8 @@ impl Timing {
 /// The figures for one daemon.
 struct Figures {
     rss_kib: u64,
+    /// getHostname through our own client library (`oxvirt::Connect`, the remote driver).
+    client: Timing,
     ping: Timing,
     connect: Timing,
     hostname: Timing,
@@ -208,6 +235,7 @@ fn measure(sock: &Path, pid: u32) -> Res<Figures> {
     let connect = Timing::run(300, || Raw::open(sock)?.close())?;
     let mut c = Raw::open(sock)?;
     let ping = Timing::run(3000, || c.ping())?;
+    let client = through_our_client(sock)?;
     let hostname = Timing::run(3000, || {
         let _: ConnectGetHostnameRet = c.call(P::ConnectGetHostname, &())?;
         Ok(())
@@ -260,6 +288,7 @@ fn measure(sock: &Path, pid: u32) -> Res<Figures> {
     holder.close()?;
     Ok(Figures {
         rss_kib: rss,
+        client,
         ping,
         connect,
         hostname,
@@ -390,6 +419,7 @@ fn best(rounds: Vec<Figures>) -> Figures {
     for r in rounds {
         let pick = |a: Timing, b: Timing| if b.median_us() < a.median_us() { b } else { a };
         b.ping = pick(b.ping, r.ping);
+        b.client = pick(b.client, r.client);
         b.connect = pick(b.connect, r.connect);
         b.hostname = pick(b.hostname, r.hostname);
         b.lookup_info = pick(b.lookup_info, r.lookup_info);
@@ -420,6 +450,11 @@ fn report(ours: &Figures, theirs: Option<&Figures>) {
         "keepalive ping/pong (the transport, no call)",
         &ours.ping,
         theirs.map(|t| &t.ping),
+    );
+    lat(
+        "getHostname through oxvirt::Connect (our client library)",
+        &ours.client,
+        theirs.map(|t| &t.client),
     );
     lat(
         "connect+open+close",

@@ -438,38 +438,3 @@ async fn facade_lists_the_domains_of_a_real_libvirtd() {
         "Domain not found: no domain with matching name 'oxvirt-rc-no-such'"
     );
 }
-
-/// Call latency and throughput through the facade (run with `--ignored --nocapture`).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement, not a check"]
-async fn measure_call_latency() {
-    let daemon = Daemon::start("measure");
-    let mut targets = vec![("oxvirtd".to_owned(), daemon.uri())];
-    if Path::new(SYSTEM_SOCK).exists() {
-        targets.push(("libvirtd".to_owned(), "qemu:///system".to_owned()));
-    }
-    for (label, uri) in targets {
-        let conn = Connect::open(&uri).await.unwrap();
-        let n = 2000;
-        let start = std::time::Instant::now();
-        for _ in 0..n {
-            conn.hostname().await.unwrap();
-        }
-        let serial = start.elapsed() / n;
-        let start = std::time::Instant::now();
-        let mut tasks = Vec::new();
-        for _ in 0..8 {
-            let conn = conn.clone();
-            tasks.push(tokio::spawn(async move {
-                for _ in 0..n / 8 {
-                    conn.hostname().await.unwrap();
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
-        let rate = f64::from(n) / start.elapsed().as_secs_f64();
-        eprintln!("{label}: hostname {serial:?} per call; 8 concurrent callers {rate:.0} calls/s");
-    }
-}
