@@ -1,0 +1,1 @@
+//! The domain model as a QEMU command line.
