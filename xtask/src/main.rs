@@ -9,6 +9,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
+mod guest;
+
 const HELP: &str = "\
 usage: cargo xtask <command>
 
@@ -31,6 +33,9 @@ commands:
                            seed fuzz/corpus/<target> from ../shared's XML, then run each
                            target (all by default) for SECONDS (60 by default); needs a
                            nightly toolchain and cargo-fuzz
+  guest [--boot]           build the test guest (Debian's cloud kernel, busybox, our /init)
+                           into target/guest, cached; --boot boots it once under TCG and
+                           checks the ready marker, the disk report and ACPI shutdown
   help                     this text
 
 environment:
@@ -90,6 +95,7 @@ fn run(args: &[String]) -> Result<()> {
         Some("conformance") => conformance(&root),
         Some("bench") => bench(&root, rest),
         Some("fuzz") => fuzz(&root, rest),
+        Some("guest") => guest::guest(&root, rest),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())
