@@ -1,1 +1,0 @@
-//! The QEMU Machine Protocol (QMP) client.
