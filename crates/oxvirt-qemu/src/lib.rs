@@ -1,5 +1,7 @@
 //! oxvirt's QEMU/KVM driver (in progress): the domain model as a QEMU command line
-//! ([`command`]) and an async client for QEMU's monitor protocol ([`qmp`]).
+//! ([`command`]), an async client for QEMU's monitor protocol ([`qmp`]), and each binary's
+//! capabilities, probed once ([`caps`]).
 
+pub mod caps;
 pub mod command;
 pub mod qmp;
