@@ -4,4 +4,5 @@
 
 pub mod caps;
 pub mod command;
+pub mod process;
 pub mod qmp;
