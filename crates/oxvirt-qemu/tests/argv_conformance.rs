@@ -1,0 +1,305 @@
+//! libvirt's own expected QEMU command lines (`qemuxml2argvdata/*.args`, built against the
+//! fixed fake capabilities of `qemuxml2argvtest`) compared byte for byte with ours.
+
+use std::path::{Path, PathBuf};
+
+use oxvirt_domain::Domain;
+use oxvirt_qemu::command::{build, env, format_args, BuildContext};
+
+/// The cases that match exactly: each must keep matching.
+const MUST_MATCH: &[&str] = &[
+    "aarch64-gic-default",
+    "aarch64-gic-host",
+    "aarch64-gic-none",
+    "aarch64-gic-none-tcg",
+    "aarch64-gic-v2",
+    "aarch64-gic-v3",
+    "acpi-table",
+    "balloon-device",
+    "balloon-device-auto",
+    "balloon-device-deflate",
+    "balloon-device-deflate-off",
+    "balloon-device-period",
+    "blkiotune",
+    "blkiotune-device",
+    "channel-virtio",
+    "channel-virtio-state",
+    "clock-catchup",
+    "clock-hpet-off",
+    "clock-localtime",
+    "clock-realtime",
+    "clock-utc",
+    "console-compat",
+    "console-compat-auto",
+    "console-compat-chardev",
+    "console-virtio",
+    "console-virtio-many",
+    "cpu-Haswell",
+    "cpu-Haswell-noTSX",
+    "cpu-Haswell2",
+    "cpu-Haswell3",
+    "cpu-cache-disable2",
+    "cpu-check-default-none",
+    "cpu-check-default-none2",
+    "cpu-check-default-partial2",
+    "cpu-check-full",
+    "cpu-check-none",
+    "cpu-check-partial",
+    "cpu-exact1",
+    "cpu-host-passthrough",
+    "cpu-host-passthrough-features",
+    "cpu-hotplug-startup",
+    "cpu-numa-disjoint",
+    "cpu-numa1",
+    "cpu-numa2",
+    "cpu-s390-features",
+    "cpu-s390-zEC12",
+    "cpu-topology1",
+    "cpu-topology2",
+    "cpu-topology3",
+    "cputune",
+    "cputune-numatune",
+    "cputune-zero-shares",
+    "default-kvm-host-arch",
+    "default-qemu-host-arch",
+    "firmware-manual-bios",
+    "firmware-manual-bios-stateless",
+    "firmware-manual-efi",
+    "firmware-manual-efi-acpi-aarch64",
+    "firmware-manual-efi-acpi-q35",
+    "firmware-manual-efi-noacpi-aarch64",
+    "firmware-manual-efi-secure",
+    "firmware-manual-noefi-acpi-q35",
+    "firmware-manual-noefi-noacpi-aarch64",
+    "firmware-manual-noefi-noacpi-q35",
+    "graphics-sdl",
+    "graphics-sdl-fullscreen",
+    "input-usbmouse",
+    "input-usbmouse-addr",
+    "input-usbtablet",
+    "iothreads",
+    "iothreads-disk",
+    "iothreads-ids",
+    "iothreads-ids-partial",
+    "machine-aeskeywrap-off-cap",
+    "machine-aeskeywrap-off-caps",
+    "machine-aeskeywrap-on-cap",
+    "machine-aeskeywrap-on-caps",
+    "machine-aliases1",
+    "machine-aliases2",
+    "machine-core-off",
+    "machine-core-on",
+    "machine-deakeywrap-off-cap",
+    "machine-deakeywrap-off-caps",
+    "machine-deakeywrap-on-cap",
+    "machine-deakeywrap-on-caps",
+    "machine-keywrap-none",
+    "machine-keywrap-none-caps",
+    "machine-loadparm-multiple-disks-nets-s390",
+    "machine-loadparm-net-s390",
+    "machine-loadparm-s390",
+    "machine-vmport-opt",
+    "master-key",
+    "memory-hotplug",
+    "memtune",
+    "memtune-unlimited",
+    "minimal",
+    "misc-acpi",
+    "misc-disable-s3",
+    "misc-disable-suspends",
+    "misc-enable-s4",
+    "misc-uuid",
+    "net-user",
+    "net-virtio",
+    "net-virtio-netdev",
+    "nosharepages",
+    "numad",
+    "numad-auto-memory-vcpu-cpuset",
+    "numad-auto-memory-vcpu-no-cpuset-and-placement",
+    "numad-auto-vcpu-static-numatune",
+    "numad-static-memory-auto-vcpu",
+    "numatune-auto-nodeset-invalid",
+    "numatune-auto-prefer",
+    "numatune-distances",
+    "numatune-memory",
+    "numatune-no-vcpu",
+    "pci-autofill-addr",
+    "pci-many",
+    "pci-rom-disabled",
+    "pcie-root",
+    "pmu-feature",
+    "pmu-feature-off",
+    "qemu-ns-alt",
+    "qemu-ns-commandline",
+    "qemu-ns-commandline-ns0",
+    "qemu-ns-commandline-ns1",
+    "qemu-ns-domain-commandline",
+    "qemu-ns-domain-commandline-ns0",
+    "qemu-ns-domain-ns0",
+    "qemu-ns-no-env",
+    "reboot-timeout-disabled",
+    "reboot-timeout-enabled",
+    "s390-serial",
+    "s390-serial-2",
+    "s390-serial-console",
+    "seclabel-dac-none",
+    "seclabel-dynamic",
+    "seclabel-dynamic-baselabel",
+    "seclabel-dynamic-labelskip",
+    "seclabel-dynamic-override",
+    "seclabel-dynamic-relabel",
+    "seclabel-none",
+    "seclabel-static",
+    "seclabel-static-labelskip",
+    "seclabel-static-relabel",
+    "serial-dev-chardev",
+    "serial-pty-chardev",
+    "serial-tcp-chardev",
+    "serial-tcp-telnet-chardev",
+    "serial-udp-chardev",
+    "serial-vc-chardev",
+    "smp",
+    "smp-dies",
+    "usb-controller",
+    "usb-controller-explicit-q35",
+    "usb-controller-qemu-xhci",
+    "usb-controller-xhci",
+    "usb-hub",
+    "usb-ich9-companion",
+    "usb-long-port-path",
+    "usb-none",
+    "usb-piix3-controller",
+    "usb-ports",
+    "vcpu-placement-static",
+    "video-none-device",
+    "video-qxl-device",
+    "video-qxl-heads",
+    "video-qxl-noheads",
+    "video-qxl-sec-device",
+    "video-vga-device",
+    "video-vga-qxl-heads",
+    "video-virtio-gpu-device",
+    "video-virtio-gpu-secondary",
+    "vmcoreinfo",
+];
+
+/// The number of cases matched when this constant was last raised: never fewer.
+const MIN_MATCHED: usize = 173;
+
+/// The data directory, or `None` when the conformance data is absent.
+fn data_dir() -> Option<PathBuf> {
+    let base = match std::env::var_os("OXVIRT_CONFORMANCE") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"),
+    };
+    let dir = base.join("libvirt-9.0.0/domain/qemuxml2argvdata");
+    dir.is_dir().then_some(dir)
+}
+
+/// Whether a case is built against the fixed fake capabilities (no QEMU version in its name).
+fn is_plain(name: &str) -> bool {
+    !name.contains("-latest") && !name.contains('.')
+}
+
+/// Our `.args` text for a case, or `None` when its XML does not parse or we build no argv.
+fn ours(xml: &str) -> Result<String, String> {
+    let parsed = Domain::parse(xml).map_err(|e| format!("parse: {e}"))?;
+    let domain = parsed.domain;
+    let ctx = BuildContext::libvirt_test(&domain.name);
+    let argv = build(&domain, &ctx).map_err(|e| format!("build: {e}"))?;
+    Ok(format_args(&env(&domain, &ctx), &argv))
+}
+
+/// The expected text of a case; a file holding only another case's file name (a symbolic
+/// link stored as text) stands for that file.
+fn read_args(dir: &Path, name: &str) -> String {
+    let text = std::fs::read_to_string(dir.join(format!("{name}.args"))).expect("args");
+    let target = text.trim();
+    if target.ends_with(".args") && !target.contains(char::is_whitespace) {
+        if let Ok(linked) = std::fs::read_to_string(dir.join(target)) {
+            return linked;
+        }
+    }
+    text
+}
+
+/// The first differing line of two texts.
+fn first_diff(want: &str, got: &str) -> String {
+    let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
+    for i in 0..w.len().max(g.len()) {
+        let (a, b) = (w.get(i).copied(), g.get(i).copied());
+        if a != b {
+            return format!(
+                "line {}:\n    - {}\n    + {}",
+                i + 1,
+                a.unwrap_or("<end>"),
+                b.unwrap_or("<end>")
+            );
+        }
+    }
+    "no line differs (trailing bytes)".to_string()
+}
+
+#[test]
+fn qemuxml2argv_conformance() {
+    let Some(dir) = data_dir() else {
+        println!("SKIPPED: conformance data absent (set OXVIRT_CONFORMANCE)");
+        return;
+    };
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("read data dir")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".args"))
+                .map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    let total = names.len();
+    let (mut attempted, mut matched) = (0usize, 0usize);
+    let mut matched_names = Vec::new();
+    let mut mismatches = Vec::new();
+    for name in &names {
+        if !is_plain(name) {
+            continue;
+        }
+        let Ok(xml) = std::fs::read_to_string(dir.join(format!("{name}.xml"))) else {
+            continue;
+        };
+        if Domain::parse(&xml).is_err() {
+            continue;
+        }
+        attempted += 1;
+        let want = read_args(&dir, name);
+        match ours(&xml) {
+            Ok(got) if got == want => {
+                matched += 1;
+                matched_names.push(name.clone());
+            }
+            Ok(got) => mismatches.push(format!("{name}: {}", first_diff(&want, &got))),
+            Err(e) => mismatches.push(format!("{name}: {e}")),
+        }
+    }
+    println!("argv: {matched} of {total} byte for byte ({attempted} attempted)");
+    println!("matched: {}", matched_names.join(" "));
+    for m in mismatches.iter().take(12) {
+        println!("MISMATCH {m}");
+    }
+    if std::env::var_os("OXVIRT_ARGV_ALL").is_some() {
+        for m in &mismatches {
+            eprintln!("ALL {m}");
+        }
+    }
+    for name in MUST_MATCH {
+        assert!(
+            matched_names.iter().any(|n| n == name),
+            "{name}.args no longer matches byte for byte"
+        );
+    }
+    assert!(
+        matched >= MIN_MATCHED,
+        "matched {matched}, fewer than {MIN_MATCHED}"
+    );
+}
