@@ -246,7 +246,9 @@ async fn other_objects_of_the_node() {
 
 #[test]
 fn bad_node_files_fail_as_in_libvirt() {
-    let dir = std::env::temp_dir().join(format!("oxvirt-test-nodes-{}", std::process::id()));
+    // Under target/tmp: cargo's scratch space for integration tests, not the system's.
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("oxvirt-test-nodes-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cases = [
         (

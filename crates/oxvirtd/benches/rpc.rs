@@ -298,8 +298,8 @@ fn measure(sock: &Path, pid: u32) -> Res<Figures> {
     })
 }
 
-/// A daemon this bench started, stopped when dropped.
-struct Started(Option<Child>);
+/// A daemon this bench started, stopped when dropped (with its scratch directory, if any).
+struct Started(Option<Child>, Option<PathBuf>);
 
 impl Drop for Started {
     fn drop(&mut self) {
@@ -309,6 +309,9 @@ impl Drop for Started {
                 .arg(child.id().to_string())
                 .status();
             let _ = child.wait();
+        }
+        if let Some(dir) = &self.1 {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }
@@ -340,7 +343,7 @@ fn oxvirtd() -> Res<(Started, PathBuf, u32)> {
     if !wait_for(&sock) {
         return Err("oxvirtd did not listen".into());
     }
-    Ok((Started(Some(child)), sock, pid))
+    Ok((Started(Some(child), Some(dir)), sock, pid))
 }
 
 const LIBVIRT_SOCK: &str = "/var/run/libvirt/libvirt-sock";
@@ -355,7 +358,7 @@ fn libvirtd() -> Res<(Started, PathBuf, u32)> {
     };
     if UnixStream::connect(&sock).is_ok() {
         let pid = pid_of().ok_or("libvirtd runs but /var/run/libvirtd.pid is unreadable")?;
-        return Ok((Started(None), sock, pid));
+        return Ok((Started(None, None), sock, pid));
     }
     let _ = Command::new("virtlogd").arg("-d").status();
     let child = Command::new("libvirtd")
@@ -367,7 +370,7 @@ fn libvirtd() -> Res<(Started, PathBuf, u32)> {
     if !wait_for(&sock) {
         return Err("libvirtd did not listen".into());
     }
-    Ok((Started(Some(child)), sock, pid))
+    Ok((Started(Some(child), None), sock, pid))
 }
 
 /// Rounds per daemon, alternating between them; each figure is the best round's (the

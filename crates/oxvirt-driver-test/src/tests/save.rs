@@ -7,10 +7,43 @@ use oxvirt_xml::{ErrorCode, ErrorDomain};
 use super::{default_conn, dom_xml, err, ev, lifecycle_events};
 use crate::save::SAVE_MAGIC;
 
-fn scratch(name: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("oxvirt-test-save-{}", std::process::id()));
+/// A path for a save image in a directory of its own, removed when the test ends.
+struct Scratch {
+    dir: std::path::PathBuf,
+    path: String,
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.path
+    }
+}
+
+impl std::fmt::Display for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.path)
+    }
+}
+
+impl AsRef<std::path::Path> for Scratch {
+    fn as_ref(&self) -> &std::path::Path {
+        std::path::Path::new(&self.path)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
+    let dir = std::env::temp_dir().join(format!("oxvirt-test-save-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name).to_string_lossy().into_owned()
+    let path = dir.join(name).to_string_lossy().into_owned();
+    Scratch { dir, path }
 }
 
 #[tokio::test]
