@@ -165,16 +165,18 @@ fn a_full_narrow_bus_moves_the_hostdev_on() {
     );
 }
 
-#[test]
-fn lsilogic_reserves_unit_7_and_lends_its_model() {
+/// Seven units per bus (unit 7 is the controller's own): the six disks take units 0 to 5,
+/// the first SCSI hostdev unit 6, the second a new controller of the same model.
+fn seven_unit_controller(model: &str) {
     check(
-        r#"<controller type='scsi' index='0' model='lsilogic'/><disk type='file' device='disk'><source file='/d'/><target dev='sda' bus='scsi'/></disk><disk type='file' device='disk'><source file='/d'/><target dev='sdb' bus='scsi'/></disk><disk type='file' device='disk'><source file='/d'/><target dev='sdc' bus='scsi'/></disk><disk type='file' device='disk'><source file='/d'/><target dev='sdd' bus='scsi'/></disk><disk type='file' device='disk'><source file='/d'/><target dev='sde' bus='scsi'/></disk><disk type='file' device='disk'><source file='/d'/><target dev='sdf' bus='scsi'/></disk><hostdev mode='subsystem' type='scsi'><source><adapter name='scsi_host0'/><address bus='0' target='0' unit='0'/></source></hostdev><hostdev mode='subsystem' type='scsi'><source><adapter name='scsi_host0'/><address bus='0' target='0' unit='1'/></source></hostdev>"#,
+        &r#"<controller type='scsi' index='0' model='MODEL'/><disk type='file' device='disk'><source file='/d'/><target dev='sda' bus='scsi'/></disk><disk type='file' device='disk'><source file='/d'/><target dev='sdb' bus='scsi'/></disk><disk type='file' device='disk'><source file='/d'/><target dev='sdc' bus='scsi'/></disk><disk type='file' device='disk'><source file='/d'/><target dev='sdd' bus='scsi'/></disk><disk type='file' device='disk'><source file='/d'/><target dev='sde' bus='scsi'/></disk><disk type='file' device='disk'><source file='/d'/><target dev='sdf' bus='scsi'/></disk><hostdev mode='subsystem' type='scsi'><source><adapter name='scsi_host0'/><address bus='0' target='0' unit='0'/></source></hostdev><hostdev mode='subsystem' type='scsi'><source><adapter name='scsi_host0'/><address bus='0' target='0' unit='1'/></source></hostdev>"#
+            .replace("MODEL", model),
         Guest {
             os: "hvm",
             arch: "",
             video: VideoModelType::Cirrus,
         },
-        r#"<disk type='file' device='disk'>
+        &r#"<disk type='file' device='disk'>
   <source file='/d'/>
   <target dev='sda' bus='scsi'/>
   <address type='drive' controller='0' bus='0' target='0' unit='0'/>
@@ -204,8 +206,8 @@ fn lsilogic_reserves_unit_7_and_lends_its_model() {
   <target dev='sdf' bus='scsi'/>
   <address type='drive' controller='0' bus='0' target='0' unit='5'/>
 </disk>
-<controller type='scsi' index='0' model='lsilogic'/>
-<controller type='scsi' index='1' model='lsilogic'/>
+<controller type='scsi' index='0' model='MODEL'/>
+<controller type='scsi' index='1' model='MODEL'/>
 <hostdev mode='subsystem' type='scsi' managed='no'>
   <source>
     <adapter name='scsi_host0'/>
@@ -219,8 +221,19 @@ fn lsilogic_reserves_unit_7_and_lends_its_model() {
     <address bus='0' target='0' unit='1'/>
   </source>
   <address type='drive' controller='1' bus='0' target='0' unit='0'/>
-</hostdev>"#,
+</hostdev>"#
+            .replace("MODEL", model),
     );
+}
+
+#[test]
+fn lsilogic_reserves_unit_7_and_lends_its_model() {
+    seven_unit_controller("lsilogic");
+}
+
+#[test]
+fn ncr53c90_has_seven_units() {
+    seven_unit_controller("ncr53c90");
 }
 
 #[test]
@@ -246,64 +259,6 @@ fn lsisas1068_has_two_units() {
     <address bus='0' target='0' unit='1'/>
   </source>
   <address type='drive' controller='0' bus='0' target='0' unit='1'/>
-</hostdev>"#,
-    );
-}
-
-#[test]
-fn ncr53c90_has_seven_units() {
-    check(
-        r#"<controller type='scsi' index='0' model='ncr53c90'/><disk type='file' device='disk'><source file='/d'/><target dev='sda' bus='scsi'/></disk><disk type='file' device='disk'><source file='/d'/><target dev='sdb' bus='scsi'/></disk><disk type='file' device='disk'><source file='/d'/><target dev='sdc' bus='scsi'/></disk><disk type='file' device='disk'><source file='/d'/><target dev='sdd' bus='scsi'/></disk><disk type='file' device='disk'><source file='/d'/><target dev='sde' bus='scsi'/></disk><disk type='file' device='disk'><source file='/d'/><target dev='sdf' bus='scsi'/></disk><hostdev mode='subsystem' type='scsi'><source><adapter name='scsi_host0'/><address bus='0' target='0' unit='0'/></source></hostdev><hostdev mode='subsystem' type='scsi'><source><adapter name='scsi_host0'/><address bus='0' target='0' unit='1'/></source></hostdev>"#,
-        Guest {
-            os: "hvm",
-            arch: "",
-            video: VideoModelType::Cirrus,
-        },
-        r#"<disk type='file' device='disk'>
-  <source file='/d'/>
-  <target dev='sda' bus='scsi'/>
-  <address type='drive' controller='0' bus='0' target='0' unit='0'/>
-</disk>
-<disk type='file' device='disk'>
-  <source file='/d'/>
-  <target dev='sdb' bus='scsi'/>
-  <address type='drive' controller='0' bus='0' target='0' unit='1'/>
-</disk>
-<disk type='file' device='disk'>
-  <source file='/d'/>
-  <target dev='sdc' bus='scsi'/>
-  <address type='drive' controller='0' bus='0' target='0' unit='2'/>
-</disk>
-<disk type='file' device='disk'>
-  <source file='/d'/>
-  <target dev='sdd' bus='scsi'/>
-  <address type='drive' controller='0' bus='0' target='0' unit='3'/>
-</disk>
-<disk type='file' device='disk'>
-  <source file='/d'/>
-  <target dev='sde' bus='scsi'/>
-  <address type='drive' controller='0' bus='0' target='0' unit='4'/>
-</disk>
-<disk type='file' device='disk'>
-  <source file='/d'/>
-  <target dev='sdf' bus='scsi'/>
-  <address type='drive' controller='0' bus='0' target='0' unit='5'/>
-</disk>
-<controller type='scsi' index='0' model='ncr53c90'/>
-<controller type='scsi' index='1' model='ncr53c90'/>
-<hostdev mode='subsystem' type='scsi' managed='no'>
-  <source>
-    <adapter name='scsi_host0'/>
-    <address bus='0' target='0' unit='0'/>
-  </source>
-  <address type='drive' controller='0' bus='0' target='0' unit='6'/>
-</hostdev>
-<hostdev mode='subsystem' type='scsi' managed='no'>
-  <source>
-    <adapter name='scsi_host0'/>
-    <address bus='0' target='0' unit='1'/>
-  </source>
-  <address type='drive' controller='1' bus='0' target='0' unit='0'/>
 </hostdev>"#,
     );
 }
