@@ -450,10 +450,7 @@ fn python_gets_metadata_change_callbacks() {
     let mut raw = Raw::connect(&d.sock());
     raw.open();
     let p = raw.roundtrip(60, &14i32); // SUPPORTS_FEATURE(REMOTE_EVENT_CALLBACK)
-    if p.payload != vec![0, 0, 0, 1] {
-        println!("SKIPPED: the daemon does not announce REMOTE_EVENT_CALLBACK yet");
-        return;
-    }
+    assert_eq!(p.payload, vec![0, 0, 0, 1], "feature 14 must be announced");
     let run = |uri: &str| python_ok(PY_METADATA, uri);
     let ours = run(&d.uri());
     assert_eq!(ours, "test 0 None,test 2 http://example.org/\n");
