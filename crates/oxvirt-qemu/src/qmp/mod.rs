@@ -9,6 +9,7 @@
 
 mod commands;
 mod error;
+pub mod ops;
 mod wire;
 
 #[cfg(test)]
@@ -74,6 +75,18 @@ impl Events {
     }
 }
 
+/// One queued write: a whole command, optionally with a descriptor to pass beside it.
+enum Outgoing {
+    /// Plain command bytes.
+    Plain(Vec<u8>),
+    /// Command `id`'s bytes, sent with `fd` attached (`SCM_RIGHTS`).
+    WithFd {
+        id: u64,
+        bytes: Vec<u8>,
+        fd: std::os::fd::OwnedFd,
+    },
+}
+
 type ReplySender = oneshot::Sender<Result<Map<String, Value>, QmpError>>;
 
 /// Connection state shared by the client handles and the reader/writer tasks.
@@ -107,7 +120,7 @@ impl Shared {
 #[derive(Clone)]
 pub struct Qmp {
     shared: Arc<Shared>,
-    writer: mpsc::UnboundedSender<Vec<u8>>,
+    writer: mpsc::UnboundedSender<Outgoing>,
     next_id: Arc<AtomicU64>,
     version: QmpVersion,
     capabilities: Arc<Vec<String>>,
@@ -131,7 +144,10 @@ impl Qmp {
                 .map_err(|e| QmpError::Connect {
                     detail: os_error_text(&e),
                 })?;
-        Qmp::handshake(stream).await
+        // Split the socket itself (not through `tokio::io::split`) so the writer can reach
+        // the socket for `sendmsg` with `SCM_RIGHTS` ([`Qmp::send_fd`]).
+        let (read_half, write_half) = stream.into_split();
+        Qmp::start(read_half, write_half).await
     }
 
     /// Runs the QMP handshake over an already-open byte stream (a socket, or an in-memory
@@ -140,7 +156,16 @@ impl Qmp {
     where
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
-        let (read_half, mut write_half) = tokio::io::split(stream);
+        let (read_half, write_half) = tokio::io::split(stream);
+        Qmp::start(read_half, write_half).await
+    }
+
+    /// The handshake and tasks over a read half and a write half.
+    async fn start<R, W>(read_half: R, mut write_half: W) -> Result<(Qmp, Events), QmpError>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: ops::fd::MonitorWriter,
+    {
         let mut reader = BufReader::with_capacity(64 * 1024, read_half);
         let (events_tx, events_rx) = mpsc::unbounded_channel();
 
@@ -201,6 +226,18 @@ impl Qmp {
         command: &str,
         arguments: Option<Value>,
     ) -> Result<Value, QmpError> {
+        self.execute_with(command, arguments, None).await
+    }
+
+    /// [`Qmp::execute`], with `fd` passed beside the command's bytes when given (only on a
+    /// unix socket opened by [`Qmp::connect`]; elsewhere the call fails with
+    /// [`QmpError::Protocol`]).
+    pub(crate) async fn execute_with(
+        &self,
+        command: &str,
+        arguments: Option<Value>,
+        fd: Option<std::os::fd::OwnedFd>,
+    ) -> Result<Value, QmpError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         {
@@ -210,11 +247,12 @@ impl Qmp {
             }
             state.pending.insert(id, tx);
         }
-        if self
-            .writer
-            .send(wire::command_line(command, arguments, id))
-            .is_err()
-        {
+        let bytes = wire::command_line(command, arguments, id);
+        let out = match fd {
+            Some(fd) => Outgoing::WithFd { id, bytes, fd },
+            None => Outgoing::Plain(bytes),
+        };
+        if self.writer.send(out).is_err() {
             self.shared.lock().pending.remove(&id);
             return Err(QmpError::Closed);
         }
@@ -239,13 +277,35 @@ async fn next_message<R: AsyncBufRead + Unpin>(
 /// Writes queued commands whole, so a cancelled `execute` never leaves half a line. When
 /// every [`Qmp`] handle is gone it shuts the write side down: QEMU then closes the
 /// connection, the reader sees EOF and the events stream ends.
-async fn write_loop<W: AsyncWrite + Unpin>(
+async fn write_loop<W: ops::fd::MonitorWriter>(
     mut writer: W,
-    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
     shared: Arc<Shared>,
 ) {
-    while let Some(bytes) = rx.recv().await {
-        let ok = writer.write_all(&bytes).await.is_ok() && writer.flush().await.is_ok();
+    while let Some(out) = rx.recv().await {
+        let (bytes, sent) = match out {
+            Outgoing::Plain(bytes) => (bytes, 0),
+            Outgoing::WithFd { id, bytes, fd } => {
+                match ops::fd::send_first(writer.unix_stream(), &bytes, &fd).await {
+                    Ok(Some(sent)) => (bytes, sent),
+                    Ok(None) => {
+                        // Not a unix socket: this one command fails, nothing was written.
+                        let waiter = shared.lock().pending.remove(&id);
+                        if let Some(tx) = waiter {
+                            let _ = tx.send(Err(QmpError::Protocol(
+                                ops::fd::NOT_UNIX_SOCKET.to_string(),
+                            )));
+                        }
+                        continue;
+                    }
+                    Err(_) => {
+                        shared.close(&QmpError::Closed);
+                        return;
+                    }
+                }
+            }
+        };
+        let ok = writer.write_all(&bytes[sent..]).await.is_ok() && writer.flush().await.is_ok();
         if !ok {
             shared.close(&QmpError::Closed);
             return;
