@@ -113,7 +113,7 @@ impl RemoteDriver {
         }
     }
 
-    fn from_parts(conn: Connection, uri: String, hv_type: String) -> RemoteDriver {
+    pub(crate) fn from_parts(conn: Connection, uri: String, hv_type: String) -> RemoteDriver {
         let bus = Arc::new(EventBus::new());
         let (tx, rx) = mpsc::unbounded_channel();
         conn.set_default_event_sink(tx);

@@ -4,11 +4,12 @@
 
 use async_trait::async_trait;
 use oxvirt_domain::driver::{
-    DomainInfo, DomainRef, DomainState, DomainStats, EventReceiver, Hypervisor, JobInfo, NodeInfo,
-    Result, Screenshot, SecurityLabel, SecurityModel, SnapshotRef, StateReason, TypedParam,
+    ConsoleIo, DomainInfo, DomainRef, DomainState, DomainStats, EventReceiver, Hypervisor, JobInfo,
+    NodeInfo, Result, Screenshot, SecurityLabel, SecurityModel, SnapshotRef, StateReason,
+    TypedParam,
 };
 use oxvirt_rpc::remote::*;
-use oxvirt_rpc::stream::{DomainScreenshotArgs, DomainScreenshotRet};
+use oxvirt_rpc::stream::{DomainOpenConsoleArgs, DomainScreenshotArgs, DomainScreenshotRet};
 use oxvirt_rpc::xdr::{decode_from, encode_to_vec};
 use oxvirt_rpc::RemoteProcedure as P;
 use oxvirt_xml::types::Uuid;
@@ -378,6 +379,24 @@ impl Hypervisor for RemoteDriver {
             label: r.label.0,
             enforcing: r.enforcing != 0,
         })
+    }
+
+    async fn open_console(
+        &self,
+        dom: &DomainRef,
+        dev_name: Option<&str>,
+        flags: u32,
+    ) -> Result<ConsoleIo> {
+        let args = DomainOpenConsoleArgs {
+            dom: wire(dom),
+            dev_name: dev_name.map(str::to_owned),
+            flags,
+        };
+        let (_, stream) = self
+            .conn
+            .call_stream(P::DomainOpenConsole.number(), encode_to_vec(&args))
+            .await?;
+        Ok(crate::console::console_io(stream))
     }
 
     async fn screenshot(&self, dom: &DomainRef, screen: u32, flags: u32) -> Result<Screenshot> {

@@ -24,6 +24,7 @@
 //! ```
 
 mod connection;
+mod console;
 mod driver;
 mod hypervisor;
 pub mod msgs;
@@ -33,6 +34,7 @@ pub mod transport;
 pub use connection::{
     end_of_file, socket_closed, Connection, EventMessage, EventSink, PendingCall,
 };
+pub use console::{ConsoleReader, ConsoleWriter};
 pub use driver::{
     decode_event, RemoteDriver, CONNECT_RO, EVENT_IDS, FEATURE_PROGRAM_KEEPALIVE, KEEPALIVE_COUNT,
     KEEPALIVE_INTERVAL,

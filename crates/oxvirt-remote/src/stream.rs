@@ -18,6 +18,8 @@ pub struct IncomingStream {
     call: Header,
     rx: mpsc::UnboundedReceiver<Packet>,
     state: StreamState,
+    /// Handed over by [`IncomingStream::into_parts`]: dropping does nothing.
+    detached: bool,
 }
 
 impl std::fmt::Debug for IncomingStream {
@@ -41,7 +43,17 @@ impl IncomingStream {
             call,
             rx,
             state: StreamState::new(),
+            detached: false,
         }
+    }
+
+    /// The connection, the CALL and the stream's packets, for a stream served another
+    /// way (a console); whoever takes them unregisters the stream when done.
+    pub(crate) fn into_parts(mut self) -> (Arc<Shared>, Header, mpsc::UnboundedReceiver<Packet>) {
+        self.detached = true;
+        let (_, closed) = mpsc::unbounded_channel();
+        let rx = std::mem::replace(&mut self.rx, closed);
+        (Arc::clone(&self.shared), self.call, rx)
     }
 
     /// The next packet of the stream; the connection's end is an error.
@@ -123,6 +135,9 @@ impl IncomingStream {
 
 impl Drop for IncomingStream {
     fn drop(&mut self) {
+        if self.detached {
+            return;
+        }
         self.shared.remove_stream(self.call.serial);
         // Left unfinished: the daemon is told to stop (its confirmation is dropped).
         if !self.state.is_closed() {

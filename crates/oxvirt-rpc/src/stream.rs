@@ -32,6 +32,19 @@ pub struct DomainScreenshotRet {
     pub mime: Option<String>,
 }
 
+/// `remote_domain_open_console_args`: the arguments of procedure 201
+/// (`REMOTE_PROC_DOMAIN_OPEN_CONSOLE`). Its reply carries nothing; the console's data then
+/// flows both ways as a stream.
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct DomainOpenConsoleArgs {
+    /// The domain.
+    pub dom: NonnullDomain,
+    /// The console's alias (`remote_string`: absent for the first console).
+    pub dev_name: Option<String>,
+    /// `virDomainConsoleFlags`.
+    pub flags: u32,
+}
+
 /// The most data bytes one stream packet carries (`VIR_NET_MESSAGE_LEGACY_PAYLOAD_MAX`,
 /// the daemon's read size).
 pub const STREAM_CHUNK: usize = 262_120;
@@ -359,6 +372,29 @@ mod tests {
         let bytes = encode_to_vec(&a);
         assert_eq!(&bytes[bytes.len() - 8..], &[0, 0, 0, 2, 0, 0, 0, 3]);
         assert_eq!(decode_from::<DomainScreenshotArgs>(&bytes).unwrap(), a);
+    }
+
+    #[test]
+    fn open_console_args_are_dom_dev_name_flags() {
+        let a = DomainOpenConsoleArgs {
+            dom: NonnullDomain {
+                name: "t".into(),
+                uuid: [2; 16],
+                id: -1,
+            },
+            dev_name: Some("serial0".into()),
+            flags: 1,
+        };
+        let bytes = encode_to_vec(&a);
+        // name "t" (4 + 4), uuid (16), id (4), then the optional string and the flags.
+        assert_eq!(&bytes[28..], b"\0\0\0\x01\0\0\0\x07serial0\0\0\0\0\x01");
+        assert_eq!(decode_from::<DomainOpenConsoleArgs>(&bytes).unwrap(), a);
+        let none = DomainOpenConsoleArgs {
+            dev_name: None,
+            flags: 0,
+            ..a
+        };
+        assert_eq!(&encode_to_vec(&none)[28..], &[0u8; 8]);
     }
 
     #[test]

@@ -288,7 +288,7 @@ async fn start_stream(
     // The reply goes first; the task's packets queue behind it.
     let _ = outbox.tx.send(reply(&call, Ok(opened.reply)));
     tokio::spawn(async move {
-        let ending = stream::pump(call, opened.source, outbox, incoming).await;
+        let ending = stream::pump_duplex(call, opened.source, opened.sink, outbox, incoming).await;
         debug!("stream serial {} ended: {ending:?}", call.serial);
         streams
             .lock()

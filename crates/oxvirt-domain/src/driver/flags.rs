@@ -322,3 +322,11 @@ pub mod metadata {
     /// `VIR_DOMAIN_METADATA_ELEMENT`: one namespaced element of `<metadata>`.
     pub const ELEMENT: i32 = 2;
 }
+
+/// `virDomainConsoleFlags`.
+pub mod console {
+    /// Take the console from a session that holds it.
+    pub const FORCE: u32 = 1;
+    /// Refuse a console that is not safe to share (libvirt: check for PTY/unix safety).
+    pub const SAFE: u32 = 2;
+}

@@ -118,6 +118,21 @@ pub struct Screenshot {
     pub data: Vec<u8>,
 }
 
+/// A domain console opened by `virDomainOpenConsole`: what the guest writes, and where
+/// what the user types goes. The daemon streams both directions to the client.
+pub struct ConsoleIo {
+    /// The guest's output.
+    pub reader: Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+    /// The guest's input.
+    pub writer: Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
+}
+
+impl std::fmt::Debug for ConsoleIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConsoleIo")
+    }
+}
+
 /// The error every unimplemented call returns: libvirt's `VIR_ERR_NO_SUPPORT` naming the
 /// public function.
 pub fn no_support(function: &str) -> VirError {
@@ -365,6 +380,18 @@ pub trait Hypervisor: Send + Sync {
     /// with the MIME type).
     async fn screenshot(&self, _dom: &DomainRef, _screen: u32, _flags: u32) -> Result<Screenshot> {
         Err(no_support("virDomainScreenshot"))
+    }
+
+    /// `virDomainOpenConsole`: the console `dev_name` (a serial, console or channel alias
+    /// such as `serial0`; the first console when `None`). `flags`:
+    /// [`flags::console`].
+    async fn open_console(
+        &self,
+        _dom: &DomainRef,
+        _dev_name: Option<&str>,
+        _flags: u32,
+    ) -> Result<ConsoleIo> {
+        Err(no_support("virDomainOpenConsole"))
     }
 
     /// `virDomainGetMaxMemory`, in KiB.

@@ -4,6 +4,9 @@
 //! finish (OK), which it confirms with an empty OK. A client abort (ERROR) is confirmed
 //! the same way; a failing source aborts the stream with a `remote_error`.
 //!
+//! A console (`virDomainOpenConsole`, see `console.rs`) streams both ways: the client's
+//! data packets are written to the call's sink while the source's data goes out.
+//!
 //! Data only goes out as the connection's writer drains it: each data packet takes
 //! credit from the connection's [`Outbox`] window, given back once its bytes are written,
 //! so a fast source never piles up behind a slow client.
@@ -14,11 +17,14 @@ use oxvirt_rpc::stream::{self as rpc, DomainScreenshotArgs, DomainScreenshotRet,
 use oxvirt_rpc::stream::{StreamState, STREAM_CHUNK};
 use oxvirt_rpc::{Header, MessageType, Packet, RemoteProcedure as P};
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, Semaphore};
 
 use super::{args, dref, ret};
 use crate::client::Client;
+
+#[path = "console.rs"]
+mod console;
 
 /// How many data bytes may wait in a connection's output at once (four packets).
 pub const STREAM_WINDOW: usize = 4 * STREAM_CHUNK;
@@ -26,17 +32,22 @@ pub const STREAM_WINDOW: usize = 4 * STREAM_CHUNK;
 /// Where a stream's bytes come from (a file, a console, an image in memory).
 pub type Source = Box<dyn AsyncRead + Send + Unpin>;
 
+/// Where the bytes a client streams go (a console's input).
+pub type Sink = Box<dyn AsyncWrite + Send + Unpin>;
+
 /// A stream procedure's outcome: the reply payload, then the stream's data.
 pub struct StreamCall {
     /// The XDR reply payload sent before any stream packet.
     pub reply: Vec<u8>,
     /// What the daemon streams to the client after the reply.
     pub source: Source,
+    /// Where the data the client streams goes (`None`: dropped).
+    pub sink: Option<Sink>,
 }
 
 /// Whether `procedure` opens a stream that the daemon serves.
 pub fn is_stream_procedure(procedure: i32) -> bool {
-    procedure == P::DomainScreenshot.number()
+    procedure == P::DomainScreenshot.number() || procedure == P::DomainOpenConsole.number()
 }
 
 /// Runs a stream procedure: the reply payload and the data to stream, or the error to
@@ -61,8 +72,10 @@ pub async fn dispatch_stream(
                     mime: Some(shot.mime),
                 })?,
                 source: Box::new(std::io::Cursor::new(shot.data)),
+                sink: None,
             })
         }
+        Some(P::DomainOpenConsole) => console::open(drv.as_ref(), payload).await,
         _ => Err(super::unknown_procedure(procedure)),
     }
 }
@@ -128,64 +141,89 @@ pub enum Ending {
 
 /// Sends `source` to the client as the stream of `call`, reading the client's stream
 /// packets from `incoming`, until the stream is finished, aborted or the connection
-/// ends.
+/// ends. Data the client sends is dropped (a stream the daemon only reads from).
+#[cfg(test)]
 pub async fn pump(
     call: Header,
+    source: Source,
+    out: Outbox,
+    incoming: mpsc::Receiver<Packet>,
+) -> Ending {
+    pump_duplex(call, source, None, out, incoming).await
+}
+
+/// Writes `data` to `sink`; never completes without a sink.
+async fn write_some(sink: &mut Option<Sink>, data: &[u8]) -> std::io::Result<usize> {
+    match sink {
+        Some(sink) => sink.write(data).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A bidirectional stream (libvirtd's `daemonStreamHandleRead`/`HandleWrite` together):
+/// `source`'s bytes go to the client as data packets under the credit window, then the
+/// end of the data once `source` ends; the data of the client's packets is written to
+/// `sink` in order (dropped without one), at most [`STREAM_CHUNK`] bytes buffered before
+/// the client's packets wait. Ends at the client's finish (after writing what it sent) or
+/// abort, both confirmed; a failing source or sink aborts with its error.
+pub async fn pump_duplex(
+    call: Header,
     mut source: Source,
+    mut sink: Option<Sink>,
     out: Outbox,
     mut incoming: mpsc::Receiver<Packet>,
 ) -> Ending {
     let mut state = StreamState::new();
+    let mut sent_eof = false;
+    // Read from the source, waiting for credit.
     let mut pending: Option<Vec<u8>> = None;
+    // Sent by the client, not yet written to the sink.
+    let mut input: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; STREAM_CHUNK];
     loop {
-        let open = state.phase() == rpc::Phase::Open;
-        let p = if !open {
-            // Waiting for the client's finish: a connection that went meanwhile ends it
-            // even if this stream's input was registered after the connection's cleanup.
-            tokio::select! {
-                p = incoming.recv() => p,
-                () = out.tx.closed() => None,
-            }
-        } else if let Some(data) = pending.take() {
-            let credit = Arc::clone(&out.credit);
-            let want = data.len().max(1) as u32;
-            tokio::select! {
-                p = incoming.recv() => {
-                    pending = Some(data);
-                    p
+        let want = pending.as_ref().map_or(1, |d| d.len().max(1)) as u32;
+        let credit = Arc::clone(&out.credit);
+        let p = tokio::select! {
+            p = incoming.recv(), if input.len() < STREAM_CHUNK => p,
+            // The connection went (even if this stream's input was registered after the
+            // connection's cleanup).
+            () = out.tx.closed() => None,
+            permit = credit.acquire_many_owned(want), if pending.is_some() => {
+                let Ok(permit) = permit else {
+                    return Ending::Disconnected;
+                };
+                permit.forget();
+                let data = pending.take().unwrap_or_default();
+                if !out.send(rpc::data(&call, data)) {
+                    return Ending::Disconnected;
                 }
-                permit = credit.acquire_many_owned(want) => {
-                    let Ok(permit) = permit else {
-                        return Ending::Disconnected;
-                    };
-                    permit.forget();
-                    if !out.send(rpc::data(&call, data)) {
-                        return Ending::Disconnected;
-                    }
-                    continue;
-                }
+                continue;
             }
-        } else {
-            tokio::select! {
-                p = incoming.recv() => p,
-                read = source.read(&mut buf) => {
-                    match read {
-                        Ok(0) => {
-                            state.sent_eof();
-                            if !out.send(rpc::eof(&call)) {
-                                return Ending::Disconnected;
-                            }
-                        }
-                        Ok(n) => pending = Some(buf[..n].to_vec()),
-                        Err(err) => {
-                            let err = io_failure(&err);
-                            let _ = out.send(rpc::abort(&call, Some(&err)));
-                            return Ending::Failed(err);
+            read = source.read(&mut buf), if pending.is_none() && !sent_eof => {
+                match read {
+                    Ok(0) => {
+                        sent_eof = true;
+                        if !out.send(rpc::eof(&call)) {
+                            return Ending::Disconnected;
                         }
                     }
-                    continue;
+                    Ok(n) => pending = Some(buf[..n].to_vec()),
+                    Err(err) => return fail(&call, &out, io_failure(&err)),
                 }
+                continue;
+            }
+            written = write_some(&mut sink, &input), if !input.is_empty() => {
+                match written {
+                    Ok(0) => {
+                        let err = std::io::Error::from(std::io::ErrorKind::WriteZero);
+                        return fail(&call, &out, write_failure(&err));
+                    }
+                    Ok(n) => {
+                        input.drain(..n);
+                    }
+                    Err(err) => return fail(&call, &out, write_failure(&err)),
+                }
+                continue;
             }
         };
         let Some(p) = p else {
@@ -196,6 +234,16 @@ pub async fn pump(
         }
         match state.on_packet(&p) {
             Event::Finish => {
+                // What the client sent before its finish is written first.
+                if let Some(sink) = sink.as_mut() {
+                    let flushed = match sink.write_all(&input).await {
+                        Ok(()) => sink.flush().await,
+                        Err(err) => Err(err),
+                    };
+                    if let Err(err) = flushed {
+                        return fail(&call, &out, write_failure(&err));
+                    }
+                }
                 return if out.send(rpc::finish(&call)) {
                     Ending::Finished
                 } else {
@@ -209,11 +257,27 @@ pub async fn pump(
                     Ending::Disconnected
                 };
             }
-            // Data, holes or an end sent to a stream the daemon only reads from mean
-            // nothing: dropped, as late packets are.
+            Event::Data(bytes) if sink.is_some() => input.extend_from_slice(&bytes),
+            // Data for a stream the daemon only reads from, holes, or the end of the
+            // client's data mean nothing: dropped, as late packets are.
             _ => {}
         }
     }
+}
+
+/// Aborts the stream with `err`.
+fn fail(call: &Header, out: &Outbox, err: VirError) -> Ending {
+    let _ = out.send(rpc::abort(call, Some(&err)));
+    Ending::Failed(err)
+}
+
+/// libvirt's error for a stream whose sink failed (`virFDStreamWrite`).
+fn write_failure(err: &std::io::Error) -> VirError {
+    VirError::new(
+        ErrorDomain::Streams,
+        ErrorCode::SystemError,
+        format!("cannot write to stream: {err}"),
+    )
 }
 
 /// libvirt's error for a stream whose source failed.
