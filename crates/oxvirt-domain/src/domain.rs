@@ -182,6 +182,30 @@ pub struct Parsed {
 }
 
 impl Domain {
+    /// The vCPUs online (`virDomainDefGetVcpus`).
+    pub fn vcpus_current(&self) -> u32 {
+        self.vcpu
+            .as_ref()
+            .map_or(1, |v| v.current.unwrap_or(v.count))
+    }
+
+    /// The most vCPUs the definition allows (`virDomainDefGetVcpusMax`).
+    pub fn vcpus_max(&self) -> u32 {
+        self.vcpu.as_ref().map_or(1, |v| v.count)
+    }
+
+    /// The total memory in KiB (`virDomainDefGetMemoryTotal`).
+    pub fn memory_total(&self) -> u64 {
+        self.memory.as_ref().map_or(0, |m| m.kib)
+    }
+
+    /// The memory the guest has now, in KiB (`<currentMemory>`, else the total).
+    pub fn memory_current(&self) -> u64 {
+        self.current_memory.unwrap_or_else(|| self.memory_total())
+    }
+}
+
+impl Domain {
     /// A minimal domain: a name, a hypervisor, and nothing else.
     pub fn new(name: impl Into<String>, virt_type: VirtType) -> Self {
         Domain {

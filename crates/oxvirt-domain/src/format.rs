@@ -1,11 +1,11 @@
-//! Formatting definitions as the test driver's calls show them: domains
-//! (`virDomainGetXMLDesc`, saved images) and snapshots (`virDomainSnapshotGetXMLDesc`),
-//! with what only the `SECURE` flags show hidden the same way in both.
+//! Formatting definitions as drivers' calls show them: domains (`virDomainGetXMLDesc`,
+//! saved images) and snapshots (`virDomainSnapshotGetXMLDesc`), with what only the
+//! `SECURE` flags show hidden the same way in both.
 
-use oxvirt_domain::driver::flags::{snapshot_xml, xml};
-use oxvirt_domain::driver::DomainRef;
-use oxvirt_domain::snapshot::{DomainSnapshot, SnapshotDomain};
-use oxvirt_domain::Domain;
+use crate::driver::flags::{snapshot_xml, xml};
+use crate::driver::DomainRef;
+use crate::snapshot::{DomainSnapshot, SnapshotDomain};
+use crate::Domain;
 use oxvirt_xml::{Element, Node as XmlNode, XmlModel};
 
 /// Removes from a formatted `<domain>` (or a snapshot's `<inactiveDomain>`) what libvirt
@@ -14,7 +14,7 @@ use oxvirt_xml::{Element, Node as XmlNode, XmlModel};
 ///
 /// `virDomainGetXMLDesc` and `virDomainSnapshotGetXMLDesc` without their `SECURE` flag
 /// both hide them with this.
-pub(crate) fn hide_secrets(domain: &mut Element) {
+pub fn hide_secrets(domain: &mut Element) {
     for dev in children_mut(domain, "devices").flat_map(|d| d.children.iter_mut()) {
         let XmlNode::Element(dev) = dev else { continue };
         match dev.name.as_str() {
@@ -51,7 +51,7 @@ fn children_mut<'a>(el: &'a mut Element, name: &'a str) -> impl Iterator<Item = 
 /// Formats `def` as `virDomainDefFormat` does with the `VIR_DOMAIN_XML_*` `flags`: the ID
 /// `id` unless the inactive form is asked for or the domain does not run, secrets only
 /// with `VIR_DOMAIN_XML_SECURE`.
-pub(crate) fn format_domain(def: &Domain, id: i32, flags: u32) -> String {
+pub fn format_domain(def: &Domain, id: i32, flags: u32) -> String {
     let mut def = def.clone();
     def.id = (flags & xml::INACTIVE == 0 && id != -1).then_some(id);
     let mut el = def.to_element();
@@ -66,7 +66,7 @@ pub(crate) fn format_domain(def: &Domain, id: i32, flags: u32) -> String {
 /// with the secrets of its `<domain>` and `<inactiveDomain>` only with
 /// `VIR_DOMAIN_SNAPSHOT_XML_SECURE`. The sources of its `<disks>` never show cookies
 /// (libvirt formats them without the secure flag whatever the caller asks).
-pub(crate) fn format_snapshot(def: &DomainSnapshot, dom: &DomainRef, flags: u32) -> String {
+pub fn format_snapshot(def: &DomainSnapshot, dom: &DomainRef, flags: u32) -> String {
     let mut def = def.clone();
     def.active = None;
     if def.domain.is_none() {
@@ -112,7 +112,7 @@ mod tests {
              port='80'/><cookies><cookie name='c'>v</cookie></cookies></source></disk>\
              </disks>{DOMAIN}{inactive}</domainsnapshot>"
         );
-        let flags = oxvirt_domain::snapshot::SnapshotParseFlags {
+        let flags = crate::snapshot::SnapshotParseFlags {
             redefine: true,
             internal: false,
             offline: false,

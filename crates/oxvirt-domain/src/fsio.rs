@@ -1,5 +1,6 @@
 //! Atomic file replacement and removal (libvirt's `virFileRewrite` and
-//! `virDomainDeleteConfig`), with libvirt's error messages.
+//! `virDomainDeleteConfig`), with libvirt's error messages: what every stateful driver
+//! uses to keep its definitions and status files.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -7,14 +8,21 @@ use std::path::Path;
 
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
-use crate::save::strerror;
-
 /// The suffix of a file being written; a leftover one is an interrupted write.
-pub(crate) const TMP_SUFFIX: &str = ".tmp";
+pub const TMP_SUFFIX: &str = ".tmp";
+
+/// The `strerror` text of an I/O error, without Rust's ` (os error N)` suffix.
+pub fn strerror(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
 
 /// `VIR_ERR_SYSTEM_ERROR` as libvirt's file helpers report it (`VIR_FROM_NONE`):
 /// `detail: <strerror>`.
-pub(crate) fn system_error(detail: String, e: &io::Error) -> VirError {
+pub fn system_error(detail: String, e: &io::Error) -> VirError {
     VirError::raw(
         ErrorDomain::None,
         ErrorCode::SystemError,
@@ -23,7 +31,7 @@ pub(crate) fn system_error(detail: String, e: &io::Error) -> VirError {
 }
 
 /// Creates `dir` and its parents (`virFileMakePath`), as the configuration directory.
-pub(crate) fn make_dir(dir: &Path) -> Result<(), VirError> {
+pub fn make_dir(dir: &Path) -> Result<(), VirError> {
     fs::create_dir_all(dir).map_err(|e| {
         system_error(
             format!("cannot create config directory '{}'", dir.display()),
@@ -42,7 +50,7 @@ fn sync_dir(dir: &Path) -> Result<(), VirError> {
 /// Replaces `path` by a file holding `text`, atomically: `path.tmp` is written and synced
 /// in the same directory, renamed over `path`, and the directory synced. A crash leaves
 /// either the old file or the new one (and perhaps the `.tmp`, which readers ignore).
-pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<(), VirError> {
+pub fn write_atomic(path: &Path, text: &str) -> Result<(), VirError> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(TMP_SUFFIX);
     let tmp = Path::new(&tmp);
@@ -69,7 +77,7 @@ pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<(), VirError> {
 }
 
 /// Removes `path` if it exists, durably.
-pub(crate) fn remove(path: &Path) -> Result<(), VirError> {
+pub fn remove(path: &Path) -> Result<(), VirError> {
     match fs::remove_file(path) {
         Ok(()) => sync_dir(path.parent().unwrap_or(Path::new("."))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),

@@ -21,6 +21,8 @@ pub mod devices;
 pub mod domain;
 pub mod driver;
 pub mod features;
+pub mod format;
+pub mod fsio;
 pub mod memory;
 pub mod objects;
 pub mod os;

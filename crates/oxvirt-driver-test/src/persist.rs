@@ -42,7 +42,6 @@
 //! define whose config could not be saved). Events the call already sent are not taken
 //! back. The `*_sync` methods themselves do not write: only the trait's calls do.
 
-mod fsio;
 mod record;
 
 use std::collections::HashMap;
@@ -57,7 +56,7 @@ use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 use crate::driver::TestDriver;
 use crate::node::{self, NodeConfig};
-use fsio::{make_dir, remove, write_atomic, TMP_SUFFIX};
+use oxvirt_domain::fsio::{make_dir, remove, write_atomic, TMP_SUFFIX};
 use record::{format_record, parse_record, Record};
 
 /// The version of the layout this module writes.

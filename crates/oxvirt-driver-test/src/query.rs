@@ -14,24 +14,22 @@ use crate::format::format_domain;
 
 /// The vCPUs online (`virDomainDefGetVcpus`).
 pub(crate) fn vcpus_current(def: &Domain) -> u32 {
-    def.vcpu
-        .as_ref()
-        .map_or(1, |v| v.current.unwrap_or(v.count))
+    def.vcpus_current()
 }
 
 /// The most vCPUs the definition allows (`virDomainDefGetVcpusMax`).
 pub(crate) fn vcpus_max(def: &Domain) -> u32 {
-    def.vcpu.as_ref().map_or(1, |v| v.count)
+    def.vcpus_max()
 }
 
 /// The total memory in KiB (`virDomainDefGetMemoryTotal`).
 pub(crate) fn memory_total(def: &Domain) -> u64 {
-    def.memory.as_ref().map_or(0, |m| m.kib)
+    def.memory_total()
 }
 
 /// The memory the guest has now, in KiB (`mem.cur_balloon`).
 pub(crate) fn memory_current(def: &Domain) -> u64 {
-    def.current_memory.unwrap_or_else(|| memory_total(def))
+    def.memory_current()
 }
 
 /// CPU time as the test driver makes it up: the wall clock in microseconds, times 1000.

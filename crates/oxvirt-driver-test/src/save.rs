@@ -26,14 +26,7 @@ pub const SAVE_MAGIC: &[u8; 15] = b"TestGuestMagic\0";
 /// The longest domain XML an image may hold to be read back.
 pub const MAX_SAVED_XML: usize = 8192;
 
-/// The text of an OS error, as `strerror` gives it (libvirt puts it after a colon).
-pub(crate) fn strerror(e: &io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error ") {
-        Some(i) => text[..i].to_string(),
-        None => text,
-    }
-}
+pub(crate) use oxvirt_domain::fsio::strerror;
 
 /// `VIR_ERR_SYSTEM_ERROR` from the test driver: `detail: <strerror>`.
 fn system_error(detail: &str, e: &io::Error) -> VirError {

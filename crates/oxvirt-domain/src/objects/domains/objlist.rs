@@ -86,6 +86,14 @@ impl DomainList {
         self.next_id
     }
 
+    /// Marks `id` as given out (a domain found running when a daemon restarts): the next
+    /// fresh ID is above it.
+    pub fn reserve_id(&mut self, id: i32) {
+        if id >= self.next_id {
+            self.next_id = id.saturating_add(1);
+        }
+    }
+
     /// The domain with UUID `uuid`.
     pub fn find_by_uuid(&self, uuid: &Uuid) -> Option<&DomainObj> {
         self.slot(*self.by_uuid.get(uuid)?)
@@ -99,6 +107,12 @@ impl DomainList {
     /// The domain named `name`.
     pub fn find_by_name(&self, name: &str) -> Option<&DomainObj> {
         self.slot(*self.by_name.get(name)?)
+    }
+
+    /// The domain named `name`, to change it.
+    pub fn find_by_name_mut(&mut self, name: &str) -> Option<&mut DomainObj> {
+        let at = *self.by_name.get(name)?;
+        self.slot_mut(at)
     }
 
     /// The running domain with ID `id`.
