@@ -82,7 +82,7 @@ pub async fn probe(binary: &Path) -> Result<QemuCaps, VirError> {
     if !binary.exists() {
         return Err(VirError::new(
             ErrorDomain::Qemu,
-            ErrorCode::InternalError,
+            ErrorCode::SystemError,
             format!(
                 "Cannot check QEMU binary {}: No such file or directory",
                 binary.display()
@@ -226,8 +226,12 @@ impl CapsCache {
             .map_err(|e| {
                 VirError::new(
                     ErrorDomain::Qemu,
-                    ErrorCode::InternalError,
-                    format!("Cannot check QEMU binary {}: {e}", binary.display()),
+                    ErrorCode::SystemError,
+                    format!(
+                        "Cannot check QEMU binary {}: {}",
+                        binary.display(),
+                        oxvirt_domain::fsio::strerror(&e)
+                    ),
                 )
             })?;
         if let Some((seen, caps)) = self.lock().get(binary) {

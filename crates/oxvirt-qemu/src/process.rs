@@ -3,12 +3,12 @@
 //! (`SIGTERM`, then `SIGKILL` unless the caller asked for a graceful stop).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
-use rustix::process::{kill_process, Pid, Signal};
+use rustix::process::{kill_process, pidfd_open, Pid, PidfdFlags, Signal};
 use tokio::process::Command;
 use tokio::sync::watch;
 
@@ -22,7 +22,7 @@ pub const TERM_GRACE: Duration = Duration::from_secs(10);
 pub const MONITOR_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What to start.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Launch {
     /// The emulator and its arguments (`argv[0]` is the binary).
     pub argv: Vec<String>,
@@ -33,6 +33,34 @@ pub struct Launch {
     pub log: PathBuf,
     /// The QMP socket the arguments make QEMU listen on.
     pub monitor: PathBuf,
+    /// A file QEMU reads as its standard input (a saved state for `-incoming fd:0`).
+    pub stdin: Option<std::fs::File>,
+}
+
+impl Launch {
+    /// A launch of `argv` with `env`, logging to `log`, monitored on `monitor`.
+    pub fn new(
+        argv: Vec<String>,
+        env: Vec<(String, String)>,
+        log: PathBuf,
+        monitor: PathBuf,
+    ) -> Self {
+        Launch {
+            argv,
+            env,
+            log,
+            monitor,
+            stdin: None,
+        }
+    }
+}
+
+/// How a QEMU process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    /// Its exit status, known only for a process this daemon started (a reattached one is
+    /// reaped by init).
+    pub status: Option<ExitStatus>,
 }
 
 /// A running QEMU.
@@ -40,11 +68,22 @@ pub struct Launch {
 pub struct QemuProcess {
     pid: i32,
     qmp: Qmp,
-    exited: watch::Receiver<Option<ExitStatus>>,
+    exited: watch::Receiver<Option<Exit>>,
 }
 
 fn qemu_error(code: ErrorCode, detail: impl Into<String>) -> VirError {
     VirError::new(ErrorDomain::Qemu, code, detail.into())
+}
+
+/// Whether process `pid` is a zombie (exited, not yet reaped), from `/proc/PID/stat`.
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rfind(')')
+                .map(|at| s[at + 1..].trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true)
 }
 
 /// The last lines QEMU wrote to its log, for an error message.
@@ -88,7 +127,15 @@ impl QemuProcess {
             .args(args)
             .env_clear()
             .envs(launch.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
+            .stdin(match &launch.stdin {
+                Some(file) => file.try_clone().map(Stdio::from).map_err(|e| {
+                    qemu_error(
+                        ErrorCode::SystemError,
+                        format!("cannot pass the saved state: {e}"),
+                    )
+                })?,
+                None => Stdio::null(),
+            })
             .stdout(log)
             .stderr(stderr)
             // QEMU must outlive a daemon that is killed: the next one reattaches.
@@ -142,9 +189,42 @@ impl QemuProcess {
         let (tx, exited) = watch::channel(None);
         tokio::spawn(async move {
             // Reaping our own child: this machine's PID 1 reaps orphans slowly.
-            if let Ok(status) = child.wait().await {
-                let _ = tx.send(Some(status));
-            }
+            let status = child.wait().await.ok();
+            let _ = tx.send(Some(Exit { status }));
+        });
+        Ok((QemuProcess { pid, qmp, exited }, events))
+    }
+
+    /// Reattaches to a QEMU a previous daemon started: process `pid`, monitor socket
+    /// `monitor`. Its exit is watched through a pidfd (it is no longer our child: init
+    /// reaps it). Fails if the process is gone or its monitor does not answer.
+    pub async fn attach(pid: i32, monitor: &Path) -> Result<(QemuProcess, Events), VirError> {
+        let gone = || qemu_error(ErrorCode::OperationFailed, format!("process {pid} is gone"));
+        let raw = Pid::from_raw(pid).ok_or_else(gone)?;
+        let pidfd = pidfd_open(raw, PidfdFlags::empty()).map_err(|_| gone())?;
+        if is_zombie(pid) {
+            return Err(gone());
+        }
+        let (qmp, events) = Qmp::connect(monitor).await.map_err(|e| {
+            qemu_error(
+                ErrorCode::OperationFailed,
+                format!("cannot reconnect to the monitor of process {pid}: {e}"),
+            )
+        })?;
+        // Sound: the pidfd is an `OwnedFd`, fixed for its lifetime (the safe
+        // constructor's condition; its replacement is `unsafe`, which we forbid).
+        #[allow(deprecated)]
+        let pidfd = tokio::io::unix::AsyncFd::new(pidfd).map_err(|e| {
+            qemu_error(
+                ErrorCode::SystemError,
+                format!("cannot watch process {pid}: {e}"),
+            )
+        })?;
+        let (tx, exited) = watch::channel(None);
+        tokio::spawn(async move {
+            // A pidfd becomes readable when the process terminates.
+            let _ = pidfd.readable().await;
+            let _ = tx.send(Some(Exit { status: None }));
         });
         Ok((QemuProcess { pid, qmp, exited }, events))
     }
@@ -164,8 +244,8 @@ impl QemuProcess {
         self.exited.borrow().is_some()
     }
 
-    /// Waits until the process has exited, at most `limit`; its status if it did.
-    pub async fn wait_exit(&self, limit: Duration) -> Option<ExitStatus> {
+    /// Waits until the process has exited, at most `limit`; how it ended if it did.
+    pub async fn wait_exit(&self, limit: Duration) -> Option<Exit> {
         let mut rx = self.exited.clone();
         let waited = tokio::time::timeout(limit, rx.wait_for(Option::is_some)).await;
         match waited {

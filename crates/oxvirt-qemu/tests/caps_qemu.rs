@@ -121,10 +121,10 @@ async fn a_missing_binary_is_a_clear_error() {
     let err = probe(Path::new("/nonexistent/qemu-system-x86_64"))
         .await
         .unwrap_err();
-    assert_eq!(err.code, ErrorCode::InternalError);
+    assert_eq!(err.code, ErrorCode::SystemError);
     assert_eq!(
         err.message,
-        "internal error: Cannot check QEMU binary /nonexistent/qemu-system-x86_64: No such file or directory"
+        "Cannot check QEMU binary /nonexistent/qemu-system-x86_64: No such file or directory"
     );
     let Err(err) = CapsCache::new()
         .get(Path::new("/nonexistent/qemu-system-x86_64"))

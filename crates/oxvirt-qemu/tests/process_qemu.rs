@@ -54,6 +54,7 @@ impl Scratch {
             ],
             log: self.0.join("t.log"),
             monitor,
+            stdin: None,
         }
     }
 }

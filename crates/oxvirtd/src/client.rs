@@ -3,11 +3,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use oxvirt::uri::Uri;
 use oxvirt_domain::driver::Hypervisor;
 use oxvirt_driver_test::TestDriver;
+use oxvirt_qemu::driver::QemuDriver;
 use oxvirt_rpc::Packet;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 use tokio::sync::{mpsc, Notify};
@@ -56,9 +57,24 @@ pub fn not_open() -> VirError {
     )
 }
 
-/// Opens the driver `name` names: `test:///default` or `test:///path/to/node.xml`; an
-/// empty or missing name means `test:///default`. `state_dir` is where a persistent driver
-/// keeps its definitions. The flag says the driver is the shared `test:///default`.
+/// The daemon's QEMU driver, opened once at startup (it reattaches to running guests then),
+/// shared by every `qemu:///system` connection.
+static QEMU: OnceLock<QemuDriver> = OnceLock::new();
+
+/// Installs the daemon's QEMU driver.
+pub fn set_qemu_driver(driver: QemuDriver) {
+    let _ = QEMU.set(driver);
+}
+
+/// The daemon's QEMU driver, if it has one.
+pub fn qemu_driver() -> Option<&'static QemuDriver> {
+    QEMU.get()
+}
+
+/// Opens the driver `name` names: `qemu:///system`, `test:///default` or
+/// `test:///path/to/node.xml`; an empty or missing name means `test:///default`.
+/// `state_dir` is where a persistent test driver keeps its definitions. The flag says the
+/// driver is shared (`test:///default`, `qemu:///system`).
 pub fn open_driver(
     name: Option<&str>,
     state_dir: Option<&Path>,
@@ -66,6 +82,20 @@ pub fn open_driver(
     let name = name.filter(|n| !n.is_empty()).unwrap_or("test:///default");
     let no_connect = || VirError::new(ErrorDomain::None, ErrorCode::NoConnect, name);
     let uri = Uri::parse(name).map_err(|_| no_connect())?;
+    if uri.scheme() == "qemu" && uri.host().is_none() {
+        if uri.path() != "/system" {
+            return Err(VirError::new(
+                ErrorDomain::Qemu,
+                ErrorCode::InternalError,
+                format!(
+                    "unexpected QEMU URI path '{}', try qemu:///system",
+                    uri.path()
+                ),
+            ));
+        }
+        let driver = qemu_driver().ok_or_else(no_connect)?;
+        return Ok((Arc::new(driver.clone()), true));
+    }
     if uri.scheme() != "test" || uri.host().is_some() || uri.path().is_empty() {
         return Err(no_connect());
     }

@@ -19,6 +19,8 @@ use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
 
+use oxvirt_qemu::driver::{QemuConfig, QemuDriver};
+
 use crate::config::Config;
 use crate::listen::Listener;
 use crate::log::{info, warning};
@@ -72,6 +74,17 @@ async fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", config.runtime_dir.display()))?;
     std::fs::create_dir_all(&config.state_dir)
         .map_err(|e| format!("{}: {e}", config.state_dir.display()))?;
+    let qemu_config = QemuConfig::under(&config.state_dir, &config.runtime_dir);
+    match QemuDriver::open(qemu_config).await {
+        Ok(driver) => {
+            let running = driver.running_pids().len();
+            if running > 0 {
+                info!("qemu: reattached to {running} running domains");
+            }
+            client::set_qemu_driver(driver);
+        }
+        Err(err) => warning!("qemu:///system is unavailable: {}", err.message),
+    }
     let rw_path = config.runtime_dir.join("libvirt-sock");
     let ro_path = config.runtime_dir.join("libvirt-sock-ro");
     let rw = listen::bind_unix(&rw_path, config.unix_sock_rw_perms)?;

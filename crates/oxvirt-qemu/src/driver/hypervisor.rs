@@ -1,0 +1,194 @@
+//! The [`Hypervisor`] trait over the QEMU driver's calls.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use oxvirt_domain::driver::{
+    ConsoleIo, DomainInfo, DomainRef, EventReceiver, Hypervisor, Result, StateReason,
+};
+use oxvirt_xml::types::Uuid;
+
+use super::QemuDriver;
+
+#[async_trait]
+impl Hypervisor for QemuDriver {
+    fn uri(&self) -> String {
+        "qemu:///system".to_string()
+    }
+
+    fn hypervisor_type(&self) -> &str {
+        "QEMU"
+    }
+
+    async fn version(&self) -> Result<u64> {
+        let caps = self.inner.caps.get(&self.inner.config.emulator).await?;
+        Ok(caps.version)
+    }
+
+    async fn hostname(&self) -> Result<String> {
+        Ok(rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned())
+    }
+
+    fn subscribe(&self) -> EventReceiver {
+        self.inner.events.subscribe()
+    }
+
+    async fn lookup_by_name(&self, name: &str) -> Result<DomainRef> {
+        self.lookup_name(name)
+    }
+
+    async fn lookup_by_uuid(&self, uuid: &Uuid) -> Result<DomainRef> {
+        self.lookup_uuid(uuid)
+    }
+
+    async fn lookup_by_id(&self, id: i32) -> Result<DomainRef> {
+        self.lookup_id(id)
+    }
+
+    async fn list_all(&self, flags: u32) -> Result<Vec<DomainRef>> {
+        self.list(flags)
+    }
+
+    async fn define_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
+        self.define(xml, flags).await
+    }
+
+    async fn undefine(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        QemuDriver::undefine(self, dom, flags)
+    }
+
+    async fn create_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
+        QemuDriver::create_xml(self, xml, flags).await
+    }
+
+    async fn create(&self, dom: &DomainRef, flags: u32) -> Result<DomainRef> {
+        QemuDriver::create(self, dom, flags).await
+    }
+
+    async fn destroy(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        QemuDriver::destroy(self, dom, flags).await
+    }
+
+    async fn shutdown(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        QemuDriver::shutdown(self, dom, flags).await
+    }
+
+    async fn reboot(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        QemuDriver::reboot(self, dom, flags).await
+    }
+
+    async fn reset(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        QemuDriver::reset(self, dom, flags).await
+    }
+
+    async fn suspend(&self, dom: &DomainRef) -> Result<()> {
+        QemuDriver::suspend(self, dom).await
+    }
+
+    async fn resume(&self, dom: &DomainRef) -> Result<()> {
+        QemuDriver::resume(self, dom).await
+    }
+
+    async fn save(
+        &self,
+        dom: &DomainRef,
+        path: &str,
+        dxml: Option<&str>,
+        flags: u32,
+    ) -> Result<()> {
+        self.save_to(dom, Path::new(path), dxml, flags).await
+    }
+
+    async fn restore(&self, path: &str, dxml: Option<&str>, flags: u32) -> Result<()> {
+        self.restore_from(Path::new(path), dxml, flags)
+            .await
+            .map(|_| ())
+    }
+
+    async fn save_image_xml(&self, path: &str, flags: u32) -> Result<String> {
+        QemuDriver::save_image_xml(self, Path::new(path), flags)
+    }
+
+    async fn save_image_define_xml(&self, path: &str, dxml: &str, flags: u32) -> Result<()> {
+        QemuDriver::save_image_define_xml(self, Path::new(path), dxml, flags).await
+    }
+
+    async fn managed_save(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        QemuDriver::managed_save(self, dom, flags).await
+    }
+
+    async fn has_managed_save(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
+        super::check_flags(flags, 0, "qemuDomainHasManagedSaveImage")?;
+        QemuDriver::has_managed_save(self, dom)
+    }
+
+    async fn managed_save_remove(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        super::check_flags(flags, 0, "qemuDomainManagedSaveRemove")?;
+        QemuDriver::managed_save_remove(self, dom)
+    }
+
+    async fn info(&self, dom: &DomainRef) -> Result<DomainInfo> {
+        QemuDriver::info(self, dom)
+    }
+
+    async fn state(&self, dom: &DomainRef, flags: u32) -> Result<StateReason> {
+        QemuDriver::state(self, dom, flags)
+    }
+
+    async fn xml_desc(&self, dom: &DomainRef, flags: u32) -> Result<String> {
+        QemuDriver::xml_desc(self, dom, flags)
+    }
+
+    async fn os_type(&self, dom: &DomainRef) -> Result<String> {
+        self.with_obj(dom, |_| Ok("hvm".to_string()))
+    }
+
+    async fn is_active(&self, dom: &DomainRef) -> Result<bool> {
+        self.with_obj(dom, |obj| Ok(obj.is_active()))
+    }
+
+    async fn is_persistent(&self, dom: &DomainRef) -> Result<bool> {
+        self.with_obj(dom, |obj| Ok(obj.persistent))
+    }
+
+    async fn is_updated(&self, dom: &DomainRef) -> Result<bool> {
+        self.with_obj(dom, |_| Ok(false))
+    }
+
+    async fn autostart(&self, dom: &DomainRef) -> Result<bool> {
+        self.with_obj(dom, |obj| Ok(obj.autostart))
+    }
+
+    async fn max_memory(&self, dom: &DomainRef) -> Result<u64> {
+        self.with_obj(dom, |obj| Ok(obj.def().memory_total()))
+    }
+
+    async fn vcpus(&self, dom: &DomainRef, flags: u32) -> Result<u32> {
+        use oxvirt_domain::driver::flags::{affect, vcpu};
+        super::check_flags(
+            flags,
+            affect::LIVE | affect::CONFIG | vcpu::MAXIMUM | vcpu::GUEST,
+            "qemuDomainGetVcpusFlags",
+        )?;
+        self.with_obj(dom, |obj| {
+            let (def, _) = obj.one_def(flags & (affect::LIVE | affect::CONFIG))?;
+            Ok(if flags & vcpu::MAXIMUM != 0 {
+                def.vcpus_max()
+            } else {
+                def.vcpus_current()
+            })
+        })
+    }
+
+    async fn open_console(
+        &self,
+        dom: &DomainRef,
+        dev_name: Option<&str>,
+        flags: u32,
+    ) -> Result<ConsoleIo> {
+        QemuDriver::open_console(self, dom, dev_name, flags).await
+    }
+}

@@ -1,0 +1,237 @@
+//! The QEMU driver (`qemu:///system`): domains defined and kept under the state directory,
+//! each running domain a QEMU process that is a direct child of the daemon, watched over
+//! its QMP monitor, with a status file in the runtime directory so that a restarted daemon
+//! reattaches to it.
+//!
+//! # Layout
+//!
+//! - `STATE/qemu/config/NAME.xml`: each persistent domain's definition (libvirt keeps them
+//!   in `/etc/libvirt/qemu`), written atomically.
+//! - `STATE/qemu/log/NAME.log`: what each QEMU wrote, after a header with its command line.
+//! - `STATE/qemu/domain-ID-NAME/`: a running domain's private directory (`HOME` of QEMU,
+//!   its master key).
+//! - `RUNTIME/qemu/NAME.xml`: a running domain's status (`<domstatus>`: state, reason, pid,
+//!   monitor socket, and its live definition); `RUNTIME/qemu/ID.monitor`: its QMP socket.
+//!
+//! # Concurrency
+//!
+//! The domain list sits behind one mutex never held across an await. Calls that change a
+//! running domain take the domain's job lock (a tokio mutex per domain), as libvirt's jobs
+//! do, so a start, a stop and a save never interleave; queries do not take it.
+
+mod console;
+mod devices;
+mod hypervisor;
+mod lifecycle;
+mod monitor;
+mod parse;
+mod query;
+mod save;
+mod snapshot;
+mod start;
+mod status;
+mod vm;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use oxvirt_domain::driver::{DomainEvent, DomainRef, EventBus, Lifecycle};
+use oxvirt_domain::objects::domains::{DomainList, DomainObj};
+use oxvirt_xml::types::Uuid;
+use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
+
+use crate::caps::CapsCache;
+pub use start::kvm_unusable;
+pub use vm::Vm;
+
+/// The emulator a domain runs with when it names none.
+pub const DEFAULT_EMULATOR: &str = "/usr/bin/qemu-system-x86_64";
+
+/// Where the driver keeps things, and what it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QemuConfig {
+    /// Definitions, logs and private directories (`STATE/qemu`).
+    pub state_dir: PathBuf,
+    /// Status files and monitor sockets (`RUNTIME/qemu`).
+    pub runtime_dir: PathBuf,
+    /// The emulator of domains that name none.
+    pub emulator: PathBuf,
+}
+
+impl QemuConfig {
+    /// The driver's directories under a daemon's state and runtime directories.
+    pub fn under(state_dir: &Path, runtime_dir: &Path) -> Self {
+        QemuConfig {
+            state_dir: state_dir.join("qemu"),
+            runtime_dir: runtime_dir.join("qemu"),
+            emulator: PathBuf::from(DEFAULT_EMULATOR),
+        }
+    }
+
+    pub(crate) fn config_dir(&self) -> PathBuf {
+        self.state_dir.join("config")
+    }
+
+    pub(crate) fn log_dir(&self) -> PathBuf {
+        self.state_dir.join("log")
+    }
+
+    /// The log file of domain `name`.
+    pub fn log_path(&self, name: &str) -> PathBuf {
+        self.log_dir().join(format!("{name}.log"))
+    }
+}
+
+/// The driver's state, shared by every connection to `qemu:///system`.
+pub(crate) struct Inner {
+    pub(crate) config: QemuConfig,
+    domains: Mutex<DomainList>,
+    pub(crate) events: EventBus,
+    pub(crate) caps: CapsCache,
+    /// The QEMU process of each running domain.
+    vms: Mutex<HashMap<Uuid, Arc<Vm>>>,
+    /// Each domain's job lock.
+    jobs: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// The QEMU driver. Cheap to clone: every clone (every `qemu:///system` connection) is the
+/// same driver.
+#[derive(Clone)]
+pub struct QemuDriver {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for QemuDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QemuDriver")
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section leaves its data consistent before it can panic.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl QemuDriver {
+    /// Opens the driver: creates its directories, loads the definitions and reattaches to
+    /// every QEMU a previous daemon left running (one whose QEMU is gone is reported shut
+    /// off).
+    pub async fn open(config: QemuConfig) -> Result<QemuDriver, VirError> {
+        for dir in [
+            config.config_dir(),
+            config.log_dir(),
+            config.runtime_dir.clone(),
+        ] {
+            oxvirt_domain::fsio::make_dir(&dir)?;
+        }
+        let driver = QemuDriver {
+            inner: Arc::new(Inner {
+                config,
+                domains: Mutex::new(DomainList::new()),
+                events: EventBus::new(),
+                caps: CapsCache::new(),
+                vms: Mutex::new(HashMap::new()),
+                jobs: Mutex::new(HashMap::new()),
+            }),
+        };
+        driver.load_configs()?;
+        driver.reattach_all().await;
+        Ok(driver)
+    }
+
+    /// The driver's directories.
+    pub fn config(&self) -> &QemuConfig {
+        &self.inner.config
+    }
+
+    /// The domain list, locked. Never held across an await.
+    pub(crate) fn domains(&self) -> MutexGuard<'_, DomainList> {
+        lock(&self.inner.domains)
+    }
+
+    /// The running QEMU of the domain with `uuid`.
+    pub(crate) fn vm(&self, uuid: &Uuid) -> Option<Arc<Vm>> {
+        lock(&self.inner.vms).get(uuid).cloned()
+    }
+
+    pub(crate) fn set_vm(&self, uuid: Uuid, vm: Option<Arc<Vm>>) {
+        let mut vms = lock(&self.inner.vms);
+        match vm {
+            Some(vm) => vms.insert(uuid, vm),
+            None => vms.remove(&uuid),
+        };
+    }
+
+    /// The pids of every QEMU this driver runs (for tests and the daemon's shutdown).
+    pub fn running_pids(&self) -> Vec<i32> {
+        lock(&self.inner.vms).values().map(|vm| vm.pid()).collect()
+    }
+
+    /// The job lock of the domain with `uuid`.
+    pub(crate) fn job(&self, uuid: &Uuid) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.inner.jobs).entry(*uuid).or_default().clone()
+    }
+
+    /// Sends events in order.
+    pub(crate) fn emit(&self, events: Vec<DomainEvent>) {
+        for e in events {
+            self.inner.events.emit(e);
+        }
+    }
+
+    /// A lifecycle event for the domain as it is now.
+    pub(crate) fn lifecycle(obj: &DomainObj, event: Lifecycle) -> DomainEvent {
+        DomainEvent::lifecycle(obj.to_ref(), event)
+    }
+
+    /// Runs `f` on the domain `dom` names.
+    pub(crate) fn with_obj<T>(
+        &self,
+        dom: &DomainRef,
+        f: impl FnOnce(&mut DomainObj) -> Result<T, VirError>,
+    ) -> Result<T, VirError> {
+        let mut list = self.domains();
+        let obj = list
+            .find_by_uuid_mut(&dom.uuid)
+            .ok_or_else(|| no_domain(dom))?;
+        f(obj)
+    }
+}
+
+/// `VIR_ERR_NO_DOMAIN` for a reference to a domain that is gone (libvirt's
+/// `qemuDomainObjFromDomain`).
+pub(crate) fn no_domain(dom: &DomainRef) -> VirError {
+    VirError::new(
+        ErrorDomain::Qemu,
+        ErrorCode::NoDomain,
+        format!("no domain with matching uuid '{}' ({})", dom.uuid, dom.name),
+    )
+}
+
+/// `VIR_ERR_NO_DOMAIN` with no detail, as the lookups report it.
+pub(crate) fn not_found(detail: String) -> VirError {
+    VirError::new(ErrorDomain::Qemu, ErrorCode::NoDomain, detail)
+}
+
+/// Checks `flags` against `allowed`, naming the QEMU driver's `function`.
+pub(crate) fn check_flags(flags: u32, allowed: u32, function: &str) -> Result<(), VirError> {
+    VirError::check_flags(ErrorDomain::Qemu, flags, allowed, function)
+}
+
+/// `VIR_ERR_INTERNAL_ERROR` from the QEMU driver.
+pub(crate) fn internal(detail: impl AsRef<str>) -> VirError {
+    VirError::new(ErrorDomain::Qemu, ErrorCode::InternalError, detail)
+}
+
+/// `VIR_ERR_OPERATION_INVALID` from the QEMU driver.
+pub(crate) fn invalid(detail: impl AsRef<str>) -> VirError {
+    VirError::new(ErrorDomain::Qemu, ErrorCode::OperationInvalid, detail)
+}
+
+/// `VIR_ERR_OPERATION_INVALID` "domain is not running".
+pub(crate) fn not_running() -> VirError {
+    invalid("domain is not running")
+}

@@ -1,0 +1,340 @@
+//! Starting a domain as libvirt's `qemuProcessStart` does: checks first (nothing is
+//! started for a domain that cannot run), a fresh ID, the private directory and master key,
+//! QEMU started paused (`-S`) as a direct child with its monitor, the ptys it opened written
+//! into the live definition, the status file, then the CPUs started.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use oxvirt_domain::devices::chardev::{
+    Chardev, ChardevTargetType, ChardevType, ConsoleTargetType, SourceSpec,
+};
+use oxvirt_domain::devices::disk::DiskType;
+use oxvirt_domain::driver::state::{PausedReason, RunningReason};
+use oxvirt_domain::driver::StateReason;
+use oxvirt_domain::{Domain, VirtType};
+use oxvirt_xml::types::Uuid;
+use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
+
+use super::parse::unsupported;
+use super::vm::Vm;
+use super::{internal, QemuDriver};
+use crate::command::{self, BuildContext, Caps, Monitor};
+use crate::process::{Launch, QemuProcess};
+
+/// How the CPUs are left once QEMU runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cpus {
+    /// Started, for this reason.
+    Run(RunningReason),
+    /// Left paused, for this reason.
+    Pause(PausedReason),
+}
+
+/// What a start begins from.
+#[derive(Debug, Default)]
+pub(crate) struct StartFrom {
+    /// A saved state QEMU loads at start (`-incoming fd:0` on this file).
+    pub incoming: Option<File>,
+}
+
+/// Why KVM cannot run guests here, if it cannot: `/dev/kvm` must open and the CPU must
+/// have hardware virtualization (a paravirtual KVM such as PVM opens but cannot run
+/// ordinary guests).
+pub fn kvm_unusable() -> Option<String> {
+    if let Err(e) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+    {
+        return Some(format!("/dev/kvm: {}", oxvirt_domain::fsio::strerror(&e)));
+    }
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let hw = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("flags"))
+        .any(|l| l.split_whitespace().any(|f| f == "vmx" || f == "svm"));
+    (!hw).then(|| "the host CPU has no hardware virtualization (vmx or svm)".to_string())
+}
+
+/// The disk sources a domain needs that are missing (libvirt fails the start with
+/// "Cannot access storage file").
+fn check_disk_sources(def: &Domain) -> Result<(), VirError> {
+    for disk in &def.devices.disks {
+        if disk.kind != DiskType::File {
+            continue;
+        }
+        let Some(path) = disk.source.as_ref().and_then(|s| s.file.as_deref()) else {
+            continue;
+        };
+        if let Err(e) = std::fs::metadata(path) {
+            return Err(VirError::new(
+                ErrorDomain::Qemu,
+                ErrorCode::SystemError,
+                format!(
+                    "Cannot access storage file '{path}': {}",
+                    oxvirt_domain::fsio::strerror(&e)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// 32 random bytes for QEMU's master key (`-object secret,id=masterKey0`).
+fn master_key() -> Result<Vec<u8>, VirError> {
+    let mut key = vec![0u8; 32];
+    File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut key))
+        .map_err(|e| internal(format!("cannot generate master key: {e}")))?;
+    Ok(key)
+}
+
+/// Writes the pty QEMU opened for character device `dev` into it.
+fn set_pty(dev: &mut Chardev, path: &str) {
+    if dev.source.kind != ChardevType::Pty {
+        return;
+    }
+    if dev.source.sources.is_empty() {
+        dev.source.sources.push(SourceSpec::default());
+    }
+    dev.source.sources[0].path = Some(path.to_string());
+    dev.tty = Some(path.to_string());
+}
+
+impl QemuDriver {
+    /// Checks a definition can start here, before anything is created.
+    pub(crate) async fn check_startable(&self, def: &Domain) -> Result<(), VirError> {
+        if def.virt_type == VirtType::Kvm {
+            if let Some(why) = kvm_unusable() {
+                return Err(unsupported(format!(
+                    "Domain requires KVM, but it is not available ({why}). Check that \
+                     virtualization is enabled in the host BIOS, and host configuration is \
+                     setup to load the kvm modules."
+                )));
+            }
+        }
+        let emulator = self.emulator_of(def);
+        self.inner.caps.get(std::path::Path::new(&emulator)).await?;
+        check_disk_sources(def)
+    }
+
+    /// Starts the inactive domain `uuid` (the caller holds its job). On failure nothing
+    /// is left running and the domain is as it was.
+    pub(crate) async fn start_domain(
+        &self,
+        uuid: &Uuid,
+        cpus: Cpus,
+        from: StartFrom,
+    ) -> Result<(), VirError> {
+        let def = {
+            let list = self.domains();
+            let obj = list
+                .find_by_uuid(uuid)
+                .ok_or_else(|| internal("domain vanished while starting"))?;
+            if obj.is_active() {
+                return Err(super::invalid("domain is already running"));
+            }
+            obj.def().clone()
+        };
+        self.check_startable(&def).await?;
+        let id = self.domains().alloc_id();
+        let name = def.name.clone();
+        let config = &self.inner.config;
+        let private_dir = config.state_dir.join(format!("domain-{id}-{name}"));
+        let monitor = config.runtime_dir.join(format!("{id}.monitor"));
+        let cleanup = |dir: &PathBuf| {
+            let _ = std::fs::remove_dir_all(dir);
+            let _ = std::fs::remove_file(&monitor);
+        };
+        let restoring = from.incoming.is_some();
+        let started = self.launch(&def, id, &private_dir, &monitor, from).await;
+        let (process, events) = match started {
+            Ok(p) => p,
+            Err(e) => {
+                cleanup(&private_dir);
+                return Err(e);
+            }
+        };
+        let vm = Arc::new(Vm::new(process, monitor.clone(), private_dir.clone()));
+        let live = self.live_definition(&vm, def).await;
+        let found = {
+            let mut list = self.domains();
+            match list.find_by_uuid_mut(uuid) {
+                Some(obj) => {
+                    obj.assign_def(live, true);
+                    obj.start(id, StateReason::Paused(PausedReason::StartingUp));
+                    true
+                }
+                None => false,
+            }
+        };
+        if !found {
+            let _ = vm.process().destroy(false).await;
+            cleanup(&private_dir);
+            return Err(internal("domain vanished while starting"));
+        }
+        self.set_vm(*uuid, Some(vm.clone()));
+        super::monitor::spawn(self, *uuid, vm.clone(), events);
+        if restoring {
+            if let Err(e) = self.wait_incoming(&vm).await {
+                vm.set_stopping(super::vm::Stopping::Destroyed);
+                let _ = vm.process().destroy(false).await;
+                self.finish_stop(uuid, &vm, None).await;
+                return Err(e);
+            }
+        }
+        // The start reports the CPUs starting itself: QEMU's RESUME is not reported again.
+        vm.set_cpus_by_call(true);
+        let state = match cpus {
+            Cpus::Run(reason) => {
+                if let Err(e) = vm.qmp().cont().await {
+                    vm.set_cpus_by_call(false);
+                    vm.set_stopping(super::vm::Stopping::Destroyed);
+                    let _ = vm.process().destroy(false).await;
+                    self.finish_stop(uuid, &vm, None).await;
+                    return Err(e.into());
+                }
+                StateReason::Running(reason)
+            }
+            Cpus::Pause(reason) => StateReason::Paused(reason),
+        };
+        {
+            let mut list = self.domains();
+            if let Some(obj) = list.find_by_uuid_mut(uuid) {
+                obj.state = state;
+                if let Err(e) = self.save_status(obj, &vm) {
+                    eprintln!("oxvirtd: cannot save the status of '{name}': {}", e.message);
+                }
+            }
+        }
+        vm.set_cpus_by_call(false);
+        Ok(())
+    }
+
+    /// Creates the private directory and starts QEMU.
+    async fn launch(
+        &self,
+        def: &Domain,
+        id: i32,
+        private_dir: &PathBuf,
+        monitor: &std::path::Path,
+        from: StartFrom,
+    ) -> Result<(QemuProcess, crate::qmp::Events), VirError> {
+        let io = |what: &str, e: std::io::Error| {
+            VirError::new(
+                ErrorDomain::Qemu,
+                ErrorCode::SystemError,
+                format!(
+                    "{what} '{}': {}",
+                    private_dir.display(),
+                    oxvirt_domain::fsio::strerror(&e)
+                ),
+            )
+        };
+        std::fs::create_dir_all(private_dir).map_err(|e| io("cannot create directory", e))?;
+        std::fs::write(private_dir.join("master-key.aes"), master_key()?)
+            .map_err(|e| io("cannot write master key in", e))?;
+        let ctx = BuildContext {
+            emulator: self.emulator_of(def),
+            private_dir: private_dir.to_string_lossy().into_owned(),
+            monitor: Monitor::Path(monitor.to_string_lossy().into_owned()),
+            caps: Caps::qemu_7_2(),
+        };
+        let mut argv = command::build(def, &ctx)?;
+        if from.incoming.is_some() {
+            argv.push("-incoming".into());
+            argv.push("fd:0".into());
+        }
+        let mut env = command::env(def, &ctx);
+        // QEMU runs with a minimal PATH; helpers it may run live in the usual places.
+        for (k, v) in &mut env {
+            if k == "PATH" {
+                *v = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into();
+            }
+        }
+        let _ = id;
+        let mut launch = Launch::new(
+            argv,
+            env,
+            self.inner.config.log_path(&def.name),
+            monitor.to_path_buf(),
+        );
+        launch.stdin = from.incoming;
+        QemuProcess::start(&launch).await
+    }
+
+    /// The live definition of a domain QEMU now runs: the ptys it opened.
+    pub(crate) async fn live_definition(&self, vm: &Vm, mut def: Domain) -> Domain {
+        let Ok(chardevs) = vm.qmp().execute("query-chardev", None).await else {
+            return def;
+        };
+        let ptys: Vec<(String, String)> = chardevs
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| {
+                let label = c.get("label")?.as_str()?;
+                let file = c.get("filename")?.as_str()?.strip_prefix("pty:")?;
+                Some((label.to_string(), file.to_string()))
+            })
+            .collect();
+        let pty = |label: String| {
+            ptys.iter()
+                .find(|(l, _)| *l == label)
+                .map(|(_, f)| f.clone())
+        };
+        for (i, dev) in def.devices.serials.iter_mut().enumerate() {
+            if let Some(path) = pty(format!("charserial{i}")) {
+                set_pty(dev, &path);
+            }
+        }
+        let first_serial = def.devices.serials.first().and_then(|s| s.tty.clone());
+        for (i, dev) in def.devices.consoles.iter_mut().enumerate() {
+            let on_serial = dev
+                .target_type()
+                .is_none_or(|t| t == ChardevTargetType::Console(ConsoleTargetType::Serial));
+            if i == 0 && on_serial {
+                if let Some(path) = &first_serial {
+                    set_pty(dev, path);
+                }
+            } else if let Some(path) = pty(format!("charconsole{i}")) {
+                set_pty(dev, &path);
+            }
+        }
+        for (i, dev) in def.devices.channels.iter_mut().enumerate() {
+            if let Some(path) = pty(format!("charchannel{i}")) {
+                set_pty(dev, &path);
+            }
+        }
+        def
+    }
+
+    /// Waits until a QEMU started with `-incoming` has loaded its state.
+    pub(crate) async fn wait_incoming(&self, vm: &Vm) -> Result<(), VirError> {
+        loop {
+            let status = vm.qmp().query_status().await?;
+            if status.status != "inmigrate" {
+                if status.status == "paused"
+                    || status.status == "postmigrate"
+                    || status.status == "prelaunch"
+                    || status.status == "running"
+                {
+                    return Ok(());
+                }
+                return Err(VirError::new(
+                    ErrorDomain::Qemu,
+                    ErrorCode::OperationFailed,
+                    format!(
+                        "operation failed: job 'restore' failed: QEMU is {}",
+                        status.status
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
