@@ -162,6 +162,10 @@ impl Hypervisor for QemuDriver {
         self.with_obj(dom, |obj| Ok(obj.autostart))
     }
 
+    async fn set_autostart(&self, dom: &DomainRef, autostart: bool) -> Result<()> {
+        QemuDriver::set_autostart(self, dom, autostart)
+    }
+
     async fn max_memory(&self, dom: &DomainRef) -> Result<u64> {
         self.with_obj(dom, |obj| Ok(obj.def().memory_total()))
     }
@@ -181,6 +185,129 @@ impl Hypervisor for QemuDriver {
                 def.vcpus_current()
             })
         })
+    }
+
+    async fn snapshot_create(
+        &self,
+        dom: &DomainRef,
+        xml: &str,
+        flags: u32,
+    ) -> Result<oxvirt_domain::driver::SnapshotRef> {
+        QemuDriver::snapshot_create(self, dom, xml, flags).await
+    }
+
+    async fn snapshot_list(
+        &self,
+        dom: &DomainRef,
+        flags: u32,
+    ) -> Result<Vec<oxvirt_domain::driver::SnapshotRef>> {
+        QemuDriver::snapshot_list(self, dom, flags)
+    }
+
+    async fn snapshot_list_children(
+        &self,
+        snap: &oxvirt_domain::driver::SnapshotRef,
+        flags: u32,
+    ) -> Result<Vec<oxvirt_domain::driver::SnapshotRef>> {
+        QemuDriver::snapshot_list_children(self, snap, flags)
+    }
+
+    async fn snapshot_lookup(
+        &self,
+        dom: &DomainRef,
+        name: &str,
+        flags: u32,
+    ) -> Result<oxvirt_domain::driver::SnapshotRef> {
+        QemuDriver::snapshot_lookup(self, dom, name, flags)
+    }
+
+    async fn snapshot_xml(
+        &self,
+        snap: &oxvirt_domain::driver::SnapshotRef,
+        flags: u32,
+    ) -> Result<String> {
+        QemuDriver::snapshot_xml(self, snap, flags)
+    }
+
+    async fn snapshot_current(
+        &self,
+        dom: &DomainRef,
+        flags: u32,
+    ) -> Result<oxvirt_domain::driver::SnapshotRef> {
+        QemuDriver::snapshot_current(self, dom, flags)
+    }
+
+    async fn has_current_snapshot(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
+        QemuDriver::has_current_snapshot(self, dom, flags)
+    }
+
+    async fn snapshot_parent(
+        &self,
+        snap: &oxvirt_domain::driver::SnapshotRef,
+        flags: u32,
+    ) -> Result<oxvirt_domain::driver::SnapshotRef> {
+        QemuDriver::snapshot_parent(self, snap, flags)
+    }
+
+    async fn snapshot_is_current(
+        &self,
+        snap: &oxvirt_domain::driver::SnapshotRef,
+        flags: u32,
+    ) -> Result<bool> {
+        QemuDriver::snapshot_is_current(self, snap, flags)
+    }
+
+    async fn snapshot_has_metadata(
+        &self,
+        snap: &oxvirt_domain::driver::SnapshotRef,
+        flags: u32,
+    ) -> Result<bool> {
+        QemuDriver::snapshot_has_metadata(self, snap, flags)
+    }
+
+    async fn snapshot_revert(
+        &self,
+        snap: &oxvirt_domain::driver::SnapshotRef,
+        flags: u32,
+    ) -> Result<()> {
+        QemuDriver::snapshot_revert(self, snap, flags).await
+    }
+
+    async fn snapshot_delete(
+        &self,
+        snap: &oxvirt_domain::driver::SnapshotRef,
+        flags: u32,
+    ) -> Result<()> {
+        QemuDriver::snapshot_delete(self, snap, flags).await
+    }
+
+    async fn domain_stats(
+        &self,
+        doms: &[DomainRef],
+        stats: u32,
+        flags: u32,
+    ) -> Result<Vec<oxvirt_domain::driver::DomainStats>> {
+        QemuDriver::domain_stats(self, doms, stats, flags).await
+    }
+
+    async fn job_info(&self, dom: &DomainRef) -> Result<oxvirt_domain::driver::JobInfo> {
+        QemuDriver::job_info(self, dom).await
+    }
+
+    async fn abort_job(&self, dom: &DomainRef) -> Result<()> {
+        QemuDriver::abort_job(self, dom).await
+    }
+
+    async fn set_memory(&self, dom: &DomainRef, kib: u64, flags: u32) -> Result<()> {
+        QemuDriver::set_memory(self, dom, kib, flags).await
+    }
+
+    async fn attach_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
+        QemuDriver::attach_device(self, dom, xml, flags).await
+    }
+
+    async fn detach_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
+        QemuDriver::detach_device(self, dom, xml, flags).await
     }
 
     async fn open_console(

@@ -14,7 +14,7 @@ use oxvirt_xml::VirError;
 
 use super::start::{Cpus, StartFrom};
 use super::vm::{Stopping, Vm};
-use super::{check_flags, invalid, no_domain, not_running, QemuDriver};
+use super::{check_flags, check_name, invalid, no_domain, not_running, QemuDriver};
 
 type Result<T> = std::result::Result<T, VirError>;
 
@@ -32,6 +32,7 @@ impl QemuDriver {
     pub(crate) async fn define(&self, xml: &str, flags: u32) -> Result<DomainRef> {
         check_flags(flags, define::VALIDATE, "qemuDomainDefineXMLFlags")?;
         let def = self.parse_definition(xml).await?;
+        check_name(&def.name)?;
         let mut list = self.domains();
         let (obj, old) = list.add(def, 0)?;
         let was_persistent = obj.persistent;
@@ -102,6 +103,8 @@ impl QemuDriver {
             obj.has_managed_save = false;
         }
         self.delete_config(obj.name())?;
+        self.unmark_autostart(obj.name())?;
+        obj.autostart = false;
         self.delete_snapshot_files(obj.name());
         let event = Self::lifecycle(obj, Lifecycle::Undefined(UndefinedDetail::Removed));
         if obj.is_active() {
@@ -166,6 +169,7 @@ impl QemuDriver {
             "qemuDomainCreateXML",
         )?;
         let def = self.parse_definition(xml).await?;
+        check_name(&def.name)?;
         let uuid = {
             let mut list = self.domains();
             let (obj, _) = list.add(def, add_flags::LIVE | add_flags::CHECK_LIVE)?;

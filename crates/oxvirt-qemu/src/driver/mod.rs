@@ -19,16 +19,19 @@
 //! running domain take the domain's job lock (a tokio mutex per domain), as libvirt's jobs
 //! do, so a start, a stop and a save never interleave; queries do not take it.
 
+mod autostart;
 mod console;
 mod devices;
 mod hypervisor;
 mod lifecycle;
 mod monitor;
+mod net;
 mod parse;
 mod query;
 mod save;
 mod snapshot;
 mod start;
+mod stats;
 mod status;
 mod vm;
 
@@ -138,7 +141,10 @@ impl QemuDriver {
             }),
         };
         driver.load_configs()?;
+        driver.load_snapshots();
         driver.reattach_all().await;
+        let starting = driver.clone();
+        tokio::spawn(async move { starting.autostart_all().await });
         Ok(driver)
     }
 
@@ -231,7 +237,49 @@ pub(crate) fn invalid(detail: impl AsRef<str>) -> VirError {
     VirError::new(ErrorDomain::Qemu, ErrorCode::OperationInvalid, detail)
 }
 
+/// Refuses the names the driver's files cannot carry: libvirt refuses `/` (the config,
+/// log and status files are named after the domain); `.` and `..` would name directories
+/// (libvirt accepts them and then cannot undefine them).
+pub(crate) fn check_name(name: &str) -> Result<(), VirError> {
+    if name.contains('/') {
+        return Err(VirError::new(
+            ErrorDomain::Domain,
+            ErrorCode::XmlError,
+            format!("name {name} cannot contain '/'"),
+        ));
+    }
+    if name == "." || name == ".." {
+        return Err(VirError::new(
+            ErrorDomain::Domain,
+            ErrorCode::XmlError,
+            format!("name '{name}' is not allowed: it names a directory"),
+        ));
+    }
+    Ok(())
+}
+
 /// `VIR_ERR_OPERATION_INVALID` "domain is not running".
 pub(crate) fn not_running() -> VirError {
     invalid("domain is not running")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_would_escape_or_name_directories_are_refused() {
+        for bad in ["a/b", "../x", "/etc/passwd"] {
+            let e = check_name(bad).unwrap_err();
+            assert_eq!(e.code, ErrorCode::XmlError);
+            assert_eq!(e.message, format!("XML error: name {bad} cannot contain '/'"));
+        }
+        for dir in [".", ".."] {
+            let e = check_name(dir).unwrap_err();
+            assert_eq!(e.code, ErrorCode::XmlError, "{dir}");
+        }
+        for ok in ["a b", "guest-1", "...", "ü"] {
+            check_name(ok).unwrap();
+        }
+    }
 }

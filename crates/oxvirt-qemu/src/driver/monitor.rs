@@ -227,6 +227,7 @@ impl QemuDriver {
             vm.mark_done();
             return;
         }
+        self.release_taps(uuid);
         let (reason, detail) = reason.unwrap_or_else(|| match vm.stopping() {
             Stopping::No if vm.got_shutdown() => (ShutoffReason::Shutdown, StoppedDetail::Shutdown),
             Stopping::No => (ShutoffReason::Crashed, StoppedDetail::Failed),

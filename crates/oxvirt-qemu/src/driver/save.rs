@@ -185,7 +185,19 @@ impl QemuDriver {
             vm.qmp().migrate_to_fd("migrate").await?;
             vm.qmp().wait_migration_job(POLL, "domain save job").await
         }
-        .await;
+        .await
+        .map_err(|e| {
+            if e.code == ErrorCode::OperationAborted {
+                // What libvirtd 9.0 says when `virDomainAbortJob` cancels a save.
+                VirError::new(
+                    ErrorDomain::Qemu,
+                    ErrorCode::OperationAborted,
+                    "job 'domain save' canceled by client",
+                )
+            } else {
+                e
+            }
+        });
         if let Err(e) = migrated {
             let _ = std::fs::remove_file(path);
             if paused && state == DomainState::Running {
@@ -213,6 +225,7 @@ impl QemuDriver {
     ) -> Result<DomainRef> {
         let (file, header, saved) = read_image(path)?;
         let def = self.parse_definition(dxml.unwrap_or(&saved)).await?;
+        super::check_name(&def.name)?;
         let saved_def = super::parse::parse_config(&saved)?;
         if def.uuid != saved_def.uuid || def.name != saved_def.name {
             return Err(invalid("target domain uuid/name does not match source"));

@@ -179,6 +179,7 @@ impl QemuDriver {
         }
         self.set_vm(*uuid, Some(vm.clone()));
         super::monitor::spawn(self, *uuid, vm.clone(), events);
+        self.attach_taps(uuid, &vm).await?;
         if restoring {
             if let Err(e) = self.wait_incoming(&vm).await {
                 vm.set_stopping(super::vm::Stopping::Destroyed);
@@ -244,7 +245,8 @@ impl QemuDriver {
             monitor: Monitor::Path(monitor.to_string_lossy().into_owned()),
             caps: Caps::qemu_7_2(),
         };
-        let mut argv = command::build(def, &ctx)?;
+        super::net::check_networks(def)?;
+        let mut argv = super::net::argv_without_taps(command::build(def, &ctx)?);
         if from.incoming.is_some() {
             argv.push("-incoming".into());
             argv.push("fd:0".into());

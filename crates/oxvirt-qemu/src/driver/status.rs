@@ -168,8 +168,12 @@ impl QemuDriver {
             match loaded {
                 Ok(def) => {
                     let mut list = self.domains();
+                    let autostart = self.autostart_marked(&def.name);
                     match list.add(def, 0) {
-                        Ok((obj, _)) => obj.persistent = true,
+                        Ok((obj, _)) => {
+                            obj.persistent = true;
+                            obj.autostart = autostart;
+                        }
                         Err(e) => eprintln!("oxvirtd: skipping {}: {}", path.display(), e.message),
                     }
                 }
