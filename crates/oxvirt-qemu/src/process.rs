@@ -22,7 +22,7 @@ pub const TERM_GRACE: Duration = Duration::from_secs(10);
 pub const MONITOR_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What to start.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Launch {
     /// The emulator and its arguments (`argv[0]` is the binary).
     pub argv: Vec<String>,
@@ -33,8 +33,6 @@ pub struct Launch {
     pub log: PathBuf,
     /// The QMP socket the arguments make QEMU listen on.
     pub monitor: PathBuf,
-    /// A file QEMU reads as its standard input (a saved state for `-incoming fd:0`).
-    pub stdin: Option<std::fs::File>,
 }
 
 impl Launch {
@@ -50,7 +48,6 @@ impl Launch {
             env,
             log,
             monitor,
-            stdin: None,
         }
     }
 }
@@ -127,15 +124,7 @@ impl QemuProcess {
             .args(args)
             .env_clear()
             .envs(launch.env.iter().map(|(k, v)| (k, v)))
-            .stdin(match &launch.stdin {
-                Some(file) => file.try_clone().map(Stdio::from).map_err(|e| {
-                    qemu_error(
-                        ErrorCode::SystemError,
-                        format!("cannot pass the saved state: {e}"),
-                    )
-                })?,
-                None => Stdio::null(),
-            })
+            .stdin(Stdio::null())
             .stdout(log)
             .stderr(stderr)
             // QEMU must outlive a daemon that is killed: the next one reattaches.

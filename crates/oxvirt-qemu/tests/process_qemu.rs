@@ -54,7 +54,6 @@ impl Scratch {
             ],
             log: self.0.join("t.log"),
             monitor,
-            stdin: None,
         }
     }
 }

@@ -37,7 +37,8 @@ pub(crate) enum Cpus {
 /// What a start begins from.
 #[derive(Debug, Default)]
 pub(crate) struct StartFrom {
-    /// A saved state QEMU loads at start (`-incoming fd:0` on this file).
+    /// A saved state QEMU loads at start (QEMU starts with `-incoming defer`; the file is
+    /// passed over the monitor once the devices the daemon adds are in place).
     pub incoming: Option<File>,
 }
 
@@ -150,8 +151,10 @@ impl QemuDriver {
             let _ = std::fs::remove_dir_all(dir);
             let _ = std::fs::remove_file(&monitor);
         };
-        let restoring = from.incoming.is_some();
-        let started = self.launch(&def, id, &private_dir, &monitor, from).await;
+        let incoming = from.incoming;
+        let started = self
+            .launch(&def, id, &private_dir, &monitor, incoming.is_some())
+            .await;
         let (process, events) = match started {
             Ok(p) => p,
             Err(e) => {
@@ -180,8 +183,8 @@ impl QemuDriver {
         self.set_vm(*uuid, Some(vm.clone()));
         super::monitor::spawn(self, *uuid, vm.clone(), events);
         self.attach_taps(uuid, &vm).await?;
-        if restoring {
-            if let Err(e) = self.wait_incoming(&vm).await {
+        if let Some(file) = incoming {
+            if let Err(e) = self.load_state(&vm, file).await {
                 vm.set_stopping(super::vm::Stopping::Destroyed);
                 let _ = vm.process().destroy(false).await;
                 self.finish_stop(uuid, &vm, None).await;
@@ -223,7 +226,7 @@ impl QemuDriver {
         id: i32,
         private_dir: &PathBuf,
         monitor: &std::path::Path,
-        from: StartFrom,
+        incoming: bool,
     ) -> Result<(QemuProcess, crate::qmp::Events), VirError> {
         let io = |what: &str, e: std::io::Error| {
             VirError::new(
@@ -247,9 +250,9 @@ impl QemuDriver {
         };
         super::net::check_networks(def)?;
         let mut argv = super::net::argv_without_taps(command::build(def, &ctx)?);
-        if from.incoming.is_some() {
+        if incoming {
             argv.push("-incoming".into());
-            argv.push("fd:0".into());
+            argv.push("defer".into());
         }
         let mut env = command::env(def, &ctx);
         // QEMU runs with a minimal PATH; helpers it may run live in the usual places.
@@ -259,13 +262,12 @@ impl QemuDriver {
             }
         }
         let _ = id;
-        let mut launch = Launch::new(
+        let launch = Launch::new(
             argv,
             env,
             self.inner.config.log_path(&def.name),
             monitor.to_path_buf(),
         );
-        launch.stdin = from.incoming;
         QemuProcess::start(&launch).await
     }
 
@@ -313,6 +315,15 @@ impl QemuDriver {
             }
         }
         def
+    }
+
+    /// Has a QEMU started with `-incoming defer` load its state from `file` (positioned at
+    /// the migration stream), and waits until it has.
+    async fn load_state(&self, vm: &Vm, file: File) -> Result<(), VirError> {
+        use std::os::fd::AsFd;
+        vm.qmp().send_fd("restore", file.as_fd()).await?;
+        vm.qmp().migrate_incoming("fd:restore").await?;
+        self.wait_incoming(vm).await
     }
 
     /// Waits until a QEMU started with `-incoming` has loaded its state.
