@@ -277,7 +277,10 @@ async fn stats_setmem_and_jobs_of_a_running_guest() {
     driver.abort_job(&dom).await.unwrap();
     let e = saver.await.unwrap().unwrap_err();
     assert_eq!(e.code, ErrorCode::OperationAborted, "{}", e.message);
-    assert_eq!(e.message, "operation aborted: job 'domain save' canceled by client");
+    assert_eq!(
+        e.message,
+        "operation aborted: job 'domain save' canceled by client"
+    );
     assert!(!scratch.0.join("st1.save").exists());
     assert_eq!(
         driver.state(&dom, 0).await.unwrap(),

@@ -36,7 +36,10 @@ impl QemuDriver {
         }
         if autostart {
             make_dir(&self.autostart_dir())?;
-            write_atomic(&self.autostart_dir().join(&name), &format!("{}\n", dom.uuid))?;
+            write_atomic(
+                &self.autostart_dir().join(&name),
+                &format!("{}\n", dom.uuid),
+            )?;
         } else {
             self.unmark_autostart(&name)?;
         }
@@ -59,7 +62,12 @@ impl QemuDriver {
             let job = self.job(&dom.uuid);
             let _job = job.lock().await;
             let started = self
-                .start_reported(&dom.uuid, false, StartFrom::default(), StartedDetail::Booted)
+                .start_reported(
+                    &dom.uuid,
+                    false,
+                    StartFrom::default(),
+                    StartedDetail::Booted,
+                )
                 .await;
             if let Err(e) = started {
                 eprintln!("oxvirtd: cannot autostart '{}': {}", dom.name, e.message);

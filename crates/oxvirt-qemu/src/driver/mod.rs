@@ -272,7 +272,10 @@ mod tests {
         for bad in ["a/b", "../x", "/etc/passwd"] {
             let e = check_name(bad).unwrap_err();
             assert_eq!(e.code, ErrorCode::XmlError);
-            assert_eq!(e.message, format!("XML error: name {bad} cannot contain '/'"));
+            assert_eq!(
+                e.message,
+                format!("XML error: name {bad} cannot contain '/'")
+            );
         }
         for dir in [".", ".."] {
             let e = check_name(dir).unwrap_err();

@@ -13,21 +13,25 @@ use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 use super::QemuDriver;
 
+#[path = "defaults/mod.rs"]
+#[allow(dead_code)]
+mod defaults;
+
 fn domain_error(e: oxvirt_xml::XmlError) -> VirError {
     VirError::from_xml(e, ErrorDomain::Domain)
 }
 
-/// QEMU's choices in libvirt's post-parse step: wide SCSI buses, VGA for x86 adapters of
-/// the default model.
+/// QEMU's choices in libvirt's post-parse step: wide SCSI buses, Cirrus for x86 adapters
+/// of the default model (as libvirt 9.0 with QEMU 7.2).
 fn policy() -> DriverDefaults {
     DriverDefaults {
-        video: VideoModelType::Vga,
+        video: VideoModelType::Cirrus,
         wide_scsi: true,
     }
 }
 
 /// Parses and completes a definition without consulting the emulator (a kept config, a
-/// status file): the generic defaults only.
+/// status file): the generic defaults only (a kept config already carries the driver's).
 pub(crate) fn parse_config(xml: &str) -> Result<Domain, VirError> {
     let mut def = Domain::parse(xml).map_err(domain_error)?.domain;
     def.id = None;
@@ -95,8 +99,12 @@ impl QemuDriver {
                 )))
             }
         }
-        def.apply_defaults_with(host_arch(), &policy())
-            .map_err(domain_error)?;
+        defaults::qemu_post_parse(
+            &mut def,
+            &defaults::QemuDefaults::QEMU_7_2,
+            host_arch(),
+            &policy(),
+        )?;
         def.validate().map_err(domain_error)?;
         Ok(def)
     }
