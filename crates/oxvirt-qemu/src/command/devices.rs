@@ -37,6 +37,59 @@ fn usb_device(model: &str) -> Option<&'static str> {
     })
 }
 
+/// The QEMU device of a PCI controller libvirt adds as a device (root ports and bridges).
+fn pci_controller_device(c: &Controller) -> Option<&'static str> {
+    Some(match c.model.as_deref()? {
+        "pcie-root-port" => "pcie-root-port",
+        "pci-bridge" => "pci-bridge",
+        "pcie-pci-bridge" => "pcie-pci-bridge",
+        _ => return None,
+    })
+}
+
+/// Adds the PCI root ports and bridges, by index, before every other controller (as
+/// libvirt does): `pcie-root-port,port=16,chassis=1,id=pci.1,bus=pcie.0,addr=0x2`.
+fn pci_controllers(argv: &mut Args, ctrls: &[Controller], plan: &Plan) -> Result<(), VirError> {
+    let mut pci: Vec<(usize, &Controller)> = ctrls
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.kind == ControllerType::Pci && pci_controller_device(c).is_some())
+        .collect();
+    pci.sort_by_key(|(_, c)| c.index.unwrap_or(0));
+    for (i, c) in pci {
+        let Some(dev) = pci_controller_device(c) else {
+            continue;
+        };
+        let index = c.index.unwrap_or(0);
+        let target = c.target.clone().unwrap_or_default();
+        let mut s = dev.to_string();
+        match dev {
+            "pcie-root-port" => {
+                let port = target
+                    .port
+                    .ok_or_else(|| unsupported("pcie-root-port without a port"))?;
+                let chassis = target.chassis.unwrap_or(index);
+                s.push_str(&format!(",port={port},chassis={chassis}"));
+            }
+            "pci-bridge" => {
+                s.push_str(&format!(
+                    ",chassis_nr={}",
+                    target.chassis_nr.unwrap_or(index)
+                ));
+            }
+            _ => {}
+        }
+        s.push_str(&format!(",id=pci.{index}"));
+        let slot = plan.controllers[i]
+            .as_ref()
+            .ok_or_else(|| unsupported(format!("{dev} without a PCI address")))?;
+        s.push(',');
+        s.push_str(&plan.format(slot));
+        argv.opt("-device", s);
+    }
+    Ok(())
+}
+
 /// Adds the controllers: the legacy `-usb` or the USB controller devices.
 pub fn controllers(
     argv: &mut Args,
@@ -50,11 +103,13 @@ pub fn controllers(
             ControllerType::Usb | ControllerType::Ide | ControllerType::Fdc => {}
             ControllerType::Pci if c.model.as_deref() == Some("pci-root") => {}
             ControllerType::Pci if c.model.as_deref() == Some("pcie-root") => {}
+            ControllerType::Pci if pci_controller_device(c).is_some() => {}
             ControllerType::Sata if c.index == Some(0) => {}
             ControllerType::VirtioSerial => {}
             other => return Err(unsupported(format!("controller type '{other}'"))),
         }
     }
+    pci_controllers(argv, ctrls, plan)?;
     let mut usb: Vec<(usize, &Controller)> = ctrls
         .iter()
         .enumerate()
