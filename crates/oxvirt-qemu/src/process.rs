@@ -165,7 +165,8 @@ impl QemuProcess {
                     ),
                 ));
             }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            // QEMU opens its monitor within about 20 ms: check often, it is cheap.
+            tokio::time::sleep(Duration::from_millis(1)).await;
         };
         let (qmp, events) = match connected {
             Ok(pair) => pair,

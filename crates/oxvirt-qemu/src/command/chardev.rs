@@ -13,8 +13,23 @@ use super::general::is_x86;
 use super::pci::Plan;
 use super::{unsupported, Args};
 
-/// The `-chardev` backend of a character device with id `char<alias>`.
+/// The `-chardev` backend of a character device with id `char<alias>`, with its
+/// `<log file=.../>` (QEMU copies everything the guest writes there).
 fn backend(dev: &Chardev, alias: &str) -> Result<String, VirError> {
+    let mut out = backend_only(dev, alias)?;
+    if let Some(file) = dev.source.log.as_ref().and_then(|l| l.file.as_deref()) {
+        out.push_str(&format!(",logfile={}", file.replace(',', ",,")));
+        match dev.source.log.as_ref().and_then(|l| l.append) {
+            Some(true) => out.push_str(",logappend=on"),
+            Some(false) => out.push_str(",logappend=off"),
+            None => {}
+        }
+    }
+    Ok(out)
+}
+
+/// [`backend`] without the log.
+fn backend_only(dev: &Chardev, alias: &str) -> Result<String, VirError> {
     let src = &dev.source;
     let spec = |mode: SourceMode| {
         src.sources

@@ -5,7 +5,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::{ready, Context, Poll};
 
 use oxvirt_domain::devices::chardev::{Chardev, ChardevType};
@@ -13,7 +13,8 @@ use oxvirt_domain::driver::flags::console;
 use oxvirt_domain::driver::{ConsoleIo, DomainRef};
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 use tokio::io::unix::AsyncFd;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::watch;
 
 use super::{check_flags, not_running, QemuDriver};
 
@@ -170,11 +171,98 @@ impl QemuDriver {
                 format!("character device {name} is not using a PTY"),
             ));
         };
+        let session = self.claim_console(&path, flags & console::FORCE != 0)?;
         let pty = open_pty(&path)?;
-        let writer = Pty(pty.0.clone());
+        let writer = SessionWriter {
+            pty: Pty(pty.0.clone()),
+            session: session.clone(),
+        };
+        let (theirs, mut ours) = tokio::io::duplex(64 * 1024);
+        let mut taken = session.taken.subscribe();
+        tokio::spawn(async move {
+            // Copies the guest's output to the session until either side ends or another
+            // session takes the console over (then this one sees the end of its stream).
+            let mut pty = pty;
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                tokio::select! {
+                    read = pty.read(&mut buf) => match read {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if ours.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    },
+                    () = async { let _ = taken.wait_for(|t| *t).await; } => break,
+                }
+            }
+            drop(session);
+        });
         Ok(ConsoleIo {
-            reader: Box::new(pty),
+            reader: Box::new(theirs),
             writer: Box::new(writer),
         })
+    }
+
+    /// Takes the console on `path` for a new session: refused while another session holds
+    /// it, unless `force`, which ends the other session (libvirt's `virChrdevOpen`).
+    fn claim_console(&self, path: &str, force: bool) -> Result<Arc<Session>, VirError> {
+        let mut sessions = self
+            .inner
+            .consoles
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        sessions.retain(|_, s| s.strong_count() > 0);
+        if let Some(old) = sessions.get(path).and_then(Weak::upgrade) {
+            if !force {
+                return Err(console_error(
+                    ErrorCode::OperationFailed,
+                    "Active console session exists for this domain",
+                ));
+            }
+            old.taken.send_replace(true);
+        }
+        let session = Arc::new(Session {
+            taken: watch::channel(false).0,
+        });
+        sessions.insert(path.to_string(), Arc::downgrade(&session));
+        Ok(session)
+    }
+}
+
+/// One console session: alive while its stream is open.
+pub(crate) struct Session {
+    /// Set when another session took the console over.
+    taken: watch::Sender<bool>,
+}
+
+/// The writing half of a session: refuses input once another session took over.
+struct SessionWriter {
+    pty: Pty,
+    session: Arc<Session>,
+}
+
+impl AsyncWrite for SessionWriter {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        if *self.session.taken.borrow() {
+            return Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "the console was taken over by another session",
+            )));
+        }
+        Pin::new(&mut self.pty).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.pty).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.pty).poll_shutdown(cx)
     }
 }

@@ -6,7 +6,7 @@ use oxvirt_domain::driver::event::{
     DefinedDetail, ResumedDetail, StartedDetail, SuspendedDetail, UndefinedDetail,
 };
 use oxvirt_domain::driver::flags::{create, define, destroy, reboot, shutdown, undefine};
-use oxvirt_domain::driver::state::{PausedReason, RunningReason};
+use oxvirt_domain::driver::state::{PausedReason, RunningReason, ShutoffReason};
 use oxvirt_domain::driver::{DomainRef, DomainState, Lifecycle, StateReason};
 use oxvirt_domain::objects::domains::add_flags;
 use oxvirt_xml::types::Uuid;
@@ -136,7 +136,16 @@ impl QemuDriver {
                 _ => RunningReason::Booted,
             })
         };
-        self.start_domain(uuid, cpus, from).await?;
+        if let Err(e) = self.start_domain(uuid, cpus, from).await {
+            // libvirt leaves a domain that failed to start shut off for reason "failed".
+            let mut list = self.domains();
+            if let Some(obj) = list.find_by_uuid_mut(uuid) {
+                if !obj.is_active() {
+                    obj.state = StateReason::Shutoff(ShutoffReason::Failed);
+                }
+            }
+            return Err(e);
+        }
         let list = self.domains();
         let obj = list
             .find_by_uuid(uuid)

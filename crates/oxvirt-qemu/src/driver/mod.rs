@@ -96,6 +96,8 @@ pub(crate) struct Inner {
     vms: Mutex<HashMap<Uuid, Arc<Vm>>>,
     /// Each domain's job lock.
     jobs: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    /// The open console sessions, by pty.
+    consoles: Mutex<HashMap<String, std::sync::Weak<console::Session>>>,
 }
 
 /// The QEMU driver. Cheap to clone: every clone (every `qemu:///system` connection) is the
@@ -138,6 +140,7 @@ impl QemuDriver {
                 caps: CapsCache::new(),
                 vms: Mutex::new(HashMap::new()),
                 jobs: Mutex::new(HashMap::new()),
+                consoles: Mutex::new(HashMap::new()),
             }),
         };
         driver.load_configs()?;

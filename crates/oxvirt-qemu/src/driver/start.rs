@@ -72,8 +72,9 @@ fn check_disk_sources(def: &Domain) -> Result<(), VirError> {
             continue;
         };
         if let Err(e) = std::fs::metadata(path) {
+            // libvirt reports it from its storage layer (`virStorageSourceUpdate...`).
             return Err(VirError::new(
-                ErrorDomain::Qemu,
+                ErrorDomain::Storage,
                 ErrorCode::SystemError,
                 format!(
                     "Cannot access storage file '{path}': {}",
