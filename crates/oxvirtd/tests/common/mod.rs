@@ -8,6 +8,7 @@
 
 pub mod clients;
 pub mod daemon;
+pub mod qemu;
 pub mod raw;
 
 pub use clients::*;
