@@ -22,13 +22,20 @@ commands:
                            watches the events; with files, read
                            each domain XML, check it as libvirt does when defining it, and
                            print it as libvirt would store it
-  ci                       everything CI checks: rustfmt, clippy, the tests, the conformance
-                           suites with their counts, and building the fuzz targets
+  ci                       everything CI checks: rustfmt, clippy, the test guest (cargo
+                           xtask guest), the tests (with OXVIRT_REQUIRE_GUEST=1: the real
+                           QEMU guest tests must run), the conformance suites with their
+                           counts, and building the fuzz targets
   conformance              the conformance suites against ../shared, with their counts
   bench [ARGS...]          the criterion benchmarks (ARGS go to criterion, e.g.
                            --warm-up-time 1 --measurement-time 3)
   bench rpc                one client workload against oxvirtd and Debian's libvirtd in
                            the same run: latencies, throughput, idle RSS and the ratios
+  bench qemu               define/start/destroy/undefine of an idle TCG guest on oxvirtd
+                           and on Debian's libvirtd (qemu:///system), same client, same run:
+                           median/p90/min/max per operation and the ratio; JSON in
+                           target/bench-qemu.json (OXBENCH_ROUNDS, OXBENCH_BUDGET_SECS,
+                           OXBENCH_CALL_TIMEOUT_SECS)
   fuzz [SECONDS] [TARGET...]
                            seed fuzz/corpus/<target> from ../shared's XML, then run each
                            target (all by default) for SECONDS (60 by default); needs a
@@ -336,12 +343,15 @@ fn ci(root: &Path) -> Result<()> {
             ],
         ),
     )?;
+    // The QEMU driver's acceptance tests boot the test guest: build it first, and make
+    // those tests fail (not skip) without it.
+    eprintln!("\n==> test guest (target/guest)");
+    guest::guest(root, &[])?;
     // Uncaptured, so that the conformance suites' counts show; the other tests print
     // nothing when they pass. One run, not a second one just for the counts.
-    step(
-        "tests (with the conformance counts)",
-        cargo(root, &["test", "--workspace", "-j2", "--", "--nocapture"]),
-    )?;
+    let mut tests = cargo(root, &["test", "--workspace", "-j2", "--", "--nocapture"]);
+    tests.env("OXVIRT_REQUIRE_GUEST", "1");
+    step("tests (with the conformance counts)", tests)?;
     if has_nightly(root) && has_cargo_fuzz(root) {
         let mut build = cargo(&root.join("fuzz"), &["+nightly", "fuzz", "build"]);
         build.env("CARGO_BUILD_JOBS", "2");
@@ -435,6 +445,11 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
             "rpc workload: oxvirtd and libvirtd",
             cargo(root, &["bench", "-j2", "-p", "oxvirtd", "--bench", "rpc"]),
         );
+    }
+    if args.first().map(String::as_str) == Some("qemu") {
+        let mut c = cargo(root, &["bench", "-j2", "-p", "oxvirtd", "--bench", "qemu"]);
+        c.env("OXBENCH_JSON", root.join("target/bench-qemu.json"));
+        return step("qemu lifecycle: oxvirtd and libvirtd", c);
     }
     // `--bench '*'`: only criterion's bench targets, not the libraries' test harnesses,
     // which reject criterion's options.
