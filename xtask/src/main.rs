@@ -439,6 +439,27 @@ fn conformance(root: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Gives `/dev/kvm` the mode and group Debian's udev rule gives it (0660, group kvm) when
+/// it is still the kernel's 0600 root:root (no udev on these machines). Without it,
+/// libvirtd's QEMU user cannot open `/dev/kvm`, libvirtd decides its capability cache is
+/// stale on every call and re-probes QEMU (seconds per define and start), which would
+/// make the comparison meaningless.
+fn kvm_node_as_udev_leaves_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata("/dev/kvm") else {
+        return;
+    };
+    if meta.permissions().mode() & 0o777 != 0o600 {
+        return;
+    }
+    eprintln!("note: /dev/kvm is 0600 root:root (no udev here); giving it udev's 0660 root:kvm");
+    let group = Command::new("chgrp").args(["kvm", "/dev/kvm"]).status();
+    let mode = Command::new("chmod").args(["0660", "/dev/kvm"]).status();
+    if !matches!((group, mode), (Ok(g), Ok(m)) if g.success() && m.success()) {
+        eprintln!("note: could not change /dev/kvm; libvirtd's figures will include re-probing");
+    }
+}
+
 fn bench(root: &Path, args: &[String]) -> Result<()> {
     if args.first().map(String::as_str) == Some("rpc") {
         return step(
@@ -447,6 +468,7 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
         );
     }
     if args.first().map(String::as_str) == Some("qemu") {
+        kvm_node_as_udev_leaves_it();
         let mut c = cargo(root, &["bench", "-j2", "-p", "oxvirtd", "--bench", "qemu"]);
         c.env("OXBENCH_JSON", root.join("target/bench-qemu.json"));
         return step("qemu lifecycle: oxvirtd and libvirtd", c);
