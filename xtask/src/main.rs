@@ -201,8 +201,9 @@ fn run_main_job(root: &Path, files: &[String]) -> Result<()> {
 /// The main job without arguments: `oxvirtd` serves the built-in test node
 /// (`test:///default`) on a private socket, and `oxvirsh`, connected through libvirt's
 /// wire protocol, drives a guest through its whole life: define, start, snapshot, memory,
-/// pause, save/restore, managed save, shutdown, undefine. Where Debian's virsh is
-/// installed, `virsh event --loop --all` watches the same daemon and prints the events.
+/// pause, save/restore, managed save, shutdown, undefine. Then the same daemon runs a real
+/// QEMU guest ([`qemu_workload`]). Where Debian's virsh is installed,
+/// `virsh event --loop --all` watches the same daemon and prints the events.
 fn run_workload(root: &Path) -> Result<()> {
     let scratch = root.join("target/xtask-run");
     // A fresh node each time: the state dir of the last run would carry its domains over.
@@ -270,7 +271,10 @@ fn run_workload(root: &Path) -> Result<()> {
     c.stdin(Stdio::from(
         std::fs::File::open(&script_file).context("opening the workload")?,
     ));
-    let result = step(&format!("oxvirsh workload on {uri}"), c);
+    let mut result = step(&format!("oxvirsh workload on {uri}"), c);
+    if result.is_ok() {
+        result = qemu_workload(root, &scratch, &sock);
+    }
     if let Some(watcher) = watcher {
         std::thread::sleep(std::time::Duration::from_millis(300));
         // virsh stops its event loop on SIGINT and prints what it counted.
@@ -284,6 +288,116 @@ fn run_workload(root: &Path) -> Result<()> {
     }
     drop(daemon);
     result
+}
+
+/// The main job's second half: the same daemon runs a real guest under QEMU (TCG) through
+/// `qemu:///system`: define, start, the guest's boot marker in its serial log, pause and
+/// resume, save and restore, an ACPI shutdown the guest answers, undefine.
+fn qemu_workload(root: &Path, scratch: &Path, sock: &Path) -> Result<()> {
+    guest::guest(root, &[])?;
+    let guest_dir = root.join("target/guest");
+    let serial_log = scratch.join("tiny-serial.log");
+    let _ = std::fs::remove_file(&serial_log);
+    let xml = std::fs::read_to_string(root.join("xtask/data/qemu-guest.xml"))
+        .context("reading xtask/data/qemu-guest.xml")?
+        .replace("@KERNEL@", &guest_dir.join("vmlinuz").display().to_string())
+        .replace(
+            "@INITRD@",
+            &guest_dir.join("initrd.gz").display().to_string(),
+        )
+        .replace("@SERIALLOG@", &serial_log.display().to_string());
+    let xml_file = scratch.join("tiny.xml");
+    std::fs::write(&xml_file, xml).context("writing the QEMU guest")?;
+    let save = scratch.join("tiny.save");
+    let _ = std::fs::remove_file(&save);
+    let uri = format!("qemu+unix:///system?socket={}", sock.display());
+    let oxvirsh = root.join("target/release/oxvirsh").display().to_string();
+    let script = |what: &str, lines: &[String]| -> Result<()> {
+        let file = scratch.join("qemu.oxvirsh");
+        std::fs::write(&file, lines.join("\n") + "\n").context("writing the QEMU workload")?;
+        let mut c = cmd(root, &oxvirsh, &["-c", &uri]);
+        c.stdin(Stdio::from(
+            std::fs::File::open(&file).context("opening the QEMU workload")?,
+        ));
+        step(&format!("{what} on {uri}"), c)
+    };
+    let domstate = || -> String {
+        Command::new(&oxvirsh)
+            .args(["-c", &uri, "domstate", "tiny"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    let s = |x: &str| x.to_string();
+    script(
+        "define and start a QEMU guest",
+        &[
+            format!("define {}", xml_file.display()),
+            s("start tiny"),
+            s("dominfo tiny"),
+        ],
+    )?;
+    eprintln!(
+        "\n==> waiting for the guest's boot marker in {}",
+        serial_log.display()
+    );
+    let started = Instant::now();
+    loop {
+        let log = std::fs::read_to_string(&serial_log).unwrap_or_default();
+        if let Some(line) = log.lines().find(|l| l.contains("OXVIRT-GUEST-READY")) {
+            eprintln!("{line} (after {:.1} s)", started.elapsed().as_secs_f64());
+            break;
+        }
+        if started.elapsed().as_secs() > 60 {
+            bail!("the guest printed no OXVIRT-GUEST-READY within 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Let the guest's init start its ACPI daemon before the power button is pressed.
+    let acpi_ready = Instant::now();
+    while !std::fs::read_to_string(&serial_log)
+        .unwrap_or_default()
+        .contains("OXVIRT-DISKS")
+        && acpi_ready.elapsed().as_secs() < 30
+    {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    script(
+        "pause, save and restore the QEMU guest",
+        &[
+            s("suspend tiny"),
+            s("domstate tiny --reason"),
+            s("resume tiny"),
+            s("domstate tiny --reason"),
+            format!("save tiny {}", save.display()),
+            s("domstate tiny --reason"),
+            format!("restore {}", save.display()),
+            s("domstate tiny --reason"),
+            s("dominfo tiny"),
+            s("shutdown tiny"),
+        ],
+    )?;
+    eprintln!("\n==> waiting for the guest to power off");
+    let stopping = Instant::now();
+    while domstate() != "shut off" {
+        if stopping.elapsed().as_secs() > 30 {
+            let _ = Command::new(&oxvirsh)
+                .args(["-c", &uri, "destroy", "tiny"])
+                .status();
+            bail!("the guest did not power off within 30 s of the ACPI shutdown");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    eprintln!("shut off after {:.1} s", stopping.elapsed().as_secs_f64());
+    let _ = std::fs::remove_file(&save);
+    script(
+        "undefine the QEMU guest",
+        &[
+            s("domstate tiny --reason"),
+            s("undefine tiny"),
+            s("list --all"),
+        ],
+    )
 }
 
 /// A daemon the main job started: SIGTERM (a graceful stop) when dropped.
