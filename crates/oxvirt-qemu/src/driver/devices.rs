@@ -54,14 +54,9 @@ fn bus_name(bus: Option<DiskBus>) -> &'static str {
     bus.map_or("none", |b| oxvirt_xml::XmlEnum::as_xml_str(&b))
 }
 
-fn pci_address(slot: u32) -> DeviceAddress {
+fn pci_address(address: PciAddress) -> DeviceAddress {
     DeviceAddress::Pci {
-        address: PciAddress {
-            domain: 0,
-            bus: 0,
-            slot,
-            function: 0,
-        },
+        address,
         multifunction: None,
         unknown: Default::default(),
     }
@@ -74,12 +69,20 @@ fn alias(name: String) -> Option<Alias> {
     })
 }
 
-/// The first slot of `pci.0` no device uses (0 is the host bridge, 1 the PIIX3).
-async fn free_slot(vm: &Vm) -> Result<u32> {
-    let used = vm.qmp().query_pci().await?;
-    (2..32u32)
-        .find(|s| !used.iter().any(|d| d.bus == 0 && d.slot == u64::from(*s)))
-        .ok_or_else(|| failed("No more available PCI slots"))
+/// Where a hot-plugged device goes in the running domain `live` (bus 0 of an i440FX PC, a
+/// spare root port of a Q35 one), and the QEMU id of its bus; on an i440FX PC, QEMU's own
+/// view of bus 0 is consulted too.
+async fn free_slot(vm: &Vm, live: &Domain) -> Result<(PciAddress, String)> {
+    let mut busy = Vec::new();
+    if super::parse::defaults::machine_of(live) != super::parse::defaults::Machine::Q35 {
+        // QEMU's own view of bus 0 (a device the definition does not know of).
+        for d in vm.qmp().query_pci().await? {
+            if d.bus == 0 {
+                busy.push((0, u32::try_from(d.slot).unwrap_or(u32::MAX)));
+            }
+        }
+    }
+    super::parse::defaults::hotplug_address(live, &busy)
 }
 
 /// One more than the highest `libvirt-N-...` node QEMU has.
@@ -261,7 +264,7 @@ impl QemuDriver {
             return Err(unsupported(format!("disk format '{format}'")));
         }
         let n = next_node_index(vm).await?;
-        let slot = free_slot(vm).await?;
+        let (slot, bus) = free_slot(vm, live).await?;
         let id = format!("virtio-disk{}", crate::command::disk::target_index(&dst));
         let storage = format!("libvirt-{n}-storage");
         let fmt_node = format!("libvirt-{n}-format");
@@ -283,7 +286,7 @@ impl QemuDriver {
         }
         let plugged = qmp
             .device_add(json!({
-                "driver": "virtio-blk-pci", "bus": "pci.0", "addr": format!("0x{slot:x}"),
+                "driver": "virtio-blk-pci", "bus": bus, "addr": format!("0x{:x}", slot.slot),
                 "drive": fmt_node, "id": id,
             }))
             .await;
@@ -331,14 +334,14 @@ impl QemuDriver {
             None => "rtl8139",
         }
         .to_string();
-        let slot = free_slot(vm).await?;
+        let (slot, bus) = free_slot(vm, live).await?;
         let qmp = vm.qmp();
         qmp.netdev_add(json!({"type": "user", "id": netdev}))
             .await?;
         let plugged = qmp
             .device_add(json!({
                 "driver": driver, "netdev": netdev, "id": id, "mac": mac,
-                "bus": "pci.0", "addr": format!("0x{slot:x}"),
+                "bus": bus, "addr": format!("0x{:x}", slot.slot),
             }))
             .await;
         if let Err(e) = plugged {

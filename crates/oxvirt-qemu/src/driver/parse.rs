@@ -15,7 +15,7 @@ use super::QemuDriver;
 
 #[path = "defaults/mod.rs"]
 #[allow(dead_code)]
-mod defaults;
+pub(crate) mod defaults;
 
 fn domain_error(e: oxvirt_xml::XmlError) -> VirError {
     VirError::from_xml(e, ErrorDomain::Domain)

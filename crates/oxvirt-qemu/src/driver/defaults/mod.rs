@@ -9,7 +9,7 @@
 mod pci;
 mod vioserial;
 
-pub use pci::assign_pci_addresses;
+pub use pci::{assign_pci_addresses, hotplug_address};
 pub use vioserial::assign_virtio_serial_ports;
 
 use oxvirt_domain::cpu::{Cpu, CpuCheck, CpuMatch, CpuMode, CpuModel};

@@ -214,6 +214,42 @@ pub fn assign_pci_addresses(def: &mut Domain) -> Result<(), VirError> {
     }
 }
 
+/// Where a device hot-plugged into the running domain `def` goes
+/// (`qemuDomainEnsurePCIAddress` for a live attach): on an i440FX PC the first free slot of
+/// bus 0; on a Q35 PC an empty `pcie-root-port` (libvirt leaves one spare at define for
+/// this; root ports cannot be added while the guest runs), avoiding the (bus, slot) pairs
+/// in `busy` too. Returns the address and the bus's QEMU id.
+pub fn hotplug_address(
+    def: &Domain,
+    busy: &[(u32, u32)],
+) -> Result<(PciAddress, String), VirError> {
+    let mut used = used_slots(def);
+    used.extend(busy.iter().copied());
+    match machine_of(def) {
+        Machine::Q35 => {
+            let mut ports: Vec<u32> = def
+                .devices
+                .controllers
+                .iter()
+                .filter(|c| {
+                    c.kind == ControllerType::Pci && c.model.as_deref() == Some("pcie-root-port")
+                })
+                .filter_map(|c| c.index)
+                .collect();
+            ports.sort_unstable();
+            ports
+                .into_iter()
+                .find(|bus| !used.iter().any(|(b, _)| b == bus))
+                .map(|bus| (addr(bus, 0, 0), format!("pci.{bus}")))
+                .ok_or_else(full)
+        }
+        _ => (2..32)
+            .find(|slot| !used.contains(&(0, *slot)))
+            .map(|slot| (addr(0, slot, 0), "pci.0".to_string()))
+            .ok_or_else(full),
+    }
+}
+
 /// Every (bus, slot) a device was given.
 fn used_slots(def: &Domain) -> BTreeSet<(u32, u32)> {
     let d = &def.devices;
@@ -469,5 +505,53 @@ pub fn pci_controller_defaults(def: &mut Domain) {
             Some("pcie-to-pci-bridge") => set_model_name(c, PciModelName::PciePciBridge),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod hotplug_tests {
+    use super::*;
+
+    fn parse(xml: &str) -> Domain {
+        Domain::parse(xml).unwrap().domain
+    }
+
+    #[test]
+    fn q35_hotplug_takes_the_spare_root_port_and_i440fx_the_next_slot() {
+        let port = |i: u32, f: u32| {
+            format!(
+                "<controller type='pci' index='{i}' model='pcie-root-port'>\
+                 <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='{f:#x}'/>\
+                 </controller>"
+            )
+        };
+        let q35 = parse(&format!(
+            "<domain type='qemu'><name>q</name><memory>65536</memory>\
+             <os><type arch='x86_64' machine='pc-q35-7.2'>hvm</type></os><devices>\
+             <disk type='file' device='disk'><source file='/a'/><target dev='vda' bus='virtio'/>\
+             <address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></disk>\
+             <controller type='pci' index='0' model='pcie-root'/>{}{}{}</devices></domain>",
+            port(1, 0),
+            port(2, 1),
+            port(3, 2)
+        ));
+        let (a, bus) = hotplug_address(&q35, &[]).unwrap();
+        assert_eq!((a.bus, a.slot, bus.as_str()), (2, 0, "pci.2"));
+        let (a, bus) = hotplug_address(&q35, &[(2, 0)]).unwrap();
+        assert_eq!((a.bus, bus.as_str()), (3, "pci.3"));
+        let e = hotplug_address(&q35, &[(2, 0), (3, 0)]).unwrap_err();
+        assert_eq!(e.message, "internal error: No more available PCI slots");
+
+        let pc = parse(
+            "<domain type='qemu'><name>p</name><memory>65536</memory>\
+             <os><type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type></os><devices>\
+             <memballoon model='virtio'>\
+             <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0'/>\
+             </memballoon></devices></domain>",
+        );
+        let (a, bus) = hotplug_address(&pc, &[]).unwrap();
+        assert_eq!((a.bus, a.slot, bus.as_str()), (0, 3, "pci.0"));
+        let (a, _) = hotplug_address(&pc, &[(0, 3)]).unwrap();
+        assert_eq!(a.slot, 4);
     }
 }
