@@ -10,7 +10,7 @@ use oxvirt_domain::devices::video::VideoModelType;
 use oxvirt_domain::Domain;
 
 #[path = "../src/driver/defaults/mod.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod defaults;
 
 use defaults::{machine_of, qemu_post_parse, Machine, QemuDefaults};
