@@ -328,8 +328,31 @@ impl QemuEnv {
     }
 }
 
+impl QemuEnv {
+    /// Prints the daemons' logs and the guests' QEMU logs (a failing test shows them).
+    fn dump_logs(&self) {
+        let mut logs: Vec<PathBuf> = (0..self.restarts)
+            .map(|i| self.base.join(format!("daemon{i}.log")))
+            .collect();
+        if let Ok(dir) = std::fs::read_dir(self.state.join("qemu/log")) {
+            logs.extend(dir.filter_map(|e| e.ok().map(|e| e.path())));
+        }
+        for log in logs {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(40).collect();
+            eprintln!("---- {} (last {} lines)", log.display(), tail.len());
+            for line in tail.into_iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
+
 impl Drop for QemuEnv {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.dump_logs();
+        }
         if self.daemon.is_some() {
             let names = self.virsh(&["list", "--all", "--name"]);
             for name in String::from_utf8_lossy(&names.stdout).lines() {

@@ -6,6 +6,16 @@ import os
 import subprocess
 import sys
 import threading
+import time
+
+START = time.time()
+
+
+def progress(what):
+    # On stderr: a test that fails shows how far the script got.
+    sys.stderr.write("[%.1fs] %s\n" % (time.time() - START, what))
+    sys.stderr.flush()
+
 
 import libvirt
 
@@ -15,6 +25,7 @@ conn = libvirt.open(uri)
 dom = conn.lookupByName(name)
 stream = conn.newStream(0)
 dom.openConsole(None, stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
+progress("console open")
 
 buf = bytearray()
 seen = threading.Event()
@@ -48,6 +59,7 @@ elif action == "run":
     ran = "rc=%d\n%s%s" % (p.returncode, p.stdout, p.stderr)
 elif action != "none":
     sys.exit("unknown action " + action)
+progress("%s done" % action)
 seen.wait(float(secs))
 if expect.encode() in buf:
     print("found")
