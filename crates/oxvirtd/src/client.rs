@@ -296,6 +296,14 @@ mod tests {
         );
         assert!(open_driver(Some("test://host/default"), None).is_err());
         assert!(open_driver(None, None).unwrap().1);
+        // The session daemon is not served: libvirt's words for a QEMU URI it cannot use.
+        let Err(err) = open_driver(Some("qemu:///session"), None) else {
+            panic!("qemu:///session opened")
+        };
+        assert_eq!(
+            err.message,
+            "internal error: unexpected QEMU URI path '/session', try qemu:///system"
+        );
     }
 
     #[test]

@@ -184,14 +184,24 @@ fn calls_before_open_and_bad_uri() {
         err.message.as_deref(),
         Some("internal error: connection not open")
     );
+    // A URI no driver of the daemon serves: libvirt's VIR_ERR_NO_CONNECT.
     let open = ConnectOpenArgs {
-        name: Some("qemu:///system".into()),
+        name: Some("xen:///system".into()),
         flags: 0,
     };
     raw.send_call(1, 2, &open);
     let p = raw.recv().unwrap();
     let err: RemoteError = decode_from(&p.payload).unwrap();
     assert_eq!(err.code, 5);
+    // qemu:///system is served (the QEMU driver), with an empty reply.
+    let open = ConnectOpenArgs {
+        name: Some("qemu:///system".into()),
+        flags: 0,
+    };
+    raw.send_call(1, 3, &open);
+    let p = raw.recv().unwrap();
+    assert_eq!(p.header.status, oxvirt_rpc::MessageStatus::Ok, "{p:?}");
+    assert!(p.payload.is_empty());
 }
 
 #[test]
