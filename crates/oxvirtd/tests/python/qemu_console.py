@@ -47,6 +47,9 @@ def reader():
 
 
 threading.Thread(target=reader, daemon=True).start()
+# The action goes through a second connection, as a second virsh would do it: the first
+# one's thread is blocked in the console stream's recv.
+dom = libvirt.open(uri).lookupByName(name)
 ran = ""
 if action == "resume":
     dom.resume()
