@@ -40,22 +40,7 @@ pub(crate) fn fake_cpu_time() -> u64 {
 }
 
 /// Every `virConnectListAllDomains` filter.
-const LIST_FILTERS: u32 = list::ACTIVE
-    | list::INACTIVE
-    | list::PERSISTENT
-    | list::TRANSIENT
-    | list::RUNNING
-    | list::PAUSED
-    | list::SHUTOFF
-    | list::OTHER
-    | list::MANAGEDSAVE
-    | list::NO_MANAGEDSAVE
-    | list::AUTOSTART
-    | list::NO_AUTOSTART
-    | list::HAS_SNAPSHOT
-    | list::NO_SNAPSHOT
-    | list::HAS_CHECKPOINT
-    | list::NO_CHECKPOINT;
+const LIST_FILTERS: u32 = list::ALL;
 
 impl TestDriver {
     /// `virDomainLookupByName`.

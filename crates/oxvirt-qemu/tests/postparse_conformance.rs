@@ -3,7 +3,11 @@
 //! driver's post-parse step run on the inputs (`qemuxml2argvdata/NAME.xml`), for x86
 //! i440FX guests; plus the Q35 layout libvirtd 9.0 gives a QEMU 7.2 guest.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::first_diff;
+
+use std::path::PathBuf;
 
 use oxvirt_domain::defaults::DriverDefaults;
 use oxvirt_domain::devices::video::VideoModelType;
@@ -303,11 +307,7 @@ const POLICY: DriverDefaults = DriverDefaults {
 };
 
 fn data_dir() -> Option<PathBuf> {
-    let base = match std::env::var_os("OXVIRT_CONFORMANCE") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"),
-    };
-    let dir = base.join("libvirt-9.0.0/domain");
+    let dir = common::conformance("domain");
     dir.join("qemuxml2xmloutdata").is_dir().then_some(dir)
 }
 
@@ -323,22 +323,6 @@ fn ours(xml: &str, caps: &QemuDefaults) -> Result<String, String> {
     }
     qemu_post_parse(&mut def, caps, "x86_64", &POLICY).map_err(|e| format!("post-parse: {e}"))?;
     Ok(def.to_xml())
-}
-
-fn first_diff(want: &str, got: &str) -> String {
-    let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
-    for i in 0..w.len().max(g.len()) {
-        let (a, b) = (w.get(i).copied(), g.get(i).copied());
-        if a != b {
-            return format!(
-                "line {}:\n    - {}\n    + {}",
-                i + 1,
-                a.unwrap_or("<end>"),
-                b.unwrap_or("<end>")
-            );
-        }
-    }
-    "trailing whitespace".to_string()
 }
 
 #[test]
@@ -361,9 +345,8 @@ fn qemuxml2xml_postparse_conformance() {
         .filter(|n| !n.contains('.'))
         .collect();
     names.sort();
-    let (mut attempted, mut matched) = (0usize, 0usize);
-    let mut matched_names = Vec::new();
-    let mut mismatches = Vec::new();
+    let mut attempted = 0usize;
+    let mut tally = common::Tally::default();
     for name in &names {
         let Ok(xml) = std::fs::read_to_string(input.join(format!("{name}.xml"))) else {
             continue;
@@ -386,35 +369,11 @@ fn qemuxml2xml_postparse_conformance() {
             }
         }
         attempted += 1;
-        match ours(&xml, &QemuDefaults::LIBVIRT_TEST) {
-            Ok(got) if got == want => {
-                matched += 1;
-                matched_names.push(name.clone());
-            }
-            Ok(got) => mismatches.push(format!("{name}: {}", first_diff(&want, &got))),
-            Err(e) => mismatches.push(format!("{name}: {e}")),
-        }
+        tally.record(name, &want, ours(&xml, &QemuDefaults::LIBVIRT_TEST));
     }
+    let matched = tally.matched.len();
     println!("post-parse: {matched} of {attempted} i440FX cases byte for byte");
-    println!("matched: {}", matched_names.join(" "));
-    for m in mismatches.iter().take(15) {
-        println!("MISMATCH {m}");
-    }
-    if std::env::var_os("OXVIRT_POSTPARSE_ALL").is_some() {
-        for m in &mismatches {
-            eprintln!("ALL {m}");
-        }
-    }
-    for name in MUST_MATCH {
-        assert!(
-            matched_names.iter().any(|n| n == name),
-            "{name}.xml no longer matches byte for byte"
-        );
-    }
-    assert!(
-        matched >= MIN_MATCHED,
-        "matched {matched}, fewer than {MIN_MATCHED}"
-    );
+    tally.report(15, "OXVIRT_POSTPARSE_ALL", MUST_MATCH, MIN_MATCHED);
 }
 
 /// A Q35 guest of virtio devices as libvirtd 9.0 defines it with QEMU 7.2

@@ -35,6 +35,23 @@ pub mod list {
     pub const HAS_CHECKPOINT: u32 = 16384;
     /// `VIR_CONNECT_LIST_DOMAINS_NO_CHECKPOINT`.
     pub const NO_CHECKPOINT: u32 = 32768;
+    /// Every filter above.
+    pub const ALL: u32 = ACTIVE
+        | INACTIVE
+        | PERSISTENT
+        | TRANSIENT
+        | RUNNING
+        | PAUSED
+        | SHUTOFF
+        | OTHER
+        | MANAGEDSAVE
+        | NO_MANAGEDSAVE
+        | AUTOSTART
+        | NO_AUTOSTART
+        | HAS_SNAPSHOT
+        | NO_SNAPSHOT
+        | HAS_CHECKPOINT
+        | NO_CHECKPOINT;
 }
 
 /// `virDomainCreateFlags`.

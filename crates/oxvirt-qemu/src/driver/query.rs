@@ -16,22 +16,7 @@ use super::{check_flags, not_found, QemuDriver};
 type Result<T> = std::result::Result<T, VirError>;
 
 /// Every `virConnectListAllDomains` filter.
-const LIST_FILTERS: u32 = list::ACTIVE
-    | list::INACTIVE
-    | list::PERSISTENT
-    | list::TRANSIENT
-    | list::RUNNING
-    | list::PAUSED
-    | list::SHUTOFF
-    | list::OTHER
-    | list::MANAGEDSAVE
-    | list::NO_MANAGEDSAVE
-    | list::AUTOSTART
-    | list::NO_AUTOSTART
-    | list::HAS_SNAPSHOT
-    | list::NO_SNAPSHOT
-    | list::HAS_CHECKPOINT
-    | list::NO_CHECKPOINT;
+const LIST_FILTERS: u32 = list::ALL;
 
 /// Clock ticks per second of `/proc/PID/stat` times (`sysconf(_SC_CLK_TCK)`, 100 on Linux).
 const CLK_TCK: u64 = 100;
