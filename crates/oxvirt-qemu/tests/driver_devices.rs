@@ -3,6 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{Reaper, Scratch};
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -17,46 +21,11 @@ fn guest_dir() -> PathBuf {
 fn have_guest(test: &str) -> bool {
     let ok =
         guest_dir().join("vmlinuz").exists() && Path::new("/usr/bin/qemu-system-x86_64").exists();
-    if !ok {
-        // `cargo xtask ci` builds the guest and sets this: there, a missing guest fails.
-        assert!(
-            std::env::var_os("OXVIRT_REQUIRE_GUEST").is_none(),
-            "{test}: no test guest under target/guest (cargo xtask guest) or no QEMU"
-        );
-        eprintln!("SKIPPED {test}: no test guest (cargo xtask guest) or no QEMU");
-    }
-    ok
-}
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("oxvirt-devs-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Kills what a failed test left running.
-struct Reaper(Vec<i32>);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        for pid in &self.0 {
-            let _ = std::process::Command::new("kill")
-                .args(["-9", &pid.to_string()])
-                .stderr(std::process::Stdio::null())
-                .status();
-        }
-    }
+    common::usable(
+        test,
+        ok,
+        "no test guest under target/guest (cargo xtask guest) or no QEMU",
+    )
 }
 
 fn domain_xml(name: &str) -> String {
@@ -145,7 +114,7 @@ async fn stats_setmem_and_jobs_of_a_running_guest() {
     if !have_guest("stats_setmem_and_jobs_of_a_running_guest") {
         return;
     }
-    let scratch = Scratch::new("stats");
+    let scratch = Scratch::new("devs", "stats");
     let (driver, dom, _serial, _reaper) = start(&scratch, "st1").await;
 
     let recs = driver
@@ -385,7 +354,7 @@ async fn disk_and_interface_hotplug() {
     if !have_guest("disk_and_interface_hotplug") {
         return;
     }
-    let scratch = Scratch::new("hotplug");
+    let scratch = Scratch::new("devs", "hotplug");
     let (driver, dom, serial, _reaper) = start(&scratch, "hp1").await;
     let mut events = driver.subscribe();
     let disk = scratch.0.join("disk.raw");

@@ -5,12 +5,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{Reaper, Scratch};
+
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt;
 use oxvirt_domain::driver::{Hypervisor, StateReason};
-use oxvirt_qemu::driver::{QemuConfig, QemuDriver};
+use oxvirt_qemu::driver::QemuDriver;
 use oxvirt_xml::{ErrorCode, ErrorDomain};
 use rtnetlink::LinkBridge;
 
@@ -22,50 +26,12 @@ fn usable(test: &str) -> bool {
     let ok = root
         && Path::new("/dev/net/tun").exists()
         && Path::new("/usr/bin/qemu-system-x86_64").exists();
-    if !ok {
-        // `cargo xtask ci` sets this: there, real QEMU must be tested, not skipped.
-        assert!(
-            std::env::var_os("OXVIRT_REQUIRE_GUEST").is_none(),
-            "QEMU is required here (OXVIRT_REQUIRE_GUEST is set)"
-        );
-        eprintln!("SKIPPED {test}: needs root, /dev/net/tun and qemu-system-x86_64");
-    }
-    ok
+    common::usable(test, ok, "needs root, /dev/net/tun and qemu-system-x86_64")
 }
-
-struct Scratch(PathBuf);
 
 impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("oxvirt-net-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
     async fn driver(&self) -> QemuDriver {
-        let config = QemuConfig::under(&self.0.join("state"), &self.0.join("run"));
-        QemuDriver::open(config).await.unwrap()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Kills the QEMUs a failed test left running.
-struct Reaper(Vec<i32>);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        for pid in &self.0 {
-            let _ = std::process::Command::new("kill")
-                .args(["-9", &pid.to_string()])
-                .stderr(std::process::Stdio::null())
-                .status();
-        }
+        QemuDriver::open(self.config()).await.unwrap()
     }
 }
 
@@ -182,7 +148,7 @@ async fn bridge_tap_is_created_enslaved_given_to_qemu_and_removed() {
     if !usable("bridge") {
         return;
     }
-    let scratch = Scratch::new("bridge");
+    let scratch = Scratch::new("net", "bridge");
     let bridge = Link::bridge("br").await;
     let driver = scratch.driver().await;
     let xml = domain_xml(
@@ -240,7 +206,7 @@ async fn ethernet_taps_managed_and_unmanaged() {
     if !usable("ethernet") {
         return;
     }
-    let scratch = Scratch::new("eth");
+    let scratch = Scratch::new("net", "eth");
     let driver = scratch.driver().await;
     let named = Link::name("tn");
     // An unmanaged tap must exist: made persistent by hand, as an administrator would.
@@ -287,7 +253,7 @@ async fn network_type_and_missing_bridge_are_refused_leaving_nothing() {
     if !usable("refused") {
         return;
     }
-    let scratch = Scratch::new("refused");
+    let scratch = Scratch::new("net", "refused");
     let driver = scratch.driver().await;
     let xml = domain_xml(
         "nn",

@@ -6,7 +6,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::Scratch;
+
+use std::path::Path;
 use std::process::Command;
 
 use oxvirt_domain::driver::event::{
@@ -17,26 +21,12 @@ use oxvirt_domain::driver::state::{PausedReason, RunningReason, ShutoffReason};
 use oxvirt_domain::driver::{
     DomainRef, EventKind, EventReceiver, Hypervisor, Lifecycle, SnapshotRef, StateReason,
 };
-use oxvirt_qemu::driver::{QemuConfig, QemuDriver};
+use oxvirt_qemu::driver::QemuDriver;
 use oxvirt_xml::{ErrorCode, ErrorDomain};
 
 const QEMU: &str = "/usr/bin/qemu-system-x86_64";
 
-/// A state and runtime directory, and the images, removed at the end.
-struct Scratch(PathBuf);
-
 impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("oxvirt-snap-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn config(&self) -> QemuConfig {
-        QemuConfig::under(&self.0.join("state"), &self.0.join("run"))
-    }
-
     fn image(&self, name: &str, format: &str) -> String {
         let path = self.0.join(name);
         let out = Command::new("qemu-img")
@@ -47,12 +37,6 @@ impl Scratch {
             .unwrap();
         assert!(out.status.success(), "{out:?}");
         path.to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -69,15 +53,7 @@ impl Drop for Guard {
 
 fn have_qemu(test: &str) -> bool {
     let ok = Path::new(QEMU).exists() && Command::new("qemu-io").arg("--version").output().is_ok();
-    if !ok {
-        // `cargo xtask ci` sets this: there, real QEMU must be tested, not skipped.
-        assert!(
-            std::env::var_os("OXVIRT_REQUIRE_GUEST").is_none(),
-            "QEMU is required here (OXVIRT_REQUIRE_GUEST is set)"
-        );
-        eprintln!("SKIPPED {test}: no {QEMU} or qemu-io");
-    }
-    ok
+    common::usable(test, ok, &format!("no {QEMU} or qemu-io"))
 }
 
 fn domain_xml(name: &str, disk: &str, format: &str) -> String {
@@ -141,7 +117,7 @@ async fn inactive_snapshots_revert_the_disk_and_survive_a_reopen() {
     if !have_qemu("inactive_snapshots_revert_the_disk_and_survive_a_reopen") {
         return;
     }
-    let scratch = Scratch::new("inactive");
+    let scratch = Scratch::new("snap", "inactive");
     let disk = scratch.image("d.qcow2", "qcow2");
     assert!(qemu_io(&disk, "write -P 0x5a 0 4k"));
     let d = QemuDriver::open(scratch.config()).await.unwrap();
@@ -314,7 +290,7 @@ async fn running_snapshots_save_and_load_through_qemu() {
     if !have_qemu("running_snapshots_save_and_load_through_qemu") {
         return;
     }
-    let scratch = Scratch::new("running");
+    let scratch = Scratch::new("snap", "running");
     let disk = scratch.image("d.qcow2", "qcow2");
     assert!(qemu_io(&disk, "write -P 0x5a 0 4k"));
     let d = QemuDriver::open(scratch.config()).await.unwrap();
@@ -418,7 +394,7 @@ async fn refusals_use_libvirts_words() {
     if !have_qemu("refusals_use_libvirts_words") {
         return;
     }
-    let scratch = Scratch::new("errors");
+    let scratch = Scratch::new("snap", "errors");
     let raw = scratch.image("r.img", "raw");
     let d = QemuDriver::open(scratch.config()).await.unwrap();
     let dom = define(&d, &domain_xml("sx", &raw, "raw")).await;

@@ -143,6 +143,22 @@ impl QemuDriver {
         });
     }
 
+    /// With `VIR_DOMAIN_AFFECT_CONFIG` in `flags`, the persistent definition of `dom` with
+    /// `edit` applied (checked now, committed once the live change, if any, succeeded).
+    fn config_edit(
+        &self,
+        dom: &DomainRef,
+        flags: u32,
+        edit: impl FnOnce(&mut Domain) -> std::result::Result<(), VirError>,
+    ) -> Result<Option<Domain>> {
+        if flags & device::CONFIG == 0 {
+            return Ok(None);
+        }
+        let mut def = self.with_obj(dom, |obj| Ok(obj.persistent_def().clone()))?;
+        edit(&mut def).map_err(as_qemu)?;
+        Ok(Some(def))
+    }
+
     /// `virDomainAttachDeviceFlags`.
     pub(crate) async fn attach_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
         check_flags(
@@ -154,13 +170,8 @@ impl QemuDriver {
         let _job = job.lock().await;
         let flags = self.with_obj(dom, |obj| obj.update_modification_impact(flags))?;
         // The persistent change is checked first and committed after the live one.
-        let config = if flags & device::CONFIG != 0 {
-            let mut def = self.with_obj(dom, |obj| Ok(obj.persistent_def().clone()))?;
-            devedit::attach_device(&mut def, xml).map_err(as_qemu)?;
-            Some(def)
-        } else {
-            None
-        };
+        let config =
+            self.config_edit(dom, flags, |def| devedit::attach_device(def, xml).map(drop))?;
         if flags & device::LIVE != 0 {
             let vm = self.vm(&dom.uuid).ok_or_else(super::not_running)?;
             let live = self.with_obj(dom, |obj| Ok(obj.def().clone()))?;
@@ -366,13 +377,8 @@ impl QemuDriver {
         let job = self.job(&dom.uuid);
         let _job = job.lock().await;
         let flags = self.with_obj(dom, |obj| obj.update_modification_impact(flags))?;
-        let config = if flags & device::CONFIG != 0 {
-            let mut def = self.with_obj(dom, |obj| Ok(obj.persistent_def().clone()))?;
-            devedit::detach_device(&mut def, xml).map_err(as_qemu)?;
-            Some(def)
-        } else {
-            None
-        };
+        let config =
+            self.config_edit(dom, flags, |def| devedit::detach_device(def, xml).map(drop))?;
         if flags & device::LIVE != 0 {
             let vm = self.vm(&dom.uuid).ok_or_else(super::not_running)?;
             let live = self.with_obj(dom, |obj| Ok(obj.def().clone()))?;

@@ -76,3 +76,55 @@ impl Tally {
         assert!(matched >= min, "matched {matched}, fewer than {min}");
     }
 }
+
+/// Whether a test that needs the host to have something (`ok`) can run; if not it says
+/// `SKIPPED <test>: <why>`, unless `OXVIRT_REQUIRE_GUEST` is set (`cargo xtask ci`), where
+/// real QEMU must be tested and the test fails instead.
+pub fn usable(test: &str, ok: bool, why: &str) -> bool {
+    if !ok {
+        assert!(
+            std::env::var_os("OXVIRT_REQUIRE_GUEST").is_none(),
+            "{test}: {why} (OXVIRT_REQUIRE_GUEST is set: it must run here)"
+        );
+        eprintln!("SKIPPED {test}: {why}");
+    }
+    ok
+}
+
+/// A test's state and runtime directories (and any images), removed at the end.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    /// A fresh directory for `tag` of the test file `kind`.
+    pub fn new(kind: &str, tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("oxvirt-{kind}-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        Scratch(dir)
+    }
+
+    /// The QEMU driver's directories under it.
+    pub fn config(&self) -> oxvirt_qemu::driver::QemuConfig {
+        oxvirt_qemu::driver::QemuConfig::under(&self.0.join("state"), &self.0.join("run"))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Kills the QEMUs (pids) a failed test left running.
+pub struct Reaper(pub Vec<i32>);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
