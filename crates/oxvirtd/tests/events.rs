@@ -278,11 +278,19 @@ fn legacy_procedures_and_other_objects() {
     );
 
     // Legacy lifecycle messages are 107, without a callback ID: one per registration.
-    raw.call(34, &test); // DOMAIN_SUSPEND
+    // The reply and the events may come in either order: wait for all three.
+    let serial = raw.call(34, &test); // DOMAIN_SUSPEND
     let mut events = Vec::new();
-    while events.len() < 2 {
+    let mut replied = false;
+    while events.len() < 2 || !replied {
         let p = raw.recv().unwrap();
-        if p.header.kind == MessageType::Message {
+        if p.header.kind == MessageType::Reply {
+            assert_eq!(
+                (p.header.serial, p.header.status),
+                (serial, MessageStatus::Ok)
+            );
+            replied = true;
+        } else if p.header.kind == MessageType::Message {
             events.push(p);
         }
     }
