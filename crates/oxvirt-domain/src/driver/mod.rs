@@ -13,6 +13,7 @@
 
 pub mod event;
 pub mod flags;
+pub mod node;
 pub mod state;
 pub mod typed;
 
@@ -21,6 +22,7 @@ use oxvirt_xml::types::Uuid;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 pub use event::{DomainEvent, EventBus, EventId, EventKind, EventReceiver, Lifecycle};
+pub use node::{CpuMap, IothreadInfo, NodeCpuMap, VcpuInfo};
 pub use state::{DomainState, StateReason};
 pub use typed::{DomainStats, JobInfo, TypedParam, TypedValue};
 
@@ -198,6 +200,48 @@ pub trait Hypervisor: Send + Sync {
     /// `virNodeGetSecurityModel`.
     async fn security_model(&self) -> Result<SecurityModel> {
         Err(no_support("virNodeGetSecurityModel"))
+    }
+
+    /// `virNodeGetCPUStats`: the kernel, user, idle and iowait time (ns) of host CPU `cpu`
+    /// (`-1`: all CPUs together), as named fields in the kernel's order.
+    async fn node_cpu_stats(&self, _cpu: i32, _flags: u32) -> Result<Vec<(String, u64)>> {
+        Err(no_support("virNodeGetCPUStats"))
+    }
+
+    /// `virNodeGetMemoryStats`: total, free, buffers and cached memory (KiB) of NUMA cell
+    /// `cell` (`-1`: the whole host).
+    async fn node_memory_stats(&self, _cell: i32, _flags: u32) -> Result<Vec<(String, u64)>> {
+        Err(no_support("virNodeGetMemoryStats"))
+    }
+
+    /// `virNodeGetFreePages`: for each cell in `start_cell..start_cell + cell_count`, the
+    /// free pages of each size in `pages` (KiB), cell by cell.
+    async fn node_free_pages(
+        &self,
+        _pages: &[u32],
+        _start_cell: i32,
+        _cell_count: u32,
+        _flags: u32,
+    ) -> Result<Vec<u64>> {
+        Err(no_support("virNodeGetFreePages"))
+    }
+
+    /// `virNodeGetCPUMap`: the host's CPUs and which are online.
+    async fn node_cpu_map(&self, _flags: u32) -> Result<NodeCpuMap> {
+        Err(no_support("virNodeGetCPUMap"))
+    }
+
+    /// `virConnectGetDomainCapabilities`: what a guest of this emulator, arch, machine and
+    /// virtualization type (each `None` for the driver's default) may use, as XML.
+    async fn domain_capabilities(
+        &self,
+        _emulator: Option<&str>,
+        _arch: Option<&str>,
+        _machine: Option<&str>,
+        _virttype: Option<&str>,
+        _flags: u32,
+    ) -> Result<String> {
+        Err(no_support("virConnectGetDomainCapabilities"))
     }
 
     /// A subscription to every domain event from now on.
@@ -565,5 +609,89 @@ pub trait Hypervisor: Send + Sync {
     /// `virDomainGetMessages`: messages about the domain (tainting, deprecations).
     async fn messages(&self, _dom: &DomainRef, _flags: u32) -> Result<Vec<String>> {
         Err(no_support("virDomainGetMessages"))
+    }
+
+    // ---- placement: vCPUs, emulator and I/O threads, NUMA ----
+
+    /// `virDomainGetVcpus`: each running vCPU's state, CPU time and host CPU, with its
+    /// affinity over `maplen` bytes of host CPUs (at most `max_info` vCPUs).
+    async fn vcpu_info(
+        &self,
+        _dom: &DomainRef,
+        _max_info: u32,
+        _maplen: usize,
+    ) -> Result<(Vec<VcpuInfo>, Vec<CpuMap>)> {
+        Err(no_support("virDomainGetVcpus"))
+    }
+
+    /// `virDomainPinVcpuFlags` ([`flags::affect`]): vCPU `vcpu` may run on `cpumap`.
+    async fn pin_vcpu(
+        &self,
+        _dom: &DomainRef,
+        _vcpu: u32,
+        _cpumap: &CpuMap,
+        _flags: u32,
+    ) -> Result<()> {
+        Err(no_support("virDomainPinVcpuFlags"))
+    }
+
+    /// `virDomainGetVcpuPinInfo` ([`flags::affect`]): the affinity of the first
+    /// `max_vcpus` vCPUs over `maplen` bytes of host CPUs.
+    async fn vcpu_pin_info(
+        &self,
+        _dom: &DomainRef,
+        _max_vcpus: u32,
+        _maplen: usize,
+        _flags: u32,
+    ) -> Result<Vec<CpuMap>> {
+        Err(no_support("virDomainGetVcpuPinInfo"))
+    }
+
+    /// `virDomainPinEmulator` ([`flags::affect`]).
+    async fn pin_emulator(&self, _dom: &DomainRef, _cpumap: &CpuMap, _flags: u32) -> Result<()> {
+        Err(no_support("virDomainPinEmulator"))
+    }
+
+    /// `virDomainGetEmulatorPinInfo` ([`flags::affect`]): the emulator threads' affinity
+    /// over `maplen` bytes of host CPUs.
+    async fn emulator_pin_info(
+        &self,
+        _dom: &DomainRef,
+        _maplen: usize,
+        _flags: u32,
+    ) -> Result<CpuMap> {
+        Err(no_support("virDomainGetEmulatorPinInfo"))
+    }
+
+    /// `virDomainGetIOThreadInfo` ([`flags::affect`]): each I/O thread and its affinity.
+    async fn iothread_info(&self, _dom: &DomainRef, _flags: u32) -> Result<Vec<IothreadInfo>> {
+        Err(no_support("virDomainGetIOThreadInfo"))
+    }
+
+    /// `virDomainPinIOThread` ([`flags::affect`]).
+    async fn pin_iothread(
+        &self,
+        _dom: &DomainRef,
+        _iothread: u32,
+        _cpumap: &CpuMap,
+        _flags: u32,
+    ) -> Result<()> {
+        Err(no_support("virDomainPinIOThread"))
+    }
+
+    /// `virDomainSetNumaParameters` ([`flags::affect`]): `numa_mode` (int) and
+    /// `numa_nodeset` (string).
+    async fn set_numa_parameters(
+        &self,
+        _dom: &DomainRef,
+        _params: &[TypedParam],
+        _flags: u32,
+    ) -> Result<()> {
+        Err(no_support("virDomainSetNumaParameters"))
+    }
+
+    /// `virDomainGetNumaParameters` ([`flags::affect`]): `numa_mode` and `numa_nodeset`.
+    async fn numa_parameters(&self, _dom: &DomainRef, _flags: u32) -> Result<Vec<TypedParam>> {
+        Err(no_support("virDomainGetNumaParameters"))
     }
 }
