@@ -14,6 +14,7 @@
 pub mod error;
 pub mod model;
 pub mod reader;
+pub mod testdata;
 pub mod tree;
 pub mod types;
 pub mod writer;

@@ -3,79 +3,9 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// libvirt 9.0's test data: `$OXVIRT_CONFORMANCE`, else `../shared/conformance` beside
-/// the workspace; joined with `rel`.
-pub fn conformance(rel: &str) -> PathBuf {
-    let base = match std::env::var_os("OXVIRT_CONFORMANCE") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"),
-    };
-    base.join("libvirt-9.0.0").join(rel)
-}
-
-/// The first differing line of two texts.
-pub fn first_diff(want: &str, got: &str) -> String {
-    let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
-    for i in 0..w.len().max(g.len()) {
-        let (a, b) = (w.get(i).copied(), g.get(i).copied());
-        if a != b {
-            return format!(
-                "line {}:\n    - {}\n    + {}",
-                i + 1,
-                a.unwrap_or("<end>"),
-                b.unwrap_or("<end>")
-            );
-        }
-    }
-    "no line differs (trailing bytes)".to_string()
-}
-
-/// A conformance run's outcome.
-#[derive(Default)]
-pub struct Tally {
-    /// The cases that matched byte for byte.
-    pub matched: Vec<String>,
-    /// `name: why` for the others.
-    pub mismatches: Vec<String>,
-}
-
-impl Tally {
-    /// Records one case: `want` against what we produced.
-    pub fn record(&mut self, name: &str, want: &str, got: Result<String, String>) {
-        match got {
-            Ok(got) if got == want => self.matched.push(name.to_string()),
-            Ok(got) => self
-                .mismatches
-                .push(format!("{name}: {}", first_diff(want, &got))),
-            Err(e) => self.mismatches.push(format!("{name}: {e}")),
-        }
-    }
-
-    /// Prints the matched names and the first `shown` mismatches (all of them on stderr
-    /// when `all_var` is set), then asserts every case of `must_match` matched and at
-    /// least `min` did.
-    pub fn report(&self, shown: usize, all_var: &str, must_match: &[&str], min: usize) {
-        println!("matched: {}", self.matched.join(" "));
-        for m in self.mismatches.iter().take(shown) {
-            println!("MISMATCH {m}");
-        }
-        if std::env::var_os(all_var).is_some() {
-            for m in &self.mismatches {
-                eprintln!("ALL {m}");
-            }
-        }
-        for name in must_match {
-            assert!(
-                self.matched.iter().any(|n| n == name),
-                "{name} no longer matches byte for byte"
-            );
-        }
-        let matched = self.matched.len();
-        assert!(matched >= min, "matched {matched}, fewer than {min}");
-    }
-}
+pub use oxvirt_xml::testdata::{conformance, first_diff, Tally};
 
 /// Whether a test that needs the host to have something (`ok`) can run; if not it says
 /// `SKIPPED <test>: <why>`, unless `OXVIRT_REQUIRE_GUEST` is set (`cargo xtask ci`), where
