@@ -4,7 +4,8 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use oxvirt_domain::driver::{
-    ConsoleIo, DomainInfo, DomainRef, EventReceiver, Hypervisor, Result, StateReason,
+    ConsoleIo, DomainInfo, DomainRef, EventReceiver, Hypervisor, NodeCpuMap, NodeInfo, Result,
+    SecurityModel, StateReason,
 };
 use oxvirt_xml::types::Uuid;
 
@@ -30,6 +31,72 @@ impl Hypervisor for QemuDriver {
             .nodename()
             .to_string_lossy()
             .into_owned())
+    }
+
+    async fn node_info(&self) -> Result<NodeInfo> {
+        self.host_node_info().await
+    }
+
+    async fn capabilities(&self) -> Result<String> {
+        self.host_capabilities().await
+    }
+
+    async fn max_vcpus(&self, kind: Option<&str>) -> Result<u32> {
+        self.host_max_vcpus(kind).await
+    }
+
+    async fn free_memory(&self) -> Result<u64> {
+        self.host_free_memory().await
+    }
+
+    async fn cells_free_memory(&self, start: i32, max: i32) -> Result<Vec<u64>> {
+        self.host_cells_free_memory(start, max).await
+    }
+
+    async fn sysinfo(&self, flags: u32) -> Result<String> {
+        self.host_sysinfo(flags).await
+    }
+
+    async fn security_model(&self) -> Result<SecurityModel> {
+        Ok(SecurityModel {
+            model: "none".into(),
+            doi: "0".into(),
+        })
+    }
+
+    async fn node_cpu_stats(&self, cpu: i32, flags: u32) -> Result<Vec<(String, u64)>> {
+        self.host_cpu_stats(cpu, flags).await
+    }
+
+    async fn node_memory_stats(&self, cell: i32, flags: u32) -> Result<Vec<(String, u64)>> {
+        self.host_memory_stats(cell, flags).await
+    }
+
+    async fn node_free_pages(
+        &self,
+        pages: &[u32],
+        start_cell: i32,
+        cell_count: u32,
+        flags: u32,
+    ) -> Result<Vec<u64>> {
+        self.host_free_pages(pages, start_cell, cell_count, flags)
+            .await
+    }
+
+    async fn node_cpu_map(&self, flags: u32) -> Result<NodeCpuMap> {
+        self.host_cpu_map(flags).await
+    }
+
+    async fn domain_capabilities(
+        &self,
+        emulator: Option<&str>,
+        arch: Option<&str>,
+        machine: Option<&str>,
+        virttype: Option<&str>,
+        flags: u32,
+    ) -> Result<String> {
+        self.host_domain_capabilities(emulator, arch, machine, virttype, flags)
+            .await
     }
 
     fn subscribe(&self) -> EventReceiver {
