@@ -86,12 +86,20 @@ pub struct QemuEnv {
     pub guest: Guest,
     daemon: Option<Child>,
     restarts: u32,
+    /// The network namespace the daemon runs in (`None`: the test's own).
+    netns: Option<String>,
 }
 
 impl QemuEnv {
     /// Starts a daemon on fresh directories named after `tag` (its first 16 characters:
     /// the daemon's socket paths must stay short).
     pub fn start(tag: &str, guest: Guest) -> QemuEnv {
+        QemuEnv::start_in(tag, guest, None)
+    }
+
+    /// [`QemuEnv::start`] with the daemon in the network namespace `netns` (its taps and
+    /// bridges are there).
+    pub fn start_in(tag: &str, guest: Guest, netns: Option<&str>) -> QemuEnv {
         let short: String = tag.chars().take(16).collect();
         let base = TempDir::new(&format!("q-{short}"));
         let run = base.join("run");
@@ -104,6 +112,7 @@ impl QemuEnv {
             guest,
             daemon: None,
             restarts: 0,
+            netns: netns.map(str::to_owned),
         };
         env.spawn_daemon();
         env
@@ -113,7 +122,16 @@ impl QemuEnv {
         let log =
             std::fs::File::create(self.base.join(format!("daemon{}.log", self.restarts))).unwrap();
         self.restarts += 1;
-        let child = oxvirtd()
+        let mut cmd = match &self.netns {
+            // `ip netns exec` execs the daemon: the child's pid is the daemon's.
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(oxvirtd().get_program());
+                c
+            }
+            None => oxvirtd(),
+        };
+        let child = cmd
             .arg("--runtime-dir")
             .arg(&self.run)
             .arg("--state-dir")
