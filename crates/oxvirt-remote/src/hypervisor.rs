@@ -4,13 +4,14 @@
 
 use async_trait::async_trait;
 use oxvirt_domain::driver::{
-    ConsoleIo, DomainInfo, DomainRef, DomainState, DomainStats, EventReceiver, Hypervisor, JobInfo,
-    NodeInfo, Result, Screenshot, SecurityLabel, SecurityModel, SnapshotRef, StateReason,
-    TypedParam,
+    ConsoleIo, CpuMap, DomainInfo, DomainRef, DomainState, DomainStats, EventReceiver, Hypervisor,
+    IothreadInfo, JobInfo, NodeCpuMap, NodeInfo, Result, Screenshot, SecurityLabel, SecurityModel,
+    SnapshotRef, StateReason, TypedParam, VcpuInfo,
 };
+use oxvirt_rpc::remote::TypedParam as WireParam;
 use oxvirt_rpc::remote::*;
 use oxvirt_rpc::stream::{DomainOpenConsoleArgs, DomainScreenshotArgs, DomainScreenshotRet};
-use oxvirt_rpc::xdr::{decode_from, encode_to_vec};
+use oxvirt_rpc::xdr::{decode_from, encode_to_vec, Opaque};
 use oxvirt_rpc::RemoteProcedure as P;
 use oxvirt_xml::types::Uuid;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
@@ -52,6 +53,45 @@ fn sf(snap: &SnapshotRef, flags: u32) -> SnapFlagsArgs {
         snap: snap_wire(snap),
         flags,
     }
+}
+
+/// libvirt's client-side refusal of a request or reply over the protocol's limits
+/// (`VIR_ERR_RPC` from the remote driver).
+fn rpc_limit(message: String) -> oxvirt_xml::VirError {
+    VirError::new(ErrorDomain::Remote, ErrorCode::Rpc, message)
+}
+
+/// Splits `bytes` into `count` maps of `maplen` bytes.
+fn split_maps(bytes: &[u8], count: usize, maplen: usize) -> Vec<CpuMap> {
+    (0..count)
+        .map(|i| {
+            let mut m = bytes
+                .get(i * maplen..)
+                .unwrap_or_default()
+                .iter()
+                .take(maplen)
+                .copied()
+                .collect::<Vec<u8>>();
+            m.resize(maplen, 0);
+            CpuMap(m)
+        })
+        .collect()
+}
+
+/// `maxinfo * maplen` as libvirt's client checks it.
+fn maps_fit(count: u32, maplen: usize) -> Result<()> {
+    if count as usize > VCPUINFO_MAX {
+        return Err(rpc_limit(format!(
+            "vCPU count exceeds maximum: {count} > {VCPUINFO_MAX}"
+        )));
+    }
+    let total = count as usize * maplen;
+    if total > CPUMAPS_MAX {
+        return Err(rpc_limit(format!(
+            "vCPU map buffer length exceeds maximum: {total} > {CPUMAPS_MAX}"
+        )));
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -663,5 +703,302 @@ impl Hypervisor for RemoteDriver {
     async fn messages(&self, dom: &DomainRef, flags: u32) -> Result<Vec<String>> {
         let r: DomainGetMessagesRet = self.dom_call(P::DomainGetMessages, &df(dom, flags)).await?;
         Ok(r.msgs)
+    }
+
+    async fn node_cpu_stats(&self, cpu: i32, flags: u32) -> Result<Vec<(String, u64)>> {
+        let mut args = NodeGetCpuStatsArgs {
+            cpu_num: cpu,
+            nparams: 0,
+            flags,
+        };
+        let count: NodeGetCpuStatsRet = self.dom_call(P::NodeGetCpuStats, &args).await?;
+        if count.nparams <= 0 {
+            return Ok(Vec::new());
+        }
+        args.nparams = count.nparams.min(NODE_CPU_STATS_MAX as i32);
+        let r: NodeGetCpuStatsRet = self.dom_call(P::NodeGetCpuStats, &args).await?;
+        if r.params.len() > args.nparams as usize {
+            return Err(rpc_limit(
+                "remoteNodeGetCPUStats: returned number of stats exceeds limit".into(),
+            ));
+        }
+        Ok(r.params.into_iter().map(|p| (p.field, p.value)).collect())
+    }
+
+    async fn node_memory_stats(&self, cell: i32, flags: u32) -> Result<Vec<(String, u64)>> {
+        let mut args = NodeGetMemoryStatsArgs {
+            nparams: 0,
+            cell_num: cell,
+            flags,
+        };
+        let count: NodeGetMemoryStatsRet = self.dom_call(P::NodeGetMemoryStats, &args).await?;
+        if count.nparams <= 0 {
+            return Ok(Vec::new());
+        }
+        args.nparams = count.nparams.min(NODE_MEMORY_STATS_MAX as i32);
+        let r: NodeGetMemoryStatsRet = self.dom_call(P::NodeGetMemoryStats, &args).await?;
+        if r.params.len() > args.nparams as usize {
+            return Err(rpc_limit(
+                "remoteNodeGetMemoryStats: returned number of stats exceeds limit".into(),
+            ));
+        }
+        Ok(r.params.into_iter().map(|p| (p.field, p.value)).collect())
+    }
+
+    async fn node_free_pages(
+        &self,
+        pages: &[u32],
+        start_cell: i32,
+        cell_count: u32,
+        flags: u32,
+    ) -> Result<Vec<u64>> {
+        let total = pages.len() as u64 * u64::from(cell_count);
+        if total > NODE_MAX_CELLS as u64 {
+            return Err(rpc_limit(format!(
+                "too many NUMA cells: {total} > {NODE_MAX_CELLS}"
+            )));
+        }
+        let args = NodeGetFreePagesArgs {
+            pages: pages.to_vec(),
+            start_cell,
+            cell_count,
+            flags,
+        };
+        let r: NodeGetFreePagesRet = self.dom_call(P::NodeGetFreePages, &args).await?;
+        Ok(r.counts)
+    }
+
+    async fn node_cpu_map(&self, flags: u32) -> Result<NodeCpuMap> {
+        let args = NodeGetCpuMapArgs {
+            need_map: 1,
+            need_online: 1,
+            flags,
+        };
+        let r: NodeGetCpuMapRet = self.dom_call(P::NodeGetCpuMap, &args).await?;
+        Ok(NodeCpuMap {
+            cpus: u32::try_from(r.ret).unwrap_or(0),
+            online_map: CpuMap(r.cpumap.0),
+            online: r.online,
+        })
+    }
+
+    async fn domain_capabilities(
+        &self,
+        emulator: Option<&str>,
+        arch: Option<&str>,
+        machine: Option<&str>,
+        virttype: Option<&str>,
+        flags: u32,
+    ) -> Result<String> {
+        let args = ConnectGetDomainCapabilitiesArgs {
+            emulatorbin: emulator.map(str::to_owned),
+            arch: arch.map(str::to_owned),
+            machine: machine.map(str::to_owned),
+            virttype: virttype.map(str::to_owned),
+            flags,
+        };
+        let r: ConnectGetDomainCapabilitiesRet = self
+            .dom_call(P::ConnectGetDomainCapabilities, &args)
+            .await?;
+        Ok(r.capabilities)
+    }
+
+    async fn vcpu_info(
+        &self,
+        dom: &DomainRef,
+        max_info: u32,
+        maplen: usize,
+    ) -> Result<(Vec<VcpuInfo>, Vec<CpuMap>)> {
+        maps_fit(max_info, maplen)?;
+        let args = DomainGetVcpusArgs {
+            dom: wire(dom),
+            maxinfo: max_info as i32,
+            maplen: maplen as i32,
+        };
+        let r: DomainGetVcpusRet = self.dom_call(P::DomainGetVcpus, &args).await?;
+        if r.info.len() > max_info as usize {
+            return Err(rpc_limit(format!(
+                "host reports too many vCPUs: {} > {max_info}",
+                r.info.len()
+            )));
+        }
+        if r.cpumaps.0.len() > max_info as usize * maplen {
+            return Err(rpc_limit(format!(
+                "host reports map buffer length exceeds maximum: {} > {}",
+                r.cpumaps.0.len(),
+                max_info as usize * maplen
+            )));
+        }
+        let maps = if maplen == 0 {
+            Vec::new()
+        } else {
+            split_maps(&r.cpumaps.0, r.info.len(), maplen)
+        };
+        let info = r
+            .info
+            .into_iter()
+            .map(|v| VcpuInfo {
+                number: v.number,
+                state: v.state,
+                cpu_time_ns: v.cpu_time,
+                cpu: v.cpu,
+            })
+            .collect();
+        Ok((info, maps))
+    }
+
+    async fn pin_vcpu(
+        &self,
+        dom: &DomainRef,
+        vcpu: u32,
+        cpumap: &CpuMap,
+        flags: u32,
+    ) -> Result<()> {
+        if cpumap.0.len() > CPUMAP_MAX {
+            return Err(rpc_limit(format!(
+                "cpumap length exceeds maximum: {} > {CPUMAP_MAX}",
+                cpumap.0.len()
+            )));
+        }
+        let args = DomainPinVcpuFlagsArgs {
+            dom: wire(dom),
+            vcpu,
+            cpumap: Opaque(cpumap.0.clone()),
+            flags,
+        };
+        self.void_call(P::DomainPinVcpuFlags, &args).await
+    }
+
+    async fn vcpu_pin_info(
+        &self,
+        dom: &DomainRef,
+        max_vcpus: u32,
+        maplen: usize,
+        flags: u32,
+    ) -> Result<Vec<CpuMap>> {
+        maps_fit(max_vcpus, maplen)?;
+        let args = DomainGetVcpuPinInfoArgs {
+            dom: wire(dom),
+            ncpumaps: max_vcpus as i32,
+            maplen: maplen as i32,
+            flags,
+        };
+        let r: DomainGetVcpuPinInfoRet = self.dom_call(P::DomainGetVcpuPinInfo, &args).await?;
+        if r.num < 0 || r.num as u32 > max_vcpus {
+            return Err(rpc_limit(format!(
+                "host reports too many vCPUs: {} > {max_vcpus}",
+                r.num
+            )));
+        }
+        if r.cpumaps.0.len() > max_vcpus as usize * maplen {
+            return Err(rpc_limit(format!(
+                "host reports map buffer length exceeds maximum: {} > {}",
+                r.cpumaps.0.len(),
+                max_vcpus as usize * maplen
+            )));
+        }
+        Ok(split_maps(&r.cpumaps.0, r.num as usize, maplen))
+    }
+
+    async fn pin_emulator(&self, dom: &DomainRef, cpumap: &CpuMap, flags: u32) -> Result<()> {
+        let args = DomainPinEmulatorArgs {
+            dom: wire(dom),
+            cpumap: Opaque(cpumap.0.clone()),
+            flags,
+        };
+        self.void_call(P::DomainPinEmulator, &args).await
+    }
+
+    async fn emulator_pin_info(
+        &self,
+        dom: &DomainRef,
+        maplen: usize,
+        flags: u32,
+    ) -> Result<CpuMap> {
+        if maplen > CPUMAPS_MAX {
+            return Err(rpc_limit(format!(
+                "vCPU map buffer length exceeds maximum: {maplen} > {CPUMAPS_MAX}"
+            )));
+        }
+        let args = DomainGetEmulatorPinInfoArgs {
+            dom: wire(dom),
+            maplen: maplen as i32,
+            flags,
+        };
+        let r: DomainGetEmulatorPinInfoRet =
+            self.dom_call(P::DomainGetEmulatorPinInfo, &args).await?;
+        if r.cpumaps.0.len() > maplen {
+            return Err(rpc_limit(format!(
+                "host reports map buffer length exceeds maximum: {} > {maplen}",
+                r.cpumaps.0.len()
+            )));
+        }
+        Ok(split_maps(&r.cpumaps.0, 1, maplen).remove(0))
+    }
+
+    async fn iothread_info(&self, dom: &DomainRef, flags: u32) -> Result<Vec<IothreadInfo>> {
+        let r: DomainGetIothreadInfoRet = self
+            .dom_call(P::DomainGetIothreadInfo, &df(dom, flags))
+            .await?;
+        Ok(r.info
+            .into_iter()
+            .map(|t| IothreadInfo {
+                id: t.iothread_id,
+                cpumap: CpuMap(t.cpumap.0),
+            })
+            .collect())
+    }
+
+    async fn pin_iothread(
+        &self,
+        dom: &DomainRef,
+        iothread: u32,
+        cpumap: &CpuMap,
+        flags: u32,
+    ) -> Result<()> {
+        let args = DomainPinIothreadArgs {
+            dom: wire(dom),
+            iothreads_id: iothread,
+            cpumap: Opaque(cpumap.0.clone()),
+            flags,
+        };
+        self.void_call(P::DomainPinIothread, &args).await
+    }
+
+    async fn set_numa_parameters(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
+        if params.len() > DOMAIN_NUMA_PARAMETERS_MAX {
+            return Err(rpc_limit(format!(
+                "too many parameters '{}' for limit '{DOMAIN_NUMA_PARAMETERS_MAX}'",
+                params.len()
+            )));
+        }
+        let args = DomainSetNumaParametersArgs {
+            dom: wire(dom),
+            params: params.iter().cloned().map(WireParam::from).collect(),
+            flags,
+        };
+        self.void_call(P::DomainSetNumaParameters, &args).await
+    }
+
+    async fn numa_parameters(&self, dom: &DomainRef, flags: u32) -> Result<Vec<TypedParam>> {
+        let mut args = DomainGetNumaParametersArgs {
+            dom: wire(dom),
+            nparams: 0,
+            flags,
+        };
+        let count: DomainGetNumaParametersRet =
+            self.dom_call(P::DomainGetNumaParameters, &args).await?;
+        if count.nparams <= 0 {
+            return Ok(Vec::new());
+        }
+        args.nparams = count.nparams.min(DOMAIN_NUMA_PARAMETERS_MAX as i32);
+        let r: DomainGetNumaParametersRet =
+            self.dom_call(P::DomainGetNumaParameters, &args).await?;
+        Ok(r.params.into_iter().map(TypedParam::from).collect())
     }
 }

@@ -96,11 +96,11 @@ impl Domain {
         self.inner.id.store(id, Ordering::Release);
     }
 
-    fn driver(&self) -> &Arc<dyn Hypervisor> {
+    pub(crate) fn driver(&self) -> &Arc<dyn Hypervisor> {
         self.conn.driver()
     }
 
-    fn writable(&self, function: &str) -> Result<()> {
+    pub(crate) fn writable(&self, function: &str) -> Result<()> {
         self.conn.check_writable(ErrorDomain::Domain, function)
     }
 

@@ -45,6 +45,7 @@ mod connect;
 mod domain_handle;
 mod events;
 mod network;
+mod placement;
 mod registry;
 mod remote_uri;
 mod snapshot;
@@ -60,11 +61,17 @@ pub use connect::{resolve_default, Connect, DEFAULT_URI_ENV, LIBVIRT_API_VERSION
 pub use domain_handle::Domain;
 pub use events::EventStream;
 pub use network::Network;
+pub use placement::{
+    NODE_CPU_STATS_ALL_CPUS, NODE_MEMORY_STATS_ALL_CELLS, TYPED_PARAM_STRING_OKAY,
+};
 pub use snapshot::DomainSnapshot;
 pub use storage::{StoragePool, StorageVol};
 pub use uri::Uri;
 
 pub use oxvirt_domain::driver::{event, flags, state};
+pub use oxvirt_domain::driver::{
+    CpuMap, IothreadInfo, NodeCpuMap, TypedParam, TypedValue, VcpuInfo,
+};
 pub use oxvirt_domain::driver::{
     DomainEvent, DomainInfo, DomainRef, DomainState, EventId, EventKind, Hypervisor, Lifecycle,
     NodeInfo, SecurityLabel, SecurityModel, SnapshotRef, StateReason,
