@@ -1,0 +1,152 @@
+//! libvirt's vircaps2xmltest: each fake sysfs tree of `node/vircaps2xmldata/linux-*`
+//! (`system` is `/sys/devices/system`, `resctrl` is `/sys/fs/resctrl`) read into the
+//! host topology and caches, formatted as the capabilities document, must equal
+//! `vircaps-<arch>-<name>.xml` byte for byte.
+//!
+//! As libvirt's test does (its virnuma mock), each cell's memory is (node + 1) GiB, its
+//! page pools are 4 KiB, 2 MiB and 1 GiB pages with (node + 1 + i) × 2048 pages, and the
+//! distances are left out.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use oxvirt_node::caps::{Capabilities, MigrationFeatures};
+use oxvirt_node::topology::{CellProbe, Topology};
+use oxvirt_node::Host;
+use oxvirt_xml::testdata::{conformance, Tally};
+use oxvirt_xml::VirError;
+
+/// libvirt's virnuma mock.
+struct MockNuma;
+
+impl CellProbe for MockNuma {
+    fn memory_bytes(&self, _host: &Host, node: u32) -> Option<u64> {
+        Some((1u64 << 30) * u64::from(node + 1))
+    }
+
+    fn pages(&self, _host: &Host, node: u32) -> Result<Vec<(u64, u64)>, VirError> {
+        Ok([4u64, 2048, 1048576]
+            .iter()
+            .enumerate()
+            .map(|(i, &size)| (size, ((u64::from(node) + 1 + i as u64) * 2) << 10))
+            .collect())
+    }
+
+    fn distances(&self, _host: &Host, _node: u32) -> Result<Vec<(u32, u32)>, VirError> {
+        Ok(Vec::new())
+    }
+}
+
+/// The conformance copy stores symbolic links as small files holding the link's target;
+/// follows such a file to what it points at.
+fn resolve(path: &Path) -> PathBuf {
+    if path.is_file() {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            let target = text.trim();
+            if !target.is_empty() && !target.contains('\n') {
+                let candidate = path.parent().unwrap().join(target);
+                if candidate.exists() {
+                    return resolve(&candidate);
+                }
+            }
+        }
+    }
+    path.to_path_buf()
+}
+
+/// `dest` becomes a link to `src` resolved, or a directory of links to its resolved
+/// entries when `src` is a directory (one level of stored links inside).
+fn mount(src: &Path, dest: &Path) {
+    let src = resolve(src);
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    if src.is_dir() {
+        std::fs::create_dir_all(dest).unwrap();
+        for entry in std::fs::read_dir(&src).unwrap() {
+            let entry = entry.unwrap();
+            let target = resolve(&entry.path()).canonicalize().unwrap();
+            std::os::unix::fs::symlink(target, dest.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// A root whose `/sys/devices/system` and `/sys/fs/resctrl` are the test tree's.
+fn fake_root(tree: &Path, name: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("vircaps-{name}"));
+    let _ = std::fs::remove_dir_all(&root);
+    mount(&tree.join("system"), &root.join("sys/devices/system"));
+    if tree.join("resctrl").exists() {
+        mount(&tree.join("resctrl"), &root.join("sys/fs/resctrl"));
+    }
+    root
+}
+
+/// The migration flags libvirt's test gives each case: (offline, live).
+fn migration(arch: &str, name: &str) -> (bool, bool) {
+    match (arch, name) {
+        ("x86_64", "basic") | ("x86_64", "basic-dies") => (false, false),
+        ("aarch64", "basic") => (true, false),
+        _ => (true, true),
+    }
+}
+
+fn document(tree: &Path, arch: &str, name: &str) -> Result<String, String> {
+    let root = fake_root(tree, &format!("{arch}-{name}"));
+    let host = Host::new(&root);
+    let topology = Topology::read_with(&host, &MockNuma).map_err(|e| e.message)?;
+    let mut caps = Capabilities::default();
+    caps.host.cpu.arch = arch.to_string();
+    let (offline, live) = migration(arch, name);
+    if offline {
+        caps.host.migration = Some(MigrationFeatures {
+            live,
+            uri_transports: Vec::new(),
+        });
+    }
+    caps.host.topology = Some(topology);
+    Ok(caps.to_xml())
+}
+
+#[test]
+fn vircaps2xml_conformance() {
+    let dir = conformance("node/vircaps2xmldata");
+    if !dir.exists() {
+        eprintln!(
+            "SKIPPED vircaps2xml_conformance: {} not found",
+            dir.display()
+        );
+        return;
+    }
+    let mut cases: Vec<(String, String)> = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let file = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let Some(rest) = file
+            .strip_prefix("vircaps-")
+            .and_then(|f| f.strip_suffix(".xml"))
+        else {
+            continue;
+        };
+        let Some((arch, name)) = rest.split_once('-') else {
+            continue;
+        };
+        if dir.join(format!("linux-{name}")).is_dir() {
+            cases.push((arch.to_string(), name.to_string()));
+        }
+    }
+    cases.sort();
+    let mut tally = Tally::default();
+    for (arch, name) in &cases {
+        let want = std::fs::read_to_string(dir.join(format!("vircaps-{arch}-{name}.xml"))).unwrap();
+        let got = document(&dir.join(format!("linux-{name}")), arch, name);
+        tally.record(&format!("{arch}-{name}"), &want, got);
+    }
+    println!(
+        "vircaps2xml: {} of {} byte for byte",
+        tally.matched.len(),
+        cases.len()
+    );
+    let all: Vec<String> = cases.iter().map(|(a, n)| format!("{a}-{n}")).collect();
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    assert!(cases.len() >= 11, "only {} cases found", cases.len());
+    tally.report(20, "VIRCAPS_ALL", &all, cases.len());
+}
