@@ -17,6 +17,49 @@ pub const ALL_CELLS: i32 = -1;
 /// `sysconf(_SC_CLK_TCK)`, which answers the same).
 pub const TICK_NS: u64 = 1_000_000_000 / 100;
 
+/// How many fields [`cpu_stats`] gives (libvirt's `LINUX_NB_CPU_STATS`): the answer to a
+/// `virNodeGetCPUStats` call asking how many there are (`nparams` 0).
+pub const CPU_STATS_COUNT: i32 = 4;
+
+/// libvirt's check of a caller's `nparams` for CPU statistics (made after `/proc/stat`
+/// opened): anything but [`CPU_STATS_COUNT`] is `VIR_ERR_INVALID_ARG` "nparams in
+/// virHostCPUGetStatsLinux must be equal to 4".
+pub fn check_cpu_nparams(nparams: i32) -> Result<(), VirError> {
+    if nparams == CPU_STATS_COUNT {
+        return Ok(());
+    }
+    Err(VirError::raw(
+        ErrorDomain::None,
+        ErrorCode::InvalidArg,
+        format!("nparams in virHostCPUGetStatsLinux must be equal to {CPU_STATS_COUNT}"),
+    ))
+}
+
+/// How many fields [`memory_stats`] gives for `cell`: 4 for the whole host (which cell 0
+/// is without NUMA), 2 for a cell.
+pub fn memory_stats_count(host: &Host, cell: i32) -> i32 {
+    if cell == ALL_CELLS || (cell == 0 && !crate::memory::numa_available(host)) {
+        4
+    } else {
+        2
+    }
+}
+
+/// libvirt's check of a caller's `nparams` for memory statistics (made after the cell was
+/// validated and its file opened): anything but [`memory_stats_count`] is
+/// `VIR_ERR_INVALID_ARG` "nparams in virHostMemGetStatsLinux must be N".
+pub fn check_memory_nparams(host: &Host, cell: i32, nparams: i32) -> Result<(), VirError> {
+    let want = memory_stats_count(host, cell);
+    if nparams == want {
+        return Ok(());
+    }
+    Err(VirError::raw(
+        ErrorDomain::None,
+        ErrorCode::InvalidArg,
+        format!("nparams in virHostMemGetStatsLinux must be {want}"),
+    ))
+}
+
 /// `virNodeGetCPUStats`: `kernel`, `user`, `idle` and `iowait` time in nanoseconds, in
 /// that order, for CPU `cpu` or the whole host ([`ALL_CPUS`]).
 ///
@@ -201,6 +244,21 @@ mod tests {
         assert_eq!(e.message, "Invalid cpuNum in virHostCPUGetStatsLinux");
         // "cpu1" must not answer for CPU 10's header.
         assert!(cpu_stats_from(STAT, 10).is_err());
+    }
+
+    #[test]
+    fn nparams_checks() {
+        assert!(check_cpu_nparams(4).is_ok());
+        let e = check_cpu_nparams(3).unwrap_err();
+        assert_eq!(
+            e.message,
+            "nparams in virHostCPUGetStatsLinux must be equal to 4"
+        );
+        let h = Host::new("/nonexistent");
+        assert_eq!(memory_stats_count(&h, 0), 4);
+        assert_eq!(memory_stats_count(&h, 1), 2);
+        let e = check_memory_nparams(&h, ALL_CELLS, 2).unwrap_err();
+        assert_eq!(e.message, "nparams in virHostMemGetStatsLinux must be 4");
     }
 
     #[test]
