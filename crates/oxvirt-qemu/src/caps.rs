@@ -3,7 +3,10 @@
 //!
 //! The probe starts the binary as libvirt does, with no guest (`-machine none`), stopped,
 //! without defaults, a QMP socket in a private temporary directory, then asks for its
-//! version, machine types, CPU models, commands, device types and KVM state, and quits.
+//! version, target, machine types, CPU definitions, commands, QOM types, TPM types and
+//! models, display types (from the QAPI schema) and KVM state, and quits. Like libvirt,
+//! when `/dev/kvm` is usable it runs the binary a second time with KVM, whose machine
+//! types and CPU definitions (usability differs) serve `kvm` domains.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -32,6 +35,31 @@ pub struct Machine {
     pub deprecated: bool,
 }
 
+/// A CPU model (`query-cpu-definitions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpuDefinition {
+    /// Its name (`Skylake-Client`).
+    pub name: String,
+    /// Whether the accelerator can run it: `None` when QEMU does not say
+    /// (no `unavailable-features`), else whether nothing is missing.
+    pub usable: Option<bool>,
+    /// Whether QEMU says it is deprecated.
+    pub deprecated: bool,
+}
+
+/// What a binary offers under KVM (the second probe, `-machine none,accel=kvm`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvmCaps {
+    /// Its machine types under KVM, in QEMU's order.
+    pub machines: Vec<Machine>,
+    /// Its CPU definitions under KVM, in QEMU's order.
+    pub cpu_definitions: Vec<CpuDefinition>,
+    /// Whether AMD SEV is available (`query-sev-capabilities` answers).
+    pub sev: bool,
+    /// Whether Intel SGX is available (`query-sgx-capabilities` answers).
+    pub sgx: bool,
+}
+
 /// One binary's capabilities.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QemuCaps {
@@ -49,6 +77,22 @@ pub struct QemuCaps {
     pub device_types: BTreeSet<String>,
     /// Whether it was built with KVM support (`query-kvm`'s `present`).
     pub kvm_present: bool,
+    /// The guest architecture, in libvirt's spelling (`query-target`: `i386` is `i686`).
+    pub arch: String,
+    /// Its CPU definitions under TCG, in QEMU's order.
+    pub cpu_definitions: Vec<CpuDefinition>,
+    /// Every non-abstract QOM type (`qom-list-types`): devices, backends, objects.
+    pub object_types: BTreeSet<String>,
+    /// TPM backends (`query-tpm-types`: `passthrough`, `emulator`).
+    pub tpm_types: BTreeSet<String>,
+    /// TPM front ends (`query-tpm-models`: `tpm-tis`, `tpm-crb`).
+    pub tpm_models: BTreeSet<String>,
+    /// `-display` types compiled in (the QAPI schema's `DisplayType` of
+    /// `query-display-options`: `sdl`, `egl-headless`, `dbus`, ...).
+    pub display_types: BTreeSet<String>,
+    /// What it offers under KVM, when `/dev/kvm` is usable and QEMU enabled KVM there
+    /// (libvirt's `QEMU_CAPS_KVM`).
+    pub kvm: Option<KvmCaps>,
 }
 
 impl QemuCaps {
@@ -63,6 +107,37 @@ impl QemuCaps {
     pub fn has_device(&self, device: &str) -> bool {
         self.device_types.contains(device)
     }
+
+    /// Whether the QOM type `name` (device, backend or object) exists.
+    pub fn has_object(&self, name: &str) -> bool {
+        self.object_types.contains(name) || self.device_types.contains(name)
+    }
+
+    /// The machine types for `kvm` (the KVM probe's) or else TCG's, in QEMU's order.
+    pub fn machines_for(&self, kvm: bool) -> &[Machine] {
+        match (&self.kvm, kvm) {
+            (Some(k), true) => &k.machines,
+            _ => &self.machines,
+        }
+    }
+
+    /// The CPU definitions for `kvm` (the KVM probe's) or else TCG's, in QEMU's order.
+    pub fn cpu_definitions_for(&self, kvm: bool) -> &[CpuDefinition] {
+        match (&self.kvm, kvm) {
+            (Some(k), true) => &k.cpu_definitions,
+            _ => &self.cpu_definitions,
+        }
+    }
+}
+
+/// Whether this process can open `/dev/kvm` for reading and writing, libvirt's test
+/// before it probes a binary with KVM.
+pub fn kvm_usable() -> bool {
+    rustix::fs::access(
+        "/dev/kvm",
+        rustix::fs::Access::READ_OK | rustix::fs::Access::WRITE_OK,
+    )
+    .is_ok()
 }
 
 /// libvirt's error for a binary that cannot be probed.
@@ -77,7 +152,7 @@ fn probe_failed(binary: &Path, detail: impl std::fmt::Display) -> VirError {
     )
 }
 
-/// Asks `binary` what it can do (about 100 ms for QEMU 7.2 here).
+/// Asks `binary` what it can do (about 100 ms for QEMU 7.2 here; twice that with KVM).
 pub async fn probe(binary: &Path) -> Result<QemuCaps, VirError> {
     if !binary.exists() {
         return Err(VirError::new(
@@ -89,51 +164,88 @@ pub async fn probe(binary: &Path) -> Result<QemuCaps, VirError> {
             ),
         ));
     }
-    let dir = ProbeDir::new().map_err(|e| probe_failed(binary, e))?;
-    let sock = dir.0.join("qmp.sock");
-    let mut child = Command::new(binary)
-        .args(["-S", "-no-user-config", "-nodefaults", "-nographic"])
-        .args(["-machine", "none,accel=tcg"])
-        .arg("-qmp")
-        .arg(format!("unix:{},server=on,wait=off", sock.display()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
+    let tcg = Session::open(binary, "tcg").await?;
+    let answer = ask(binary, &tcg.qmp).await;
+    let mut caps = tcg
+        .close(answer)
+        .await
         .map_err(|e| probe_failed(binary, e))?;
-    let connected = async {
-        for _ in 0..500 {
-            if sock.exists() {
-                if let Ok(pair) = Qmp::connect(&sock).await {
-                    return Ok(pair);
+    if kvm_usable() {
+        let kvm = Session::open(binary, "kvm").await?;
+        let answer = ask_kvm(&kvm.qmp).await;
+        caps.kvm = kvm
+            .close(answer)
+            .await
+            .map_err(|e| probe_failed(binary, e))?;
+    }
+    Ok(caps)
+}
+
+/// A running probe: the binary with `-machine none,accel=ACCEL` and its monitor.
+struct Session {
+    child: tokio::process::Child,
+    qmp: Qmp,
+    _dir: ProbeDir,
+}
+
+impl Session {
+    async fn open(binary: &Path, accel: &str) -> Result<Session, VirError> {
+        let dir = ProbeDir::new().map_err(|e| probe_failed(binary, e))?;
+        let sock = dir.0.join("qmp.sock");
+        let mut child = Command::new(binary)
+            .args(["-S", "-no-user-config", "-nodefaults", "-nographic"])
+            .arg("-machine")
+            .arg(format!("none,accel={accel}"))
+            .arg("-qmp")
+            .arg(format!("unix:{},server=on,wait=off", sock.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| probe_failed(binary, e))?;
+        let connected = async {
+            for _ in 0..500 {
+                if sock.exists() {
+                    if let Ok(pair) = Qmp::connect(&sock).await {
+                        return Ok(pair);
+                    }
                 }
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                let mut said = String::new();
-                if let Some(mut err) = child.stderr.take() {
-                    use tokio::io::AsyncReadExt;
-                    let _ = err.read_to_string(&mut said).await;
+                if let Ok(Some(status)) = child.try_wait() {
+                    let mut said = String::new();
+                    if let Some(mut err) = child.stderr.take() {
+                        use tokio::io::AsyncReadExt;
+                        let _ = err.read_to_string(&mut said).await;
+                    }
+                    return Err(format!(
+                        "it exited with {status} before its monitor was up: {}",
+                        said.trim()
+                    ));
                 }
-                return Err(format!(
-                    "it exited with {status} before its monitor was up: {}",
-                    said.trim()
-                ));
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        Err("its monitor did not come up within 5 s".to_owned())
-    };
-    let (qmp, _events) = connected.await.map_err(|e| probe_failed(binary, e))?;
-    let caps = ask(binary, &qmp).await;
-    let _ = qmp.quit().await;
-    let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
-    let _ = child.kill().await;
-    caps.map_err(|e| probe_failed(binary, e))
+            Err("its monitor did not come up within 5 s".to_owned())
+        };
+        let (qmp, _events) = connected.await.map_err(|e| probe_failed(binary, e))?;
+        Ok(Session {
+            child,
+            qmp,
+            _dir: dir,
+        })
+    }
+
+    /// Quits the binary and hands back `answer`.
+    async fn close<T>(mut self, answer: T) -> T {
+        let _ = self.qmp.quit().await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+        let _ = self.child.kill().await;
+        answer
+    }
 }
 
 async fn ask(binary: &Path, qmp: &Qmp) -> Result<QemuCaps, crate::qmp::QmpError> {
     let version: QmpVersion = qmp.query_version().await?;
+    let target = qmp.execute("query-target", None).await?;
     let machines = qmp.execute("query-machines", None).await?;
     let cpus = qmp.execute("query-cpu-definitions", None).await?;
     let commands = qmp.execute("query-commands", None).await?;
@@ -143,21 +255,123 @@ async fn ask(binary: &Path, qmp: &Qmp) -> Result<QemuCaps, crate::qmp::QmpError>
             Some(json!({"implements": "device", "abstract": false})),
         )
         .await?;
+    let objects = qmp
+        .execute("qom-list-types", Some(json!({"abstract": false})))
+        .await?;
     let kvm = qmp.execute("query-kvm", None).await?;
+    let commands = names(&commands);
+    let strings = |v: Result<Value, _>| -> BTreeSet<String> {
+        v.ok()
+            .map(|v| {
+                list(&v)
+                    .iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (tpm_types, tpm_models) = if commands.contains("query-tpm-types") {
+        (
+            strings(qmp.execute("query-tpm-types", None).await),
+            strings(qmp.execute("query-tpm-models", None).await),
+        )
+    } else {
+        Default::default()
+    };
+    let display_types = match qmp.execute("query-qmp-schema", None).await {
+        Ok(schema) => display_types(&schema),
+        Err(_) => BTreeSet::new(),
+    };
     Ok(QemuCaps {
         binary: binary.to_path_buf(),
         version: version.number(),
-        // libvirt leaves out `none`, the machine of this very probe.
-        machines: list(&machines)
-            .iter()
-            .filter_map(machine)
-            .filter(|m| m.name != "none")
-            .collect(),
+        machines: machines_of(&machines),
         cpu_models: names(&cpus),
-        commands: names(&commands),
+        commands,
         device_types: names(&devices),
         kvm_present: kvm["present"].as_bool().unwrap_or(false),
+        arch: libvirt_arch(target["arch"].as_str().unwrap_or_default()).to_owned(),
+        cpu_definitions: cpu_definitions(&cpus),
+        object_types: names(&objects),
+        tpm_types,
+        tpm_models,
+        display_types,
+        kvm: None,
     })
+}
+
+/// The KVM probe: nothing when QEMU could not enable KVM.
+async fn ask_kvm(qmp: &Qmp) -> Result<Option<KvmCaps>, crate::qmp::QmpError> {
+    let kvm = qmp.execute("query-kvm", None).await?;
+    if kvm["enabled"].as_bool() != Some(true) {
+        return Ok(None);
+    }
+    let machines = qmp.execute("query-machines", None).await?;
+    let cpus = qmp.execute("query-cpu-definitions", None).await?;
+    let sev = qmp.execute("query-sev-capabilities", None).await.is_ok();
+    let sgx = qmp.execute("query-sgx-capabilities", None).await.is_ok();
+    Ok(Some(KvmCaps {
+        machines: machines_of(&machines),
+        cpu_definitions: cpu_definitions(&cpus),
+        sev,
+        sgx,
+    }))
+}
+
+/// libvirt's name for QEMU's target architecture.
+fn libvirt_arch(qemu: &str) -> &str {
+    match qemu {
+        "i386" => "i686",
+        "arm" => "armv7l",
+        "or1k" => "or32",
+        other => other,
+    }
+}
+
+/// The machine types, without `none` (the machine of the probe itself, which libvirt
+/// leaves out).
+fn machines_of(v: &Value) -> Vec<Machine> {
+    list(v)
+        .iter()
+        .filter_map(machine)
+        .filter(|m| m.name != "none")
+        .collect()
+}
+
+fn cpu_definitions(v: &Value) -> Vec<CpuDefinition> {
+    list(v)
+        .iter()
+        .filter_map(|c| {
+            Some(CpuDefinition {
+                name: c["name"].as_str()?.to_owned(),
+                usable: c["unavailable-features"].as_array().map(Vec::is_empty),
+                deprecated: c["deprecated"].as_bool().unwrap_or(false),
+            })
+        })
+        .collect()
+}
+
+/// The `type` values of `query-display-options`' return type in a QAPI schema
+/// (`query-qmp-schema`), whose type names are masked: follow the command's `ret-type` to
+/// its object, the `type` member to its enum.
+fn display_types(schema: &Value) -> BTreeSet<String> {
+    let entries = list(schema);
+    let by_name = |name: &str| entries.iter().find(|e| e["name"].as_str() == Some(name));
+    let values = || -> Option<BTreeSet<String>> {
+        let ret = by_name("query-display-options")?["ret-type"].as_str()?;
+        let object = by_name(ret)?;
+        let member = list(&object["members"])
+            .iter()
+            .find(|m| m["name"].as_str() == Some("type"))?;
+        let enum_ = by_name(member["type"].as_str()?)?;
+        Some(
+            list(&enum_["values"])
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+        )
+    };
+    values().unwrap_or_default()
 }
 
 fn list(v: &Value) -> &[Value] {

@@ -5,6 +5,8 @@
 
 pub mod caps;
 pub mod command;
+pub mod domcaps;
 pub mod driver;
+pub mod guests;
 pub mod process;
 pub mod qmp;
