@@ -10,8 +10,11 @@ use std::fmt::Write as _;
 
 use oxvirt_xml::writer::escape_into;
 
+use oxvirt_xml::VirError;
+
 use crate::hostcpu::HostCpu;
 use crate::topology::{HostCache, MemoryBandwidth, ResctrlMonitor, Topology};
+use crate::Host;
 
 pub use guest::Guest;
 
@@ -102,6 +105,31 @@ fn text_element(out: &mut String, depth: usize, name: &str, text: &str) {
 }
 
 impl HostCaps {
+    /// The host part as libvirt's QEMU driver builds it (`virQEMUCapsInit` /
+    /// `virCapabilitiesNew(arch, true, true)`): the SMBIOS UUID, the host CPU with the node
+    /// info's topology, the IOMMU, live migration over `tcp` and `rdma`, the topology,
+    /// caches and memory bandwidth. Power management and security models are the
+    /// caller's to fill (they need a command runner and the security drivers).
+    pub fn read(host: &Host) -> Result<HostCaps, VirError> {
+        let info = crate::nodeinfo::node_info(host)?;
+        let cpu = HostCpu::probe(host).with_topology(Some(
+            crate::hostcpu::CpuTopology::from_node_info(info.sockets, info.cores, info.threads),
+        ));
+        Ok(HostCaps {
+            uuid: crate::hostcpu::host_uuid(host),
+            cpu,
+            power_management: Vec::new(),
+            iommu: Some(crate::hostcpu::iommu_support(host)),
+            migration: Some(MigrationFeatures {
+                live: true,
+                uri_transports: vec!["tcp".to_string(), "rdma".to_string()],
+            }),
+            netprefix: None,
+            topology: Some(Topology::read(host)?),
+            secmodels: Vec::new(),
+        })
+    }
+
     /// Appends `  <host>...</host>` and the blank line after it
     /// (`virCapabilitiesFormatHostXML`).
     /// Like libvirt, writes nothing when the host has no UUID, architecture, power

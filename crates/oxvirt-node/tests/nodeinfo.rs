@@ -185,3 +185,89 @@ fn this_host_topology_and_node_info_agree() {
     assert!(caps_xml.contains(&format!("<cells num='{}'>", topology.cells.len())));
     println!("this host: {info:?}");
 }
+
+/// The output of `virsh -c qemu:///system ARGS`, when a libvirtd answers.
+fn virsh(args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("virsh")
+        .args(["-c", "qemu:///system"])
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The lines of `doc` from the one starting with `open` to the one starting with `close`.
+fn section(doc: &str, open: &str, close: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for line in doc.lines() {
+        if line.trim_start().starts_with(open) {
+            inside = true;
+        }
+        if inside {
+            out.push_str(line);
+            out.push('\n');
+            if line.trim_start().starts_with(close) {
+                break;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn this_host_matches_libvirtd() {
+    let Some(reference) = virsh(&["capabilities"]) else {
+        eprintln!("SKIPPED this_host_matches_libvirtd: no libvirtd answers qemu:///system");
+        return;
+    };
+    let host = Host::system();
+    let mut caps = oxvirt_node::caps::Capabilities::default();
+    caps.host.cpu.arch = oxvirt_node::nodeinfo::host_arch().to_string();
+    caps.host.topology = Some(Topology::read(&host).unwrap());
+    let ours = caps.to_xml();
+    for (open, close) in [
+        ("<topology>", "</topology>"),
+        ("<cache>", "</cache>"),
+        ("<memory_bandwidth>", "</memory_bandwidth>"),
+    ] {
+        let want = section(&reference, open, close);
+        let got = section(&ours, open, close);
+        assert_eq!(got, want, "{open} differs from libvirtd's");
+    }
+
+    // The host part as the QEMU driver builds it: IOMMU, migration and the CPU's topology
+    // line agree too (the UUID is random on a host without SMBIOS, so it is left out).
+    let mut caps = oxvirt_node::caps::Capabilities::default();
+    caps.host = oxvirt_node::caps::HostCaps::read(&host).unwrap();
+    let ours = caps.to_xml();
+    for (open, close) in [
+        ("<iommu", "<iommu"),
+        ("<topology sockets=", "<topology sockets="),
+        ("<migration_features>", "</migration_features>"),
+        ("<cells", "</cells>"),
+    ] {
+        let want = section(&reference, open, close);
+        let got = section(&ours, open, close);
+        assert_eq!(got, want, "{open} differs from libvirtd's");
+    }
+
+    let nodeinfo = virsh(&["nodeinfo"]).unwrap();
+    let field = |name: &str| -> String {
+        nodeinfo
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let info = node_info(&host).unwrap();
+    assert_eq!(field("CPU model:"), info.model);
+    assert_eq!(field("CPU(s):"), info.cpus.to_string());
+    assert_eq!(field("CPU socket(s):"), info.sockets.to_string());
+    assert_eq!(field("Core(s) per socket:"), info.cores.to_string());
+    assert_eq!(field("Thread(s) per core:"), info.threads.to_string());
+    assert_eq!(field("NUMA cell(s):"), info.nodes.to_string());
+    assert_eq!(field("Memory size:"), format!("{} KiB", info.memory_kib));
+}
