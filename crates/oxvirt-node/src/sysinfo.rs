@@ -472,6 +472,9 @@ fn parse_oem_strings(
             return Err(malformed());
         }
         p += 2;
+        while p < text.len() && !text.is_char_boundary(p) {
+            p += 1;
+        }
         let value = text
             .get(p..eol)
             .map(|v| v.trim_end_matches(|c: char| c.is_ascii_whitespace()))
@@ -855,5 +858,64 @@ impl Sysinfo {
         } else {
             format!("<sysinfo type='smbios'>\n{body}</sysinfo>\n")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Echo;
+
+    impl CommandRunner for Echo {
+        fn run(&self, argv: &[&str]) -> std::io::Result<CommandOutput> {
+            Ok(CommandOutput {
+                status: 0,
+                stdout: format!("oem {}", argv.last().copied().unwrap_or("")),
+                stderr: String::new(),
+            })
+        }
+    }
+
+    #[test]
+    fn odd_dmidecode_output_does_not_panic() {
+        let texts = [
+            "OEM Strings\n\tString 1:\u{e9}\u{e9}x\n",
+            "OEM Strings\n\tString 1: a.b\n\tString 2: c\n",
+            "OEM Strings\n\tString x",
+            "Memory Device\n\tSize: No Module\n",
+            "BIOS Information\n\tVendor: \u{fc}ber  \n\tVersion:",
+            "Processor Information\nType: ",
+            "",
+        ];
+        for t in texts {
+            let _ = parse_dmi(t, &Echo);
+        }
+        let s = parse_dmi("OEM Strings\n\tString 1: a.b\n\tString 2: c\n", &Echo).unwrap();
+        assert_eq!(
+            s.oem_strings,
+            Some(vec!["oem 1".to_string(), "c".to_string()])
+        );
+        let s = parse_dmi("BIOS Information\n\tVendor: V <&>  \n", &Echo).unwrap();
+        assert_eq!(
+            s.format(),
+            "<sysinfo type='smbios'>\n  <bios>\n    <entry name='vendor'>V &lt;&amp;&gt;</entry>\n  </bios>\n</sysinfo>\n"
+        );
+        let e = parse_dmi("OEM Strings\n\tString 1x\n", &Echo).unwrap_err();
+        assert_eq!(e.message, "internal error: Malformed output of dmidecode");
+        // A memory slot without a module is left out.
+        let s = parse_dmi(
+            "Memory Device\n\tSize: No Module Installed\n\tLocator: A\n",
+            &Echo,
+        )
+        .unwrap();
+        assert_eq!(s.format(), "<sysinfo type='smbios'/>\n");
+    }
+
+    #[test]
+    fn readers_per_arch() {
+        assert_eq!(Reader::for_arch("x86_64"), Some(Reader::Dmi));
+        assert_eq!(Reader::for_arch("aarch64"), Some(Reader::Arm));
+        assert_eq!(Reader::for_arch("riscv64"), None);
     }
 }
