@@ -200,14 +200,22 @@ struct NodeCounts {
     threads: u32,
 }
 
+/// The CPU maps and subcore mode one count works with.
+struct Scan<'a> {
+    arch: &'a str,
+    present: &'a CpuSet,
+    online: &'a CpuSet,
+    threads_per_subcore: u32,
+}
+
 fn parse_node(
     host: &Host,
     dir: &str,
-    arch: &str,
-    present: &CpuSet,
-    online: &CpuSet,
+    scan: &Scan<'_>,
     offline: &mut u32,
 ) -> Result<NodeCounts, VirError> {
+    let (arch, present, online) = (scan.arch, scan.present, scan.online);
+    let tps = scan.threads_per_subcore;
     let entries = sysfs::read_dir(host, dir)?.ok_or_else(|| {
         VirError::new(
             ErrorDomain::None,
@@ -236,7 +244,12 @@ fn parse_node(
     let last_present = present.last().map_or(0, |l| l + 1);
     for cpu in node_cpus.iter().filter(|&c| c < last_present) {
         if !online.contains(cpu) {
-            *offline += 1;
+            // With subcores, an offline secondary thread of an online primary counts.
+            if tps > 0 && cpu % tps != 0 && online.contains(cpu - cpu % tps) {
+                processors += 1;
+            } else {
+                *offline += 1;
+            }
             continue;
         }
         processors += 1;
@@ -264,6 +277,9 @@ fn parse_node(
         .map(|c| u32::try_from(c.len()).unwrap_or(u32::MAX))
         .max()
         .unwrap_or(0);
+    if tps > 0 {
+        threads *= tps;
+    }
     Ok(NodeCounts {
         processors,
         sockets: u32::try_from(sockets.len()).unwrap_or(u32::MAX),
@@ -275,9 +291,22 @@ fn parse_node(
 /// `virHostCPUGetInfoPopulateLinux`: the CPU counts from `cpuinfo` (the text of
 /// `/proc/cpuinfo`) and the sysfs below `host`'s root, for a host of `arch`.
 ///
-/// PowerPC's subcore mode (threads per subcore from KVM) is not modelled: its secondary
-/// threads count as offline.
+/// PowerPC's subcore mode needs the threads per subcore, which libvirt asks KVM for; this
+/// counts without it (see [`cpu_counts_with_subcores`]).
 pub fn cpu_counts(host: &Host, arch: &str, cpuinfo: &str) -> Result<CpuCounts, VirError> {
+    cpu_counts_with_subcores(host, arch, cpuinfo, 0)
+}
+
+/// As [`cpu_counts`], for a POWER host whose KVM reports `threads_per_subcore` threads
+/// per subcore (0: not in use). When it is in use and valid (no secondary thread online),
+/// offline secondary threads of online primaries count as CPUs and the threads per core
+/// are multiplied by it.
+pub fn cpu_counts_with_subcores(
+    host: &Host,
+    arch: &str,
+    cpuinfo: &str,
+    threads_per_subcore: u32,
+) -> Result<CpuCounts, VirError> {
     let mut out = CpuCounts {
         mhz: cpuinfo_mhz(cpuinfo, arch),
         ..CpuCounts::default()
@@ -293,7 +322,15 @@ pub fn cpu_counts(host: &Host, arch: &str, cpuinfo: &str) -> Result<CpuCounts, V
     let mut offline = 0u32;
 
     let node_dir = format!("{SYSTEM}/node");
+    let mut scan = Scan {
+        arch,
+        present: &present,
+        online: &online,
+        threads_per_subcore: 0,
+    };
     if let Some(entries) = sysfs::read_dir(host, &node_dir)? {
+        let valid = threads_per_subcore > 0 && online.iter().all(|c| c % threads_per_subcore == 0);
+        scan.threads_per_subcore = if valid { threads_per_subcore } else { 0 };
         let mut names: Vec<&String> = entries
             .iter()
             .filter(|n| sysfs::numbered(n, "node").is_some())
@@ -301,14 +338,7 @@ pub fn cpu_counts(host: &Host, arch: &str, cpuinfo: &str) -> Result<CpuCounts, V
         names.sort();
         for name in names {
             out.nodes += 1;
-            let c = parse_node(
-                host,
-                &format!("{node_dir}/{name}"),
-                arch,
-                &present,
-                &online,
-                &mut offline,
-            )?;
+            let c = parse_node(host, &format!("{node_dir}/{name}"), &scan, &mut offline)?;
             out.cpus += c.processors;
             out.sockets = out.sockets.max(c.sockets);
             out.cores = out.cores.max(c.cores);
@@ -316,14 +346,7 @@ pub fn cpu_counts(host: &Host, arch: &str, cpuinfo: &str) -> Result<CpuCounts, V
         }
     }
     if out.cpus == 0 || out.nodes == 0 {
-        let c = parse_node(
-            host,
-            &format!("{SYSTEM}/cpu"),
-            arch,
-            &present,
-            &online,
-            &mut offline,
-        )?;
+        let c = parse_node(host, &format!("{SYSTEM}/cpu"), &scan, &mut offline)?;
         out.nodes = 1;
         out.cpus = c.processors;
         out.sockets = c.sockets;
