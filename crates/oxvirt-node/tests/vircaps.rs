@@ -150,3 +150,53 @@ fn vircaps2xml_conformance() {
     assert!(cases.len() >= 11, "only {} cases found", cases.len());
     tally.report(20, "VIRCAPS_ALL", &all, cases.len());
 }
+
+/// Without `/sys/devices/system/node`, libvirt fakes the cells from the node info: one
+/// cell numbered 0 with all the memory of `/proc/meminfo` and every online CPU.
+#[test]
+fn no_numa_falls_back_to_one_cell() {
+    let tree = conformance("node/virhostcpudata/linux-test6/cpu");
+    if !tree.exists() {
+        eprintln!(
+            "SKIPPED no_numa_falls_back_to_one_cell: {} not found",
+            tree.display()
+        );
+        return;
+    }
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("vircaps-fake-numa");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("sys/devices/system")).unwrap();
+    std::fs::create_dir_all(root.join("proc")).unwrap();
+    std::os::unix::fs::symlink(
+        tree.canonicalize().unwrap(),
+        root.join("sys/devices/system/cpu"),
+    )
+    .unwrap();
+    std::fs::write(root.join("proc/meminfo"), "MemTotal:        8048096 kB\n").unwrap();
+    let cpuinfo = conformance("node/virhostcpudata/linux-x86_64-test6.cpuinfo");
+    std::fs::copy(cpuinfo, root.join("proc/cpuinfo")).unwrap();
+    let host = Host::new(&root);
+
+    let info = oxvirt_node::nodeinfo::node_info_for_arch(&host, "x86_64").unwrap();
+    assert_eq!(info.memory_kib, 8048096);
+    let topology = Topology::read(&host).unwrap();
+    assert_eq!(topology.cells.len() as u32, info.nodes);
+    let cell = &topology.cells[0];
+    assert_eq!(cell.id, 0);
+    assert_eq!(cell.memory_kib, 8048096);
+    assert!(cell.pages.is_empty() && cell.distances.is_empty());
+    assert_eq!(
+        cell.cpus.len() as u32,
+        info.cpus,
+        "the online CPUs are listed"
+    );
+    let online = std::fs::read_to_string(tree.join("online")).unwrap();
+    assert_eq!(topology.cpus().to_string(), online.trim());
+    let mut caps = Capabilities::default();
+    caps.host.cpu.arch = "x86_64".into();
+    caps.host.topology = Some(topology);
+    let xml = caps.to_xml();
+    assert!(xml.contains(
+        "        <cell id='0'>\n          <memory unit='KiB'>8048096</memory>\n          <cpus num="
+    ));
+}

@@ -158,6 +158,28 @@ impl Topology {
         })
     }
 
+    /// The CPUs of cell `node` (`virCapabilitiesHostNUMAGetCellCpus`); `None` when there
+    /// is no such cell.
+    pub fn node_cpus(&self, node: u32) -> Option<CpuSet> {
+        self.cells
+            .iter()
+            .find(|c| c.id == node)
+            .map(|c| c.cpus.iter().map(|cpu| cpu.id).collect())
+    }
+
+    /// The highest cell number (`virCapabilitiesHostNUMAGetMaxNode`: the last cell's).
+    pub fn max_node(&self) -> Option<u32> {
+        self.cells.last().map(|c| c.id)
+    }
+
+    /// The cell holding CPU `cpu`.
+    pub fn node_of_cpu(&self, cpu: u32) -> Option<u32> {
+        self.cells
+            .iter()
+            .find(|c| c.cpus.iter().any(|x| x.id == cpu))
+            .map(|c| c.id)
+    }
+
     /// Every CPU of every cell.
     pub fn cpus(&self) -> CpuSet {
         self.cells
