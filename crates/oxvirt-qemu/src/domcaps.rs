@@ -154,7 +154,18 @@ pub struct DomCapsHost {
     pub vfio: bool,
     /// Whether `swtpm` is installed (the TPM `emulator` backend).
     pub swtpm: bool,
+    /// The loaders offered when no descriptor serves the machine (libvirt's built-in
+    /// `nvram` list, [`DEFAULT_LOADERS`]); those that exist are listed.
+    pub default_loaders: Vec<String>,
 }
+
+/// libvirt's built-in firmware list (qemu.conf's `nvram` default): the loader halves.
+pub const DEFAULT_LOADERS: &[&str] = &[
+    "/usr/share/OVMF/OVMF_CODE.fd",
+    "/usr/share/OVMF/OVMF_CODE.secboot.fd",
+    "/usr/share/AAVMF/AAVMF_CODE.fd",
+    "/usr/share/AAVMF/AAVMF32_CODE.fd",
+];
 
 impl DomCapsHost {
     /// This host, with the firmware of libvirt's descriptor directories.
@@ -169,6 +180,7 @@ impl DomCapsHost {
             ]),
             vfio: Path::new("/dev/vfio/vfio").exists() && iommu,
             swtpm: search_dirs.iter().any(|d| d.join("swtpm").is_file()),
+            default_loaders: DEFAULT_LOADERS.iter().map(|s| (*s).to_owned()).collect(),
         }
     }
 }
@@ -349,14 +361,19 @@ pub fn format(caps: &QemuCaps, sel: &Selection<'_>, host: &DomCapsHost) -> Strin
         &pick(&[(has("bios"), "bios"), (has("uefi"), "efi")]),
     );
     out.push_str("    <loader supported='yes'>\n");
-    let mut seen: Vec<&str> = Vec::new();
-    for f in &firmware {
-        if let Some(exe) = f.executable.as_deref() {
-            if Path::new(exe).exists() && !seen.contains(&exe) {
-                seen.push(exe);
-                let _ = writeln!(out, "      <value>{exe}</value>");
-            }
+    // Each descriptor's executable once, or libvirt's own list when none serves the
+    // machine; only files that exist.
+    let mut loaders: Vec<&str> = Vec::new();
+    for exe in firmware.iter().filter_map(|f| f.executable.as_deref()) {
+        if !loaders.contains(&exe) {
+            loaders.push(exe);
         }
+    }
+    if loaders.is_empty() {
+        loaders = host.default_loaders.iter().map(String::as_str).collect();
+    }
+    for exe in loaders.into_iter().filter(|p| Path::new(p).exists()) {
+        let _ = writeln!(out, "      <value>{exe}</value>");
     }
     write_enum(&mut out, "      ", "type", &["rom", "pflash"]);
     write_enum(&mut out, "      ", "readonly", &["yes", "no"]);

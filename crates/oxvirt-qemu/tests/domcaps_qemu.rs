@@ -372,6 +372,7 @@ fn formats_a_fixed_probe() {
         }],
         vfio: false,
         swtpm: false,
+        default_loaders: vec!["/bin/true".into(), "/nonexistent".into()],
     };
     let q35 = caps.machine("q35").unwrap();
     let xml = domcaps::format(
@@ -416,6 +417,11 @@ fn formats_a_fixed_probe() {
     assert!(xml.contains("        <value>ide</value>\n        <value>fdc</value>\n"));
     assert!(xml.contains("    <enum name='firmware'/>\n"));
     assert!(!xml.contains("/bin/sh"));
+    // No descriptor serves it: libvirt's own list, the files that exist.
+    assert!(xml.contains(
+        "    <loader supported='yes'>\n      <value>/bin/true</value>\n      <enum name='type'>"
+    ));
+    assert!(!xml.contains("/nonexistent"));
 }
 
 #[test]
@@ -447,4 +453,65 @@ fn guest_of_a_fixed_probe() {
   </guest>
 "
     );
+}
+
+#[tokio::test]
+async fn domcaps_other_choices_equal_libvirtds() {
+    let cases: &[(&[&str], DomCapsQuery<'_>)] = &[
+        (
+            &["--machine", "pc"],
+            DomCapsQuery {
+                machine: Some("pc"),
+                ..DomCapsQuery::default()
+            },
+        ),
+        (
+            &["--machine", "microvm"],
+            DomCapsQuery {
+                machine: Some("microvm"),
+                ..DomCapsQuery::default()
+            },
+        ),
+        (
+            &["--virttype", "qemu", "--machine", "q35"],
+            DomCapsQuery {
+                virttype: Some("qemu"),
+                machine: Some("q35"),
+                ..DomCapsQuery::default()
+            },
+        ),
+        (
+            &["--arch", "i686"],
+            DomCapsQuery {
+                arch: Some("i686"),
+                ..DomCapsQuery::default()
+            },
+        ),
+        (
+            &["--arch", "i686", "--machine", "q35"],
+            DomCapsQuery {
+                arch: Some("i686"),
+                machine: Some("q35"),
+                ..DomCapsQuery::default()
+            },
+        ),
+        (
+            &["--emulatorbin", QEMU, "--arch", "i686"],
+            DomCapsQuery {
+                emulator: Some(QEMU),
+                arch: Some("i686"),
+                ..DomCapsQuery::default()
+            },
+        ),
+        (
+            &["--machine", "pc-q35-6.2"],
+            DomCapsQuery {
+                machine: Some("pc-q35-6.2"),
+                ..DomCapsQuery::default()
+            },
+        ),
+    ];
+    for (args, query) in cases {
+        compare_domcaps("domcaps_other_choices_equal_libvirtds", args, *query).await;
+    }
 }
