@@ -412,69 +412,132 @@ impl CpuTopology {
     }
 }
 
-/// Reads an unsigned value from a sysfs file.
-fn read_u32(host: &Host, path: &str) -> Option<u32> {
+/// Reads a sysfs number (`None` when the file is missing or holds something else).
+fn read_i64(host: &Host, path: &str) -> Option<i64> {
     host.read(path).ok()?.trim().parse().ok()
 }
 
-/// Counts sockets, cores and threads of the online CPUs in `cpus`, as libvirt's node info
-/// does per NUMA node.
-fn count_topology(host: &Host, cpus: &[u32]) -> (u32, u32, u32) {
-    use std::collections::{BTreeMap, BTreeSet};
-    let mut cores: BTreeMap<u32, BTreeSet<u32>> = BTreeMap::new();
-    let mut threads = 0;
-    for &cpu in cpus {
-        let topo = format!("/sys/devices/system/cpu/cpu{cpu}/topology");
-        let socket = read_u32(host, &format!("{topo}/physical_package_id")).unwrap_or(0);
-        let core = read_u32(host, &format!("{topo}/core_id")).unwrap_or(0);
-        cores.entry(socket).or_default().insert(core);
-        let siblings = host
-            .read(&format!("{topo}/thread_siblings_list"))
-            .ok()
-            .and_then(|t| CpuSet::parse_unlimited(t.trim()).ok())
-            .map_or(1, |s| s.len() as u32);
-        threads = threads.max(siblings);
-    }
-    let core_count = cores.values().map(|c| c.len() as u32).max().unwrap_or(0);
-    (cores.len() as u32, core_count, threads)
+/// Counts of one node as libvirt's `virHostCPUParseNode` makes them.
+#[derive(Default)]
+struct NodeCounts {
+    cpus: u32,
+    offline: u32,
+    sockets: u32,
+    cores: u32,
+    threads: u32,
 }
 
-/// The host CPU topology as libvirt's node info computes it for the capabilities: the most
-/// sockets, cores per socket and threads per core of any NUMA node; when those do not
-/// multiply to the CPU count, one socket of single-threaded cores, one per CPU.
+/// Counts the CPUs listed (as `cpuN` entries) in `dir`: online ones by socket
+/// (`physical_package_id`, 0 when missing or negative), core (`core_id`; the CPU itself on
+/// s390) and thread siblings; present but offline ones apart. `None` when a sibling list
+/// cannot be read.
+fn parse_node(
+    host: &Host,
+    dir: &str,
+    arch: &str,
+    present: &CpuSet,
+    online: &CpuSet,
+) -> Option<NodeCounts> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let entries = std::fs::read_dir(host.path(dir)).ok()?;
+    let mut cpus: Vec<u32> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let digits: String = name
+                .strip_prefix("cpu")?
+                .chars()
+                .take_while(|c| c.is_ascii_digit())
+                .collect();
+            digits.parse().ok()
+        })
+        .filter(|c| present.contains(*c))
+        .collect();
+    cpus.sort_unstable();
+    cpus.dedup();
+    let mut counts = NodeCounts::default();
+    let mut sockets: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+    for cpu in cpus {
+        if !online.contains(cpu) {
+            counts.offline += 1;
+            continue;
+        }
+        counts.cpus += 1;
+        let topo = format!("/sys/devices/system/cpu/cpu{cpu}/topology");
+        let socket = read_i64(host, &format!("{topo}/physical_package_id"))
+            .unwrap_or(0)
+            .max(0);
+        let core = if arch.starts_with("s390") {
+            i64::from(cpu)
+        } else {
+            read_i64(host, &format!("{topo}/core_id")).unwrap_or(0)
+        };
+        sockets.entry(socket).or_default().insert(core);
+        let siblings = match host.read(&format!("{topo}/thread_siblings_list")) {
+            Ok(t) => CpuSet::parse_unlimited(t.trim()).ok()?.len() as u32,
+            Err(_) => 1,
+        };
+        counts.threads = counts.threads.max(siblings);
+    }
+    counts.sockets = sockets.len() as u32;
+    counts.cores = sockets.values().map(|c| c.len() as u32).max().unwrap_or(0);
+    Some(counts)
+}
+
+/// The host CPU topology as libvirt's node info (`virHostCPUGetInfoPopulateLinux`) counts
+/// it for this machine's architecture; see [`topology_for_arch`].
 pub fn topology(host: &Host) -> Option<CpuTopology> {
+    topology_for_arch(host, native_arch())
+}
+
+/// The host CPU topology as libvirt's node info counts it, which the capabilities give the
+/// host CPU: the most sockets, cores per socket and threads per core of any NUMA node
+/// (the CPU directory when there are no nodes); when nodes × sockets × cores × threads is
+/// not the CPU count (offline ones included), one socket with a single-threaded core per
+/// CPU. `None` when the counts cannot be made (no CPU lists, no CPUs). POWER subcores are
+/// not considered.
+pub fn topology_for_arch(host: &Host, arch: &str) -> Option<CpuTopology> {
     let online = crate::cpumap::online_cpus(host).ok()?;
     let present = crate::cpumap::present_cpus(host).ok()?;
-    let nodes = crate::memory::node_ids(host);
-    let mut groups: Vec<Vec<u32>> = Vec::new();
-    for n in &nodes {
-        let list = host
-            .read(&format!("/sys/devices/system/node/node{n}/cpulist"))
-            .ok()
-            .and_then(|t| CpuSet::parse_unlimited(t.trim()).ok())
-            .unwrap_or_default();
-        groups.push(list.iter().filter(|c| online.contains(*c)).collect());
+    let (mut nodes, mut total) = (0u32, NodeCounts::default());
+    let add = |c: NodeCounts, total: &mut NodeCounts| {
+        total.cpus += c.cpus;
+        total.offline += c.offline;
+        total.sockets = total.sockets.max(c.sockets);
+        total.cores = total.cores.max(c.cores);
+        total.threads = total.threads.max(c.threads);
+    };
+    if host.path("/sys/devices/system/node").is_dir() {
+        for n in crate::memory::node_ids(host) {
+            nodes += 1;
+            let c = parse_node(
+                host,
+                &format!("/sys/devices/system/node/node{n}"),
+                arch,
+                &present,
+                &online,
+            )?;
+            add(c, &mut total);
+        }
     }
-    if groups.iter().all(|g| g.is_empty()) {
-        groups = vec![online.iter().collect()];
+    if total.cpus == 0 || nodes == 0 {
+        nodes = 1;
+        total = NodeCounts::default();
+        let c = parse_node(host, "/sys/devices/system/cpu", arch, &present, &online)?;
+        add(c, &mut total);
     }
-    let (mut sockets, mut cores, mut threads) = (0, 0, 0);
-    for g in groups.iter().filter(|g| !g.is_empty()) {
-        let (s, c, t) = count_topology(host, g);
-        sockets = sockets.max(s);
-        cores = cores.max(c);
-        threads = threads.max(t);
-    }
-    let cpus = online.len() as u32;
-    if cpus == 0 || sockets == 0 || threads == 0 {
+    if total.cpus == 0 || total.sockets == 0 || total.threads == 0 {
         return None;
     }
-    let offline = present.iter().filter(|c| !online.contains(*c)).count() as u32;
-    let node_count = groups.iter().filter(|g| !g.is_empty()).count().max(1) as u32;
-    if node_count * sockets * cores * threads != cpus + offline {
-        return Some(CpuTopology::from_node_info(1, cpus + offline, 1));
+    let all = total.cpus + total.offline;
+    if nodes * total.sockets * total.cores * total.threads != all {
+        return Some(CpuTopology::from_node_info(1, all, 1));
     }
-    Some(CpuTopology::from_node_info(sockets, cores, threads))
+    Some(CpuTopology::from_node_info(
+        total.sockets,
+        total.cores,
+        total.threads,
+    ))
 }
 
 impl HostCpu {
@@ -495,7 +558,7 @@ impl HostCpu {
         let get = |key: &str| info.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
         let mut cpu = HostCpu {
             arch: arch.to_string(),
-            topology: topology(host),
+            topology: topology_for_arch(host, arch),
             pages: crate::memory::page_sizes(host),
             ..HostCpu::default()
         };

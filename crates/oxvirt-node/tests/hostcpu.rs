@@ -306,3 +306,70 @@ fn this_host_cpu_is_plausible() {
     let _ = hostcpu::host_uuid(&h);
     let _ = hostcpu::iommu_support(&h);
 }
+
+#[test]
+fn topology_matches_virhostcputest_node_info() {
+    let dir = conformance("node/virhostcpudata");
+    if !dir.exists() {
+        eprintln!(
+            "SKIPPED topology_matches_virhostcputest_node_info: no {}",
+            dir.display()
+        );
+        return;
+    }
+    // (tree, expected file): the sysfs tree's sockets/cores/threads as node info counts
+    // them, which the capabilities give the host CPU.
+    let cases = [
+        ("test1", "x86_64"),
+        ("test2", "x86_64"),
+        ("test3", "x86_64"),
+        ("test4", "x86_64"),
+        ("test5", "x86_64"),
+        ("test6", "x86_64"),
+        ("test7", "x86_64"),
+        ("test8", "x86_64"),
+        ("with-die", "x86_64"),
+        ("raspberrypi", "armv6l"),
+        ("f21-mustang", "aarch64"),
+        ("rhelsa-3.19.0-mustang", "aarch64"),
+        ("rhel74-moonshot", "aarch64"),
+        ("high-ids", "aarch64"),
+        ("deconf-cpus", "ppc64"),
+        ("with-frequency", "s390x"),
+    ];
+    let (mut matched, mut report) = (Vec::new(), Vec::new());
+    for (name, arch) in cases {
+        let expected =
+            std::fs::read_to_string(dir.join(format!("linux-{arch}-{name}.expected"))).unwrap();
+        let num = |key: &str| -> u32 {
+            let at = expected.find(key).unwrap() + key.len();
+            expected[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit())
+                .collect::<String>()
+                .parse()
+                .unwrap()
+        };
+        let want = CpuTopology::from_node_info(num("Sockets: "), num("Cores: "), num("Threads: "));
+        let t = Tree::new(&format!("topo-{name}"), &[]);
+        std::fs::create_dir_all(t.0.join("sys/devices")).unwrap();
+        std::os::unix::fs::symlink(
+            dir.join(format!("linux-{name}")),
+            t.0.join("sys/devices/system"),
+        )
+        .unwrap();
+        let got = hostcpu::topology_for_arch(&t.host(), arch);
+        if got == Some(want) {
+            matched.push(name);
+        } else {
+            report.push(format!("{name}: want {want:?} got {got:?}"));
+        }
+    }
+    println!("topology: {} of {}", matched.len(), cases.len());
+    println!("matched: {}", matched.join(" "));
+    for r in &report {
+        println!("MISMATCH {r}");
+    }
+    // The POWER subcore cases need KVM's threads-per-subcore answer and are left out.
+    assert_eq!(matched.len(), cases.len(), "every case matches");
+}
