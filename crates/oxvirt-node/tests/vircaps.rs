@@ -200,3 +200,97 @@ fn no_numa_falls_back_to_one_cell() {
         "        <cell id='0'>\n          <memory unit='KiB'>8048096</memory>\n          <cpus num="
     ));
 }
+
+fn write(root: &Path, path: &str, text: &str) {
+    let full = root.join(path.trim_start_matches('/'));
+    std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+    std::fs::write(full, text).unwrap();
+}
+
+/// The real sysfs reading (no mock): memory from `nodeN/meminfo`, huge page pools and the
+/// ordinary pages of the memory they leave, distances; an offline CPU still listed by its
+/// node has no topology files and shows as socket 0, die 0, core 0, its own sibling.
+#[test]
+fn sysfs_cells_pages_distances_and_offline_cpu() {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("vircaps-sysfs-real");
+    let _ = std::fs::remove_dir_all(&root);
+    let sys = "/sys/devices/system";
+    write(&root, &format!("{sys}/node/online"), "0-1\n");
+    for (n, cpus, mem) in [(0, "0-1", 4194304u64), (1, "2", 2097152)] {
+        let node = format!("{sys}/node/node{n}");
+        write(&root, &format!("{node}/cpulist"), &format!("{cpus}\n"));
+        write(
+            &root,
+            &format!("{node}/meminfo"),
+            &format!("Node {n} MemTotal:       {mem} kB\nNode {n} MemFree:        1024 kB\n"),
+        );
+        write(
+            &root,
+            &format!("{node}/distance"),
+            if n == 0 { "10 21\n" } else { "21 10\n" },
+        );
+        let pool = format!("{node}/hugepages/hugepages-2048kB");
+        write(
+            &root,
+            &format!("{pool}/nr_hugepages"),
+            if n == 0 { "512\n" } else { "0\n" },
+        );
+        write(&root, &format!("{pool}/free_hugepages"), "0\n");
+    }
+    write(&root, &format!("{sys}/cpu/online"), "0,2\n");
+    write(&root, &format!("{sys}/cpu/present"), "0-2\n");
+    for cpu in [0, 2] {
+        let topo = format!("{sys}/cpu/cpu{cpu}/topology");
+        write(
+            &root,
+            &format!("{topo}/physical_package_id"),
+            &format!("{}\n", cpu / 2),
+        );
+        write(&root, &format!("{topo}/die_id"), "0\n");
+        write(&root, &format!("{topo}/core_id"), "3\n");
+        write(
+            &root,
+            &format!("{topo}/thread_siblings_list"),
+            &format!("{cpu}\n"),
+        );
+    }
+    write(&root, &format!("{sys}/cpu/cpu1/online"), "0\n");
+
+    let topology = Topology::read(&Host::new(&root)).unwrap();
+    let mut caps = Capabilities::default();
+    caps.host.cpu.arch = "x86_64".into();
+    caps.host.topology = Some(topology);
+    let xml = caps.to_xml();
+    let want = "\
+    <topology>
+      <cells num='2'>
+        <cell id='0'>
+          <memory unit='KiB'>4194304</memory>
+          <pages unit='KiB' size='4'>786432</pages>
+          <pages unit='KiB' size='2048'>512</pages>
+          <distances>
+            <sibling id='0' value='10'/>
+            <sibling id='1' value='21'/>
+          </distances>
+          <cpus num='2'>
+            <cpu id='0' socket_id='0' die_id='0' core_id='3' siblings='0'/>
+            <cpu id='1' socket_id='0' die_id='0' core_id='0' siblings='1'/>
+          </cpus>
+        </cell>
+        <cell id='1'>
+          <memory unit='KiB'>2097152</memory>
+          <pages unit='KiB' size='4'>524288</pages>
+          <pages unit='KiB' size='2048'>0</pages>
+          <distances>
+            <sibling id='0' value='21'/>
+            <sibling id='1' value='10'/>
+          </distances>
+          <cpus num='1'>
+            <cpu id='2' socket_id='1' die_id='0' core_id='3' siblings='2'/>
+          </cpus>
+        </cell>
+      </cells>
+    </topology>
+";
+    assert!(xml.contains(want), "got:\n{xml}");
+}
