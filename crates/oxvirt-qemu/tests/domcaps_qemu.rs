@@ -515,3 +515,88 @@ async fn domcaps_other_choices_equal_libvirtds() {
         compare_domcaps("domcaps_other_choices_equal_libvirtds", args, *query).await;
     }
 }
+
+/// What virt-install 4.1 reads from domain capabilities (its `DomainCapabilities`
+/// class), asked of an XML document by Debian's own virtinst.
+const VIRTINST_PROBE: &str = r#"
+import sys
+sys.path.insert(0, "/usr/share/virt-manager")
+import virtinst
+import virtinst.cli
+from virtinst import DomainCapabilities
+conn = virtinst.cli.getConnection("test:///default")
+d = DomainCapabilities(conn, parsexml=sys.stdin.read())
+print("arch", d.arch, "domain", d.domain, "machine", d.machine, "path", d.path)
+print("host-passthrough", d.supports_safe_host_passthrough())
+print("efi", d.supports_firmware_efi(), d.supports_uefi_loader(), d.find_uefi_path_for_arch())
+print("models", d.get_cpu_models())
+print("video", d.supports_video_bochs(), d.supports_video_qxl(), d.supports_video_virtio())
+print("tpm-emulator", d.supports_tpm_emulator(), "spice", d.supports_graphics_spice())
+print("virtiofs", d.supports_filesystem_virtiofs(), "memfd", d.supports_memorybacking_memfd())
+print("sev", d.supports_sev_launch_security())
+"#;
+
+fn virtinst_reads(xml: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("/usr/bin/python3")
+        .args(["-c", VIRTINST_PROBE])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(xml.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn virt_install_reads_ours_as_libvirtds() {
+    let test = "virt_install_reads_ours_as_libvirtds";
+    if !have_qemu(test) {
+        return;
+    }
+    if !Path::new("/usr/share/virt-manager/virtinst").exists() {
+        eprintln!("SKIPPED {test}: virt-install (virtinst) is not installed");
+        return;
+    }
+    let cache = CapsCache::new();
+    for (args, query) in [
+        (
+            vec!["--machine", "q35"],
+            DomCapsQuery {
+                machine: Some("q35"),
+                ..DomCapsQuery::default()
+            },
+        ),
+        (
+            vec!["--virttype", "qemu"],
+            DomCapsQuery {
+                virttype: Some("qemu"),
+                ..DomCapsQuery::default()
+            },
+        ),
+    ] {
+        let ours = domcaps::domain_capabilities(&cache, &default_search_path(), &query)
+            .await
+            .unwrap();
+        let read = virtinst_reads(&ours);
+        assert!(read.contains("host-passthrough"), "{read}");
+        let mut virsh_args = vec!["domcapabilities"];
+        virsh_args.extend(args.iter().copied());
+        let Some(theirs) = libvirtd(test, &virsh_args) else {
+            return;
+        };
+        assert_eq!(read, virtinst_reads(&theirs), "{args:?}");
+    }
+}
