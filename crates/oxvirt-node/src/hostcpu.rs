@@ -314,6 +314,20 @@ pub fn libvirt_feature_name(flag: &str) -> Option<&'static str> {
         .or_else(|| known(&flag.replace('_', "")))
 }
 
+/// CPUID bits Linux hides from `/proc/cpuinfo` but which its flags imply: `osxsave` (the
+/// kernel enables XSAVE whenever it lists `xsave`) and, on Intel, `spec-ctrl` (Linux lists
+/// the SPEC_CTRL bit as `ibrs` and `ibpb`).
+fn implied_flags(flags: &[&str], vendor: Option<&str>) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if flags.contains(&"xsave") {
+        out.push("osxsave");
+    }
+    if vendor == Some("Intel") && flags.contains(&"ibrs") {
+        out.push("spec-ctrl");
+    }
+    out
+}
+
 /// The libvirt features of the Linux CPU `flags`, in libvirt's order, each once; flags
 /// libvirt has no feature for (Linux's own, such as `constant_tsc`) are left out.
 pub fn libvirt_features<'a>(flags: impl IntoIterator<Item = &'a str>) -> Vec<String> {
@@ -576,7 +590,8 @@ impl HostCpu {
             cpu.maxphysaddr = phys_addr_bits(&cpuinfo).map(|b| ("emulate".to_string(), b));
             let flags: Vec<&str> = get("flags").unwrap_or("").split_whitespace().collect();
             cpu.tsc = tsc_counter(&flags, &info);
-            cpu.features = libvirt_features(flags.iter().copied());
+            let implied = implied_flags(&flags, cpu.vendor.as_deref());
+            cpu.features = libvirt_features(flags.iter().copied().chain(implied));
         }
         cpu
     }

@@ -44,7 +44,7 @@ model name\t: Intel(R) Xeon(R) Processor
 stepping\t: 2
 microcode\t: 0x2b000590
 cpu MHz\t\t: 2100.000
-flags\t\t: fpu vme ss ht constant_tsc nonstop_tsc tsc_known_freq pni pclmulqdq sse4_1 sse4_2 tsc_deadline_timer sha_ni avx512_vbmi2 avx512_vpopcntdq md_clear ibrs_enhanced xtopology arch_capabilities dts
+flags\t\t: fpu vme ss ht xsave ibrs constant_tsc nonstop_tsc tsc_known_freq pni pclmulqdq sse4_1 sse4_2 tsc_deadline_timer sha_ni avx512_vbmi2 avx512_vpopcntdq md_clear ibrs_enhanced xtopology arch_capabilities dts
 address sizes\t: 46 bits physical, 57 bits virtual
 
 processor\t: 1
@@ -132,12 +132,16 @@ fn x86_host_cpu_from_a_tree() {
             "sse4.1",
             "sse4.2",
             "tsc-deadline",
+            "xsave",
+            "osxsave",
             "sha-ni",
             "avx512vbmi2",
             "avx512-vpopcntdq",
             "md-clear",
+            "spec-ctrl",
             "arch-capabilities",
             "invtsc",
+            "ibrs",
             "ibrs-all",
         ]
     );
