@@ -9,7 +9,6 @@ pub mod guest;
 use std::fmt::Write as _;
 
 use oxvirt_xml::writer::escape_into;
-
 use oxvirt_xml::VirError;
 
 use crate::hostcpu::HostCpu;
@@ -37,7 +36,7 @@ pub struct HostCaps {
     /// `<power_management>`: the suspend targets the host supports (`suspend_mem`,
     /// `suspend_disk`, `suspend_hybrid`), in that order; empty writes `<power_management/>`.
     pub power_management: Vec<String>,
-    /// `<iommu support='yes|no'/>`; omitted when `None`.
+    /// `<iommu support='yes|no'/>`: always written, `no` unless `Some(true)`.
     pub iommu: Option<bool>,
     /// `<migration_features>` (libvirt's "offline migration" flag); `None` omits it.
     pub migration: Option<MigrationFeatures>,
