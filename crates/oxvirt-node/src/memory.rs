@@ -139,12 +139,23 @@ pub fn memory_info(host: &Host) -> Result<(u64, u64), VirError> {
     Ok((total, free))
 }
 
-/// The system page size in KiB (libvirt asks `sysconf(_SC_PAGESIZE)`): the first
-/// `KernelPageSize` of `/proc/self/smaps` below the root, else 4.
+/// The system page size in KiB (libvirt asks `sysconf(_SC_PAGESIZE)`): the `AT_PAGESZ`
+/// entry of `/proc/self/auxv` below the root, else 4.
 pub fn system_page_size(host: &Host) -> u64 {
-    host.read("/proc/self/smaps")
-        .ok()
-        .and_then(|t| meminfo_field(&t, "KernelPageSize:"))
+    const AT_PAGESZ: u64 = 6;
+    const WORD: usize = std::mem::size_of::<usize>();
+    let Ok(auxv) = std::fs::read(host.path("/proc/self/auxv")) else {
+        return 4;
+    };
+    let word = |b: &[u8]| -> u64 {
+        let mut buf = [0u8; WORD];
+        buf.copy_from_slice(b);
+        usize::from_ne_bytes(buf) as u64
+    };
+    auxv.chunks_exact(2 * WORD)
+        .map(|pair| (word(&pair[..WORD]), word(&pair[WORD..])))
+        .find(|(key, _)| *key == AT_PAGESZ)
+        .map(|(_, bytes)| bytes / 1024)
         .filter(|&k| k > 0)
         .unwrap_or(4)
 }

@@ -284,6 +284,9 @@ fn this_host_answers_plausibly() {
     let free = memory::cells_free_memory(&h, 0, 64).unwrap();
     assert!(!free.is_empty() && free[0] > 0);
     assert!(memory::free_memory(&h).unwrap() > 0);
+    if std::env::consts::ARCH == "x86_64" {
+        assert_eq!(memory::system_page_size(&h), 4);
+    }
     let sizes = memory::page_sizes(&h);
     assert_eq!(sizes[0], memory::system_page_size(&h));
     let pages = memory::free_pages(&h, &sizes, 0, 1, memory::last_cell(&h)).unwrap();
