@@ -10,8 +10,8 @@
 //!
 //! Not derived as libvirt does: the `host-model` CPU (libvirt computes it from the host
 //! CPU and its CPU map; reported here as not supported), the Hyper-V enlightenments
-//! (libvirt expands the host CPU; the QEMU 7.2 answer, `spinlocks` and `vendor_id`, is
-//! reported for x86), SEV/SGX details, and KVM's own vCPU limit (the machine's is used).
+//! (libvirt expands the host CPU under KVM; its answer with QEMU 7.2, `spinlocks` and
+//! `vendor_id`, is reported for x86 when KVM is usable), SEV/SGX details, and KVM's own vCPU limit (the machine's is used).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -668,10 +668,15 @@ pub fn format(caps: &QemuCaps, sel: &Selection<'_>, host: &DomCapsHost) -> Strin
         "    <sgx supported='{}'/>",
         yes_no(kvm_caps.is_some_and(|k| k.sgx))
     );
-    if x86 {
+    // libvirt reads the Hyper-V enlightenments from the KVM probe's host CPU expansion,
+    // whose integer and string properties (`hv-spinlocks`, `hv-vendor-id`) are the ones
+    // it ends up listing; without KVM there is no expansion.
+    if x86 && caps.kvm.is_some() {
         out.push_str("    <hyperv supported='yes'>\n");
         write_enum(&mut out, "      ", "features", &["spinlocks", "vendor_id"]);
         out.push_str("    </hyperv>\n");
+    } else {
+        out.push_str("    <hyperv supported='no'/>\n");
     }
     out.push_str("  </features>\n");
     out.push_str("</domainCapabilities>\n");

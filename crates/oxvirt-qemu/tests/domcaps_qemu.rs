@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use oxvirt_qemu::caps::{CapsCache, CpuDefinition, Machine, QemuCaps};
+use oxvirt_qemu::caps::{CapsCache, CpuDefinition, KvmCaps, Machine, QemuCaps};
 use oxvirt_qemu::domcaps::{self, DomCapsHost, DomCapsQuery, Firmware, Selection};
 use oxvirt_qemu::guests::{self, default_search_path, find_binaries, host_arch};
 use oxvirt_xml::ErrorCode;
@@ -401,7 +401,7 @@ fn formats_a_fixed_probe() {
     for part in expected_parts {
         assert!(xml.contains(part), "missing:\n{part}\nin:\n{xml}");
     }
-    assert!(xml.ends_with("  </features>\n</domainCapabilities>\n"));
+    assert!(xml.ends_with("    <hyperv supported='no'/>\n  </features>\n</domainCapabilities>\n"));
 
     // The i440FX machine has IDE, and the q35-only firmware is not offered.
     let pc = caps.machine("pc").unwrap();
@@ -599,4 +599,37 @@ async fn virt_install_reads_ours_as_libvirtds() {
         };
         assert_eq!(read, virtinst_reads(&theirs), "{args:?}");
     }
+}
+
+#[test]
+fn kvm_of_a_fixed_probe() {
+    let mut caps = fixed_caps();
+    caps.kvm = Some(KvmCaps {
+        machines: caps.machines.clone(),
+        cpu_definitions: vec![cpu("max", true), cpu("qemu64", false), cpu("Haswell", true)],
+        sev: false,
+        sgx: false,
+    });
+    let pc = caps.machine("pc").unwrap().clone();
+    let sel = |kvm| Selection {
+        arch: "x86_64",
+        machine: &pc,
+        kvm,
+    };
+    let host = DomCapsHost::default();
+    let xml = domcaps::format(&caps, &sel(true), &host);
+    assert!(xml.contains("  <domain>kvm</domain>\n"));
+    assert!(xml.contains("    <mode name='host-passthrough' supported='yes'>\n      <enum name='hostPassthroughMigratable'>\n        <value>off</value>\n      </enum>\n    </mode>\n"));
+    // Usability is the KVM probe's.
+    assert!(xml.contains("      <model usable='no' vendor='unknown'>qemu64</model>\n      <model usable='yes' vendor='Intel'>Haswell</model>\n"));
+    assert!(xml.contains("    <hyperv supported='yes'>\n      <enum name='features'>\n        <value>spinlocks</value>\n        <value>vendor_id</value>\n"));
+    let xml = domcaps::format(&caps, &sel(false), &host);
+    assert!(xml.contains("  <domain>qemu</domain>\n"));
+    assert!(xml.contains("    <mode name='host-passthrough' supported='no'/>\n"));
+    assert!(xml.contains("      <model usable='yes' vendor='unknown'>qemu64</model>\n      <model usable='no' vendor='Intel'>Haswell</model>\n"));
+    // The guest lists kvm too.
+    let guest = guests::guest_from_caps("x86_64", &caps);
+    let mut g = String::new();
+    guest.write_xml(&mut g);
+    assert!(g.contains("      <domain type='qemu'/>\n      <domain type='kvm'/>\n"));
 }
