@@ -154,6 +154,9 @@ pub struct DomCapsHost {
     pub vfio: bool,
     /// Whether `swtpm` is installed (the TPM `emulator` backend).
     pub swtpm: bool,
+    /// The TPM versions `swtpm_setup --print-capabilities` offers (`1.2`, `2.0`),
+    /// libvirt's `backendVersion` values for the emulator.
+    pub swtpm_versions: Vec<String>,
     /// The loaders offered when no descriptor serves the machine (libvirt's built-in
     /// `nvram` list, [`DEFAULT_LOADERS`]); those that exist are listed.
     pub default_loaders: Vec<String>,
@@ -180,9 +183,40 @@ impl DomCapsHost {
             ]),
             vfio: Path::new("/dev/vfio/vfio").exists() && iommu,
             swtpm: search_dirs.iter().any(|d| d.join("swtpm").is_file()),
+            swtpm_versions: swtpm_versions(search_dirs),
             default_loaders: DEFAULT_LOADERS.iter().map(|s| (*s).to_owned()).collect(),
         }
     }
+}
+
+/// The TPM versions of `swtpm_setup --print-capabilities` (features `tpm-1.2`,
+/// `tpm-2.0`), in that order; none when it is not installed or does not say.
+fn swtpm_versions(search_dirs: &[PathBuf]) -> Vec<String> {
+    let Some(setup) = search_dirs
+        .iter()
+        .map(|d| d.join("swtpm_setup"))
+        .find(|p| p.is_file())
+    else {
+        return Vec::new();
+    };
+    let Ok(out) = std::process::Command::new(setup)
+        .arg("--print-capabilities")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+    else {
+        return Vec::new();
+    };
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let features: Vec<&str> = v["features"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    ["1.2", "2.0"]
+        .iter()
+        .filter(|ver| features.contains(&format!("tpm-{ver}").as_str()))
+        .map(|ver| (*ver).to_owned())
+        .collect()
 }
 
 /// The choices a domain capabilities document describes.
@@ -593,21 +627,22 @@ pub fn format(caps: &QemuCaps, sel: &Selection<'_>, host: &DomCapsHost) -> Strin
         (dev("spapr-tpm-proxy"), "spapr-tpm-proxy"),
     ]);
     let tpm = |t: &str| caps.tpm_types.contains(t);
-    write_device(
-        &mut out,
-        "tpm",
-        &[
-            ("model", tpm_models.clone()),
-            (
-                "backendModel",
-                pick(&[
-                    (tpm("passthrough"), "passthrough"),
-                    (tpm("emulator") && host.swtpm, "emulator"),
-                ]),
-            ),
-        ],
-        !tpm_models.is_empty(),
-    );
+    let emulator = tpm("emulator") && host.swtpm;
+    let mut tpm_enums = vec![
+        ("model", tpm_models.clone()),
+        (
+            "backendModel",
+            pick(&[(tpm("passthrough"), "passthrough"), (emulator, "emulator")]),
+        ),
+    ];
+    // The versions are reported only with the emulator (swtpm installed).
+    if emulator {
+        tpm_enums.push((
+            "backendVersion",
+            host.swtpm_versions.iter().map(String::as_str).collect(),
+        ));
+    }
+    write_device(&mut out, "tpm", &tpm_enums, !tpm_models.is_empty());
     write_device(
         &mut out,
         "redirdev",

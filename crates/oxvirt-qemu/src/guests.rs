@@ -257,6 +257,13 @@ pub async fn guests(
     Ok(out)
 }
 
+/// The `<guest>` entries of this host: the binaries of [`default_search_path`] for the
+/// host's architecture ([`find_binaries`]), probed through `caps_cache`.
+pub async fn host_guests(caps_cache: &CapsCache) -> Result<Vec<Guest>, VirError> {
+    let binaries = find_binaries(&default_search_path(), host_arch());
+    guests(caps_cache, &binaries).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

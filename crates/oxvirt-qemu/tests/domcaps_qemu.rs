@@ -372,6 +372,7 @@ fn formats_a_fixed_probe() {
         }],
         vfio: false,
         swtpm: false,
+        swtpm_versions: vec![],
         default_loaders: vec!["/bin/true".into(), "/nonexistent".into()],
     };
     let q35 = caps.machine("q35").unwrap();
@@ -616,8 +617,13 @@ fn kvm_of_a_fixed_probe() {
         machine: &pc,
         kvm,
     };
-    let host = DomCapsHost::default();
+    let host = DomCapsHost {
+        swtpm: true,
+        swtpm_versions: vec!["2.0".into()],
+        ..DomCapsHost::default()
+    };
     let xml = domcaps::format(&caps, &sel(true), &host);
+    assert!(xml.contains("      <enum name='backendModel'>\n        <value>passthrough</value>\n        <value>emulator</value>\n      </enum>\n      <enum name='backendVersion'>\n        <value>2.0</value>\n      </enum>\n    </tpm>\n"), "{xml}");
     assert!(xml.contains("  <domain>kvm</domain>\n"));
     assert!(xml.contains("    <mode name='host-passthrough' supported='yes'>\n      <enum name='hostPassthroughMigratable'>\n        <value>off</value>\n      </enum>\n    </mode>\n"));
     // Usability is the KVM probe's.
