@@ -93,6 +93,9 @@ pub struct QemuCaps {
     /// What it offers under KVM, when `/dev/kvm` is usable and QEMU enabled KVM there
     /// (libvirt's `QEMU_CAPS_KVM`).
     pub kvm: Option<KvmCaps>,
+    /// Whether it runs guests with TCG (`qemu` domains); false for binaries built
+    /// without it.
+    pub tcg: bool,
 }
 
 impl QemuCaps {
@@ -164,13 +167,33 @@ pub async fn probe(binary: &Path) -> Result<QemuCaps, VirError> {
             ),
         ));
     }
-    let tcg = Session::open(binary, "tcg").await?;
+    let kvm_ok = kvm_usable();
+    let tcg = match Session::open(binary, "tcg").await {
+        Ok(session) => session,
+        // A binary built without TCG (qemu-system-x86_64-microvm): everything comes
+        // from its KVM run, and `qemu` domains are not offered.
+        Err(_) if kvm_ok => {
+            let kvm = Session::open(binary, "kvm").await?;
+            let answer = async {
+                let mut caps = ask(binary, &kvm.qmp).await?;
+                caps.kvm = ask_kvm(&kvm.qmp).await?;
+                caps.tcg = false;
+                Ok(caps)
+            }
+            .await;
+            return kvm
+                .close(answer)
+                .await
+                .map_err(|e: crate::qmp::QmpError| probe_failed(binary, e));
+        }
+        Err(e) => return Err(e),
+    };
     let answer = ask(binary, &tcg.qmp).await;
     let mut caps = tcg
         .close(answer)
         .await
         .map_err(|e| probe_failed(binary, e))?;
-    if kvm_usable() {
+    if kvm_ok {
         let kvm = Session::open(binary, "kvm").await?;
         let answer = ask_kvm(&kvm.qmp).await;
         caps.kvm = kvm
@@ -297,6 +320,7 @@ async fn ask(binary: &Path, qmp: &Qmp) -> Result<QemuCaps, crate::qmp::QmpError>
         tpm_models,
         display_types,
         kvm: None,
+        tcg: true,
     })
 }
 

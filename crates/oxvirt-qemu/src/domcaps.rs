@@ -499,7 +499,14 @@ pub fn format(caps: &QemuCaps, sel: &Selection<'_>, host: &DomCapsHost) -> Strin
     // <devices>.
     out.push_str("  <devices>\n");
     let pseries = is_pseries(arch, machine);
-    let virtio_models = vec!["virtio", "virtio-transitional", "virtio-non-transitional"];
+    // The transitional models need virtio-pci's transitional devices or its
+    // `disable-legacy` property (any virtio-pci device); MMIO-only binaries lack both.
+    let transitional = dev("virtio-blk-pci-transitional") || dev("virtio-net-pci");
+    let virtio_models = pick(&[
+        (true, "virtio"),
+        (transitional, "virtio-transitional"),
+        (transitional, "virtio-non-transitional"),
+    ]);
     write_device(
         &mut out,
         "disk",
@@ -577,7 +584,11 @@ pub fn format(caps: &QemuCaps, sel: &Selection<'_>, host: &DomCapsHost) -> Strin
             ),
             (
                 "subsysType",
-                pick(&[(true, "usb"), (true, "pci"), (dev("scsi-generic"), "scsi")]),
+                pick(&[
+                    (dev("usb-host"), "usb"),
+                    (true, "pci"),
+                    (dev("scsi-generic"), "scsi"),
+                ]),
             ),
             ("capsType", vec![]),
             (
@@ -781,7 +792,7 @@ pub async fn domain_capabilities(
     };
     let caps = caps_cache.get(&binary).await?;
     let kvm = match virttype {
-        None => caps.kvm.is_some(),
+        None => caps.kvm.is_some() || !caps.tcg,
         Some(t) => t == "kvm",
     };
     let machine = choose_machine(caps.machines_for(kvm), query.machine).ok_or_else(|| {
@@ -798,7 +809,7 @@ pub async fn domain_capabilities(
         )));
     }
     if let Some(t) = virttype {
-        if !(t == "qemu" || (t == "kvm" && caps.kvm.is_some())) {
+        if !((t == "qemu" && caps.tcg) || (t == "kvm" && caps.kvm.is_some())) {
             return Err(invalid(format!(
                 "Emulator '{}' does not support virt type '{t}'",
                 binary.display()

@@ -197,13 +197,16 @@ pub fn guest_machines(machines: &[Machine]) -> Vec<GuestMachine> {
 
 /// The `<guest>` of `arch` served by the probed binary `caps` (libvirt's
 /// `virQEMUCapsInitGuestFromBinary`): machines of the KVM probe when KVM is usable,
-/// `qemu` always and `kvm` when QEMU could enable it, and the architecture's features.
+/// `qemu` when the binary has TCG and `kvm` when QEMU could enable KVM, and the architecture's features.
 pub fn guest_from_caps(arch: &str, caps: &QemuCaps) -> Guest {
     let kvm = caps.kvm.is_some();
-    let mut domains = vec![GuestDomain {
-        virt_type: "qemu".into(),
-        ..GuestDomain::default()
-    }];
+    let mut domains = Vec::new();
+    if caps.tcg {
+        domains.push(GuestDomain {
+            virt_type: "qemu".into(),
+            ..GuestDomain::default()
+        });
+    }
     if kvm {
         domains.push(GuestDomain {
             virt_type: "kvm".into(),

@@ -357,6 +357,7 @@ fn fixed_caps() -> QemuCaps {
         tpm_models: set(&["tpm-crb"]),
         display_types: set(&["none", "sdl"]),
         kvm: None,
+        tcg: true,
     }
 }
 
@@ -511,8 +512,19 @@ async fn domcaps_other_choices_equal_libvirtds() {
                 ..DomCapsQuery::default()
             },
         ),
+        (
+            &["--emulatorbin", "/usr/bin/qemu-system-x86_64-microvm"],
+            DomCapsQuery {
+                emulator: Some("/usr/bin/qemu-system-x86_64-microvm"),
+                ..DomCapsQuery::default()
+            },
+        ),
     ];
     for (args, query) in cases {
+        if let Some(bin) = query.emulator.filter(|b| !Path::new(b).exists()) {
+            eprintln!("SKIPPED {args:?}: {bin} is not installed");
+            continue;
+        }
         compare_domcaps("domcaps_other_choices_equal_libvirtds", args, *query).await;
     }
 }
