@@ -2,8 +2,9 @@
 
 use async_trait::async_trait;
 use oxvirt_domain::driver::{
-    DomainInfo, DomainRef, DomainStats, EventReceiver, Hypervisor, NodeInfo, Result, Screenshot,
-    SecurityLabel, SecurityModel, SnapshotRef, StateReason,
+    CpuMap, DomainInfo, DomainRef, DomainStats, EventReceiver, Hypervisor, IothreadInfo,
+    NodeCpuMap, NodeInfo, Result, Screenshot, SecurityLabel, SecurityModel, SnapshotRef,
+    StateReason, TypedParam, VcpuInfo,
 };
 use oxvirt_xml::types::Uuid;
 
@@ -358,5 +359,100 @@ impl Hypervisor for TestDriver {
 
     async fn messages(&self, dom: &DomainRef, flags: u32) -> Result<Vec<String>> {
         self.messages_sync(dom, flags)
+    }
+
+    async fn node_cpu_stats(&self, _cpu: i32, flags: u32) -> Result<Vec<(String, u64)>> {
+        self.node_cpu_stats_sync(flags)
+    }
+
+    async fn node_free_pages(
+        &self,
+        pages: &[u32],
+        start_cell: i32,
+        cell_count: u32,
+        flags: u32,
+    ) -> Result<Vec<u64>> {
+        self.node_free_pages_sync(pages, start_cell, cell_count, flags)
+    }
+
+    async fn node_cpu_map(&self, flags: u32) -> Result<NodeCpuMap> {
+        self.node_cpu_map_sync(flags)
+    }
+
+    async fn vcpu_info(
+        &self,
+        dom: &DomainRef,
+        max_info: u32,
+        maplen: usize,
+    ) -> Result<(Vec<VcpuInfo>, Vec<CpuMap>)> {
+        self.vcpu_info_sync(dom, max_info, maplen)
+    }
+
+    async fn pin_vcpu(
+        &self,
+        dom: &DomainRef,
+        vcpu: u32,
+        cpumap: &CpuMap,
+        flags: u32,
+    ) -> Result<()> {
+        self.persisted(Scope::Domains(vec![dom.uuid]), || {
+            self.pin_vcpu_sync(dom, vcpu, cpumap, flags)
+        })
+    }
+
+    async fn vcpu_pin_info(
+        &self,
+        dom: &DomainRef,
+        max_vcpus: u32,
+        maplen: usize,
+        flags: u32,
+    ) -> Result<Vec<CpuMap>> {
+        self.vcpu_pin_info_sync(dom, max_vcpus, maplen, flags)
+    }
+
+    async fn pin_emulator(&self, dom: &DomainRef, cpumap: &CpuMap, flags: u32) -> Result<()> {
+        self.persisted(Scope::Domains(vec![dom.uuid]), || {
+            self.pin_emulator_sync(dom, cpumap, flags)
+        })
+    }
+
+    async fn emulator_pin_info(
+        &self,
+        dom: &DomainRef,
+        maplen: usize,
+        flags: u32,
+    ) -> Result<CpuMap> {
+        self.emulator_pin_info_sync(dom, maplen, flags)
+    }
+
+    async fn iothread_info(&self, dom: &DomainRef, flags: u32) -> Result<Vec<IothreadInfo>> {
+        self.iothread_info_sync(dom, flags)
+    }
+
+    async fn pin_iothread(
+        &self,
+        dom: &DomainRef,
+        iothread: u32,
+        cpumap: &CpuMap,
+        flags: u32,
+    ) -> Result<()> {
+        self.persisted(Scope::Domains(vec![dom.uuid]), || {
+            self.pin_iothread_sync(dom, iothread, cpumap, flags)
+        })
+    }
+
+    async fn set_numa_parameters(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
+        self.persisted(Scope::Domains(vec![dom.uuid]), || {
+            self.set_numa_parameters_sync(dom, params, flags)
+        })
+    }
+
+    async fn numa_parameters(&self, dom: &DomainRef, flags: u32) -> Result<Vec<TypedParam>> {
+        self.numa_parameters_sync(dom, flags)
     }
 }

@@ -29,6 +29,7 @@ mod lifecycle;
 mod node;
 mod parse;
 pub mod persist;
+mod placement;
 mod query;
 mod resources;
 mod save;
