@@ -39,12 +39,13 @@ fn nonzero(value: u64, arg: &str, function: &str) -> Result<()> {
     Ok(())
 }
 
-/// At most one of `VIR_DOMAIN_AFFECT_LIVE` and `VIR_DOMAIN_AFFECT_CONFIG`.
-fn live_or_config(flags: u32, function: &str) -> Result<()> {
+/// `VIR_EXCLUSIVE_FLAGS_GOTO`: at most one of `VIR_DOMAIN_AFFECT_LIVE` and `VIR_DOMAIN_AFFECT_CONFIG`.
+fn live_or_config(flags: u32) -> Result<()> {
     if flags & flags::affect::LIVE != 0 && flags & flags::affect::CONFIG != 0 {
-        return Err(invalid(format!(
-            "flags 'affect live' and 'affect config' in {function} are mutually exclusive"
-        )));
+        return Err(invalid(
+            "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive"
+                .into(),
+        ));
     }
     Ok(())
 }
@@ -152,7 +153,7 @@ impl Domain {
         positive(cpumap.0.len() as i64, "maplen", "virDomainPinVcpu")?;
         vcpu_fits(vcpu)?;
         self.driver()
-            .pin_vcpu(&self.to_ref(), vcpu, cpumap, flags::affect::LIVE)
+            .pin_vcpu(&self.to_ref(), vcpu, cpumap, flags::affect::CURRENT)
             .await
     }
 
@@ -177,7 +178,7 @@ impl Domain {
         let f = "virDomainGetVcpuPinInfo";
         positive(ncpumaps.into(), "ncpumaps", f)?;
         positive(maplen.into(), "maplen", f)?;
-        live_or_config(flags, f)?;
+        live_or_config(flags)?;
         self.driver()
             .vcpu_pin_info(&self.to_ref(), ncpumaps as u32, maplen as usize, flags)
             .await
@@ -197,7 +198,7 @@ impl Domain {
     pub async fn emulator_pin_info(&self, maplen: i32, flags: u32) -> Result<CpuMap> {
         let f = "virDomainGetEmulatorPinInfo";
         positive(maplen.into(), "maplen", f)?;
-        live_or_config(flags, f)?;
+        live_or_config(flags)?;
         self.driver()
             .emulator_pin_info(&self.to_ref(), maplen as usize, flags)
             .await
@@ -205,7 +206,7 @@ impl Domain {
 
     /// `virDomainGetIOThreadInfo` ([`flags::affect`]).
     pub async fn iothread_info(&self, flags: u32) -> Result<Vec<IothreadInfo>> {
-        live_or_config(flags, "virDomainGetIOThreadInfo")?;
+        live_or_config(flags)?;
         self.driver().iothread_info(&self.to_ref(), flags).await
     }
 

@@ -127,8 +127,14 @@ pub fn command_text(def: &CmdDef) -> String {
     );
     if !def.desc.is_empty() {
         out.push_str("  DESCRIPTION\n");
+        // virsh indents the text's first line only; its later lines carry their own
+        // four spaces, and its blank lines none.
         for line in def.desc.lines() {
-            out.push_str(&format!("    {line}\n"));
+            if line.is_empty() {
+                out.push('\n');
+            } else {
+                out.push_str(&format!("    {line}\n"));
+            }
         }
         out.push('\n');
     }

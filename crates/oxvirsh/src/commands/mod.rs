@@ -4,6 +4,8 @@ pub mod domain;
 pub mod help;
 pub mod host;
 pub mod monitor;
+pub mod node;
+pub mod placement;
 pub mod snapshot;
 pub mod table;
 
@@ -186,6 +188,21 @@ async fn dispatch(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
         "event" => monitor::event(ctl, cmd).await,
         "hostname" => host::hostname(ctl).await,
         "nodeinfo" => host::nodeinfo(ctl).await,
+        "capabilities" => node::capabilities(ctl).await,
+        "domcapabilities" => node::domcapabilities(ctl, cmd).await,
+        "sysinfo" => node::sysinfo(ctl).await,
+        "maxvcpus" => node::maxvcpus(ctl, cmd).await,
+        "nodecpumap" => node::nodecpumap(ctl, cmd).await,
+        "nodecpustats" => node::nodecpustats(ctl, cmd).await,
+        "nodememstats" => node::nodememstats(ctl, cmd).await,
+        "freecell" => node::freecell(ctl, cmd).await,
+        "freepages" => node::freepages(ctl, cmd).await,
+        "vcpuinfo" => placement::vcpuinfo(ctl, cmd).await,
+        "vcpupin" => placement::vcpupin(ctl, cmd).await,
+        "emulatorpin" => placement::emulatorpin(ctl, cmd).await,
+        "iothreadinfo" => placement::iothreadinfo(ctl, cmd).await,
+        "iothreadpin" => placement::iothreadpin(ctl, cmd).await,
+        "numatune" => placement::numatune(ctl, cmd).await,
         "uri" => host::uri(ctl),
         "version" => host::version(ctl, cmd).await,
         "connect" => host::connect(ctl, cmd).await,
