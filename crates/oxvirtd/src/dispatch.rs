@@ -14,6 +14,8 @@ use crate::client::Client;
 mod domain;
 mod events;
 mod host;
+mod node;
+mod placement;
 mod resources;
 mod save;
 mod snapshot;
@@ -92,6 +94,11 @@ const MUTATING: &[P] = &[
     P::DomainUpdateDeviceFlags,
     P::DomainSetMetadata,
     P::DomainAbortJob,
+    P::DomainPinVcpu,
+    P::DomainPinVcpuFlags,
+    P::DomainPinEmulator,
+    P::DomainPinIothread,
+    P::DomainSetNumaParameters,
 ];
 
 /// The public API function a mutating procedure stands for (`virDomainSaveFlags`),

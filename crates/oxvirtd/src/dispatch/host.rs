@@ -1,6 +1,5 @@
 //! Host-wide procedures: free memory, transport security, all-domain statistics. The
-//! end of the dispatch chain: what is left is a known procedure the daemon does not
-//! serve.
+//! rest goes on to the node statistics and placement procedures.
 
 use oxvirt_domain::driver::Hypervisor;
 use oxvirt_rpc::remote::*;
@@ -9,8 +8,7 @@ use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 use super::{args, dref, ret, wire};
 
-/// Serves the host procedures; anything else is answered as libvirtd answers a call
-/// the driver lacks.
+/// Serves the host procedures; anything else goes on to the node procedures.
 pub(crate) async fn dispatch_host(
     drv: &dyn Hypervisor,
     procedure: P,
@@ -55,6 +53,6 @@ pub(crate) async fn dispatch_host(
                 .collect();
             ret(&ConnectGetAllDomainStatsRet { ret_stats })
         }
-        other => Err(crate::extra::not_served(other)),
+        other => super::node::dispatch_node(drv, other, payload).await,
     }
 }
