@@ -147,11 +147,27 @@ impl Domain {
             .await
     }
 
-    /// `virDomainPinVcpu`: the live vCPU's affinity.
+    /// `virDomainPinVcpu`: the live vCPU's affinity (an inactive domain is refused).
     pub async fn pin_vcpu(&self, vcpu: u32, cpumap: &CpuMap) -> Result<()> {
         self.writable("virDomainPinVcpu")?;
         positive(cpumap.0.len() as i64, "maplen", "virDomainPinVcpu")?;
         vcpu_fits(vcpu)?;
+        // libvirt's drivers pin the live vCPU here and refuse an inactive domain.
+        if !self.driver().is_active(&self.to_ref()).await? {
+            return Err(if self.driver().hypervisor_type() == "TEST" {
+                VirError::new(
+                    ErrorDomain::Test,
+                    ErrorCode::OperationInvalid,
+                    "cannot pin vcpus on an inactive domain",
+                )
+            } else {
+                VirError::new(
+                    ErrorDomain::Qemu,
+                    ErrorCode::OperationInvalid,
+                    "domain is not running",
+                )
+            });
+        }
         self.driver()
             .pin_vcpu(&self.to_ref(), vcpu, cpumap, flags::affect::CURRENT)
             .await

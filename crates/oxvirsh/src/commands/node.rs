@@ -167,10 +167,16 @@ pub async fn nodecpustats(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
     let conn = ctl.conn()?.clone();
     let cpu = int_opt(cmd, "cpu")?.unwrap_or(NODE_CPU_STATS_ALL_CPUS);
     let percent = cmd.has("percent");
-    let first = conn
-        .node_cpu_stats(cpu, 0)
-        .await
-        .map_err(|e| CmdError::with("Unable to get number of cpu stats", e))?;
+    // libvirt's drivers count their counters without looking at the CPU: a failure is
+    // the second call's, unless the driver has no such call at all.
+    let first = conn.node_cpu_stats(cpu, 0).await.map_err(|e| {
+        let what = if e.code == oxvirt::ErrorCode::NoSupport {
+            "Unable to get number of cpu stats"
+        } else {
+            "Unable to get node cpu stats"
+        };
+        CmdError::with(what, e)
+    })?;
     if first.is_empty() {
         return Ok(json!({}));
     }
@@ -228,7 +234,7 @@ pub async fn nodememstats(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
     let mut text = String::new();
     let mut value = json!({});
     for (field, v) in &stats {
-        text.push_str(&format!("{field:<7} {v:>20} KiB\n"));
+        text.push_str(&format!("{field:<7}: {v:>20} KiB\n"));
         value[field] = json!(v);
     }
     ctl.print(&text);
