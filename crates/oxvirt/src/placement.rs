@@ -253,3 +253,7 @@ impl Domain {
             .await
     }
 }
+
+#[cfg(test)]
+#[path = "placement_tests.rs"]
+mod tests;
