@@ -17,6 +17,7 @@ const MUST_MATCH: &[&str] = &[
     "aarch64-gic-v2",
     "aarch64-gic-v3",
     "acpi-table",
+    "audio-default-spice",
     "balloon-device",
     "balloon-device-auto",
     "balloon-device-deflate",
@@ -191,7 +192,7 @@ const MUST_MATCH: &[&str] = &[
 ];
 
 /// The number of cases matched when this constant was last raised: never fewer.
-const MIN_MATCHED: usize = 178;
+const MIN_MATCHED: usize = 179;
 
 /// The data directory, or `None` when the conformance data is absent.
 fn data_dir() -> Option<PathBuf> {

@@ -1,5 +1,6 @@
 //! Serial ports, consoles and virtio channels, and their `-chardev` backends.
 
+use oxvirt_domain::devices::chardev::ChardevSource;
 use oxvirt_domain::devices::chardev::{
     ChannelTargetType, ChardevTargetType, ChardevType, ConsoleTargetType, SerialTargetModel,
     SerialTargetType, SourceMode, TcpProtocol,
@@ -30,7 +31,12 @@ fn backend(dev: &Chardev, alias: &str) -> Result<String, VirError> {
 
 /// [`backend`] without the log.
 fn backend_only(dev: &Chardev, alias: &str) -> Result<String, VirError> {
-    let src = &dev.source;
+    source_backend(&dev.source, alias)
+}
+
+/// The `-chardev` backend of a character device source with id `char<alias>` (a
+/// `spicevmc` one is the SPICE agent channel, `name=vdagent`).
+pub(crate) fn source_backend(src: &ChardevSource, alias: &str) -> Result<String, VirError> {
     let spec = |mode: SourceMode| {
         src.sources
             .iter()
@@ -42,6 +48,7 @@ fn backend_only(dev: &Chardev, alias: &str) -> Result<String, VirError> {
         ChardevType::Pty => format!("pty,id=char{alias}"),
         ChardevType::Vc => format!("vc,id=char{alias}"),
         ChardevType::Null => format!("null,id=char{alias}"),
+        ChardevType::Spicevmc => format!("spicevmc,id=char{alias},name=vdagent"),
         ChardevType::Dev => {
             let p = path.ok_or_else(|| unsupported("dev character device without path"))?;
             format!("serial,id=char{alias},path={p}")

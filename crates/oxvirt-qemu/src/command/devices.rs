@@ -185,30 +185,28 @@ pub fn controllers(
 }
 
 /// Adds the devices after the disks, in libvirt's order.
-pub fn build(argv: &mut Args, domain: &Domain, plan: &Plan) -> Result<(), VirError> {
+pub fn build(
+    argv: &mut Args,
+    domain: &Domain,
+    ctx: &BuildContext,
+    plan: &Plan,
+) -> Result<(), VirError> {
     let devs = &domain.devices;
     let pending = [
         ("parallel", devs.parallels.len()),
         ("smartcard", devs.smartcards.len()),
         ("filesystem", devs.filesystems.len()),
         ("tpm", devs.tpms.len()),
-        ("sound", devs.sounds.len()),
         ("hostdev", devs.hostdevs.len()),
-        ("redirdev", devs.redirdevs.len()),
         ("watchdog", devs.watchdogs.len()),
         ("rng", devs.rngs.len()),
         ("panic", devs.panics.len()),
         ("vsock", usize::from(devs.vsock.is_some())),
     ];
-    // `<audio id='1' type='none'/>` is the backend libvirt adds anyway.
-    let default_audio = |el: &&oxvirt_xml::Element| {
-        el.name == "audio"
-            && el.attr("type") == Some("none")
-            && matches!(el.attr("id"), None | Some("1"))
-            && el.children.is_empty()
-    };
-    let hub = |el: &&oxvirt_xml::Element| el.name == "hub";
-    if let Some(other) = devs.others.iter().find(|el| !default_audio(el) && !hub(el)) {
+    // `<audio>` backends are built by `audio`, `<redirfilter>` by `redirdev`.
+    let built =
+        |el: &&oxvirt_xml::Element| matches!(el.name.as_str(), "audio" | "hub" | "redirfilter");
+    if let Some(other) = devs.others.iter().find(|el| !built(el)) {
         return Err(unsupported(format!("<{}> devices", other.name)));
     }
     if let Some((what, _)) = pending.iter().find(|(_, n)| *n > 0) {
@@ -219,14 +217,12 @@ pub fn build(argv: &mut Args, domain: &Domain, plan: &Plan) -> Result<(), VirErr
     chardev::channels(argv, domain, plan)?;
     chardev::consoles(argv, virtconsoles);
     inputs(argv, domain)?;
-    if let Some(driver) = super::graphics::default_audio(domain) {
-        argv.opt(
-            "-audiodev",
-            format!(r#"{{"id":"audio1","driver":"{driver}"}}"#),
-        );
-    }
-    super::graphics::build(argv, domain)?;
+    super::audio::build(argv, domain)?;
+    super::graphics::build(argv, domain, ctx)?;
     super::video::build(argv, domain, plan)?;
+    let mut usb_ports = super::redirdev::UsbPorts::new(domain);
+    super::sound::build(argv, domain, plan, &mut usb_ports)?;
+    super::redirdev::build(argv, domain, &mut usb_ports)?;
     balloon(argv, domain, plan)?;
     let vmcoreinfo = domain.features.as_ref().and_then(|f| f.vmcoreinfo);
     if vmcoreinfo == Some(true) {

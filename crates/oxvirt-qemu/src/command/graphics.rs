@@ -1,10 +1,27 @@
-//! Graphical consoles: SDL (`-display sdl`) and a plain VNC server (`-vnc`).
+//! Graphical consoles: SDL (`-display sdl`), VNC (`-vnc`) and SPICE (`-spice`), as
+//! libvirt's `qemuBuildGraphicsCommandLine` writes them.
+//!
+//! The ports are those of the definition: the driver allocates automatic ones before the
+//! command line is built (see `driver::graphics`). A definition that still has an automatic
+//! port here (libvirt's `qemuxml2argvtest`) gets the first port of the range, 5900. TLS,
+//! passwords, OpenGL and UNIX socket listeners are refused with
+//! `VIR_ERR_CONFIG_UNSUPPORTED`.
 
-use oxvirt_domain::devices::graphics::GraphicsType;
+use oxvirt_domain::devices::graphics::{
+    AutoCompression, Graphics, GraphicsType, ImageCompression, ListenType, SpiceMouseMode,
+    StreamingMode,
+};
 use oxvirt_domain::Domain;
 use oxvirt_xml::VirError;
 
-use super::{unsupported, Args};
+use super::{unsupported, Args, BuildContext};
+
+/// The first port of the VNC and SPICE ranges (VNC display 0).
+pub const FIRST_PORT: i32 = 5900;
+
+/// The address a server listens on when the definition names none (qemu.conf's
+/// `vnc_listen` and `spice_listen` defaults).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1";
 
 /// The variables an SDL window needs (`XAUTHORITY`, `DISPLAY`), added to the environment.
 pub fn env(domain: &Domain) -> Vec<(String, String)> {
@@ -23,16 +40,173 @@ pub fn env(domain: &Domain) -> Vec<(String, String)> {
 }
 
 /// The audio backend libvirt adds when the XML names none: none at all for SDL (QEMU's own
-/// default, taken from the environment), otherwise the silent `none` driver.
+/// default, taken from the environment), SPICE's own for a SPICE server, otherwise the
+/// silent `none` driver.
 pub fn default_audio(domain: &Domain) -> Option<&'static str> {
     match domain.devices.graphics.first() {
         Some(g) if g.kind == GraphicsType::Sdl => None,
+        Some(g) if g.kind == GraphicsType::Spice => Some("spice"),
         _ => Some("none"),
     }
 }
 
+/// What a VNC or SPICE server listens on: the address of its first `<listen>` (or the
+/// legacy attribute), `None` for `<listen type='none'/>`.
+fn listen_address(g: &Graphics) -> Result<Option<String>, VirError> {
+    match g.listens.first() {
+        Some(l) => match l.kind {
+            ListenType::Address => Ok(Some(
+                l.address
+                    .clone()
+                    .or_else(|| g.listen.clone())
+                    .unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
+            )),
+            ListenType::None => Ok(None),
+            other => Err(unsupported(format!("graphics listen type '{other}'"))),
+        },
+        None if g.socket.is_some() => Err(unsupported("graphics listen type 'socket'")),
+        None => Ok(Some(
+            g.listen
+                .clone()
+                .unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
+        )),
+    }
+}
+
+/// The port of a server: the definition's, or the first of the range while still automatic.
+fn port_of(port: Option<i32>) -> i32 {
+    match port {
+        Some(p) if p > 0 => p,
+        _ => FIRST_PORT,
+    }
+}
+
+/// An address as QEMU's `host:display` syntax wants it (IPv6 in brackets).
+fn host(addr: &str) -> String {
+    if addr.contains(':') {
+        format!("[{addr}]")
+    } else {
+        addr.to_string()
+    }
+}
+
+/// `-vnc 127.0.0.1:0,audiodev=audio1`.
+fn vnc(g: &Graphics, domain: &Domain) -> Result<String, VirError> {
+    if g.websocket.is_some_and(|w| w != 0)
+        || g.passwd.is_some()
+        || g.keymap.is_some()
+        || g.share_policy.is_some()
+        || g.power_control.is_some()
+        || g.listens.len() > 1
+    {
+        return Err(unsupported("VNC settings"));
+    }
+    let Some(addr) = listen_address(g)? else {
+        return Err(unsupported("VNC without a listen address"));
+    };
+    let port = port_of(g.port);
+    if port < FIRST_PORT {
+        return Err(unsupported(format!("VNC port {port}")));
+    }
+    let mut s = format!("{}:{}", host(&addr), port - FIRST_PORT);
+    if super::audio::has_backend(domain) {
+        s.push_str(&format!(
+            ",audiodev={}",
+            super::audio::audiodev(domain, g.audio_id)
+        ));
+    }
+    Ok(s)
+}
+
+/// `-spice port=5900,addr=127.0.0.1,disable-ticketing=on,...,seamless-migration=on`.
+fn spice(g: &Graphics, ctx: &BuildContext) -> Result<String, VirError> {
+    if g.tls_port.is_some_and(|p| p > 0) {
+        return Err(unsupported("SPICE TLS (spice_tls is disabled)"));
+    }
+    if g.passwd.is_some() {
+        return Err(unsupported("SPICE passwords"));
+    }
+    if g.gl.as_ref().is_some_and(|gl| gl.enable == Some(true)) {
+        return Err(unsupported("SPICE OpenGL"));
+    }
+    if g.keymap.is_some() || g.listens.len() > 1 {
+        return Err(unsupported("SPICE settings"));
+    }
+    if !g.spice.channels.is_empty() || g.default_mode.is_some() {
+        return Err(unsupported("SPICE channel modes (spice_tls is disabled)"));
+    }
+    let mut opts: Vec<String> = Vec::new();
+    // A server with no port, no automatic port and no listener listens nowhere.
+    let portless = g.listens.is_empty()
+        && g.listen.is_none()
+        && g.port.is_none()
+        && g.tls_port.is_none()
+        && g.autoport != Some(true);
+    let addr = if portless { None } else { listen_address(g)? };
+    match addr {
+        Some(addr) => {
+            opts.push(format!("port={}", port_of(g.port)));
+            opts.push(format!("addr={addr}"));
+        }
+        None => opts.push("port=0".to_string()),
+    }
+    if ctx.caps.spice_disable_ticketing {
+        opts.push("disable-ticketing=on".to_string());
+    }
+    let s = &g.spice;
+    if let Some(image) = s.image {
+        let v = match image {
+            ImageCompression::AutoGlz => "auto_glz",
+            ImageCompression::AutoLz => "auto_lz",
+            ImageCompression::Quic => "quic",
+            ImageCompression::Glz => "glz",
+            ImageCompression::Lz => "lz",
+            ImageCompression::Off => "off",
+        };
+        opts.push(format!("image-compression={v}"));
+    }
+    let auto = |c: AutoCompression| match c {
+        AutoCompression::Auto => "auto",
+        AutoCompression::Never => "never",
+        AutoCompression::Always => "always",
+    };
+    if let Some(j) = s.jpeg {
+        opts.push(format!("jpeg-wan-compression={}", auto(j)));
+    }
+    if let Some(z) = s.zlib {
+        opts.push(format!("zlib-glz-wan-compression={}", auto(z)));
+    }
+    if let Some(p) = s.playback {
+        opts.push(format!(
+            "playback-compression={}",
+            if p { "on" } else { "off" }
+        ));
+    }
+    if let Some(m) = s.streaming {
+        let v = match m {
+            StreamingMode::Filter => "filter",
+            StreamingMode::All => "all",
+            StreamingMode::Off => "off",
+        };
+        opts.push(format!("streaming-video={v}"));
+    }
+    match s.mouse {
+        Some(SpiceMouseMode::Client) => opts.push("agent-mouse=on".to_string()),
+        Some(SpiceMouseMode::Server) => opts.push("agent-mouse=off".to_string()),
+        None => {}
+    }
+    if s.clipboard == Some(false) {
+        opts.push("disable-copy-paste=on".to_string());
+    }
+    if s.filetransfer == Some(false) {
+        opts.push("disable-agent-file-xfer=on".to_string());
+    }
+    opts.push("seamless-migration=on".to_string());
+    Ok(opts.join(","))
+}
+
 /// Adds the graphics options.
-pub fn build(argv: &mut Args, domain: &Domain) -> Result<(), VirError> {
+pub fn build(argv: &mut Args, domain: &Domain, ctx: &BuildContext) -> Result<(), VirError> {
     for g in &domain.devices.graphics {
         match g.kind {
             GraphicsType::Sdl => {
@@ -41,19 +215,8 @@ pub fn build(argv: &mut Args, domain: &Domain) -> Result<(), VirError> {
                 }
                 argv.opt("-display", "sdl");
             }
-            GraphicsType::Vnc => {
-                let plain = g.port.is_none_or(|p| p == -1)
-                    && g.listen.is_none()
-                    && g.socket.is_none()
-                    && g.websocket.is_none()
-                    && g.passwd.is_none()
-                    && g.keymap.is_none()
-                    && g.share_policy.is_none();
-                if !plain {
-                    return Err(unsupported("VNC settings"));
-                }
-                argv.opt("-vnc", "127.0.0.1:0,audiodev=audio1");
-            }
+            GraphicsType::Vnc => argv.opt("-vnc", vnc(g, domain)?),
+            GraphicsType::Spice => argv.opt("-spice", spice(g, ctx)?),
             other => return Err(unsupported(format!("graphics type '{other}'"))),
         }
     }

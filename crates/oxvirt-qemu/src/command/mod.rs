@@ -10,6 +10,7 @@
 //! ([`passthrough`]). PCI slots (and s390 CCW numbers) the XML leaves out are assigned by
 //! [`pci`]. What is not built yet is refused with `VIR_ERR_CONFIG_UNSUPPORTED`.
 
+pub mod audio;
 pub mod chardev;
 pub mod devices;
 pub mod disk;
@@ -20,7 +21,9 @@ pub mod graphics;
 pub mod net;
 pub mod passthrough;
 pub mod pci;
+pub mod redirdev;
 pub mod resources;
+pub mod sound;
 #[cfg(test)]
 mod tests;
 pub mod video;
@@ -43,6 +46,8 @@ pub struct Caps {
     pub piix3_usb_uhci: bool,
     /// `-global kvm-pit.lost_tick_policy` is known.
     pub kvm_pit_tick_policy: bool,
+    /// `-spice disable-ticketing=on` is known (and needed without a password).
+    pub spice_disable_ticketing: bool,
 }
 
 impl Caps {
@@ -60,6 +65,7 @@ impl Caps {
             smp_dies: true,
             piix3_usb_uhci: true,
             kvm_pit_tick_policy: true,
+            spice_disable_ticketing: true,
         }
     }
 }
@@ -146,7 +152,7 @@ pub fn build(domain: &Domain, ctx: &BuildContext) -> Result<Vec<String>, VirErro
     devices::controllers(&mut argv, domain, ctx, &plan)?;
     devices::hubs(&mut argv, domain)?;
     disk::build(&mut argv, domain, &plan)?;
-    devices::build(&mut argv, domain, &plan)?;
+    devices::build(&mut argv, domain, ctx, &plan)?;
     for arg in passthrough::args(domain) {
         argv.push(arg);
     }

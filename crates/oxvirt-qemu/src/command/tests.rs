@@ -80,8 +80,21 @@ fn qemu_7_2_caps_change_machine_smp_and_usb() {
 
 #[test]
 fn refuses_what_it_does_not_build() {
-    let xml = GUEST.replace("<serial type='pty'/>", "<sound model='ich6'/>");
+    let xml = GUEST.replace("<serial type='pty'/>", "<watchdog model='i6300esb'/>");
     let domain = Domain::parse(&xml).expect("parse").domain;
-    let err = build(&domain, &BuildContext::libvirt_test("g")).expect_err("sound");
-    assert_eq!(err.to_string(), "unsupported configuration: sound devices");
+    let err = build(&domain, &BuildContext::libvirt_test("g")).expect_err("watchdog");
+    assert_eq!(
+        err.to_string(),
+        "unsupported configuration: watchdog devices"
+    );
+    let xml = GUEST.replace(
+        "<serial type='pty'/>",
+        "<graphics type='spice' tlsPort='5901' autoport='no'/>",
+    );
+    let domain = Domain::parse(&xml).expect("parse").domain;
+    let err = build(&domain, &BuildContext::libvirt_test("g")).expect_err("tls");
+    assert_eq!(
+        err.to_string(),
+        "unsupported configuration: SPICE TLS (spice_tls is disabled)"
+    );
 }
