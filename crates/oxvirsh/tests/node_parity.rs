@@ -88,6 +88,8 @@ const LINES: &[&str] = &[
      iothreadpin d2 1 2-3; iothreadinfo d2; iothreadpin d2 9 1",
     "define @XML@; vcpupin d2 --live; vcpupin d2 --vcpu 3 --config; \
      vcpupin d2 1 r --config; vcpupin d2 --config",
+    "destroy test; vcpupin test 0 1; vcpuinfo test; vcpupin test; emulatorpin test 1",
+    "destroy test; vcpupin test 0 1 --current; vcpuinfo test --pretty",
     "help vcpupin",
     "help numatune",
     "help freepages",

@@ -231,7 +231,7 @@ impl TestDriver {
             .collect())
     }
 
-    /// `testDomainPinVcpuFlags`: the vCPU's `<vcpupin>`.
+    /// `testDomainPinVcpuFlags`: the running domain's vCPU's `<vcpupin>`.
     pub fn pin_vcpu_sync(
         &self,
         dom: &DomainRef,
@@ -242,7 +242,11 @@ impl TestDriver {
         // libvirt's test driver takes no flags here (not even LIVE or CONFIG).
         check_flags(flags, 0, "testDomainPinVcpuFlags")?;
         let mut node = self.lock();
-        let (mut def, _) = node.obj_mut(dom)?.one_def_mut(flags)?;
+        let obj = node.obj_mut(dom)?;
+        if !obj.is_active() {
+            return Err(invalid("cannot pin vcpus on an inactive domain"));
+        }
+        let (mut def, _) = obj.one_def_mut(flags)?;
         let (_, online) = vcpu_counts(&def);
         if vcpu >= online {
             return Err(test_invalid_arg(format!(

@@ -77,6 +77,9 @@ const CASES: &[&str] = &[
     "numatune test --mode bogus",
     "numatune test --mode 7",
     "numatune test --mode preferred --nodeset 0,1 --config; numatune test --config",
+    "numatune test --live --config",
+    "destroy test; vcpupin test 0 1; vcpuinfo test; vcpupin test; emulatorpin test 1",
+    "destroy test; vcpupin test 0 1 --current; vcpuinfo test --pretty",
 ];
 
 #[test]
