@@ -4,8 +4,8 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use oxvirt_domain::driver::{
-    ConsoleIo, DomainInfo, DomainRef, EventReceiver, Hypervisor, NodeCpuMap, NodeInfo, Result,
-    SecurityModel, StateReason,
+    ConsoleIo, CpuMap, DomainInfo, DomainRef, EventReceiver, Hypervisor, IothreadInfo, NodeCpuMap,
+    NodeInfo, Result, SecurityModel, StateReason, TypedParam, VcpuInfo,
 };
 use oxvirt_xml::types::Uuid;
 
@@ -384,5 +384,75 @@ impl Hypervisor for QemuDriver {
         flags: u32,
     ) -> Result<ConsoleIo> {
         QemuDriver::open_console(self, dom, dev_name, flags).await
+    }
+
+    async fn vcpu_info(
+        &self,
+        dom: &DomainRef,
+        max_info: u32,
+        maplen: usize,
+    ) -> Result<(Vec<VcpuInfo>, Vec<CpuMap>)> {
+        self.placement_vcpu_info(dom, max_info, maplen).await
+    }
+
+    async fn pin_vcpu(
+        &self,
+        dom: &DomainRef,
+        vcpu: u32,
+        cpumap: &CpuMap,
+        flags: u32,
+    ) -> Result<()> {
+        self.placement_pin_vcpu(dom, vcpu, cpumap, flags).await
+    }
+
+    async fn vcpu_pin_info(
+        &self,
+        dom: &DomainRef,
+        max_vcpus: u32,
+        maplen: usize,
+        flags: u32,
+    ) -> Result<Vec<CpuMap>> {
+        self.placement_vcpu_pin_info(dom, max_vcpus, maplen, flags)
+    }
+
+    async fn pin_emulator(&self, dom: &DomainRef, cpumap: &CpuMap, flags: u32) -> Result<()> {
+        self.placement_pin_emulator(dom, cpumap, flags).await
+    }
+
+    async fn emulator_pin_info(
+        &self,
+        dom: &DomainRef,
+        maplen: usize,
+        flags: u32,
+    ) -> Result<CpuMap> {
+        self.placement_emulator_pin_info(dom, maplen, flags)
+    }
+
+    async fn iothread_info(&self, dom: &DomainRef, flags: u32) -> Result<Vec<IothreadInfo>> {
+        self.placement_iothread_info(dom, flags).await
+    }
+
+    async fn pin_iothread(
+        &self,
+        dom: &DomainRef,
+        iothread: u32,
+        cpumap: &CpuMap,
+        flags: u32,
+    ) -> Result<()> {
+        self.placement_pin_iothread(dom, iothread, cpumap, flags)
+            .await
+    }
+
+    async fn set_numa_parameters(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
+        self.placement_set_numa_parameters(dom, params, flags).await
+    }
+
+    async fn numa_parameters(&self, dom: &DomainRef, flags: u32) -> Result<Vec<TypedParam>> {
+        self.placement_numa_parameters(dom, flags)
     }
 }

@@ -28,6 +28,7 @@ mod lifecycle;
 mod monitor;
 mod net;
 mod parse;
+mod placement;
 mod query;
 mod save;
 mod snapshot;

@@ -164,6 +164,7 @@ impl QemuDriver {
             }
         };
         let vm = Arc::new(Vm::new(process, monitor.clone(), private_dir.clone()));
+        let placement = def.clone();
         let live = self.live_definition(&vm, def).await;
         let found = {
             let mut list = self.domains();
@@ -184,6 +185,13 @@ impl QemuDriver {
         self.set_vm(*uuid, Some(vm.clone()));
         super::monitor::spawn(self, *uuid, vm.clone(), events);
         self.attach_taps(uuid, &vm).await?;
+        // The threads' affinity before the CPUs run (libvirt's qemuProcessSetup*).
+        if let Err(e) = self.apply_placement(&vm, &placement).await {
+            vm.set_stopping(super::vm::Stopping::Destroyed);
+            let _ = vm.process().destroy(false).await;
+            self.finish_stop(uuid, &vm, None).await;
+            return Err(e);
+        }
         if let Some(file) = incoming {
             if let Err(e) = self.load_state(&vm, file).await {
                 vm.set_stopping(super::vm::Stopping::Destroyed);

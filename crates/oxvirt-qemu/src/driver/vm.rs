@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Mutex;
 
 use tokio::sync::watch;
 
@@ -59,6 +60,8 @@ pub struct Vm {
     cpus_by_call: AtomicBool,
     /// Set once the domain is stopped and cleaned up.
     done: watch::Sender<bool>,
+    /// The host threads of its vCPUs and I/O threads, once known.
+    threads: Mutex<Option<super::placement::Threads>>,
 }
 
 impl Vm {
@@ -72,6 +75,7 @@ impl Vm {
             fake_reboot: AtomicBool::new(false),
             cpus_by_call: AtomicBool::new(false),
             done: watch::channel(false).0,
+            threads: Mutex::new(None),
         }
     }
 
@@ -126,6 +130,15 @@ impl Vm {
 
     pub(crate) fn set_cpus_by_call(&self, v: bool) {
         self.cpus_by_call.store(v, Ordering::SeqCst);
+    }
+
+    /// The host threads of its vCPUs and I/O threads, if known.
+    pub(crate) fn threads(&self) -> Option<super::placement::Threads> {
+        super::lock(&self.threads).clone()
+    }
+
+    pub(crate) fn set_threads(&self, threads: super::placement::Threads) {
+        *super::lock(&self.threads) = Some(threads);
     }
 
     /// The domain is stopped and cleaned up.
