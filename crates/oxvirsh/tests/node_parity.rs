@@ -46,6 +46,8 @@ const LINES: &[&str] = &[
     "freepages --cellno 1 --pagesize 2048",
     "freepages --all --pagesize 4",
     "freepages --cellno 0",
+    "freepages 5 4",
+    "freepages -- -1 4",
     "vcpuinfo test",
     "vcpuinfo test --pretty",
     "vcpuinfo nosuch",

@@ -8,7 +8,7 @@ mod common;
 
 use std::process::Output;
 
-use common::{error_parts, needs_virsh, virsh, Daemon, Raw};
+use common::{error_parts, needs_python_libvirt, needs_virsh, python, virsh, Daemon, Raw};
 use oxvirt_rpc::remote::*;
 use oxvirt_rpc::types::NonnullDomain;
 use oxvirt_rpc::xdr::{decode_from, Opaque};
@@ -47,6 +47,8 @@ const CASES: &[&str] = &[
     "freepages 0 4",
     "freepages --cellno 1 --pagesize 2048",
     "freepages --cellno 0",
+    "freepages 5 4",
+    "freepages -- -1 4",
     "nodecpumap",
     "nodecpumap --pretty",
     "sysinfo",
@@ -409,4 +411,58 @@ fn pinning_is_refused_read_only() {
         },
     ));
     assert_eq!((info.ret, info.cpumaps.0), (1, vec![0xff]));
+}
+
+/// python3-libvirt's calls (libvirt's C client: count-first statistics, maplen-sized
+/// maps, typed parameters), printed one per line with errors as code, domain, message.
+const PY_CALLS: &str = r#"
+import sys, libvirt
+libvirt.registerErrorHandler(lambda *a: None, None)
+c = libvirt.open(sys.argv[1])
+d = c.lookupByName('test')
+def t(name, f):
+    try: print(name, repr(f()))
+    except libvirt.libvirtError as e:
+        print(name, 'ERR', e.get_error_code(), e.get_error_domain(), e.get_error_message())
+t('cpustats', lambda: c.getCPUStats(-1))
+t('cpustats0', lambda: c.getCPUStats(0))
+t('cpustats-5', lambda: c.getCPUStats(-5))
+t('memstats', lambda: c.getMemoryStats(-1))
+t('cpumap', lambda: c.getCPUMap())
+t('cellsfree', lambda: c.getCellsFreeMemory(0, 2))
+t('domcaps', lambda: c.getDomainCapabilities())
+t('vcpus', lambda: d.vcpus()[1])
+t('vcpupininfo', lambda: d.vcpuPinInfo(0))
+t('pinvcpu', lambda: d.pinVcpu(1, (True, False, True)))
+t('pinvcpuflags', lambda: d.pinVcpuFlags(0, (False, True), 0))
+t('vcpupininfo2', lambda: d.vcpuPinInfo(0))
+t('emupininfo', lambda: d.emulatorPinInfo(0))
+t('pinemu', lambda: d.pinEmulator((True, True), 2))
+t('emupininfo2', lambda: d.emulatorPinInfo(2))
+t('emupininfo-both', lambda: d.emulatorPinInfo(3))
+t('iothreads', lambda: d.ioThreadInfo(0))
+t('piniothread', lambda: d.pinIOThread(1, (True,), 0))
+t('numa', lambda: d.numaParameters(0))
+t('setnuma', lambda: d.setNumaParameters({'numa_nodeset': '1', 'numa_mode': 2}, 0))
+t('numa2', lambda: d.numaParameters(0))
+t('numa-both', lambda: d.numaParameters(3))
+"#;
+
+#[test]
+fn python_libvirt_over_oxvirtd_matches_in_process_test_driver() {
+    if !needs_python_libvirt("python_libvirt_over_oxvirtd_matches_in_process_test_driver") {
+        return;
+    }
+    let d = Daemon::start("node-python");
+    let want = python(PY_CALLS, &["test:///default"]);
+    let got = python(PY_CALLS, &[&d.uri()]);
+    let text = |o: &Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        want.status.success(),
+        "{}",
+        String::from_utf8_lossy(&want.stderr)
+    );
+    assert_eq!(text(&got), text(&want));
+    assert!(text(&got).contains("cpustats {'user': 9797400000, 'kernel': 34678723400000"));
+    assert!(text(&got).contains("numa2 {'numa_mode': 2, 'numa_nodeset': '1'}"));
 }
