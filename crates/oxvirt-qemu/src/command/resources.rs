@@ -124,11 +124,11 @@ pub(super) fn numa(argv: &mut Args, domain: &Domain) -> Result<(), VirError> {
         .memory_backing
         .as_ref()
         .is_some_and(|b| b.hugepages.is_some() || b.source.is_some() || b.access.is_some());
-    let memnodes = domain
-        .numatune
-        .as_ref()
-        .is_some_and(|t| !t.memnodes.is_empty());
-    if backed || memnodes || numa.cells.iter().any(|c| c.mem_access.is_some()) {
+    let tune = domain.numatune.as_ref();
+    // libvirt backs every cell with a memory object once one cell needs it; a cell bound
+    // by its own `<memnode>` does.
+    let memnodes = tune.is_some_and(|t| !t.memnodes.is_empty());
+    if backed || numa.cells.iter().any(|c| c.mem_access.is_some()) {
         return Err(unsupported("NUMA cells with memory backends"));
     }
     for cell in &numa.cells {
@@ -138,7 +138,12 @@ pub(super) fn numa(argv: &mut Args, domain: &Domain) -> Result<(), VirError> {
                 s.push_str(&format!(",cpus={part}"));
             }
         }
-        s.push_str(&format!(",mem={}", cell.memory.div_ceil(1024)));
+        if memnodes {
+            argv.opt("-object", ram_backend(domain, cell.id, cell.memory)?);
+            s.push_str(&format!(",memdev=ram-node{}", cell.id));
+        } else {
+            s.push_str(&format!(",mem={}", cell.memory.div_ceil(1024)));
+        }
         argv.opt("-numa", s);
     }
     for cell in &numa.cells {
@@ -150,4 +155,44 @@ pub(super) fn numa(argv: &mut Args, domain: &Domain) -> Result<(), VirError> {
         }
     }
     Ok(())
+}
+
+/// `memory-backend-ram,id=ram-nodeN,size=...` of guest NUMA cell `cell` (`kib` KiB, rounded
+/// up to a MiB as libvirt aligns cells), bound as `<numatune>` says: the cell's `<memnode>`,
+/// else `<memory>`; `host-nodes` once per range, and QEMU's `policy` name of the mode
+/// (`restrictive` leaves the binding to cgroups: no host nodes).
+fn ram_backend(domain: &Domain, cell: u32, kib: u64) -> Result<String, VirError> {
+    use oxvirt_domain::tuning::{NumaMode, NumaPlacement};
+    let bytes = kib.div_ceil(1024) * 1024 * 1024;
+    let mut s = format!("memory-backend-ram,id=ram-node{cell},size={bytes}");
+    let tune = domain.numatune.as_ref();
+    let binding = match tune.and_then(|t| t.memnodes.iter().find(|m| m.cellid == cell)) {
+        Some(m) => Some((m.mode, m.nodeset.clone())),
+        None => match tune.and_then(|t| t.memory.as_ref()) {
+            Some(m) if m.placement == Some(NumaPlacement::Auto) => {
+                return Err(unsupported("numad placement of NUMA cells"))
+            }
+            Some(m) => m.nodeset.clone().map(|n| (m.mode, n)),
+            None => None,
+        },
+    };
+    if let Some((mode, nodes)) = binding {
+        let policy = match mode {
+            NumaMode::Strict => Some("bind"),
+            NumaMode::Preferred => Some("preferred"),
+            NumaMode::Interleave => Some("interleave"),
+            NumaMode::Restrictive => None,
+        };
+        if let Some(policy) = policy {
+            for &(first, last) in nodes.ranges() {
+                if first == last {
+                    s.push_str(&format!(",host-nodes={first}"));
+                } else {
+                    s.push_str(&format!(",host-nodes={first}-{last}"));
+                }
+            }
+            s.push_str(&format!(",policy={policy}"));
+        }
+    }
+    Ok(s)
 }
