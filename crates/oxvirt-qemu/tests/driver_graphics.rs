@@ -1,0 +1,193 @@
+//! SPICE and VNC servers of real guests run by `QemuDriver` (under TCG, no disk: the
+//! firmware just waits): the devices virt-install gives a Debian guest by default (SPICE
+//! with its agent channel, audio and USB redirection, an HDA sound card, QXL video), the
+//! automatic ports taken from 5900 up, written into the live definition, and freed when a
+//! guest stops.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Reaper, Scratch};
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+use oxvirt_domain::driver::{DomainRef, Hypervisor};
+use oxvirt_qemu::driver::QemuDriver;
+
+fn have_qemu(test: &str) -> bool {
+    common::usable(
+        test,
+        Path::new("/usr/bin/qemu-system-x86_64").exists(),
+        "no /usr/bin/qemu-system-x86_64",
+    )
+}
+
+/// What `virt-install --import --disk none --memory 128 --osinfo detect=on,require=off`
+/// defines on Debian 12, on the `pc` machine and without a network.
+fn spice_xml(name: &str) -> String {
+    format!(
+        "<domain type='qemu'><name>{name}</name><memory>131072</memory>\
+         <currentMemory>131072</currentMemory><vcpu>1</vcpu>\
+         <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>\
+         <features><acpi/><apic/><vmport state='off'/></features>\
+         <clock offset='utc'><timer name='rtc' tickpolicy='catchup'/>\
+         <timer name='pit' tickpolicy='delay'/><timer name='hpet' present='no'/></clock>\
+         <pm><suspend-to-mem enabled='no'/><suspend-to-disk enabled='no'/></pm>\
+         <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>\
+         <controller type='usb' model='ich9-ehci1'/>\
+         <controller type='usb' model='ich9-uhci1'><master startport='0'/></controller>\
+         <controller type='usb' model='ich9-uhci2'><master startport='2'/></controller>\
+         <controller type='usb' model='ich9-uhci3'><master startport='4'/></controller>\
+         <console type='pty'/>\
+         <channel type='spicevmc'><target type='virtio' name='com.redhat.spice.0'/></channel>\
+         <input type='tablet' bus='usb'/>\
+         <graphics type='spice' port='-1' tlsPort='-1' autoport='yes'>\
+         <image compression='off'/></graphics>\
+         <sound model='ich6'/><video><model type='qxl'/></video>\
+         <redirdev bus='usb' type='spicevmc'/><redirdev bus='usb' type='spicevmc'/>\
+         </devices></domain>"
+    )
+}
+
+fn vnc_xml(name: &str) -> String {
+    format!(
+        "<domain type='qemu'><name>{name}</name><memory>131072</memory><vcpu>1</vcpu>\
+         <os><type arch='x86_64' machine='pc'>hvm</type></os>\
+         <devices><graphics type='vnc' port='-1' autoport='yes'/>\
+         <video><model type='vga'/></video></devices></domain>"
+    )
+}
+
+/// The port and legacy listen address of the first `<graphics>` of a live definition, and
+/// its `<listen>` element.
+fn graphics_of(xml: &str) -> (u16, String, String) {
+    let start = xml.find("<graphics ").expect("graphics");
+    let tag = &xml[start..start + xml[start..].find('>').unwrap()];
+    let attr = |name: &str| {
+        tag.split(&format!(" {name}='"))
+            .nth(1)
+            .and_then(|r| r.split('\'').next())
+            .unwrap_or_else(|| panic!("{name} in {tag}"))
+            .to_string()
+    };
+    assert_eq!(attr("autoport"), "yes", "{tag}");
+    let rest = &xml[start..];
+    let listen = rest
+        .find("<listen ")
+        .map(|i| rest[i..i + rest[i..].find("/>").unwrap() + 2].to_string())
+        .expect("listen");
+    (attr("port").parse().unwrap(), attr("listen"), listen)
+}
+
+async fn start(driver: &QemuDriver, xml: &str, reaper: &mut Reaper) -> (DomainRef, String) {
+    let dom = driver.define_xml(xml, 0).await.unwrap();
+    driver.create(&dom, 0).await.unwrap();
+    reaper.0 = driver.running_pids();
+    let live = driver.xml_desc(&dom, 0).await.unwrap();
+    (dom, live)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spice_and_vnc_guests_take_and_free_display_ports() {
+    if !have_qemu("spice_and_vnc_guests_take_and_free_display_ports") {
+        return;
+    }
+    let scratch = Scratch::new("graphics", "ports");
+    let driver = QemuDriver::open(scratch.config()).await.unwrap();
+    let mut reaper = Reaper(Vec::new());
+
+    // virt-install's default devices start; the SPICE server listens on its port.
+    let (d1, live1) = start(&driver, &spice_xml("gs1"), &mut reaper).await;
+    let (p1, listen1, el1) = graphics_of(&live1);
+    assert!(p1 >= 5900, "{live1}");
+    assert_eq!(listen1, "127.0.0.1");
+    assert_eq!(el1, "<listen type='address' address='127.0.0.1'/>");
+    assert!(live1.contains("<audio id='1' type='spice'/>"), "{live1}");
+    drop(TcpStream::connect(("127.0.0.1", p1)).expect("SPICE port"));
+    let log = std::fs::read_to_string(scratch.config().log_path("gs1")).unwrap();
+    for want in [
+        "-chardev spicevmc,id=charchannel0,name=vdagent",
+        "-audiodev {\"id\":\"audio1\",\"driver\":\"spice\"}",
+        &format!(
+            "-spice port={p1},addr=127.0.0.1,disable-ticketing=on,image-compression=off,\
+             seamless-migration=on"
+        ),
+        "-device intel-hda,id=sound0,bus=pci.0,addr=0x4",
+        "-device hda-duplex,id=sound0-codec0,bus=sound0.0,cad=0,audiodev=audio1",
+        "-chardev spicevmc,id=charredir0,name=usbredir",
+        "-device usb-redir,chardev=charredir0,id=redir0,bus=usb.0,port=2",
+        "-device usb-redir,chardev=charredir1,id=redir1,bus=usb.0,port=3",
+    ] {
+        assert!(log.contains(want), "{want} not in {log}");
+    }
+
+    // A second one takes a later port.
+    let (d2, live2) = start(&driver, &spice_xml("gs2"), &mut reaper).await;
+    let (p2, _, _) = graphics_of(&live2);
+    assert!(p2 > p1, "{p2} after {p1}");
+    drop(TcpStream::connect(("127.0.0.1", p2)).expect("second SPICE port"));
+
+    // Stopping the first frees its port: a VNC guest takes it, and speaks RFB there.
+    driver.destroy(&d1, 0).await.unwrap();
+    let inactive = driver.xml_desc(&d1, 0).await.unwrap();
+    assert!(!inactive.contains(&format!("port='{p1}'")), "{inactive}");
+    let (d3, live3) = start(&driver, &vnc_xml("gv3"), &mut reaper).await;
+    let (p3, listen3, el3) = graphics_of(&live3);
+    assert_eq!(p3, p1, "{live3}");
+    assert_eq!(listen3, "127.0.0.1");
+    assert_eq!(el3, "<listen type='address' address='127.0.0.1'/>");
+    let mut rfb = TcpStream::connect(("127.0.0.1", p3)).expect("VNC port");
+    rfb.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut banner = [0u8; 12];
+    rfb.read_exact(&mut banner).unwrap();
+    assert_eq!(&banner[..4], b"RFB ");
+    drop(rfb);
+
+    // A second VNC guest skips both ports in use.
+    let (d4, live4) = start(&driver, &vnc_xml("gv4"), &mut reaper).await;
+    let (p4, _, _) = graphics_of(&live4);
+    assert!(p4 != p1 && p4 != p2, "{p4} with {p1} and {p2} in use");
+
+    for d in [&d2, &d3, &d4] {
+        driver.destroy(d, 0).await.unwrap();
+    }
+    for d in [&d1, &d2, &d3, &d4] {
+        driver.undefine(d, 0).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_spice_tls_and_gl() {
+    if !have_qemu("refuses_spice_tls_and_gl") {
+        return;
+    }
+    let scratch = Scratch::new("graphics", "refuse");
+    let driver = QemuDriver::open(scratch.config()).await.unwrap();
+    let xml = spice_xml("gt1").replace(
+        "<graphics type='spice' port='-1' tlsPort='-1' autoport='yes'>",
+        "<graphics type='spice' port='5999' tlsPort='5998' autoport='no'>",
+    );
+    let dom = driver.define_xml(&xml, 0).await.unwrap();
+    let err = driver.create(&dom, 0).await.expect_err("TLS");
+    assert_eq!(err.code, oxvirt_xml::ErrorCode::ConfigUnsupported, "{err}");
+    assert!(driver.running_pids().is_empty());
+    driver.undefine(&dom, 0).await.unwrap();
+
+    let xml = spice_xml("gt2").replace(
+        "<image compression='off'/>",
+        "<image compression='off'/><gl enable='yes'/>",
+    );
+    let dom = driver.define_xml(&xml, 0).await.unwrap();
+    let err = driver.create(&dom, 0).await.expect_err("GL");
+    assert_eq!(err.code, oxvirt_xml::ErrorCode::ConfigUnsupported, "{err}");
+    assert_eq!(
+        err.message, "unsupported configuration: SPICE OpenGL",
+        "{err}"
+    );
+    assert!(driver.running_pids().is_empty());
+    driver.undefine(&dom, 0).await.unwrap();
+}
