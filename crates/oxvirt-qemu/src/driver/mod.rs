@@ -22,6 +22,7 @@
 mod autostart;
 mod console;
 mod devices;
+mod graphics;
 mod host;
 mod hypervisor;
 mod lifecycle;

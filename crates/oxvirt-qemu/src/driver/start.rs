@@ -143,6 +143,7 @@ impl QemuDriver {
             obj.def().clone()
         };
         self.check_startable(&def).await?;
+        let def = self.reserve_graphics_ports(uuid, def)?;
         let id = self.domains().alloc_id();
         let name = def.name.clone();
         let config = &self.inner.config;
