@@ -39,6 +39,7 @@ const LINES: &[&str] = &[
     "freecell --all",
     "freecell 0",
     "freecell --cellno 5",
+    "freecell -1",
     "freecell --all --cellno 0",
     "freepages",
     "freepages --all",

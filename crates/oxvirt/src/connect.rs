@@ -161,8 +161,9 @@ impl Connect {
     }
 
     /// `virNodeGetCellsFreeMemory`: the free memory of NUMA cells from `start`, at most
-    /// `max` of them, in bytes.
+    /// `max` of them, in bytes. libvirt's public API refuses a negative start and a count that is not positive.
     pub async fn cells_free_memory(&self, start: i32, max: i32) -> Result<Vec<u64>> {
+        crate::placement::check_cells_free_memory(start, max)?;
         self.inner.driver.cells_free_memory(start, max).await
     }
 

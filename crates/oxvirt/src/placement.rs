@@ -62,6 +62,15 @@ fn vcpu_fits(vcpu: u32) -> Result<()> {
     Ok(())
 }
 
+/// `virNodeGetCellsFreeMemory`'s argument checks.
+pub(crate) fn check_cells_free_memory(start: i32, max: i32) -> Result<()> {
+    let f = "virNodeGetCellsFreeMemory";
+    if start < 0 {
+        return Err(invalid(format!("startCell in {f} must be zero or greater")));
+    }
+    positive(max.into(), "maxCells", f)
+}
+
 impl Connect {
     /// `virNodeGetCPUStats`: the named counters (ns) of host CPU `cpu`
     /// ([`NODE_CPU_STATS_ALL_CPUS`] for all).

@@ -43,6 +43,7 @@ const CASES: &[&str] = &[
     "freecell --all",
     "freecell --cellno 1",
     "freecell --cellno 5",
+    "freecell -1",
     "freepages --all",
     "freepages 0 4",
     "freepages --cellno 1 --pagesize 2048",

@@ -27,6 +27,18 @@ pub(crate) async fn dispatch_host(
                     "maxCells > REMOTE_NODE_MAX_CELLS",
                 ));
             }
+            // libvirt's public API, which libvirtd calls
+            let f = "virNodeGetCellsFreeMemory";
+            if a.start_cell < 0 {
+                return Err(super::node::invalid_arg(format!(
+                    "startCell in {f} must be zero or greater"
+                )));
+            }
+            if a.maxcells <= 0 {
+                return Err(super::node::invalid_arg(format!(
+                    "maxCells in {f} must be greater than zero"
+                )));
+            }
             ret(&NodeGetCellsFreeMemoryRet {
                 cells: drv.cells_free_memory(a.start_cell, a.maxcells).await?,
             })
