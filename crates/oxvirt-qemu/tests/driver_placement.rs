@@ -316,8 +316,9 @@ async fn pins_of_a_running_guest_reach_its_threads() {
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidArg);
 
-    // NUMA parameters: strict with no nodeset; a live nodeset change needs restrictive
-    // mode, the persistent one is written.
+    // NUMA parameters, with libvirt's rules (measured against libvirtd 9.0): strict with no
+    // nodeset by default; a running domain without <numatune> takes a nodeset (every host
+    // node here), then neither its mode nor (outside restrictive mode) its nodeset changes.
     let params = driver.numa_parameters(&dom, 0).await.unwrap();
     assert_eq!(
         params,
@@ -326,12 +327,36 @@ async fn pins_of_a_running_guest_reach_its_threads() {
             TypedParam::new("numa_nodeset", TypedValue::String(String::new())),
         ]
     );
-    let nodeset = [TypedParam::new(
-        "numa_nodeset",
-        TypedValue::String("0".into()),
-    )];
+    let mode = |m: i32| TypedParam::new("numa_mode", TypedValue::Int(m));
+    let nodes = |n: &str| TypedParam::new("numa_nodeset", TypedValue::String(n.into()));
     let e = driver
-        .set_numa_parameters(&dom, &nodeset, LIVE)
+        .set_numa_parameters(&dom, &[mode(2)], LIVE)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::ConfigUnsupported);
+    assert!(
+        e.message
+            .contains("nodeset for NUMA memory tuning must be set if 'placement' is 'static'"),
+        "{}",
+        err_text(&e)
+    );
+    driver
+        .set_numa_parameters(&dom, &[mode(2), nodes("0")], LIVE)
+        .await
+        .unwrap();
+    let live = xml(&driver, &dom, 0).await;
+    assert!(
+        live.contains("<memory mode='interleave' nodeset='0'/>"),
+        "{live}"
+    );
+    assert!(!xml(&driver, &dom, XML_INACTIVE)
+        .await
+        .contains("<numatune>"));
+    let params = driver.numa_parameters(&dom, LIVE).await.unwrap();
+    assert_eq!(params[0].value, TypedValue::Int(2));
+    assert_eq!(params[1].value, TypedValue::String("0".into()));
+    let e = driver
+        .set_numa_parameters(&dom, &[nodes("0")], LIVE)
         .await
         .unwrap_err();
     assert!(
@@ -340,9 +365,18 @@ async fn pins_of_a_running_guest_reach_its_threads() {
         "{}",
         err_text(&e)
     );
-    let bad = [TypedParam::new("numa_mode", TypedValue::Int(9))];
     let e = driver
-        .set_numa_parameters(&dom, &bad, CONFIG)
+        .set_numa_parameters(&dom, &[mode(0)], LIVE)
+        .await
+        .unwrap_err();
+    assert!(
+        e.message
+            .contains("can't change numatune mode for running domain"),
+        "{}",
+        err_text(&e)
+    );
+    let e = driver
+        .set_numa_parameters(&dom, &[mode(9)], CONFIG)
         .await
         .unwrap_err();
     assert!(
@@ -350,22 +384,26 @@ async fn pins_of_a_running_guest_reach_its_threads() {
         "{}",
         err_text(&e)
     );
-    let interleave = [
-        TypedParam::new("numa_mode", TypedValue::Int(2)),
-        TypedParam::new("numa_nodeset", TypedValue::String("0".into())),
-    ];
+    let e = driver
+        .set_numa_parameters(&dom, &[nodes("0,^0")], CONFIG)
+        .await
+        .unwrap_err();
+    assert!(
+        e.message.contains("Invalid nodeset of 'numatune': 0,^0"),
+        "{}",
+        err_text(&e)
+    );
     driver
-        .set_numa_parameters(&dom, &interleave, CONFIG)
+        .set_numa_parameters(&dom, &[mode(3), nodes("0")], CONFIG)
         .await
         .unwrap();
     let inactive = xml(&driver, &dom, XML_INACTIVE).await;
     assert!(
-        inactive.contains("<memory mode='interleave' nodeset='0'/>"),
+        inactive.contains("<memory mode='restrictive' nodeset='0'/>"),
         "{inactive}"
     );
     let params = driver.numa_parameters(&dom, CONFIG).await.unwrap();
-    assert_eq!(params[0].value, TypedValue::Int(2));
-    assert_eq!(params[1].value, TypedValue::String("0".into()));
+    assert_eq!(params[0].value, TypedValue::Int(3));
 
     driver.destroy(&dom, 0).await.unwrap();
     // The persistent definition kept the persistent pins.

@@ -11,11 +11,14 @@
 //! creates them (the main loop, an emulator thread).
 //!
 //! NUMA memory placement of a running domain: libvirt 9.0 changes a running domain's
-//! nodeset only in `restrictive` mode, by writing `cpuset.mems` of the domain's cgroups.
-//! oxvirt keeps libvirt's checks (the mode cannot change, the nodeset can change only in
-//! restrictive mode, every node must exist on the host) and then refuses the change as
-//! libvirt does for a domain without a cpuset cgroup ("cgroup cpuset controller is not
-//! mounted"), since its QEMU has none. The persistent definition changes as libvirt's does.
+//! nodeset only when it has no `<numatune>` mode or is in `restrictive` mode, by writing
+//! `cpuset.mems` of the domain's cgroups. oxvirt keeps libvirt's checks (the mode cannot
+//! change, nothing changes in strict mode, a nodeset needs restrictive mode or none, every
+//! node must exist on the host). Its QEMU is in no cpuset cgroup, so a nodeset holding
+//! every host node (which binds nothing: the only choice on a one-node host) is recorded
+//! in the live definition, and any other is refused as libvirt refuses a domain without a
+//! cpuset cgroup ("cgroup cpuset controller is not mounted"). The persistent definition
+//! changes as libvirt's does.
 
 use oxvirt_domain::driver::flags::affect;
 use oxvirt_domain::driver::{
@@ -328,10 +331,22 @@ fn numa_mode(def: &Domain) -> Option<NumaMode> {
     def.numatune.as_ref()?.memory.as_ref().map(|m| m.mode)
 }
 
-/// `virDomainNumatuneSet`: the new mode and nodeset of `<numatune><memory>`.
-fn numatune_set(def: &mut Domain, mode: Option<NumaMode>, nodeset: Option<&CpuSet>) {
-    if mode.is_none() && nodeset.is_none() {
-        return;
+/// `virDomainNumatuneSet`: the new mode and nodeset of `<numatune><memory>`. A binding
+/// left without a nodeset is refused, as libvirt refuses it for statically placed vCPUs;
+/// asking for `strict` (the default) of a domain with no binding changes nothing.
+fn numatune_set(def: &mut Domain, mode: Option<NumaMode>, nodeset: Option<&CpuSet>) -> Result<()> {
+    let current = def.numatune.as_ref().and_then(|t| t.memory.as_ref());
+    if current.is_none() && nodeset.is_none() && mode.is_none_or(|m| m == NumaMode::Strict) {
+        return Ok(());
+    }
+    let auto = current.is_some_and(|m| m.placement == Some(NumaPlacement::Auto));
+    let has_nodes = nodeset.is_some() || current.is_some_and(|m| m.nodeset.is_some());
+    if !auto && !has_nodes {
+        return Err(VirError::new(
+            ErrorDomain::Domain,
+            ErrorCode::ConfigUnsupported,
+            "nodeset for NUMA memory tuning must be set if 'placement' is 'static'",
+        ));
     }
     let tune = def.numatune.get_or_insert_with(Numatune::default);
     let mem = tune.memory.get_or_insert_with(|| NumatuneMemory {
@@ -347,6 +362,26 @@ fn numatune_set(def: &mut Domain, mode: Option<NumaMode>, nodeset: Option<&CpuSe
         mem.nodeset = Some(nodeset.clone());
         mem.placement = Some(NumaPlacement::Static);
     }
+    Ok(())
+}
+
+/// The host's NUMA nodes (`/sys/devices/system/node/nodeN`; node 0 without NUMA in sysfs).
+fn host_nodes() -> CpuSet {
+    let mut nodes = CpuSet::new();
+    if let Ok(dir) = std::fs::read_dir("/sys/devices/system/node") {
+        for e in dir.flatten() {
+            let name = e.file_name();
+            if let Some(n) = name.to_str().and_then(|n| n.strip_prefix("node")) {
+                if let Ok(n) = n.parse() {
+                    nodes.insert(n);
+                }
+            }
+        }
+    }
+    if nodes.is_empty() {
+        nodes.insert(0);
+    }
+    nodes
 }
 
 /// The initial affinity of QEMU (`qemuProcessInitCpuAffinity`): the CPUs of the strict
@@ -881,18 +916,24 @@ impl QemuDriver {
         }
         let config = self.with_obj(dom, |obj| {
             let (live_def, mut config) = obj.defs_mut(flags)?;
-            if let Some(def) = live_def {
+            if let Some(mut def) = live_def {
                 let current = numa_mode(&def);
-                if let (Some(m), Some(c)) = (mode, current) {
-                    if m != c {
+                if let Some(cur) = current {
+                    if mode.is_some_and(|m| m != cur) {
                         return Err(qemu_error(
                             ErrorCode::OperationInvalid,
                             "can't change numatune mode for running domain",
                         ));
                     }
+                    if cur == NumaMode::Strict {
+                        return Err(qemu_error(
+                            ErrorCode::OperationInvalid,
+                            "can't change nodeset for strict mode for running domain",
+                        ));
+                    }
                 }
                 if let Some(nodes) = &nodeset {
-                    if current != Some(NumaMode::Restrictive) {
+                    if current.is_some_and(|c| c != NumaMode::Restrictive) {
                         return Err(qemu_error(
                             ErrorCode::OperationInvalid,
                             "change of nodeset for running domain requires restrictive numa mode",
@@ -901,24 +942,30 @@ impl QemuDriver {
                     if let Some(node) = nodes.iter().find(|&n| !node_available(n)) {
                         return Err(VirError::new(
                             ErrorDomain::None,
-                            ErrorCode::InternalError,
+                            ErrorCode::ConfigUnsupported,
                             format!("NUMA node {node} is unavailable"),
                         ));
                     }
-                    // libvirt writes cpuset.mems of the domain's cgroups here; QEMU has
-                    // none under oxvirt.
-                    return Err(qemu_error(
-                        ErrorCode::OperationInvalid,
-                        "cgroup cpuset controller is not mounted",
-                    ));
+                    // libvirt writes cpuset.mems of the domain's cgroups here. QEMU has
+                    // none under oxvirt: a nodeset holding every host node binds nothing
+                    // and is recorded; any other is refused as for a domain without a
+                    // cpuset cgroup.
+                    if !host_nodes().is_subset(nodes) {
+                        return Err(qemu_error(
+                            ErrorCode::OperationInvalid,
+                            "cgroup cpuset controller is not mounted",
+                        ));
+                    }
                 }
-                let mut def = def;
-                numatune_set(&mut def, mode, None);
+                numatune_set(&mut def, mode, nodeset.as_ref())?;
             }
-            Ok(config.as_mut().map(|pdef| {
-                numatune_set(pdef, mode, nodeset.as_ref());
-                (**pdef).clone()
-            }))
+            match config.as_mut() {
+                Some(pdef) => {
+                    numatune_set(pdef, mode, nodeset.as_ref())?;
+                    Ok(Some((**pdef).clone()))
+                }
+                None => Ok(None),
+            }
         })?;
         let live = flags & affect::LIVE != 0;
         self.placement_commit(dom, live, config)
