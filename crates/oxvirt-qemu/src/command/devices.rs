@@ -221,7 +221,7 @@ pub fn build(
     super::graphics::build(argv, domain, ctx)?;
     super::video::build(argv, domain, plan)?;
     let mut usb_ports = super::redirdev::UsbPorts::new(domain);
-    super::sound::build(argv, domain, plan, &mut usb_ports)?;
+    super::sound::build(argv, domain, ctx, plan, &mut usb_ports)?;
     super::redirdev::build(argv, domain, &mut usb_ports)?;
     balloon(argv, domain, plan)?;
     let vmcoreinfo = domain.features.as_ref().and_then(|f| f.vmcoreinfo);

@@ -48,6 +48,8 @@ pub struct Caps {
     pub kvm_pit_tick_policy: bool,
     /// `-spice disable-ticketing=on` is known (and needed without a password).
     pub spice_disable_ticketing: bool,
+    /// The PC speaker's backend is a machine property (`pcspk-audiodev`; `-soundhw` is gone).
+    pub machine_pcspk_audiodev: bool,
 }
 
 impl Caps {
@@ -66,6 +68,7 @@ impl Caps {
             piix3_usb_uhci: true,
             kvm_pit_tick_policy: true,
             spice_disable_ticketing: true,
+            machine_pcspk_audiodev: true,
         }
     }
 }

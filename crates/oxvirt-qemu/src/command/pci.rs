@@ -33,6 +33,8 @@ pub struct Plan {
     pub controllers: Vec<Option<Slot>>,
     /// Per interface.
     pub nets: Vec<Option<Slot>>,
+    /// Per sound card (those on PCI).
+    pub sounds: Vec<Option<Slot>>,
     /// Per video adapter.
     pub videos: Vec<Option<Slot>>,
     /// The memory balloon.
@@ -152,6 +154,7 @@ impl Plan {
             .map(|d| &d.info)
             .chain(devs.controllers.iter().map(|c| &c.info))
             .chain(devs.interfaces.iter().map(|n| &n.info))
+            .chain(devs.sounds.iter().map(|s| &s.info))
             .chain(devs.videos.iter().map(|v| &v.info))
             .chain(devs.memballoon.iter().map(|b| &b.info));
         for info in infos {
@@ -215,6 +218,15 @@ impl Plan {
                 None => Some(next(&mut used)?),
             };
             plan.nets.push(slot);
+        }
+        // Sound cards on PCI come after the interfaces, as in libvirt.
+        for sound in &devs.sounds {
+            let slot = match given(&sound.info) {
+                Some(s) => Some(s),
+                None if super::sound::on_pci(sound.model) => Some(next(&mut used)?),
+                None => None,
+            };
+            plan.sounds.push(slot);
         }
         for c in &devs.controllers {
             let model = c.model.as_deref();

@@ -1,7 +1,8 @@
 //! Sound cards (`<sound>`), as libvirt's `qemuBuildSoundCommandLine` writes them after the
 //! video adapters: `-device ES1370|AC97|sb16|usb-audio,id=soundN,audiodev=audio1,...`, and
 //! for the Intel HDA models the controller followed by one `hda-*` codec device per
-//! `<codec>` (an `hda-duplex` when none is given).
+//! `<codec>` (an `hda-duplex` when none is given). The PC speaker is `-soundhw pcspk` where
+//! QEMU still has it; with QEMU 7.2 it is refused.
 
 use oxvirt_domain::devices::sound::{CodecType, SoundModel};
 use oxvirt_domain::devices::Sound;
@@ -9,12 +10,25 @@ use oxvirt_domain::{DeviceAddress, Domain};
 use oxvirt_xml::VirError;
 
 use super::pci::{given, Plan};
-use super::{audio, unsupported, Args};
+use super::{audio, unsupported, Args, BuildContext};
 
-/// The PCI address part (`bus=pci.0,addr=0x4`) of a sound card, which must be in the
-/// definition (the driver assigns them when the domain is defined).
-fn pci(sound: &Sound, plan: &Plan) -> Result<String, VirError> {
-    let slot = given(&sound.info)
+/// Whether a sound card model sits on PCI.
+pub fn on_pci(model: SoundModel) -> bool {
+    matches!(
+        model,
+        SoundModel::Es1370 | SoundModel::Ac97 | SoundModel::Ich6 | SoundModel::Ich9
+    )
+}
+
+/// The PCI address part (`bus=pci.0,addr=0x4`) of sound card `i`: the definition's, or the
+/// one [`Plan`] assigned.
+fn pci(i: usize, sound: &Sound, plan: &Plan) -> Result<String, VirError> {
+    let slot = plan
+        .sounds
+        .get(i)
+        .cloned()
+        .flatten()
+        .or_else(|| given(&sound.info))
         .ok_or_else(|| unsupported(format!("sound model '{}' without PCI address", sound.model)))?;
     Ok(plan.format(&slot))
 }
@@ -35,6 +49,7 @@ fn usb(sound: &Sound, ports: &mut super::redirdev::UsbPorts) -> Result<String, V
 pub fn build(
     argv: &mut Args,
     domain: &Domain,
+    ctx: &BuildContext,
     plan: &Plan,
     ports: &mut super::redirdev::UsbPorts,
 ) -> Result<(), VirError> {
@@ -49,7 +64,7 @@ pub fn build(
         if let Some(controller) = hda {
             argv.opt(
                 "-device",
-                format!("{controller},id={id},{}", pci(sound, plan)?),
+                format!("{controller},id={id},{}", pci(n, sound, plan)?),
             );
             let codecs: Vec<CodecType> = if sound.codecs.is_empty() {
                 vec![CodecType::Duplex]
@@ -65,9 +80,14 @@ pub fn build(
             continue;
         }
         let s = match sound.model {
-            SoundModel::Es1370 => format!("ES1370,id={id},audiodev={dev},{}", pci(sound, plan)?),
-            SoundModel::Ac97 => format!("AC97,id={id},audiodev={dev},{}", pci(sound, plan)?),
+            SoundModel::Es1370 => format!("ES1370,id={id},audiodev={dev},{}", pci(n, sound, plan)?),
+            SoundModel::Ac97 => format!("AC97,id={id},audiodev={dev},{}", pci(n, sound, plan)?),
             SoundModel::Sb16 => format!("sb16,id={id},audiodev={dev}"),
+            // QEMU 7.2 wants the PC speaker's backend on the machine (`pcspk-audiodev`).
+            SoundModel::Pcspk if !ctx.caps.machine_pcspk_audiodev => {
+                argv.opt("-soundhw", "pcspk");
+                continue;
+            }
             SoundModel::Usb => format!("usb-audio,id={id},audiodev={dev},{}", usb(sound, ports)?),
             other => return Err(unsupported(format!("sound model '{other}'"))),
         };
