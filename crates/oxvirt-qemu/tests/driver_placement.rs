@@ -417,3 +417,54 @@ async fn pins_of_a_running_guest_reach_its_threads() {
         "{inactive}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vcpu_cpuset_is_the_default_of_every_thread() {
+    if !usable("vcpu_cpuset_is_the_default_of_every_thread") {
+        return;
+    }
+    let scratch = Scratch::new("placement", "cpuset");
+    let config = QemuConfig::under(&scratch.0.join("state"), &scratch.0.join("run"));
+    let driver = QemuDriver::open(config).await.unwrap();
+    let g = guest_dir();
+    let xml_text = format!(
+        "<domain type='qemu'><name>pin2</name><memory unit='MiB'>128</memory>\
+         <vcpu cpuset='1'>2</vcpu><cputune><vcpupin vcpu='1' cpuset='0'/></cputune>\
+         <os><type arch='x86_64' machine='pc'>hvm</type>\
+         <kernel>{}/vmlinuz</kernel><initrd>{}/initrd.gz</initrd></os>\
+         <devices><memballoon model='none'/></devices></domain>",
+        g.display(),
+        g.display(),
+    );
+    let dom = driver.define_xml(&xml_text, 0).await.unwrap();
+    // Without a pin: <vcpu cpuset> (libvirt's default before all host CPUs).
+    assert_eq!(
+        driver.vcpu_pin_info(&dom, 2, 1, 0).await.unwrap(),
+        vec![map(1), map(0)]
+    );
+    assert_eq!(driver.emulator_pin_info(&dom, 1, 0).await.unwrap(), map(1));
+    driver.create(&dom, 0).await.unwrap();
+    let pid = driver.running_pids()[0];
+    let _reaper = Reaper(vec![pid]);
+    let dom = driver.lookup_by_name("pin2").await.unwrap();
+    assert_eq!(allowed(pid, "CPU 0/TCG"), "1");
+    assert_eq!(allowed(pid, "CPU 1/TCG"), "0");
+    let emu = emulator_allowed(pid);
+    assert!(emu.iter().all(|a| a == "1"), "{emu:?}");
+    // No I/O threads: an empty list.
+    assert!(driver.iothread_info(&dom, 0).await.unwrap().is_empty());
+    // CONFIG on a running domain: the persistent definition changes, the threads do not.
+    driver.pin_emulator(&dom, &map(0), CONFIG).await.unwrap();
+    assert!(emulator_allowed(pid).iter().all(|a| a == "1"));
+    assert_eq!(
+        driver.emulator_pin_info(&dom, 1, CONFIG).await.unwrap(),
+        map(0)
+    );
+    assert_eq!(
+        driver.emulator_pin_info(&dom, 1, LIVE).await.unwrap(),
+        map(1)
+    );
+    driver.destroy(&dom, 0).await.unwrap();
+    let e = driver.vcpu_info(&dom, 2, 1).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::OperationInvalid);
+}
