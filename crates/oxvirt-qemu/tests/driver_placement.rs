@@ -467,4 +467,20 @@ async fn vcpu_cpuset_is_the_default_of_every_thread() {
     driver.destroy(&dom, 0).await.unwrap();
     let e = driver.vcpu_info(&dom, 2, 1).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::OperationInvalid);
+
+    // A nodeset naming a node the host lacks: the start is refused before QEMU runs.
+    let bad = xml_text.replace(
+        "<os>",
+        "<numatune><memory mode='strict' nodeset='5'/></numatune><os>",
+    );
+    let bad = bad.replace("pin2", "pin3");
+    let dom = driver.define_xml(&bad, 0).await.unwrap();
+    let e = driver.create(&dom, 0).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::ConfigUnsupported);
+    assert!(
+        e.message.contains("NUMA node 5 is unavailable"),
+        "{}",
+        err_text(&e)
+    );
+    assert!(driver.running_pids().is_empty());
 }

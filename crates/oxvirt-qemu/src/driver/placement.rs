@@ -384,6 +384,26 @@ fn host_nodes() -> CpuSet {
     nodes
 }
 
+/// Refuses to start a domain whose `<numatune>` names host NUMA nodes that do not exist
+/// (libvirt's `virDomainNumatuneNodesetIsAvailable` before QEMU starts).
+pub(crate) fn check_numa_nodes(def: &Domain) -> Result<()> {
+    let Some(tune) = &def.numatune else {
+        return Ok(());
+    };
+    let global = tune.memory.as_ref().and_then(|m| m.nodeset.as_ref());
+    let cells = tune.memnodes.iter().map(|m| &m.nodeset);
+    for nodes in global.into_iter().chain(cells) {
+        if let Some(node) = nodes.iter().find(|&n| !node_available(n)) {
+            return Err(VirError::new(
+                ErrorDomain::None,
+                ErrorCode::ConfigUnsupported,
+                format!("NUMA node {node} is unavailable"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The initial affinity of QEMU (`qemuProcessInitCpuAffinity`): the CPUs of the strict
 /// nodeset of a guest with at most one NUMA cell, else the emulator pin, else all CPUs.
 fn initial_affinity(def: &Domain) -> CpuSet {

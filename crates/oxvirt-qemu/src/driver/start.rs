@@ -121,6 +121,7 @@ impl QemuDriver {
         }
         let emulator = self.emulator_of(def);
         self.inner.caps.get(std::path::Path::new(&emulator)).await?;
+        super::placement::check_numa_nodes(def)?;
         check_disk_sources(def)
     }
 
