@@ -405,8 +405,9 @@ pub(crate) fn check_numa_nodes(def: &Domain) -> Result<()> {
 }
 
 /// The initial affinity of QEMU (`qemuProcessInitCpuAffinity`): the CPUs of the strict
-/// nodeset of a guest with at most one NUMA cell, else the emulator pin, else all CPUs.
-fn initial_affinity(def: &Domain) -> CpuSet {
+/// nodeset of a guest with at most one NUMA cell, else the emulator pin, else all CPUs
+/// (with `false`: libvirt ignores a failure to reset the affinity to all CPUs).
+fn initial_affinity(def: &Domain) -> (CpuSet, bool) {
     let cells = def
         .cpu
         .as_ref()
@@ -421,10 +422,13 @@ fn initial_affinity(def: &Domain) -> CpuSet {
     if let Some(nodes) = strict {
         let cpus = nodes_cpus(nodes);
         if !cpus.is_empty() {
-            return cpus;
+            return (cpus, true);
         }
     }
-    emulatorpin(def).cloned().unwrap_or_else(all_cpus)
+    match emulatorpin(def) {
+        Some(set) => (set.clone(), true),
+        None => (all_cpus(), false),
+    }
 }
 
 /// The host threads QEMU reports for its vCPUs and I/O threads.
@@ -494,9 +498,12 @@ impl QemuDriver {
     /// other threads on `<emulatorpin>` (else `<vcpu cpuset>`).
     pub(crate) async fn apply_placement(&self, vm: &Vm, def: &Domain) -> Result<()> {
         let pid = vm.pid();
-        let initial = initial_affinity(def);
+        let (initial, requested) = initial_affinity(def);
         for tid in tasks(pid) {
-            set_affinity(tid, &initial)?;
+            match set_affinity(tid, &initial) {
+                Err(e) if requested => return Err(e),
+                _ => {}
+            }
         }
         let threads = query_threads(vm).await?;
         vm.set_threads(threads.clone());
