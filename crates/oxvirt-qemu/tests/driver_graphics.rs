@@ -191,3 +191,37 @@ async fn refuses_spice_tls_and_gl() {
     assert!(driver.running_pids().is_empty());
     driver.undefine(&dom, 0).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vnc_on_a_unix_socket_takes_no_port() {
+    if !have_qemu("vnc_on_a_unix_socket_takes_no_port") {
+        return;
+    }
+    let scratch = Scratch::new("graphics", "socket");
+    let driver = QemuDriver::open(scratch.config()).await.unwrap();
+    let mut reaper = Reaper(Vec::new());
+    let sock = scratch.0.join("vnc.sock");
+    let xml = vnc_xml("gu1").replace(
+        "<graphics type='vnc' port='-1' autoport='yes'/>",
+        &format!(
+            "<graphics type='vnc'><listen type='socket' socket='{}'/></graphics>",
+            sock.display()
+        ),
+    );
+    let (dom, live) = start(&driver, &xml, &mut reaper).await;
+    assert!(!live.contains(" port="), "{live}");
+    assert!(
+        live.contains(&format!(
+            "<listen type='socket' socket='{}'/>",
+            sock.display()
+        )),
+        "{live}"
+    );
+    let mut rfb = std::os::unix::net::UnixStream::connect(&sock).expect("VNC socket");
+    rfb.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut banner = [0u8; 4];
+    rfb.read_exact(&mut banner).unwrap();
+    assert_eq!(&banner, b"RFB ");
+    driver.destroy(&dom, 0).await.unwrap();
+    driver.undefine(&dom, 0).await.unwrap();
+}

@@ -4,12 +4,12 @@
 //! The ports are those of the definition: the driver allocates automatic ones before the
 //! command line is built (see `driver::graphics`). A definition that still has an automatic
 //! port here (libvirt's `qemuxml2argvtest`) gets the first port of the range, 5900. TLS,
-//! passwords, OpenGL and UNIX socket listeners are refused with
-//! `VIR_ERR_CONFIG_UNSUPPORTED`.
+//! passwords, OpenGL, WebSockets, keymaps and UNIX socket listeners without a path are
+//! refused with `VIR_ERR_CONFIG_UNSUPPORTED`.
 
 use oxvirt_domain::devices::graphics::{
-    AutoCompression, Graphics, GraphicsType, ImageCompression, ListenType, SpiceMouseMode,
-    StreamingMode,
+    AutoCompression, Graphics, GraphicsType, ImageCompression, ListenType, SharePolicy,
+    SpiceMouseMode, StreamingMode,
 };
 use oxvirt_domain::Domain;
 use oxvirt_xml::VirError;
@@ -64,7 +64,6 @@ fn listen_address(g: &Graphics) -> Result<Option<String>, VirError> {
             ListenType::None => Ok(None),
             other => Err(unsupported(format!("graphics listen type '{other}'"))),
         },
-        None if g.socket.is_some() => Err(unsupported("graphics listen type 'socket'")),
         None => Ok(Some(
             g.listen
                 .clone()
@@ -90,25 +89,59 @@ fn host(addr: &str) -> String {
     }
 }
 
-/// `-vnc 127.0.0.1:0,audiodev=audio1`.
+/// Where a server listens: an address, nowhere, or a UNIX socket the definition names.
+enum Listen {
+    /// A TCP address.
+    Address(String),
+    /// Nowhere (`<listen type='none'/>`).
+    Nowhere,
+    /// A UNIX socket.
+    Socket(String),
+}
+
+/// The listener of a VNC or SPICE server (its first `<listen>`, or the legacy attributes).
+fn listener(g: &Graphics) -> Result<Listen, VirError> {
+    let socket = |path: Option<&String>| {
+        path.cloned()
+            .map(Listen::Socket)
+            .ok_or_else(|| unsupported("graphics socket without a path"))
+    };
+    match g.listens.first() {
+        Some(l) if l.kind == ListenType::Socket => socket(l.socket.as_ref().or(g.socket.as_ref())),
+        None if g.socket.is_some() => socket(g.socket.as_ref()),
+        _ => Ok(match listen_address(g)? {
+            Some(a) => Listen::Address(a),
+            None => Listen::Nowhere,
+        }),
+    }
+}
+
+/// `-vnc 127.0.0.1:0,audiodev=audio1` (or `none`, or `vnc=unix:<path>`).
 fn vnc(g: &Graphics, domain: &Domain) -> Result<String, VirError> {
     if g.websocket.is_some_and(|w| w != 0)
         || g.passwd.is_some()
         || g.keymap.is_some()
-        || g.share_policy.is_some()
-        || g.power_control.is_some()
         || g.listens.len() > 1
     {
         return Err(unsupported("VNC settings"));
     }
-    let Some(addr) = listen_address(g)? else {
-        return Err(unsupported("VNC without a listen address"));
+    let mut s = match listener(g)? {
+        Listen::Address(addr) => {
+            let port = port_of(g.port);
+            if port < FIRST_PORT {
+                return Err(unsupported(format!("VNC port {port}")));
+            }
+            format!("{}:{}", host(&addr), port - FIRST_PORT)
+        }
+        Listen::Nowhere => "none".to_string(),
+        Listen::Socket(path) => format!("vnc=unix:{}", path.replace(',', ",,")),
     };
-    let port = port_of(g.port);
-    if port < FIRST_PORT {
-        return Err(unsupported(format!("VNC port {port}")));
+    if let Some(policy) = g.share_policy.filter(|p| *p != SharePolicy::Default) {
+        s.push_str(&format!(",share={policy}"));
     }
-    let mut s = format!("{}:{}", host(&addr), port - FIRST_PORT);
+    if g.power_control == Some(true) {
+        s.push_str(",power-control=on");
+    }
     if super::audio::has_backend(domain) {
         s.push_str(&format!(
             ",audiodev={}",
@@ -142,13 +175,26 @@ fn spice(g: &Graphics, ctx: &BuildContext) -> Result<String, VirError> {
         && g.port.is_none()
         && g.tls_port.is_none()
         && g.autoport != Some(true);
-    let addr = if portless { None } else { listen_address(g)? };
-    match addr {
-        Some(addr) => {
+    let listen = if portless {
+        Listen::Nowhere
+    } else {
+        listener(g)?
+    };
+    match listen {
+        Listen::Address(addr) => {
             opts.push(format!("port={}", port_of(g.port)));
             opts.push(format!("addr={addr}"));
         }
-        None => opts.push("port=0".to_string()),
+        Listen::Nowhere => opts.push("port=0".to_string()),
+        Listen::Socket(path) => {
+            opts.push("unix".to_string());
+            opts.push(format!("addr={}", path.replace(',', ",,")));
+        }
+    }
+    match g.spice.mouse {
+        Some(SpiceMouseMode::Client) => opts.push("agent-mouse=on".to_string()),
+        Some(SpiceMouseMode::Server) => opts.push("agent-mouse=off".to_string()),
+        None => {}
     }
     if ctx.caps.spice_disable_ticketing {
         opts.push("disable-ticketing=on".to_string());
@@ -189,11 +235,6 @@ fn spice(g: &Graphics, ctx: &BuildContext) -> Result<String, VirError> {
             StreamingMode::Off => "off",
         };
         opts.push(format!("streaming-video={v}"));
-    }
-    match s.mouse {
-        Some(SpiceMouseMode::Client) => opts.push("agent-mouse=on".to_string()),
-        Some(SpiceMouseMode::Server) => opts.push("agent-mouse=off".to_string()),
-        None => {}
     }
     if s.clipboard == Some(false) {
         opts.push("disable-copy-paste=on".to_string());
