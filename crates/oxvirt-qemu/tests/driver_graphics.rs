@@ -174,6 +174,11 @@ async fn refuses_spice_tls_and_gl() {
     let dom = driver.define_xml(&xml, 0).await.unwrap();
     let err = driver.create(&dom, 0).await.expect_err("TLS");
     assert_eq!(err.code, oxvirt_xml::ErrorCode::ConfigUnsupported, "{err}");
+    assert_eq!(
+        err.message,
+        "unsupported configuration: spice TLS port set in XML configuration, but TLS is \
+         disabled in qemu.conf"
+    );
     assert!(driver.running_pids().is_empty());
     driver.undefine(&dom, 0).await.unwrap();
 
@@ -224,4 +229,31 @@ async fn vnc_on_a_unix_socket_takes_no_port() {
     assert_eq!(&banner, b"RFB ");
     driver.destroy(&dom, 0).await.unwrap();
     driver.undefine(&dom, 0).await.unwrap();
+}
+
+/// The `-spice` option of QEMU 7.2 as Debian's libvirtd 9.0 writes it (`virsh
+/// domxml-to-native qemu-argv`) for a server with every setting built here.
+#[test]
+fn spice_options_in_libvirts_order() {
+    use oxvirt_qemu::command::{build, BuildContext, Caps};
+    let xml = vnc_xml("go1").replace(
+        "<graphics type='vnc' port='-1' autoport='yes'/>",
+        "<graphics type='spice' port='5901' autoport='no' listen='127.0.0.1' \
+         defaultMode='insecure'><image compression='off'/><mouse mode='server'/>\
+         <channel name='inputs' mode='insecure'/><clipboard copypaste='no'/>\
+         <filetransfer enable='no'/><streaming mode='filter'/>\
+         <playback compression='on'/></graphics>",
+    );
+    let domain = oxvirt_domain::Domain::parse(&xml).unwrap().domain;
+    let mut ctx = BuildContext::libvirt_test("go1");
+    ctx.caps = Caps::qemu_7_2();
+    let argv = build(&domain, &ctx).unwrap();
+    let spice = argv.iter().position(|a| a == "-spice").expect("-spice");
+    assert_eq!(
+        argv[spice + 1],
+        "port=5901,addr=127.0.0.1,agent-mouse=off,disable-ticketing=on,\
+         plaintext-channel=default,plaintext-channel=inputs,image-compression=off,\
+         playback-compression=on,streaming-video=filter,disable-copy-paste=on,\
+         disable-agent-file-xfer=on,seamless-migration=on"
+    );
 }

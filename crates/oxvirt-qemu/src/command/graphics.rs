@@ -9,7 +9,7 @@
 
 use oxvirt_domain::devices::graphics::{
     AutoCompression, Graphics, GraphicsType, ImageCompression, ListenType, SharePolicy,
-    SpiceMouseMode, StreamingMode,
+    SpiceChannelMode, SpiceMouseMode, StreamingMode,
 };
 use oxvirt_domain::Domain;
 use oxvirt_xml::VirError;
@@ -154,7 +154,19 @@ fn vnc(g: &Graphics, domain: &Domain) -> Result<String, VirError> {
 /// `-spice port=5900,addr=127.0.0.1,disable-ticketing=on,...,seamless-migration=on`.
 fn spice(g: &Graphics, ctx: &BuildContext) -> Result<String, VirError> {
     if g.tls_port.is_some_and(|p| p > 0) {
-        return Err(unsupported("SPICE TLS (spice_tls is disabled)"));
+        return Err(unsupported(
+            "spice TLS port set in XML configuration, but TLS is disabled in qemu.conf",
+        ));
+    }
+    let secure = g.default_mode == Some(SpiceChannelMode::Secure)
+        || g.spice
+            .channels
+            .iter()
+            .any(|(_, m)| *m == SpiceChannelMode::Secure);
+    if secure {
+        return Err(unsupported(
+            "spice secure channels set in XML configuration, but TLS is disabled in qemu.conf",
+        ));
     }
     if g.passwd.is_some() {
         return Err(unsupported("SPICE passwords"));
@@ -164,9 +176,6 @@ fn spice(g: &Graphics, ctx: &BuildContext) -> Result<String, VirError> {
     }
     if g.keymap.is_some() || g.listens.len() > 1 {
         return Err(unsupported("SPICE settings"));
-    }
-    if !g.spice.channels.is_empty() || g.default_mode.is_some() {
-        return Err(unsupported("SPICE channel modes (spice_tls is disabled)"));
     }
     let mut opts: Vec<String> = Vec::new();
     // A server with no port, no automatic port and no listener listens nowhere.
@@ -198,6 +207,14 @@ fn spice(g: &Graphics, ctx: &BuildContext) -> Result<String, VirError> {
     }
     if ctx.caps.spice_disable_ticketing {
         opts.push("disable-ticketing=on".to_string());
+    }
+    if g.default_mode == Some(SpiceChannelMode::Insecure) {
+        opts.push("plaintext-channel=default".to_string());
+    }
+    for (name, mode) in &g.spice.channels {
+        if *mode == SpiceChannelMode::Insecure {
+            opts.push(format!("plaintext-channel={name}"));
+        }
     }
     let s = &g.spice;
     if let Some(image) = s.image {

@@ -95,6 +95,7 @@ fn refuses_what_it_does_not_build() {
     let err = build(&domain, &BuildContext::libvirt_test("g")).expect_err("tls");
     assert_eq!(
         err.to_string(),
-        "unsupported configuration: SPICE TLS (spice_tls is disabled)"
+        "unsupported configuration: spice TLS port set in XML configuration, but TLS is \
+         disabled in qemu.conf"
     );
 }
