@@ -49,6 +49,12 @@ pub(crate) fn source_backend(src: &ChardevSource, alias: &str) -> Result<String,
         ChardevType::Vc => format!("vc,id=char{alias}"),
         ChardevType::Null => format!("null,id=char{alias}"),
         ChardevType::Spicevmc => format!("spicevmc,id=char{alias},name=vdagent"),
+        ChardevType::Spiceport => {
+            let name = first
+                .and_then(|s| s.channel.as_deref())
+                .ok_or_else(|| unsupported("spiceport character device without channel"))?;
+            format!("spiceport,id=char{alias},name={name}")
+        }
         ChardevType::Dev => {
             let p = path.ok_or_else(|| unsupported("dev character device without path"))?;
             format!("serial,id=char{alias},path={p}")

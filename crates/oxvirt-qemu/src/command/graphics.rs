@@ -3,9 +3,12 @@
 //!
 //! The ports are those of the definition: the driver allocates automatic ones before the
 //! command line is built (see `driver::graphics`). A definition that still has an automatic
-//! port here (libvirt's `qemuxml2argvtest`) gets the first port of the range, 5900. TLS,
-//! passwords, OpenGL, WebSockets, keymaps and UNIX socket listeners without a path are
-//! refused with `VIR_ERR_CONFIG_UNSUPPORTED`.
+//! port here (libvirt's `qemuxml2argvtest`) gets the first port of the range, 5900. SPICE
+//! TLS (`tls-port`, `x509-dir`, `tls-channel`) is built only when qemu.conf's `spice_tls` is
+//! on ([`BuildContext::spice_tls_x509_dir`]); the driver keeps it off, so TLS ports and
+//! secure channels are refused there as libvirt refuses them. Passwords, OpenGL,
+//! WebSockets, keymaps and UNIX socket listeners without a path are refused with
+//! `VIR_ERR_CONFIG_UNSUPPORTED`.
 
 use oxvirt_domain::devices::graphics::{
     AutoCompression, Graphics, GraphicsType, ImageCompression, ListenType, SharePolicy,
@@ -153,7 +156,9 @@ fn vnc(g: &Graphics, domain: &Domain) -> Result<String, VirError> {
 
 /// `-spice port=5900,addr=127.0.0.1,disable-ticketing=on,...,seamless-migration=on`.
 fn spice(g: &Graphics, ctx: &BuildContext) -> Result<String, VirError> {
-    if g.tls_port.is_some_and(|p| p > 0) {
+    let tls_port = g.tls_port.filter(|p| *p > 0);
+    let x509 = ctx.spice_tls_x509_dir.as_deref();
+    if tls_port.is_some() && x509.is_none() {
         return Err(unsupported(
             "spice TLS port set in XML configuration, but TLS is disabled in qemu.conf",
         ));
@@ -163,9 +168,14 @@ fn spice(g: &Graphics, ctx: &BuildContext) -> Result<String, VirError> {
             .channels
             .iter()
             .any(|(_, m)| *m == SpiceChannelMode::Secure);
-    if secure {
+    if secure && x509.is_none() {
         return Err(unsupported(
             "spice secure channels set in XML configuration, but TLS is disabled in qemu.conf",
+        ));
+    }
+    if secure && tls_port.is_none() {
+        return Err(unsupported(
+            "spice secure channels set in XML configuration, but TLS port is not provided",
         ));
     }
     if g.passwd.is_some() {
@@ -191,7 +201,13 @@ fn spice(g: &Graphics, ctx: &BuildContext) -> Result<String, VirError> {
     };
     match listen {
         Listen::Address(addr) => {
-            opts.push(format!("port={}", port_of(g.port)));
+            match (g.port.filter(|p| *p > 0), tls_port) {
+                (None, Some(_)) => {}
+                (port, _) => opts.push(format!("port={}", port_of(port))),
+            }
+            if let Some(p) = tls_port {
+                opts.push(format!("tls-port={p}"));
+            }
             opts.push(format!("addr={addr}"));
         }
         Listen::Nowhere => opts.push("port=0".to_string()),
@@ -208,12 +224,19 @@ fn spice(g: &Graphics, ctx: &BuildContext) -> Result<String, VirError> {
     if ctx.caps.spice_disable_ticketing {
         opts.push("disable-ticketing=on".to_string());
     }
-    if g.default_mode == Some(SpiceChannelMode::Insecure) {
-        opts.push("plaintext-channel=default".to_string());
+    if let (Some(dir), Some(_)) = (x509, tls_port) {
+        opts.push(format!("x509-dir={dir}"));
+    }
+    match g.default_mode {
+        Some(SpiceChannelMode::Insecure) => opts.push("plaintext-channel=default".to_string()),
+        Some(SpiceChannelMode::Secure) => opts.push("tls-channel=default".to_string()),
+        _ => {}
     }
     for (name, mode) in &g.spice.channels {
-        if *mode == SpiceChannelMode::Insecure {
-            opts.push(format!("plaintext-channel={name}"));
+        match mode {
+            SpiceChannelMode::Insecure => opts.push(format!("plaintext-channel={name}")),
+            SpiceChannelMode::Secure => opts.push(format!("tls-channel={name}")),
+            SpiceChannelMode::Any => {}
         }
     }
     let s = &g.spice;

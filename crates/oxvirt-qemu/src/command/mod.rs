@@ -94,17 +94,22 @@ pub struct BuildContext {
     pub monitor: Monitor,
     /// The capabilities of the binary.
     pub caps: Caps,
+    /// qemu.conf's `spice_tls`: the directory of the SPICE server's certificates
+    /// (`spice_tls_x509_cert_dir`) when TLS is on, `None` when it is off (the default).
+    pub spice_tls_x509_dir: Option<String>,
 }
 
 impl BuildContext {
     /// The context of libvirt's `qemuxml2argvtest` for the domain `name`: private directory
-    /// `/tmp/lib/domain--1-<name>`, monitor fd 1729, the fake capability set.
+    /// `/tmp/lib/domain--1-<name>`, monitor fd 1729, the fake capability set, SPICE TLS on
+    /// with its certificates in `/etc/pki/libvirt-spice`.
     pub fn libvirt_test(name: &str) -> Self {
         BuildContext {
             emulator: "/usr/bin/qemu-system-x86_64".to_string(),
             private_dir: format!("/tmp/lib/domain--1-{name}"),
             monitor: Monitor::Fd(1729),
             caps: Caps::libvirt_test(),
+            spice_tls_x509_dir: Some("/etc/pki/libvirt-spice".to_string()),
         }
     }
 

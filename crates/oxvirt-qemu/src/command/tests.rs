@@ -55,6 +55,7 @@ fn qemu_7_2_caps_change_machine_smp_and_usb() {
         private_dir: "/var/lib/libvirt/qemu/domain-1-g".to_string(),
         monitor: Monitor::Path("/run/g.monitor".to_string()),
         caps: Caps::qemu_7_2(),
+        spice_tls_x509_dir: None,
     };
     let argv = argv_of(GUEST, &ctx);
     let pos = |s: &str| argv.iter().position(|a| a == s).expect(s);
@@ -92,7 +93,9 @@ fn refuses_what_it_does_not_build() {
         "<graphics type='spice' tlsPort='5901' autoport='no'/>",
     );
     let domain = Domain::parse(&xml).expect("parse").domain;
-    let err = build(&domain, &BuildContext::libvirt_test("g")).expect_err("tls");
+    let mut ctx = BuildContext::libvirt_test("g");
+    ctx.spice_tls_x509_dir = None;
+    let err = build(&domain, &ctx).expect_err("tls");
     assert_eq!(
         err.to_string(),
         "unsupported configuration: spice TLS port set in XML configuration, but TLS is \

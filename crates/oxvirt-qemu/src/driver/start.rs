@@ -258,6 +258,7 @@ impl QemuDriver {
             private_dir: private_dir.to_string_lossy().into_owned(),
             monitor: Monitor::Path(monitor.to_string_lossy().into_owned()),
             caps: Caps::qemu_7_2(),
+            spice_tls_x509_dir: None,
         };
         super::net::check_networks(def)?;
         let mut argv = super::net::argv_without_taps(command::build(def, &ctx)?);
