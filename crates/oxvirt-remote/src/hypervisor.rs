@@ -1002,3 +1002,7 @@ impl Hypervisor for RemoteDriver {
         Ok(r.params.into_iter().map(TypedParam::from).collect())
     }
 }
+
+#[cfg(test)]
+#[path = "hypervisor_tests.rs"]
+mod tests;
