@@ -18,6 +18,10 @@ use std::time::Duration;
 use oxvirt_domain::driver::{DomainRef, Hypervisor};
 use oxvirt_qemu::driver::QemuDriver;
 
+/// Held by the tests that take ports, so that one's expectations about which port is free
+/// are not upset by another running at the same time.
+static PORTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn have_qemu(test: &str) -> bool {
     common::usable(
         test,
@@ -96,6 +100,7 @@ async fn spice_and_vnc_guests_take_and_free_display_ports() {
     if !have_qemu("spice_and_vnc_guests_take_and_free_display_ports") {
         return;
     }
+    let _ports = PORTS.lock().await;
     let scratch = Scratch::new("graphics", "ports");
     let driver = QemuDriver::open(scratch.config()).await.unwrap();
     let mut reaper = Reaper(Vec::new());
@@ -256,4 +261,62 @@ fn spice_options_in_libvirts_order() {
          playback-compression=on,streaming-video=filter,disable-copy-paste=on,\
          disable-agent-file-xfer=on,seamless-migration=on"
     );
+}
+
+/// The security types a VNC server offers, after the RFB 3.8 version handshake.
+fn vnc_security_types(mut s: impl Read + std::io::Write) -> Vec<u8> {
+    let mut banner = [0u8; 12];
+    s.read_exact(&mut banner).unwrap();
+    assert_eq!(&banner[..4], b"RFB ");
+    s.write_all(b"RFB 003.008\n").unwrap();
+    let mut n = [0u8; 1];
+    s.read_exact(&mut n).unwrap();
+    let mut types = vec![0u8; usize::from(n[0])];
+    s.read_exact(&mut types).unwrap();
+    types
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vnc_and_spice_passwords_are_set_over_the_monitor() {
+    if !have_qemu("vnc_and_spice_passwords_are_set_over_the_monitor") {
+        return;
+    }
+    let _ports = PORTS.lock().await;
+    let scratch = Scratch::new("graphics", "passwd");
+    let driver = QemuDriver::open(scratch.config()).await.unwrap();
+    let mut reaper = Reaper(Vec::new());
+    let xml = vnc_xml("gp1").replace(
+        "<graphics type='vnc' port='-1' autoport='yes'/>",
+        "<graphics type='vnc' port='-1' autoport='yes' passwd='s3cret' keymap='de'/>",
+    );
+    let (dom, live) = start(&driver, &xml, &mut reaper).await;
+    let (port, _, _) = graphics_of(&live);
+    let log = std::fs::read_to_string(scratch.config().log_path("gp1")).unwrap();
+    assert!(log.contains(",password=on,audiodev=audio1"), "{log}");
+    assert!(log.contains("-k de"), "{log}");
+    let s = TcpStream::connect(("127.0.0.1", port)).expect("VNC port");
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    // Type 2 is VNC authentication (a password); without one QEMU offers 1 (none).
+    assert_eq!(vnc_security_types(s), vec![2]);
+    driver.destroy(&dom, 0).await.unwrap();
+
+    let xml = vnc_xml("gp2");
+    let (dom2, live) = start(&driver, &xml, &mut reaper).await;
+    let (port, _, _) = graphics_of(&live);
+    let s = TcpStream::connect(("127.0.0.1", port)).expect("VNC port");
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    assert_eq!(vnc_security_types(s), vec![1]);
+    driver.destroy(&dom2, 0).await.unwrap();
+
+    let xml = spice_xml("gp3").replace(
+        "autoport='yes'>",
+        "autoport='yes' passwd='s3cret' passwdValidTo='2099-01-01T00:00:00'>",
+    );
+    let (dom3, _) = start(&driver, &xml, &mut reaper).await;
+    let log = std::fs::read_to_string(scratch.config().log_path("gp3")).unwrap();
+    assert!(!log.contains("disable-ticketing"), "{log}");
+    driver.destroy(&dom3, 0).await.unwrap();
+    for d in [&dom, &dom2, &dom3] {
+        driver.undefine(d, 0).await.unwrap();
+    }
 }

@@ -6,9 +6,10 @@
 //! port here (libvirt's `qemuxml2argvtest`) gets the first port of the range, 5900. SPICE
 //! TLS (`tls-port`, `x509-dir`, `tls-channel`) is built only when qemu.conf's `spice_tls` is
 //! on ([`BuildContext::spice_tls_x509_dir`]); the driver keeps it off, so TLS ports and
-//! secure channels are refused there as libvirt refuses them. Passwords, OpenGL,
-//! WebSockets, keymaps and UNIX socket listeners without a path are refused with
-//! `VIR_ERR_CONFIG_UNSUPPORTED`.
+//! secure channels are refused there as libvirt refuses them. A password only turns
+//! ticketing on (`password=on` for VNC, no `disable-ticketing` for SPICE): the driver sets it
+//! over the monitor once QEMU runs. OpenGL, WebSockets and UNIX socket listeners without a
+//! path are refused with `VIR_ERR_CONFIG_UNSUPPORTED`.
 
 use oxvirt_domain::devices::graphics::{
     AutoCompression, Graphics, GraphicsType, ImageCompression, ListenType, SharePolicy,
@@ -121,11 +122,7 @@ fn listener(g: &Graphics) -> Result<Listen, VirError> {
 
 /// `-vnc 127.0.0.1:0,audiodev=audio1` (or `none`, or `vnc=unix:<path>`).
 fn vnc(g: &Graphics, domain: &Domain) -> Result<String, VirError> {
-    if g.websocket.is_some_and(|w| w != 0)
-        || g.passwd.is_some()
-        || g.keymap.is_some()
-        || g.listens.len() > 1
-    {
+    if g.websocket.is_some_and(|w| w != 0) || g.listens.len() > 1 {
         return Err(unsupported("VNC settings"));
     }
     let mut s = match listener(g)? {
@@ -141,6 +138,10 @@ fn vnc(g: &Graphics, domain: &Domain) -> Result<String, VirError> {
     };
     if let Some(policy) = g.share_policy.filter(|p| *p != SharePolicy::Default) {
         s.push_str(&format!(",share={policy}"));
+    }
+    // The password itself is set over the monitor once QEMU runs.
+    if g.passwd.is_some() {
+        s.push_str(",password=on");
     }
     if g.power_control == Some(true) {
         s.push_str(",power-control=on");
@@ -178,13 +179,10 @@ fn spice(g: &Graphics, ctx: &BuildContext) -> Result<String, VirError> {
             "spice secure channels set in XML configuration, but TLS port is not provided",
         ));
     }
-    if g.passwd.is_some() {
-        return Err(unsupported("SPICE passwords"));
-    }
     if g.gl.as_ref().is_some_and(|gl| gl.enable == Some(true)) {
         return Err(unsupported("SPICE OpenGL"));
     }
-    if g.keymap.is_some() || g.listens.len() > 1 {
+    if g.listens.len() > 1 {
         return Err(unsupported("SPICE settings"));
     }
     let mut opts: Vec<String> = Vec::new();
@@ -221,7 +219,8 @@ fn spice(g: &Graphics, ctx: &BuildContext) -> Result<String, VirError> {
         Some(SpiceMouseMode::Server) => opts.push("agent-mouse=off".to_string()),
         None => {}
     }
-    if ctx.caps.spice_disable_ticketing {
+    // Without a password anyone may connect; a password is set over the monitor.
+    if ctx.caps.spice_disable_ticketing && g.passwd.is_none() {
         opts.push("disable-ticketing=on".to_string());
     }
     if let (Some(dir), Some(_)) = (x509, tls_port) {
@@ -299,6 +298,9 @@ pub fn build(argv: &mut Args, domain: &Domain, ctx: &BuildContext) -> Result<(),
             GraphicsType::Vnc => argv.opt("-vnc", vnc(g, domain)?),
             GraphicsType::Spice => argv.opt("-spice", spice(g, ctx)?),
             other => return Err(unsupported(format!("graphics type '{other}'"))),
+        }
+        if let (GraphicsType::Vnc | GraphicsType::Spice, Some(keymap)) = (g.kind, &g.keymap) {
+            argv.opt("-k", keymap.clone());
         }
     }
     Ok(())

@@ -10,6 +10,10 @@
 //! `<listen type='address' address='127.0.0.1'/>`. SPICE's TLS port is not allocated:
 //! `spice_tls` is off, as in qemu.conf's default.
 //!
+//! Passwords (`passwd`, `passwdValidTo`, `connected`) are set over the monitor once QEMU
+//! runs and before the CPUs start (`set_password`, `expire_password`), as libvirt's
+//! `qemuDomainChangeGraphicsPasswords` does; QEMU was started with ticketing on.
+//!
 //! A port is held from the start until the domain stops: the reservation of a domain that
 //! no longer runs and holds no job (it stopped, or its start failed) is dropped at the next
 //! allocation, and ports written in running domains' live definitions always count as used
@@ -24,6 +28,7 @@ use oxvirt_domain::Domain;
 use oxvirt_xml::types::Uuid;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
+use super::vm::{Stopping, Vm};
 use super::{Inner, QemuDriver};
 use crate::command::graphics::{DEFAULT_LISTEN, FIRST_PORT};
 
@@ -180,5 +185,73 @@ impl QemuDriver {
             });
         }
         Ok(def)
+    }
+}
+
+/// Seconds since the epoch of `YYYY-MM-DDTHH:MM:SS` (UTC), as libvirt reads `passwdValidTo`.
+fn epoch_of(v: &str) -> Option<i64> {
+    let (date, time) = v.split_once('T')?;
+    let d: Vec<i64> = date
+        .split('-')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    let t: Vec<i64> = time
+        .split(':')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    let ([y, m, day], [hh, mm, ss]) = (d.as_slice(), t.as_slice()) else {
+        return None;
+    };
+    // Days from 1970-01-01 in the proleptic Gregorian calendar.
+    let (y, m) = if *m <= 2 { (y - 1, m + 9) } else { (*y, m - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+impl QemuDriver {
+    /// Sets the password of each VNC and SPICE server that has one (QEMU runs paused); on
+    /// failure QEMU is stopped and the domain is shut off, as for any failed start.
+    pub(crate) async fn set_graphics_passwords(
+        &self,
+        uuid: &Uuid,
+        vm: &Arc<Vm>,
+        def: &Domain,
+    ) -> Result<(), VirError> {
+        let Err(e) = self.graphics_passwords(vm, def).await else {
+            return Ok(());
+        };
+        vm.set_stopping(Stopping::Destroyed);
+        let _ = vm.process().destroy(false).await;
+        self.finish_stop(uuid, vm, None).await;
+        Err(e)
+    }
+
+    async fn graphics_passwords(&self, vm: &Vm, def: &Domain) -> Result<(), VirError> {
+        for g in &def.devices.graphics {
+            let protocol = match g.kind {
+                GraphicsType::Vnc => "vnc",
+                GraphicsType::Spice => "spice",
+                _ => continue,
+            };
+            let Some(passwd) = &g.passwd else {
+                continue;
+            };
+            let mut args = serde_json::json!({ "protocol": protocol, "password": passwd });
+            if let (GraphicsType::Spice, Some(c)) = (g.kind, g.connected) {
+                args["connected"] = serde_json::Value::String(c.to_string());
+            }
+            vm.qmp().execute("set_password", Some(args)).await?;
+            let time = match g.passwd_valid_to.as_deref().and_then(epoch_of) {
+                Some(t) => t.to_string(),
+                None => "never".to_string(),
+            };
+            let args = serde_json::json!({ "protocol": protocol, "time": time });
+            vm.qmp().execute("expire_password", Some(args)).await?;
+        }
+        Ok(())
     }
 }

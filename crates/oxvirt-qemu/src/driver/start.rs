@@ -187,6 +187,7 @@ impl QemuDriver {
         self.set_vm(*uuid, Some(vm.clone()));
         super::monitor::spawn(self, *uuid, vm.clone(), events);
         self.attach_taps(uuid, &vm).await?;
+        self.set_graphics_passwords(uuid, &vm, &placement).await?;
         // The threads' affinity before the CPUs run (libvirt's qemuProcessSetup*).
         if let Err(e) = self.apply_placement(&vm, &placement).await {
             vm.set_stopping(super::vm::Stopping::Destroyed);
