@@ -1,7 +1,7 @@
-//! What the conformance tests share: where libvirt's data is, how two texts differ, and
-//! how a run's counts are reported and held to their floor.
+//! What the QEMU tests share: libvirt's test data and its comparison (re-exported for the
+//! suites that use them), scratch directories, a QEMU reaper, and the skip-or-require rule.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::PathBuf;
 
