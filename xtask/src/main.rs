@@ -330,11 +330,17 @@ fn qemu_workload(root: &Path, scratch: &Path, sock: &Path) -> Result<()> {
     };
     let s = |x: &str| x.to_string();
     script(
-        "define and start a QEMU guest",
+        "the node, then define, start and pin a QEMU guest",
         &[
+            s("nodeinfo"),
+            s("nodecpumap"),
+            s("freecell --all"),
             format!("define {}", xml_file.display()),
             s("start tiny"),
             s("dominfo tiny"),
+            s("vcpupin tiny 0 0 --live"),
+            s("vcpuinfo tiny"),
+            s("emulatorpin tiny"),
         ],
     )?;
     eprintln!(
