@@ -152,10 +152,20 @@ async fn spice_and_vnc_guests_take_and_free_display_ports() {
     assert_eq!(&banner[..4], b"RFB ");
     drop(rfb);
 
-    // A second VNC guest skips both ports in use.
-    let (d4, live4) = start(&driver, &vnc_xml("gv4"), &mut reaper).await;
+    // A second VNC guest skips both ports in use; its WebSocket gets a port from 5700.
+    let xml = vnc_xml("gv4").replace("autoport='yes'/>", "autoport='yes' websocket='-1'/>");
+    let (d4, live4) = start(&driver, &xml, &mut reaper).await;
     let (p4, _, _) = graphics_of(&live4);
     assert!(p4 != p1 && p4 != p2, "{p4} with {p1} and {p2} in use");
+    let ws: u16 = live4
+        .split(" websocket='")
+        .nth(1)
+        .and_then(|r| r.split('\'').next())
+        .expect("websocket port")
+        .parse()
+        .unwrap();
+    assert!((5700..5900).contains(&ws), "{live4}");
+    drop(TcpStream::connect(("127.0.0.1", ws)).expect("WebSocket port"));
 
     for d in [&d2, &d3, &d4] {
         driver.destroy(d, 0).await.unwrap();

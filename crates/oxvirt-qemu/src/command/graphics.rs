@@ -8,8 +8,8 @@
 //! on ([`BuildContext::spice_tls_x509_dir`]); the driver keeps it off, so TLS ports and
 //! secure channels are refused there as libvirt refuses them. A password only turns
 //! ticketing on (`password=on` for VNC, no `disable-ticketing` for SPICE): the driver sets it
-//! over the monitor once QEMU runs. OpenGL, WebSockets and UNIX socket listeners without a
-//! path are refused with `VIR_ERR_CONFIG_UNSUPPORTED`.
+//! over the monitor once QEMU runs. OpenGL and UNIX socket listeners without a path are
+//! refused with `VIR_ERR_CONFIG_UNSUPPORTED`.
 
 use oxvirt_domain::devices::graphics::{
     AutoCompression, Graphics, GraphicsType, ImageCompression, ListenType, SharePolicy,
@@ -22,6 +22,9 @@ use super::{unsupported, Args, BuildContext};
 
 /// The first port of the VNC and SPICE ranges (VNC display 0).
 pub const FIRST_PORT: i32 = 5900;
+
+/// The first port of the VNC WebSocket range (qemu.conf's `remote_websocket_port_min`).
+pub const FIRST_WEBSOCKET_PORT: i32 = 5700;
 
 /// The address a server listens on when the definition names none (qemu.conf's
 /// `vnc_listen` and `spice_listen` defaults).
@@ -122,7 +125,7 @@ fn listener(g: &Graphics) -> Result<Listen, VirError> {
 
 /// `-vnc 127.0.0.1:0,audiodev=audio1` (or `none`, or `vnc=unix:<path>`).
 fn vnc(g: &Graphics, domain: &Domain) -> Result<String, VirError> {
-    if g.websocket.is_some_and(|w| w != 0) || g.listens.len() > 1 {
+    if g.listens.len() > 1 {
         return Err(unsupported("VNC settings"));
     }
     let mut s = match listener(g)? {
@@ -136,6 +139,11 @@ fn vnc(g: &Graphics, domain: &Domain) -> Result<String, VirError> {
         Listen::Nowhere => "none".to_string(),
         Listen::Socket(path) => format!("vnc=unix:{}", path.replace(',', ",,")),
     };
+    match g.websocket {
+        Some(p) if p > 0 => s.push_str(&format!(",websocket={p}")),
+        Some(-1) => s.push_str(&format!(",websocket={FIRST_WEBSOCKET_PORT}")),
+        _ => {}
+    }
     if let Some(policy) = g.share_policy.filter(|p| *p != SharePolicy::Default) {
         s.push_str(&format!(",share={policy}"));
     }

@@ -151,7 +151,9 @@ pub fn build(argv: &mut Args, domain: &Domain, ports: &mut UsbPorts) -> Result<(
         let alias = format!("redir{n}");
         let chardev = match redir.source.kind {
             ChardevType::Spicevmc => format!("spicevmc,id=char{alias},name=usbredir"),
-            ChardevType::Tcp => super::chardev::source_backend(&redir.source, &alias)?,
+            ChardevType::Tcp | ChardevType::Unix => {
+                super::chardev::source_backend(&redir.source, &alias)?
+            }
             other => return Err(unsupported(format!("redirdev type '{other}'"))),
         };
         let (bus, port) = match &redir.info.address {

@@ -7,7 +7,8 @@
 //! server that listens on an address the definition leaves empty listens on qemu.conf's
 //! default, `127.0.0.1`. Both are written into the live definition, as libvirt does:
 //! `<graphics type='spice' port='5900' autoport='yes' listen='127.0.0.1'>` with
-//! `<listen type='address' address='127.0.0.1'/>`. SPICE's TLS port is not allocated:
+//! `<listen type='address' address='127.0.0.1'/>`. A VNC WebSocket of `-1` gets a port from
+//! 5700 up (`remote_websocket_port_min`). SPICE's TLS port is not allocated:
 //! `spice_tls` is off, as in qemu.conf's default.
 //!
 //! Passwords (`passwd`, `passwdValidTo`, `connected`) are set over the monitor once QEMU
@@ -30,7 +31,7 @@ use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 use super::vm::{Stopping, Vm};
 use super::{Inner, QemuDriver};
-use crate::command::graphics::{DEFAULT_LISTEN, FIRST_PORT};
+use crate::command::graphics::{DEFAULT_LISTEN, FIRST_PORT, FIRST_WEBSOCKET_PORT};
 
 /// The last port of the VNC and SPICE ranges (qemu.conf's `remote_display_port_max`).
 pub const LAST_PORT: u16 = 65535;
@@ -109,12 +110,26 @@ fn setup_listen(g: &mut Graphics) -> bool {
     true
 }
 
+/// The first free port from `first` up to [`LAST_PORT`], for the range `range`.
+fn free_port(used: &BTreeSet<u16>, first: i32, range: &str) -> Result<u16, VirError> {
+    let first = u16::try_from(first).unwrap_or(u16::MAX);
+    (first..=LAST_PORT)
+        .find(|p| !used.contains(p) && bindable(*p))
+        .ok_or_else(|| {
+            VirError::new(
+                ErrorDomain::None,
+                ErrorCode::InternalError,
+                format!("Unable to find an unused port in range '{range}' ({first}-{LAST_PORT})"),
+            )
+        })
+}
+
 /// The graphics ports a definition names (those of running domains' live definitions).
 fn ports_of(def: &Domain) -> impl Iterator<Item = u16> + '_ {
     def.devices
         .graphics
         .iter()
-        .flat_map(|g| [g.port, g.tls_port])
+        .flat_map(|g| [g.port, g.tls_port, g.websocket])
         .flatten()
         .filter_map(|p| u16::try_from(p).ok())
         .filter(|p| *p > 0)
@@ -150,25 +165,18 @@ impl QemuDriver {
                 g.tls_port = None;
             }
             if on_address && is_auto(g) {
-                let first = FIRST_PORT as u16;
-                let port = (first..=LAST_PORT)
-                    .find(|p| !used.contains(p) && bindable(*p))
-                    .ok_or_else(|| {
-                        VirError::new(
-                            ErrorDomain::None,
-                            ErrorCode::InternalError,
-                            format!(
-                                "Unable to find an unused port in range 'display' \
-                                 ({first}-{LAST_PORT})"
-                            ),
-                        )
-                    })?;
+                let port = free_port(&used, FIRST_PORT, "display")?;
+                used.insert(port);
                 g.port = Some(i32::from(port));
                 if g.kind == GraphicsType::Vnc {
                     g.autoport = Some(true);
                 }
             }
-            for p in [g.port, g.tls_port].into_iter().flatten() {
+            if g.kind == GraphicsType::Vnc && g.websocket == Some(-1) {
+                let port = free_port(&used, FIRST_WEBSOCKET_PORT, "webSocket")?;
+                g.websocket = Some(i32::from(port));
+            }
+            for p in [g.port, g.tls_port, g.websocket].into_iter().flatten() {
                 if let Ok(p) = u16::try_from(p) {
                     if p > 0 {
                         used.insert(p);
