@@ -13,7 +13,7 @@ use oxvirt_domain::driver::{
 use oxvirt_rpc::remote::{
     AuthListRet, AuthPolkitRet, AuthType, ConnectDomainEventCallbackRegisterAnyArgs,
     ConnectDomainEventCallbackRegisterAnyRet, ConnectGetTypeRet, ConnectGetUriRet, ConnectOpenArgs,
-    ConnectSupportsFeatureArgs, ConnectSupportsFeatureRet,
+    ConnectSupportsFeatureArgs, ConnectSupportsFeatureRet, DomainEventCallbackTunableMsg,
 };
 use oxvirt_rpc::types::{NonnullDomain, NonnullDomainSnapshot};
 use oxvirt_rpc::xdr::{decode_from, encode_to_vec};
@@ -35,8 +35,8 @@ pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
 pub const KEEPALIVE_COUNT: u32 = 6;
 
 /// The event IDs [`RemoteDriver`] subscribes to (those [`EventKind`] has): lifecycle,
-/// reboot, balloon change, device removed, device added, metadata change.
-pub const EVENT_IDS: [i32; 6] = [0, 1, 13, 15, 19, 23];
+/// reboot, balloon change, device removed, tunable, device added, metadata change.
+pub const EVENT_IDS: [i32; 7] = [0, 1, 13, 15, 17, 19, 23];
 
 /// A hypervisor driver whose every call goes to a libvirt daemon (libvirtd, virtqemud,
 /// oxvirtd) over the remote protocol.
@@ -306,6 +306,11 @@ pub fn decode_event(msg: &EventMessage) -> Option<DomainEvent> {
             let m: CallbackDeviceMsg = decode_from(p).ok()?;
             let kind = EventKind::DeviceAdded { alias: m.dev_alias };
             (m.dom, kind)
+        }
+        P::DomainEventCallbackTunable => {
+            let m: DomainEventCallbackTunableMsg = decode_from(p).ok()?;
+            let params = m.params.into_iter().map(Into::into).collect();
+            (m.dom, EventKind::Tunable { params })
         }
         P::DomainEventCallbackMetadataChange => {
             let m: CallbackMetadataMsg = decode_from(p).ok()?;

@@ -91,6 +91,28 @@ fn other_event_messages_decode() {
             nsuri: Some("http://e/".into())
         }
     );
+    let tunable = EventMessage {
+        procedure: 346,
+        payload: encode_to_vec(&oxvirt_rpc::remote::DomainEventCallbackTunableMsg {
+            callback_id: 1,
+            dom: nd(),
+            params: vec![oxvirt_rpc::remote::TypedParam::new(
+                "cputune.emulatorpin",
+                oxvirt_rpc::remote::TypedParamValue::String("0-1".into()),
+            )],
+        }),
+    };
+    let got = decode_event(&tunable).unwrap();
+    assert_eq!(got.kind.id().number(), 17);
+    assert_eq!(
+        got.kind,
+        EventKind::Tunable {
+            params: vec![oxvirt_domain::driver::TypedParam::new(
+                "cputune.emulatorpin",
+                oxvirt_domain::driver::TypedValue::String("0-1".into())
+            )]
+        }
+    );
     // Unknown procedures and truncated payloads are skipped.
     assert_eq!(
         decode_event(&EventMessage {

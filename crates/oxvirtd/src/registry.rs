@@ -247,6 +247,14 @@ fn encode_event(cb: &Callback, event: &DomainEvent) -> Option<(P, Vec<u8>)> {
                 nsuri: nsuri.clone(),
             }),
         ),
+        EventKind::Tunable { params } => (
+            P::DomainEventCallbackTunable,
+            encode_to_vec(&DomainEventCallbackTunableMsg {
+                callback_id,
+                dom,
+                params: params.iter().cloned().map(Into::into).collect(),
+            }),
+        ),
         _ => return None,
     })
 }
@@ -366,6 +374,27 @@ mod tests {
         let m: DomainEventCallbackMetadataChangeMsg = decode_from(&p.payload).unwrap();
         assert_eq!((m.callback_id, m.r#type), (4, 2));
         assert_eq!(m.nsuri.as_deref(), Some("http://x/"));
+    }
+
+    #[test]
+    fn tunable_events_go_to_their_callbacks_as_procedure_346() {
+        use oxvirt_domain::driver::event::tunable;
+        let mut r = Registry::new();
+        r.add(false, Family::Domain, 0, None, false);
+        let id = r.add(false, Family::Domain, 17, None, false);
+        let event = DomainEvent::tunable_string(dom(5), tunable::cpu_vcpupin(1), "0-1");
+        let p = r.packets(&event);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].header.procedure, 346);
+        let m: DomainEventCallbackTunableMsg = decode_from(&p[0].payload).unwrap();
+        assert_eq!((m.callback_id, m.dom.name.as_str()), (id, "d5"));
+        assert_eq!(
+            m.params,
+            vec![TypedParam::new(
+                "cputune.vcpupin1",
+                TypedParamValue::String("0-1".into())
+            )]
+        );
     }
 
     #[test]

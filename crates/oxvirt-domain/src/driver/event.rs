@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use tokio::sync::mpsc;
 
 use super::state::reason_enum;
+use super::typed::{TypedParam, TypedValue};
 use super::DomainRef;
 
 reason_enum! {
@@ -204,8 +205,28 @@ impl Lifecycle {
     }
 }
 
+/// libvirt's `VIR_DOMAIN_TUNABLE_*` field names of a tunable event
+/// (`VIR_DOMAIN_EVENT_ID_TUNABLE`), for the pinning a driver reports.
+pub mod tunable {
+    /// `VIR_DOMAIN_TUNABLE_CPU_EMULATORPIN`: the emulator threads' CPU list.
+    pub const CPU_EMULATORPIN: &str = "cputune.emulatorpin";
+
+    /// `VIR_DOMAIN_TUNABLE_CPU_VCPUPIN` (`cputune.vcpupin%u`): vCPU `vcpu`'s CPU list.
+    pub fn cpu_vcpupin(vcpu: u32) -> String {
+        format!("cputune.vcpupin{vcpu}")
+    }
+
+    /// `VIR_DOMAIN_TUNABLE_CPU_IOTHREADSPIN` (`cputune.iothreadpin%u`): the CPU list of the
+    /// I/O thread with ID `iothread`.
+    pub fn cpu_iothreadpin(iothread: u32) -> String {
+        format!("cputune.iothreadpin{iothread}")
+    }
+}
+
 /// What happened, for each kind of domain event a driver emits.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Not `Eq`: a tunable event carries typed parameters, which may hold a `double`.
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum EventKind {
     /// The domain was defined, started, stopped... (`VIR_DOMAIN_EVENT_ID_LIFECYCLE`).
@@ -235,6 +256,12 @@ pub enum EventKind {
         /// The namespace URI for `VIR_DOMAIN_METADATA_ELEMENT`.
         nsuri: Option<String>,
     },
+    /// Tunables of a running domain changed, e.g. a live pin
+    /// (`VIR_DOMAIN_EVENT_ID_TUNABLE`): the new values, named as [`tunable`] names them.
+    Tunable {
+        /// The parameters, in the order the driver set them.
+        params: Vec<TypedParam>,
+    },
 }
 
 impl EventKind {
@@ -247,12 +274,13 @@ impl EventKind {
             EventKind::DeviceRemoved { .. } => EventId::DeviceRemoved,
             EventKind::BalloonChange { .. } => EventId::BalloonChange,
             EventKind::MetadataChange { .. } => EventId::MetadataChange,
+            EventKind::Tunable { .. } => EventId::Tunable,
         }
     }
 }
 
 /// One event: the domain it concerns (as it was when the event happened) and what happened.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DomainEvent {
     /// The domain, with the ID it had at the time.
     pub domain: DomainRef,
@@ -266,6 +294,21 @@ impl DomainEvent {
         DomainEvent {
             domain,
             kind: EventKind::Lifecycle(event),
+        }
+    }
+
+    /// A tunable event with one string parameter, as libvirt's QEMU driver sends after a
+    /// live pin (`field` from [`tunable`], `value` the CPU list, e.g. `0-1`).
+    pub fn tunable_string(
+        domain: DomainRef,
+        field: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        DomainEvent {
+            domain,
+            kind: EventKind::Tunable {
+                params: vec![TypedParam::new(field, TypedValue::String(value.into()))],
+            },
         }
     }
 }
@@ -344,5 +387,28 @@ mod tests {
         assert_eq!(bus.subscribers(), 1);
         let got = a.try_recv().unwrap();
         assert_eq!(got.kind.id(), EventId::Lifecycle);
+    }
+
+    #[test]
+    fn tunable_events_name_libvirts_fields() {
+        assert_eq!(tunable::cpu_vcpupin(3), "cputune.vcpupin3");
+        assert_eq!(tunable::cpu_iothreadpin(1), "cputune.iothreadpin1");
+        let dom = DomainRef {
+            name: "x".into(),
+            uuid: Uuid::from([0; 16]),
+            id: 1,
+        };
+        let e = DomainEvent::tunable_string(dom, tunable::CPU_EMULATORPIN, "0-1");
+        assert_eq!(e.kind.id(), EventId::Tunable);
+        assert_eq!(e.kind.id().number(), 17);
+        assert_eq!(
+            e.kind,
+            EventKind::Tunable {
+                params: vec![TypedParam::new(
+                    "cputune.emulatorpin",
+                    TypedValue::String("0-1".into())
+                )]
+            }
+        );
     }
 }

@@ -1,8 +1,12 @@
 //! Event messages: MESSAGE packets (status OK) the server sends on its own, with the
 //! event's procedure number.
 
+use super::TypedParam;
 use crate::types::NonnullDomain;
 use crate::Xdr;
+
+/// `REMOTE_DOMAIN_EVENT_TUNABLE_MAX`: the most parameters a tunable event carries.
+pub const DOMAIN_EVENT_TUNABLE_MAX: usize = 2048;
 
 /// `VIR_DOMAIN_EVENT_*`: the `event` numbers of a lifecycle event.
 pub mod lifecycle_event {
@@ -127,6 +131,19 @@ pub struct DomainEventCallbackMetadataChangeMsg {
     pub nsuri: Option<String>,
 }
 
+/// `remote_domain_event_callback_tunable_msg`: procedure 346
+/// (`REMOTE_PROC_DOMAIN_EVENT_CALLBACK_TUNABLE`, no legacy form).
+#[derive(Debug, Clone, PartialEq, Xdr)]
+pub struct DomainEventCallbackTunableMsg {
+    /// The callback the event is for.
+    pub callback_id: i32,
+    /// The domain.
+    pub dom: NonnullDomain,
+    /// The changed tunables (`cputune.vcpupin0` = `"0-1"`, ...).
+    #[xdr(max = DOMAIN_EVENT_TUNABLE_MAX)]
+    pub params: Vec<TypedParam>,
+}
+
 /// `remote_connect_domain_event_register_ret` and `..._deregister_ret` (procedures 105,
 /// 106): a redundant flag.
 #[derive(Debug, Clone, PartialEq, Eq, Xdr)]
@@ -203,4 +220,60 @@ pub struct ConnectSecretEventRegisterAnyArgs {
 pub struct CallbackIdMsg {
     /// `callbackID`.
     pub callback_id: i32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::TypedParamValue;
+    use crate::xdr::{decode_from, encode_to_vec};
+
+    fn tunable(params: Vec<TypedParam>) -> DomainEventCallbackTunableMsg {
+        DomainEventCallbackTunableMsg {
+            callback_id: 2,
+            dom: NonnullDomain {
+                name: "vm".into(),
+                uuid: [0x11; 16],
+                id: 4,
+            },
+            params,
+        }
+    }
+
+    #[test]
+    fn tunable_event_bytes_and_round_trip() {
+        let msg = tunable(vec![TypedParam::new(
+            "cputune.vcpupin0",
+            TypedParamValue::String("0-1".into()),
+        )]);
+        let mut want = vec![0, 0, 0, 2];
+        want.extend_from_slice(&[0, 0, 0, 2, b'v', b'm', 0, 0]);
+        want.extend_from_slice(&[0x11; 16]);
+        want.extend_from_slice(&[0, 0, 0, 4]);
+        want.extend_from_slice(&[0, 0, 0, 1]);
+        want.extend_from_slice(&[0, 0, 0, 16]);
+        want.extend_from_slice(b"cputune.vcpupin0");
+        want.extend_from_slice(&[0, 0, 0, 7, 0, 0, 0, 3, b'0', b'-', b'1', 0]);
+        assert_eq!(encode_to_vec(&msg), want);
+        assert_eq!(decode_from(&want), Ok(msg));
+
+        let many = tunable(vec![
+            TypedParam::new("cputune.emulatorpin", TypedParamValue::String("0".into())),
+            TypedParam::new("cputune.cpu_shares", TypedParamValue::ULLong(512)),
+        ]);
+        let bytes = encode_to_vec(&many);
+        assert_eq!(
+            decode_from::<DomainEventCallbackTunableMsg>(&bytes),
+            Ok(many)
+        );
+    }
+
+    #[test]
+    fn tunable_event_refuses_more_than_libvirts_maximum() {
+        let mut bytes = encode_to_vec(&tunable(Vec::new()));
+        let n = bytes.len();
+        let count = u32::try_from(DOMAIN_EVENT_TUNABLE_MAX + 1).unwrap();
+        bytes[n - 4..].copy_from_slice(&count.to_be_bytes());
+        assert!(decode_from::<DomainEventCallbackTunableMsg>(&bytes).is_err());
+    }
 }
