@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oxvirt::flags::{list as list_flags, metadata, xml as xml_flags};
-use oxvirt::{Connect, Domain, DomainEvent, DomainState, ErrorCode, EventKind};
+use oxvirt::{Connect, Domain, DomainEvent, DomainState, ErrorCode, EventKind, TypedValue};
 use serde_json::{json, Value};
 
 use super::{cmd_domain, exclusive, lookup_domain, BY_ANY, BY_ID, BY_NAME, BY_UUID};
@@ -381,7 +381,64 @@ pub fn event_line(event: &DomainEvent) -> String {
             let uri = nsuri.as_deref().unwrap_or("<null>");
             format!("event 'metadata-change' for domain '{name}': type {kind}, uri {uri}\n")
         }
+        EventKind::Tunable { params } => {
+            let mut text = format!("event 'tunable' for domain '{name}':\n");
+            for p in params {
+                text.push_str(&format!(
+                    "\t{}: {}\n",
+                    p.field,
+                    typed_param_string(&p.value)
+                ));
+            }
+            text
+        }
         other => format!("event '{}' for domain '{name}'\n", event_name(other)),
+    }
+}
+
+/// libvirt's `virTypedParameterToString`: numbers in C's `%d`/`%u`/`%lld`/`%llu`/`%g`, a
+/// boolean as `1` or `0`, a string as it is.
+fn typed_param_string(value: &TypedValue) -> String {
+    match value {
+        TypedValue::Int(n) => n.to_string(),
+        TypedValue::UInt(n) => n.to_string(),
+        TypedValue::LLong(n) => n.to_string(),
+        TypedValue::ULLong(n) => n.to_string(),
+        TypedValue::Double(d) => c_format_g(*d),
+        TypedValue::Boolean(b) => i32::from(*b).to_string(),
+        TypedValue::String(s) => s.clone(),
+    }
+}
+
+/// C's `printf("%g")`: six significant digits, trailing zeros dropped, the exponent form
+/// (`1e+06`, `1.5e-05`) when the exponent is below -4 or at least 6.
+fn c_format_g(d: f64) -> String {
+    if d.is_nan() {
+        return if d.is_sign_negative() { "-nan" } else { "nan" }.to_owned();
+    }
+    if d.is_infinite() {
+        return if d < 0.0 { "-inf" } else { "inf" }.to_owned();
+    }
+    if d == 0.0 {
+        return if d.is_sign_negative() { "-0" } else { "0" }.to_owned();
+    }
+    // Rounded to six significant digits first: the exponent is the rounded one.
+    let sci = format!("{d:.5e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let trim = |s: &str| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
+    if !(-4..6).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa), exp.unsigned_abs())
+    } else {
+        let decimals = usize::try_from(5 - exp).unwrap_or(0);
+        trim(&format!("{d:.decimals$}"))
     }
 }
 
@@ -406,6 +463,13 @@ fn event_json(event: &DomainEvent) -> Value {
         EventKind::MetadataChange { kind, nsuri } => {
             v["kind"] = json!(kind);
             v["nsuri"] = json!(nsuri);
+        }
+        EventKind::Tunable { params } => {
+            let map: serde_json::Map<String, Value> = params
+                .iter()
+                .map(|p| (p.field.clone(), json!(typed_param_string(&p.value))))
+                .collect();
+            v["params"] = Value::Object(map);
         }
         _ => {}
     }
@@ -521,4 +585,53 @@ pub async fn event(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
         }));
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oxvirt::{DomainRef, TypedParam, Uuid};
+
+    #[test]
+    fn doubles_print_as_c_percent_g() {
+        let cases = [
+            (0.0, "0"),
+            (1.5, "1.5"),
+            (100000.0, "100000"),
+            (1e6, "1e+06"),
+            (123456789.0, "1.23457e+08"),
+            (0.0001, "0.0001"),
+            (0.000015, "1.5e-05"),
+            (-2.25, "-2.25"),
+            (999999.5, "1e+06"),
+            (1.0 / 3.0, "0.333333"),
+        ];
+        for (d, want) in cases {
+            assert_eq!(c_format_g(d), want, "{d}");
+        }
+    }
+
+    #[test]
+    fn tunable_events_print_one_line_per_parameter() {
+        let event = DomainEvent {
+            domain: DomainRef {
+                name: "vm".into(),
+                uuid: Uuid::from([1; 16]),
+                id: 2,
+            },
+            kind: EventKind::Tunable {
+                params: vec![
+                    TypedParam::new("cputune.vcpupin0", TypedValue::String("0-1".into())),
+                    TypedParam::new("cputune.cpu_shares", TypedValue::ULLong(512)),
+                ],
+            },
+        };
+        assert_eq!(event_name(&event.kind), "tunable");
+        assert_eq!(
+            event_line(&event),
+            "event 'tunable' for domain 'vm':\n\tcputune.vcpupin0: 0-1\n\tcputune.cpu_shares: 512\n"
+        );
+        let v = event_json(&event);
+        assert_eq!(v["params"]["cputune.vcpupin0"], "0-1");
+    }
 }
