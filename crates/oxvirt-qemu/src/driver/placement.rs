@@ -20,9 +20,10 @@
 //! cpuset cgroup ("cgroup cpuset controller is not mounted"). The persistent definition
 //! changes as libvirt's does.
 
+use oxvirt_domain::driver::event::tunable;
 use oxvirt_domain::driver::flags::affect;
 use oxvirt_domain::driver::{
-    CpuMap, DomainRef, IothreadInfo, Result, TypedParam, TypedValue, VcpuInfo,
+    CpuMap, DomainEvent, DomainRef, IothreadInfo, Result, TypedParam, TypedValue, VcpuInfo,
 };
 use oxvirt_domain::tuning::{
     Cputune, EmulatorPin, IothreadPin, NumaMode, NumaPlacement, Numatune, NumatuneMemory, VcpuPin,
@@ -593,7 +594,8 @@ impl QemuDriver {
         let _job = job.lock().await;
         let (flags, live) = self.live_threads(dom, flags).await?;
         let set = map_to_set(cpumap);
-        let (status, config) = self.with_obj(dom, |obj| {
+        let (live_ref, config) = self.with_obj(dom, |obj| {
+            let me = obj.to_ref();
             let (live_def, mut config) = obj.defs_mut(flags)?;
             if let Some(pdef) = &config {
                 if vcpu >= pdef.vcpus_max() {
@@ -639,9 +641,22 @@ impl QemuDriver {
                 set_vcpupin(pdef, vcpu, set.clone());
                 (**pdef).clone()
             });
-            Ok((status, config))
+            Ok((status.then_some(me), config))
         })?;
-        self.placement_commit(dom, status, config)
+        self.placement_commit(dom, live_ref.is_some(), config)?;
+        self.emit_pin(live_ref, tunable::cpu_vcpupin(vcpu), &set);
+        Ok(())
+    }
+
+    /// After a live pin, libvirt's tunable event: `field` = the new CPU list (`0-1`).
+    fn emit_pin(&self, live: Option<DomainRef>, field: String, set: &CpuSet) {
+        if let Some(domain) = live {
+            self.emit(vec![DomainEvent::tunable_string(
+                domain,
+                field,
+                set.to_string(),
+            )]);
+        }
     }
 
     /// Saves what a placement change touched: the status file of the running domain, the
@@ -705,7 +720,8 @@ impl QemuDriver {
         let _job = job.lock().await;
         let (flags, live) = self.live_threads(dom, flags).await?;
         let set = map_to_set(cpumap);
-        let (status, config) = self.with_obj(dom, |obj| {
+        let (live_ref, config) = self.with_obj(dom, |obj| {
+            let me = obj.to_ref();
             let (live_def, mut config) = obj.defs_mut(flags)?;
             if set.is_empty() {
                 return Err(qemu_error(
@@ -725,9 +741,11 @@ impl QemuDriver {
                 set_emulatorpin(pdef, set.clone());
                 (**pdef).clone()
             });
-            Ok((status, config))
+            Ok((status.then_some(me), config))
         })?;
-        self.placement_commit(dom, status, config)
+        self.placement_commit(dom, live_ref.is_some(), config)?;
+        self.emit_pin(live_ref, tunable::CPU_EMULATORPIN.to_owned(), &set);
+        Ok(())
     }
 
     /// `virDomainGetEmulatorPinInfo`: the emulator pin, else `<vcpu cpuset>`, else the
@@ -812,7 +830,8 @@ impl QemuDriver {
         let _job = job.lock().await;
         let (flags, live) = self.live_threads(dom, flags).await?;
         let set = map_to_set(cpumap);
-        let (status, config) = self.with_obj(dom, |obj| {
+        let (live_ref, config) = self.with_obj(dom, |obj| {
+            let me = obj.to_ref();
             let (live_def, mut config) = obj.defs_mut(flags)?;
             if set.is_empty() {
                 return Err(qemu_error(
@@ -848,9 +867,11 @@ impl QemuDriver {
                 }
                 None => None,
             };
-            Ok((status, config))
+            Ok((status.then_some(me), config))
         })?;
-        self.placement_commit(dom, status, config)
+        self.placement_commit(dom, live_ref.is_some(), config)?;
+        self.emit_pin(live_ref, tunable::cpu_iothreadpin(iothread), &set);
+        Ok(())
     }
 
     /// `virDomainGetNumaParameters`: `numa_mode` (strict without `<numatune>`) and
