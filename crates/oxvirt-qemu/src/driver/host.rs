@@ -40,6 +40,26 @@ fn host_uuid(host: &Host) -> Option<String> {
         .clone()
 }
 
+/// The host part of the capabilities, read once (as libvirt keeps its capabilities until
+/// its QEMU binaries change): the topology, caches and CPU do not change under a running
+/// daemon, and reading them costs about a millisecond of sysfs.
+static HOST_CAPS: OnceLock<HostCaps> = OnceLock::new();
+
+fn read_host_caps() -> Result<HostCaps> {
+    let host = Host::system();
+    let mut caps = HostCaps::read(&host)?;
+    caps.uuid = host_uuid(&host);
+    caps.power_management = hostcpu::power_management(&SystemRunner);
+    // QEMU runs as the daemon's user without a security driver; libvirt's DAC model
+    // (relabelling images for a `libvirt-qemu` user) is not there.
+    caps.secmodels = vec![SecModel {
+        model: "none".into(),
+        doi: "0".into(),
+        baselabels: Vec::new(),
+    }];
+    Ok(caps)
+}
+
 /// libvirt's KVM limit when asked for `kvm` (`KVM_CAP_MAX_VCPUS`): the x86 kernel's
 /// `KVM_MAX_VCPUS` (1024 since Linux 5.15). Asking `/dev/kvm` takes an ioctl, which this
 /// crate's safe code does not make.
@@ -65,17 +85,13 @@ impl QemuDriver {
     }
 
     pub(super) async fn host_capabilities(&self) -> Result<String> {
-        let host = Host::system();
-        let mut caps = HostCaps::read(&host)?;
-        caps.uuid = host_uuid(&host);
-        caps.power_management = hostcpu::power_management(&SystemRunner);
-        // QEMU runs as the daemon's user without a security driver; libvirt's DAC model
-        // (relabelling images for a `libvirt-qemu` user) is not there.
-        caps.secmodels = vec![SecModel {
-            model: "none".into(),
-            doi: "0".into(),
-            baselabels: Vec::new(),
-        }];
+        let caps = match HOST_CAPS.get() {
+            Some(caps) => caps.clone(),
+            None => {
+                let caps = read_host_caps()?;
+                HOST_CAPS.get_or_init(|| caps).clone()
+            }
+        };
         let binaries = guests::find_binaries(&guests::default_search_path(), guests::host_arch());
         let mut guests = guests::guests(&self.inner.caps, &binaries).await?;
         if kvm_unusable().is_some() {
