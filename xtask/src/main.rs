@@ -31,6 +31,9 @@ commands:
                            --warm-up-time 1 --measurement-time 3)
   bench rpc                one client workload against oxvirtd and Debian's libvirtd in
                            the same run: latencies, throughput, idle RSS and the ratios
+  bench node               node info, capabilities, domain capabilities, free memory, CPU
+                           map and statistics on oxvirtd and Debian's libvirtd
+                           (qemu:///system), same python3-libvirt client, same run
   bench qemu               define/start/destroy/undefine of an idle TCG guest on oxvirtd
                            and on Debian's libvirtd (qemu:///system), same client, same run:
                            median/p90/min/max per operation and the ratio; JSON in
@@ -587,6 +590,9 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
             cargo(root, &["bench", "-j2", "-p", "oxvirtd", "--bench", "rpc"]),
         );
     }
+    if args.first().map(String::as_str) == Some("node") {
+        return bench_node(root);
+    }
     if args.first().map(String::as_str) == Some("qemu") {
         kvm_node_as_udev_leaves_it();
         let mut c = cargo(root, &["bench", "-j2", "-p", "oxvirtd", "--bench", "qemu"]);
@@ -601,6 +607,50 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
     }
     step("benchmarks", c)?;
     compare_with_libvirt(root)
+}
+
+/// The node calls (node info, capabilities, domain capabilities, free memory, CPU map,
+/// statistics) through python3-libvirt against a release oxvirtd and Debian's libvirtd.
+fn bench_node(root: &Path) -> Result<()> {
+    step(
+        "build oxvirtd (release)",
+        cargo(root, &["build", "--release", "-j2", "-p", "oxvirtd"]),
+    )?;
+    let scratch = std::env::temp_dir().join(format!("oxvirt-bench-node-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let run = scratch.join("run");
+    let mut daemon = Command::new(root.join("target/release/oxvirtd"))
+        .arg("--runtime-dir")
+        .arg(&run)
+        .arg("--state-dir")
+        .arg(scratch.join("state"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting oxvirtd")?;
+    let sock = run.join("libvirt-sock");
+    let started = Instant::now();
+    while std::os::unix::net::UnixStream::connect(&sock).is_err() {
+        if started.elapsed().as_secs() > 10 {
+            let _ = daemon.kill();
+            bail!("oxvirtd did not listen on {}", sock.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let ours = format!("qemu+unix:///system?socket={}", sock.display());
+    let result = step(
+        "node calls: oxvirtd and libvirtd",
+        cmd(
+            root,
+            "/usr/bin/python3",
+            &["xtask/data/node_bench.py", &ours, "qemu:///system"],
+        ),
+    );
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
 }
 
 /// Times libvirt's own test driver on the test-driver bench's operations (through
