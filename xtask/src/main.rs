@@ -74,6 +74,13 @@ const FUZZ_TARGETS: &[(&str, &[&str])] = &[
     ),
     ("xml_tree", &["libvirt-9.0.0"]),
     (
+        "host_text",
+        &[
+            "libvirt-9.0.0/node/sysinfodata",
+            "libvirt-9.0.0/node/virhostcpudata",
+        ],
+    ),
+    (
         "node_xml",
         &["project:crates/oxvirt-driver-test/tests/data"],
     ),
