@@ -39,6 +39,21 @@ use super::{check_flags, QemuDriver};
 /// `VIR_TYPED_PARAM_STRING_OKAY`.
 const STRING_OKAY: u32 = 1 << 2;
 
+/// One pinning call (`virDomainPinVcpuFlags`, `virDomainPinEmulator`,
+/// `virDomainPinIOThread`): what differs between them.
+struct PinChange<P, L, C> {
+    /// libvirt's message for an empty CPU list.
+    empty: &'static str,
+    /// The field of the tunable event a live pin emits.
+    field: String,
+    /// Checks the persistent definition before anything changes.
+    check_config: P,
+    /// Pins the running threads and records the pin in the live definition.
+    live: L,
+    /// Records the pin in the persistent definition.
+    config: C,
+}
+
 /// The host threads of a running QEMU's vCPUs and I/O threads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Threads {
@@ -590,14 +605,10 @@ impl QemuDriver {
             affect::LIVE | affect::CONFIG,
             "qemuDomainPinVcpuFlags",
         )?;
-        let job = self.job(&dom.uuid);
-        let _job = job.lock().await;
-        let (flags, live) = self.live_threads(dom, flags).await?;
-        let set = map_to_set(cpumap);
-        let (live_ref, config) = self.with_obj(dom, |obj| {
-            let me = obj.to_ref();
-            let (live_def, mut config) = obj.defs_mut(flags)?;
-            if let Some(pdef) = &config {
+        let change = PinChange {
+            empty: "Empty cpu list for pinning",
+            field: tunable::cpu_vcpupin(vcpu),
+            check_config: |pdef: &Domain| {
                 if vcpu >= pdef.vcpus_max() {
                     return Err(qemu_error(
                         ErrorCode::InvalidArg,
@@ -607,15 +618,9 @@ impl QemuDriver {
                         ),
                     ));
                 }
-            }
-            if set.is_empty() {
-                return Err(qemu_error(
-                    ErrorCode::InvalidArg,
-                    "Empty cpu list for pinning",
-                ));
-            }
-            let mut status = false;
-            if let (Some(mut def), Some((_, threads))) = (live_def, &live) {
+                Ok(())
+            },
+            live: |def: &mut Domain, _: &Vm, threads: &Threads, set: &CpuSet| {
                 if threads.vcpus.is_empty() {
                     return Err(qemu_error(
                         ErrorCode::OperationInvalid,
@@ -632,19 +637,71 @@ impl QemuDriver {
                     ));
                 }
                 if let Some(tid) = threads.vcpu(vcpu) {
-                    set_affinity(tid, &set)?;
+                    set_affinity(tid, set)?;
                 }
-                set_vcpupin(&mut def, vcpu, set.clone());
+                set_vcpupin(def, vcpu, set.clone());
+                Ok(())
+            },
+            config: |pdef: &mut Domain, set: &CpuSet| {
+                set_vcpupin(pdef, vcpu, set.clone());
+                Ok(())
+            },
+        };
+        self.pin_change(dom, cpumap, flags, change).await
+    }
+
+    /// The common course of the pinning calls: under the domain's job, checks the
+    /// persistent definition, refuses an empty CPU list with `change.empty`, pins the
+    /// running threads and the live definition, then the persistent one; saves both and
+    /// emits the tunable event of a live pin.
+    async fn pin_change<P, L, C>(
+        &self,
+        dom: &DomainRef,
+        cpumap: &CpuMap,
+        flags: u32,
+        change: PinChange<P, L, C>,
+    ) -> Result<()>
+    where
+        P: FnOnce(&Domain) -> Result<()>,
+        L: FnOnce(&mut Domain, &Vm, &Threads, &CpuSet) -> Result<()>,
+        C: FnOnce(&mut Domain, &CpuSet) -> Result<()>,
+    {
+        let job = self.job(&dom.uuid);
+        let _job = job.lock().await;
+        let (flags, live) = self.live_threads(dom, flags).await?;
+        let set = map_to_set(cpumap);
+        let PinChange {
+            empty,
+            field,
+            check_config,
+            live: pin_live,
+            config: pin_config,
+        } = change;
+        let (live_ref, config) = self.with_obj(dom, |obj| {
+            let me = obj.to_ref();
+            let (live_def, mut config) = obj.defs_mut(flags)?;
+            if let Some(pdef) = &config {
+                check_config(pdef)?;
+            }
+            if set.is_empty() {
+                return Err(qemu_error(ErrorCode::InvalidArg, empty));
+            }
+            let mut status = false;
+            if let (Some(mut def), Some((vm, threads))) = (live_def, &live) {
+                pin_live(&mut def, vm, threads, &set)?;
                 status = true;
             }
-            let config = config.as_mut().map(|pdef| {
-                set_vcpupin(pdef, vcpu, set.clone());
-                (**pdef).clone()
-            });
+            let config = match config.as_mut() {
+                Some(pdef) => {
+                    pin_config(pdef, &set)?;
+                    Some((**pdef).clone())
+                }
+                None => None,
+            };
             Ok((status.then_some(me), config))
         })?;
         self.placement_commit(dom, live_ref.is_some(), config)?;
-        self.emit_pin(live_ref, tunable::cpu_vcpupin(vcpu), &set);
+        self.emit_pin(live_ref, field, &set);
         Ok(())
     }
 
@@ -716,36 +773,23 @@ impl QemuDriver {
             affect::LIVE | affect::CONFIG,
             "qemuDomainPinEmulator",
         )?;
-        let job = self.job(&dom.uuid);
-        let _job = job.lock().await;
-        let (flags, live) = self.live_threads(dom, flags).await?;
-        let set = map_to_set(cpumap);
-        let (live_ref, config) = self.with_obj(dom, |obj| {
-            let me = obj.to_ref();
-            let (live_def, mut config) = obj.defs_mut(flags)?;
-            if set.is_empty() {
-                return Err(qemu_error(
-                    ErrorCode::InvalidArg,
-                    "Empty cpu list for pinning",
-                ));
-            }
-            let mut status = false;
-            if let (Some(mut def), Some((vm, threads))) = (live_def, &live) {
+        let change = PinChange {
+            empty: "Empty cpu list for pinning",
+            field: tunable::CPU_EMULATORPIN.to_owned(),
+            check_config: |_: &Domain| Ok(()),
+            live: |def: &mut Domain, vm: &Vm, threads: &Threads, set: &CpuSet| {
                 for tid in threads.emulator(vm.pid()) {
-                    set_affinity(tid, &set)?;
+                    set_affinity(tid, set)?;
                 }
-                set_emulatorpin(&mut def, set.clone());
-                status = true;
-            }
-            let config = config.as_mut().map(|pdef| {
+                set_emulatorpin(def, set.clone());
+                Ok(())
+            },
+            config: |pdef: &mut Domain, set: &CpuSet| {
                 set_emulatorpin(pdef, set.clone());
-                (**pdef).clone()
-            });
-            Ok((status.then_some(me), config))
-        })?;
-        self.placement_commit(dom, live_ref.is_some(), config)?;
-        self.emit_pin(live_ref, tunable::CPU_EMULATORPIN.to_owned(), &set);
-        Ok(())
+                Ok(())
+            },
+        };
+        self.pin_change(dom, cpumap, flags, change).await
     }
 
     /// `virDomainGetEmulatorPinInfo`: the emulator pin, else `<vcpu cpuset>`, else the
@@ -826,52 +870,36 @@ impl QemuDriver {
             affect::LIVE | affect::CONFIG,
             "qemuDomainPinIOThread",
         )?;
-        let job = self.job(&dom.uuid);
-        let _job = job.lock().await;
-        let (flags, live) = self.live_threads(dom, flags).await?;
-        let set = map_to_set(cpumap);
-        let (live_ref, config) = self.with_obj(dom, |obj| {
-            let me = obj.to_ref();
-            let (live_def, mut config) = obj.defs_mut(flags)?;
-            if set.is_empty() {
-                return Err(qemu_error(
-                    ErrorCode::InvalidArg,
-                    "Empty iothread cpumap list for pinning",
-                ));
-            }
-            let mut status = false;
-            if let (Some(mut def), Some((_, threads))) = (live_def, &live) {
+        let change = PinChange {
+            empty: "Empty iothread cpumap list for pinning",
+            field: tunable::cpu_iothreadpin(iothread),
+            check_config: |_: &Domain| Ok(()),
+            live: |def: &mut Domain, _: &Vm, threads: &Threads, set: &CpuSet| {
                 let tid = threads
                     .iothread(iothread)
-                    .filter(|_| iothread_ids(&def).contains(&iothread))
+                    .filter(|_| iothread_ids(def).contains(&iothread))
                     .ok_or_else(|| {
                         qemu_error(
                             ErrorCode::InvalidArg,
                             format!("iothread {iothread} not found"),
                         )
                     })?;
-                set_affinity(tid, &set)?;
-                set_iothreadpin(&mut def, iothread, set.clone());
-                status = true;
-            }
-            let config = match config.as_mut() {
-                Some(pdef) => {
-                    if !iothread_ids(pdef).contains(&iothread) {
-                        return Err(qemu_error(
-                            ErrorCode::InvalidArg,
-                            format!("iothreadid {iothread} not found"),
-                        ));
-                    }
-                    set_iothreadpin(pdef, iothread, set.clone());
-                    Some((**pdef).clone())
+                set_affinity(tid, set)?;
+                set_iothreadpin(def, iothread, set.clone());
+                Ok(())
+            },
+            config: |pdef: &mut Domain, set: &CpuSet| {
+                if !iothread_ids(pdef).contains(&iothread) {
+                    return Err(qemu_error(
+                        ErrorCode::InvalidArg,
+                        format!("iothreadid {iothread} not found"),
+                    ));
                 }
-                None => None,
-            };
-            Ok((status.then_some(me), config))
-        })?;
-        self.placement_commit(dom, live_ref.is_some(), config)?;
-        self.emit_pin(live_ref, tunable::cpu_iothreadpin(iothread), &set);
-        Ok(())
+                set_iothreadpin(pdef, iothread, set.clone());
+                Ok(())
+            },
+        };
+        self.pin_change(dom, cpumap, flags, change).await
     }
 
     /// `virDomainGetNumaParameters`: `numa_mode` (strict without `<numatune>`) and
