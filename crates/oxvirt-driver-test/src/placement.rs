@@ -7,6 +7,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use oxvirt_domain::domain::Domain;
 use oxvirt_domain::driver::flags::affect;
+use oxvirt_domain::driver::placement::{
+    expect_type, map_to_set, numa_mode_number, numa_mode_of, parse_nodeset, set_to_map, NUMA_MODE,
+    NUMA_NODESET,
+};
 use oxvirt_domain::driver::{
     CpuMap, DomainRef, IothreadInfo, NodeCpuMap, TypedParam, TypedValue, VcpuInfo,
 };
@@ -22,30 +26,12 @@ type Result<T> = std::result::Result<T, VirError>;
 
 /// `VIR_TYPED_PARAM_STRING_OKAY`.
 const STRING_OKAY: u32 = 1 << 2;
-/// `VIR_DOMAIN_NUMA_MODE`.
-const NUMA_MODE: &str = "numa_mode";
-/// `VIR_DOMAIN_NUMA_NODESET`.
-const NUMA_NODESET: &str = "numa_nodeset";
 /// `VIR_VCPU_RUNNING`.
 const VCPU_RUNNING: i32 = 1;
 
 /// `VIR_ERR_INVALID_ARG` from the test driver.
 fn test_invalid_arg(detail: impl AsRef<str>) -> VirError {
     VirError::new(ErrorDomain::Test, ErrorCode::InvalidArg, detail)
-}
-
-/// The host CPUs a map of `maplen` bytes names.
-fn set_of(map: &CpuMap) -> CpuSet {
-    let mut set = CpuSet::new();
-    for cpu in map.cpus() {
-        set.insert(cpu);
-    }
-    set
-}
-
-/// `set` as a map of `maplen` bytes (`virBitmapToDataBuf`).
-fn map_of(set: &CpuSet, maplen: usize) -> CpuMap {
-    CpuMap::from_cpus(maplen, set.iter())
 }
 
 /// Every CPU of a host of `cpus` CPUs.
@@ -88,25 +74,6 @@ fn vcpu_counts(def: &Domain) -> (u32, u32) {
 
 fn iothread_ids(def: &Domain) -> Vec<u32> {
     oxvirt_domain::tuning::IothreadIds::all_ids(def.iothreads.as_ref(), def.iothreadids.as_ref())
-}
-
-fn numa_mode_number(mode: NumaMode) -> i32 {
-    match mode {
-        NumaMode::Strict => 0,
-        NumaMode::Preferred => 1,
-        NumaMode::Interleave => 2,
-        NumaMode::Restrictive => 3,
-    }
-}
-
-fn numa_mode_of(n: i32) -> Option<NumaMode> {
-    Some(match n {
-        0 => NumaMode::Strict,
-        1 => NumaMode::Preferred,
-        2 => NumaMode::Interleave,
-        3 => NumaMode::Restrictive,
-        _ => return None,
-    })
 }
 
 impl TestDriver {
@@ -200,7 +167,7 @@ impl TestDriver {
                 cpu_time_ns: micros / 10,
                 cpu: set.last().map_or(-1, |c| c as i32),
             });
-            maps.push(map_of(&set, maplen));
+            maps.push(set_to_map(&set, maplen));
         }
         Ok((info, maps))
     }
@@ -223,7 +190,7 @@ impl TestDriver {
         let (def, _) = node.obj(dom)?.one_def(flags)?;
         let n = vcpu_counts(def).0.min(max_vcpus);
         Ok((0..n)
-            .map(|i| map_of(&vcpu_affinity(def, i, &all), maplen))
+            .map(|i| set_to_map(&vcpu_affinity(def, i, &all), maplen))
             .collect())
     }
 
@@ -249,7 +216,7 @@ impl TestDriver {
                 "requested vcpu '{vcpu}' is not present in the domain"
             )));
         }
-        let set = set_of(cpumap);
+        let set = map_to_set(cpumap);
         let tune = def.cputune.get_or_insert_with(Cputune::default);
         tune.vcpupins.retain(|p| p.vcpu != vcpu);
         let at = tune.vcpupins.partition_point(|p| p.vcpu < vcpu);
@@ -285,7 +252,7 @@ impl TestDriver {
             .and_then(|t| t.emulatorpin.as_ref())
             .map(|p| p.cpuset.clone())
             .unwrap_or_else(|| default_affinity(def, &all));
-        Ok(map_of(&set, maplen))
+        Ok(set_to_map(&set, maplen))
     }
 
     /// `testDomainPinEmulator`.
@@ -297,7 +264,7 @@ impl TestDriver {
         )?;
         let mut node = self.lock();
         let (mut def, _) = node.obj_mut(dom)?.one_def_mut(flags)?;
-        let set = set_of(cpumap);
+        let set = map_to_set(cpumap);
         if set.is_empty() {
             return Err(test_invalid_arg("Empty cpu list for pinning"));
         }
@@ -331,7 +298,7 @@ impl TestDriver {
                 let bits = set.last().map_or(cpus, |l| (l + 1).max(cpus));
                 IothreadInfo {
                     id,
-                    cpumap: map_of(&set, maplen_for(bits)),
+                    cpumap: set_to_map(&set, maplen_for(bits)),
                 }
             })
             .collect())
@@ -355,7 +322,7 @@ impl TestDriver {
         if !iothread_ids(&def).contains(&id) {
             return Err(test_invalid_arg(format!("iothreadid {id} not found")));
         }
-        let set = set_of(cpumap);
+        let set = map_to_set(cpumap);
         if set.is_empty() {
             return Err(test_invalid_arg("Empty iothread cpumap list for pinning"));
         }
@@ -416,13 +383,7 @@ impl TestDriver {
                     })?);
                 }
                 (NUMA_NODESET, TypedValue::String(s)) => {
-                    let set = CpuSet::parse(s).map_err(|_| {
-                        VirError::new(
-                            ErrorDomain::None,
-                            ErrorCode::InvalidArg,
-                            format!("Failed to parse bitmap '{s}'"),
-                        )
-                    })?;
+                    let set = parse_nodeset(s)?;
                     if set.is_empty() {
                         return Err(invalid(format!("Invalid nodeset of 'numatune': {s}")));
                     }
@@ -434,15 +395,8 @@ impl TestDriver {
                     } else {
                         "string"
                     };
-                    return Err(VirError::new(
-                        ErrorDomain::None,
-                        ErrorCode::InvalidArg,
-                        format!(
-                            "invalid type '{}' for parameter '{}', expected '{expected}'",
-                            type_name(&p.value),
-                            p.field
-                        ),
-                    ));
+                    // The arms above took the right types: this one refuses.
+                    expect_type(p, expected)?;
                 }
                 (other, _) => {
                     return Err(VirError::new(
@@ -477,18 +431,5 @@ impl TestDriver {
             ));
         }
         Ok(())
-    }
-}
-
-/// `virTypedParameterTypeToString`.
-fn type_name(v: &TypedValue) -> &'static str {
-    match v {
-        TypedValue::Int(_) => "int",
-        TypedValue::UInt(_) => "uint",
-        TypedValue::LLong(_) => "llong",
-        TypedValue::ULLong(_) => "ullong",
-        TypedValue::Double(_) => "double",
-        TypedValue::Boolean(_) => "boolean",
-        TypedValue::String(_) => "string",
     }
 }

@@ -14,6 +14,7 @@
 pub mod event;
 pub mod flags;
 pub mod node;
+pub mod placement;
 pub mod state;
 pub mod typed;
 

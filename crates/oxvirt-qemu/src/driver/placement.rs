@@ -22,6 +22,10 @@
 
 use oxvirt_domain::driver::event::tunable;
 use oxvirt_domain::driver::flags::affect;
+use oxvirt_domain::driver::placement::{
+    expect_type, numa_mode_number, numa_mode_of, parse_nodeset, NUMA_MODE, NUMA_NODESET,
+};
+pub(crate) use oxvirt_domain::driver::placement::{map_to_set, set_to_map};
 use oxvirt_domain::driver::{
     CpuMap, DomainEvent, DomainRef, IothreadInfo, Result, TypedParam, TypedValue, VcpuInfo,
 };
@@ -122,20 +126,6 @@ fn all_cpus() -> CpuSet {
 /// The bytes of a map of every host CPU.
 fn host_maplen() -> usize {
     host_cpu_count().div_ceil(8) as usize
-}
-
-/// The CPUs of a libvirt CPU map.
-pub(crate) fn map_to_set(map: &CpuMap) -> CpuSet {
-    let mut set = CpuSet::new();
-    for cpu in map.cpus() {
-        set.insert(cpu);
-    }
-    set
-}
-
-/// A CPU set as a map of `maplen` bytes (`virBitmapToDataBuf`).
-pub(crate) fn set_to_map(set: &CpuSet, maplen: usize) -> CpuMap {
-    CpuMap::from_cpus(maplen, set.iter())
 }
 
 /// The thread ids of process `pid` (`/proc/PID/task`).
@@ -323,25 +313,6 @@ fn node_available(node: u32) -> bool {
     base.join(format!("node{node}")).exists()
 }
 
-fn numa_mode_number(mode: NumaMode) -> i32 {
-    match mode {
-        NumaMode::Strict => 0,
-        NumaMode::Preferred => 1,
-        NumaMode::Interleave => 2,
-        NumaMode::Restrictive => 3,
-    }
-}
-
-fn numa_mode_of(number: i32) -> Option<NumaMode> {
-    Some(match number {
-        0 => NumaMode::Strict,
-        1 => NumaMode::Preferred,
-        2 => NumaMode::Interleave,
-        3 => NumaMode::Restrictive,
-        _ => return None,
-    })
-}
-
 /// `virDomainNumatuneGetMode(def, -1)`: the mode of `<numatune><memory>`, if given.
 fn numa_mode(def: &Domain) -> Option<NumaMode> {
     def.numatune.as_ref()?.memory.as_ref().map(|m| m.mode)
@@ -470,30 +441,6 @@ async fn query_threads(vm: &Vm) -> Result<Threads> {
         }
     }
     Ok(Threads { vcpus, iothreads })
-}
-
-/// Checks that a typed parameter has the type libvirt's `virTypedParamsValidate` expects.
-fn expect_type(p: &TypedParam, want: &str) -> Result<()> {
-    let have = match &p.value {
-        TypedValue::Int(_) => "int",
-        TypedValue::UInt(_) => "uint",
-        TypedValue::LLong(_) => "llong",
-        TypedValue::ULLong(_) => "ullong",
-        TypedValue::Double(_) => "double",
-        TypedValue::Boolean(_) => "boolean",
-        TypedValue::String(_) => "string",
-    };
-    if have == want {
-        return Ok(());
-    }
-    Err(VirError::new(
-        ErrorDomain::None,
-        ErrorCode::InvalidArg,
-        format!(
-            "invalid type '{have}' for parameter '{}', expected '{want}'",
-            p.field
-        ),
-    ))
 }
 
 impl QemuDriver {
@@ -925,8 +872,8 @@ impl QemuDriver {
                 .map(|s| s.to_string())
                 .unwrap_or_default();
             Ok(vec![
-                TypedParam::new("numa_mode", TypedValue::Int(numa_mode_number(mode))),
-                TypedParam::new("numa_nodeset", TypedValue::String(nodeset)),
+                TypedParam::new(NUMA_MODE, TypedValue::Int(numa_mode_number(mode))),
+                TypedParam::new(NUMA_NODESET, TypedValue::String(nodeset)),
             ])
         })
     }
@@ -947,8 +894,8 @@ impl QemuDriver {
         let mut nodeset = None;
         for p in params {
             match p.field.as_str() {
-                "numa_mode" => expect_type(p, "int")?,
-                "numa_nodeset" => expect_type(p, "string")?,
+                NUMA_MODE => expect_type(p, "int")?,
+                NUMA_NODESET => expect_type(p, "string")?,
                 other => {
                     return Err(VirError::new(
                         ErrorDomain::None,
@@ -972,13 +919,7 @@ impl QemuDriver {
                     })?);
                 }
                 TypedValue::String(s) => {
-                    let set = CpuSet::parse(s).map_err(|_| {
-                        VirError::new(
-                            ErrorDomain::None,
-                            ErrorCode::InvalidArg,
-                            format!("Failed to parse bitmap '{s}'"),
-                        )
-                    })?;
+                    let set = parse_nodeset(s)?;
                     if set.is_empty() {
                         return Err(qemu_error(
                             ErrorCode::OperationInvalid,

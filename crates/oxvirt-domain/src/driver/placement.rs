@@ -1,0 +1,133 @@
+//! What every driver's placement calls share: the NUMA parameters' names and mode numbers
+//! (`virDomainGetNumaParameters`/`virDomainSetNumaParameters`), their nodeset parsing and
+//! type checks, and the conversion between API CPU maps and CPU sets.
+
+use oxvirt_xml::types::cpuset::CpuSet;
+use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
+
+use super::node::CpuMap;
+use super::typed::{TypedParam, TypedValue};
+use crate::tuning::NumaMode;
+
+/// `VIR_DOMAIN_NUMA_MODE`: the `<numatune><memory mode>` as a number.
+pub const NUMA_MODE: &str = "numa_mode";
+/// `VIR_DOMAIN_NUMA_NODESET`: the `<numatune><memory nodeset>`.
+pub const NUMA_NODESET: &str = "numa_nodeset";
+
+/// `virDomainNumatuneMemMode` number of `mode` (strict 0 ... restrictive 3).
+pub fn numa_mode_number(mode: NumaMode) -> i32 {
+    match mode {
+        NumaMode::Strict => 0,
+        NumaMode::Preferred => 1,
+        NumaMode::Interleave => 2,
+        NumaMode::Restrictive => 3,
+    }
+}
+
+/// The mode of a `virDomainNumatuneMemMode` number, if it names one.
+pub fn numa_mode_of(number: i32) -> Option<NumaMode> {
+    Some(match number {
+        0 => NumaMode::Strict,
+        1 => NumaMode::Preferred,
+        2 => NumaMode::Interleave,
+        3 => NumaMode::Restrictive,
+        _ => return None,
+    })
+}
+
+/// A `numa_nodeset` value as a set (`virBitmapParse`), refused as libvirt refuses it:
+/// "Failed to parse bitmap '...'". An empty set is returned as such.
+pub fn parse_nodeset(text: &str) -> Result<CpuSet, VirError> {
+    CpuSet::parse(text).map_err(|_| {
+        VirError::new(
+            ErrorDomain::None,
+            ErrorCode::InvalidArg,
+            format!("Failed to parse bitmap '{text}'"),
+        )
+    })
+}
+
+/// `virTypedParameterTypeToString` of a value's type.
+pub fn type_name(value: &TypedValue) -> &'static str {
+    match value {
+        TypedValue::Int(_) => "int",
+        TypedValue::UInt(_) => "uint",
+        TypedValue::LLong(_) => "llong",
+        TypedValue::ULLong(_) => "ullong",
+        TypedValue::Double(_) => "double",
+        TypedValue::Boolean(_) => "boolean",
+        TypedValue::String(_) => "string",
+    }
+}
+
+/// Checks that `param` has the type `want` (`"int"`, `"string"` ...), as
+/// `virTypedParamsValidate` does, with its message.
+pub fn expect_type(param: &TypedParam, want: &str) -> Result<(), VirError> {
+    let have = type_name(&param.value);
+    if have == want {
+        return Ok(());
+    }
+    Err(VirError::new(
+        ErrorDomain::None,
+        ErrorCode::InvalidArg,
+        format!(
+            "invalid type '{have}' for parameter '{}', expected '{want}'",
+            param.field
+        ),
+    ))
+}
+
+/// The CPUs a CPU map names, as a set.
+pub fn map_to_set(map: &CpuMap) -> CpuSet {
+    let mut set = CpuSet::new();
+    for cpu in map.cpus() {
+        set.insert(cpu);
+    }
+    set
+}
+
+/// `set` as a CPU map of `maplen` bytes (`virBitmapToDataBuf`).
+pub fn set_to_map(set: &CpuSet, maplen: usize) -> CpuMap {
+    CpuMap::from_cpus(maplen, set.iter())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numa_modes_round_trip() {
+        for n in 0..4 {
+            let mode = numa_mode_of(n).expect("a mode");
+            assert_eq!(numa_mode_number(mode), n);
+        }
+        assert_eq!(numa_mode_of(4), None);
+        assert_eq!(numa_mode_of(-1), None);
+    }
+
+    #[test]
+    fn nodesets_and_types_are_checked() {
+        assert_eq!(parse_nodeset("0-1").expect("parses").to_string(), "0-1");
+        let err = parse_nodeset("x").expect_err("refused");
+        assert!(
+            err.to_string().contains("Failed to parse bitmap 'x'"),
+            "{err}"
+        );
+        let p = TypedParam::new(NUMA_MODE, TypedValue::String("1".into()));
+        assert!(expect_type(&p, "string").is_ok());
+        let err = expect_type(&p, "int").expect_err("wrong type");
+        assert!(
+            err.to_string()
+                .contains("invalid type 'string' for parameter 'numa_mode', expected 'int'"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn maps_and_sets_convert() {
+        let set = CpuSet::parse("0,2,9").expect("parses");
+        let map = set_to_map(&set, 2);
+        assert_eq!(map.0, vec![0b101, 0b10]);
+        assert_eq!(map_to_set(&map), set);
+    }
+}
