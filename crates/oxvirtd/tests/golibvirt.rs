@@ -6,52 +6,15 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
-use common::{skip, virsh, Daemon};
-
-const GO_LIBVIRT: &str = "/usr/share/gocode/src/github.com/digitalocean/go-libvirt";
-
-/// Builds tests/go/main.go in GOPATH mode against Debian's go-libvirt source.
-fn build(out: &Path) -> Result<(), String> {
-    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/go");
-    std::fs::create_dir_all(&target).map_err(|e| e.to_string())?;
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go/main.go");
-    let built = Command::new("go")
-        .args(["build", "-o"])
-        .arg(out)
-        .arg(&src)
-        .env("GO111MODULE", "off")
-        .env("GOPATH", "/usr/share/gocode")
-        .env("GOCACHE", target.join("cache"))
-        .output()
-        .map_err(|e| format!("go: {e}"))?;
-    if !built.status.success() {
-        return Err(String::from_utf8_lossy(&built.stderr).into_owned());
-    }
-    Ok(())
-}
+use common::{golibvirt, virsh, Daemon};
 
 #[test]
 fn go_libvirt_manages_test_default() {
-    if !Path::new(GO_LIBVIRT).exists() || Command::new("go").arg("version").output().is_err() {
-        skip(
-            "go_libvirt_manages_test_default",
-            "golang-go and golang-github-digitalocean-go-libvirt-dev are not installed",
-        );
+    if !golibvirt::needs_go_libvirt("go_libvirt_manages_test_default") {
         return;
     }
     let d = Daemon::start("golibvirt");
-    let exe = d.dir.join("golibvirt-check");
-    build(&exe).unwrap();
-    let out = Command::new(&exe).arg(d.sock()).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "go-libvirt failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = golibvirt::run(&d, "go", "golibvirt-check");
     let hostname = String::from_utf8(virsh("test:///default", &["hostname"]).stdout).unwrap();
     let expected = format!(
         "hostname {}\n\

@@ -8,6 +8,7 @@
 
 pub mod clients;
 pub mod daemon;
+pub mod golibvirt;
 pub mod qemu;
 pub mod raw;
 
