@@ -1,40 +1,13 @@
 //! The host CPU description, host UUID, power management and IOMMU support, from fake
 //! trees, libvirt's test data and this machine.
 
-use std::path::PathBuf;
+mod common;
 
+use common::Tree;
 use oxvirt_node::hostcpu::{self, CpuTopology, HostCpu};
 use oxvirt_node::sysinfo::{CommandOutput, CommandRunner};
 use oxvirt_node::Host;
 use oxvirt_xml::testdata::conformance;
-
-/// A fake root with `files` (absolute path, contents), removed when dropped.
-struct Tree(PathBuf);
-
-impl Tree {
-    fn new(name: &str, files: &[(&str, &str)]) -> Tree {
-        let root =
-            std::env::temp_dir().join(format!("oxvirt-node-hostcpu-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(&root).expect("the tree's root");
-        for (path, text) in files {
-            let p = root.join(path.trim_start_matches('/'));
-            std::fs::create_dir_all(p.parent().expect("a parent")).expect("a directory");
-            std::fs::write(p, text).expect("a file");
-        }
-        Tree(root)
-    }
-
-    fn host(&self) -> Host {
-        Host::new(&self.0)
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 const CPUINFO: &str = "processor\t: 0
 vendor_id\t: GenuineIntel

@@ -4,12 +4,15 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::{conformance_dir, linux_cases};
 use oxvirt_node::nodeinfo::{cpu_counts_with_subcores, node_info, CpuCounts};
 use oxvirt_node::topology::Topology;
 use oxvirt_node::Host;
-use oxvirt_xml::testdata::{conformance, Tally};
+use oxvirt_xml::testdata::Tally;
 use oxvirt_xml::types::cpuset::CpuSet;
 
 /// A root whose `/sys/devices/system` is `tree`.
@@ -45,32 +48,14 @@ const ARCHES: [&str; 7] = [
 
 #[test]
 fn virhostcpu_nodeinfo_conformance() {
-    let dir = conformance("node/virhostcpudata");
-    if !dir.exists() {
-        eprintln!(
-            "SKIPPED virhostcpu_nodeinfo_conformance: {} not found",
-            dir.display()
-        );
+    let Some(dir) = conformance_dir("virhostcpu_nodeinfo_conformance", "node/virhostcpudata")
+    else {
         return;
-    }
-    let mut cases: Vec<(String, String)> = Vec::new();
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let file = entry.unwrap().file_name().to_string_lossy().into_owned();
-        let Some(rest) = file
-            .strip_prefix("linux-")
-            .and_then(|f| f.strip_suffix(".cpuinfo"))
-        else {
-            continue;
-        };
-        let Some(arch) = ARCHES.iter().find(|a| rest.starts_with(&format!("{a}-"))) else {
-            continue;
-        };
-        let name = &rest[arch.len() + 1..];
-        if dir.join(format!("linux-{name}")).is_dir() {
-            cases.push((arch.to_string(), name.to_string()));
-        }
-    }
-    cases.sort();
+    };
+    let cases = linux_cases(&dir, "linux-", ".cpuinfo", |rest| {
+        let arch = ARCHES.iter().find(|a| rest.starts_with(&format!("{a}-")))?;
+        Some((arch.to_string(), rest[arch.len() + 1..].to_string()))
+    });
     let mut required = Tally::default();
     let mut others = Tally::default();
     for (arch, name) in &cases {

@@ -1,40 +1,13 @@
 //! Node statistics, free memory, free pages and the CPU map, read from libvirt's test data
 //! and from small fake sysfs/procfs trees.
 
-use std::path::PathBuf;
+mod common;
 
+use common::Tree;
 use oxvirt_node::stats::{self, ALL_CELLS, ALL_CPUS, TICK_NS};
 use oxvirt_node::{cpumap, memory, Host};
 use oxvirt_xml::testdata::{conformance, first_diff};
 use oxvirt_xml::{ErrorCode, ErrorDomain};
-
-/// A fake root with `files` (absolute path, contents), removed when dropped.
-struct Tree(PathBuf);
-
-impl Tree {
-    fn new(name: &str, files: &[(&str, &str)]) -> Tree {
-        let root =
-            std::env::temp_dir().join(format!("oxvirt-node-stats-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        for (path, text) in files {
-            let p = root.join(path.trim_start_matches('/'));
-            std::fs::create_dir_all(p.parent().expect("a parent")).expect("a directory");
-            std::fs::write(p, text).expect("a file");
-        }
-        std::fs::create_dir_all(&root).expect("the tree's root");
-        Tree(root)
-    }
-
-    fn host(&self) -> Host {
-        Host::new(&self.0)
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 #[test]
 fn cpu_stats_match_virhostcputest_24cpu() {

@@ -9,8 +9,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::{conformance_dir, linux_cases, write};
 use oxvirt_node::caps::{Capabilities, MigrationFeatures};
 use oxvirt_node::topology::{CellProbe, Topology};
 use oxvirt_node::Host;
@@ -109,31 +112,13 @@ fn document(tree: &Path, arch: &str, name: &str) -> Result<String, String> {
 
 #[test]
 fn vircaps2xml_conformance() {
-    let dir = conformance("node/vircaps2xmldata");
-    if !dir.exists() {
-        eprintln!(
-            "SKIPPED vircaps2xml_conformance: {} not found",
-            dir.display()
-        );
+    let Some(dir) = conformance_dir("vircaps2xml_conformance", "node/vircaps2xmldata") else {
         return;
-    }
-    let mut cases: Vec<(String, String)> = Vec::new();
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let file = entry.unwrap().file_name().to_string_lossy().into_owned();
-        let Some(rest) = file
-            .strip_prefix("vircaps-")
-            .and_then(|f| f.strip_suffix(".xml"))
-        else {
-            continue;
-        };
-        let Some((arch, name)) = rest.split_once('-') else {
-            continue;
-        };
-        if dir.join(format!("linux-{name}")).is_dir() {
-            cases.push((arch.to_string(), name.to_string()));
-        }
-    }
-    cases.sort();
+    };
+    let cases = linux_cases(&dir, "vircaps-", ".xml", |rest| {
+        let (arch, name) = rest.split_once('-')?;
+        Some((arch.to_string(), name.to_string()))
+    });
     let mut tally = Tally::default();
     for (arch, name) in &cases {
         let want = std::fs::read_to_string(dir.join(format!("vircaps-{arch}-{name}.xml"))).unwrap();
@@ -199,12 +184,6 @@ fn no_numa_falls_back_to_one_cell() {
     assert!(xml.contains(
         "        <cell id='0'>\n          <memory unit='KiB'>8048096</memory>\n          <cpus num="
     ));
-}
-
-fn write(root: &Path, path: &str, text: &str) {
-    let full = root.join(path.trim_start_matches('/'));
-    std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-    std::fs::write(full, text).unwrap();
 }
 
 /// The real sysfs reading (no mock): memory from `nodeN/meminfo`, huge page pools and the
