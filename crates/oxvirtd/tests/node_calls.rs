@@ -8,29 +8,13 @@ mod common;
 
 use std::process::Output;
 
-use common::{error_parts, needs_python_libvirt, needs_virsh, python, virsh, Daemon, Raw};
+use common::{
+    error_parts, needs_python_libvirt, needs_virsh, normalised, python, virsh, Daemon, Raw,
+};
 use oxvirt_rpc::remote::*;
 use oxvirt_rpc::types::NonnullDomain;
 use oxvirt_rpc::xdr::{decode_from, Opaque};
 use oxvirt_rpc::{MessageStatus, RemoteProcedure as P};
-
-/// stdout, stderr and exit status, with the CPU time (which moves with the clock) blanked.
-fn normalised(out: &Output) -> (String, String, Option<i32>) {
-    let norm = |b: &[u8]| {
-        String::from_utf8_lossy(b)
-            .lines()
-            .map(|l| {
-                if l.starts_with("CPU time:") {
-                    "CPU time: N".to_owned()
-                } else {
-                    l.to_owned()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    (norm(&out.stdout), norm(&out.stderr), out.status.code())
-}
 
 /// Command lines, each one virsh run (virsh splits a single argument itself, `;` between
 /// commands), each against a fresh daemon.

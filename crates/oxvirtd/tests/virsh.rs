@@ -6,34 +6,15 @@
 mod common;
 
 use std::os::unix::net::UnixStream;
-use std::process::Output;
 use std::time::Duration;
 
 use common::{
-    keepalive_packet, needs_python_libvirt, needs_virsh, python, remote_error, virsh, Daemon, Raw,
-    NO_ARGS,
+    keepalive_packet, needs_python_libvirt, needs_virsh, normalised, python, remote_error, virsh,
+    Daemon, Raw, NO_ARGS,
 };
 use oxvirt_rpc::remote::{ConnectGetHostnameRet, ConnectOpenArgs};
 use oxvirt_rpc::xdr::decode_from;
 use oxvirt_rpc::{MessageStatus, MessageType, RemoteError};
-
-/// stdout, stderr and exit status, with the CPU time (which moves) blanked.
-fn normalised(out: &Output) -> (String, String, Option<i32>) {
-    let norm = |b: &[u8]| {
-        String::from_utf8_lossy(b)
-            .lines()
-            .map(|l| {
-                if l.starts_with("CPU time:") {
-                    "CPU time: N".to_owned()
-                } else {
-                    l.to_owned()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    (norm(&out.stdout), norm(&out.stderr), out.status.code())
-}
 
 #[test]
 fn virsh_matches_in_process_test_driver() {

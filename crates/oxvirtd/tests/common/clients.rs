@@ -87,3 +87,21 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// stdout, stderr and exit status, with the CPU time (which moves with the clock) blanked.
+pub fn normalised(out: &Output) -> (String, String, Option<i32>) {
+    let norm = |b: &[u8]| {
+        String::from_utf8_lossy(b)
+            .lines()
+            .map(|l| {
+                if l.starts_with("CPU time:") {
+                    "CPU time: N".to_owned()
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    (norm(&out.stdout), norm(&out.stderr), out.status.code())
+}
