@@ -3,26 +3,14 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use common::{have_qemu, QEMU};
 use oxvirt_qemu::caps::{probe, CapsCache};
 use oxvirt_xml::ErrorCode;
-
-const QEMU: &str = "/usr/bin/qemu-system-x86_64";
-
-fn have_qemu(test: &str) -> bool {
-    let ok = Path::new(QEMU).exists();
-    if !ok {
-        // `cargo xtask ci` sets this: there, real QEMU must be tested, not skipped.
-        assert!(
-            std::env::var_os("OXVIRT_REQUIRE_GUEST").is_none(),
-            "QEMU is required here (OXVIRT_REQUIRE_GUEST is set)"
-        );
-        eprintln!("SKIPPED {test}: {QEMU} is not installed (apt-get install qemu-system-x86)");
-    }
-    ok
-}
 
 fn conformance() -> Option<PathBuf> {
     let dir = std::env::var_os("OXVIRT_CONFORMANCE")

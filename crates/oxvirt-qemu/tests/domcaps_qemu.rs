@@ -5,28 +5,17 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::{have_qemu, QEMU};
 use oxvirt_qemu::caps::{CapsCache, CpuDefinition, KvmCaps, Machine, QemuCaps};
 use oxvirt_qemu::domcaps::{self, DomCapsHost, DomCapsQuery, Firmware, Selection};
 use oxvirt_qemu::guests::{self, default_search_path, find_binaries, host_arch};
 use oxvirt_xml::ErrorCode;
-
-const QEMU: &str = "/usr/bin/qemu-system-x86_64";
-
-fn have_qemu(test: &str) -> bool {
-    let ok = Path::new(QEMU).exists();
-    if !ok {
-        assert!(
-            std::env::var_os("OXVIRT_REQUIRE_GUEST").is_none(),
-            "QEMU is required here (OXVIRT_REQUIRE_GUEST is set)"
-        );
-        eprintln!("SKIPPED {test}: {QEMU} is not installed");
-    }
-    ok
-}
 
 /// `virsh -c qemu:///system ARGS` from the real libvirtd, or `None` (with a SKIPPED
 /// line) when it does not answer.

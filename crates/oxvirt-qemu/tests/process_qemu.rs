@@ -4,12 +4,13 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use common::{have_qemu, QEMU};
 use oxvirt_qemu::process::{Launch, QemuProcess};
-
-const QEMU: &str = "/usr/bin/qemu-system-x86_64";
 
 struct Scratch(PathBuf);
 
@@ -74,19 +75,6 @@ impl Drop for Reaper {
             .stderr(std::process::Stdio::null())
             .status();
     }
-}
-
-fn have_qemu(test: &str) -> bool {
-    let ok = Path::new(QEMU).exists();
-    if !ok {
-        // `cargo xtask ci` sets this: there, real QEMU must be tested, not skipped.
-        assert!(
-            std::env::var_os("OXVIRT_REQUIRE_GUEST").is_none(),
-            "QEMU is required here (OXVIRT_REQUIRE_GUEST is set)"
-        );
-        eprintln!("SKIPPED {test}: {QEMU} is not installed");
-    }
-    ok
 }
 
 fn running(pid: i32) -> bool {

@@ -21,6 +21,18 @@ pub fn usable(test: &str, ok: bool, why: &str) -> bool {
     ok
 }
 
+/// The QEMU binary the tests run.
+pub const QEMU: &str = "/usr/bin/qemu-system-x86_64";
+
+/// Whether QEMU is installed, by the rule of [`usable`].
+pub fn have_qemu(test: &str) -> bool {
+    usable(
+        test,
+        std::path::Path::new(QEMU).exists(),
+        &format!("{QEMU} is not installed (apt-get install qemu-system-x86)"),
+    )
+}
+
 /// A test's state and runtime directories (and any images), removed at the end.
 pub struct Scratch(pub PathBuf);
 
