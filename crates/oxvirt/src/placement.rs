@@ -2,6 +2,7 @@
 //! public-API argument checks made before the driver is called (`VIR_ERR_INVALID_ARG` with
 //! libvirt's bare sentence, `VIR_ERR_OPERATION_DENIED` on a read-only connection).
 
+use oxvirt_domain::driver::placement::{pin_inactive_error, vcpu_fits};
 use oxvirt_domain::driver::{flags, CpuMap, IothreadInfo, NodeCpuMap, TypedParam, VcpuInfo};
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
@@ -45,18 +46,6 @@ fn live_or_config(flags: u32) -> Result<()> {
         return Err(invalid(
             "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive"
                 .into(),
-        ));
-    }
-    Ok(())
-}
-
-/// A vCPU number must fit libvirt's 16 bits (`VIR_ERR_OVERFLOW`).
-fn vcpu_fits(vcpu: u32) -> Result<()> {
-    if vcpu > u32::from(u16::MAX) {
-        return Err(VirError::new(
-            ErrorDomain::Domain,
-            ErrorCode::Overflow,
-            format!("input too large: {vcpu}"),
         ));
     }
     Ok(())
@@ -163,19 +152,7 @@ impl Domain {
         vcpu_fits(vcpu)?;
         // libvirt's drivers pin the live vCPU here and refuse an inactive domain.
         if !self.driver().is_active(&self.to_ref()).await? {
-            return Err(if self.driver().hypervisor_type() == "TEST" {
-                VirError::new(
-                    ErrorDomain::Test,
-                    ErrorCode::OperationInvalid,
-                    "cannot pin vcpus on an inactive domain",
-                )
-            } else {
-                VirError::new(
-                    ErrorDomain::Qemu,
-                    ErrorCode::OperationInvalid,
-                    "domain is not running",
-                )
-            });
+            return Err(pin_inactive_error(self.driver().hypervisor_type()));
         }
         self.driver()
             .pin_vcpu(&self.to_ref(), vcpu, cpumap, flags::affect::CURRENT)

@@ -91,6 +91,36 @@ pub fn set_to_map(set: &CpuSet, maplen: usize) -> CpuMap {
     CpuMap::from_cpus(maplen, set.iter())
 }
 
+/// A vCPU number must fit libvirt's 16 bits (`VIR_ERR_OVERFLOW`, "input too large").
+pub fn vcpu_fits(vcpu: u32) -> Result<(), VirError> {
+    if vcpu > u32::from(u16::MAX) {
+        return Err(VirError::new(
+            ErrorDomain::Domain,
+            ErrorCode::Overflow,
+            format!("input too large: {vcpu}"),
+        ));
+    }
+    Ok(())
+}
+
+/// libvirt's refusal of `virDomainPinVcpu` (no flags) for an inactive domain of the driver
+/// of `hypervisor_type`: the test driver's own words, else "domain is not running".
+pub fn pin_inactive_error(hypervisor_type: &str) -> VirError {
+    if hypervisor_type == "TEST" {
+        VirError::new(
+            ErrorDomain::Test,
+            ErrorCode::OperationInvalid,
+            "cannot pin vcpus on an inactive domain",
+        )
+    } else {
+        VirError::new(
+            ErrorDomain::Qemu,
+            ErrorCode::OperationInvalid,
+            "domain is not running",
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +151,21 @@ mod tests {
                 .contains("invalid type 'string' for parameter 'numa_mode', expected 'int'"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn vcpu_numbers_and_inactive_pins_are_refused() {
+        assert!(vcpu_fits(65535).is_ok());
+        let err = vcpu_fits(65536).expect_err("too large");
+        assert_eq!(err.code, ErrorCode::Overflow);
+        assert!(err.to_string().contains("input too large: 65536"), "{err}");
+        assert_eq!(pin_inactive_error("TEST").domain, ErrorDomain::Test);
+        let err = pin_inactive_error("QEMU");
+        assert_eq!(
+            (err.domain, err.code),
+            (ErrorDomain::Qemu, ErrorCode::OperationInvalid)
+        );
+        assert!(err.to_string().contains("domain is not running"), "{err}");
     }
 
     #[test]

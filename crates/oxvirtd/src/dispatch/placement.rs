@@ -2,11 +2,12 @@
 //! pinning, NUMA tuning. The limits and argument checks are libvirtd's and libvirt's
 //! public API's (which libvirtd calls on the server side too).
 
+use oxvirt_domain::driver::placement::{pin_inactive_error, vcpu_fits};
 use oxvirt_domain::driver::{flags, CpuMap, Hypervisor, TypedParam as DriverParam, TypedValue};
 use oxvirt_rpc::remote::*;
 use oxvirt_rpc::xdr::Opaque;
 use oxvirt_rpc::RemoteProcedure as P;
-use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
+use oxvirt_xml::VirError;
 
 use super::node::{internal, invalid_arg};
 use super::{args, dref, ret, void};
@@ -50,18 +51,6 @@ fn lay_out(maps: &[CpuMap], count: usize, maplen: usize) -> Vec<u8> {
     out
 }
 
-/// A vCPU number must fit libvirt's 16 bits.
-fn vcpu_fits(vcpu: u32) -> Result<(), VirError> {
-    if vcpu > u32::from(u16::MAX) {
-        return Err(VirError::new(
-            ErrorDomain::Domain,
-            ErrorCode::Overflow,
-            format!("input too large: {vcpu}"),
-        ));
-    }
-    Ok(())
-}
-
 /// `virDomainPinVcpu` (no flags) works on the running domain only: libvirt's drivers
 /// refuse an inactive one ("domain is not running"; the test driver has its own words),
 /// then pin the live vCPU.
@@ -72,19 +61,7 @@ pub(crate) async fn legacy_pin_needs_running(
     if drv.is_active(dom).await? {
         return Ok(());
     }
-    Err(if drv.hypervisor_type() == "TEST" {
-        VirError::new(
-            ErrorDomain::Test,
-            ErrorCode::OperationInvalid,
-            "cannot pin vcpus on an inactive domain",
-        )
-    } else {
-        VirError::new(
-            ErrorDomain::Qemu,
-            ErrorCode::OperationInvalid,
-            "domain is not running",
-        )
-    })
+    Err(pin_inactive_error(drv.hypervisor_type()))
 }
 
 /// libvirt's test driver answers the "how many" NUMA parameter call before it looks at
