@@ -8,8 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use oxvirt_domain::domain::Domain;
 use oxvirt_domain::driver::flags::affect;
 use oxvirt_domain::driver::placement::{
-    expect_type, map_to_set, numa_mode_number, numa_mode_of, parse_nodeset, set_to_map, NUMA_MODE,
-    NUMA_NODESET,
+    expect_type, map_to_set, numa_mode_of, numa_parameters, parse_nodeset, set_to_map, NUMA_MODE,
+    NUMA_NODESET, STRING_OKAY,
 };
 use oxvirt_domain::driver::{
     CpuMap, DomainRef, IothreadInfo, NodeCpuMap, TypedParam, TypedValue, VcpuInfo,
@@ -24,8 +24,6 @@ use crate::driver::{check_flags, invalid, TestDriver};
 
 type Result<T> = std::result::Result<T, VirError>;
 
-/// `VIR_TYPED_PARAM_STRING_OKAY`.
-const STRING_OKAY: u32 = 1 << 2;
 /// `VIR_VCPU_RUNNING`.
 const VCPU_RUNNING: i32 = 1;
 
@@ -349,16 +347,7 @@ impl TestDriver {
         )?;
         let node = self.lock();
         let (def, _) = node.obj(dom)?.one_def(flags & !STRING_OKAY)?;
-        let memory = def.numatune.as_ref().and_then(|n| n.memory.as_ref());
-        let mode = memory.map_or(0, |m| numa_mode_number(m.mode));
-        let nodeset = memory
-            .and_then(|m| m.nodeset.as_ref())
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        Ok(vec![
-            TypedParam::new(NUMA_MODE, TypedValue::Int(mode)),
-            TypedParam::new(NUMA_NODESET, TypedValue::String(nodeset)),
-        ])
+        Ok(numa_parameters(def))
     }
 
     /// `testDomainSetNumaParameters`.

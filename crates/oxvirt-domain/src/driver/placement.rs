@@ -7,12 +7,31 @@ use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 use super::node::CpuMap;
 use super::typed::{TypedParam, TypedValue};
+use crate::domain::Domain;
 use crate::tuning::NumaMode;
 
 /// `VIR_DOMAIN_NUMA_MODE`: the `<numatune><memory mode>` as a number.
 pub const NUMA_MODE: &str = "numa_mode";
 /// `VIR_DOMAIN_NUMA_NODESET`: the `<numatune><memory nodeset>`.
 pub const NUMA_NODESET: &str = "numa_nodeset";
+
+/// `VIR_TYPED_PARAM_STRING_OKAY`: the caller takes string parameters.
+pub const STRING_OKAY: u32 = 1 << 2;
+
+/// `virDomainGetNumaParameters` of a definition: `numa_mode` (strict without a
+/// `<numatune><memory>`) and `numa_nodeset` (empty without a nodeset).
+pub fn numa_parameters(def: &Domain) -> Vec<TypedParam> {
+    let memory = def.numatune.as_ref().and_then(|n| n.memory.as_ref());
+    let mode = memory.map_or(NumaMode::Strict, |m| m.mode);
+    let nodeset = memory
+        .and_then(|m| m.nodeset.as_ref())
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    vec![
+        TypedParam::new(NUMA_MODE, TypedValue::Int(numa_mode_number(mode))),
+        TypedParam::new(NUMA_NODESET, TypedValue::String(nodeset)),
+    ]
+}
 
 /// `virDomainNumatuneMemMode` number of `mode` (strict 0 ... restrictive 3).
 pub fn numa_mode_number(mode: NumaMode) -> i32 {

@@ -23,7 +23,7 @@
 use oxvirt_domain::driver::event::tunable;
 use oxvirt_domain::driver::flags::affect;
 use oxvirt_domain::driver::placement::{
-    expect_type, numa_mode_number, numa_mode_of, parse_nodeset, NUMA_MODE, NUMA_NODESET,
+    expect_type, numa_mode_of, numa_parameters, parse_nodeset, NUMA_MODE, NUMA_NODESET, STRING_OKAY,
 };
 pub(crate) use oxvirt_domain::driver::placement::{map_to_set, set_to_map};
 use oxvirt_domain::driver::{
@@ -39,9 +39,6 @@ use serde_json::Value;
 
 use super::vm::Vm;
 use super::{check_flags, QemuDriver};
-
-/// `VIR_TYPED_PARAM_STRING_OKAY`.
-const STRING_OKAY: u32 = 1 << 2;
 
 /// One pinning call (`virDomainPinVcpuFlags`, `virDomainPinEmulator`,
 /// `virDomainPinIOThread`): what differs between them.
@@ -863,18 +860,7 @@ impl QemuDriver {
         )?;
         self.with_obj(dom, |obj| {
             let (def, _) = obj.one_def(flags & !STRING_OKAY)?;
-            let mode = numa_mode(def).unwrap_or(NumaMode::Strict);
-            let nodeset = def
-                .numatune
-                .as_ref()
-                .and_then(|t| t.memory.as_ref())
-                .and_then(|m| m.nodeset.as_ref())
-                .map(|s| s.to_string())
-                .unwrap_or_default();
-            Ok(vec![
-                TypedParam::new(NUMA_MODE, TypedValue::Int(numa_mode_number(mode))),
-                TypedParam::new(NUMA_NODESET, TypedValue::String(nodeset)),
-            ])
+            Ok(numa_parameters(def))
         })
     }
 
