@@ -30,7 +30,8 @@ use oxvirt_domain::driver::{
     CpuMap, DomainEvent, DomainRef, IothreadInfo, Result, TypedParam, TypedValue, VcpuInfo,
 };
 use oxvirt_domain::tuning::{
-    Cputune, EmulatorPin, IothreadPin, NumaMode, NumaPlacement, Numatune, NumatuneMemory, VcpuPin,
+    Cputune, EmulatorPin, IothreadIds, IothreadPin, NumaMode, NumaPlacement, Numatune,
+    NumatuneMemory, VcpuPin,
 };
 use oxvirt_domain::Domain;
 use oxvirt_xml::types::cpuset::CpuSet;
@@ -196,20 +197,7 @@ pub(crate) fn thread_stat(pid: i32, tid: i32) -> Option<(u64, i32)> {
 /// The I/O thread ids of a definition: those listed, then the lowest free ids up to the
 /// count (as libvirt fills `<iothreadids>`).
 pub(crate) fn iothread_ids(def: &Domain) -> Vec<u32> {
-    let count = def.iothreads.as_ref().map_or(0, |t| t.count);
-    let mut ids: Vec<u32> = def
-        .iothreadids
-        .as_ref()
-        .map(|l| l.iothreads.iter().map(|t| t.id).collect())
-        .unwrap_or_default();
-    let mut next = 1;
-    while (ids.len() as u32) < count {
-        if !ids.contains(&next) {
-            ids.push(next);
-        }
-        next += 1;
-    }
-    ids
+    IothreadIds::all_ids(def.iothreads.as_ref(), def.iothreadids.as_ref())
 }
 
 /// `<vcpu cpuset>`: the default affinity of the domain's threads.
