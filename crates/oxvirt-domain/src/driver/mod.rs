@@ -15,6 +15,7 @@ pub mod event;
 pub mod flags;
 pub mod node;
 pub mod placement;
+pub mod ports;
 pub mod state;
 pub mod typed;
 

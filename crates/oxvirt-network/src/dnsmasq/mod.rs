@@ -1,0 +1,1 @@
+//! dnsmasq for a network: configuration, hosts files, leases.

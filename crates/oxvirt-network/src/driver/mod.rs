@@ -1,0 +1,1 @@
+//! The network driver of `qemu:///system`.

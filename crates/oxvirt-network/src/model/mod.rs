@@ -1,0 +1,1 @@
+//! The network XML model (`<network>`), as libvirt 9.0's `virNetworkDef`.

@@ -1,0 +1,1 @@
+//! Bridges, addresses and taps over rtnetlink.
