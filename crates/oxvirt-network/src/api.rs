@@ -143,6 +143,21 @@ impl UpdateSection {
     }
 }
 
+/// One `virNetworkUpdate` call's request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Update {
+    /// libvirt's [`UpdateCommand`] number.
+    pub command: u32,
+    /// libvirt's [`UpdateSection`] number.
+    pub section: u32,
+    /// The `<ip>` element the change applies to (-1: the first that fits).
+    pub parent_index: i32,
+    /// The element to add, modify or delete.
+    pub xml: String,
+    /// [`flags::update`].
+    pub flags: u32,
+}
+
 /// `virNetworkEventLifecycleType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NetworkEventKind {
@@ -288,18 +303,8 @@ pub trait NetworkDriver: Send + Sync {
         Err(no_support("virNetworkIsPersistent"))
     }
 
-    /// `virNetworkUpdate`: `command` and `section` are libvirt's numbers
-    /// ([`UpdateCommand`], [`UpdateSection`]), `parent_index` the `<ip>` element the change
-    /// applies to (-1: the first that fits), `xml` the element, `flags` [`flags::update`].
-    async fn update(
-        &self,
-        _net: &NetworkRef,
-        _command: u32,
-        _section: u32,
-        _parent_index: i32,
-        _xml: &str,
-        _flags: u32,
-    ) -> Result<()> {
+    /// `virNetworkUpdate`.
+    async fn update(&self, _net: &NetworkRef, _update: &Update) -> Result<()> {
         Err(no_support("virNetworkUpdate"))
     }
 

@@ -22,5 +22,5 @@ pub mod driver;
 #[cfg(feature = "host")]
 pub mod netlink;
 
-pub use api::{NetworkDriver, NetworkEvent, NetworkEventKind, NetworkRef};
+pub use api::{NetworkDriver, NetworkEvent, NetworkEventBus, NetworkEventKind, NetworkRef, Update};
 pub use oxvirt_domain::driver::ports::Lease;
