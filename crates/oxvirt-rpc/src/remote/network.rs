@@ -134,3 +134,323 @@ pub struct NetworkDefineXmlFlagsRet {
     /// The network.
     pub net: NonnullNetwork,
 }
+
+/// `REMOTE_NETWORK_DHCP_LEASES_MAX`: the most leases one answer carries.
+pub const NETWORK_DHCP_LEASES_MAX: usize = 65536;
+
+/// `remote_connect_list_networks_args` (procedure 38, `REMOTE_PROC_CONNECT_LIST_NETWORKS`)
+/// and `remote_connect_list_defined_networks_args` (procedure 36,
+/// `REMOTE_PROC_CONNECT_LIST_DEFINED_NETWORKS`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct ConnectListNetworksArgs {
+    /// The most names wanted.
+    pub maxnames: i32,
+}
+
+/// `remote_connect_list_networks_ret` (procedure 38) and
+/// `remote_connect_list_defined_networks_ret` (procedure 36).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct ConnectListNetworksRet {
+    /// The networks' names.
+    #[xdr(max = crate::remote::NETWORK_LIST_MAX)]
+    pub names: Vec<String>,
+}
+
+/// `remote_connect_num_of_networks_ret` (procedure 52) and
+/// `remote_connect_num_of_defined_networks_ret` (procedure 50).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct ConnectNumOfNetworksRet {
+    /// The count.
+    pub num: i32,
+}
+
+/// `remote_network_create_xml_args`: the arguments of procedure 40 (`REMOTE_PROC_NETWORK_CREATE_XML`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct NetworkCreateXmlArgs {
+    /// The XML document.
+    pub xml: String,
+}
+
+/// `remote_network_create_xml_ret` (procedure 40) and `remote_network_create_xml_flags_ret`
+/// (procedure 437).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct NetworkCreateXmlRet {
+    /// The network.
+    pub net: NonnullNetwork,
+}
+
+/// `remote_network_create_xml_flags_args`: the arguments of procedure 437 (`REMOTE_PROC_NETWORK_CREATE_XML_FLAGS`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct NetworkCreateXmlFlagsArgs {
+    /// The XML document.
+    pub xml: String,
+    /// The call's flags (libvirt's `unsigned int flags`).
+    pub flags: u32,
+}
+
+/// `remote_network_get_bridge_name_args`: the arguments of procedure 45 (`REMOTE_PROC_NETWORK_GET_BRIDGE_NAME`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct NetworkGetBridgeNameArgs {
+    /// The network.
+    pub net: NonnullNetwork,
+}
+
+/// `remote_network_get_bridge_name_ret`: the result of procedure 45.
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct NetworkGetBridgeNameRet {
+    /// The bridge's name.
+    pub name: String,
+}
+
+/// `remote_network_set_autostart_args`: the arguments of procedure 48 (`REMOTE_PROC_NETWORK_SET_AUTOSTART`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct NetworkSetAutostartArgs {
+    /// The network.
+    pub net: NonnullNetwork,
+    /// 1 to start with the daemon, 0 not to.
+    pub autostart: i32,
+}
+
+/// `remote_network_undefine_args`: the arguments of procedure 49 (`REMOTE_PROC_NETWORK_UNDEFINE`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct NetworkUndefineArgs {
+    /// The network.
+    pub net: NonnullNetwork,
+}
+
+/// `remote_network_update_args`: the arguments of procedure 291 (`REMOTE_PROC_NETWORK_UPDATE`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct NetworkUpdateArgs {
+    /// The network.
+    pub net: NonnullNetwork,
+    /// `virNetworkUpdateCommand`.
+    pub command: u32,
+    /// `virNetworkUpdateSection`.
+    pub section: u32,
+    /// `parentIndex`: the `<ip>` element the change applies to (-1: the first that fits).
+    pub parent_index: i32,
+    /// The element to add, modify or delete.
+    pub xml: String,
+    /// `virNetworkUpdateFlags`.
+    pub flags: u32,
+}
+
+/// `remote_network_dhcp_lease`: one `virNetworkDHCPLease`.
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct NetworkDhcpLease {
+    /// The network's bridge.
+    pub iface: String,
+    /// `expirytime`: seconds since the epoch.
+    pub expirytime: i64,
+    /// `type`: `VIR_IP_ADDR_TYPE_IPV4` (0) or `VIR_IP_ADDR_TYPE_IPV6` (1).
+    pub r#type: i32,
+    /// The client's MAC address.
+    pub mac: Option<String>,
+    /// The IPv6 identity association ID.
+    pub iaid: Option<String>,
+    /// The address handed out.
+    pub ipaddr: String,
+    /// The prefix length.
+    pub prefix: u32,
+    /// The client's host name.
+    pub hostname: Option<String>,
+    /// The client ID.
+    pub clientid: Option<String>,
+}
+
+/// `remote_network_get_dhcp_leases_args`: the arguments of procedure 341 (`REMOTE_PROC_NETWORK_GET_DHCP_LEASES`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct NetworkGetDhcpLeasesArgs {
+    /// The network.
+    pub net: NonnullNetwork,
+    /// Only the leases of this MAC address.
+    pub mac: Option<String>,
+    /// 0 asks only for the count; non-zero asks for the leases too.
+    pub need_results: i32,
+    /// The call's flags (libvirt's `unsigned int flags`).
+    pub flags: u32,
+}
+
+/// `remote_network_get_dhcp_leases_ret`: the result of procedure 341.
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct NetworkGetDhcpLeasesRet {
+    /// The leases (empty when the caller asked only for the count).
+    #[xdr(max = NETWORK_DHCP_LEASES_MAX)]
+    pub leases: Vec<NetworkDhcpLease>,
+    /// How many leases there are.
+    pub ret: u32,
+}
+
+/// `VIR_NETWORK_EVENT_*`: the `event` numbers of a network lifecycle event.
+pub mod network_lifecycle_event {
+    /// `VIR_NETWORK_EVENT_DEFINED`.
+    pub const DEFINED: i32 = 0;
+    /// `VIR_NETWORK_EVENT_UNDEFINED`.
+    pub const UNDEFINED: i32 = 1;
+    /// `VIR_NETWORK_EVENT_STARTED`.
+    pub const STARTED: i32 = 2;
+    /// `VIR_NETWORK_EVENT_STOPPED`.
+    pub const STOPPED: i32 = 3;
+}
+
+/// `VIR_NETWORK_EVENT_ID_LIFECYCLE`: the only network event id.
+pub const NETWORK_EVENT_ID_LIFECYCLE: i32 = 0;
+
+/// `remote_network_event_lifecycle_msg`: procedure 315 (`REMOTE_PROC_NETWORK_EVENT_LIFECYCLE`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct NetworkEventLifecycleMsg {
+    /// The id CONNECT_NETWORK_EVENT_REGISTER_ANY returned.
+    pub callback_id: i32,
+    /// The network.
+    pub net: NonnullNetwork,
+    /// `virNetworkEventLifecycleType`.
+    pub event: i32,
+    /// Always 0 in libvirt 9.0.
+    pub detail: i32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xdr::{decode_from, encode_to_vec, XdrDecode, XdrEncode};
+
+    fn net() -> NonnullNetwork {
+        NonnullNetwork {
+            name: "default".into(),
+            uuid: [7; 16],
+        }
+    }
+
+    fn rt<T: XdrEncode + XdrDecode + PartialEq + std::fmt::Debug>(v: &T) -> Vec<u8> {
+        let bytes = encode_to_vec(v);
+        assert_eq!(bytes.len() % 4, 0, "{v:?}");
+        let back: T = decode_from(&bytes).expect("decodes");
+        assert_eq!(&back, v);
+        bytes
+    }
+
+    fn be(words: &[u32]) -> Vec<u8> {
+        words.iter().flat_map(|w| w.to_be_bytes()).collect()
+    }
+
+    #[test]
+    fn every_new_network_message_round_trips() {
+        rt(&ConnectListNetworksArgs { maxnames: 16384 });
+        rt(&ConnectListNetworksRet {
+            names: vec!["default".into(), "isolated".into()],
+        });
+        rt(&ConnectNumOfNetworksRet { num: 3 });
+        rt(&NetworkCreateXmlArgs {
+            xml: "<network/>".into(),
+        });
+        rt(&NetworkCreateXmlRet { net: net() });
+        rt(&NetworkCreateXmlFlagsArgs {
+            xml: "<network/>".into(),
+            flags: 1,
+        });
+        rt(&NetworkGetBridgeNameArgs { net: net() });
+        rt(&NetworkGetBridgeNameRet {
+            name: "virbr0".into(),
+        });
+        rt(&NetworkSetAutostartArgs {
+            net: net(),
+            autostart: 1,
+        });
+        rt(&NetworkUndefineArgs { net: net() });
+        rt(&NetworkUpdateArgs {
+            net: net(),
+            command: 3,
+            section: 4,
+            parent_index: -1,
+            xml: "<host mac='52:54:00:00:00:01' ip='192.168.122.5'/>".into(),
+            flags: 3,
+        });
+        rt(&NetworkGetDhcpLeasesArgs {
+            net: net(),
+            mac: Some("52:54:00:00:00:01".into()),
+            need_results: 1,
+            flags: 0,
+        });
+        rt(&NetworkGetDhcpLeasesRet {
+            leases: vec![NetworkDhcpLease {
+                iface: "virbr0".into(),
+                expirytime: 1_700_000_000,
+                r#type: 0,
+                mac: Some("52:54:00:00:00:01".into()),
+                iaid: None,
+                ipaddr: "192.168.122.5".into(),
+                prefix: 24,
+                hostname: Some("guest".into()),
+                clientid: None,
+            }],
+            ret: 1,
+        });
+        rt(&NetworkEventLifecycleMsg {
+            callback_id: 4,
+            net: net(),
+            event: network_lifecycle_event::STOPPED,
+            detail: 0,
+        });
+    }
+
+    #[test]
+    fn layouts_match_remote_protocol_x() {
+        // remote_nonnull_network: string name, opaque uuid[16].
+        let mut n = be(&[7]);
+        n.extend(b"default\0");
+        n.extend([7u8; 16]);
+        // remote_network_event_lifecycle_msg: callbackID, net, event, detail.
+        let mut want = be(&[4]);
+        want.extend(&n);
+        want.extend(be(&[2, 0]));
+        let got = rt(&NetworkEventLifecycleMsg {
+            callback_id: 4,
+            net: net(),
+            event: network_lifecycle_event::STARTED,
+            detail: 0,
+        });
+        assert_eq!(got, want);
+        // remote_network_update_args: net, command, section, parentIndex, xml, flags.
+        let mut want = n.clone();
+        want.extend(be(&[1, 10, 0xffff_ffff, 4]));
+        want.extend(b"<a/>");
+        want.extend(be(&[2]));
+        let got = rt(&NetworkUpdateArgs {
+            net: net(),
+            command: 1,
+            section: 10,
+            parent_index: -1,
+            xml: "<a/>".into(),
+            flags: 2,
+        });
+        assert_eq!(got, want);
+        // remote_network_get_dhcp_leases_args: net, remote_string mac, need_results, flags.
+        let mut want = n.clone();
+        want.extend(be(&[0, 1, 0]));
+        let got = rt(&NetworkGetDhcpLeasesArgs {
+            net: net(),
+            mac: None,
+            need_results: 1,
+            flags: 0,
+        });
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn lease_lists_over_the_limit_are_refused() {
+        let lease = NetworkDhcpLease {
+            iface: "v".into(),
+            expirytime: 0,
+            r#type: 0,
+            mac: None,
+            iaid: None,
+            ipaddr: "1".into(),
+            prefix: 0,
+            hostname: None,
+            clientid: None,
+        };
+        let mut bytes = be(&[(NETWORK_DHCP_LEASES_MAX + 1) as u32]);
+        bytes.extend(encode_to_vec(&lease));
+        assert!(decode_from::<NetworkGetDhcpLeasesRet>(&bytes).is_err());
+    }
+}
