@@ -88,7 +88,8 @@ pub struct Nat {
 pub struct Forward {
     /// `mode` (`nat` when absent).
     pub mode: ForwardMode,
-    /// `managed='yes|no'` (hostdev mode).
+    /// `managed='yes|no'` (hostdev mode): `Some(true)` for `yes`, as libvirt reads it
+    /// (anything else is `no`, and libvirt writes `managed='no'` for it).
     pub managed: Option<bool>,
     /// `<driver name>` (hostdev mode: `kvm`, `vfio`...).
     pub driver: Option<String>,

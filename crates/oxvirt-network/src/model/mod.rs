@@ -4,6 +4,9 @@
 //! [`Network::to_xml`] writes it in libvirt's layout (`virNetworkDefFormat`),
 //! [`Network::validate`] adds the checks libvirt makes when a network is defined, and
 //! [`update`] is `virNetworkUpdate`'s section edit (`virNetworkDefUpdateSection`).
+//!
+//! As libvirt, the model drops elements and attributes it does not know: they are neither
+//! refused nor written back.
 
 mod dns;
 mod format;
@@ -18,6 +21,8 @@ use std::net::IpAddr;
 
 use oxvirt_xml::types::{MacAddr, Uuid};
 use oxvirt_xml::{Element, ErrorCode, ErrorDomain, Unknown, VirError};
+
+pub use oxvirt_domain::Metadata;
 
 pub use dns::{Dns, DnsForwarder, DnsHost, DnsSrv, DnsTxt};
 pub use forward::{Forward, ForwardInterface, ForwardMode, Nat};
@@ -40,8 +45,8 @@ pub struct Network {
     pub title: Option<String>,
     /// `<description>`, kept verbatim.
     pub description: Option<String>,
-    /// `<metadata>`, kept as written.
-    pub metadata: Option<Element>,
+    /// `<metadata>`, kept as written (only when it has an element in it, as libvirt).
+    pub metadata: Option<Metadata>,
     /// `connections='N'` on `<network>`: how many guest interfaces use the network (only
     /// in the live XML).
     pub connections: Option<u32>,
@@ -77,7 +82,9 @@ pub struct Network {
     pub routes: Vec<Route>,
     /// `<dnsmasq:options><dnsmasq:option value>` values, passed to dnsmasq verbatim.
     pub dnsmasq_options: Vec<String>,
-    /// Unknown elements and attributes, kept as written.
+    /// Content oxvirt does not model, written back at the end of `<network>`. libvirt
+    /// drops elements and attributes it does not know, so [`Network::parse`] leaves this
+    /// empty; a network built in code may carry extra content here.
     pub unknown: Unknown,
 }
 

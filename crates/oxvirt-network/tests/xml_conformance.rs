@@ -1,0 +1,103 @@
+//! libvirt 9.0's networkxml2xmltest: every `networkxml2xmlin` document with an expected
+//! `networkxml2xmlout` must parse and format to exactly those bytes; the others are
+//! documents libvirt refuses, and must fail to parse or validate. Also checks that parsing
+//! what we write gives the same network back.
+
+use std::path::{Path, PathBuf};
+
+use oxvirt_network::model::Network;
+use oxvirt_xml::testdata::{conformance, Tally};
+
+/// The cases that must keep matching byte for byte (a floor; the list is printed).
+const MIN_MATCHED: usize = 42;
+/// The refused inputs that must keep failing.
+const MIN_REFUSED: usize = 4;
+
+/// A data file's text; the data set stores symbolic links as files holding the target path.
+fn read_data(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    if !text.contains('<') && text.trim().ends_with(".xml") {
+        let target = path.parent().unwrap_or(Path::new(".")).join(text.trim());
+        return read_data(&target);
+    }
+    text
+}
+
+fn cases(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "xml"));
+    files.sort();
+    files
+}
+
+fn name_of(p: &Path) -> String {
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn networkxml2xml_conformance() {
+    let input = conformance("network/networkxml2xmlin");
+    let output = conformance("network/networkxml2xmlout");
+    if !input.is_dir() {
+        eprintln!("SKIPPED networkxml2xml_conformance: no {}", input.display());
+        return;
+    }
+    let mut tally = Tally::default();
+    let mut refused = Vec::new();
+    let mut accepted = Vec::new();
+    for path in cases(&input) {
+        let name = name_of(&path);
+        let xml = read_data(&path);
+        let want_path = output.join(format!("{name}.xml"));
+        let parsed = Network::parse(&xml).and_then(|n| n.validate().map(|()| n));
+        if !want_path.exists() {
+            match parsed {
+                Err(e) => refused.push(format!("{name} ({})", e.message)),
+                Ok(_) => accepted.push(name),
+            }
+            continue;
+        }
+        let want = read_data(&want_path);
+        tally.record(
+            &name,
+            &want,
+            parsed.map(|n| n.to_xml()).map_err(|e| e.message),
+        );
+    }
+    println!("refused as libvirt does: {}", refused.join("; "));
+    assert!(
+        accepted.is_empty(),
+        "accepted documents libvirt refuses: {accepted:?}"
+    );
+    assert!(refused.len() >= MIN_REFUSED, "refused {refused:?}");
+    tally.report(50, "NETWORKXML_ALL", &[], MIN_MATCHED);
+}
+
+#[test]
+fn parsing_what_we_write_gives_the_same_network() {
+    let input = conformance("network/networkxml2xmlin");
+    if !input.is_dir() {
+        eprintln!(
+            "SKIPPED parsing_what_we_write_gives_the_same_network: no {}",
+            input.display()
+        );
+        return;
+    }
+    let mut checked = 0;
+    for path in cases(&input) {
+        let Ok(net) = Network::parse(&read_data(&path)) else {
+            continue;
+        };
+        let xml = net.to_xml();
+        let again = Network::parse(&xml)
+            .unwrap_or_else(|e| panic!("{}: {} in\n{xml}", path.display(), e.message));
+        assert_eq!(again, net, "{}", path.display());
+        assert_eq!(again.to_xml(), xml, "{}", path.display());
+        checked += 1;
+    }
+    assert!(checked >= MIN_MATCHED, "only {checked} round trips");
+}
