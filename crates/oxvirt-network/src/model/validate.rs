@@ -115,15 +115,10 @@ impl Network {
         let mut default: Option<&str> = None;
         for (i, pg) in self.portgroups.iter().enumerate() {
             if vlan_used || pg.vlan.as_ref().is_some_and(|v| !v.tags.is_empty()) {
-                match &pg.virtualport {
-                    Some(vp) => {
-                        if mode != ForwardMode::Bridge || !is_openvswitch(Some(vp)) {
-                            bad_vlan = true;
-                        }
-                    }
-                    None if !vlan_allowed => bad_vlan = true,
-                    None => {}
-                }
+                bad_vlan |= match &pg.virtualport {
+                    Some(vp) => mode != ForwardMode::Bridge || !is_openvswitch(Some(vp)),
+                    None => !vlan_allowed,
+                };
             }
             if pg.default {
                 if let Some(first) = default {
