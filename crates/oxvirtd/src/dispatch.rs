@@ -14,6 +14,7 @@ use crate::client::Client;
 mod domain;
 mod events;
 mod host;
+pub(crate) mod network;
 mod node;
 mod placement;
 mod resources;
@@ -99,6 +100,15 @@ const MUTATING: &[P] = &[
     P::DomainPinEmulator,
     P::DomainPinIothread,
     P::DomainSetNumaParameters,
+    P::NetworkCreate,
+    P::NetworkCreateXml,
+    P::NetworkCreateXmlFlags,
+    P::NetworkDefineXml,
+    P::NetworkDefineXmlFlags,
+    P::NetworkUndefine,
+    P::NetworkDestroy,
+    P::NetworkSetAutostart,
+    P::NetworkUpdate,
 ];
 
 /// The public API function a mutating procedure stands for (`virDomainSaveFlags`),
@@ -321,6 +331,9 @@ pub async fn dispatch(client: &Client, number: i32, payload: &[u8]) -> Result<Ve
         }
         _ => {
             if let Some(result) = events::dispatch_events(client, &drv, procedure, payload).await {
+                return result;
+            }
+            if let Some(result) = network::dispatch_network(client, procedure, payload).await {
                 return result;
             }
             domain::dispatch_domain(drv.as_ref(), procedure, payload).await
