@@ -1,0 +1,303 @@
+//! The firewall applied by the real `nft`, inside network namespaces the tests create (never
+//! the host's own): replacing the table, tearing it down, leaving other tables alone,
+//! nft's errors, and NAT/isolation in effect on traffic between namespaces.
+//!
+//! Needs root, `nft` and `ip`: without them each test prints `SKIPPED` and passes.
+#![cfg(feature = "host")]
+
+use std::net::Ipv4Addr;
+use std::process::Command;
+
+use oxvirt_network::firewall::{self, FirewallNet, FwMode, Nft};
+
+/// Why these tests cannot run here, if they cannot.
+fn unusable() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let root = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        == Some("0");
+    if !root {
+        return Some("needs root (network namespaces, nft)".into());
+    }
+    for (prog, arg) in [("nft", "--version"), ("ip", "-V")] {
+        let ok = Command::new(prog)
+            .arg(arg)
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if !ok {
+            return Some(format!("`{prog}` is not installed"));
+        }
+    }
+    None
+}
+
+macro_rules! require {
+    ($name:expr) => {
+        if let Some(why) = unusable() {
+            eprintln!("SKIPPED {}: {why}", $name);
+            return;
+        }
+    };
+}
+
+/// Runs a command, panicking with its stderr when it fails.
+fn run(args: &[&str]) -> String {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Whether a command succeeds.
+fn succeeds(args: &[&str]) -> bool {
+    Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// A network namespace, deleted when dropped (also when the test fails).
+struct Netns(String);
+
+impl Netns {
+    fn new(what: &str) -> Netns {
+        let name = format!("oxvt-{what}-{}", std::process::id());
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        run(&["ip", "netns", "add", &name]);
+        Netns(name)
+    }
+
+    /// `ip netns exec NS args...`
+    fn exec(&self, args: &[&str]) -> String {
+        let mut all = vec!["ip", "netns", "exec", &self.0];
+        all.extend_from_slice(args);
+        run(&all)
+    }
+
+    fn exec_ok(&self, args: &[&str]) -> bool {
+        let mut all = vec!["ip", "netns", "exec", &self.0];
+        all.extend_from_slice(args);
+        succeeds(&all)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+fn nat_net(bridge: &str, third: u8) -> FirewallNet {
+    let mut n = FirewallNet::new(bridge, FwMode::Nat);
+    n.ipv4 = vec![(Ipv4Addr::new(192, 168, third, 1), 24)];
+    n
+}
+
+const OTHER: &str = "table ip other {\n\tchain c {\n\t\ttype filter hook forward priority 10; policy accept;\n\t\tiifname \"virbr0\" counter accept\n\t}\n}\n";
+
+#[tokio::test]
+async fn apply_replace_teardown_in_netns() {
+    require!("apply_replace_teardown_in_netns");
+    let ns = Netns::new("fwt");
+    let nft = Nft::in_netns(&ns.0);
+
+    // a table that is not ours, there before and after everything
+    nft.apply(OTHER).await.expect("other table");
+    let other = || ns.exec(&["nft", "list", "table", "ip", "other"]);
+    let other_before = other();
+    assert!(other_before.contains("chain c"), "{other_before}");
+
+    assert_eq!(nft.current().await.expect("list"), None);
+
+    let two = firewall::ruleset(&[nat_net("virbr0", 122), nat_net("virbr1", 100)]);
+    nft.apply(&two).await.expect("apply two networks");
+    let listed = nft.current().await.expect("list").expect("table present");
+    for want in [
+        "iifname \"virbr0\"",
+        "iifname \"virbr1\"",
+        "ip saddr 192.168.122.0/24",
+        "ip saddr 192.168.100.0/24",
+        "masquerade to :1024-65535",
+        "type nat hook postrouting priority srcnat; policy accept;",
+        "type filter hook forward priority filter; policy accept;",
+    ] {
+        assert!(listed.contains(want), "missing {want}:\n{listed}");
+    }
+
+    // idempotent: applying the same script again gives the same table
+    nft.apply(&two).await.expect("apply again");
+    assert_eq!(nft.current().await.expect("list"), Some(listed.clone()));
+
+    // one network: the other's rules are gone
+    let one = firewall::ruleset(&[nat_net("virbr0", 122)]);
+    nft.apply(&one).await.expect("apply one network");
+    let listed_one = nft.current().await.expect("list").expect("table present");
+    assert!(listed_one.contains("virbr0"), "{listed_one}");
+    assert!(!listed_one.contains("virbr1"), "{listed_one}");
+    assert!(!listed_one.contains("192.168.100."), "{listed_one}");
+
+    // a failing script changes nothing (one transaction) and reports nft's message
+    let broken = format!(
+        "{two}table inet oxvirt {{\n\tchain guest_nat {{\n\t\tip saddr nonsense accept\n\t}}\n}}\n"
+    );
+    let err = nft.apply(&broken).await.expect_err("broken script");
+    assert_eq!(err.code, oxvirt_xml::ErrorCode::InternalError);
+    assert_eq!(err.domain, oxvirt_xml::ErrorDomain::Firewall);
+    assert!(
+        err.message
+            .starts_with("internal error: Failed to apply firewall rules ip netns exec"),
+        "{}",
+        err.message
+    );
+    assert!(err.message.contains("Error:"), "{}", err.message);
+    assert!(err.message.contains("nonsense"), "{}", err.message);
+    assert_eq!(nft.current().await.expect("list"), Some(listed_one));
+
+    let err = nft.apply("this is not nft\n").await.expect_err("garbage");
+    assert!(
+        err.message.contains("Error: syntax error"),
+        "{}",
+        err.message
+    );
+
+    // teardown: the table is gone; again: no error
+    nft.apply(&firewall::teardown()).await.expect("teardown");
+    assert_eq!(nft.current().await.expect("list"), None);
+    nft.apply(&firewall::teardown())
+        .await
+        .expect("teardown twice");
+    // an empty ruleset is a teardown too
+    nft.apply(&firewall::ruleset(&[])).await.expect("empty");
+    assert_eq!(nft.current().await.expect("list"), None);
+
+    assert_eq!(other(), other_before, "the other table changed");
+}
+
+#[tokio::test]
+async fn missing_nft_is_a_system_error() {
+    let nft = Nft::with_command(vec!["/nonexistent/oxvirt-nft".into()]);
+    let err = nft.apply("").await.expect_err("no such program");
+    assert_eq!(err.code, oxvirt_xml::ErrorCode::SystemError);
+    assert!(
+        err.message.contains("/nonexistent/oxvirt-nft -f -"),
+        "{}",
+        err.message
+    );
+}
+
+/// client —veth— host (bridge `virbr0` 192.168.177.1/24, forwarding, our rules) —veth—
+/// uplink 10.88.0.2/24. The uplink has no route back to 192.168.177.0/24: the client's
+/// ping comes back only if it was masqueraded.
+#[tokio::test]
+async fn nat_and_isolation_on_traffic() {
+    require!("nat_and_isolation_on_traffic");
+    let client = Netns::new("fwc");
+    let host = Netns::new("fwh");
+    let uplink = Netns::new("fwu");
+    let ip_host = |args: &[&str]| {
+        let mut all = vec!["ip", "-n", host.0.as_str()];
+        all.extend_from_slice(args);
+        run(&all);
+    };
+    ip_host(&["link", "add", "virbr0", "type", "bridge"]);
+    ip_host(&[
+        "link", "add", "vnet0", "type", "veth", "peer", "name", "eth0", "netns", &client.0,
+    ]);
+    ip_host(&[
+        "link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", &uplink.0,
+    ]);
+    ip_host(&["link", "set", "vnet0", "master", "virbr0"]);
+    ip_host(&["addr", "add", "192.168.177.1/24", "dev", "virbr0"]);
+    ip_host(&["addr", "add", "10.88.0.1/24", "dev", "up0"]);
+    for dev in ["lo", "virbr0", "vnet0", "up0"] {
+        ip_host(&["link", "set", dev, "up"]);
+    }
+    host.exec(&["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+    for (ns, addr) in [(&client, "192.168.177.2/24"), (&uplink, "10.88.0.2/24")] {
+        run(&["ip", "-n", &ns.0, "addr", "add", addr, "dev", "eth0"]);
+        run(&["ip", "-n", &ns.0, "link", "set", "eth0", "up"]);
+        run(&["ip", "-n", &ns.0, "link", "set", "lo", "up"]);
+    }
+    run(&[
+        "ip",
+        "-n",
+        &client.0,
+        "route",
+        "add",
+        "default",
+        "via",
+        "192.168.177.1",
+    ]);
+
+    let ping = || {
+        client.exec_ok(&["ping", "-c", "1", "-W", "1", "10.88.0.2"])
+            || client.exec_ok(&["ping", "-c", "2", "-W", "2", "10.88.0.2"])
+    };
+    // the bridge itself answers: the setup works
+    assert!(client.exec_ok(&["ping", "-c", "1", "-W", "2", "192.168.177.1"]));
+    // no rules: the uplink cannot answer (no route back)
+    assert!(
+        !ping(),
+        "reached the uplink without NAT: the test proves nothing"
+    );
+
+    let nft = Nft::in_netns(&host.0);
+    let mut net = FirewallNet::new("virbr0", FwMode::Nat);
+    net.ipv4 = vec![(Ipv4Addr::new(192, 168, 177, 1), 24)];
+    nft.apply(&firewall::ruleset(&[net.clone()]))
+        .await
+        .expect("nat rules");
+    assert!(ping(), "no connectivity through the masquerade");
+    let listed = nft.current().await.expect("list").expect("table");
+    assert!(
+        listed.contains("masquerade") && !listed.contains("packets 0 bytes 0 masquerade\n"),
+        "the generic masquerade rule saw no packet:\n{listed}"
+    );
+
+    // from the uplink, the client is not reachable (even with a route): only replies enter
+    run(&[
+        "ip",
+        "-n",
+        &uplink.0,
+        "route",
+        "add",
+        "192.168.177.0/24",
+        "via",
+        "10.88.0.1",
+    ]);
+    assert!(
+        !uplink.exec_ok(&["ping", "-c", "1", "-W", "1", "192.168.177.2"]),
+        "a new connection from outside reached a NAT guest"
+    );
+
+    // route mode: the routed subnet is reachable both ways, no NAT needed
+    net.mode = FwMode::Route;
+    nft.apply(&firewall::ruleset(&[net.clone()]))
+        .await
+        .expect("route rules");
+    assert!(ping(), "routed network: no connectivity");
+    assert!(uplink.exec_ok(&["ping", "-c", "1", "-W", "2", "192.168.177.2"]));
+
+    // isolated: nothing forwarded, even with the route back
+    net.mode = FwMode::Isolated;
+    nft.apply(&firewall::ruleset(&[net]))
+        .await
+        .expect("isolated rules");
+    assert!(!ping(), "an isolated network reached the outside");
+    assert!(!uplink.exec_ok(&["ping", "-c", "1", "-W", "1", "192.168.177.2"]));
+    // the host itself still answers on the bridge
+    assert!(client.exec_ok(&["ping", "-c", "1", "-W", "2", "192.168.177.1"]));
+
+    nft.apply(&firewall::teardown()).await.expect("teardown");
+    assert_eq!(nft.current().await.expect("list"), None);
+}
