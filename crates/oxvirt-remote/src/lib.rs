@@ -5,6 +5,8 @@
 //! - [`transport`]: unix sockets, TCP, and the [`Transport`] trait for anything else.
 //! - [`RemoteDriver`]: an [`oxvirt_domain::driver::Hypervisor`] whose calls are REMOTE
 //!   procedures, opened with libvirt's client handshake.
+//! - [`RemoteNetworkDriver`]: an [`oxvirt_network::NetworkDriver`] over the same
+//!   connection ([`RemoteDriver::network_driver`]).
 //! - [`msgs`]: the wire structs of the non-core procedures the driver needs.
 //!
 //! ```no_run
@@ -28,6 +30,7 @@ mod console;
 mod driver;
 mod hypervisor;
 pub mod msgs;
+mod network;
 mod stream;
 pub mod transport;
 
@@ -38,6 +41,9 @@ pub use console::{ConsoleReader, ConsoleWriter};
 pub use driver::{
     decode_event, RemoteDriver, CONNECT_RO, EVENT_IDS, FEATURE_PROGRAM_KEEPALIVE, KEEPALIVE_COUNT,
     KEEPALIVE_INTERVAL,
+};
+pub use network::{
+    decode_network_event, lease_ref, network_ref, network_wire, RemoteNetworkDriver,
 };
 pub use stream::IncomingStream;
 pub use transport::Transport;

@@ -37,6 +37,8 @@ struct Inner {
     uri: Uri,
     read_only: bool,
     driver: Arc<dyn Hypervisor>,
+    /// The network driver of the connection, if it has one.
+    network: Option<Arc<dyn oxvirt_network::NetworkDriver>>,
 }
 
 impl std::fmt::Debug for Connect {
@@ -73,20 +75,36 @@ impl Connect {
         let name = resolve_default(name);
         let uri = Uri::parse(&name)?;
         check_missing_slash(&name, &uri)?;
-        let driver = registry::open_driver_with(&uri, read_only).await?;
-        Ok(Connect::from_driver(uri, driver, read_only))
+        let (driver, network) = registry::open_drivers(&uri, read_only).await?;
+        Ok(Connect::from_drivers(uri, driver, network, read_only))
     }
 
     /// A connection over a driver made elsewhere (a daemon's own QEMU driver, a fake in
     /// tests); `uri` is what [`Connect::uri`] reports.
     pub fn from_driver(uri: Uri, driver: Arc<dyn Hypervisor>, read_only: bool) -> Connect {
+        Connect::from_drivers(uri, driver, None, read_only)
+    }
+
+    /// As [`Connect::from_driver`], with a network driver beside the hypervisor driver.
+    pub fn from_drivers(
+        uri: Uri,
+        driver: Arc<dyn Hypervisor>,
+        network: Option<Arc<dyn oxvirt_network::NetworkDriver>>,
+        read_only: bool,
+    ) -> Connect {
         Connect {
             inner: Arc::new(Inner {
                 uri,
                 read_only,
                 driver,
+                network,
             }),
         }
+    }
+
+    /// The network driver behind the connection, if it has one.
+    pub fn network_driver(&self) -> Option<&Arc<dyn oxvirt_network::NetworkDriver>> {
+        self.inner.network.as_ref()
     }
 
     /// The driver behind the connection.

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use oxvirt_domain::driver::Hypervisor;
 use oxvirt_driver_test::TestDriver;
+use oxvirt_network::NetworkDriver;
 use oxvirt_xml::VirError;
 
 use oxvirt_remote::{RemoteDriver, CONNECT_RO};
@@ -19,21 +20,22 @@ use oxvirt_remote::{RemoteDriver, CONNECT_RO};
 use crate::remote_uri::{self, Target};
 use crate::uri::Uri;
 
+/// A hypervisor driver and the network driver beside it, if any.
+pub(crate) type Drivers = (Arc<dyn Hypervisor>, Option<Arc<dyn NetworkDriver>>);
+
 /// Opens the driver for `uri`, read-only (`read_only`) or read-write: a remote open then
-/// passes `VIR_CONNECT_RO` and picks the `-ro` socket.
-pub(crate) async fn open_driver_with(
-    uri: &Uri,
-    read_only: bool,
-) -> Result<Arc<dyn Hypervisor>, VirError> {
+/// passes `VIR_CONNECT_RO` and picks the `-ro` socket. The connection's network driver
+/// comes with it: a remote connection carries the network calls too.
+pub(crate) async fn open_drivers(uri: &Uri, read_only: bool) -> Result<Drivers, VirError> {
     match uri.scheme() {
         // libvirt's test driver is local only: a host or a transport goes to the daemon.
-        "test" if !uri.is_remote() => open_test(uri),
+        "test" if !uri.is_remote() => Ok((open_test(uri)?, None)),
         _ => open_remote(uri, read_only).await,
     }
 }
 
 /// Opens `uri` through a daemon, as libvirt's remote driver does.
-async fn open_remote(uri: &Uri, read_only: bool) -> Result<Arc<dyn Hypervisor>, VirError> {
+async fn open_remote(uri: &Uri, read_only: bool) -> Result<Drivers, VirError> {
     let route = remote_uri::route(uri, read_only, &remote_uri::HostEnv::current())?;
     let flags = if read_only { CONNECT_RO } else { 0 };
     let driver = match &route.target {
@@ -42,7 +44,8 @@ async fn open_remote(uri: &Uri, read_only: bool) -> Result<Arc<dyn Hypervisor>, 
             RemoteDriver::open_tcp(host, *port, &route.name, flags).await?
         }
     };
-    Ok(Arc::new(driver))
+    let network: Arc<dyn NetworkDriver> = Arc::new(driver.network_driver());
+    Ok((Arc::new(driver), Some(network)))
 }
 
 /// libvirt's `testConnectOpen`: `/default` is the built-in node (shared by every

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use oxvirt::uri::Uri;
 use oxvirt_domain::driver::Hypervisor;
 use oxvirt_driver_test::TestDriver;
+use oxvirt_network::NetworkDriver;
 use oxvirt_qemu::driver::QemuDriver;
 use oxvirt_rpc::Packet;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
@@ -26,6 +27,8 @@ struct Opened {
     readonly: bool,
     /// The driver is the process-wide `test:///default`.
     shared: bool,
+    /// The network driver the connection offers (`qemu:///system` with one installed).
+    network: Option<Arc<dyn NetworkDriver>>,
 }
 
 /// A client of the daemon.
@@ -39,6 +42,8 @@ pub struct Client {
     events: Arc<Mutex<Registry>>,
     /// The task relaying driver events while domain callbacks exist.
     relay: Mutex<Option<JoinHandle<()>>>,
+    /// The task relaying network driver events while network callbacks exist.
+    net_relay: Mutex<Option<JoinHandle<()>>>,
     keepalive: AtomicBool,
     keepalive_started: Notify,
 }
@@ -69,6 +74,29 @@ pub fn set_qemu_driver(driver: QemuDriver) {
 /// The daemon's QEMU driver, if it has one.
 pub fn qemu_driver() -> Option<&'static QemuDriver> {
     QEMU.get()
+}
+
+/// The daemon's network driver, installed once at startup, offered on every
+/// `qemu:///system` connection.
+static NETWORK: OnceLock<Arc<dyn NetworkDriver>> = OnceLock::new();
+
+/// Installs the daemon's network driver (the first call wins); `main` calls it at startup
+/// with the host network driver.
+#[allow(dead_code)]
+pub fn set_network_driver(driver: Arc<dyn NetworkDriver>) {
+    let _ = NETWORK.set(driver);
+}
+
+/// The daemon's network driver, if it has one.
+pub fn installed_network_driver() -> Option<Arc<dyn NetworkDriver>> {
+    NETWORK.get().cloned()
+}
+
+/// Whether a connection to `name` offers the daemon's network driver: `qemu:///system`
+/// does, as libvirtd's network driver serves the system daemon's URIs.
+fn offers_network(name: Option<&str>) -> bool {
+    name.and_then(|n| Uri::parse(n).ok())
+        .is_some_and(|u| u.scheme() == "qemu" && u.host().is_none() && u.path() == "/system")
 }
 
 /// Opens the driver `name` names: `qemu:///system`, `test:///default` or
@@ -129,6 +157,7 @@ impl Client {
             state_dir,
             events: Arc::new(Mutex::new(Registry::new())),
             relay: Mutex::new(None),
+            net_relay: Mutex::new(None),
             keepalive: AtomicBool::new(false),
             keepalive_started: Notify::new(),
         }
@@ -149,11 +178,32 @@ impl Client {
             ));
         }
         let (driver, shared) = open_driver(name, self.state_dir.as_deref())?;
+        let network = if offers_network(name) {
+            installed_network_driver()
+        } else {
+            None
+        };
         *slot = Some(Opened {
             driver,
             readonly: self.readonly_socket || flags & CONNECT_RO != 0,
             shared,
+            network,
         });
+        Ok(())
+    }
+
+    /// Opens `name` as [`Client::open`] does, with `network` as its network driver.
+    #[cfg(test)]
+    pub fn open_with_network(
+        &self,
+        name: &str,
+        flags: u32,
+        network: Arc<dyn NetworkDriver>,
+    ) -> Result<(), VirError> {
+        self.open(Some(name), flags)?;
+        if let Some(opened) = self.lock().as_mut() {
+            opened.network = Some(network);
+        }
         Ok(())
     }
 
@@ -167,6 +217,9 @@ impl Client {
     pub fn drop_callbacks(&self) {
         lock(&self.events).clear();
         if let Some(task) = lock(&self.relay).take() {
+            task.abort();
+        }
+        if let Some(task) = lock(&self.net_relay).take() {
             task.abort();
         }
     }
@@ -208,7 +261,37 @@ impl Client {
                 }
             }
         }
+        if family == Family::Network {
+            self.start_network_relay();
+        }
         id
+    }
+
+    /// Relays the network driver's events to the connection, once per connection, while
+    /// network callbacks exist (connections without a network driver get none).
+    fn start_network_relay(&self) {
+        let Some(network) = self.lock().as_ref().and_then(|o| o.network.clone()) else {
+            return;
+        };
+        let mut relay = lock(&self.net_relay);
+        if relay.is_some() {
+            return;
+        }
+        let Some(outbox) = self.outbox.clone() else {
+            return;
+        };
+        let mut rx = network.subscribe();
+        let events = Arc::clone(&self.events);
+        *relay = Some(tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                let packets = lock(&events).network_packets(&event);
+                for packet in packets {
+                    if outbox.send(packet).is_err() {
+                        return;
+                    }
+                }
+            }
+        }));
     }
 
     /// Removes a callback; `by_event` treats `id` as an event ID and removes the first
@@ -223,6 +306,11 @@ impl Client {
         };
         if !events.wants_domain_events() {
             if let Some(task) = lock(&self.relay).take() {
+                task.abort();
+            }
+        }
+        if !events.wants_network_events() {
+            if let Some(task) = lock(&self.net_relay).take() {
                 task.abort();
             }
         }
@@ -241,6 +329,24 @@ impl Client {
             .as_ref()
             .map(|o| Arc::clone(&o.driver))
             .ok_or_else(not_open)
+    }
+
+    /// The connection's network driver; without one, libvirt's `VIR_ERR_NO_SUPPORT` naming
+    /// `function` (the public call), as libvirt answers a connection whose hypervisor
+    /// driver has no network driver beside it.
+    pub fn network_driver(&self, function: &str) -> Result<Arc<dyn NetworkDriver>, VirError> {
+        let slot = self.lock();
+        let opened = slot.as_ref().ok_or_else(not_open)?;
+        opened
+            .network
+            .clone()
+            .ok_or_else(|| oxvirt_network::api::no_support(function))
+    }
+
+    /// Whether a network event subscription is running.
+    #[cfg(test)]
+    pub fn relaying_networks(&self) -> bool {
+        lock(&self.net_relay).is_some()
     }
 
     /// Whether the connection may only read.
@@ -275,6 +381,9 @@ impl Client {
 impl Drop for Client {
     fn drop(&mut self) {
         if let Some(task) = lock(&self.relay).take() {
+            task.abort();
+        }
+        if let Some(task) = lock(&self.net_relay).take() {
             task.abort();
         }
     }

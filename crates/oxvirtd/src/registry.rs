@@ -9,6 +9,7 @@
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use oxvirt_domain::driver::{DomainEvent, EventKind};
+use oxvirt_network::NetworkEvent;
 use oxvirt_rpc::packet::PROGRAM_REMOTE;
 use oxvirt_rpc::remote::*;
 use oxvirt_rpc::xdr::encode_to_vec;
@@ -128,6 +129,34 @@ impl Registry {
     /// Whether any domain callback is registered (the driver subscription is needed).
     pub fn wants_domain_events(&self) -> bool {
         self.callbacks.iter().any(|c| c.family == Family::Domain)
+    }
+
+    /// Whether any network callback is registered.
+    pub fn wants_network_events(&self) -> bool {
+        self.callbacks.iter().any(|c| c.family == Family::Network)
+    }
+
+    /// The NETWORK_EVENT_LIFECYCLE messages `event` becomes for this connection: one per
+    /// lifecycle callback for every network or for this one.
+    pub fn network_packets(&self, event: &NetworkEvent) -> Vec<Packet> {
+        let uuid: [u8; 16] = event.network.uuid.into();
+        self.callbacks
+            .iter()
+            .filter(|c| c.family == Family::Network && c.event_id == NETWORK_EVENT_ID_LIFECYCLE)
+            .filter(|c| c.filter.is_none_or(|f| f == uuid))
+            .map(|c| {
+                let msg = NetworkEventLifecycleMsg {
+                    callback_id: c.id,
+                    net: oxvirt_rpc::types::NonnullNetwork {
+                        name: event.network.name.clone(),
+                        uuid,
+                    },
+                    event: event.kind as i32,
+                    detail: 0,
+                };
+                event_packet(P::NetworkEventLifecycle, encode_to_vec(&msg))
+            })
+            .collect()
     }
 
     /// How many callbacks are registered.

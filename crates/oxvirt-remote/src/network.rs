@@ -1,0 +1,300 @@
+//! [`RemoteNetworkDriver`]: the virtual network calls of a remote connection, as libvirt's
+//! remote driver makes them, and network lifecycle events.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use oxvirt_network::api::NetworkEventReceiver;
+use oxvirt_network::api::{NetworkEventKind, Result};
+use oxvirt_network::{Lease, NetworkDriver, NetworkEventBus, NetworkRef, Update};
+use oxvirt_rpc::remote::*;
+use oxvirt_rpc::types::NonnullNetwork;
+use oxvirt_rpc::xdr::{decode_from, encode_to_vec};
+use oxvirt_rpc::RemoteProcedure as P;
+use oxvirt_xml::types::Uuid;
+use tokio::sync::mpsc;
+
+use crate::connection::{Connection, EventMessage};
+use crate::driver::RemoteDriver;
+
+/// A network driver whose every call is a REMOTE procedure on a connection (shared with
+/// the connection's [`RemoteDriver`]).
+pub struct RemoteNetworkDriver {
+    conn: Connection,
+    bus: Arc<NetworkEventBus>,
+    registered: AtomicBool,
+}
+
+impl std::fmt::Debug for RemoteNetworkDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteNetworkDriver")
+            .finish_non_exhaustive()
+    }
+}
+
+/// A driver network as it travels.
+pub fn network_wire(net: &NetworkRef) -> NonnullNetwork {
+    NonnullNetwork {
+        name: net.name.clone(),
+        uuid: net.uuid.into(),
+    }
+}
+
+/// A wire network as drivers name it.
+pub fn network_ref(net: NonnullNetwork) -> NetworkRef {
+    NetworkRef {
+        name: net.name,
+        uuid: Uuid::from(net.uuid),
+    }
+}
+
+/// A wire lease as drivers describe it.
+pub fn lease_ref(l: NetworkDhcpLease) -> Lease {
+    Lease {
+        iface: l.iface,
+        expiry_time: l.expirytime,
+        kind: l.r#type,
+        mac: l.mac,
+        iaid: l.iaid,
+        ip: l.ipaddr,
+        prefix: l.prefix,
+        hostname: l.hostname,
+        client_id: l.clientid,
+    }
+}
+
+/// The network event a NETWORK_EVENT_LIFECYCLE message carries; `None` for anything else.
+pub fn decode_network_event(msg: &EventMessage) -> Option<oxvirt_network::NetworkEvent> {
+    if msg.procedure != P::NetworkEventLifecycle.number() {
+        return None;
+    }
+    let m: NetworkEventLifecycleMsg = decode_from(&msg.payload).ok()?;
+    let kind = match m.event {
+        0 => NetworkEventKind::Defined,
+        1 => NetworkEventKind::Undefined,
+        2 => NetworkEventKind::Started,
+        3 => NetworkEventKind::Stopped,
+        _ => return None,
+    };
+    Some(oxvirt_network::NetworkEvent {
+        network: network_ref(m.net),
+        kind,
+    })
+}
+
+impl RemoteDriver {
+    /// The network calls of this connection.
+    pub fn network_driver(&self) -> RemoteNetworkDriver {
+        RemoteNetworkDriver::new(self.conn.clone())
+    }
+}
+
+impl RemoteNetworkDriver {
+    /// The network calls of `conn`.
+    pub fn new(conn: Connection) -> Self {
+        RemoteNetworkDriver {
+            conn,
+            bus: Arc::new(NetworkEventBus::new()),
+            registered: AtomicBool::new(false),
+        }
+    }
+
+    /// Queues CONNECT_NETWORK_EVENT_REGISTER_ANY for lifecycle events of every network;
+    /// once the daemon answers with the callback ID, its messages feed the bus.
+    fn register_events(&self) {
+        let args = ConnectNetworkEventRegisterAnyArgs {
+            event_id: NETWORK_EVENT_ID_LIFECYCLE,
+            net: None,
+        };
+        let number = P::ConnectNetworkEventRegisterAny.number();
+        let Ok(call) = self.conn.start_call(number, encode_to_vec(&args)) else {
+            return;
+        };
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let conn = self.conn.clone();
+        let bus = Arc::clone(&self.bus);
+        handle.spawn(async move {
+            let Ok(reply) = call.await else { return };
+            let Ok(r) = decode_from::<CallbackIdMsg>(&reply) else {
+                return;
+            };
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            conn.set_event_sink(r.callback_id, tx);
+            while let Some(msg) = rx.recv().await {
+                if let Some(event) = decode_network_event(&msg) {
+                    bus.emit(&event.network, event.kind);
+                }
+            }
+        });
+    }
+
+    async fn net_call<A, R>(&self, p: P, args: &A) -> Result<R>
+    where
+        A: oxvirt_rpc::XdrEncode,
+        R: oxvirt_rpc::XdrDecode,
+    {
+        self.conn.call(p, args).await
+    }
+
+    async fn void_call<A: oxvirt_rpc::XdrEncode>(&self, p: P, args: &A) -> Result<()> {
+        self.conn.call::<A, ()>(p, args).await
+    }
+}
+
+#[async_trait]
+impl NetworkDriver for RemoteNetworkDriver {
+    fn subscribe(&self) -> NetworkEventReceiver {
+        let rx = self.bus.subscribe();
+        if !self.registered.swap(true, Ordering::SeqCst) {
+            self.register_events();
+        }
+        rx
+    }
+
+    async fn list_all(&self, flags: u32) -> Result<Vec<NetworkRef>> {
+        let args = ConnectListAllNetworksArgs {
+            need_results: 1,
+            flags,
+        };
+        let r: ConnectListAllNetworksRet = self.net_call(P::ConnectListAllNetworks, &args).await?;
+        Ok(r.nets.into_iter().map(network_ref).collect())
+    }
+
+    async fn lookup_by_name(&self, name: &str) -> Result<NetworkRef> {
+        let args = NetworkLookupByNameArgs {
+            name: name.to_owned(),
+        };
+        let r: NetworkLookupByNameRet = self.net_call(P::NetworkLookupByName, &args).await?;
+        Ok(network_ref(r.net))
+    }
+
+    async fn lookup_by_uuid(&self, uuid: &Uuid) -> Result<NetworkRef> {
+        let args = NetworkLookupByUuidArgs {
+            uuid: (*uuid).into(),
+        };
+        let r: NetworkLookupByUuidRet = self.net_call(P::NetworkLookupByUuid, &args).await?;
+        Ok(network_ref(r.net))
+    }
+
+    async fn define_xml(&self, xml: &str, flags: u32) -> Result<NetworkRef> {
+        let xml = xml.to_owned();
+        let r: NetworkDefineXmlRet = if flags == 0 {
+            self.net_call(P::NetworkDefineXml, &NetworkDefineXmlArgs { xml })
+                .await?
+        } else {
+            let args = NetworkDefineXmlFlagsArgs { xml, flags };
+            self.net_call(P::NetworkDefineXmlFlags, &args).await?
+        };
+        Ok(network_ref(r.net))
+    }
+
+    async fn undefine(&self, net: &NetworkRef) -> Result<()> {
+        let args = NetworkUndefineArgs {
+            net: network_wire(net),
+        };
+        self.void_call(P::NetworkUndefine, &args).await
+    }
+
+    async fn create_xml(&self, xml: &str, flags: u32) -> Result<NetworkRef> {
+        let xml = xml.to_owned();
+        let r: NetworkCreateXmlRet = if flags == 0 {
+            self.net_call(P::NetworkCreateXml, &NetworkCreateXmlArgs { xml })
+                .await?
+        } else {
+            let args = NetworkCreateXmlFlagsArgs { xml, flags };
+            self.net_call(P::NetworkCreateXmlFlags, &args).await?
+        };
+        Ok(network_ref(r.net))
+    }
+
+    async fn create(&self, net: &NetworkRef) -> Result<()> {
+        let args = NetworkCreateArgs {
+            net: network_wire(net),
+        };
+        self.void_call(P::NetworkCreate, &args).await
+    }
+
+    async fn destroy(&self, net: &NetworkRef) -> Result<()> {
+        let args = NetworkDestroyArgs {
+            net: network_wire(net),
+        };
+        self.void_call(P::NetworkDestroy, &args).await
+    }
+
+    async fn xml_desc(&self, net: &NetworkRef, flags: u32) -> Result<String> {
+        let args = NetworkGetXmlDescArgs {
+            net: network_wire(net),
+            flags,
+        };
+        let r: NetworkGetXmlDescRet = self.net_call(P::NetworkGetXmlDesc, &args).await?;
+        Ok(r.xml)
+    }
+
+    async fn bridge_name(&self, net: &NetworkRef) -> Result<String> {
+        let args = NetworkGetBridgeNameArgs {
+            net: network_wire(net),
+        };
+        let r: NetworkGetBridgeNameRet = self.net_call(P::NetworkGetBridgeName, &args).await?;
+        Ok(r.name)
+    }
+
+    async fn autostart(&self, net: &NetworkRef) -> Result<bool> {
+        let args = NetworkGetAutostartArgs {
+            net: network_wire(net),
+        };
+        let r: NetworkGetAutostartRet = self.net_call(P::NetworkGetAutostart, &args).await?;
+        Ok(r.autostart != 0)
+    }
+
+    async fn set_autostart(&self, net: &NetworkRef, autostart: bool) -> Result<()> {
+        let args = NetworkSetAutostartArgs {
+            net: network_wire(net),
+            autostart: i32::from(autostart),
+        };
+        self.void_call(P::NetworkSetAutostart, &args).await
+    }
+
+    async fn is_active(&self, net: &NetworkRef) -> Result<bool> {
+        let args = NetworkIsActiveArgs {
+            net: network_wire(net),
+        };
+        let r: NetworkIsActiveRet = self.net_call(P::NetworkIsActive, &args).await?;
+        Ok(r.active != 0)
+    }
+
+    async fn is_persistent(&self, net: &NetworkRef) -> Result<bool> {
+        let args = NetworkIsPersistentArgs {
+            net: network_wire(net),
+        };
+        let r: NetworkIsPersistentRet = self.net_call(P::NetworkIsPersistent, &args).await?;
+        Ok(r.persistent != 0)
+    }
+
+    async fn update(&self, net: &NetworkRef, update: &Update) -> Result<()> {
+        // Both oxvirtd and libvirtd ≥ 1.0.5 have NETWORK_UPDATE_HAS_CORRECT_ORDER: the
+        // command and section go in their declared order.
+        let args = NetworkUpdateArgs {
+            net: network_wire(net),
+            command: update.command,
+            section: update.section,
+            parent_index: update.parent_index,
+            xml: update.xml.clone(),
+            flags: update.flags,
+        };
+        self.void_call(P::NetworkUpdate, &args).await
+    }
+
+    async fn dhcp_leases(&self, net: &NetworkRef, mac: Option<&str>) -> Result<Vec<Lease>> {
+        let args = NetworkGetDhcpLeasesArgs {
+            net: network_wire(net),
+            mac: mac.map(str::to_owned),
+            need_results: 1,
+            flags: 0,
+        };
+        let r: NetworkGetDhcpLeasesRet = self.net_call(P::NetworkGetDhcpLeases, &args).await?;
+        Ok(r.leases.into_iter().map(lease_ref).collect())
+    }
+}
