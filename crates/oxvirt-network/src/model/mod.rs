@@ -17,6 +17,9 @@ mod portgroup;
 mod update;
 mod validate;
 
+#[cfg(test)]
+mod tests;
+
 use std::net::IpAddr;
 
 use oxvirt_xml::types::{MacAddr, Uuid};

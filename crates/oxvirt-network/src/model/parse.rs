@@ -39,9 +39,42 @@ fn internal(msg: impl AsRef<str>) -> VirError {
     err(ErrorCode::InternalError, msg)
 }
 
+/// A numeric address as `getaddrinfo(AI_NUMERICHOST)` reads it: IPv6, or IPv4 in
+/// `inet_aton`'s forms (`10.1` is 10.0.0.1; parts in decimal, octal or hexadecimal).
+pub(crate) fn ip_from_str(text: &str) -> Option<IpAddr> {
+    if let Ok(a) = text.parse::<IpAddr>() {
+        return Some(a);
+    }
+    let parts: Vec<&str> = text.split('.').collect();
+    if parts.is_empty() || parts.len() > 4 {
+        return None;
+    }
+    let mut nums = Vec::with_capacity(parts.len());
+    for p in &parts {
+        if p.is_empty() || !p.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        nums.push(str_to_long_ullp(p, 0)?);
+    }
+    let (last, head) = nums.split_last()?;
+    if head.iter().any(|n| *n > 255) {
+        return None;
+    }
+    let rest_bits = 8 * (4 - head.len() as u32);
+    if rest_bits < 64 && *last >= 1u64 << rest_bits {
+        return None;
+    }
+    let mut v: u32 = 0;
+    for (i, n) in head.iter().enumerate() {
+        v |= (*n as u32) << (24 - 8 * i as u32);
+    }
+    v |= *last as u32;
+    Some(IpAddr::V4(v.into()))
+}
+
 /// libvirt's `virSocketAddrParse` (numeric addresses only), with its error.
 pub(crate) fn parse_addr(text: &str) -> Res<IpAddr> {
-    text.parse::<IpAddr>().map_err(|_| {
+    ip_from_str(text).ok_or_else(|| {
         VirError::new(
             ErrorDomain::Network,
             ErrorCode::SystemError,
@@ -270,7 +303,7 @@ pub(crate) fn parse_dhcp_host(
         host.name = Some(name.to_string());
     }
     if let Some(addr) = el.attr("ip") {
-        match addr.parse::<IpAddr>() {
+        match ip_from_str(addr).ok_or(()) {
             Ok(a) => host.ip = Some(a),
             Err(_) => {
                 return Err(xml_err(format!(
@@ -341,14 +374,14 @@ fn parse_ip(network: &str, el: &Element) -> Res<Ip> {
             "Missing required address attribute in network '{network}'"
         )));
     };
-    let Ok(address) = address_text.parse::<IpAddr>() else {
+    let Ok(address) = ip_from_str(address_text).ok_or(()) else {
         return Err(xml_err(format!(
             "Invalid address '{address_text}' in network '{network}'"
         )));
     };
     let netmask_text = xpath_attr(el, "netmask");
     let netmask = match netmask_text {
-        Some(m) => match m.parse::<IpAddr>() {
+        Some(m) => match ip_from_str(m).ok_or(()) {
             Ok(a) => Some(a),
             Err(_) => {
                 return Err(xml_err(format!(
@@ -455,7 +488,7 @@ pub(crate) fn parse_dns_host(network: &str, el: &Element, partial: bool) -> Res<
         )));
     }
     let ip = match el.attr("ip") {
-        Some(text) => match text.parse::<IpAddr>() {
+        Some(text) => match ip_from_str(text).ok_or(()) {
             Ok(a) => Some(a),
             Err(_) => {
                 return Err(detail(format!(
@@ -614,7 +647,7 @@ fn parse_dns(network: &str, el: &Element) -> Res<Dns> {
     };
     for f in all(el, "forwarder") {
         let addr = match f.attr("addr") {
-            Some(a) => match a.parse::<IpAddr>() {
+            Some(a) => match ip_from_str(a).ok_or(()) {
                 Ok(ip) => Some(ip),
                 Err(_) => {
                     return Err(xml_err(format!(
@@ -662,6 +695,11 @@ fn parse_dns(network: &str, el: &Element) -> Res<Dns> {
 
 /// `<bandwidth>` as `virNetDevBandwidthParse` reads it for a network (no `floor`).
 fn parse_bandwidth(el: &Element) -> Res<Bandwidth> {
+    if first(el, "inbound").is_some_and(|i| i.attr("floor").is_some()) {
+        return Err(unsupported(
+            "floor attribute is not supported for this config",
+        ));
+    }
     Bandwidth::read(el, false, &mut Context::default()).map_err(from_xml)
 }
 
@@ -734,12 +772,12 @@ fn parse_nat(network: &str, mode: ForwardMode, el: &Element) -> Res<Nat> {
                 "missing 'end' attribute in <address> element in <nat> in <forward> in network {network}"
             )));
         };
-        let Ok(s) = start.parse::<std::net::Ipv4Addr>() else {
+        let Some(IpAddr::V4(s)) = ip_from_str(start) else {
             return Err(xml_err(format!(
                 "Bad ipv4 start address '{start}' in <nat> in <forward> in network '{network}'"
             )));
         };
-        let Ok(e) = end.parse::<std::net::Ipv4Addr>() else {
+        let Some(IpAddr::V4(e)) = ip_from_str(end) else {
             return Err(xml_err(format!(
                 "Bad ipv4 end address '{end}' in <nat> in <forward> in network '{network}'"
             )));
@@ -810,7 +848,9 @@ fn parse_forward(network: &str, el: &Element) -> Res<Forward> {
         None | Some("default") => None,
         Some(n @ ("kvm" | "vfio")) => Some(n.to_string()),
         Some(n) => {
-            return Err(internal(format!("Unknown forward <driver> name '{n}'")));
+            return Err(unsupported(format!(
+                "Unknown forward <driver name='{n}'/> in network {network}"
+            )));
         }
     };
     let ifs: Vec<&Element> = all(el, "interface").collect();
@@ -944,19 +984,19 @@ fn parse_route(network: &str, el: &Element) -> Res<Route> {
             "{network}: Missing required gateway attribute in route definition"
         )));
     };
-    let Ok(address) = address_text.parse::<IpAddr>() else {
+    let Ok(address) = ip_from_str(address_text).ok_or(()) else {
         return Err(xml_err(format!(
             "{network}: Bad network address '{address_text}' in route definition"
         )));
     };
-    let Ok(gateway) = gateway_text.parse::<IpAddr>() else {
+    let Ok(gateway) = ip_from_str(gateway_text).ok_or(()) else {
         return Err(xml_err(format!(
             "{network}: Bad gateway address '{gateway_text}' in route definition"
         )));
     };
     let netmask_text = xpath_attr(el, "netmask");
     let netmask = match netmask_text {
-        Some(m) => match m.parse::<IpAddr>() {
+        Some(m) => match ip_from_str(m).ok_or(()) {
             Ok(a) => Some(a),
             Err(_) => {
                 return Err(xml_err(format!(
@@ -966,19 +1006,13 @@ fn parse_route(network: &str, el: &Element) -> Res<Route> {
         },
         None => None,
     };
-    let number = |name: &str| -> Res<Option<u32>> {
-        match xpath_attr(el, name) {
-            None => Ok(None),
-            Some(v) => match str_to_long_ui(v, 10) {
-                Some(n) => Ok(Some(n)),
-                None => Err(xml_err(format!(
-                    "{network}: Invalid {name} '{v}' in route definition"
-                ))),
-            },
-        }
-    };
-    let prefix = number("prefix")?;
-    let metric = number("metric")?;
+    let mut c = Cursor::new(el);
+    let prefix = c
+        .prop_uint("prefix", 10, PropFlags::NONE)
+        .map_err(from_xml)?;
+    let metric = c
+        .prop_uint("metric", 10, PropFlags::NONZERO)
+        .map_err(from_xml)?;
     match family.as_deref() {
         None | Some("ipv4") => {
             if !address.is_ipv4() {
@@ -1134,7 +1168,7 @@ impl Network {
             _ => return Err(VirError::bare(ErrorDomain::Network, ErrorCode::NoName)),
         };
         if name.contains('/') {
-            return Err(detail("invalid char in name: 0x2f"));
+            return Err(detail("invalid char in name: /"));
         }
         let uuid = match first(root, "uuid").map(Element::text) {
             Some(u) if !u.is_empty() => {
@@ -1145,9 +1179,6 @@ impl Network {
         let title = first(root, "title")
             .map(Element::text)
             .filter(|t| !t.is_empty());
-        if title.as_deref().is_some_and(|t| t.contains('\n')) {
-            return Err(xml_err("Network title can't contain newlines"));
-        }
         let description = first(root, "description")
             .map(Element::text)
             .filter(|t| !t.is_empty());
@@ -1168,12 +1199,8 @@ impl Network {
 
         let domain_el = first(root, "domain");
         let local_only = tristate(domain_el, "localOnly")?;
-        let register = tristate(domain_el, "register")?;
-        if register == Some(true) && local_only != Some(true) {
-            return Err(unsupported(format!(
-                "attribute 'register=yes' in <domain> element requires 'localOnly=yes' in network {name}"
-            )));
-        }
+        // libvirt 9.0 does not know `register`.
+        let register = None;
         let domain = domain_el.and_then(|d| d.attr("name")).map(|n| NetDomain {
             name: n.to_string(),
             local_only,
@@ -1246,7 +1273,7 @@ impl Network {
         };
         let virtualport = match first(root, "virtualport") {
             Some(v) if v.attr("type").is_none() => {
-                return Err(xml_err("missing virtualport type"));
+                return Err(xml_err("missing required virtualport type"));
             }
             Some(v) => Some(clean_element(v)),
             None => None,
@@ -1325,7 +1352,7 @@ impl Network {
                 }
                 if delay.is_some_and(|d| d != 0) || stp_text.is_some() || bridge.zone.is_some() {
                     return Err(xml_err(format!(
-                        "bridge delay/stp/zone options only allowed in open, route, nat, and isolated mode, not in {mode} (network '{name}')"
+                        "bridge delay/stp/zone options only allowed in route, nat, and isolated mode, not in {mode} (network '{name}')"
                     )));
                 }
                 if bridge.name.is_some() && (nifs > 0 || npfs > 0) {
