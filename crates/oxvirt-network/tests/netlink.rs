@@ -183,6 +183,18 @@ fn bridge_is_created_with_stp_delay_mac_mtu_and_down() {
         })
         .await
         .expect("create with STP");
+        // libvirt's default network: STP on with no delay (under the kernel's 2 s
+        // minimum for a bridge running STP, so the delay must be set first, or the
+        // kernel refuses it).
+        nl.create_bridge(&BridgeSpec {
+            name: "virbr11".into(),
+            mac: None,
+            mtu: None,
+            stp: true,
+            forward_delay_ms: 0,
+        })
+        .await
+        .expect("create with STP and no delay");
         assert!(nl.link_exists("virbr9").await.expect("exists"));
         assert!(!nl.link_exists("virbr404").await.expect("exists"));
         let names = nl.link_names().await.expect("names");
@@ -205,6 +217,11 @@ fn bridge_is_created_with_stp_delay_mac_mtu_and_down() {
     let br = ns.link("virbr10");
     assert_eq!(br["linkinfo"]["info_data"]["stp_state"], 1, "{br}");
     // The kernel keeps the delay in centiseconds: 2000 ms = 200.
+    assert_eq!(br["linkinfo"]["info_data"]["forward_delay"], 200, "{br}");
+    let br = ns.link("virbr11");
+    assert_eq!(br["linkinfo"]["info_data"]["stp_state"], 1, "{br}");
+    // Starting STP raises a shorter delay to the kernel's 2 s minimum (`br_stp_start`),
+    // as it does for libvirt's sysfs writes.
     assert_eq!(br["linkinfo"]["info_data"]["forward_delay"], 200, "{br}");
 }
 
@@ -345,7 +362,28 @@ fn veth_enslaved_and_moved() {
             .expect_err("missing port");
         assert_eq!(
             e.message,
-            "Unable to add bridge virbr9 port vth-nope: No such device"
+            "Unable to get interface index for vth-nope: No such device"
+        );
+        let e = nl
+            .enslave("vth-a", "virbr404")
+            .await
+            .expect_err("missing bridge");
+        assert_eq!(
+            e.message,
+            "Unable to add bridge virbr404 port vth-a: No such device"
+        );
+        let e = nl.set_up("vth-nope", true).await.expect_err("missing link");
+        assert_eq!(
+            e.message,
+            "Cannot get interface flags on 'vth-nope': No such device"
+        );
+        let e = nl
+            .set_mtu("vth-nope", 1400)
+            .await
+            .expect_err("missing link");
+        assert_eq!(
+            e.message,
+            "Cannot set interface MTU on 'vth-nope': No such device"
         );
         nl.move_to_netns("vth-b", &other_path).await.expect("move");
         assert!(!nl.link_exists("vth-b").await.expect("exists"));

@@ -168,6 +168,22 @@ pub fn subnet_in_use(routes: &[Route], addr: IpAddr, prefix: u8) -> Option<Strin
         .map(|r| r.dev.clone().unwrap_or_else(|| "*".to_string()))
 }
 
+/// The other half of `networkCheckRouteCollision`: a network's IPv4 `<route>` to
+/// `dest/prefix` whose (masked) destination and prefix are already those of a route of
+/// the main table. Returns the masked destination and the route's interface.
+pub fn route_in_use(routes: &[Route], dest: IpAddr, prefix: u8) -> Option<(IpAddr, String)> {
+    subnet_in_use(routes, dest, prefix).map(|dev| (network_of(dest, prefix), dev))
+}
+
+/// libvirt's error for a `<route>` that [`route_in_use`] found in use.
+pub fn route_in_use_error(dest: IpAddr, dev: &str) -> VirError {
+    VirError::new(
+        ErrorDomain::None,
+        ErrorCode::InternalError,
+        format!("Route address '{dest}' conflicts with IP address for '{dev}'"),
+    )
+}
+
 /// libvirt's error for a network whose subnet [`subnet_in_use`] found in use.
 pub fn subnet_in_use_error(dev: &str) -> VirError {
     VirError::new(
@@ -248,15 +264,18 @@ impl Netlink {
 
     /// The index of link `name` (libvirt's `virNetDevGetIndex` error if there is none).
     pub async fn link_index(&self, name: &str) -> Result<u32, VirError> {
+        self.index_or(name, format!("Unable to get index for interface {name}"))
+            .await
+    }
+
+    /// The index of link `name`; if it does not exist (or the lookup fails), the error is
+    /// `detail: <strerror>` (`No such device` for a missing link), the wording of the
+    /// libvirt helper the caller mirrors.
+    async fn index_or(&self, name: &str, detail: String) -> Result<u32, VirError> {
         match self.find(name).await {
             Ok(Some(msg)) => Ok(msg.header.index),
-            Ok(None) => Err(system(format!(
-                "Unable to get index for interface {name}: No such device"
-            ))),
-            Err(e) => Err(system_nl(
-                format!("Unable to get index for interface {name}"),
-                &e,
-            )),
+            Ok(None) => Err(system(format!("{detail}: No such device"))),
+            Err(e) => Err(system_nl(detail, &e)),
         }
     }
 
@@ -366,7 +385,9 @@ impl Netlink {
 
     /// Brings link `name` up or down (`virNetDevSetOnline`).
     pub async fn set_up(&self, name: &str, up: bool) -> Result<(), VirError> {
-        let index = self.link_index(name).await?;
+        let index = self
+            .index_or(name, format!("Cannot get interface flags on '{name}'"))
+            .await?;
         let msg = LinkUnspec::new_with_index(index);
         let msg = if up { msg.up() } else { msg.down() };
         self.handle
@@ -379,7 +400,9 @@ impl Netlink {
 
     /// Sets the MTU of link `name` (`virNetDevSetMTU`).
     pub async fn set_mtu(&self, name: &str, mtu: u32) -> Result<(), VirError> {
-        let index = self.link_index(name).await?;
+        let index = self
+            .index_or(name, format!("Cannot set interface MTU on '{name}'"))
+            .await?;
         self.handle
             .link()
             .set(LinkUnspec::new_with_index(index).mtu(mtu).build())
@@ -388,20 +411,16 @@ impl Netlink {
             .map_err(|e| system_nl(format!("Cannot set interface MTU on '{name}'"), &e))
     }
 
-    /// Makes `link` a port of `bridge` (`virNetDevBridgeAddPort`).
+    /// Makes `link` a port of `bridge` (`virNetDevBridgeAddPort`: a missing port is
+    /// "Unable to get interface index", a missing bridge the kernel's `ENODEV` for the
+    /// port request).
     pub async fn enslave(&self, link: &str, bridge: &str) -> Result<(), VirError> {
-        let port_err = |e: VirError| {
-            let detail = e
-                .message
-                .rsplit_once(": ")
-                .map(|(_, d)| d.to_string())
-                .unwrap_or(e.message);
-            system(format!(
-                "Unable to add bridge {bridge} port {link}: {detail}"
-            ))
-        };
-        let br = self.link_index(bridge).await.map_err(port_err)?;
-        let index = self.link_index(link).await.map_err(port_err)?;
+        let index = self
+            .index_or(link, format!("Unable to get interface index for {link}"))
+            .await?;
+        let br = self
+            .index_or(bridge, format!("Unable to add bridge {bridge} port {link}"))
+            .await?;
         self.handle
             .link()
             .set(LinkUnspec::new_with_index(index).controller(br).build())
@@ -664,6 +683,26 @@ mod tests {
             subnet_in_use(&routes, "172.16.0.1".parse().expect("ip"), 24),
             None
         );
+    }
+
+    #[test]
+    fn route_collision_and_wording() {
+        let routes = vec![route("10.20.0.0", 16, Some("eth1"))];
+        let hit = route_in_use(&routes, "10.20.3.4".parse().expect("ip"), 16);
+        assert_eq!(
+            hit,
+            Some(("10.20.0.0".parse().expect("ip"), "eth1".to_string()))
+        );
+        assert_eq!(
+            route_in_use(&routes, "10.20.3.4".parse().expect("ip"), 24),
+            None
+        );
+        let e = route_in_use_error("10.20.0.0".parse().expect("ip"), "eth1");
+        assert_eq!(
+            e.message,
+            "internal error: Route address '10.20.0.0' conflicts with IP address for 'eth1'"
+        );
+        assert_eq!(e.domain, ErrorDomain::None);
     }
 
     #[test]
