@@ -195,49 +195,73 @@ async fn missing_nft_is_a_system_error() {
     );
 }
 
+/// Three namespaces: client —veth— host —veth— uplink. The host has the bridge `virbr0`
+/// (192.168.177.1/24, 2001:db8:177::1/64) with the client's veth in it, `up0`
+/// (10.88.0.1/24, 2001:db8:88::1/64) to the uplink (10.88.0.2/24, 2001:db8:88::2/64),
+/// and forwards both families. The client routes everything through the bridge; the
+/// uplink knows no route back.
+fn topology(tag: &str) -> (Netns, Netns, Netns) {
+    let client = Netns::new(&format!("{tag}c"));
+    let host = Netns::new(&format!("{tag}h"));
+    let uplink = Netns::new(&format!("{tag}u"));
+    let ip = |ns: &Netns, args: &[&str]| {
+        let mut all = vec!["ip", "-n", ns.0.as_str()];
+        all.extend_from_slice(args);
+        run(&all);
+    };
+    ip(&host, &["link", "add", "virbr0", "type", "bridge"]);
+    ip(
+        &host,
+        &[
+            "link", "add", "vnet0", "type", "veth", "peer", "name", "eth0", "netns", &client.0,
+        ],
+    );
+    ip(
+        &host,
+        &[
+            "link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", &uplink.0,
+        ],
+    );
+    ip(&host, &["link", "set", "vnet0", "master", "virbr0"]);
+    for (dev, addrs) in [
+        ("virbr0", ["192.168.177.1/24", "2001:db8:177::1/64"]),
+        ("up0", ["10.88.0.1/24", "2001:db8:88::1/64"]),
+    ] {
+        ip(&host, &["addr", "add", addrs[0], "dev", dev]);
+        ip(&host, &["addr", "add", addrs[1], "dev", dev, "nodad"]);
+    }
+    for dev in ["lo", "virbr0", "vnet0", "up0"] {
+        ip(&host, &["link", "set", dev, "up"]);
+    }
+    host.exec(&["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+    host.exec(&["sysctl", "-q", "-w", "net.ipv6.conf.all.forwarding=1"]);
+    for (ns, addrs) in [
+        (&client, ["192.168.177.2/24", "2001:db8:177::2/64"]),
+        (&uplink, ["10.88.0.2/24", "2001:db8:88::2/64"]),
+    ] {
+        ip(ns, &["addr", "add", addrs[0], "dev", "eth0"]);
+        ip(ns, &["addr", "add", addrs[1], "dev", "eth0", "nodad"]);
+        ip(ns, &["link", "set", "eth0", "up"]);
+        ip(ns, &["link", "set", "lo", "up"]);
+    }
+    ip(
+        &client,
+        &["route", "add", "default", "via", "192.168.177.1"],
+    );
+    ip(
+        &client,
+        &["-6", "route", "add", "default", "via", "2001:db8:177::1"],
+    );
+    (client, host, uplink)
+}
+
 /// client —veth— host (bridge `virbr0` 192.168.177.1/24, forwarding, our rules) —veth—
 /// uplink 10.88.0.2/24. The uplink has no route back to 192.168.177.0/24: the client's
 /// ping comes back only if it was masqueraded.
 #[tokio::test]
 async fn nat_and_isolation_on_traffic() {
     require!("nat_and_isolation_on_traffic");
-    let client = Netns::new("fwc");
-    let host = Netns::new("fwh");
-    let uplink = Netns::new("fwu");
-    let ip_host = |args: &[&str]| {
-        let mut all = vec!["ip", "-n", host.0.as_str()];
-        all.extend_from_slice(args);
-        run(&all);
-    };
-    ip_host(&["link", "add", "virbr0", "type", "bridge"]);
-    ip_host(&[
-        "link", "add", "vnet0", "type", "veth", "peer", "name", "eth0", "netns", &client.0,
-    ]);
-    ip_host(&[
-        "link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", &uplink.0,
-    ]);
-    ip_host(&["link", "set", "vnet0", "master", "virbr0"]);
-    ip_host(&["addr", "add", "192.168.177.1/24", "dev", "virbr0"]);
-    ip_host(&["addr", "add", "10.88.0.1/24", "dev", "up0"]);
-    for dev in ["lo", "virbr0", "vnet0", "up0"] {
-        ip_host(&["link", "set", dev, "up"]);
-    }
-    host.exec(&["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
-    for (ns, addr) in [(&client, "192.168.177.2/24"), (&uplink, "10.88.0.2/24")] {
-        run(&["ip", "-n", &ns.0, "addr", "add", addr, "dev", "eth0"]);
-        run(&["ip", "-n", &ns.0, "link", "set", "eth0", "up"]);
-        run(&["ip", "-n", &ns.0, "link", "set", "lo", "up"]);
-    }
-    run(&[
-        "ip",
-        "-n",
-        &client.0,
-        "route",
-        "add",
-        "default",
-        "via",
-        "192.168.177.1",
-    ]);
+    let (client, host, uplink) = topology("fw");
 
     let ping = || {
         client.exec_ok(&["ping", "-c", "1", "-W", "1", "10.88.0.2"])
@@ -263,6 +287,20 @@ async fn nat_and_isolation_on_traffic() {
         listed.contains("masquerade") && !listed.contains("packets 0 bytes 0 masquerade\n"),
         "the generic masquerade rule saw no packet:\n{listed}"
     );
+
+    // another table that drops at the same hook wins over our accepts (as documented) ...
+    let dropper = "table ip other {\n\tchain c {\n\t\ttype filter hook forward priority 10; policy drop;\n\t}\n}\n";
+    nft.apply(dropper).await.expect("other table");
+    assert!(!ping(), "another table's drop was overridden");
+    // ... and rebuilding our table leaves it in place
+    nft.apply(&firewall::ruleset(&[net.clone()]))
+        .await
+        .expect("nat rules again");
+    assert!(ns_has_other(&host));
+    nft.apply("delete table ip other\n")
+        .await
+        .expect("delete other");
+    assert!(ping(), "no connectivity after the other table went");
 
     // from the uplink, the client is not reachable (even with a route): only replies enter
     run(&[
@@ -300,4 +338,71 @@ async fn nat_and_isolation_on_traffic() {
 
     nft.apply(&firewall::teardown()).await.expect("teardown");
     assert_eq!(nft.current().await.expect("list"), None);
+}
+
+/// Whether the namespace has the test's `ip other` table.
+fn ns_has_other(ns: &Netns) -> bool {
+    ns.exec_ok(&["nft", "list", "table", "ip", "other"])
+}
+
+/// IPv6 on a NAT network is routed (libvirt does not NAT IPv6 without `<nat ipv6='yes'>`),
+/// masqueraded with `nat_ipv6`; an isolated network forwards no IPv6 either.
+#[tokio::test]
+async fn ipv6_routed_masqueraded_isolated() {
+    require!("ipv6_routed_masqueraded_isolated");
+    let (client, host, uplink) = topology("fw6");
+    let out = || {
+        client.exec_ok(&["ping", "-6", "-c", "1", "-W", "1", "2001:db8:88::2"])
+            || client.exec_ok(&["ping", "-6", "-c", "2", "-W", "2", "2001:db8:88::2"])
+    };
+    let inward = || uplink.exec_ok(&["ping", "-6", "-c", "2", "-W", "1", "2001:db8:177::2"]);
+    assert!(client.exec_ok(&["ping", "-6", "-c", "1", "-W", "2", "2001:db8:177::1"]));
+    assert!(
+        !out(),
+        "reached the uplink without a route back: the test proves nothing"
+    );
+
+    let nft = Nft::in_netns(&host.0);
+    let mut net = FirewallNet::new("virbr0", FwMode::Nat);
+    net.ipv4 = vec![(Ipv4Addr::new(192, 168, 177, 1), 24)];
+    net.ipv6 = vec![("2001:db8:177::1".parse().expect("v6"), 64)];
+
+    // masqueraded: out works without a route back, nothing new comes in
+    net.nat_ipv6 = true;
+    nft.apply(&firewall::ruleset(&[net.clone()]))
+        .await
+        .expect("nat ipv6");
+    assert!(out(), "IPv6 masquerade: no connectivity");
+    run(&[
+        "ip",
+        "-n",
+        &uplink.0,
+        "-6",
+        "route",
+        "add",
+        "2001:db8:177::/64",
+        "via",
+        "2001:db8:88::1",
+    ]);
+    assert!(
+        !inward(),
+        "a new IPv6 connection from outside reached a masqueraded guest"
+    );
+
+    // routed (plain NAT network): both ways with the route back
+    net.nat_ipv6 = false;
+    nft.apply(&firewall::ruleset(&[net.clone()]))
+        .await
+        .expect("nat, ipv6 routed");
+    assert!(out(), "routed IPv6: no connectivity out");
+    assert!(inward(), "routed IPv6: no connectivity in");
+
+    net.mode = FwMode::Isolated;
+    nft.apply(&firewall::ruleset(&[net]))
+        .await
+        .expect("isolated");
+    assert!(!out(), "an isolated network forwarded IPv6 out");
+    assert!(!inward(), "an isolated network forwarded IPv6 in");
+
+    nft.apply(&firewall::teardown()).await.expect("teardown");
 }
