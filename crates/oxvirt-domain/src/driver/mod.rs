@@ -13,6 +13,7 @@
 
 pub mod event;
 pub mod flags;
+pub mod ifaddr;
 pub mod node;
 pub mod placement;
 pub mod ports;
@@ -695,5 +696,16 @@ pub trait Hypervisor: Send + Sync {
     /// `virDomainGetNumaParameters` ([`flags::affect`]): `numa_mode` and `numa_nodeset`.
     async fn numa_parameters(&self, _dom: &DomainRef, _flags: u32) -> Result<Vec<TypedParam>> {
         Err(no_support("virDomainGetNumaParameters"))
+    }
+
+    /// `virDomainInterfaceAddresses`: the addresses of a running domain's interfaces from
+    /// `source` ([`ifaddr::SRC_LEASE`], [`ifaddr::SRC_AGENT`] or [`ifaddr::SRC_ARP`]).
+    async fn interface_addresses(
+        &self,
+        _dom: &DomainRef,
+        _source: u32,
+        _flags: u32,
+    ) -> Result<Vec<ifaddr::DomainInterface>> {
+        Err(no_support("virDomainInterfaceAddresses"))
     }
 }
