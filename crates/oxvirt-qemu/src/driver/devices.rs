@@ -6,7 +6,9 @@
 //!   `virtio-blk-pci` with id `virtio-diskI` on the first free slot of `pci.0`. The live
 //!   definition gets the alias and address; libvirtd then sends `DEVICE_ADDED`.
 //! - An interface of type `user` is `netdev_add` (`hostnetK`) and `device_add`
-//!   (`netK`); other types are refused.
+//!   (`netK`). One of type `bridge`, `ethernet` or `network` (a port on its network
+//!   first) gets a tap as at start, given over `getfd` to a `tap` backend; its detach
+//!   closes the tap and gives the port back. Other types are refused.
 //! - A detach is `device_del` and a wait of up to 5 s for QEMU's `DEVICE_DELETED`, which
 //!   removes the device from the live definition and sends `DEVICE_REMOVED`; when the guest
 //!   is slower, the call succeeds with the removal still pending (as libvirt does), and
@@ -320,7 +322,11 @@ impl QemuDriver {
         live: &Domain,
         mut net: oxvirt_domain::devices::Interface,
     ) -> Result<(String, LiveUpdate)> {
-        if net.kind != InterfaceType::User {
+        let tap = matches!(
+            net.kind,
+            InterfaceType::Network | InterfaceType::Bridge | InterfaceType::Ethernet
+        );
+        if net.kind != InterfaceType::User && !tap {
             return Err(unsupported(format!(
                 "live attach of interface type '{}' is not supported",
                 oxvirt_xml::XmlEnum::as_xml_str(&net.kind)
@@ -347,8 +353,18 @@ impl QemuDriver {
         .to_string();
         let (slot, bus) = free_slot(vm, live).await?;
         let qmp = vm.qmp();
-        qmp.netdev_add(json!({"type": "user", "id": netdev}))
-            .await?;
+        let uuid = live.uuid.unwrap_or_default();
+        let mut port = None;
+        if tap {
+            // A port on the network first (type='network'), then the tap on its bridge.
+            let (plugged, name) = self.hotplug_net_tap(vm, live, net.clone(), &netdev).await?;
+            net = plugged;
+            port = super::netports::port_of(&net);
+            net.target.get_or_insert_with(Default::default).dev = Some(name);
+        } else {
+            qmp.netdev_add(json!({"type": "user", "id": netdev}))
+                .await?;
+        }
         let plugged = qmp
             .device_add(json!({
                 "driver": driver, "netdev": netdev, "id": id, "mac": mac,
@@ -357,6 +373,8 @@ impl QemuDriver {
             .await;
         if let Err(e) = plugged {
             let _ = qmp.netdev_del(&netdev).await;
+            self.release_tap(&uuid, &netdev);
+            self.unplug_ports(port.into_iter().collect()).await;
             return Err(e.into());
         }
         net.info.alias = alias(id.clone());
@@ -438,8 +456,10 @@ impl QemuDriver {
                         let _ = vm.qmp().blockdev_del(&storage).await;
                     }
                 }
-                Backend::Net(netdev) => {
+                Backend::Net(netdev, port) => {
                     let _ = vm.qmp().netdev_del(&netdev).await;
+                    driver.release_tap(&uuid, &netdev);
+                    driver.unplug_ports(port.into_iter().collect()).await;
                 }
             }
         });
@@ -449,7 +469,8 @@ impl QemuDriver {
 /// What a device to unplug leaves behind in QEMU.
 enum Backend {
     Disk,
-    Net(String),
+    /// The netdev and the network port (type='network').
+    Net(String, Option<super::netports::Port>),
 }
 
 /// The format node of the disk whose frontend is `alias`.
@@ -525,7 +546,7 @@ fn find_live(live: &Domain, xml: &str) -> Result<(String, Backend)> {
                 .ok_or_else(|| failed("the interface has no alias"))?
                 .to_string();
             let netdev = format!("host{alias}");
-            Ok((alias, Backend::Net(netdev)))
+            Ok((alias, Backend::Net(netdev, super::netports::port_of(net))))
         }
         other => Err(unsupported(format!(
             "live detach of device '{}' is not supported",

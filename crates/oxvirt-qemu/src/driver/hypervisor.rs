@@ -462,4 +462,13 @@ impl Hypervisor for QemuDriver {
     async fn numa_parameters(&self, dom: &DomainRef, flags: u32) -> Result<Vec<TypedParam>> {
         self.placement_numa_parameters(dom, flags)
     }
+
+    async fn interface_addresses(
+        &self,
+        dom: &DomainRef,
+        source: u32,
+        flags: u32,
+    ) -> Result<Vec<oxvirt_domain::driver::ifaddr::DomainInterface>> {
+        self.interface_addresses_of(dom, source, flags).await
+    }
 }

@@ -25,9 +25,11 @@ mod devices;
 mod graphics;
 mod host;
 mod hypervisor;
+mod ifaddr;
 mod lifecycle;
 mod monitor;
 mod net;
+mod netports;
 mod parse;
 mod placement;
 mod query;
@@ -42,6 +44,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use oxvirt_domain::driver::ports::NetworkPorts;
 use oxvirt_domain::driver::{DomainEvent, DomainRef, EventBus, Lifecycle};
 use oxvirt_domain::objects::domains::{DomainList, DomainObj};
 use oxvirt_xml::types::Uuid;
@@ -101,6 +104,8 @@ pub(crate) struct Inner {
     jobs: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
     /// The open console sessions, by pty.
     consoles: Mutex<HashMap<String, std::sync::Weak<console::Session>>>,
+    /// The node's virtual networks, for `type='network'` interfaces (none: refused).
+    ports: Option<Arc<dyn NetworkPorts>>,
 }
 
 /// The QEMU driver. Cheap to clone: every clone (every `qemu:///system` connection) is the
@@ -128,6 +133,18 @@ impl QemuDriver {
     /// every QEMU a previous daemon left running (one whose QEMU is gone is reported shut
     /// off).
     pub async fn open(config: QemuConfig) -> Result<QemuDriver, VirError> {
+        Self::open_with_networks(config, None).await
+    }
+
+    /// [`QemuDriver::open`] with the node's virtual networks: `type='network'` interfaces
+    /// take a port from `ports` when their domain starts (or the interface is attached)
+    /// and give it back when it stops. The networks need not be active yet: a port is only
+    /// asked for at a start. Without `ports`, such interfaces are refused as libvirt
+    /// refuses a network it cannot find.
+    pub async fn open_with_networks(
+        config: QemuConfig,
+        ports: Option<Arc<dyn NetworkPorts>>,
+    ) -> Result<QemuDriver, VirError> {
         for dir in [
             config.config_dir(),
             config.log_dir(),
@@ -144,6 +161,7 @@ impl QemuDriver {
                 vms: Mutex::new(HashMap::new()),
                 jobs: Mutex::new(HashMap::new()),
                 consoles: Mutex::new(HashMap::new()),
+                ports,
             }),
         };
         driver.load_configs()?;

@@ -228,6 +228,7 @@ impl QemuDriver {
             return;
         }
         self.release_taps(uuid);
+        let ports = self.ports_of(uuid);
         let (reason, detail) = reason.unwrap_or_else(|| match vm.stopping() {
             Stopping::No if vm.got_shutdown() => (ShutoffReason::Shutdown, StoppedDetail::Shutdown),
             Stopping::No => (ShutoffReason::Crashed, StoppedDetail::Failed),
@@ -255,6 +256,7 @@ impl QemuDriver {
         };
         let _ = std::fs::remove_file(&vm.monitor);
         let _ = std::fs::remove_dir_all(&vm.private_dir);
+        self.unplug_ports(ports).await;
         self.emit(vec![event]);
         vm.mark_done();
     }

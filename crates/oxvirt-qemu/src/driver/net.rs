@@ -36,7 +36,8 @@ use crate::command;
 
 /// The taps the daemon holds open, per running domain (runtime directory and UUID, so two
 /// drivers in one process do not mix).
-type Held = Mutex<HashMap<(std::path::PathBuf, String), Vec<SyncDevice>>>;
+/// Each tap is kept with the id of its QEMU backend (`hostnetN`).
+type Held = Mutex<HashMap<(std::path::PathBuf, String), Vec<(String, SyncDevice)>>>;
 
 fn held() -> &'static Held {
     static HELD: OnceLock<Held> = OnceLock::new();
@@ -67,11 +68,12 @@ fn nl_text(e: &rtnetlink::Error) -> String {
     }
 }
 
-/// Refuses interfaces that need what this daemon does not have yet: `type='network'`
-/// needs the virtual network driver, so no network can be found (libvirt's error).
+/// Refuses `type='network'` interfaces that have no port (the driver has no virtual
+/// networks): no network can be found (libvirt's error).
 pub(crate) fn check_networks(def: &Domain) -> Result<(), VirError> {
     for net in &def.devices.interfaces {
-        if net.kind == InterfaceType::Network {
+        let plugged = net.source.as_ref().is_some_and(|s| s.bridge.is_some());
+        if net.kind == InterfaceType::Network && !plugged {
             let name = net
                 .source
                 .as_ref()
@@ -223,7 +225,8 @@ async fn open_tap(
     let mut msg = LinkUnspec::new_with_index(index).up();
     if let Some((br_index, mtu)) = bridge_link {
         msg = msg.controller(br_index);
-        if let Some(mtu) = mtu {
+        // The interface's own `<mtu>` (or its network's) first, as libvirt.
+        if let Some(mtu) = net.mtu.or(mtu) {
             msg = msg.mtu(mtu);
         }
     }
@@ -279,6 +282,7 @@ impl QemuDriver {
             .find_by_uuid(uuid)
             .map(|obj| obj.def().clone())
             .ok_or_else(|| internal("domain vanished while starting"))?;
+        let def = super::netports::as_bridged(&def);
         let nics = command::net::tap_nics(&def)?;
         let mut names: Vec<(usize, String)> = Vec::new();
         if !nics.is_empty() {
@@ -300,7 +304,7 @@ impl QemuDriver {
                     .unwrap_or_else(PoisonError::into_inner)
                     .entry(self.held_key(uuid))
                     .or_default()
-                    .push(dev);
+                    .push((nic.netdev.clone(), dev));
                 added?;
                 names.push((nic.index, name));
             }
@@ -330,6 +334,44 @@ impl QemuDriver {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&self.held_key(uuid));
         drop(taps);
+    }
+
+    /// Creates the tap of interface `i` of `def` (the running domain `uuid`'s live
+    /// definition with the interface to hot-plug) and gives it to QEMU as backend `netdev`
+    /// (`getfd`, `netdev_add`). Returns the tap's name. The daemon keeps the tap until
+    /// [`QemuDriver::release_tap`] or the domain stops.
+    pub(crate) async fn hotplug_tap(
+        &self,
+        uuid: &Uuid,
+        vm: &Vm,
+        def: &Domain,
+        i: usize,
+        netdev: &str,
+    ) -> Result<String, VirError> {
+        let handle = netlink()?;
+        let def = super::netports::as_bridged(def);
+        let (dev, name) = open_tap(&handle, &def, i).await?;
+        let fdname = format!("tapfd-{netdev}");
+        vm.qmp().send_fd(&fdname, dev.as_fd()).await?;
+        vm.qmp()
+            .netdev_add(json!({"type": "tap", "id": netdev, "fd": fdname}))
+            .await?;
+        held()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(self.held_key(uuid))
+            .or_default()
+            .push((netdev.to_string(), dev));
+        Ok(name)
+    }
+
+    /// Closes the daemon's descriptor of the tap behind backend `netdev` of `uuid` (a
+    /// detached interface): a tap the daemon created goes away once QEMU's copy closes.
+    pub(crate) fn release_tap(&self, uuid: &Uuid, netdev: &str) {
+        let mut held = held().lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(taps) = held.get_mut(&self.held_key(uuid)) {
+            taps.retain(|(id, _)| id != netdev);
+        }
     }
 
     /// The NICs QEMU has for running domain `dom` (`query-pci` devices with ids `netN`,

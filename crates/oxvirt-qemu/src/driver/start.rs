@@ -145,6 +145,7 @@ impl QemuDriver {
         };
         self.check_startable(&def).await?;
         let def = self.reserve_graphics_ports(uuid, def)?;
+        let def = self.plug_ports(def).await?;
         let id = self.domains().alloc_id();
         let name = def.name.clone();
         let config = &self.inner.config;
@@ -162,6 +163,7 @@ impl QemuDriver {
             Ok(p) => p,
             Err(e) => {
                 cleanup(&private_dir);
+                self.unplug_ports(super::netports::live_ports(&def)).await;
                 return Err(e);
             }
         };
@@ -182,6 +184,8 @@ impl QemuDriver {
         if !found {
             let _ = vm.process().destroy(false).await;
             cleanup(&private_dir);
+            self.unplug_ports(super::netports::live_ports(&placement))
+                .await;
             return Err(internal("domain vanished while starting"));
         }
         self.set_vm(*uuid, Some(vm.clone()));
@@ -262,7 +266,8 @@ impl QemuDriver {
             spice_tls_x509_dir: None,
         };
         super::net::check_networks(def)?;
-        let mut argv = super::net::argv_without_taps(command::build(def, &ctx)?);
+        let mut argv =
+            super::net::argv_without_taps(command::build(&super::netports::as_bridged(def), &ctx)?);
         if incoming {
             argv.push("-incoming".into());
             argv.push("defer".into());

@@ -235,6 +235,8 @@ impl QemuDriver {
                 let _ = std::fs::remove_file(&status.monitor);
                 let _ = std::fs::remove_dir_all(&status.private_dir);
                 self.delete_status(&name);
+                self.unplug_ports(super::netports::live_ports(&status.live))
+                    .await;
                 let mut list = self.domains();
                 if let Some(obj) = list.find_by_name_mut(&name) {
                     obj.stop(ShutoffReason::Crashed);
