@@ -406,3 +406,30 @@ async fn ipv6_routed_masqueraded_isolated() {
 
     nft.apply(&firewall::teardown()).await.expect("teardown");
 }
+
+/// A script larger than a pipe's buffer, with an error at its start: nft's message, not a
+/// broken pipe; and the same size valid script applies (200 networks).
+#[tokio::test]
+async fn large_scripts() {
+    require!("large_scripts");
+    let ns = Netns::new("fwl");
+    let nft = Nft::in_netns(&ns.0);
+    let nets: Vec<FirewallNet> = (0..200u8)
+        .map(|i| {
+            let mut n = nat_net(&format!("virbr{i}"), i);
+            n.ipv6 = vec![(format!("2001:db8:{i}::1").parse().expect("v6"), 64)];
+            n
+        })
+        .collect();
+    let script = firewall::ruleset(&nets);
+    assert!(script.len() > 128 * 1024, "{}", script.len());
+    nft.apply(&script).await.expect("200 networks");
+    let listed = nft.current().await.expect("list").expect("table");
+    assert!(listed.contains("\"virbr199\""));
+    let err = nft
+        .apply(&format!("bogus statement\n{script}"))
+        .await
+        .expect_err("broken");
+    assert!(err.message.contains("Error:"), "{}", err.message);
+    assert_eq!(nft.current().await.expect("list"), Some(listed));
+}

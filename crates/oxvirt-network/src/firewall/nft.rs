@@ -83,11 +83,18 @@ impl Nft {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // nft's messages untranslated: `current` recognizes "No such file or directory"
+            .env("LC_ALL", "C")
             .kill_on_drop(true)
             .spawn()
             .map_err(spawn_error)?;
         if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(text.as_bytes()).await.map_err(spawn_error)?;
+            // nft may stop reading at its first error: its exit status and stderr say why,
+            // a broken pipe here does not
+            match pipe.write_all(text.as_bytes()).await {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(spawn_error(e)),
+                _ => {}
+            }
             drop(pipe);
         }
         let out = child.wait_with_output().await.map_err(spawn_error)?;
