@@ -385,6 +385,24 @@ fn veth_enslaved_and_moved() {
             e.message,
             "Cannot set interface MTU on 'vth-nope': No such device"
         );
+        let info = nl
+            .link_info("vth-a")
+            .await
+            .expect("info")
+            .expect("vth-a exists");
+        assert_eq!(info.master.as_deref(), Some("virbr9"));
+        assert!(!info.up);
+        assert_eq!(info.mac.len(), 6);
+        assert_eq!(info.mtu, Some(1500));
+        let br = nl
+            .link_info("virbr9")
+            .await
+            .expect("info")
+            .expect("bridge exists");
+        assert_eq!(br.mac, vec![0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
+        assert_eq!(br.mtu, Some(1400));
+        assert_eq!(br.master, None);
+        assert_eq!(nl.link_info("vth-nope").await.expect("info"), None);
         nl.move_to_netns("vth-b", &other_path).await.expect("move");
         assert!(!nl.link_exists("vth-b").await.expect("exists"));
     });

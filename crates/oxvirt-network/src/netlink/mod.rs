@@ -28,7 +28,7 @@ use std::path::Path;
 use futures_util::TryStreamExt;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 use rtnetlink::packet_route::address::AddressAttribute;
-use rtnetlink::packet_route::link::{BridgeStpState, LinkAttribute, LinkMessage};
+use rtnetlink::packet_route::link::{BridgeStpState, LinkAttribute, LinkFlags, LinkMessage};
 use rtnetlink::packet_route::route::{
     RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
@@ -82,6 +82,21 @@ pub struct Route {
     pub dev: Option<String>,
     /// The gateway, if any.
     pub gateway: Option<IpAddr>,
+}
+
+/// What [`Netlink::link_info`] tells of a link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// Its index.
+    pub index: u32,
+    /// Its MTU.
+    pub mtu: Option<u32>,
+    /// Its MAC address (empty for links without one).
+    pub mac: Vec<u8>,
+    /// Whether it is administratively up (`IFF_UP`).
+    pub up: bool,
+    /// The name of the bridge (or other controller) it is a port of.
+    pub master: Option<String>,
 }
 
 /// A system error as libvirt's netdev helpers report one (`VIR_FROM_NONE`).
@@ -266,6 +281,38 @@ impl Netlink {
     pub async fn link_index(&self, name: &str) -> Result<u32, VirError> {
         self.index_or(name, format!("Unable to get index for interface {name}"))
             .await
+    }
+
+    /// Index, MTU, MAC address, state and bridge of link `name`; `None` if there is no
+    /// such link.
+    pub async fn link_info(&self, name: &str) -> Result<Option<LinkInfo>, VirError> {
+        let Some(msg) = self
+            .find(name)
+            .await
+            .map_err(|e| system_nl(format!("Unable to get index for interface {name}"), &e))?
+        else {
+            return Ok(None);
+        };
+        let mut info = LinkInfo {
+            index: msg.header.index,
+            mtu: None,
+            mac: Vec::new(),
+            up: msg.header.flags.contains(LinkFlags::Up),
+            master: None,
+        };
+        let mut controller = None;
+        for a in &msg.attributes {
+            match a {
+                LinkAttribute::Mtu(m) => info.mtu = Some(*m),
+                LinkAttribute::Address(mac) => info.mac = mac.clone(),
+                LinkAttribute::Controller(i) => controller = Some(*i),
+                _ => {}
+            }
+        }
+        if let Some(i) = controller {
+            info.master = self.link_map().await?.remove(&i);
+        }
+        Ok(Some(info))
     }
 
     /// The index of link `name`; if it does not exist (or the lookup fails), the error is
