@@ -182,6 +182,7 @@ fn our_rules(script: &str, bridge: &str) -> Vec<(String, String, String)> {
             || l.starts_with("type ")
             || l.starts_with("table ")
             || l.starts_with("delete ")
+            || l.starts_with("comment ")
             || chain == "forward"
         {
         } else {

@@ -130,6 +130,7 @@ async fn apply_replace_teardown_in_netns() {
         "masquerade to :1024-65535",
         "type nat hook postrouting priority srcnat; policy accept;",
         "type filter hook forward priority filter; policy accept;",
+        firewall::COMMENT,
     ] {
         assert!(listed.contains(want), "missing {want}:\n{listed}");
     }

@@ -44,6 +44,10 @@ fn table_is_replaced_atomically() {
         ]
     );
     assert_eq!(TABLE, "oxvirt");
+    assert_eq!(
+        s.lines().nth(3).map(str::trim),
+        Some(format!("comment \"{}\"", firewall::COMMENT).as_str())
+    );
     assert!(s.contains("type filter hook forward priority filter; policy accept;"));
     assert!(s.contains("type nat hook postrouting priority srcnat; policy accept;"));
     assert_eq!(

@@ -91,6 +91,10 @@ pub use nft::{apply, current, Nft};
 /// The nftables table oxvirt owns, in family `inet`.
 pub const TABLE: &str = "oxvirt";
 
+/// The comment on oxvirt's table (libvirt's nftables backend likewise says who manages
+/// its table).
+pub const COMMENT: &str = "Managed by oxvirt for its virtual networks: rebuilt on every change";
+
 /// How a network forwards traffic, as far as the firewall is concerned (libvirt's
 /// `<forward mode=...>`; modes without a bridge of ours, such as `bridge` or `hostdev`, have
 /// no firewall and are not given to [`ruleset`]).
@@ -414,7 +418,7 @@ pub fn ruleset(nets: &[FirewallNet]) -> String {
     if all.is_empty() {
         return out;
     }
-    let _ = writeln!(out, "table inet {TABLE} {{");
+    let _ = writeln!(out, "table inet {TABLE} {{\n\tcomment \"{COMMENT}\"");
     out.push_str(
         "\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n",
     );
