@@ -21,8 +21,7 @@ use oxvirt_network::dnsmasq::process::{alive, write_hosts};
 use oxvirt_network::dnsmasq::{
     lease_prefix, parse_leases, Backoff, Dnsmasq, Launcher, Paths, Supervisor,
 };
-use oxvirt_network::model::{Bridge, Dhcp, DhcpRange, Dns, DnsHost, Ip, Network};
-use oxvirt_xml::types::Uuid;
+use oxvirt_network::model::{DnsHost, Network};
 use tokio::process::Command;
 
 fn have(program: &str) -> bool {
@@ -81,58 +80,19 @@ impl Drop for Guard {
     }
 }
 
-fn network(bridge: &str) -> Network {
-    Network {
-        name: "oxvt-dnsmasq".into(),
-        uuid: Uuid::default(),
-        title: None,
-        description: None,
-        metadata: None,
-        connections: None,
-        ipv6: false,
-        trust_guest_rx_filters: None,
-        forward: None,
-        bridge: Some(Bridge {
-            name: Some(bridge.into()),
-            ..Bridge::default()
-        }),
-        mac: None,
-        mtu: None,
-        domain: None,
-        dns: Dns {
-            hosts: vec![DnsHost {
-                ip: "192.168.213.7".parse().unwrap(),
-                hostnames: vec!["webby".into()],
-            }],
-            ..Dns::default()
-        },
-        virtualport: None,
-        bandwidth: None,
-        vlan: None,
-        port_isolated: None,
-        portgroups: Vec::new(),
-        ips: vec![Ip {
-            family: None,
-            address: "192.168.213.1".parse().unwrap(),
-            netmask: None,
-            prefix: 24,
-            local_ptr: None,
-            tftp_root: None,
-            dhcp: Some(Dhcp {
-                ranges: vec![DhcpRange {
-                    start: "192.168.213.100".parse().unwrap(),
-                    end: "192.168.213.150".parse().unwrap(),
-                    lease: None,
-                }],
-                hosts: Vec::new(),
-                bootp: None,
-            }),
-        }],
-        routes: Vec::new(),
-        dnsmasq_options: Vec::new(),
-        unknown: Default::default(),
-    }
-}
+/// A small isolated network on `br0`: DHCP .100-.150, one `<dns><host>`.
+const NETWORK: &str = "<network>
+  <name>oxvt-dnsmasq</name>
+  <bridge name='br0'/>
+  <dns>
+    <host ip='192.168.213.7'><hostname>webby</hostname></host>
+  </dns>
+  <ip address='192.168.213.1' prefix='24'>
+    <dhcp>
+      <range start='192.168.213.100' end='192.168.213.150'/>
+    </dhcp>
+  </ip>
+</network>";
 
 async fn nslookup(ns: &str, name: &str) -> String {
     let out = Command::new("ip")
@@ -191,7 +151,7 @@ async fn dnsmasq_in_a_namespace() {
     let (srv, cli) = (format!("oxvt-dms-{pid}"), format!("oxvt-dmc-{pid}"));
     let dir = std::env::temp_dir().join(format!("oxvt-dnsmasq-{pid}"));
     let paths = Paths::oxvirt(dir.join("state"), dir.join("run"));
-    let net = network("br0");
+    let net = Network::parse(NETWORK).unwrap();
     let _guard = Guard {
         namespaces: vec![srv.clone(), cli.clone()],
         conf: paths.conf_file(&net.name),
