@@ -19,8 +19,9 @@
 //!   the QEMU driver and the remote client plug into one place (see [`Connect::open`]).
 //! * [`Domain`] and [`DomainSnapshot`] are handles whose calls go to the connection's
 //!   [`Hypervisor`] driver; [`EventStream`] delivers the connection's domain events.
-//! * [`Network`], [`StoragePool`] and [`StorageVol`] are only shapes until their drivers
-//!   land.
+//! * [`Network`] handles call the connection's network driver (a remote connection's
+//!   own); [`NetworkEventStream`] delivers network lifecycle events.
+//! * [`StoragePool`] and [`StorageVol`] are only shapes until their drivers land.
 //! * Every failure is a [`VirError`] with libvirt's code, domain and message. A read-only
 //!   connection refuses every changing call with `VIR_ERR_OPERATION_DENIED`, "operation
 //!   forbidden: read only access prevents virDomainSuspend", before the driver sees it.
@@ -60,7 +61,7 @@ pub use oxvirt_xml as xml;
 pub use connect::{resolve_default, Connect, DEFAULT_URI_ENV, LIBVIRT_API_VERSION};
 pub use domain_handle::Domain;
 pub use events::EventStream;
-pub use network::Network;
+pub use network::{network_flags, Network, NetworkEventStream};
 pub use placement::{
     NODE_CPU_STATS_ALL_CPUS, NODE_MEMORY_STATS_ALL_CELLS, TYPED_PARAM_STRING_OKAY,
 };
