@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use oxvirt_network::dnsmasq::process::{alive, write_hosts};
 use oxvirt_network::dnsmasq::{
-    lease_prefix, parse_leases, Backoff, Dnsmasq, Launcher, Paths, Supervisor,
+    lease_prefix, parse_leases, read_leases, Backoff, Dnsmasq, Launcher, Paths, Supervisor,
 };
 use oxvirt_network::model::{DnsHost, Network};
 use tokio::process::Command;
@@ -260,13 +260,17 @@ async fn dnsmasq_in_a_namespace() {
     let lease_file = paths.lease_file(&net.name).unwrap();
     let deadline = Instant::now() + Duration::from_secs(3);
     let leases = loop {
-        let text = std::fs::read_to_string(&lease_file).unwrap_or_default();
-        let leases = parse_leases(&text, "br0", now(), |ip| lease_prefix(&net, ip));
+        let leases = read_leases(&net, &paths, now()).unwrap();
         if !leases.is_empty() || Instant::now() > deadline {
             break leases;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    let text = std::fs::read_to_string(&lease_file).unwrap();
+    assert_eq!(
+        parse_leases(&text, "br0", now(), |ip| lease_prefix(&net, ip)),
+        leases
+    );
     assert_eq!(leases.len(), 1, "{leases:?}");
     assert_eq!(leases[0].ip, got.to_string());
     assert_eq!(leases[0].mac.as_deref(), Some("52:54:00:21:3a:01"));

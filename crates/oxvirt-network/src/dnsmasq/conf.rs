@@ -531,6 +531,34 @@ pub fn lease_prefix(net: &Network, address: IpAddr) -> Option<u8> {
         .map(Ip::prefix)
 }
 
+/// What a running dnsmasq needs after its network's definition changed from `old` to
+/// `new` (libvirt's `networkUpdate`: a changed configuration file needs a restart, since
+/// dnsmasq reads it only at start; changed hosts files need a SIGHUP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Nothing dnsmasq reads changed.
+    None,
+    /// Only the hosts files changed: rewrite them and send SIGHUP.
+    Reload,
+    /// The configuration changed: rewrite the files and restart dnsmasq.
+    Restart,
+}
+
+/// Compares what dnsmasq would read for `old` and `new` (see [`Change`]). A configuration
+/// that cannot be generated counts as changed.
+pub fn change(old: &Network, new: &Network, paths: &Paths) -> Change {
+    match (config(old, paths), config(new, paths)) {
+        (Ok(a), Ok(b)) if a == b => {
+            if hosts_file(old) == hosts_file(new) && addn_hosts(old) == addn_hosts(new) {
+                Change::None
+            } else {
+                Change::Reload
+            }
+        }
+        _ => Change::Restart,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -800,6 +828,25 @@ mod tests {
         let mut r = nat_network();
         r.ips[0].dhcp.as_mut().unwrap().ranges = vec![range("192.168.122.2", "192.168.124.9")];
         assert!(config(&r, &Paths::libvirt_test()).is_err());
+    }
+
+    #[test]
+    fn changes_reload_or_restart() {
+        let paths = Paths::libvirt_test();
+        let old = nat_network();
+        assert_eq!(change(&old, &old, &paths), Change::None);
+        let mut hosts = old.clone();
+        hosts.ips[0].dhcp.as_mut().unwrap().hosts.pop();
+        assert_eq!(change(&old, &hosts, &paths), Change::Reload);
+        let mut dns = old.clone();
+        dns.dns.hosts.push(DnsHost {
+            ip: "192.168.122.3".parse().unwrap(),
+            hostnames: vec!["x".into()],
+        });
+        assert_eq!(change(&old, &dns, &paths), Change::Reload);
+        let mut range = old.clone();
+        range.ips[0].dhcp.as_mut().unwrap().ranges[0].end = "192.168.122.200".parse().unwrap();
+        assert_eq!(change(&old, &range, &paths), Change::Restart);
     }
 
     #[test]

@@ -18,6 +18,10 @@
 use std::net::IpAddr;
 
 use oxvirt_domain::driver::ports::Lease;
+use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
+
+use super::conf::{lease_prefix, Paths};
+use crate::model::Network;
 
 /// `VIR_IP_ADDR_TYPE_IPV4`.
 const IPV4: i32 = 0;
@@ -78,6 +82,30 @@ pub fn parse_leases(
         });
     }
     leases
+}
+
+/// The current leases of a network whose dnsmasq keeps its lease file where `paths` says
+/// ([`Paths::lease_file`]), as `virNetworkGetDHCPLeases` reports them: none when there is
+/// no lease file (or `paths` keeps none), libvirt's "Unable to read leases file" error
+/// when it cannot be read; `iface` is the network's bridge and prefixes are
+/// [`lease_prefix`]'s.
+pub fn read_leases(net: &Network, paths: &Paths, now: i64) -> Result<Vec<Lease>, VirError> {
+    let Some(file) = paths.lease_file(&net.name) else {
+        return Ok(Vec::new());
+    };
+    let text = match std::fs::read_to_string(&file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(VirError::new(
+                ErrorDomain::Network,
+                ErrorCode::SystemError,
+                format!("Unable to read leases file: {}: {e}", file.display()),
+            ))
+        }
+    };
+    let iface = net.bridge_name().unwrap_or("");
+    Ok(parse_leases(&text, iface, now, |ip| lease_prefix(net, ip)))
 }
 
 /// A lease file field: `*` is none.

@@ -13,7 +13,9 @@ pub mod leases;
 #[cfg(feature = "host")]
 pub mod process;
 
-pub use conf::{addn_hosts, config, hosts_file, lease_prefix, needs_dnsmasq, Paths};
-pub use leases::parse_leases;
+pub use conf::{
+    addn_hosts, change, config, hosts_file, lease_prefix, needs_dnsmasq, Change, Paths,
+};
+pub use leases::{parse_leases, read_leases};
 #[cfg(feature = "host")]
 pub use process::{Backoff, Dnsmasq, Launcher, Supervisor};
