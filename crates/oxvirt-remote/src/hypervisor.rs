@@ -985,6 +985,38 @@ impl Hypervisor for RemoteDriver {
         self.void_call(P::DomainSetNumaParameters, &args).await
     }
 
+    async fn interface_addresses(
+        &self,
+        dom: &DomainRef,
+        source: u32,
+        flags: u32,
+    ) -> Result<Vec<oxvirt_domain::driver::ifaddr::DomainInterface>> {
+        use oxvirt_domain::driver::ifaddr::{DomainInterface, IpAddress};
+        let args = DomainInterfaceAddressesArgs {
+            dom: wire(dom),
+            source,
+            flags,
+        };
+        let r: DomainInterfaceAddressesRet =
+            self.dom_call(P::DomainInterfaceAddresses, &args).await?;
+        Ok(r.ifaces
+            .into_iter()
+            .map(|i| DomainInterface {
+                name: i.name,
+                hwaddr: i.hwaddr,
+                addrs: i
+                    .addrs
+                    .into_iter()
+                    .map(|a| IpAddress {
+                        kind: a.r#type,
+                        addr: a.addr,
+                        prefix: a.prefix,
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+
     async fn numa_parameters(&self, dom: &DomainRef, flags: u32) -> Result<Vec<TypedParam>> {
         let mut args = DomainGetNumaParametersArgs {
             dom: wire(dom),

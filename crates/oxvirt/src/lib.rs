@@ -45,6 +45,7 @@ mod connect;
 #[path = "domain.rs"]
 mod domain_handle;
 mod events;
+mod ifaddr;
 mod network;
 mod placement;
 mod registry;

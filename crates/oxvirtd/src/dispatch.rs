@@ -14,6 +14,7 @@ use crate::client::Client;
 mod domain;
 mod events;
 mod host;
+mod ifaddr;
 pub(crate) mod network;
 mod node;
 mod placement;

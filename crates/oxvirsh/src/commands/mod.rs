@@ -3,6 +3,7 @@
 pub mod domain;
 pub mod help;
 pub mod host;
+pub mod ifaddr;
 pub mod monitor;
 pub mod node;
 pub mod placement;
@@ -183,6 +184,7 @@ async fn dispatch(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
         "domuuid" => monitor::domuuid(ctl, cmd).await,
         "dumpxml" => monitor::dumpxml(ctl, cmd).await,
         "dominfo" => monitor::dominfo(ctl, cmd).await,
+        "domifaddr" => ifaddr::domifaddr(ctl, cmd).await,
         "domstate" => monitor::domstate(ctl, cmd).await,
         "list" => monitor::list(ctl, cmd).await,
         "event" => monitor::event(ctl, cmd).await,

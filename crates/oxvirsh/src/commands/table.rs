@@ -160,6 +160,11 @@ pub static COMMANDS: &[CmdDef] = &[
          OptDef::string("cpulist", "host cpu number(s) to set, or omit option to query"),
          AFFECT[0], AFFECT[1], AFFECT[2]]),
     // ---- Domain Monitoring ----
+    cmd!("domifaddr", Monitor, "Get network interfaces' addresses for a running domain",
+        "Get network interfaces' addresses for a running domain",
+        [DOMAIN, OptDef::string("interface", "network interface name"),
+         OptDef::flag("full", "always display names and MACs of interfaces"),
+         OptDef::string("source", "address source: 'lease', 'agent', or 'arp'")]),
     cmd!("dominfo", Monitor, "domain information",
         "Returns basic information about the domain.", [DOMAIN]),
     cmd!("domstate", Monitor, "domain state", "Returns state about a domain.",

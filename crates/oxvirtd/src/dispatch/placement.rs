@@ -242,6 +242,6 @@ pub(crate) async fn dispatch_placement(
                 .collect();
             ret(&DomainGetNumaParametersRet { params, nparams: 0 })
         }
-        other => Err(crate::extra::not_served(other)),
+        other => super::ifaddr::dispatch_ifaddr(drv, other, payload).await,
     }
 }
