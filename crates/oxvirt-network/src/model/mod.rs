@@ -44,14 +44,16 @@ pub struct Network {
     pub name: String,
     /// `<uuid>`; generated when the document has none, as libvirt does.
     pub uuid: Uuid,
-    /// `<title>`, kept verbatim.
+    /// `<title>`, written verbatim when set. libvirt 9.0 does not read it from a
+    /// document (later versions do), so [`Network::parse`] leaves it unset.
     pub title: Option<String>,
-    /// `<description>`, kept verbatim.
+    /// `<description>`, written verbatim when set; like `title`, not read by libvirt 9.0.
     pub description: Option<String>,
     /// `<metadata>`, kept as written (only when it has an element in it, as libvirt).
     pub metadata: Option<Metadata>,
     /// `connections='N'` on `<network>`: how many guest interfaces use the network (only
-    /// in the live XML).
+    /// in the live XML). libvirt counts them itself and ignores a value in a definition;
+    /// [`Network::parse`] reads it so that a live document parses back unchanged.
     pub connections: Option<u32>,
     /// `ipv6='yes'`: IPv6 between guests even without an IPv6 address on the network.
     pub ipv6: bool,

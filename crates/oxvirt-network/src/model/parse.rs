@@ -1176,12 +1176,9 @@ impl Network {
             }
             _ => Uuid::new_v4().map_err(|_| internal("Failed to generate UUID"))?,
         };
-        let title = first(root, "title")
-            .map(Element::text)
-            .filter(|t| !t.is_empty());
-        let description = first(root, "description")
-            .map(Element::text)
-            .filter(|t| !t.is_empty());
+        // libvirt 9.0 reads neither <title> nor <description> of a network (later
+        // versions do): they are dropped, as there.
+        let (title, description) = (None, None);
         let ipv6 = match xpath_attr(root, "ipv6") {
             None | Some("no") => false,
             Some("yes") => true,

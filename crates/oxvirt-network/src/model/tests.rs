@@ -539,3 +539,85 @@ fn update_adds_a_dhcp_host_to_the_ip_with_dhcp() {
     .unwrap();
     assert!(net.ips[1].hosts().is_empty());
 }
+
+#[test]
+fn title_and_description_are_not_read_as_in_libvirt_9_0() {
+    let net = Network::parse(
+        "<network><name>t</name><title>T</title><description>D</description></network>",
+    )
+    .unwrap();
+    assert_eq!(
+        (net.title.as_deref(), net.description.as_deref()),
+        (None, None)
+    );
+    assert!(!net.to_xml().contains("title"));
+}
+
+#[test]
+fn libvirt_9_0_layout_of_a_full_network() {
+    // What libvirt 9.0's net-dumpxml --inactive writes for this definition (its bridge
+    // name and MAC address given, so that nothing is generated).
+    let xml = "<network trustGuestRxFilters='yes'><name>t1</name>\
+        <uuid>11111111-2222-3333-4444-555555555555</uuid>\
+        <forward mode='nat'><nat ipv6='no'><port start='1024' end='2000'/></nat></forward>\
+        <bridge name='vbt1' stp='off' delay='3' zone='z'/><mtu size='1400'/>\
+        <mac address='52:54:00:AA:BB:CC'/><domain name='ex.com' localOnly='yes'/>\
+        <dns forwardPlainNames='no'><host ip='10.0.0.7'><hostname>a</hostname>\
+        <hostname>b</hostname></host></dns><port isolated='no'/>\
+        <ip address='10.0.0.1' netmask='255.255.255.0' localPtr='yes'><dhcp>\
+        <host mac='52:54:00:aa:bb:01' ip='10.0.0.9'><lease expiry='0'/></host>\
+        <bootp file='x' server='10.0.0.2'/></dhcp></ip>\
+        <ip family='ipv6' address='FD00:0:0::1' prefix='64'><dhcp>\
+        <host id='0:1:2' name='h6' ip='fd00::9'/></dhcp></ip>\
+        <ip address='10.0.5.1' prefix='24'><dhcp><bootp file='only'/></dhcp></ip>\
+        <route address='192.168.0.0' netmask='255.255.255.0' gateway='10.0.0.2' metric='5'/>\
+        <portgroup name='empty'/><portgroup name='bw' default='yes'><bandwidth>\
+        <inbound average='1'/></bandwidth></portgroup></network>";
+    let want = "<network trustGuestRxFilters='yes'>
+  <name>t1</name>
+  <uuid>11111111-2222-3333-4444-555555555555</uuid>
+  <forward mode='nat'>
+    <nat ipv6='no'>
+      <port start='1024' end='2000'/>
+    </nat>
+  </forward>
+  <bridge name='vbt1' zone='z' stp='off' delay='3'/>
+  <mtu size='1400'/>
+  <mac address='52:54:00:aa:bb:cc'/>
+  <domain name='ex.com' localOnly='yes'/>
+  <dns forwardPlainNames='no'>
+    <host ip='10.0.0.7'>
+      <hostname>a</hostname>
+      <hostname>b</hostname>
+    </host>
+  </dns>
+  <port isolated='no'/>
+  <ip address='10.0.0.1' netmask='255.255.255.0' localPtr='yes'>
+    <dhcp>
+      <host mac='52:54:00:aa:bb:01' ip='10.0.0.9'>
+        <lease expiry='0'/>
+      </host>
+      <bootp file='x' server='10.0.0.2'/>
+    </dhcp>
+  </ip>
+  <ip family='ipv6' address='fd00::1' prefix='64'>
+    <dhcp>
+      <host id='0:1:2' name='h6' ip='fd00::9'/>
+    </dhcp>
+  </ip>
+  <ip address='10.0.5.1' prefix='24'>
+  </ip>
+  <route address='192.168.0.0' netmask='255.255.255.0' gateway='10.0.0.2' metric='5'/>
+  <portgroup name='empty'>
+  </portgroup>
+  <portgroup name='bw' default='yes'>
+    <bandwidth>
+      <inbound average='1'/>
+    </bandwidth>
+  </portgroup>
+</network>
+";
+    let net = Network::parse(xml).unwrap();
+    net.validate().unwrap();
+    assert_eq!(net.to_xml_inactive(), want);
+}
