@@ -19,6 +19,8 @@ use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
 
+use oxvirt_domain::driver::ports::NetworkPorts;
+use oxvirt_network::driver::{BridgeDriver, NetworkConfig};
 use oxvirt_qemu::driver::{QemuConfig, QemuDriver};
 
 use crate::config::Config;
@@ -74,8 +76,25 @@ async fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", config.runtime_dir.display()))?;
     std::fs::create_dir_all(&config.state_dir)
         .map_err(|e| format!("{}: {e}", config.state_dir.display()))?;
+    // Networks first: guests that start with the QEMU driver (autostart) take ports on them.
+    let network_config = NetworkConfig::under(&config.state_dir, &config.runtime_dir);
+    let networks = match BridgeDriver::open(network_config).await {
+        Ok(driver) => {
+            let running = driver.running().await.len();
+            if running > 0 {
+                info!("network: {running} networks running");
+            }
+            client::set_network_driver(Arc::new(driver.clone()));
+            Some(driver)
+        }
+        Err(err) => {
+            warning!("virtual networks are unavailable: {}", err.message);
+            None
+        }
+    };
+    let ports = networks.map(|n| Arc::new(n) as Arc<dyn NetworkPorts>);
     let qemu_config = QemuConfig::under(&config.state_dir, &config.runtime_dir);
-    match QemuDriver::open(qemu_config).await {
+    match QemuDriver::open_with_networks(qemu_config, ports).await {
         Ok(driver) => {
             let running = driver.running_pids().len();
             if running > 0 {
