@@ -4,7 +4,7 @@
 //! destroy, plugs and unplugs around hot attach and detach, and answers
 //! `virDomainInterfaceAddresses` from the network's leases.
 //!
-//! Everything runs in a network namespace of its own (`oxvt-np-PID`, deleted at the end,
+//! Everything runs in a network namespace of its own (`oxvt-npX-PID`, deleted at the end,
 //! also on failure): the test's thread moves into it before its runtime starts, so the
 //! driver's taps, the bridge and QEMU are all there. Needs root, /dev/net/tun and `ip`.
 
@@ -35,8 +35,8 @@ const MAC2: &str = "52:54:00:4e:50:02";
 struct Netns(String);
 
 impl Netns {
-    fn new() -> Netns {
-        let name = format!("oxvt-np-{}", std::process::id());
+    fn new(tag: &str) -> Netns {
+        let name = format!("oxvt-np{tag}-{}", std::process::id());
         let ok = std::process::Command::new("ip")
             .args(["netns", "add", &name])
             .status()
@@ -235,7 +235,10 @@ fn attr<'a>(element: &'a str, name: &str) -> &'a str {
 
 /// Runs `body` on a fresh runtime in a thread that moved into `ns` first (the runtime's
 /// threads, the driver's netlink sockets and taps, and QEMU are then all in it).
-fn run_in(ns: &Netns, body: impl std::future::Future<Output = ()> + Send + 'static) {
+fn run_in<T: Send + 'static>(
+    ns: &Netns,
+    body: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
     let path = format!("/run/netns/{}", ns.0);
     let outcome = std::thread::spawn(move || {
         let file = std::fs::File::open(&path).unwrap();
@@ -249,11 +252,12 @@ fn run_in(ns: &Netns, body: impl std::future::Future<Output = ()> + Send + 'stat
             .enable_all()
             .build()
             .unwrap()
-            .block_on(body);
+            .block_on(body)
     })
     .join();
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
+    match outcome {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
     }
 }
 
@@ -262,7 +266,7 @@ fn network_interfaces_take_ports_and_give_them_back() {
     if !usable("network_interfaces_take_ports_and_give_them_back") {
         return;
     }
-    let ns = Netns::new();
+    let ns = Netns::new("a");
     ns.ip(&["link", "add", BRIDGE, "type", "bridge"]);
     ns.ip(&["link", "set", BRIDGE, "up"]);
     let ns_name = ns.0.clone();
@@ -432,5 +436,60 @@ fn network_interfaces_take_ports_and_give_them_back() {
             "Requested operation is not valid: domain is not running"
         );
     });
+    drop(ns);
+}
+
+#[test]
+fn ports_survive_a_daemon_restart() {
+    if !usable("ports_survive_a_daemon_restart") {
+        return;
+    }
+    let ns = Netns::new("b");
+    ns.ip(&["link", "add", BRIDGE, "type", "bridge"]);
+    ns.ip(&["link", "set", BRIDGE, "up"]);
+    let scratch = Scratch::new("netports", "restart");
+    let config = scratch.config();
+    let fake = Arc::new(FakePorts::default());
+    // The first driver starts the domain; its runtime (monitor connections) then ends, as a
+    // daemon that exits leaves QEMU running.
+    let (first, ports) = (config.clone(), fake.clone());
+    let (port, pids) = run_in(&ns, async move {
+        let driver = QemuDriver::open_with_networks(first, Some(ports.clone()))
+            .await
+            .unwrap();
+        let dom = driver.define_xml(&domain_xml("np2"), 0).await.unwrap();
+        driver.create(&dom, 0).await.unwrap();
+        let calls = ports.calls();
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        let port = calls[0].rsplit(' ').next().unwrap().to_string();
+        (port, driver.running_pids())
+    });
+    let _reaper = Reaper(pids);
+    let ns_name = ns.0.clone();
+    run_in(&ns, async move {
+        let driver = QemuDriver::open_with_networks(config, Some(fake.clone()))
+            .await
+            .unwrap();
+        let dom = driver.lookup_by_name("np2").await.unwrap();
+        assert!(driver.is_active(&dom).await.unwrap(), "not reattached");
+        let live = driver.xml_desc(&dom, 0).await.unwrap();
+        let iface = interface(&live, MAC);
+        assert!(
+            iface.contains(&format!(
+                "<source network='fake' portid='{port}' bridge='{BRIDGE}'/>"
+            )),
+            "{iface}"
+        );
+        assert!(exists(&ns_name, "vnet0"));
+        driver.destroy(&dom, 0).await.unwrap();
+        let calls = fake.calls();
+        assert_eq!(calls.len(), 2, "{calls:?}");
+        assert_eq!(calls[1], format!("unplug fake {port}"));
+        assert!(
+            wait_for(|| !exists(&ns_name, "vnet0"), 10).await,
+            "vnet0 left after destroy"
+        );
+    });
+    drop(scratch);
     drop(ns);
 }
