@@ -136,6 +136,8 @@ pub enum Group {
     Events,
     /// "Host and Hypervisor (help keyword 'host')".
     Host,
+    /// "Networking (help keyword 'network')".
+    Network,
     /// "Snapshot (help keyword 'snapshot')".
     Snapshot,
     /// "Virsh itself (help keyword 'virsh')".
@@ -144,11 +146,12 @@ pub enum Group {
 
 impl Group {
     /// Every group, in `help`'s order.
-    pub const ALL: [Group; 6] = [
+    pub const ALL: [Group; 7] = [
         Group::Domain,
         Group::Monitor,
         Group::Events,
         Group::Host,
+        Group::Network,
         Group::Snapshot,
         Group::Virsh,
     ];
@@ -160,6 +163,7 @@ impl Group {
             Group::Monitor => "Domain Monitoring",
             Group::Events => "Domain Events",
             Group::Host => "Host and Hypervisor",
+            Group::Network => "Networking",
             Group::Snapshot => "Snapshot",
             Group::Virsh => "Virsh itself",
         }
@@ -172,6 +176,7 @@ impl Group {
             Group::Monitor => "monitor",
             Group::Events => "events",
             Group::Host => "host",
+            Group::Network => "network",
             Group::Snapshot => "snapshot",
             Group::Virsh => "virsh",
         }

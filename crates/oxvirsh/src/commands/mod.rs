@@ -5,6 +5,7 @@ pub mod help;
 pub mod host;
 pub mod ifaddr;
 pub mod monitor;
+pub mod network;
 pub mod node;
 pub mod placement;
 pub mod snapshot;
@@ -214,6 +215,18 @@ async fn dispatch(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
         "snapshot-dumpxml" => snapshot::dumpxml(ctl, cmd).await,
         "snapshot-list" => snapshot::list(ctl, cmd).await,
         "snapshot-revert" => snapshot::revert(ctl, cmd).await,
+        "net-list" => network::list(ctl, cmd).await,
+        "net-info" => network::info(ctl, cmd).await,
+        "net-define" => network::define(ctl, cmd, false).await,
+        "net-create" => network::define(ctl, cmd, true).await,
+        "net-start" | "net-destroy" | "net-undefine" => network::lifecycle(ctl, cmd).await,
+        "net-autostart" => network::autostart(ctl, cmd).await,
+        "net-dumpxml" => network::dumpxml(ctl, cmd).await,
+        "net-update" => network::update(ctl, cmd).await,
+        "net-dhcp-leases" => network::dhcp_leases(ctl, cmd).await,
+        "net-event" => network::event(ctl, cmd).await,
+        "net-name" => network::name(ctl, cmd).await,
+        "net-uuid" => network::uuid(ctl, cmd).await,
         "help" => help::help(ctl, cmd),
         "quit" | "exit" => {
             ctl.quit = true;
