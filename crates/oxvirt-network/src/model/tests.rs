@@ -621,3 +621,52 @@ fn libvirt_9_0_layout_of_a_full_network() {
     net.validate().unwrap();
     assert_eq!(net.to_xml_inactive(), want);
 }
+
+/// Edits of a defined network, and what libvirt 9.0's `virsh net-update --config` answers.
+#[test]
+fn update_errors_match_libvirt() {
+    use UpdateCommand::{AddLast, Delete, Modify};
+    use UpdateSection as S;
+    let base = "<network><name>t1</name><uuid>11111111-2222-3333-4444-555555555555</uuid>\
+        <forward mode='nat'/><bridge name='vbt1'/><mac address='52:54:00:aa:bb:cc'/>\
+        <dns><txt name='a' value='b'/><host ip='10.0.0.7'><hostname>h</hostname></host></dns>\
+        <ip address='10.0.0.1' prefix='24'><dhcp><range start='10.0.0.2' end='10.0.0.9'/>\
+        <host mac='52:54:00:00:00:01' name='x' ip='10.0.0.3'/></dhcp></ip>\
+        <ip address='10.0.1.1' prefix='24'/><portgroup name='p' default='yes'/></network>";
+    let cases: &[(UpdateCommand, UpdateSection, i32, &str, &str)] = &[
+        (Modify, S::Bridge, -1, "<bridge name='x'/>", "Operation not supported: can't update 'bridge' section of network 't1'"),
+        (AddLast, S::ForwardPf, -1, "<pf dev='x'/>", "Operation not supported: can't update 'forward pf' section of network 't1'"),
+        (AddLast, S::IpDhcpHost, 1, "<host mac='52:54:00:00:00:02' name='y' ip='10.0.1.3'/>", "Requested operation is not valid: dhcp is supported only for a single IPv4 address on each network"),
+        (AddLast, S::IpDhcpHost, 5, "<host mac='52:54:00:00:00:02' name='y' ip='10.0.0.4'/>", "Requested operation is not valid: couldn't update dhcp host entry - no <ip> element found at index 5 in network 't1'"),
+        (Modify, S::IpDhcpHost, -1, "<host mac='52:54:00:00:00:09' name='z' ip='10.0.0.5'/>", "Requested operation is not valid: couldn't locate an existing dhcp host entry with \"mac='52:54:00:00:00:09'\" \"name='z'\" \"ip='10.0.0.5'\" in network 't1'"),
+        (AddLast, S::IpDhcpHost, -1, "<range start='10.0.0.2' end='10.0.0.9'/>", "XML error: unexpected element <range>, expecting <host>, while updating network 't1'"),
+        (Modify, S::IpDhcpRange, -1, "<range start='10.0.0.2' end='10.0.0.9'/>", "Operation not supported: dhcp ranges cannot be modified, only added or deleted"),
+        (AddLast, S::IpDhcpRange, -1, "<range start='10.0.0.2' end='10.0.0.9'/>", "Requested operation is not valid: there is an existing dhcp range entry in network 't1' that matches \"<range start='10.0.0.2' end='10.0.0.9'/>\""),
+        (AddLast, S::ForwardInterface, -1, "<interface/>", "XML error: missing dev attribute in <interface> element"),
+        (Modify, S::ForwardInterface, -1, "<interface dev='a'/>", "Operation not supported: forward interface entries cannot be modified, only added or deleted"),
+        (AddLast, S::Portgroup, -1, "<portgroup name='q' default='yes'/>", "Requested operation is not valid: a different portgroup entry in network 't1' is already set as the default. Only one default is allowed."),
+        (Delete, S::Portgroup, -1, "<portgroup name='zz'/>", "Requested operation is not valid: couldn't find a portgroup entry in network 't1' matching <portgroup name='zz'>"),
+        (AddLast, S::DnsHost, -1, "<host ip='10.0.0.7'><hostname>z</hostname></host>", "Requested operation is not valid: there is already at least one DNS HOST record with a matching field in network t1"),
+        (Delete, S::DnsHost, -1, "<host ip='10.0.0.8'/>", "Requested operation is not valid: couldn't locate a matching DNS HOST record in network t1"),
+        (Modify, S::DnsHost, -1, "<srv/>", "Operation not supported: DNS HOST records cannot be modified, only added or deleted"),
+        (Modify, S::DnsTxt, -1, "<srv/>", "Operation not supported: DNS TXT records cannot be modified, only added or deleted"),
+        (Modify, S::DnsSrv, -1, "<txt/>", "Operation not supported: DNS SRV records cannot be modified, only added or deleted"),
+        (AddLast, S::DnsTxt, -1, "<txt name='a' value='c'/>", "Requested operation is not valid: there is already a DNS TXT record with name 'a' in network t1"),
+        (AddLast, S::DnsTxt, -1, "<txt name='a b' value='c'/>", "prohibited character in DNS TXT record name 'a b' of network t1"),
+        (AddLast, S::IpDhcpHost, -1, "<host mac='52:54:00:00:00:05' name='new' ip='fd00::5'/>", "Requested operation is not valid: the address family of a host entry IP must match the address family of the dhcp element's parent"),
+        (AddLast, S::IpDhcpHost, -1, "<host name='h2' ip='10.0.0.3'/>", "Requested operation is not valid: there is an existing dhcp host entry in network 't1' that matches \"<host mac='unknown' name='h2' ip='10.0.0.3'/>\""),
+    ];
+    let mut wrong = Vec::new();
+    for (command, section, index, xml, want) in cases {
+        let mut net = Network::parse(base).unwrap();
+        let before = net.clone();
+        match update(&mut net, *command, *section, *index, xml) {
+            Ok(()) => wrong.push(format!("{xml}: applied")),
+            Err(e) if e.message != *want => {
+                wrong.push(format!("{xml}:\n    want {want}\n    got  {}", e.message))
+            }
+            Err(_) => assert_eq!(net, before, "a refused edit changed the network"),
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -348,6 +348,12 @@ fn portgroup(net: &mut Network, command: UpdateCommand, el: &Element) -> Res<()>
 
 /// `virNetworkDefUpdateDNSHost`.
 fn dns_host(net: &mut Network, command: UpdateCommand, el: &Element) -> Res<()> {
+    // libvirt 9.0 cannot modify DNS host records (later versions can).
+    if command == UpdateCommand::Modify {
+        return Err(unsupported_op(
+            "DNS HOST records cannot be modified, only added or deleted",
+        ));
+    }
     check_name(net, el, "host")?;
     let add = is_add(command);
     let host = parse_dns_host(&net.name, el, !add)?;
@@ -402,6 +408,7 @@ fn dns_host(net: &mut Network, command: UpdateCommand, el: &Element) -> Res<()> 
             };
         }
         UpdateCommand::Modify => match (count, found_modify, host.ip) {
+            // Refused above, as libvirt 9.0 does; kept for when it is allowed.
             (0, _, _) => return Err(none()),
             (1, Some(i), Some(ip)) => {
                 net.dns.hosts[i] = DnsHost {
@@ -469,6 +476,12 @@ fn dns_srv(net: &mut Network, command: UpdateCommand, el: &Element) -> Res<()> {
 
 /// `virNetworkDefUpdateDNSTxt`.
 fn dns_txt(net: &mut Network, command: UpdateCommand, el: &Element) -> Res<()> {
+    // libvirt 9.0 cannot modify DNS TXT records (later versions can).
+    if command == UpdateCommand::Modify {
+        return Err(unsupported_op(
+            "DNS TXT records cannot be modified, only added or deleted",
+        ));
+    }
     check_name(net, el, "txt")?;
     let add = is_add(command);
     let txt = parse_txt(&net.name, el, !add)?;
