@@ -16,6 +16,7 @@ mod parse;
 mod portgroup;
 mod update;
 mod validate;
+mod vport;
 
 #[cfg(test)]
 mod tests;
@@ -71,7 +72,8 @@ pub struct Network {
     pub domain: Option<NetDomain>,
     /// `<dns>`.
     pub dns: Dns,
-    /// `<virtualport>`, kept as written.
+    /// `<virtualport>`, in libvirt's normal form (type, then the `<parameters>` libvirt
+    /// knows, in its order).
     pub virtualport: Option<Element>,
     /// `<bandwidth>`.
     pub bandwidth: Option<Bandwidth>,

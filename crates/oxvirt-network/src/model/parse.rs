@@ -12,6 +12,7 @@ use super::forward::{Forward, ForwardInterface, ForwardMode, Nat};
 use super::ip::Route;
 use super::ip::{ip_prefix, same_net, Bootp, Dhcp, DhcpHost, DhcpLease, DhcpRange, Ip, LeaseUnit};
 use super::portgroup::{Bridge, MacTableManager, NetDomain, Portgroup};
+use super::vport::parse_virtualport;
 use super::{err, xml_err, Bandwidth, Network, Vlan, DNSMASQ_NAMESPACE};
 use oxvirt_domain::PciAddress;
 
@@ -723,7 +724,9 @@ pub(crate) fn parse_portgroup(el: &Element) -> Res<Portgroup> {
         name: name.to_string(),
         default: xpath_attr(el, "default").is_some_and(|d| d.eq_ignore_ascii_case("yes")),
         trust_guest_rx_filters: tristate(Some(el), "trustGuestRxFilters")?,
-        virtualport: first(el, "virtualport").map(clean_element),
+        virtualport: first(el, "virtualport")
+            .map(|v| parse_virtualport(v, false))
+            .transpose()?,
         bandwidth: first(el, "bandwidth").map(parse_bandwidth).transpose()?,
         vlan: first(el, "vlan").map(parse_vlan).transpose()?,
     })
@@ -1268,13 +1271,9 @@ impl Network {
             Some(d) => parse_dns(&name, d)?,
             None => Dns::default(),
         };
-        let virtualport = match first(root, "virtualport") {
-            Some(v) if v.attr("type").is_none() => {
-                return Err(xml_err("missing required virtualport type"));
-            }
-            Some(v) => Some(clean_element(v)),
-            None => None,
-        };
+        let virtualport = first(root, "virtualport")
+            .map(|v| parse_virtualport(v, true))
+            .transpose()?;
         let portgroups = all(root, "portgroup")
             .map(parse_portgroup)
             .collect::<Res<Vec<_>>>()?;

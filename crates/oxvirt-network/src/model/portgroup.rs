@@ -52,7 +52,7 @@ pub struct Portgroup {
     pub trust_guest_rx_filters: Option<bool>,
     /// `<vlan>`.
     pub vlan: Option<Vlan>,
-    /// `<virtualport>`, kept as written.
+    /// `<virtualport>`, in libvirt's normal form (see [`super::Network::virtualport`]).
     pub virtualport: Option<Element>,
     /// `<bandwidth>`.
     pub bandwidth: Option<Bandwidth>,

@@ -670,3 +670,36 @@ fn update_errors_match_libvirt() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+#[test]
+fn virtualports_are_written_as_libvirt_writes_them() {
+    let net = |vp: &str| {
+        Network::parse(&format!(
+            "<network><name>t1</name><forward mode='bridge'/><bridge name='br0'/>{vp}</network>"
+        ))
+    };
+    assert_eq!(
+        net("<virtualport type='bogus'/>").unwrap_err().message,
+        "unsupported configuration: unknown virtualport type bogus"
+    );
+    assert_eq!(
+        net("<virtualport type='openvswitch'><parameters interfaceid='zz'/></virtualport>")
+            .unwrap_err()
+            .message,
+        "XML error: cannot parse interfaceid parameter as a uuid"
+    );
+    let xml = net(
+        "<virtualport type='802.1Qbg'><parameters typeidversion='2' typeid='1193047' \
+                   managerid='11'/></virtualport>",
+    )
+    .unwrap()
+    .to_xml();
+    assert!(xml.contains("<virtualport type='802.1Qbg'>\n    <parameters managerid='11' typeid='1193047' typeidversion='2'/>\n  </virtualport>"), "{xml}");
+    let xml = net("<virtualport type='openvswitch'><bogus/></virtualport>")
+        .unwrap()
+        .to_xml();
+    assert!(
+        xml.contains("  <virtualport type='openvswitch'/>\n"),
+        "{xml}"
+    );
+}
