@@ -225,7 +225,7 @@ async fn open_tap(
     let mut msg = LinkUnspec::new_with_index(index).up();
     if let Some((br_index, mtu)) = bridge_link {
         msg = msg.controller(br_index);
-        // The interface's own `<mtu>` (or its network's) first, as libvirt.
+        // The interface's own `<mtu>` first, else the bridge's.
         if let Some(mtu) = net.mtu.or(mtu) {
             msg = msg.mtu(mtu);
         }

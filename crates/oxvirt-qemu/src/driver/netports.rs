@@ -56,8 +56,9 @@ impl QemuDriver {
     }
 
     /// Plugs interface `i` of `def` (of type `network`) into its network: the port id and
-    /// bridge go into its `<source>`, the network's MTU into `<mtu>` if it sets one and the
-    /// interface does not.
+    /// bridge go into its `<source>`. The port's MTU is not used: the network's bridge has
+    /// it, and the tap takes the bridge's (libvirt's QEMU driver creates the tap with no
+    /// MTU of its own, so the live XML shows none).
     pub(crate) async fn plug_interface(&self, def: &mut Domain, i: usize) -> Result<(), VirError> {
         let Some(ports) = self.network_ports().cloned() else {
             return super::net::check_networks(def);
@@ -78,9 +79,6 @@ impl QemuDriver {
         let source = net.source.get_or_insert_with(Default::default);
         source.portid = Some(binding.port_id.to_string());
         source.bridge = Some(binding.bridge);
-        if net.mtu.is_none() {
-            net.mtu = binding.mtu;
-        }
         Ok(())
     }
 
