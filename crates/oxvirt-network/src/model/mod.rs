@@ -50,7 +50,7 @@ pub struct Network {
     pub title: Option<String>,
     /// `<description>`, written verbatim when set; like `title`, not read by libvirt 9.0.
     pub description: Option<String>,
-    /// `<metadata>`, kept as written (only when it has an element in it, as libvirt).
+    /// `<metadata>`, kept as written.
     pub metadata: Option<Metadata>,
     /// `connections='N'` on `<network>`: how many guest interfaces use the network (only
     /// in the live XML). libvirt counts them itself and ignores a value in a definition;

@@ -13,7 +13,7 @@ use super::ip::Route;
 use super::ip::{ip_prefix, same_net, Bootp, Dhcp, DhcpHost, DhcpLease, DhcpRange, Ip, LeaseUnit};
 use super::portgroup::{Bridge, MacTableManager, NetDomain, Portgroup};
 use super::vport::parse_virtualport;
-use super::{err, xml_err, Bandwidth, Network, Vlan, DNSMASQ_NAMESPACE};
+use super::{err, xml_err, Bandwidth, BandwidthRate, Network, Vlan, DNSMASQ_NAMESPACE};
 use oxvirt_domain::PciAddress;
 
 /// The result of reading.
@@ -694,18 +694,79 @@ fn parse_dns(network: &str, el: &Element) -> Res<Dns> {
     Ok(dns)
 }
 
+/// One direction of `<bandwidth>`: `virNetDevBandwidthParseRate`.
+fn parse_rate(el: &Element) -> Res<BandwidthRate> {
+    let num = |name: &str| -> Res<Option<u64>> {
+        match el.attr(name) {
+            None => Ok(None),
+            Some(v) => match str_to_long_ullp(v, 10) {
+                Some(n) => Ok(Some(n)),
+                None => Err(unsupported(format!(
+                    "could not convert bandwidth {name} value '{v}'"
+                ))),
+            },
+        }
+    };
+    let rate = BandwidthRate {
+        average: num("average")?,
+        peak: num("peak")?,
+        burst: num("burst")?,
+        floor: num("floor")?,
+        unknown: Default::default(),
+    };
+    if rate.average.is_none() && rate.floor.is_none() {
+        return Err(detail("Missing mandatory average or floor attributes"));
+    }
+    Ok(rate)
+}
+
 /// `<bandwidth>` as `virNetDevBandwidthParse` reads it for a network (no `floor`).
 fn parse_bandwidth(el: &Element) -> Res<Bandwidth> {
-    if first(el, "inbound").is_some_and(|i| i.attr("floor").is_some()) {
+    for name in ["inbound", "outbound"] {
+        if all(el, name).count() > 1 {
+            return Err(detail(format!("Only one child <{name}> element allowed")));
+        }
+    }
+    let inbound = first(el, "inbound").map(parse_rate).transpose()?;
+    let outbound = first(el, "outbound").map(parse_rate).transpose()?;
+    if inbound.as_ref().is_some_and(|r| r.floor.is_some())
+        || outbound.as_ref().is_some_and(|r| r.floor.is_some())
+    {
         return Err(unsupported(
             "floor attribute is not supported for this config",
         ));
     }
-    Bandwidth::read(el, false, &mut Context::default()).map_err(from_xml)
+    Ok(Bandwidth {
+        inbound,
+        outbound,
+        unknown: Default::default(),
+    })
 }
 
 /// `<vlan>`: `virNetDevVlanParse`.
 fn parse_vlan(el: &Element) -> Res<Vlan> {
+    let tags: Vec<&Element> = all(el, "tag").collect();
+    if tags.is_empty() {
+        return Err(xml_err(
+            "missing tag id - each <vlan> must have at least one <tag id='n'/> subelement",
+        ));
+    }
+    for t in &tags {
+        if let Some(mode) = t.attr("nativeMode") {
+            if !matches!(mode, "tagged" | "untagged") {
+                return Err(from_xml(Cursor::new(t).invalid_value(
+                    "nativeMode",
+                    mode,
+                    "",
+                )));
+            }
+        }
+    }
+    if tags.len() > 1 && el.attr("trunk") == Some("no") {
+        return Err(xml_err(
+            "invalid \"trunk='no'\" in <vlan> - trunk='yes' is required for more than one vlan tag",
+        ));
+    }
     let mut vlan = Vlan::from_element(el, &mut Context::default()).map_err(from_xml)?;
     vlan.apply_defaults();
     vlan.unknown = Default::default();
@@ -1129,7 +1190,7 @@ fn parse_dnsmasq(root: &Element) -> Res<Vec<String>> {
         {
             match o.attr("value") {
                 Some(v) => out.push(v.to_string()),
-                None => return Err(xml_err("No dnsmasq options value specified")),
+                None => return Err(internal("No dnsmasq options value specified")),
             }
         }
     }
@@ -1153,7 +1214,9 @@ impl Network {
         }
         let mut net = Network::from_root(&root)?;
         if let (Some(meta), Some(span)) = (
-            net.metadata.as_mut(),
+            net.metadata
+                .as_mut()
+                .filter(|m| m.element.elements().next().is_some()),
             first(&root, "metadata").and_then(|m| m.span.clone()),
         ) {
             meta.raw = xml
@@ -1363,12 +1426,12 @@ impl Network {
                 "mtu size only allowed in open, route, nat, and isolated mode, not in {mode} (network '{name}')"
             )));
         }
-        let metadata = first(root, "metadata")
-            .filter(|m| m.elements().next().is_some())
-            .map(|m| Metadata {
-                element: clean_element(m),
-                raw: None,
-            });
+        // libvirt 9.0 keeps <metadata> even without an element in it (written then as
+        // it reads it, without blank text).
+        let metadata = first(root, "metadata").map(|m| Metadata {
+            element: clean_element(m),
+            raw: None,
+        });
         let dnsmasq_options = parse_dnsmasq(root)?;
 
         // What libvirt writes for the bridge: stp and delay always for the modes that

@@ -703,3 +703,56 @@ fn virtualports_are_written_as_libvirt_writes_them() {
         "{xml}"
     );
 }
+
+#[test]
+fn more_refusals_and_layouts_match_libvirt() {
+    let doc = |attrs: &str, body: &str| {
+        format!(
+            "<network{attrs}><name>t1</name><uuid>11111111-2222-3333-4444-555555555555</uuid>\
+             {body}</network>"
+        )
+    };
+    let refused = [
+        ("<forward mode='hostdev'><pf dev='x'/></forward><vlan/>", "XML error: missing tag id - each <vlan> must have at least one <tag id='n'/> subelement"),
+        ("<forward mode='hostdev'><pf dev='x'/></forward><vlan><tag id='5000'/></vlan>", "XML error: vlan tag id 5000 too large (maximum 4095)"),
+        ("<forward mode='hostdev'><pf dev='x'/></forward><vlan><tag id='5' nativeMode='bogus'/></vlan>", "XML error: Invalid value for attribute 'nativeMode' in element 'tag': 'bogus'."),
+        ("<forward mode='hostdev'><pf dev='x'/></forward><vlan trunk='no'><tag id='5'/><tag id='6'/></vlan>", "XML error: invalid \"trunk='no'\" in <vlan> - trunk='yes' is required for more than one vlan tag"),
+        ("<bridge name='vbt1'/><bandwidth><inbound peak='5'/></bandwidth>", "Missing mandatory average or floor attributes"),
+        ("<bridge name='vbt1'/><bandwidth><inbound average='5'/><inbound average='6'/></bandwidth>", "Only one child <inbound> element allowed"),
+        ("<bridge name='vbt1'/><bandwidth><inbound average='x'/></bandwidth>", "unsupported configuration: could not convert bandwidth average value 'x'"),
+    ];
+    for (body, want) in refused {
+        let got = Network::parse(&doc("", body)).and_then(|n| n.validate());
+        assert_eq!(got.unwrap_err().message, want, "{body}");
+    }
+    let e = Network::parse(&doc(
+        " xmlns:x='http://libvirt.org/schemas/network/dnsmasq/1.0'",
+        "<x:options><x:option/></x:options>",
+    ))
+    .unwrap_err();
+    assert_eq!(
+        e.message,
+        "internal error: No dnsmasq options value specified"
+    );
+
+    let net = Network::parse(&doc(
+        " xmlns:x='http://libvirt.org/schemas/network/dnsmasq/1.0' ipv6='no'",
+        "<bridge name='vbt1'/><metadata>  </metadata><mtu size='-1'/>\
+         <x:options><x:option value='a=b'/></x:options>",
+    ))
+    .unwrap();
+    assert_eq!(
+        net.to_xml(),
+        "<network xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsmasq/1.0'>
+  <name>t1</name>
+  <uuid>11111111-2222-3333-4444-555555555555</uuid>
+  <metadata/>
+  <bridge name='vbt1' stp='on' delay='0'/>
+  <mtu size='4294967295'/>
+  <dnsmasq:options>
+    <dnsmasq:option value='a=b'/>
+  </dnsmasq:options>
+</network>
+"
+    );
+}
