@@ -35,6 +35,17 @@ pub(crate) fn port_of(net: &oxvirt_domain::devices::Interface) -> Option<Port> {
     Some((s.network.clone()?, Uuid::parse(s.portid.as_deref()?).ok()?))
 }
 
+/// Drops the port id and bridge a `type='network'` interface's `<source>` carries (the
+/// bridge, which the domain parser does not read for this type, among its unknown
+/// attributes): they belong to a port taken earlier.
+pub(crate) fn forget_port(net: &mut oxvirt_domain::devices::Interface) {
+    if let Some(s) = net.source.as_mut() {
+        s.portid = None;
+        s.bridge = None;
+        s.unknown.attributes.retain(|a| a.name != "bridge");
+    }
+}
+
 /// `def` with each plugged `type='network'` interface seen as the `type='bridge'` one it is
 /// connected as (for the command line and the taps).
 pub(crate) fn as_bridged(def: &Domain) -> Domain {
@@ -83,12 +94,15 @@ impl QemuDriver {
     }
 
     /// Plugs every `type='network'` interface of `def` (a domain about to start); on a
-    /// failure the ports already taken are given back.
+    /// failure the ports already taken are given back. A port id or bridge the definition
+    /// carries (one taken from a saved image or a snapshot of a running domain) is stale
+    /// and replaced.
     pub(crate) async fn plug_ports(&self, mut def: Domain) -> Result<Domain, VirError> {
         for i in 0..def.devices.interfaces.len() {
             if def.devices.interfaces[i].kind != InterfaceType::Network {
                 continue;
             }
+            forget_port(&mut def.devices.interfaces[i]);
             if let Err(e) = self.plug_interface(&mut def, i).await {
                 self.unplug_ports(live_ports(&def)).await;
                 return Err(e);
@@ -129,6 +143,7 @@ impl QemuDriver {
         def.devices.interfaces.push(net);
         let i = def.devices.interfaces.len() - 1;
         if def.devices.interfaces[i].kind == InterfaceType::Network {
+            forget_port(&mut def.devices.interfaces[i]);
             self.plug_interface(&mut def, i).await?;
         }
         let port = port_of(&def.devices.interfaces[i]);
@@ -194,6 +209,25 @@ mod tests {
             ),
             "{xml}"
         );
+    }
+
+    #[test]
+    fn a_stale_port_is_forgotten_before_a_new_one() {
+        let mut d = domain(NET);
+        forget_port(&mut d.devices.interfaces[0]);
+        let s = d.devices.interfaces[0].source.as_mut().unwrap();
+        assert_eq!(s.portid, None);
+        s.portid = Some("0d7a3c5e-1f2b-4c6d-8e9f-a0b1c2d3e4f5".into());
+        s.bridge = Some("virbr1".into());
+        let xml = d.to_xml();
+        assert!(
+            xml.contains(
+                "<source network='default' \
+                 portid='0d7a3c5e-1f2b-4c6d-8e9f-a0b1c2d3e4f5' bridge='virbr1'/>"
+            ),
+            "{xml}"
+        );
+        assert_eq!(xml.matches("bridge=").count(), 1, "{xml}");
     }
 
     #[test]
