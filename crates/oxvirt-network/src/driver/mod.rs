@@ -330,6 +330,8 @@ impl BridgeDriver {
     async fn prepare(&self, state: &State, xml: &str, live: bool) -> Result<Network> {
         let mut def = Network::parse(xml)?;
         def.validate()?;
+        // `connections` is the daemon's count of ports, never the document's.
+        def.connections = None;
         // libvirt's default is spanning tree on; oxvirt's is off unless the document
         // asks for it (docs/oxvirtd.md, "Networks"), and the definition then says so.
         if stp_unspecified(xml) {
@@ -401,8 +403,13 @@ impl BridgeDriver {
                     return Err(crate::netlink::subnet_in_use_error(&dev));
                 }
             }
+            // A link of that name that was there before (the kernel's EEXIST) is not ours:
+            // a failed start leaves it alone.
+            let existed = host.link_exists(&plan.name).await?;
             if let Err(e) = host.create_bridge(&plan).await {
-                let _ = host.delete_bridge(&plan.name).await;
+                if !existed {
+                    let _ = host.delete_bridge(&plan.name).await;
+                }
                 return Err(e);
             }
             let undo_bridge = || async {
