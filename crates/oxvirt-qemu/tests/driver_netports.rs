@@ -409,6 +409,20 @@ fn network_interfaces_take_ports_and_give_them_back() {
                 1450
             )
         );
+        // An attach to an inactive network fails as the port does; nothing is left.
+        let bad = nic
+            .replace(MAC2, "52:54:00:4e:50:03")
+            .replace("network='fake'", "network='down'");
+        let e = driver.attach_device(&dom, &bad, 1).await.unwrap_err();
+        assert_eq!(
+            e.message,
+            "Requested operation is not valid: network 'down' is not active"
+        );
+        assert_eq!(fake.calls().len(), 2, "{:?}", fake.calls());
+        assert!(!exists(&ns_name, "vnet2"));
+        let live = driver.xml_desc(&dom, 0).await.unwrap();
+        assert!(!live.contains("52:54:00:4e:50:03"), "{live}");
+
         driver.detach_device(&dom, &nic, 1).await.unwrap();
         let unplugged = wait_for(|| fake.calls().len() == 3, 120).await;
         assert!(unplugged, "no unplug after detach: {:?}", fake.calls());

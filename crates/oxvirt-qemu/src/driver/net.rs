@@ -353,9 +353,15 @@ impl QemuDriver {
         let (dev, name) = open_tap(&handle, &def, i).await?;
         let fdname = format!("tapfd-{netdev}");
         vm.qmp().send_fd(&fdname, dev.as_fd()).await?;
-        vm.qmp()
+        let added = vm
+            .qmp()
             .netdev_add(json!({"type": "tap", "id": netdev, "fd": fdname}))
-            .await?;
+            .await;
+        if let Err(e) = added {
+            // QEMU's copy must go too, or the tap outlives the failed attach.
+            let _ = vm.qmp().close_fd(&fdname).await;
+            return Err(e.into());
+        }
         held()
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
