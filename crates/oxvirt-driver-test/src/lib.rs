@@ -26,6 +26,7 @@ mod format;
 mod host;
 mod hypervisor;
 mod lifecycle;
+mod network;
 mod node;
 mod parse;
 pub mod persist;
@@ -39,6 +40,7 @@ pub mod stats;
 
 pub use driver::TestDriver;
 pub use hypervisor::{TEST_MAX_VCPUS, TEST_VERSION};
+pub use network::TestNetworks;
 pub use node::{Cell, DEFAULT_NODE_XML};
 pub use parse::{TestNs, TEST_ARCH, TEST_NAMESPACE};
 pub use resources::{InterfaceObj, NetworkObj, NodeDeviceObj, PoolObj, VolumeObj};

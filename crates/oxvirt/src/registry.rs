@@ -29,7 +29,7 @@ pub(crate) type Drivers = (Arc<dyn Hypervisor>, Option<Arc<dyn NetworkDriver>>);
 pub(crate) async fn open_drivers(uri: &Uri, read_only: bool) -> Result<Drivers, VirError> {
     match uri.scheme() {
         // libvirt's test driver is local only: a host or a transport goes to the daemon.
-        "test" if !uri.is_remote() => Ok((open_test(uri)?, None)),
+        "test" if !uri.is_remote() => open_test(uri),
         _ => open_remote(uri, read_only).await,
     }
 }
@@ -51,6 +51,8 @@ async fn open_remote(uri: &Uri, read_only: bool) -> Result<Drivers, VirError> {
 /// libvirt's `testConnectOpen`: `/default` is the built-in node (shared by every
 /// `test:///default` connection of the process, as in libvirt), any other path a node XML
 /// file; an empty path or `/` fails with "testOpen: supply a path or use test:///default".
-fn open_test(uri: &Uri) -> Result<Arc<dyn Hypervisor>, VirError> {
-    Ok(Arc::new(TestDriver::open(uri.path())?))
+fn open_test(uri: &Uri) -> Result<Drivers, VirError> {
+    let driver = TestDriver::open(uri.path())?;
+    let network: Arc<dyn NetworkDriver> = Arc::new(driver.network_driver());
+    Ok((Arc::new(driver), Some(network)))
 }

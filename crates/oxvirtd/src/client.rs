@@ -92,21 +92,16 @@ pub fn installed_network_driver() -> Option<Arc<dyn NetworkDriver>> {
     NETWORK.get().cloned()
 }
 
-/// Whether a connection to `name` offers the daemon's network driver: `qemu:///system`
-/// does, as libvirtd's network driver serves the system daemon's URIs.
-fn offers_network(name: Option<&str>) -> bool {
-    name.and_then(|n| Uri::parse(n).ok())
-        .is_some_and(|u| u.scheme() == "qemu" && u.host().is_none() && u.path() == "/system")
-}
+/// A hypervisor driver, the network driver beside it and whether it is shared.
+pub type Drivers = (Arc<dyn Hypervisor>, Option<Arc<dyn NetworkDriver>>, bool);
 
 /// Opens the driver `name` names: `qemu:///system`, `test:///default` or
 /// `test:///path/to/node.xml`; an empty or missing name means `test:///default`.
 /// `state_dir` is where a persistent test driver keeps its definitions. The flag says the
 /// driver is shared (`test:///default`, `qemu:///system`).
-pub fn open_driver(
-    name: Option<&str>,
-    state_dir: Option<&Path>,
-) -> Result<(Arc<dyn Hypervisor>, bool), VirError> {
+/// The connection's network driver comes with it: the daemon's on `qemu:///system`, the
+/// node's own networks on a test URI.
+pub fn open_drivers(name: Option<&str>, state_dir: Option<&Path>) -> Result<Drivers, VirError> {
     let name = name.filter(|n| !n.is_empty()).unwrap_or("test:///default");
     let no_connect = || VirError::new(ErrorDomain::None, ErrorCode::NoConnect, name);
     let uri = Uri::parse(name).map_err(|_| no_connect())?;
@@ -122,7 +117,7 @@ pub fn open_driver(
             ));
         }
         let driver = qemu_driver().ok_or_else(no_connect)?;
-        return Ok((Arc::new(driver.clone()), true));
+        return Ok((Arc::new(driver.clone()), installed_network_driver(), true));
     }
     if uri.scheme() != "test" || uri.host().is_some() || uri.path().is_empty() {
         return Err(no_connect());
@@ -133,7 +128,8 @@ pub fn open_driver(
         Some(dir) => TestDriver::open_with_state(uri.path(), dir)?,
         None => TestDriver::open(uri.path())?,
     };
-    Ok((Arc::new(driver), shared))
+    let network: Arc<dyn NetworkDriver> = Arc::new(driver.network_driver());
+    Ok((Arc::new(driver), Some(network), shared))
 }
 
 impl Client {
@@ -177,12 +173,7 @@ impl Client {
                 "connection already open",
             ));
         }
-        let (driver, shared) = open_driver(name, self.state_dir.as_deref())?;
-        let network = if offers_network(name) {
-            installed_network_driver()
-        } else {
-            None
-        };
+        let (driver, network, shared) = open_drivers(name, self.state_dir.as_deref())?;
         *slot = Some(Opened {
             driver,
             readonly: self.readonly_socket || flags & CONNECT_RO != 0,
@@ -201,10 +192,16 @@ impl Client {
         network: Arc<dyn NetworkDriver>,
     ) -> Result<(), VirError> {
         self.open(Some(name), flags)?;
-        if let Some(opened) = self.lock().as_mut() {
-            opened.network = Some(network);
-        }
+        self.replace_network(Some(network));
         Ok(())
+    }
+
+    /// Replaces the open connection's network driver.
+    #[cfg(test)]
+    pub fn replace_network(&self, network: Option<Arc<dyn NetworkDriver>>) {
+        if let Some(opened) = self.lock().as_mut() {
+            opened.network = network;
+        }
     }
 
     /// CONNECT_CLOSE: forgets the driver and every event callback.
@@ -395,7 +392,7 @@ mod tests {
 
     #[test]
     fn other_uris_have_no_driver() {
-        let Err(err) = open_driver(Some("qemu:///system"), None) else {
+        let Err(err) = open_drivers(Some("qemu:///system"), None) else {
             panic!("qemu:///system opened")
         };
         assert_eq!(err.code, ErrorCode::NoConnect);
@@ -403,10 +400,10 @@ mod tests {
             err.message,
             "no connection driver available for qemu:///system"
         );
-        assert!(open_driver(Some("test://host/default"), None).is_err());
-        assert!(open_driver(None, None).unwrap().1);
+        assert!(open_drivers(Some("test://host/default"), None).is_err());
+        assert!(open_drivers(None, None).unwrap().2);
         // The session daemon is not served: libvirt's words for a QEMU URI it cannot use.
-        let Err(err) = open_driver(Some("qemu:///session"), None) else {
+        let Err(err) = open_drivers(Some("qemu:///session"), None) else {
             panic!("qemu:///session opened")
         };
         assert_eq!(

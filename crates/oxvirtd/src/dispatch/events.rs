@@ -141,11 +141,7 @@ fn other_register(
         P::ConnectNetworkEventRegisterAny => {
             let a: ConnectNetworkEventRegisterAnyArgs = args(payload)?;
             check_id(a.event_id, NETWORK_EVENT_ID_LAST, "network ")?;
-            // The test driver takes network callbacks; other hypervisor drivers need the
-            // daemon's network driver beside them.
-            if drv.hypervisor_type() != "TEST" {
-                client.network_driver("virConnectNetworkEventRegisterAny")?;
-            }
+            client.network_driver("virConnectNetworkEventRegisterAny")?;
             // libvirt filters by the UUID without looking the network up.
             let filter = a.net.map(|n| n.uuid);
             let callback_id =

@@ -518,6 +518,30 @@ async fn read_only_connections_may_read_but_not_change() {
 async fn connections_without_a_network_driver_get_no_support() {
     let c = Client::new(false);
     c.open(Some("test:///default"), 0).unwrap();
+    // test:///default has the test node's networks.
+    let all: ConnectListAllNetworksRet = call(
+        &c,
+        P::ConnectListAllNetworks,
+        &ConnectListAllNetworksArgs {
+            need_results: 1,
+            flags: 0,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(all.nets[0].name, "default");
+    c.replace_network(None);
+    let err = call::<_, CallbackIdMsg>(
+        &c,
+        P::ConnectNetworkEventRegisterAny,
+        &ConnectNetworkEventRegisterAnyArgs {
+            event_id: 0,
+            net: None,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(err.message.ends_with("virConnectNetworkEventRegisterAny"));
     let err = dispatch(
         &c,
         P::ConnectListAllNetworks.number(),

@@ -1,0 +1,105 @@
+//! The `net-*` commands through `oxvirsh -c test:///default` and libvirt's own
+//! `virsh -c test:///default`: identical stdout, stderr and exit status, character for
+//! character. Each case is one command line (commands separated by `;` share a node).
+//!
+//! Without virsh installed the test prints "SKIPPED: virsh not installed" and passes.
+
+use std::process::{Command, Stdio};
+
+const OXVIRSH: &str = env!("CARGO_BIN_EXE_oxvirsh");
+
+const N2: &str = "<network>\n  <name>n2</name>\n  \
+    <uuid>9f1c1b3e-2f4a-4d6b-8c1e-0a1b2c3d4e5f</uuid>\n  <bridge name='virbr5'/>\n  \
+    <ip address='192.168.150.1' netmask='255.255.255.0'/>\n</network>\n";
+
+fn virsh_installed() -> bool {
+    Command::new("virsh")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn run(program: &str, line: &str) -> (String, String, Option<i32>) {
+    let out = Command::new(program)
+        .args(["-c", "test:///default", line])
+        .env_remove("LIBVIRT_DEFAULT_URI")
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code(),
+    )
+}
+
+#[test]
+fn net_commands_match_virsh_character_for_character() {
+    if !virsh_installed() {
+        eprintln!("SKIPPED: virsh not installed");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("oxvirsh-net-parity-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let n2 = dir.join("n2.xml");
+    std::fs::write(&n2, N2).expect("n2.xml");
+    let n2 = n2.to_string_lossy().into_owned();
+    let lines = [
+        "net-list".to_owned(),
+        "net-list --all".into(),
+        "net-list --inactive".into(),
+        "net-list --name".into(),
+        "net-list --uuid --all".into(),
+        "net-list --table --name".into(),
+        "net-list --transient --all".into(),
+        "net-list --all --no-autostart".into(),
+        "net-info default".into(),
+        "net-info dd8fe884-6c02-601e-7551-cca97df1c5df".into(),
+        "net-info nope".into(),
+        "net-uuid default".into(),
+        "net-name dd8fe884-6c02-601e-7551-cca97df1c5df".into(),
+        "net-name 00000000-0000-0000-0000-000000000000".into(),
+        "net-dumpxml default".into(),
+        "net-dumpxml default --inactive".into(),
+        "net-dhcp-leases default".into(),
+        "net-autostart default; net-list --autostart --all; net-autostart default --disable".into(),
+        "net-undefine default".into(),
+        "net-destroy default; net-info default; net-list --inactive; net-destroy default".into(),
+        "net-start default".into(),
+        "net-start nope".into(),
+        format!("net-define {n2}; net-list --all; net-start n2; net-info n2; net-create {n2}"),
+        format!("net-define {n2}; net-undefine n2; net-info n2"),
+        format!("net-create {n2}; net-list --transient; net-destroy n2; net-list --all"),
+        format!("net-define {n2}; net-start n2; net-define {n2}; net-info n2"),
+        "net-define /nonexistent/n.xml".into(),
+        "net-update default add ip-dhcp-host \"<host mac='52:54:00:00:00:01' ip='192.168.122.5'/>\" --live; net-dumpxml default".into(),
+        "net-update default add-first ip-dhcp-host \"<host mac='52:54:00:00:00:03' ip='192.168.122.7'/>\" --config".into(),
+        "net-update default add ip-dhcp-host \"<host mac='52:54:00:00:00:04' ip='192.168.122.8'/>\" --config --live".into(),
+        "net-update default add ip-dhcp-host \"<host mac='52:54:00:00:00:02' ip='192.168.122.6'/>\"".into(),
+        "net-update default bogus ip x".into(),
+        "net-update default add bogus x".into(),
+        "net-update default add ip-dhcp-host /nonexistent".into(),
+        "net-event --timeout 1".into(),
+        "net-event --list".into(),
+        "net-event --event foo".into(),
+        "net-event --event lifecycle --timeout 1".into(),
+    ];
+    let mut failures = Vec::new();
+    for line in &lines {
+        let ours = run(OXVIRSH, line);
+        let theirs = run("virsh", line);
+        if ours != theirs {
+            failures.push(format!("{line}\n  oxvirsh: {ours:?}\n  virsh:   {theirs:?}"));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!(
+        "net parity: {}/{} command lines identical",
+        lines.len() - failures.len(),
+        lines.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
