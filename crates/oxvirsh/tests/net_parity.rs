@@ -92,7 +92,9 @@ fn net_commands_match_virsh_character_for_character() {
         let ours = run(OXVIRSH, line);
         let theirs = run("virsh", line);
         if ours != theirs {
-            failures.push(format!("{line}\n  oxvirsh: {ours:?}\n  virsh:   {theirs:?}"));
+            failures.push(format!(
+                "{line}\n  oxvirsh: {ours:?}\n  virsh:   {theirs:?}"
+            ));
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -102,4 +104,72 @@ fn net_commands_match_virsh_character_for_character() {
         lines.len()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A network that is only defined, never started (nothing on the host changes), with
+/// everything libvirt would generate given.
+const REMOTE_NET: &str = "<network>\n  <name>oxvt-netparity-t</name>\n  \
+    <uuid>1f1c1b3e-2f4a-4d6b-8c1e-0a1b2c3d4e5f</uuid>\n  <bridge name='oxvtnp0'/>\n  \
+    <mac address='52:54:00:d6:50:56'/>\n</network>\n";
+
+fn run_uri(program: &str, uri: &str, line: &str) -> (String, String, Option<i32>) {
+    let out = Command::new(program)
+        .args(["-c", uri, line])
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code(),
+    )
+}
+
+/// oxvirsh's remote network driver against a real libvirtd on qemu:///system: the same
+/// text as virsh for a defined (never started) network's whole life.
+#[test]
+fn net_commands_over_rpc_match_virsh_against_libvirtd() {
+    if !virsh_installed() || !std::path::Path::new("/var/run/libvirt/libvirt-sock").exists() {
+        eprintln!("SKIPPED net_commands_over_rpc_match_virsh_against_libvirtd: no libvirtd");
+        return;
+    }
+    let uri = "qemu:///system";
+    if run_uri("virsh", uri, "net-list --all").2 != Some(0) {
+        eprintln!("SKIPPED net_commands_over_rpc_match_virsh_against_libvirtd: libvirtd refuses");
+        return;
+    }
+    let path = std::env::temp_dir().join(format!("oxvt-netparity-{}.xml", std::process::id()));
+    std::fs::write(&path, REMOTE_NET).expect("network XML");
+    let file = path.to_string_lossy().into_owned();
+    let name = "oxvt-netparity-t";
+    let script = [
+        format!("net-define {file}"),
+        "net-list --all --inactive --name".to_owned(),
+        format!("net-autostart {name}"),
+        format!("net-info {name}"),
+        format!("net-autostart {name} --disable"),
+        format!("net-dumpxml {name} --inactive"),
+        format!(
+            "net-update {name} add dns-host \"<host ip='10.0.0.1'><hostname>x</hostname></host>\" --config"
+        ),
+        format!("net-dumpxml {name}"),
+        format!(
+            "net-update {name} add dns-host \"<host ip='10.0.0.2'><hostname>y</hostname></host>\" --live"
+        ),
+        format!("net-destroy {name}"),
+        "net-name 1f1c1b3e-2f4a-4d6b-8c1e-0a1b2c3d4e5f".to_owned(),
+        format!("net-undefine {name}"),
+        format!("net-info {name}"),
+    ]
+    .join(" ; ");
+    let theirs = run_uri("virsh", uri, &script);
+    let ours = run_uri(OXVIRSH, uri, &script);
+    // Whatever happened, leave nothing behind.
+    let _ = run_uri("virsh", uri, &format!("net-undefine {name}"));
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(ours, theirs);
+    assert!(theirs
+        .0
+        .contains(&format!("Network {name} has been undefined")));
 }
