@@ -12,11 +12,41 @@ exec </dev/console >/dev/console 2>&1
 
 echo "OXVIRT-GUEST-READY"
 
-# The power button (button, evdev) and virtio disks (the virtio modules, in dependency order).
+# The power button (button, evdev), virtio disks and NICs (the virtio modules, in dependency
+# order).
 for m in button evdev virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev \
-    virtio_pci virtio_blk; do
+    virtio_pci virtio_blk failover net_failover virtio_net; do
     insmod "/lib/modules/$m.ko" || echo "OXVIRT-GUEST: insmod $m failed"
 done
+
+# A virtio NIC (eth0): a DHCP client in the background, retrying until a server answers (a
+# guest on a virtual network gets a lease; one on a bare bridge just keeps asking). Each lease
+# is reported as `OXVIRT-LEASE: eth0 ADDRESS/PREFIX`.
+ip link set lo up
+if [ -d /sys/class/net/eth0 ]; then
+    cat >/etc/udhcpc.sh <<'EOF'
+#!/bin/sh
+case "$1" in
+bound | renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    for r in $router; do
+        ip route replace default via "$r"
+        break
+    done
+    echo "OXVIRT-LEASE: $interface $ip/$mask" >/dev/console
+    ;;
+deconfig)
+    ip addr flush dev "$interface"
+    ip link set "$interface" up
+    ;;
+esac
+exit 0
+EOF
+    chmod 755 /etc/udhcpc.sh
+    ip link set eth0 up
+    udhcpc -f -i eth0 -s /etc/udhcpc.sh >/dev/null 2>&1 &
+fi
 
 # acpid reads /dev/input/event*: wait for the power button's node, start it, and wait until
 # it holds the node open, so a system_powerdown sent after the first disk report is not lost.

@@ -44,6 +44,9 @@ const MODULES: &[&str] = &[
     "virtio_pci_legacy_dev",
     "virtio_pci",
     "virtio_blk",
+    "failover",
+    "net_failover",
+    "virtio_net",
 ];
 /// The line the init script prints once userspace runs.
 const MARKER: &str = "OXVIRT-GUEST-READY";
