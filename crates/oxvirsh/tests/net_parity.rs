@@ -173,3 +173,54 @@ fn net_commands_over_rpc_match_virsh_against_libvirtd() {
         .0
         .contains(&format!("Network {name} has been undefined")));
 }
+
+/// oxvirsh's `net-event` receives a real libvirtd's network lifecycle events through the
+/// remote network driver's callback registration.
+#[test]
+fn net_event_over_rpc_sees_libvirtd_events() {
+    if !virsh_installed() || !std::path::Path::new("/var/run/libvirt/libvirt-sock").exists() {
+        eprintln!("SKIPPED net_event_over_rpc_sees_libvirtd_events: no libvirtd");
+        return;
+    }
+    let uri = "qemu:///system";
+    if run_uri("virsh", uri, "net-list --all").2 != Some(0) {
+        eprintln!("SKIPPED net_event_over_rpc_sees_libvirtd_events: libvirtd refuses");
+        return;
+    }
+    let name = "oxvt-netevent-t";
+    let xml = REMOTE_NET
+        .replace("oxvt-netparity-t", name)
+        .replace("1f1c1b3e", "2f1c1b3e")
+        .replace("oxvtnp0", "oxvtne0")
+        .replace("d6:50:56", "d6:50:57");
+    let path = std::env::temp_dir().join(format!("oxvt-netevent-{}.xml", std::process::id()));
+    std::fs::write(&path, xml).expect("network XML");
+    let watcher = Command::new(OXVIRSH)
+        .args(["-c", uri, "net-event --event lifecycle --loop --timeout 4"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("oxvirsh net-event");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let file = path.to_string_lossy().into_owned();
+    let done = run_uri(
+        "virsh",
+        uri,
+        &format!("net-define {file} ; net-undefine {name}"),
+    );
+    let out = watcher.wait_with_output().expect("net-event ends");
+    let _ = run_uri("virsh", uri, &format!("net-undefine {name}"));
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(done.2, Some(0), "{done:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!(
+            "event 'lifecycle' for network {name}: Defined\n\
+             event 'lifecycle' for network {name}: Undefined\n\
+             event loop timed out\nevents received: 2\n\n"
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
