@@ -298,3 +298,66 @@ impl NetworkDriver for RemoteNetworkDriver {
         Ok(r.leases.into_iter().map(lease_ref).collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifecycle_messages_become_network_events() {
+        let msg = NetworkEventLifecycleMsg {
+            callback_id: 7,
+            net: NonnullNetwork {
+                name: "default".into(),
+                uuid: [9; 16],
+            },
+            event: 3,
+            detail: 0,
+        };
+        let event = decode_network_event(&EventMessage {
+            procedure: P::NetworkEventLifecycle.number(),
+            payload: encode_to_vec(&msg),
+        })
+        .unwrap();
+        assert_eq!(event.kind, NetworkEventKind::Stopped);
+        assert_eq!(event.network.name, "default");
+        assert_eq!(event.network.uuid, Uuid::from([9; 16]));
+        // Other procedures and unknown event numbers are not network events.
+        let other = EventMessage {
+            procedure: P::DomainEventCallbackLifecycle.number(),
+            payload: encode_to_vec(&msg),
+        };
+        assert!(decode_network_event(&other).is_none());
+        let unknown = NetworkEventLifecycleMsg { event: 9, ..msg };
+        assert!(decode_network_event(&EventMessage {
+            procedure: P::NetworkEventLifecycle.number(),
+            payload: encode_to_vec(&unknown),
+        })
+        .is_none());
+    }
+
+    #[test]
+    fn leases_and_networks_convert_both_ways() {
+        let r = NetworkRef {
+            name: "n".into(),
+            uuid: Uuid::from([1; 16]),
+        };
+        assert_eq!(network_ref(network_wire(&r)), r);
+        let l = lease_ref(NetworkDhcpLease {
+            iface: "virbr0".into(),
+            expirytime: 5,
+            r#type: 1,
+            mac: None,
+            iaid: Some("1234".into()),
+            ipaddr: "fd00::5".into(),
+            prefix: 64,
+            hostname: Some("h".into()),
+            clientid: Some("00:01".into()),
+        });
+        assert_eq!(
+            (l.kind, l.iaid.as_deref(), l.ip.as_str(), l.prefix),
+            (1, Some("1234"), "fd00::5", 64)
+        );
+        assert_eq!(l.client_id.as_deref(), Some("00:01"));
+    }
+}
