@@ -2,7 +2,8 @@
 //! the host's own): replacing the table, tearing it down, leaving other tables alone,
 //! nft's errors, and NAT/isolation in effect on traffic between namespaces.
 //!
-//! Needs root, `nft` and `ip`: without them each test prints `SKIPPED` and passes.
+//! Needs root, `nft` and `ip`: without them each test prints `SKIPPED` and passes (fails
+//! under `cargo xtask ci`, which requires them).
 #![cfg(feature = "host")]
 
 use std::net::Ipv4Addr;
@@ -37,7 +38,7 @@ fn unusable() -> Option<String> {
 macro_rules! require {
     ($name:expr) => {
         if let Some(why) = unusable() {
-            eprintln!("SKIPPED {}: {why}", $name);
+            oxvirt_xml::testdata::unavailable($name, &why);
             return;
         }
     };

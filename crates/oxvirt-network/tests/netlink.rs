@@ -23,12 +23,12 @@ fn usable(test: &str) -> bool {
         .and_then(|l| l.split_whitespace().nth(2))
         == Some("0");
     if !root {
-        eprintln!("SKIPPED {test}: needs root (network namespaces)");
+        oxvirt_xml::testdata::unavailable(test, "needs root (network namespaces)");
         return false;
     }
     let ip = Command::new("ip").arg("-V").output();
     if !matches!(ip, Ok(o) if o.status.success()) {
-        eprintln!("SKIPPED {test}: `ip` (iproute2) not found");
+        oxvirt_xml::testdata::unavailable(test, "`ip` (iproute2) not found");
         return false;
     }
     true

@@ -14,6 +14,16 @@ pub fn conformance(rel: &str) -> PathBuf {
     base.join("libvirt-9.0.0").join(rel)
 }
 
+/// A test cannot run on this machine (not root, a program missing): prints
+/// `SKIPPED <test>: <why>`, or fails where everything must run (`OXVIRT_REQUIRE_GUEST=1`,
+/// which `cargo xtask ci` sets), so CI never passes a test it did not run.
+pub fn unavailable(test: &str, why: &str) {
+    if std::env::var("OXVIRT_REQUIRE_GUEST").is_ok_and(|v| v == "1") {
+        panic!("{test}: {why} (OXVIRT_REQUIRE_GUEST=1: it must run here)");
+    }
+    eprintln!("SKIPPED {test}: {why}");
+}
+
 /// The first differing line of two texts.
 pub fn first_diff(want: &str, got: &str) -> String {
     let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
