@@ -188,7 +188,11 @@ fn nat_network_lease_dns_and_masquerade() {
     }
     assert!(lab.ping(&client.ns, "192.168.231.1"), "the bridge");
     assert!(lab.ping(&client.ns, UPLINK), "the uplink through NAT");
-    // The uplink saw the host's address: it has no route to the network.
+    // The uplink sees the host's address, never the client's.
+    assert_eq!(
+        lab.seen_by_uplink(&client.ns, 4321).as_deref(),
+        Some(HOST_UPLINK)
+    );
     assert!(!lab.ping(&lab.uplink, &ip), "the uplink reached {ip}");
 
     let table = lab.leases_with("oxvt-nat", &client.mac);
@@ -258,7 +262,11 @@ fn route_network_routes_without_nat() {
         lab.ping(&client.ns, UPLINK),
         "the client did not reach the uplink"
     );
-    // The uplink reaches the client by its own address: no NAT in between.
+    // The uplink sees the client's own address and reaches it by that: no NAT in between.
+    assert_eq!(
+        lab.seen_by_uplink(&client.ns, 4321).as_deref(),
+        Some("192.168.233.10")
+    );
     assert!(
         lab.ping(&lab.uplink, "192.168.233.10"),
         "the uplink did not reach the client"

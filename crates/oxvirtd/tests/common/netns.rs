@@ -6,7 +6,7 @@
 //! under its directory (dnsmasq), then deletes the namespaces.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use super::qemu::{Guest, QemuEnv};
@@ -295,6 +295,44 @@ impl Lab {
         self.exec(ns, &["busybox", "ping", "-c", "1", "-W", "2", addr])
             .status
             .success()
+    }
+
+    /// The address a TCP connection from `ns` to the uplink comes from, as the uplink sees
+    /// it (`busybox netstat` on an established connection to a `busybox nc` listener).
+    pub fn seen_by_uplink(&self, ns: &str, port: u16) -> Option<String> {
+        let port = port.to_string();
+        // `ip netns exec` execs nc: the child is nc, its stdin held open until it is killed.
+        let nc = |ns: &str, args: &[&str]| {
+            Command::new("ip")
+                .args(["netns", "exec", ns, "busybox", "nc"])
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        let mut listener = nc(&self.uplink, &["-l", "-p", &port]);
+        std::thread::sleep(Duration::from_millis(200));
+        let mut talker = nc(ns, &[UPLINK, &port]);
+        let until = Instant::now() + Duration::from_secs(4);
+        let local = format!("{UPLINK}:{port}");
+        let mut seen = None;
+        while seen.is_none() && Instant::now() < until {
+            let out = self.exec(&self.uplink, &["busybox", "netstat", "-tn"]);
+            seen = String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                let unmapped = |a: &str| a.trim_start_matches("::ffff:").to_owned();
+                (cols.len() >= 6 && unmapped(cols[3]) == local && cols[5] == "ESTABLISHED")
+                    .then(|| unmapped(cols[4].rsplit_once(':').unwrap().0))
+            });
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = talker.kill();
+        let _ = talker.wait();
+        let _ = listener.kill();
+        let _ = listener.wait();
+        seen
     }
 
     /// busybox nslookup of `name` from `ns` asking `server`: whether it answered `addr`
