@@ -47,6 +47,16 @@ fn net_commands_match_virsh_character_for_character() {
     let n2 = dir.join("n2.xml");
     std::fs::write(&n2, N2).expect("n2.xml");
     let n2 = n2.to_string_lossy().into_owned();
+    // default's UUID with another bridge: a new definition of the same network.
+    let same = dir.join("same.xml");
+    std::fs::write(
+        &same,
+        "<network>\n  <name>default</name>\n  \
+         <uuid>dd8fe884-6c02-601e-7551-cca97df1c5df</uuid>\n  \
+         <bridge name='virbr9'/>\n</network>\n",
+    )
+    .expect("same.xml");
+    let same = same.to_string_lossy().into_owned();
     let lines = [
         "net-list".to_owned(),
         "net-list --all".into(),
@@ -82,6 +92,8 @@ fn net_commands_match_virsh_character_for_character() {
         "net-update default bogus ip x".into(),
         "net-update default add bogus x".into(),
         "net-update default add ip-dhcp-host /nonexistent".into(),
+        "net-destroy default; net-update default add ip-dhcp-host \"<host mac='52:54:00:00:00:01' ip='192.168.122.5'/>\" --live; net-update default add ip-dhcp-host \"<host mac='52:54:00:00:00:01' ip='192.168.122.5'/>\"; net-dumpxml default; net-start default; net-update default add ip-dhcp-host \"<host mac='52:54:00:00:00:02' ip='192.168.122.6'/>\" --config; net-dumpxml default; net-destroy default; net-dumpxml default".into(),
+        format!("net-define {same}; net-dumpxml default; net-destroy default; net-dumpxml default; net-start default; net-destroy default; net-create {same}; net-info default; net-update default add dns-host \"<host ip='10.0.0.1'><hostname>x</hostname></host>\" --config; net-destroy default; net-list --all"),
         "net-event --timeout 1".into(),
         "net-event --list".into(),
         "net-event --event foo".into(),

@@ -138,11 +138,20 @@ impl TestNetworks {
                         format!("network is already active as '{}'", obj.name),
                     ));
                 }
+                if obj.persistent && obj.next_xml.is_none() {
+                    obj.next_xml = Some(std::mem::take(&mut obj.xml));
+                }
                 obj.active = true;
+                obj.xml = xml;
             } else {
+                // A running network keeps its live definition; the new one waits.
+                if obj.active {
+                    obj.next_xml = Some(xml);
+                } else {
+                    obj.xml = xml;
+                }
                 obj.persistent = true;
             }
-            obj.xml = xml;
             return Ok(r);
         }
         if let Some(obj) = node.networks.iter().find(|n| n.name == def.name) {
@@ -162,6 +171,7 @@ impl TestNetworks {
             persistent: !live,
             autostart: false,
             xml,
+            next_xml: None,
         });
         Ok(r)
     }
@@ -360,9 +370,54 @@ impl NetworkDriver for TestNetworks {
             )
         })?;
         self.with(net, |obj| {
-            let mut def = definition(obj)?;
-            oxvirt_network::model::update(&mut def, command, section, u.parent_index, &u.xml)?;
-            obj.xml = def.to_xml_inactive();
+            // libvirt's testNetworkUpdate: "current" is the live state of a running
+            // network, else its definition; then virNetworkObjConfigChangeSetup's checks.
+            let mut f = u.flags;
+            if f & (LIVE | CONFIG) == 0 {
+                f |= if obj.active { LIVE } else { CONFIG };
+            }
+            if f & LIVE != 0 && !obj.active {
+                return Err(err(
+                    ErrorCode::OperationInvalid,
+                    "network is not running".into(),
+                ));
+            }
+            if f & CONFIG != 0 && !obj.persistent {
+                return Err(err(
+                    ErrorCode::OperationInvalid,
+                    "cannot change persistent config of a transient network".into(),
+                ));
+            }
+            let apply = |xml: &str| -> Result<String> {
+                let mut def = Network::parse(xml)?;
+                oxvirt_network::model::update(&mut def, command, section, u.parent_index, &u.xml)?;
+                Ok(def.to_xml_inactive())
+            };
+            // Both copies are changed before either is kept, so a failure changes nothing.
+            let live = if f & LIVE != 0 {
+                Some(apply(&obj.xml)?)
+            } else {
+                None
+            };
+            let config = if f & CONFIG != 0 {
+                let base = match (&obj.next_xml, obj.active) {
+                    (Some(next), _) => next.clone(),
+                    (None, _) => obj.xml.clone(),
+                };
+                Some(apply(&base)?)
+            } else {
+                None
+            };
+            if let Some(config) = config {
+                if obj.active {
+                    obj.next_xml = Some(config);
+                } else {
+                    obj.xml = config;
+                }
+            }
+            if let Some(live) = live {
+                obj.xml = live;
+            }
             Ok(())
         })
     }

@@ -152,3 +152,29 @@ async fn default_connections_share_networks_and_events() {
     assert_eq!(events.try_recv().unwrap().kind, NetworkEventKind::Defined);
     na.undefine(&r).await.unwrap();
 }
+
+#[tokio::test]
+async fn config_changes_of_a_running_network_wait() {
+    let n = nets();
+    let d = n.lookup_by_name("default").await.unwrap();
+    let host = |mac: &str| Update {
+        command: 3,
+        section: 4,
+        parent_index: -1,
+        xml: format!("<host mac='{mac}' ip='192.168.122.9'/>"),
+        flags: flags::update::CONFIG,
+    };
+    n.update(&d, &host("52:54:00:00:00:09")).await.unwrap();
+    // The live XML is what the test driver shows; the config change is not in it.
+    assert!(!n.xml_desc(&d, 0).await.unwrap().contains("00:09"));
+    n.destroy(&d).await.unwrap();
+    let live_only = Update {
+        flags: flags::update::LIVE,
+        ..host("52:54:00:00:00:08")
+    };
+    let e = n.update(&d, &live_only).await.unwrap_err();
+    assert_eq!(
+        e.message,
+        "Requested operation is not valid: network is not running"
+    );
+}

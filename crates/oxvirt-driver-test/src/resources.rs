@@ -20,6 +20,9 @@ pub struct NetworkObj {
     pub autostart: bool,
     /// Its XML, as written in the node file.
     pub xml: String,
+    /// The persistent definition saved while it runs (libvirt's `newDef`): a definition or
+    /// a config update made to a running network, not in its live XML.
+    pub next_xml: Option<String>,
 }
 
 /// A host network interface.
@@ -96,6 +99,7 @@ impl NetworkObj {
             persistent: true,
             autostart: false,
             xml,
+            next_xml: None,
         }
     }
 }
