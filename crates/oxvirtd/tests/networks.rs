@@ -565,39 +565,82 @@ fn lifecycle_events_reach_virsh_net_event() {
     }
     let started = Instant::now();
     let lab = Lab::start("ev", Lab::no_guest());
-    let watcher = Command::new("timeout")
-        .args(["30", "virsh", "-c", &lab.env().uri()])
+    let mut watcher = Command::new("timeout")
+        .args(["40", "virsh", "-c", &lab.env().uri()])
         .args([
             "net-event",
             "--loop",
             "--event",
             "lifecycle",
             "--timeout",
-            "8",
+            "10",
         ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // virsh registers its callback right after connecting.
-    std::thread::sleep(Duration::from_millis(1500));
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let lines = lines.clone();
+        let stdout = watcher.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines() {
+                lines.lock().unwrap().push(line.unwrap());
+            }
+        })
+    };
+    // Once a probe network's definition is seen, virsh's callback is registered.
+    let probe = plain_xml("oxvt-probe", "oxvbr9", "192.168.239", "", "");
+    let until = Instant::now() + Duration::from_secs(8);
+    let mut probes = 0;
+    loop {
+        assert!(lab.net_define("oxvt-probe", &probe).status.success());
+        lab.env().virsh_ok(&["net-undefine", "oxvt-probe"]);
+        probes += 1;
+        std::thread::sleep(Duration::from_millis(200));
+        let seen = lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.ends_with("oxvt-probe: Defined"));
+        if seen {
+            break;
+        }
+        assert!(Instant::now() < until, "virsh net-event saw no event");
+    }
     lab.define_and_start(
         "oxvt-ev",
         &plain_xml("oxvt-ev", "oxvbr1", "192.168.237", "", ""),
     );
     lab.env().virsh_ok(&["net-destroy", "oxvt-ev"]);
     lab.env().virsh_ok(&["net-undefine", "oxvt-ev"]);
-    let out = watcher.wait_with_output().unwrap();
+    let status = watcher.wait().unwrap();
+    reader.join().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut watcher.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{stderr}");
+    let lines = lines.lock().unwrap().clone();
+    let probe_lines = lines.iter().filter(|l| l.contains("oxvt-probe")).count();
+    assert!(probe_lines <= 2 * probes, "{lines:?}");
+    let ours: Vec<&str> = lines
+        .iter()
+        .filter(|l| !l.contains("oxvt-probe"))
+        .map(String::as_str)
+        .collect();
+    let received = format!("events received: {}", 4 + probe_lines);
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "event 'lifecycle' for network oxvt-ev: Defined\n\
-         event 'lifecycle' for network oxvt-ev: Started\n\
-         event 'lifecycle' for network oxvt-ev: Stopped\n\
-         event 'lifecycle' for network oxvt-ev: Undefined\n\
-         event loop timed out\n\
-         events received: 4\n\n",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ours,
+        [
+            "event 'lifecycle' for network oxvt-ev: Defined",
+            "event 'lifecycle' for network oxvt-ev: Started",
+            "event 'lifecycle' for network oxvt-ev: Stopped",
+            "event 'lifecycle' for network oxvt-ev: Undefined",
+            "event loop timed out",
+            &received,
+            "",
+        ],
+        "{stderr}"
     );
     println!("{test}: {} ms", started.elapsed().as_millis());
 }
