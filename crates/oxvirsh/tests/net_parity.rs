@@ -236,3 +236,44 @@ fn net_event_over_rpc_sees_libvirtd_events() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `--json` prints the networks as objects, and errors as virsh's lines with libvirt's
+/// code and domain.
+#[test]
+fn net_commands_print_json() {
+    let run_json = |line: &str| {
+        let out = Command::new(OXVIRSH)
+            .args(["--json", "-c", "test:///default", line])
+            .env_remove("LIBVIRT_DEFAULT_URI")
+            .stdin(Stdio::null())
+            .output()
+            .expect("oxvirsh runs");
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            out.status.code(),
+        )
+    };
+    let uuid = "dd8fe884-6c02-601e-7551-cca97df1c5df";
+    assert_eq!(
+        run_json("net-list --all").0,
+        format!(
+            "[{{\"active\":true,\"autostart\":false,\"name\":\"default\",\
+             \"persistent\":true,\"state\":\"active\",\"uuid\":\"{uuid}\"}}]\n"
+        )
+    );
+    assert_eq!(
+        run_json("net-info default").0,
+        format!(
+            "{{\"active\":true,\"autostart\":false,\"bridge\":\"virbr0\",\"name\":\"default\",\
+             \"persistent\":true,\"uuid\":\"{uuid}\"}}\n"
+        )
+    );
+    let (out, err, code) = run_json("net-info nope");
+    assert_eq!(code, Some(1));
+    assert!(
+        (out.clone() + &err)
+            .contains("\"code\":43,\"context\":[\"failed to get network 'nope'\"],\"domain\":19"),
+        "{out}{err}"
+    );
+}

@@ -107,10 +107,8 @@ pub async fn list(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
             }
             continue;
         }
-        let autostart = match net.autostart().await {
-            Ok(a) => yes_no(a),
-            Err(_) => "no autostart",
-        };
+        let auto = net.autostart().await.ok();
+        let autostart = auto.map_or("no autostart", yes_no);
         let active = net.is_active().await.unwrap_or(false);
         let persistent = net.is_persistent().await.unwrap_or(false);
         let state = if active { "active" } else { "inactive" };
@@ -124,7 +122,8 @@ pub async fn list(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
             "name": net.name(),
             "uuid": net.uuid_string(),
             "state": state,
-            "autostart": autostart,
+            "active": active,
+            "autostart": auto,
             "persistent": persistent,
         }));
     }
@@ -149,17 +148,13 @@ pub async fn info(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
         out.push_str(&format!("{:<15} {}\n", "Active:", yes_no(active)));
         v["active"] = json!(active);
     }
-    let persistent = match net.is_persistent().await {
-        Ok(p) => yes_no(p),
-        Err(_) => "unknown",
-    };
-    out.push_str(&format!("{:<15} {}\n", "Persistent:", persistent));
+    let persistent = net.is_persistent().await.ok();
+    let text = persistent.map_or("unknown", yes_no);
+    out.push_str(&format!("{:<15} {}\n", "Persistent:", text));
     v["persistent"] = json!(persistent);
-    let autostart = match net.autostart().await {
-        Ok(a) => yes_no(a),
-        Err(_) => "no autostart",
-    };
-    out.push_str(&format!("{:<15} {}\n", "Autostart:", autostart));
+    let autostart = net.autostart().await.ok();
+    let text = autostart.map_or("no autostart", yes_no);
+    out.push_str(&format!("{:<15} {}\n", "Autostart:", text));
     v["autostart"] = json!(autostart);
     if let Ok(bridge) = net.bridge_name().await {
         out.push_str(&format!("{:<15} {}\n", "Bridge:", bridge));
