@@ -281,6 +281,19 @@ async fn a_failed_step_undoes_the_ones_before() {
 }
 
 #[tokio::test]
+async fn a_link_of_the_bridges_name_is_refused_and_left_alone() {
+    let f = fixture().await;
+    let net = f.driver.define_xml(ISOLATED, 0).await.unwrap();
+    // Someone else's link took the name after the definition.
+    f.host.links.lock().unwrap().insert("oxvbr9".into());
+    let e = f.driver.create(&net).await.unwrap_err();
+    assert_eq!(e.message, "Unable to create bridge oxvbr9: File exists");
+    assert!(f.host.links.lock().unwrap().contains("oxvbr9"));
+    assert!(!f.host.calls().iter().any(|c| c.starts_with("delete")));
+    assert!(!f.driver.is_active(&net).await.unwrap());
+}
+
+#[tokio::test]
 async fn a_subnet_in_use_is_refused_before_anything_is_made() {
     let f = fixture().await;
     f.host.routes.lock().unwrap().push(crate::netlink::Route {
