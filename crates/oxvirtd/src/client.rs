@@ -82,7 +82,6 @@ static NETWORK: OnceLock<Arc<dyn NetworkDriver>> = OnceLock::new();
 
 /// Installs the daemon's network driver (the first call wins); `main` calls it at startup
 /// with the host network driver.
-#[allow(dead_code)]
 pub fn set_network_driver(driver: Arc<dyn NetworkDriver>) {
     let _ = NETWORK.set(driver);
 }
