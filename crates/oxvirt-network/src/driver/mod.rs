@@ -225,7 +225,7 @@ impl BridgeDriver {
                 }
             }
         }
-        host.firewall(&state.firewall()).await
+        self.sync_firewall(&state.firewall(), true).await
     }
 
     /// Starts every inactive autostart network; failures are logged, as libvirtd does.
@@ -431,16 +431,16 @@ impl BridgeDriver {
                 }
                 fw.push(net);
             }
-            if let Err(e) = host.firewall(&fw).await {
+            if let Err(e) = self.sync_firewall(&fw, false).await {
                 undo_bridge().await;
-                let _ = host.firewall(&state.firewall()).await;
+                let _ = self.sync_firewall(&state.firewall(), false).await;
                 return Err(e);
             }
             if needs_dnsmasq(&live) {
                 if let Err(e) = host.start_dnsmasq(&live).await {
                     let _ = host.stop_dnsmasq(name).await;
                     undo_bridge().await;
-                    let _ = host.firewall(&state.firewall()).await;
+                    let _ = self.sync_firewall(&state.firewall(), false).await;
                     return Err(e);
                 }
             }
@@ -479,7 +479,7 @@ impl BridgeDriver {
                 .filter_map(|n| n.live.as_ref())
                 .filter_map(firewall_net)
                 .collect();
-            let _ = host.firewall(&fw).await;
+            let _ = self.sync_firewall(&fw, false).await;
         }
     }
 
@@ -498,7 +498,25 @@ impl BridgeDriver {
             }
         }
         self.forget_live(state, name);
-        host.firewall(&state.firewall()).await
+        self.sync_firewall(&state.firewall(), false).await
+    }
+
+    /// Replaces the firewall table with the rules of `nets`. A mark file
+    /// (`RUNTIME/network/firewall`) says a table may exist: written before a table is
+    /// made, removed once it is gone, so a daemon that opens with nothing running and no
+    /// mark (the common case) leaves the host's firewall alone, while one that finds the
+    /// mark removes what a previous daemon left.
+    async fn sync_firewall(&self, nets: &[FirewallNet], opening: bool) -> Result<()> {
+        let mark = self.inner.config.runtime_dir.join("firewall");
+        if nets.is_empty() {
+            if opening && !mark.exists() {
+                return Ok(());
+            }
+            self.inner.host.firewall(nets).await?;
+            return oxvirt_domain::fsio::remove(&mark);
+        }
+        oxvirt_domain::fsio::write_atomic(&mark, "")?;
+        self.inner.host.firewall(nets).await
     }
 
     fn emit(&self, net: &NetworkRef, kind: NetworkEventKind) {

@@ -547,3 +547,20 @@ async fn live_updates_of_hosts_reload_dnsmasq_and_config_updates_persist() {
         "Requested operation is not valid: network 'nat1' is not active"
     );
 }
+
+#[tokio::test]
+async fn opening_with_nothing_running_leaves_the_firewall_alone_unless_marked() {
+    let f = fixture().await;
+    let _ = f.reopen().await;
+    assert!(!f.host.calls().iter().any(|c| c.starts_with("firewall")));
+    // A table a previous daemon may have left (its mark is there) is removed.
+    std::fs::write(f.config.runtime_dir.join("firewall"), "").unwrap();
+    let _ = f.reopen().await;
+    assert_eq!(f.host.calls(), ["firewall"]);
+    assert!(!f.config.runtime_dir.join("firewall").exists());
+    // Running networks keep the mark until the last one stops.
+    let net = f.driver.create_xml(ISOLATED, 0).await.unwrap();
+    assert!(f.config.runtime_dir.join("firewall").exists());
+    f.driver.destroy(&net).await.unwrap();
+    assert!(!f.config.runtime_dir.join("firewall").exists());
+}
