@@ -1,6 +1,7 @@
 //! The commands, and running a parsed command line.
 
 pub mod domain;
+pub mod event_loop;
 pub mod help;
 pub mod host;
 pub mod ifaddr;

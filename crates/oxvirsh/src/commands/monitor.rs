@@ -2,16 +2,16 @@
 //! `dumpxml`, `event`.
 
 use std::cmp::Ordering;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oxvirt::flags::{list as list_flags, metadata, xml as xml_flags};
 use oxvirt::{Connect, Domain, DomainEvent, DomainState, ErrorCode, EventKind, TypedValue};
 use serde_json::{json, Value};
 
+use super::event_loop::EventLoop;
 use super::{cmd_domain, exclusive, lookup_domain, BY_ANY, BY_ID, BY_NAME, BY_UUID};
 use crate::args::Cmd;
 use crate::ctl::{CmdResult, Ctl};
-use crate::output::{format_time, lifecycle_words, reason_name, state_name, CmdError, Table};
+use crate::output::{lifecycle_words, reason_name, state_name, CmdError, Table};
 
 /// virsh's `virshDomainSorter`: running domains by ID, then inactive ones by name
 /// (ignoring case).
@@ -476,18 +476,6 @@ fn event_json(event: &DomainEvent) -> Value {
     v
 }
 
-/// `YYYY-MM-DD HH:MM:SS.mmm+0000`, libvirt's `virTimeStringNowRaw`.
-fn timestamp_now() -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = i64::try_from(now.as_secs()).unwrap_or(0);
-    let day_time = format_time(secs);
-    // format_time gives "... HH:MM:SS +0000"
-    let base = day_time.trim_end_matches(" +0000");
-    format!("{base}.{:03}+0000", now.subsec_millis())
-}
-
 /// `event [--domain D] (--event NAME | --all | --list) [--loop] [--timeout S]
 /// [--timestamp]`: waits for events of the connection and prints them as virsh does.
 pub async fn event(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
@@ -515,76 +503,25 @@ pub async fn event(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
             return Err(CmdError::msg(format!("unknown event type {name}")));
         }
     }
-    let timeout = match cmd.get("timeout") {
-        None => None,
-        Some(raw) => {
-            let secs = cmd.uint("timeout").map_err(CmdError::msg)?.unwrap_or(0);
-            if secs == 0 || secs > i32::MAX as u32 / 1000 {
-                return Err(CmdError::msg(format!(
-                    "Numeric value '{raw}' for <timeout> option is malformed or out of range"
-                )));
-            }
-            Some(Duration::from_secs(u64::from(secs)))
-        }
-    };
+    let mut waiting = EventLoop::from_cmd(cmd)?;
     let conn = ctl.conn()?.clone();
     let filter = match cmd.string("domain").map_err(CmdError::msg)? {
         Some(arg) => Some(lookup_domain(&conn, arg, BY_ANY).await?.uuid()),
         None => None,
     };
-    let looping = cmd.has("loop");
-    let stamp = cmd.has("timestamp");
     let mut stream = conn.events();
-    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-    let mut count = 0u64;
-    let mut timed_out = false;
-    loop {
-        let next = match deadline {
-            Some(d) => match tokio::time::timeout_at(d, stream.next()).await {
-                Ok(e) => e,
-                Err(_) => {
-                    timed_out = true;
-                    break;
-                }
-            },
-            None => stream.next().await,
-        };
-        let Some(event) = next else { break };
+    while let Some(event) = waiting.next(stream.next()).await {
         if filter.is_some_and(|u| u != event.domain.uuid) {
             continue;
         }
         if wanted.is_some_and(|w| w != event_name(&event.kind)) {
             continue;
         }
-        count += 1;
-        if ctl.json {
-            ctl.print_json(&event_json(&event));
-        } else {
-            let prefix = if stamp {
-                format!("{}: ", timestamp_now())
-            } else {
-                String::new()
-            };
-            ctl.print(&format!("{prefix}{}", event_line(&event)));
-            ctl.flush();
-        }
-        if !looping {
+        if !waiting.show(ctl, event_json(&event), &event_line(&event)) {
             break;
         }
     }
-    if timed_out {
-        ctl.print("event loop timed out\n");
-    }
-    ctl.print(&format!("events received: {count}\n"));
-    let summary = json!({ "events_received": count, "timed_out": timed_out });
-    if count == 0 {
-        return Err(CmdError::silent(if timed_out {
-            "event loop timed out"
-        } else {
-            "no events received"
-        }));
-    }
-    Ok(summary)
+    waiting.finish(ctl)
 }
 
 #[cfg(test)]

@@ -1,7 +1,5 @@
 //! The `net-*` commands, as virsh 9.0's virsh-network.c prints them.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use oxvirt::network_flags as nf;
 use oxvirt::{Connect, Network};
 use oxvirt_network::api::Update;
@@ -12,6 +10,7 @@ use crate::args::Cmd;
 use crate::ctl::{CmdResult, Ctl};
 use crate::output::{format_time, CmdError, Table};
 
+use super::event_loop::EventLoop;
 use super::read_file;
 
 /// Look networks up by UUID (virsh's `VIRSH_BYUUID`).
@@ -436,16 +435,6 @@ pub fn event_line(event: &NetworkEvent) -> String {
     )
 }
 
-/// `YYYY-MM-DD HH:MM:SS.mmm+0000`, libvirt's `virTimeStringNowRaw`.
-fn timestamp_now() -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = i64::try_from(now.as_secs()).unwrap_or(0);
-    let base = expiry(secs);
-    format!("{base}.{:03}+0000", now.subsec_millis())
-}
-
 /// `net-event [--network N] (--event lifecycle | --list) [--loop] [--timeout S]
 /// [--timestamp]`.
 pub async fn event(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
@@ -459,76 +448,27 @@ pub async fn event(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
     if wanted != "lifecycle" {
         return Err(CmdError::msg(format!("unknown event type {wanted}")));
     }
-    let timeout = match cmd.get("timeout") {
-        None => None,
-        Some(raw) => {
-            let secs = cmd.uint("timeout").map_err(CmdError::msg)?.unwrap_or(0);
-            if secs == 0 || secs > i32::MAX as u32 / 1000 {
-                return Err(CmdError::msg(format!(
-                    "Numeric value '{raw}' for <timeout> option is malformed or out of range"
-                )));
-            }
-            Some(Duration::from_secs(u64::from(secs)))
-        }
-    };
+    let mut waiting = EventLoop::from_cmd(cmd)?;
     let conn = ctl.conn()?.clone();
     let filter = match cmd.string("network").map_err(CmdError::msg)? {
         Some(arg) => Some(lookup_network(&conn, arg, BY_NAME | BY_UUID).await?.uuid()),
         None => None,
     };
-    let looping = cmd.has("loop");
-    let stamp = cmd.has("timestamp");
     let mut stream = conn.network_events().map_err(CmdError::lib)?;
-    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-    let mut count = 0u64;
-    let mut timed_out = false;
-    loop {
-        let next = match deadline {
-            Some(d) => match tokio::time::timeout_at(d, stream.next()).await {
-                Ok(e) => e,
-                Err(_) => {
-                    timed_out = true;
-                    break;
-                }
-            },
-            None => stream.next().await,
-        };
-        let Some(event) = next else { break };
+    while let Some(event) = waiting.next(stream.next()).await {
         if filter.is_some_and(|u| u != event.network.uuid) {
             continue;
         }
-        count += 1;
-        if ctl.json {
-            ctl.print_json(&json!({
-                "event": "lifecycle",
-                "network": event.network.name,
-                "uuid": event.network.uuid.to_string(),
-                "type": event_word(event.kind),
-                "type_code": event.kind as i32,
-            }));
-        } else {
-            let prefix = if stamp {
-                format!("{}: ", timestamp_now())
-            } else {
-                String::new()
-            };
-            ctl.print(&format!("{prefix}{}", event_line(&event)));
-            ctl.flush();
-        }
-        if !looping {
+        let json = json!({
+            "event": "lifecycle",
+            "network": event.network.name,
+            "uuid": event.network.uuid.to_string(),
+            "type": event_word(event.kind),
+            "type_code": event.kind as i32,
+        });
+        if !waiting.show(ctl, json, &event_line(&event)) {
             break;
         }
     }
-    if timed_out {
-        ctl.print("event loop timed out\n");
-    }
-    ctl.print(&format!("events received: {count}\n"));
-    if count == 0 {
-        return Err(CmdError::silent(if timed_out {
-            "event loop timed out"
-        } else {
-            "no events received"
-        }));
-    }
-    Ok(json!({ "events_received": count, "timed_out": timed_out }))
+    waiting.finish(ctl)
 }
