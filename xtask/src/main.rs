@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
+mod bench_network;
 mod guest;
 
 const HELP: &str = "\
@@ -39,6 +40,13 @@ commands:
                            median/p90/min/max per operation and the ratio; JSON in
                            target/bench-qemu.json (OXBENCH_ROUNDS, OXBENCH_BUDGET_SECS,
                            OXBENCH_CALL_TIMEOUT_SECS)
+  bench network            a NAT network with DHCP on a release oxvirtd and on a private
+                           Debian libvirtd 9.0, each in its own network namespace (nothing
+                           in the root one), same python3-libvirt client, same run: median
+                           net-start and net-destroy over 20 cycles, DHCP lease time of a
+                           busybox udhcpc client namespace on the bridge (5 leases), and
+                           the ratio; JSON in target/bench-network.json (root; needs
+                           iproute2, nftables, dnsmasq-base, iptables, busybox)
   fuzz [SECONDS] [TARGET...]
                            seed fuzz/corpus/<target> from ../shared's XML, then run each
                            target (all by default) for SECONDS (60 by default); needs a
@@ -599,6 +607,9 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
     }
     if args.first().map(String::as_str) == Some("node") {
         return bench_node(root);
+    }
+    if args.first().map(String::as_str) == Some("network") {
+        return bench_network::bench_network(root);
     }
     if args.first().map(String::as_str) == Some("qemu") {
         kvm_node_as_udev_leaves_it();
