@@ -84,6 +84,16 @@ pub(crate) fn parse_addr(text: &str) -> Res<IpAddr> {
     })
 }
 
+/// `text` as a numeric address (`virSocketAddrParse`), else the error `bad` words for it.
+fn addr_or(text: &str, bad: impl FnOnce(&str) -> VirError) -> Res<IpAddr> {
+    ip_from_str(text).ok_or_else(|| bad(text))
+}
+
+/// An optional address attribute's value as [`addr_or`] reads it: `None` when absent.
+fn opt_addr(text: Option<&str>, bad: impl FnOnce(&str) -> VirError) -> Res<Option<IpAddr>> {
+    text.map(|t| addr_or(t, bad)).transpose()
+}
+
 /// An attribute as `virXMLPropString`/`virXPathString("string(@x)")` read it: `None` when
 /// absent, and for XPath strings also when empty.
 fn xpath_attr<'a>(el: &'a Element, name: &str) -> Option<&'a str> {
@@ -304,14 +314,11 @@ pub(crate) fn parse_dhcp_host(
         host.name = Some(name.to_string());
     }
     if let Some(addr) = el.attr("ip") {
-        match ip_from_str(addr).ok_or(()) {
-            Ok(a) => host.ip = Some(a),
-            Err(_) => {
-                return Err(xml_err(format!(
-                    "Invalid IP address in static host definition for network '{network}'"
-                )))
-            }
-        }
+        host.ip = Some(addr_or(addr, |_| {
+            xml_err(format!(
+                "Invalid IP address in static host definition for network '{network}'"
+            ))
+        })?);
     }
     if partial {
         if host.mac.is_none() && host.name.is_none() && host.ip.is_none() {
@@ -375,23 +382,13 @@ fn parse_ip(network: &str, el: &Element) -> Res<Ip> {
             "Missing required address attribute in network '{network}'"
         )));
     };
-    let Ok(address) = ip_from_str(address_text).ok_or(()) else {
-        return Err(xml_err(format!(
-            "Invalid address '{address_text}' in network '{network}'"
-        )));
-    };
+    let address = addr_or(address_text, |a| {
+        xml_err(format!("Invalid address '{a}' in network '{network}'"))
+    })?;
     let netmask_text = xpath_attr(el, "netmask");
-    let netmask = match netmask_text {
-        Some(m) => match ip_from_str(m).ok_or(()) {
-            Ok(a) => Some(a),
-            Err(_) => {
-                return Err(xml_err(format!(
-                    "Invalid netmask '{m}' in network '{network}'"
-                )))
-            }
-        },
-        None => None,
-    };
+    let netmask = opt_addr(netmask_text, |m| {
+        xml_err(format!("Invalid netmask '{m}' in network '{network}'"))
+    })?;
     let mut c = Cursor::new(el);
     let prefix = c
         .prop_uint("prefix", 10, PropFlags::NONE)
@@ -489,14 +486,11 @@ pub(crate) fn parse_dns_host(network: &str, el: &Element, partial: bool) -> Res<
         )));
     }
     let ip = match el.attr("ip") {
-        Some(text) => match ip_from_str(text).ok_or(()) {
-            Ok(a) => Some(a),
-            Err(_) => {
-                return Err(detail(format!(
-                    "Invalid IP address in network '{network}' DNS HOST record"
-                )))
-            }
-        },
+        Some(text) => Some(addr_or(text, |_| {
+            detail(format!(
+                "Invalid IP address in network '{network}' DNS HOST record"
+            ))
+        })?),
         None => {
             if !partial {
                 return Err(detail(format!(
@@ -647,17 +641,11 @@ fn parse_dns(network: &str, el: &Element) -> Res<Dns> {
         ..Dns::default()
     };
     for f in all(el, "forwarder") {
-        let addr = match f.attr("addr") {
-            Some(a) => match ip_from_str(a).ok_or(()) {
-                Ok(ip) => Some(ip),
-                Err(_) => {
-                    return Err(xml_err(format!(
-                        "Invalid forwarder IP address '{a}' in network '{network}'"
-                    )))
-                }
-            },
-            None => None,
-        };
+        let addr = opt_addr(f.attr("addr"), |a| {
+            xml_err(format!(
+                "Invalid forwarder IP address '{a}' in network '{network}'"
+            ))
+        })?;
         let domain = f.attr("domain").map(str::to_string);
         if addr.is_none() && domain.is_none() {
             return Err(xml_err(
@@ -1048,28 +1036,17 @@ fn parse_route(network: &str, el: &Element) -> Res<Route> {
             "{network}: Missing required gateway attribute in route definition"
         )));
     };
-    let Ok(address) = ip_from_str(address_text).ok_or(()) else {
-        return Err(xml_err(format!(
-            "{network}: Bad network address '{address_text}' in route definition"
-        )));
+    let bad = |what: &'static str| {
+        move |text: &str| {
+            xml_err(format!(
+                "{network}: Bad {what} address '{text}' in route definition"
+            ))
+        }
     };
-    let Ok(gateway) = ip_from_str(gateway_text).ok_or(()) else {
-        return Err(xml_err(format!(
-            "{network}: Bad gateway address '{gateway_text}' in route definition"
-        )));
-    };
+    let address = addr_or(address_text, bad("network"))?;
+    let gateway = addr_or(gateway_text, bad("gateway"))?;
     let netmask_text = xpath_attr(el, "netmask");
-    let netmask = match netmask_text {
-        Some(m) => match ip_from_str(m).ok_or(()) {
-            Ok(a) => Some(a),
-            Err(_) => {
-                return Err(xml_err(format!(
-                    "{network}: Bad netmask address '{m}' in route definition"
-                )))
-            }
-        },
-        None => None,
-    };
+    let netmask = opt_addr(netmask_text, bad("netmask"))?;
     let mut c = Cursor::new(el);
     let prefix = c
         .prop_uint("prefix", 10, PropFlags::NONE)
