@@ -71,6 +71,19 @@ fn is_add(command: UpdateCommand) -> bool {
     matches!(command, UpdateCommand::AddFirst | UpdateCommand::AddLast)
 }
 
+/// How libvirt 9.0's DNS record updates begin: a modify is refused (later versions can
+/// modify), then the element must be `<tag>`. True for an add.
+fn dns_record_update(net: &Network, command: UpdateCommand, el: &Element, tag: &str) -> Res<bool> {
+    if command == UpdateCommand::Modify {
+        return Err(unsupported_op(format!(
+            "DNS {} records cannot be modified, only added or deleted",
+            tag.to_ascii_uppercase()
+        )));
+    }
+    check_name(net, el, tag)?;
+    Ok(is_add(command))
+}
+
 /// Inserts `item` first or last, as the add command says.
 fn insert<T>(list: &mut Vec<T>, command: UpdateCommand, item: T) {
     if command == UpdateCommand::AddFirst {
@@ -349,13 +362,7 @@ fn portgroup(net: &mut Network, command: UpdateCommand, el: &Element) -> Res<()>
 /// `virNetworkDefUpdateDNSHost`.
 fn dns_host(net: &mut Network, command: UpdateCommand, el: &Element) -> Res<()> {
     // libvirt 9.0 cannot modify DNS host records (later versions can).
-    if command == UpdateCommand::Modify {
-        return Err(unsupported_op(
-            "DNS HOST records cannot be modified, only added or deleted",
-        ));
-    }
-    check_name(net, el, "host")?;
-    let add = is_add(command);
+    let add = dns_record_update(net, command, el, "host")?;
     let host = parse_dns_host(&net.name, el, !add)?;
     let name = net.name.clone();
     let (mut found, mut found_modify, mut count) = (None, None, 0);
@@ -424,13 +431,7 @@ fn dns_host(net: &mut Network, command: UpdateCommand, el: &Element) -> Res<()> 
 
 /// `virNetworkDefUpdateDNSSrv`.
 fn dns_srv(net: &mut Network, command: UpdateCommand, el: &Element) -> Res<()> {
-    if command == UpdateCommand::Modify {
-        return Err(unsupported_op(
-            "DNS SRV records cannot be modified, only added or deleted",
-        ));
-    }
-    check_name(net, el, "srv")?;
-    let add = is_add(command);
+    let add = dns_record_update(net, command, el, "srv")?;
     let srv = parse_srv(&net.name, el, !add)?;
     let name = net.name.clone();
     let same = |want: &Option<String>, have: &Option<String>| want.is_none() || want == have;
@@ -476,14 +477,7 @@ fn dns_srv(net: &mut Network, command: UpdateCommand, el: &Element) -> Res<()> {
 
 /// `virNetworkDefUpdateDNSTxt`.
 fn dns_txt(net: &mut Network, command: UpdateCommand, el: &Element) -> Res<()> {
-    // libvirt 9.0 cannot modify DNS TXT records (later versions can).
-    if command == UpdateCommand::Modify {
-        return Err(unsupported_op(
-            "DNS TXT records cannot be modified, only added or deleted",
-        ));
-    }
-    check_name(net, el, "txt")?;
-    let add = is_add(command);
+    let add = dns_record_update(net, command, el, "txt")?;
     let txt = parse_txt(&net.name, el, !add)?;
     let name = net.name.clone();
     let found = net.dns.txts.iter().position(|t| t.name == txt.name);
