@@ -105,6 +105,20 @@ impl Nft {
         })
     }
 
+    /// libvirt's error for an nft run that failed: `VIR_ERR_INTERNAL_ERROR` from
+    /// `VIR_FROM_FIREWALL`, `Failed to apply firewall rules CMD: STDERR`.
+    fn failed(&self, args: &[&str], out: &Output) -> VirError {
+        VirError::new(
+            ErrorDomain::Firewall,
+            ErrorCode::InternalError,
+            format!(
+                "Failed to apply firewall rules {}: {}",
+                self.command_line(args),
+                out.stderr.trim_end()
+            ),
+        )
+    }
+
     /// Runs `script` with `nft -f -` (one transaction). A failure is libvirt's
     /// `VIR_ERR_INTERNAL_ERROR` from `VIR_FROM_FIREWALL`, `Failed to apply firewall rules
     /// CMD: STDERR`, with nft's own message.
@@ -114,15 +128,7 @@ impl Nft {
         if out.ok {
             return Ok(());
         }
-        Err(VirError::new(
-            ErrorDomain::Firewall,
-            ErrorCode::InternalError,
-            format!(
-                "Failed to apply firewall rules {}: {}",
-                self.command_line(&args),
-                out.stderr.trim_end()
-            ),
-        ))
+        Err(self.failed(&args, &out))
     }
 
     /// oxvirt's table as `nft list table inet oxvirt` prints it, `None` when it does not
@@ -136,15 +142,7 @@ impl Nft {
         if out.stderr.contains("No such file or directory") {
             return Ok(None);
         }
-        Err(VirError::new(
-            ErrorDomain::Firewall,
-            ErrorCode::InternalError,
-            format!(
-                "Failed to apply firewall rules {}: {}",
-                self.command_line(&args),
-                out.stderr.trim_end()
-            ),
-        ))
+        Err(self.failed(&args, &out))
     }
 }
 
