@@ -213,6 +213,21 @@ async fn call<A: XdrEncode, R: XdrDecode>(
     Ok(decode_from(&reply).unwrap())
 }
 
+/// CONNECT_LIST_ALL_NETWORKS, which must succeed.
+async fn list_all(c: &Client, need_results: i32, flags: u32) -> ConnectListAllNetworksRet {
+    let args = ConnectListAllNetworksArgs {
+        need_results,
+        flags,
+    };
+    call(c, P::ConnectListAllNetworks, &args).await.unwrap()
+}
+
+/// NETWORK_GET_XML_DESC of `net`, which must succeed.
+async fn xml_desc(c: &Client, net: NonnullNetwork, flags: u32) -> NetworkGetXmlDescRet {
+    let args = NetworkGetXmlDescArgs { net, flags };
+    call(c, P::NetworkGetXmlDesc, &args).await.unwrap()
+}
+
 fn wire(name: &str, byte: u8) -> NonnullNetwork {
     NonnullNetwork {
         name: name.into(),
@@ -224,28 +239,10 @@ fn wire(name: &str, byte: u8) -> NonnullNetwork {
 async fn lists_and_counts_go_to_the_network_driver() {
     let fake = Fake::with(&[("default", true), ("isolated", false)]);
     let c = client(&fake, 0);
-    let all: ConnectListAllNetworksRet = call(
-        &c,
-        P::ConnectListAllNetworks,
-        &ConnectListAllNetworksArgs {
-            need_results: 1,
-            flags: 0,
-        },
-    )
-    .await
-    .unwrap();
+    let all = list_all(&c, 1, 0).await;
     let names: Vec<&str> = all.nets.iter().map(|n| n.name.as_str()).collect();
     assert_eq!((names, all.ret), (vec!["default", "isolated"], 2));
-    let count: ConnectListAllNetworksRet = call(
-        &c,
-        P::ConnectListAllNetworks,
-        &ConnectListAllNetworksArgs {
-            need_results: 0,
-            flags: flags::list::ACTIVE,
-        },
-    )
-    .await
-    .unwrap();
+    let count = list_all(&c, 0, flags::list::ACTIVE).await;
     assert_eq!((count.nets.len(), count.ret), (0, 1));
     let n: ConnectNumOfNetworksRet = call(&c, P::ConnectNumOfDefinedNetworks, &()).await.unwrap();
     assert_eq!(n.num, 1);
@@ -367,16 +364,7 @@ async fn per_network_calls_reach_the_driver() {
     .await
     .unwrap();
     assert_eq!(b.name, "virbr0");
-    let x: NetworkGetXmlDescRet = call(
-        &c,
-        P::NetworkGetXmlDesc,
-        &NetworkGetXmlDescArgs {
-            net: net.clone(),
-            flags: 1,
-        },
-    )
-    .await
-    .unwrap();
+    let x = xml_desc(&c, net.clone(), 1).await;
     assert_eq!(x.xml, "<network><name>isolated</name><!-- 1 --></network>");
     let () = call(
         &c,
@@ -447,16 +435,7 @@ async fn dhcp_leases_filter_count_and_refuse_flags() {
 async fn read_only_connections_may_read_but_not_change() {
     let fake = Fake::with(&[("default", true)]);
     let c = client(&fake, crate::client::CONNECT_RO);
-    let x: NetworkGetXmlDescRet = call(
-        &c,
-        P::NetworkGetXmlDesc,
-        &NetworkGetXmlDescArgs {
-            net: wire("default", 1),
-            flags: 0,
-        },
-    )
-    .await
-    .unwrap();
+    let x = xml_desc(&c, wire("default", 1), 0).await;
     assert!(x.xml.contains("default"));
     let net = wire("default", 1);
     for (p, payload, function) in [
@@ -519,16 +498,7 @@ async fn connections_without_a_network_driver_get_no_support() {
     let c = Client::new(false);
     c.open(Some("test:///default"), 0).unwrap();
     // test:///default has the test node's networks.
-    let all: ConnectListAllNetworksRet = call(
-        &c,
-        P::ConnectListAllNetworks,
-        &ConnectListAllNetworksArgs {
-            need_results: 1,
-            flags: 0,
-        },
-    )
-    .await
-    .unwrap();
+    let all = list_all(&c, 1, 0).await;
     assert_eq!(all.nets[0].name, "default");
     c.replace_network(None);
     let err = call::<_, CallbackIdMsg>(
