@@ -272,3 +272,152 @@ pub(crate) fn bench_network(root: &Path) -> Result<()> {
         ),
     )
 }
+
+/// The NAT network the bench and the main job define.
+const NETWORK_XML: &str = include_str!("../data/network_bench.xml");
+
+/// Plugs a new client namespace `client` of `lab` into `bridge` (in namespace `ns`) by a
+/// veth and has busybox udhcpc ask for a lease; returns the time from udhcpc's start to the
+/// lease and udhcpc's lease line.
+fn dhcp_client(lab: &NetnsLab, ns: &str, bridge: &str, client: &str) -> Result<(Duration, String)> {
+    let client = lab.add_ns(client)?;
+    let port = "oxbv0";
+    run_quiet(Command::new("ip").args([
+        "-n", ns, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", &client,
+    ]))?;
+    run_quiet(Command::new("ip").args(["-n", ns, "link", "set", port, "master", bridge, "up"]))?;
+    run_quiet(Command::new("ip").args(["-n", &client, "link", "set", "eth0", "up"]))?;
+    let started = Instant::now();
+    loop {
+        let out = Command::new("bridge")
+            .args(["-n", ns, "link", "show", "dev", port])
+            .output()
+            .context("running bridge")?;
+        if String::from_utf8_lossy(&out.stdout).contains("state forwarding") {
+            break;
+        }
+        if started.elapsed().as_secs() > 10 {
+            bail!("{port} on {bridge} did not reach the forwarding state in 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let started = Instant::now();
+    let out = Command::new("ip")
+        .args(["netns", "exec", &client, "busybox", "udhcpc", "-i", "eth0"])
+        .args(["-n", "-q", "-f", "-s", "/bin/true", "-t", "5"])
+        .output()
+        .context("running busybox udhcpc")?;
+    let took = started.elapsed();
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        bail!("udhcpc got no lease on {bridge}:\n{}", text.trim());
+    }
+    let line = text
+        .lines()
+        .find(|l| l.contains("lease of"))
+        .unwrap_or("lease obtained")
+        .trim()
+        .to_string();
+    Ok((took, line))
+}
+
+/// Whether this process runs as root (namespaces, bridges and dnsmasq need it).
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// The main job's network part: a second oxvirtd inside a network namespace of its own
+/// (never the root one) defines and starts a NAT network from the embedded XML through
+/// `oxvirsh`'s net-* commands, a client namespace on its bridge gets a DHCP lease (busybox
+/// udhcpc) that net-dhcp-leases shows, then the network is destroyed and undefined and
+/// nothing of it is left: no bridge, no dnsmasq, no `inet oxvirt` table. Skipped (with a
+/// line saying why) when not root or a tool is missing.
+pub(crate) fn network_workload(root: &Path, scratch: &Path, oxvirsh: &str) -> Result<()> {
+    let missing = missing_tools(false);
+    if !is_root() || !missing.is_empty() {
+        eprintln!(
+            "\nSKIPPED the network part: it needs root and {}",
+            if missing.is_empty() {
+                "runs as another user".to_string()
+            } else {
+                format!("{} (missing)", missing.join(", "))
+            }
+        );
+        return Ok(());
+    }
+    let mut lab = NetnsLab::new("run", scratch.join("net"))?;
+    let ns = lab.add_ns("host")?;
+    let dir = lab.scratch().join("oxvirtd");
+    eprintln!("\n==> oxvirtd in network namespace {ns} (qemu:///system's networks)");
+    let uri = start_oxvirtd(root, &mut lab, &ns, &dir)?;
+    let xml = lab.scratch().join("network.xml");
+    std::fs::write(&xml, NETWORK_XML).context("writing the network XML")?;
+    let script = |what: &str, lines: &[String]| -> Result<()> {
+        let file = dir.join("net.oxvirsh");
+        std::fs::write(&file, lines.join("\n") + "\n").context("writing the network workload")?;
+        let mut c = cmd(root, oxvirsh, &["-c", &uri]);
+        c.stdin(Stdio::from(
+            std::fs::File::open(&file).context("opening the network workload")?,
+        ));
+        step(&format!("{what} on {uri}"), c)
+    };
+    let s = |x: &str| x.to_string();
+    script(
+        "define and start a NAT network",
+        &[
+            format!("net-define {}", xml.display()),
+            s("net-start oxbench"),
+            s("net-list --all"),
+            s("net-info oxbench"),
+        ],
+    )?;
+    eprintln!("\n==> a client namespace on bridge oxbench0 asks for a lease (busybox udhcpc)");
+    let (took, line) = dhcp_client(&lab, &ns, "oxbench0", "client")?;
+    eprintln!("{line} (after {:.2} s)", took.as_secs_f64());
+    script(
+        "the lease, then destroy and undefine the network",
+        &[
+            s("net-dhcp-leases oxbench"),
+            s("net-destroy oxbench"),
+            s("net-undefine oxbench"),
+            s("net-list --all"),
+        ],
+    )?;
+    let in_ns = |args: &[&str]| -> String {
+        Command::new("ip")
+            .args(["netns", "exec", &ns])
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let bridge_left = !in_ns(&["ip", "-br", "link", "show", "type", "bridge"])
+        .trim()
+        .is_empty();
+    let table_left = in_ns(&["nft", "list", "tables"]).contains("inet oxvirt");
+    let dnsmasq_left = Command::new("ip")
+        .args(["netns", "pids", &ns])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+        .split_whitespace()
+        .any(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "dnsmasq")
+        });
+    let word = |left: bool| if left { "LEFT" } else { "none" };
+    eprintln!(
+        "after net-destroy in {ns}: bridge {}, nft table inet oxvirt {}, dnsmasq {}",
+        word(bridge_left),
+        word(table_left),
+        word(dnsmasq_left)
+    );
+    if bridge_left || table_left || dnsmasq_left {
+        bail!("net-destroy left something behind in {ns}");
+    }
+    Ok(())
+}

@@ -20,7 +20,11 @@ commands:
                            socket and oxvirsh, over libvirt's wire protocol, drives a guest
                            through its life (define, start, snapshot, setmem, suspend,
                            save/restore, managed save, shutdown, undefine) while virsh
-                           watches the events; with files, read
+                           watches the events; then a real TCG guest on qemu:///system;
+                           then (as root) a second oxvirtd in a network namespace of its
+                           own starts a NAT network, a client namespace on its bridge gets
+                           a DHCP lease shown by net-dhcp-leases, and net-destroy leaves
+                           nothing behind; with files, read
                            each domain XML, check it as libvirt does when defining it, and
                            print it as libvirt would store it
   ci                       everything CI checks: rustfmt, clippy, the test guest (cargo
@@ -220,8 +224,9 @@ fn run_main_job(root: &Path, files: &[String]) -> Result<()> {
 /// (`test:///default`) on a private socket, and `oxvirsh`, connected through libvirt's
 /// wire protocol, drives a guest through its whole life: define, start, snapshot, memory,
 /// pause, save/restore, managed save, shutdown, undefine. Then the same daemon runs a real
-/// QEMU guest ([`qemu_workload`]). Where Debian's virsh is installed,
-/// `virsh event --loop --all` watches the same daemon and prints the events.
+/// QEMU guest ([`qemu_workload`]), and a NAT network with a DHCP client runs on an oxvirtd
+/// inside a network namespace ([`bench_network::network_workload`]). Where Debian's virsh
+/// is installed, `virsh event --loop --all` watches the same daemon and prints the events.
 fn run_workload(root: &Path) -> Result<()> {
     let scratch = root.join("target/xtask-run");
     // A fresh node each time: the state dir of the last run would carry its domains over.
@@ -292,6 +297,10 @@ fn run_workload(root: &Path) -> Result<()> {
     let mut result = step(&format!("oxvirsh workload on {uri}"), c);
     if result.is_ok() {
         result = qemu_workload(root, &scratch, &sock);
+    }
+    if result.is_ok() {
+        let oxvirsh = root.join("target/release/oxvirsh").display().to_string();
+        result = bench_network::network_workload(root, &scratch, &oxvirsh);
     }
     if let Some(watcher) = watcher {
         std::thread::sleep(std::time::Duration::from_millis(300));
