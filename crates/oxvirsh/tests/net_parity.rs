@@ -4,7 +4,11 @@
 //!
 //! Without virsh installed the test prints "SKIPPED: virsh not installed" and passes.
 
+mod common;
+
 use std::process::{Command, Stdio};
+
+use common::{libvirtd_usable, run_line, virsh_installed, LIBVIRTD};
 
 const OXVIRSH: &str = env!("CARGO_BIN_EXE_oxvirsh");
 
@@ -12,28 +16,8 @@ const N2: &str = "<network>\n  <name>n2</name>\n  \
     <uuid>9f1c1b3e-2f4a-4d6b-8c1e-0a1b2c3d4e5f</uuid>\n  <bridge name='virbr5'/>\n  \
     <ip address='192.168.150.1' netmask='255.255.255.0'/>\n</network>\n";
 
-fn virsh_installed() -> bool {
-    Command::new("virsh")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 fn run(program: &str, line: &str) -> (String, String, Option<i32>) {
-    let out = Command::new(program)
-        .args(["-c", "test:///default", line])
-        .env_remove("LIBVIRT_DEFAULT_URI")
-        .env("LC_ALL", "C")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        out.status.code(),
-    )
+    run_line(program, "test:///default", line)
 }
 
 #[test]
@@ -124,33 +108,14 @@ const REMOTE_NET: &str = "<network>\n  <name>oxvt-netparity-t</name>\n  \
     <uuid>1f1c1b3e-2f4a-4d6b-8c1e-0a1b2c3d4e5f</uuid>\n  <bridge name='oxvtnp0'/>\n  \
     <mac address='52:54:00:d6:50:56'/>\n</network>\n";
 
-fn run_uri(program: &str, uri: &str, line: &str) -> (String, String, Option<i32>) {
-    let out = Command::new(program)
-        .args(["-c", uri, line])
-        .env("LC_ALL", "C")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        out.status.code(),
-    )
-}
-
 /// oxvirsh's remote network driver against a real libvirtd on qemu:///system: the same
 /// text as virsh for a defined (never started) network's whole life.
 #[test]
 fn net_commands_over_rpc_match_virsh_against_libvirtd() {
-    if !virsh_installed() || !std::path::Path::new("/var/run/libvirt/libvirt-sock").exists() {
-        eprintln!("SKIPPED net_commands_over_rpc_match_virsh_against_libvirtd: no libvirtd");
+    if !libvirtd_usable("net_commands_over_rpc_match_virsh_against_libvirtd") {
         return;
     }
-    let uri = "qemu:///system";
-    if run_uri("virsh", uri, "net-list --all").2 != Some(0) {
-        eprintln!("SKIPPED net_commands_over_rpc_match_virsh_against_libvirtd: libvirtd refuses");
-        return;
-    }
+    let uri = LIBVIRTD;
     let path = std::env::temp_dir().join(format!("oxvt-netparity-{}.xml", std::process::id()));
     std::fs::write(&path, REMOTE_NET).expect("network XML");
     let file = path.to_string_lossy().into_owned();
@@ -175,10 +140,10 @@ fn net_commands_over_rpc_match_virsh_against_libvirtd() {
         format!("net-info {name}"),
     ]
     .join(" ; ");
-    let theirs = run_uri("virsh", uri, &script);
-    let ours = run_uri(OXVIRSH, uri, &script);
+    let theirs = run_line("virsh", uri, &script);
+    let ours = run_line(OXVIRSH, uri, &script);
     // Whatever happened, leave nothing behind.
-    let _ = run_uri("virsh", uri, &format!("net-undefine {name}"));
+    let _ = run_line("virsh", uri, &format!("net-undefine {name}"));
     let _ = std::fs::remove_file(&path);
     assert_eq!(ours, theirs);
     assert!(theirs
@@ -190,15 +155,10 @@ fn net_commands_over_rpc_match_virsh_against_libvirtd() {
 /// remote network driver's callback registration.
 #[test]
 fn net_event_over_rpc_sees_libvirtd_events() {
-    if !virsh_installed() || !std::path::Path::new("/var/run/libvirt/libvirt-sock").exists() {
-        eprintln!("SKIPPED net_event_over_rpc_sees_libvirtd_events: no libvirtd");
+    if !libvirtd_usable("net_event_over_rpc_sees_libvirtd_events") {
         return;
     }
-    let uri = "qemu:///system";
-    if run_uri("virsh", uri, "net-list --all").2 != Some(0) {
-        eprintln!("SKIPPED net_event_over_rpc_sees_libvirtd_events: libvirtd refuses");
-        return;
-    }
+    let uri = LIBVIRTD;
     let name = "oxvt-netevent-t";
     let xml = REMOTE_NET
         .replace("oxvt-netparity-t", name)
@@ -216,13 +176,13 @@ fn net_event_over_rpc_sees_libvirtd_events() {
         .expect("oxvirsh net-event");
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let file = path.to_string_lossy().into_owned();
-    let done = run_uri(
+    let done = run_line(
         "virsh",
         uri,
         &format!("net-define {file} ; net-undefine {name}"),
     );
     let out = watcher.wait_with_output().expect("net-event ends");
-    let _ = run_uri("virsh", uri, &format!("net-undefine {name}"));
+    let _ = run_line("virsh", uri, &format!("net-undefine {name}"));
     let _ = std::fs::remove_file(&path);
     assert_eq!(done.2, Some(0), "{done:?}");
     assert_eq!(

@@ -7,7 +7,9 @@
 //! libvirt's test driver derives from the clock. Without virsh installed the test prints
 //! "SKIPPED" and passes.
 
-use std::process::{Command, Stdio};
+mod common;
+
+use common::{run_line, virsh_installed};
 
 const OXVIRSH: &str = env!("CARGO_BIN_EXE_oxvirsh");
 
@@ -105,27 +107,11 @@ const LINES: &[&str] = &[
     "help iothreadpin",
 ];
 
-fn virsh_installed() -> bool {
-    Command::new("virsh")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// stdout, stderr and exit status of `program -c test:///default LINE`.
 fn run(program: &str, line: &str) -> (String, String, Option<i32>) {
-    let out = Command::new(program)
-        .args(["-c", "test:///default", line])
-        .env_remove("LIBVIRT_DEFAULT_URI")
-        .env("LC_ALL", "C")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    let norm = |b: &[u8]| {
-        String::from_utf8_lossy(b)
-            .split_inclusive('\n')
+    let (stdout, stderr, status) = run_line(program, "test:///default", line);
+    let norm = |text: &str| {
+        text.split_inclusive('\n')
             .map(|l| {
                 if l.starts_with("CPU time:") {
                     "CPU time: <normalised>\n".to_owned()
@@ -135,7 +121,7 @@ fn run(program: &str, line: &str) -> (String, String, Option<i32>) {
             })
             .collect::<String>()
     };
-    (norm(&out.stdout), norm(&out.stderr), out.status.code())
+    (norm(&stdout), norm(&stderr), status)
 }
 
 #[test]

@@ -9,9 +9,13 @@
 //!
 //! Without virsh installed the test prints "SKIPPED: virsh not installed" and passes.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::virsh_installed;
 
 const OXVIRSH: &str = env!("CARGO_BIN_EXE_oxvirsh");
 
@@ -21,15 +25,6 @@ struct Run {
     stdout: String,
     stderr: String,
     status: Option<i32>,
-}
-
-fn virsh_installed() -> bool {
-    Command::new("virsh")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 fn normalise(text: &str) -> String {
