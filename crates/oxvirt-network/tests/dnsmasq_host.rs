@@ -22,26 +22,8 @@ use oxvirt_network::dnsmasq::{
     lease_prefix, parse_leases, read_leases, Backoff, Dnsmasq, Launcher, Paths, Supervisor,
 };
 use oxvirt_network::model::{DnsHost, Network};
+use oxvirt_xml::testdata::{have, is_root};
 use tokio::process::Command;
-
-fn have(program: &str) -> bool {
-    StdCommand::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
-                .unwrap_or(false)
-        })
-        .unwrap_or(false)
-}
 
 fn run(args: &[&str]) {
     let out = StdCommand::new(args[0]).args(&args[1..]).output().unwrap();

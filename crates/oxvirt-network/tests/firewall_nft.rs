@@ -10,35 +10,23 @@ use std::net::Ipv4Addr;
 use std::process::Command;
 
 use oxvirt_network::firewall::{self, FirewallNet, FwMode, Nft};
+use oxvirt_xml::testdata;
 
 /// Why these tests cannot run here, if they cannot.
 fn unusable() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let root = status
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(2))
-        == Some("0");
-    if !root {
+    if !testdata::is_root() {
         return Some("needs root (network namespaces, nft)".into());
     }
-    for (prog, arg) in [("nft", "--version"), ("ip", "-V")] {
-        let ok = Command::new(prog)
-            .arg(arg)
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if !ok {
-            return Some(format!("`{prog}` is not installed"));
-        }
-    }
-    None
+    ["nft", "ip"]
+        .into_iter()
+        .find(|prog| !testdata::have(prog))
+        .map(|prog| format!("`{prog}` is not installed"))
 }
 
 macro_rules! require {
     ($name:expr) => {
         if let Some(why) = unusable() {
-            oxvirt_xml::testdata::unavailable($name, &why);
+            testdata::unavailable($name, &why);
             return;
         }
     };
@@ -68,33 +56,30 @@ fn succeeds(args: &[&str]) -> bool {
 }
 
 /// A network namespace, deleted when dropped (also when the test fails).
-struct Netns(String);
+struct Netns(testdata::Netns);
 
 impl Netns {
     fn new(what: &str) -> Netns {
         let name = format!("oxvt-{what}-{}", std::process::id());
         let _ = Command::new("ip").args(["netns", "del", &name]).output();
-        run(&["ip", "netns", "add", &name]);
-        Netns(name)
+        Netns(testdata::Netns::add(name))
+    }
+
+    fn name(&self) -> &str {
+        self.0.name()
     }
 
     /// `ip netns exec NS args...`
     fn exec(&self, args: &[&str]) -> String {
-        let mut all = vec!["ip", "netns", "exec", &self.0];
+        let mut all = vec!["ip", "netns", "exec", self.name()];
         all.extend_from_slice(args);
         run(&all)
     }
 
     fn exec_ok(&self, args: &[&str]) -> bool {
-        let mut all = vec!["ip", "netns", "exec", &self.0];
+        let mut all = vec!["ip", "netns", "exec", self.name()];
         all.extend_from_slice(args);
         succeeds(&all)
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
     }
 }
 
@@ -110,7 +95,7 @@ const OTHER: &str = "table ip other {\n\tchain c {\n\t\ttype filter hook forward
 async fn apply_replace_teardown_in_netns() {
     require!("apply_replace_teardown_in_netns");
     let ns = Netns::new("fwt");
-    let nft = Nft::in_netns(&ns.0);
+    let nft = Nft::in_netns(ns.name());
 
     // a table that is not ours, there before and after everything
     nft.apply(OTHER).await.expect("other table");
@@ -207,7 +192,7 @@ fn topology(tag: &str) -> (Netns, Netns, Netns) {
     let host = Netns::new(&format!("{tag}h"));
     let uplink = Netns::new(&format!("{tag}u"));
     let ip = |ns: &Netns, args: &[&str]| {
-        let mut all = vec!["ip", "-n", ns.0.as_str()];
+        let mut all = vec!["ip", "-n", ns.name()];
         all.extend_from_slice(args);
         run(&all);
     };
@@ -215,13 +200,31 @@ fn topology(tag: &str) -> (Netns, Netns, Netns) {
     ip(
         &host,
         &[
-            "link", "add", "vnet0", "type", "veth", "peer", "name", "eth0", "netns", &client.0,
+            "link",
+            "add",
+            "vnet0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            client.name(),
         ],
     );
     ip(
         &host,
         &[
-            "link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", &uplink.0,
+            "link",
+            "add",
+            "up0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            uplink.name(),
         ],
     );
     ip(&host, &["link", "set", "vnet0", "master", "virbr0"]);
@@ -277,7 +280,7 @@ async fn nat_and_isolation_on_traffic() {
         "reached the uplink without NAT: the test proves nothing"
     );
 
-    let nft = Nft::in_netns(&host.0);
+    let nft = Nft::in_netns(host.name());
     let mut net = FirewallNet::new("virbr0", FwMode::Nat);
     net.ipv4 = vec![(Ipv4Addr::new(192, 168, 177, 1), 24)];
     nft.apply(&firewall::ruleset(&[net.clone()]))
@@ -308,7 +311,7 @@ async fn nat_and_isolation_on_traffic() {
     run(&[
         "ip",
         "-n",
-        &uplink.0,
+        uplink.name(),
         "route",
         "add",
         "192.168.177.0/24",
@@ -364,7 +367,7 @@ async fn ipv6_routed_masqueraded_isolated() {
         "reached the uplink without a route back: the test proves nothing"
     );
 
-    let nft = Nft::in_netns(&host.0);
+    let nft = Nft::in_netns(host.name());
     let mut net = FirewallNet::new("virbr0", FwMode::Nat);
     net.ipv4 = vec![(Ipv4Addr::new(192, 168, 177, 1), 24)];
     net.ipv6 = vec![("2001:db8:177::1".parse().expect("v6"), 64)];
@@ -378,7 +381,7 @@ async fn ipv6_routed_masqueraded_isolated() {
     run(&[
         "ip",
         "-n",
-        &uplink.0,
+        uplink.name(),
         "-6",
         "route",
         "add",
@@ -415,7 +418,7 @@ async fn ipv6_routed_masqueraded_isolated() {
 async fn large_scripts() {
     require!("large_scripts");
     let ns = Netns::new("fwl");
-    let nft = Nft::in_netns(&ns.0);
+    let nft = Nft::in_netns(ns.name());
     let nets: Vec<FirewallNet> = (0..200u8)
         .map(|i| {
             let mut n = nat_net(&format!("virbr{i}"), i);

@@ -11,24 +11,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use oxvirt_network::netlink::{
     enter_netns, ip_forward, ipv6_sysctls, subnet_in_use, BridgeSpec, LinkAddress, Netlink,
 };
+use oxvirt_xml::testdata::{self, Netns};
 use oxvirt_xml::{ErrorCode, ErrorDomain};
 use serde_json::Value;
 
 /// Whether this test can run (root, `ip` present); prints the skip line if not.
 fn usable(test: &str) -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let root = status
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(2))
-        == Some("0");
-    if !root {
-        oxvirt_xml::testdata::unavailable(test, "needs root (network namespaces)");
+    if !testdata::is_root() {
+        testdata::unavailable(test, "needs root (network namespaces)");
         return false;
     }
-    let ip = Command::new("ip").arg("-V").output();
-    if !matches!(ip, Ok(o) if o.status.success()) {
-        oxvirt_xml::testdata::unavailable(test, "`ip` (iproute2) not found");
+    if !testdata::have("ip") {
+        testdata::unavailable(test, "`ip` (iproute2) not found");
         return false;
     }
     true
@@ -36,7 +30,7 @@ fn usable(test: &str) -> bool {
 
 /// A network namespace of this test, deleted on drop.
 struct Ns {
-    name: String,
+    ns: Netns,
 }
 
 impl Ns {
@@ -47,26 +41,19 @@ impl Ns {
             std::process::id(),
             N.fetch_add(1, Ordering::SeqCst)
         );
-        let out = Command::new("ip")
-            .args(["netns", "add", &name])
-            .output()
-            .expect("run ip netns add");
-        assert!(
-            out.status.success(),
-            "ip netns add {name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Ns { name }
+        Ns {
+            ns: Netns::add(name),
+        }
     }
 
     fn path(&self) -> PathBuf {
-        PathBuf::from("/run/netns").join(&self.name)
+        self.ns.path()
     }
 
     /// `ip -n NS ARGS`, its stdout (panics if it fails).
     fn ip(&self, args: &[&str]) -> String {
         let out = Command::new("ip")
-            .args(["-n", &self.name])
+            .args(["-n", self.ns.name()])
             .args(args)
             .output()
             .expect("run ip");
@@ -103,7 +90,7 @@ impl Ns {
     /// A file of the namespace's `/proc/sys`, read from inside it.
     fn sysctl(&self, path: &str) -> String {
         let out = Command::new("ip")
-            .args(["netns", "exec", &self.name, "cat", path])
+            .args(["netns", "exec", self.ns.name(), "cat", path])
             .output()
             .expect("run ip netns exec");
         assert!(out.status.success(), "cat {path}");
@@ -134,14 +121,6 @@ impl Ns {
             Ok(v) => v,
             Err(panic) => std::panic::resume_unwind(panic),
         }
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .output();
     }
 }
 

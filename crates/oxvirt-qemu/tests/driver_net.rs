@@ -19,11 +19,7 @@ use oxvirt_xml::{ErrorCode, ErrorDomain};
 use rtnetlink::LinkBridge;
 
 fn usable(test: &str) -> bool {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
-    let ok = root
+    let ok = oxvirt_xml::testdata::is_root()
         && Path::new("/dev/net/tun").exists()
         && Path::new("/usr/bin/qemu-system-x86_64").exists();
     common::usable(test, ok, "needs root, /dev/net/tun and qemu-system-x86_64")

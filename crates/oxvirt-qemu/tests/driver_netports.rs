@@ -24,6 +24,7 @@ use oxvirt_domain::driver::ifaddr::{SRC_AGENT, SRC_LEASE};
 use oxvirt_domain::driver::ports::{Lease, NetworkPorts, PortBinding, PortRequest};
 use oxvirt_domain::driver::{Hypervisor, Result};
 use oxvirt_qemu::driver::QemuDriver;
+use oxvirt_xml::testdata::{self, Netns};
 use oxvirt_xml::types::Uuid;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
@@ -31,38 +32,20 @@ const BRIDGE: &str = "oxnpbr0";
 const MAC: &str = "52:54:00:4e:50:01";
 const MAC2: &str = "52:54:00:4e:50:02";
 
-/// A network namespace this test made; deleted when dropped.
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        let name = format!("oxvt-np{tag}-{}", std::process::id());
-        let ok = std::process::Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "ip netns add {name}");
-        Netns(name)
-    }
-
-    fn ip(&self, args: &[&str]) {
-        let ok = std::process::Command::new("ip")
-            .args(["-n", &self.0])
-            .args(args)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "ip -n {} {args:?}", self.0);
-    }
+/// A network namespace this test made (`oxvt-npTAG-PID`); deleted when dropped.
+fn netns(tag: &str) -> Netns {
+    Netns::add(format!("oxvt-np{tag}-{}", std::process::id()))
 }
 
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("ip")
-            .args(["netns", "del", &self.0])
-            .status();
-    }
+/// `ip -n NS ARGS`, which must succeed.
+fn ip(ns: &Netns, args: &[&str]) {
+    let ok = std::process::Command::new("ip")
+        .args(["-n", ns.name()])
+        .args(args)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ip -n {} {args:?}", ns.name());
 }
 
 /// The fake network `fake` on bridge [`BRIDGE`]; `down` is an inactive network.
@@ -114,11 +97,7 @@ impl NetworkPorts for FakePorts {
 }
 
 fn usable(test: &str) -> bool {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
-    let ok = root
+    let ok = testdata::is_root()
         && Path::new("/dev/net/tun").exists()
         && Path::new("/usr/bin/qemu-system-x86_64").exists()
         && guest_dir().join("vmlinuz").exists();
@@ -239,7 +218,7 @@ fn run_in<T: Send + 'static>(
     ns: &Netns,
     body: impl std::future::Future<Output = T> + Send + 'static,
 ) -> T {
-    let path = format!("/run/netns/{}", ns.0);
+    let path = ns.path();
     let outcome = std::thread::spawn(move || {
         let file = std::fs::File::open(&path).unwrap();
         rustix::thread::move_into_link_name_space(
@@ -266,10 +245,13 @@ fn network_interfaces_take_ports_and_give_them_back() {
     if !usable("network_interfaces_take_ports_and_give_them_back") {
         return;
     }
-    let ns = Netns::new("a");
-    ns.ip(&["link", "add", BRIDGE, "mtu", "1450", "type", "bridge"]);
-    ns.ip(&["link", "set", BRIDGE, "up"]);
-    let ns_name = ns.0.clone();
+    let ns = netns("a");
+    ip(
+        &ns,
+        &["link", "add", BRIDGE, "mtu", "1450", "type", "bridge"],
+    );
+    ip(&ns, &["link", "set", BRIDGE, "up"]);
+    let ns_name = ns.name().to_owned();
     run_in(&ns, async move {
         let scratch = Scratch::new("netports", "np");
         let fake = Arc::new(FakePorts::default());
@@ -459,9 +441,9 @@ fn ports_survive_a_daemon_restart() {
     if !usable("ports_survive_a_daemon_restart") {
         return;
     }
-    let ns = Netns::new("b");
-    ns.ip(&["link", "add", BRIDGE, "type", "bridge"]);
-    ns.ip(&["link", "set", BRIDGE, "up"]);
+    let ns = netns("b");
+    ip(&ns, &["link", "add", BRIDGE, "type", "bridge"]);
+    ip(&ns, &["link", "set", BRIDGE, "up"]);
     let scratch = Scratch::new("netports", "restart");
     let config = scratch.config();
     let fake = Arc::new(FakePorts::default());
@@ -480,7 +462,7 @@ fn ports_survive_a_daemon_restart() {
         (port, driver.running_pids())
     });
     let _reaper = Reaper(pids);
-    let ns_name = ns.0.clone();
+    let ns_name = ns.name().to_owned();
     run_in(&ns, async move {
         let driver = QemuDriver::open_with_networks(config, Some(fake.clone()))
             .await

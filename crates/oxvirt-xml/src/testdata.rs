@@ -1,7 +1,9 @@
 //! Where libvirt's own test data is, and how the conformance tests compare and count
-//! what they produce against it (shared by the crates' test suites).
+//! what they produce against it; and what the tests that need the host check and make
+//! (root, programs, network namespaces of their own) (shared by the crates' test suites).
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// libvirt 9.0's test data: `$OXVIRT_CONFORMANCE`, else `../shared/conformance` beside
 /// the workspace; joined with `rel`. Whether it exists is the caller's to check (and to
@@ -22,6 +24,67 @@ pub fn unavailable(test: &str, why: &str) {
         panic!("{test}: {why} (OXVIRT_REQUIRE_GUEST=1: it must run here)");
     }
     eprintln!("SKIPPED {test}: {why}");
+}
+
+/// Whether this process runs as root (the effective UID in `/proc/self/status` is 0), as
+/// tests that make network namespaces need.
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(2))
+            == Some("0")
+    })
+}
+
+/// Whether `program` is on `PATH` (`command -v`).
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A network namespace a test made (`ip netns add NAME`), deleted when dropped, so also
+/// when the test fails. Tests never touch the root namespace's links: they work in these.
+#[derive(Debug)]
+pub struct Netns {
+    name: String,
+}
+
+impl Netns {
+    /// Adds namespace `name`; panics with `ip`'s message when it cannot.
+    pub fn add(name: impl Into<String>) -> Netns {
+        let name = name.into();
+        let out = Command::new("ip")
+            .args(["netns", "add", &name])
+            .output()
+            .unwrap_or_else(|e| panic!("ip netns add {name}: {e}"));
+        assert!(
+            out.status.success(),
+            "ip netns add {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Netns { name }
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its file, `/run/netns/NAME`.
+    pub fn path(&self) -> PathBuf {
+        Path::new("/run/netns").join(&self.name)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
 }
 
 /// The first differing line of two texts.

@@ -9,29 +9,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use oxvirt_xml::testdata::{have, is_root};
+
 use super::qemu::{Guest, QemuEnv};
 
 /// The host's address on the uplink veth.
 pub const HOST_UPLINK: &str = "10.231.0.1";
 /// The uplink namespace's address.
 pub const UPLINK: &str = "10.231.0.2";
-
-/// Whether `program` is on PATH.
-fn have(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .find(|l| l.starts_with("Uid:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            == Some("0")
-    })
-}
 
 /// Whether the network tests can run here (root, ip, nft, dnsmasq, busybox, virsh); else
 /// `SKIPPED <test>: <why>` on stderr. Under `OXVIRT_REQUIRE_GUEST=1` (set by
