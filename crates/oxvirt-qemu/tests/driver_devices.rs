@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Reaper, Scratch};
+use common::{guest_dir, guest_domain, Reaper, Scratch};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -13,10 +13,6 @@ use std::time::{Duration, Instant};
 use oxvirt_domain::driver::{DomainRef, Hypervisor, TypedValue};
 use oxvirt_qemu::driver::{QemuConfig, QemuDriver};
 use oxvirt_xml::ErrorCode;
-
-fn guest_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/guest")
-}
 
 fn have_guest(test: &str) -> bool {
     let ok =
@@ -29,16 +25,10 @@ fn have_guest(test: &str) -> bool {
 }
 
 fn domain_xml(name: &str) -> String {
-    let g = guest_dir();
-    format!(
-        "<domain type='qemu'><name>{name}</name><memory unit='MiB'>256</memory>\
-         <vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type>\
-         <kernel>{}/vmlinuz</kernel><initrd>{}/initrd.gz</initrd>\
-         <cmdline>console=ttyS0 panic=-1</cmdline></os><features><acpi/></features>\
-         <devices><serial type='pty'/>\
-         <memballoon model='virtio'/></devices></domain>",
-        g.display(),
-        g.display(),
+    guest_domain(
+        name,
+        "<vcpu>1</vcpu>",
+        "<serial type='pty'/><memballoon model='virtio'/>",
     )
 }
 

@@ -12,10 +12,10 @@
 
 mod common;
 
-use common::{Reaper, Scratch};
+use common::{guest_dir, guest_domain, Reaper, Scratch};
 
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -108,22 +108,15 @@ fn usable(test: &str) -> bool {
     )
 }
 
-fn guest_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/guest")
-}
-
 fn domain_xml(name: &str) -> String {
-    let g = guest_dir();
-    format!(
-        "<domain type='qemu'><name>{name}</name><memory unit='MiB'>256</memory>\
-         <vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type>\
-         <kernel>{}/vmlinuz</kernel><initrd>{}/initrd.gz</initrd>\
-         <cmdline>console=ttyS0 panic=-1</cmdline></os><features><acpi/></features>\
-         <devices><interface type='network'><mac address='{MAC}'/>\
-         <source network='fake'/><model type='virtio'/></interface>\
-         <serial type='pty'/><memballoon model='none'/></devices></domain>",
-        g.display(),
-        g.display(),
+    guest_domain(
+        name,
+        "<vcpu>1</vcpu>",
+        &format!(
+            "<interface type='network'><mac address='{MAC}'/>\
+             <source network='fake'/><model type='virtio'/></interface>\
+             <serial type='pty'/><memballoon model='none'/>"
+        ),
     )
 }
 

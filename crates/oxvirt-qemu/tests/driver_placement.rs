@@ -6,9 +6,9 @@
 
 mod common;
 
-use common::{Reaper, Scratch};
+use common::{guest_dir, guest_domain, Reaper, Scratch};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use oxvirt_domain::driver::flags::affect::{CONFIG, LIVE};
@@ -18,10 +18,6 @@ use oxvirt_xml::ErrorCode;
 
 /// `VIR_DOMAIN_XML_INACTIVE`.
 const XML_INACTIVE: u32 = 2;
-
-fn guest_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/guest")
-}
 
 /// The host must have CPUs 0 and 1 for the pins of the test.
 fn usable(test: &str) -> bool {
@@ -38,18 +34,12 @@ fn usable(test: &str) -> bool {
 }
 
 fn domain_xml(name: &str) -> String {
-    let g = guest_dir();
-    format!(
-        "<domain type='qemu'><name>{name}</name><memory unit='MiB'>256</memory>\
-         <vcpu>2</vcpu><iothreads>1</iothreads>\
+    guest_domain(
+        name,
+        "<vcpu>2</vcpu><iothreads>1</iothreads>\
          <cputune><vcpupin vcpu='0' cpuset='1'/><vcpupin vcpu='1' cpuset='0'/>\
-         <emulatorpin cpuset='1'/><iothreadpin iothread='1' cpuset='0'/></cputune>\
-         <os><type arch='x86_64' machine='pc'>hvm</type>\
-         <kernel>{}/vmlinuz</kernel><initrd>{}/initrd.gz</initrd>\
-         <cmdline>console=ttyS0 panic=-1</cmdline></os><features><acpi/></features>\
-         <devices><serial type='pty'/><memballoon model='none'/></devices></domain>",
-        g.display(),
-        g.display(),
+         <emulatorpin cpuset='1'/><iothreadpin iothread='1' cpuset='0'/></cputune>",
+        "<serial type='pty'/><memballoon model='none'/>",
     )
 }
 

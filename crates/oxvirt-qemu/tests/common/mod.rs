@@ -33,6 +33,27 @@ pub fn have_qemu(test: &str) -> bool {
     )
 }
 
+/// The test guest's kernel and initramfs (`cargo xtask guest` builds them there).
+pub fn guest_dir() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/guest")
+}
+
+/// A TCG domain `name` of 256 MiB booting the test guest with its console on ttyS0:
+/// `before_os` stands between `<memory>` and `<os>` (`<vcpu>` and tuning), `devices`
+/// inside `<devices>`.
+pub fn guest_domain(name: &str, before_os: &str, devices: &str) -> String {
+    let g = guest_dir();
+    format!(
+        "<domain type='qemu'><name>{name}</name><memory unit='MiB'>256</memory>\
+         {before_os}<os><type arch='x86_64' machine='pc'>hvm</type>\
+         <kernel>{}/vmlinuz</kernel><initrd>{}/initrd.gz</initrd>\
+         <cmdline>console=ttyS0 panic=-1</cmdline></os><features><acpi/></features>\
+         <devices>{devices}</devices></domain>",
+        g.display(),
+        g.display(),
+    )
+}
+
 /// A test's state and runtime directories (and any images), removed at the end.
 pub struct Scratch(pub PathBuf);
 
