@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{guest_dir, guest_domain, Reaper, Scratch};
+use common::{guest_dir, guest_domain, serial_pty, Reaper, Scratch};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -71,12 +71,7 @@ async fn start(scratch: &Scratch, name: &str) -> (QemuDriver, DomainRef, PathBuf
     let reaper = Reaper(driver.running_pids());
     // Copy the serial pty into a file the test reads.
     let xml = driver.xml_desc(&dom, 0).await.unwrap();
-    let pty = xml
-        .split("<source path='")
-        .nth(1)
-        .and_then(|r| r.split('\'').next())
-        .expect("pty path")
-        .to_string();
+    let pty = serial_pty(&xml);
     let out = serial.clone();
     std::thread::spawn(move || {
         use std::io::{Read, Write};

@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{guest_dir, guest_domain, Reaper, Scratch};
+use common::{guest_dir, guest_domain, serial_pty, Reaper, Scratch};
 
 use std::os::fd::AsFd;
 use std::path::Path;
@@ -151,12 +151,7 @@ fn tap_info(ns: &str, name: &str) -> (Option<String>, String, u64) {
 
 /// Copies the guest's serial pty (from the live XML) into a buffer.
 fn serial(xml: &str) -> Arc<Mutex<String>> {
-    let pty = xml
-        .split("<source path='")
-        .nth(1)
-        .and_then(|r| r.split('\'').next())
-        .expect("pty path")
-        .to_string();
+    let pty = serial_pty(xml);
     let buf = Arc::new(Mutex::new(String::new()));
     let out = buf.clone();
     std::thread::spawn(move || {

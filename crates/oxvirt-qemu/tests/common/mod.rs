@@ -54,6 +54,15 @@ pub fn guest_domain(name: &str, before_os: &str, devices: &str) -> String {
     )
 }
 
+/// The pty of a running guest's serial port, from its live XML.
+pub fn serial_pty(xml: &str) -> String {
+    xml.split("<source path='")
+        .nth(1)
+        .and_then(|r| r.split('\'').next())
+        .expect("pty path")
+        .to_string()
+}
+
 /// A test's state and runtime directories (and any images), removed at the end.
 pub struct Scratch(pub PathBuf);
 
