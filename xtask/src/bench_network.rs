@@ -40,6 +40,7 @@ impl NetnsLab {
             daemons: Vec::new(),
             scratch,
         };
+        sweep_stale(tag);
         let _ = std::fs::remove_dir_all(&lab.scratch);
         std::fs::create_dir_all(&lab.scratch)
             .with_context(|| format!("creating {}", lab.scratch.display()))?;
@@ -122,28 +123,57 @@ impl Drop for NetnsLab {
         }
         // What is left in our namespaces (dnsmasq, which libvirtd leaves running on
         // purpose; a client's udhcpc) is ours: kill it by pid, then delete the namespaces.
-        let listed = Command::new("ip").args(["netns", "list"]).output();
-        let listed = listed
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        for ns in listed
-            .lines()
-            .filter_map(|l| l.split_whitespace().next())
-            .filter(|n| n.starts_with(&format!("{}-", self.prefix)))
-        {
-            let pids = Command::new("ip").args(["netns", "pids", ns]).output();
-            for pid in pids
-                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                .unwrap_or_default()
-                .split_whitespace()
-                .filter_map(|p| p.parse::<u32>().ok())
-            {
-                signal("-KILL", pid);
-            }
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        let ours = format!("{}-", self.prefix);
+        for ns in netns_list().into_iter().filter(|n| n.starts_with(&ours)) {
+            kill_netns(&ns);
         }
         let _ = std::fs::remove_dir_all(&self.scratch);
     }
+}
+
+/// Namespaces `oxvt-<tag>-<pid>-*` of an earlier run whose process is gone (stopped by a
+/// signal, so its guard never ran): what runs inside them is killed, then they are deleted.
+fn sweep_stale(tag: &str) {
+    let start = format!("oxvt-{tag}-");
+    for ns in netns_list() {
+        let Some(pid) = ns
+            .strip_prefix(&start)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            eprintln!("removing network namespace {ns}, left by an interrupted run");
+            kill_netns(&ns);
+        }
+    }
+}
+
+/// The names of the named network namespaces.
+fn netns_list() -> Vec<String> {
+    Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+/// Kills every process inside namespace `ns` (by pid) and deletes it.
+fn kill_netns(ns: &str) {
+    let pids = Command::new("ip").args(["netns", "pids", ns]).output();
+    for pid in pids
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse::<u32>().ok())
+    {
+        signal("-KILL", pid);
+    }
+    let _ = Command::new("ip").args(["netns", "del", ns]).status();
 }
 
 fn signal(sig: &str, pid: u32) {
