@@ -93,6 +93,13 @@ fn insert<T>(list: &mut Vec<T>, command: UpdateCommand, item: T) {
     }
 }
 
+/// The `<ip>` a DHCP entry update edits ([`ip_index`]), once the element is checked to be
+/// `<tag>` (libvirt reports a wrong element before a wrong index).
+fn dhcp_ip_index(net: &Network, parent_index: i32, el: &Element, tag: &str) -> Res<usize> {
+    check_name(net, el, tag)?;
+    ip_index(net, parent_index)
+}
+
 /// `virNetworkIPDefByIndex`: the index of the `<ip>` whose DHCP entries to edit.
 fn ip_index(net: &Network, parent_index: i32) -> Res<usize> {
     if let Ok(i) = usize::try_from(parent_index) {
@@ -165,9 +172,7 @@ fn dhcp_host(
     parent_index: i32,
     el: &Element,
 ) -> Res<()> {
-    let index = ip_index(net, parent_index);
-    check_name(net, el, "host")?;
-    let index = index?;
+    let index = dhcp_ip_index(net, parent_index, el, "host")?;
     let partial = command == UpdateCommand::Delete;
     let host = parse_dhcp_host(&net.name, &net.ips[index], el, partial)?;
     if !partial
@@ -231,9 +236,7 @@ fn dhcp_range(
     parent_index: i32,
     el: &Element,
 ) -> Res<()> {
-    let index = ip_index(net, parent_index);
-    check_name(net, el, "range")?;
-    let index = index?;
+    let index = dhcp_ip_index(net, parent_index, el, "range")?;
     if command == UpdateCommand::Modify {
         return Err(unsupported_op(
             "dhcp ranges cannot be modified, only added or deleted",
