@@ -281,8 +281,7 @@ async fn nat_and_isolation_on_traffic() {
     );
 
     let nft = Nft::in_netns(host.name());
-    let mut net = FirewallNet::new("virbr0", FwMode::Nat);
-    net.ipv4 = vec![(Ipv4Addr::new(192, 168, 177, 1), 24)];
+    let mut net = nat_net("virbr0", 177);
     nft.apply(&firewall::ruleset(&[net.clone()]))
         .await
         .expect("nat rules");
@@ -368,8 +367,7 @@ async fn ipv6_routed_masqueraded_isolated() {
     );
 
     let nft = Nft::in_netns(host.name());
-    let mut net = FirewallNet::new("virbr0", FwMode::Nat);
-    net.ipv4 = vec![(Ipv4Addr::new(192, 168, 177, 1), 24)];
+    let mut net = nat_net("virbr0", 177);
     net.ipv6 = vec![("2001:db8:177::1".parse().expect("v6"), 64)];
 
     // masqueraded: out works without a route back, nothing new comes in
