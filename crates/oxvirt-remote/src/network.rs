@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 
 use crate::connection::{Connection, EventMessage};
 use crate::driver::RemoteDriver;
+use crate::msgs::IntRet;
 
 /// A network driver whose every call is a REMOTE procedure on a connection (shared with
 /// the connection's [`RemoteDriver`]).
@@ -142,6 +143,19 @@ impl RemoteNetworkDriver {
     async fn void_call<A: oxvirt_rpc::XdrEncode>(&self, p: P, args: &A) -> Result<()> {
         self.conn.call::<A, ()>(p, args).await
     }
+
+    /// A call whose arguments are only the network (`remote_network_*_args { net }`, the
+    /// same bytes as the network itself) and whose reply is empty.
+    async fn net_void(&self, p: P, net: &NetworkRef) -> Result<()> {
+        self.void_call(p, &network_wire(net)).await
+    }
+
+    /// A call whose arguments are only the network and whose reply is one int (`active`,
+    /// `persistent`, `autostart`): true when it is not 0.
+    async fn net_bool(&self, p: P, net: &NetworkRef) -> Result<bool> {
+        let r: IntRet = self.net_call(p, &network_wire(net)).await?;
+        Ok(r.value != 0)
+    }
 }
 
 #[async_trait]
@@ -192,10 +206,7 @@ impl NetworkDriver for RemoteNetworkDriver {
     }
 
     async fn undefine(&self, net: &NetworkRef) -> Result<()> {
-        let args = NetworkUndefineArgs {
-            net: network_wire(net),
-        };
-        self.void_call(P::NetworkUndefine, &args).await
+        self.net_void(P::NetworkUndefine, net).await
     }
 
     async fn create_xml(&self, xml: &str, flags: u32) -> Result<NetworkRef> {
@@ -211,17 +222,11 @@ impl NetworkDriver for RemoteNetworkDriver {
     }
 
     async fn create(&self, net: &NetworkRef) -> Result<()> {
-        let args = NetworkCreateArgs {
-            net: network_wire(net),
-        };
-        self.void_call(P::NetworkCreate, &args).await
+        self.net_void(P::NetworkCreate, net).await
     }
 
     async fn destroy(&self, net: &NetworkRef) -> Result<()> {
-        let args = NetworkDestroyArgs {
-            net: network_wire(net),
-        };
-        self.void_call(P::NetworkDestroy, &args).await
+        self.net_void(P::NetworkDestroy, net).await
     }
 
     async fn xml_desc(&self, net: &NetworkRef, flags: u32) -> Result<String> {
@@ -242,11 +247,7 @@ impl NetworkDriver for RemoteNetworkDriver {
     }
 
     async fn autostart(&self, net: &NetworkRef) -> Result<bool> {
-        let args = NetworkGetAutostartArgs {
-            net: network_wire(net),
-        };
-        let r: NetworkGetAutostartRet = self.net_call(P::NetworkGetAutostart, &args).await?;
-        Ok(r.autostart != 0)
+        self.net_bool(P::NetworkGetAutostart, net).await
     }
 
     async fn set_autostart(&self, net: &NetworkRef, autostart: bool) -> Result<()> {
@@ -258,19 +259,11 @@ impl NetworkDriver for RemoteNetworkDriver {
     }
 
     async fn is_active(&self, net: &NetworkRef) -> Result<bool> {
-        let args = NetworkIsActiveArgs {
-            net: network_wire(net),
-        };
-        let r: NetworkIsActiveRet = self.net_call(P::NetworkIsActive, &args).await?;
-        Ok(r.active != 0)
+        self.net_bool(P::NetworkIsActive, net).await
     }
 
     async fn is_persistent(&self, net: &NetworkRef) -> Result<bool> {
-        let args = NetworkIsPersistentArgs {
-            net: network_wire(net),
-        };
-        let r: NetworkIsPersistentRet = self.net_call(P::NetworkIsPersistent, &args).await?;
-        Ok(r.persistent != 0)
+        self.net_bool(P::NetworkIsPersistent, net).await
     }
 
     async fn update(&self, net: &NetworkRef, update: &Update) -> Result<()> {
