@@ -352,6 +352,81 @@ fn dhcp_client(lab: &NetnsLab, ns: &str, bridge: &str, client: &str) -> Result<(
     Ok((took, line))
 }
 
+/// The test guest (built by `cargo xtask guest`) with a virtio NIC on the network: its
+/// init's DHCP client reports the lease on the serial console; domifaddr shows it from the
+/// lease file; then the guest is destroyed and undefined. Skipped when the guest is not built.
+fn guest_on_network(root: &Path, lab: &NetnsLab, uri: &str, oxvirsh: &str) -> Result<()> {
+    let guest_dir = root.join("target/guest");
+    if !guest_dir.join("vmlinuz").exists() {
+        eprintln!("\nSKIPPED the guest on the network: no test guest (cargo xtask guest)");
+        return Ok(());
+    }
+    let serial_log = lab.scratch().join("nettiny-serial.log");
+    let xml = std::fs::read_to_string(root.join("xtask/data/qemu-guest.xml"))
+        .context("reading xtask/data/qemu-guest.xml")?
+        .replace("<name>tiny</name>", "<name>nettiny</name>")
+        .replace("@KERNEL@", &guest_dir.join("vmlinuz").display().to_string())
+        .replace(
+            "@INITRD@",
+            &guest_dir.join("initrd.gz").display().to_string(),
+        )
+        .replace("@SERIALLOG@", &serial_log.display().to_string())
+        .replace(
+            "</devices>",
+            "  <interface type='network'>\n      <source network='oxbench'/>\n      \
+             <model type='virtio'/>\n    </interface>\n  </devices>",
+        );
+    let xml_file = lab.scratch().join("nettiny.xml");
+    std::fs::write(&xml_file, xml).context("writing the guest on the network")?;
+    let script = |what: &str, lines: &[String]| -> Result<()> {
+        let file = lab.scratch().join("guest.oxvirsh");
+        std::fs::write(&file, lines.join("\n") + "\n").context("writing the guest workload")?;
+        let mut c = cmd(root, oxvirsh, &["-c", uri]);
+        c.stdin(Stdio::from(
+            std::fs::File::open(&file).context("opening the guest workload")?,
+        ));
+        step(&format!("{what} on {uri}"), c)
+    };
+    script(
+        "a TCG guest with a NIC on the network",
+        &[
+            format!("define {}", xml_file.display()),
+            "start nettiny".to_string(),
+            "domstate nettiny".to_string(),
+        ],
+    )?;
+    eprintln!(
+        "\n==> waiting for the guest's lease in {}",
+        serial_log.display()
+    );
+    let started = Instant::now();
+    let found = loop {
+        let log = std::fs::read_to_string(&serial_log).unwrap_or_default();
+        if let Some(line) = log.lines().find(|l| l.contains("OXVIRT-LEASE")) {
+            break Some(line.trim().to_string());
+        }
+        if started.elapsed().as_secs() > 90 {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    if let Some(line) = &found {
+        eprintln!("{line} (after {:.1} s)", started.elapsed().as_secs_f64());
+    }
+    let shown = script(
+        "the guest's address, then destroy and undefine it",
+        &[
+            "domifaddr nettiny".to_string(),
+            "destroy nettiny".to_string(),
+            "undefine nettiny".to_string(),
+        ],
+    );
+    if found.is_none() {
+        bail!("the guest on the network reported no OXVIRT-LEASE within 90 s");
+    }
+    shown
+}
+
 /// Whether this process runs as root (namespaces, bridges and dnsmasq need it).
 fn is_root() -> bool {
     Command::new("id")
@@ -363,8 +438,9 @@ fn is_root() -> bool {
 
 /// The main job's network part: a second oxvirtd inside a network namespace of its own
 /// (never the root one) defines and starts a NAT network from the embedded XML through
-/// `oxvirsh`'s net-* commands, a client namespace on its bridge gets a DHCP lease (busybox
-/// udhcpc) that net-dhcp-leases shows, then the network is destroyed and undefined and
+/// `oxvirsh`'s net-* commands, a client namespace on its bridge (busybox udhcpc) and a TCG
+/// guest with a NIC on it get DHCP leases that net-dhcp-leases shows (the guest's also
+/// domifaddr), then the network is destroyed and undefined and
 /// nothing of it is left: no bridge, no dnsmasq, no `inet oxvirt` table. Skipped (with a
 /// line saying why) when not root or a tool is missing.
 pub(crate) fn network_workload(root: &Path, scratch: &Path, oxvirsh: &str) -> Result<()> {
@@ -409,8 +485,9 @@ pub(crate) fn network_workload(root: &Path, scratch: &Path, oxvirsh: &str) -> Re
     eprintln!("\n==> a client namespace on bridge oxbench0 asks for a lease (busybox udhcpc)");
     let (took, line) = dhcp_client(&lab, &ns, "oxbench0", "client")?;
     eprintln!("{line} (after {:.2} s)", took.as_secs_f64());
+    guest_on_network(root, &lab, &uri, oxvirsh)?;
     script(
-        "the lease, then destroy and undefine the network",
+        "the leases, then destroy and undefine the network",
         &[
             s("net-dhcp-leases oxbench"),
             s("net-destroy oxbench"),

@@ -22,9 +22,9 @@ commands:
                            save/restore, managed save, shutdown, undefine) while virsh
                            watches the events; then a real TCG guest on qemu:///system;
                            then (as root) a second oxvirtd in a network namespace of its
-                           own starts a NAT network, a client namespace on its bridge gets
-                           a DHCP lease shown by net-dhcp-leases, and net-destroy leaves
-                           nothing behind; with files, read
+                           own starts a NAT network, a client namespace on its bridge and
+                           a TCG guest on it get DHCP leases (net-dhcp-leases, domifaddr),
+                           and net-destroy leaves nothing behind; with files, read
                            each domain XML, check it as libvirt does when defining it, and
                            print it as libvirt would store it
   ci                       everything CI checks: rustfmt, clippy, the test guest (cargo
@@ -224,8 +224,8 @@ fn run_main_job(root: &Path, files: &[String]) -> Result<()> {
 /// (`test:///default`) on a private socket, and `oxvirsh`, connected through libvirt's
 /// wire protocol, drives a guest through its whole life: define, start, snapshot, memory,
 /// pause, save/restore, managed save, shutdown, undefine. Then the same daemon runs a real
-/// QEMU guest ([`qemu_workload`]), and a NAT network with a DHCP client runs on an oxvirtd
-/// inside a network namespace ([`bench_network::network_workload`]). Where Debian's virsh
+/// QEMU guest ([`qemu_workload`]), and a NAT network with a DHCP client and a guest runs
+/// on an oxvirtd inside a network namespace ([`bench_network::network_workload`]). Where Debian's virsh
 /// is installed, `virsh event --loop --all` watches the same daemon and prints the events.
 fn run_workload(root: &Path) -> Result<()> {
     let scratch = root.join("target/xtask-run");
