@@ -37,9 +37,11 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 const USAGE: &str = "\
 usage: oxvirtd [OPTIONS]
 
-Serves libvirt's RPC protocol for the test driver (test:///default, test:///path/node.xml)
-on RUNTIME_DIR/libvirt-sock (read-write) and RUNTIME_DIR/libvirt-sock-ro (read-only), and
-on TCP with --listen-tcp. Clients:
+Serves libvirt's RPC protocol for the QEMU driver (qemu:///system: QEMU guests, the
+node, virtual networks) and the test driver (test:///default, test:///path/node.xml) on
+RUNTIME_DIR/libvirt-sock (read-write) and RUNTIME_DIR/libvirt-sock-ro (read-only), and on
+TCP with --listen-tcp. Clients:
+  virsh -c 'qemu+unix:///system?socket=RUNTIME_DIR/libvirt-sock'
   virsh -c 'test+unix:///default?socket=RUNTIME_DIR/libvirt-sock'
   virsh -c 'test+tcp://127.0.0.1:16509/default'
 
