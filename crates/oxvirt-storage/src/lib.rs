@@ -1,0 +1,13 @@
+//! libvirt's storage pools and volumes for oxvirt.
+//!
+//! - [`model`]: the pool (`<pool>`) and volume (`<volume>`) XML: parse, validate, format in
+//!   libvirt's layout.
+//! - [`dir`]: the `dir` backend's file operations, confined to the pool's directory.
+//! - [`iscsi`]: a userspace iSCSI initiator (login, SendTargets discovery, SCSI commands)
+//!   for the `iscsi-direct` backend.
+//! - [`lvm`]: the `logical` backend's LVM tool invocations and their JSON reports.
+
+pub mod dir;
+pub mod iscsi;
+pub mod lvm;
+pub mod model;

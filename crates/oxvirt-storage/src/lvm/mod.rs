@@ -1,0 +1,1 @@
+//! The `logical` backend: LVM through its tools.

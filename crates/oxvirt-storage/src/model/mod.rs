@@ -1,0 +1,1 @@
+//! The pool and volume XML models.
