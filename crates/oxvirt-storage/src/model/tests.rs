@@ -1,0 +1,127 @@
+//! Unit tests of the pool and volume models: libvirt's error messages and defaults.
+
+use super::*;
+
+fn pool_err(xml: &str) -> String {
+    match Pool::parse(xml) {
+        Ok(p) => panic!("accepted: {}", p.to_xml()),
+        Err(e) => e.message,
+    }
+}
+
+#[test]
+fn pool_errors_carry_libvirts_messages() {
+    let cases = [
+        ("<pool type='dir'><name>a</name></pool>", "missing storage pool target path"),
+        (
+            "<pool type='netfs'><name>a</name><source><dir path='/x'/></source><target><path>/m</path></target></pool>",
+            "missing storage pool source host name",
+        ),
+        (
+            "<pool type='netfs'><name>a</name><source><host name='h'/></source><target><path>/m</path></target></pool>",
+            "missing storage pool source path",
+        ),
+        (
+            "<pool type='fs'><name>a</name><target><path>/m</path></target></pool>",
+            "missing storage pool source device name",
+        ),
+        ("<pool type='dir'><target><path>/m</path></target></pool>", "missing pool source name element"),
+        (
+            "<pool type='dir'><name>a/b</name><target><path>/m</path></target></pool>",
+            "name a/b cannot contain '/'",
+        ),
+        (
+            "<pool type='dir'><name>a</name><uuid>nope</uuid><target><path>/m</path></target></pool>",
+            "malformed uuid element",
+        ),
+        (
+            "<pool type='rbd'><name>a</name><source><host name='h'/></source></pool>",
+            "element 'name' is mandatory for RBD pool",
+        ),
+        (
+            "<pool type='iscsi-direct'><name>a</name><source><host name='h'/><device path='t'/></source></pool>",
+            "missing initiator IQN",
+        ),
+        (
+            "<pool type='logical'><name>a</name><features><cow state='yes'/></features></pool>",
+            "cow feature may only be used for 'fs' and 'dir' pools",
+        ),
+        (
+            "<pool type='dir'><name>a</name><target><path>/m</path><permissions><mode>0999</mode></permissions></target></pool>",
+            "malformed octal mode",
+        ),
+        (
+            "<pool type='fs'><name>a</name><source><device path='/d'/><format type='zz'/></source><target><path>/m</path></target></pool>",
+            "unknown pool format type zz",
+        ),
+        ("<pool type='scsi'><name>a</name><target><path>/m</path></target></pool>", "missing storage pool source adapter"),
+    ];
+    for (xml, want) in cases {
+        let got = pool_err(xml);
+        assert!(got.ends_with(want), "{xml}: {got}");
+    }
+}
+
+#[test]
+fn pool_defaults_follow_libvirt() {
+    let p = Pool::parse("<pool type='logical'><name>vg</name></pool>").unwrap();
+    assert_eq!(p.source.name.as_deref(), Some("vg"));
+    assert_eq!(p.source.format.as_deref(), Some("lvm2"));
+    assert_eq!(p.target_path.as_deref(), Some("/dev/vg"));
+    let p =
+        Pool::parse("<pool type='dir'><name>d</name><target><path>///a//b/</path></target></pool>")
+            .unwrap();
+    assert_eq!(p.target_path.as_deref(), Some("/a/b"));
+    assert!(!p.uuid.is_nil());
+}
+
+#[test]
+fn volume_errors_and_sizes() {
+    let e = Volume::parse("<volume><capacity>1</capacity></volume>", PoolType::Dir).unwrap_err();
+    assert!(
+        e.message.ends_with("missing volume name element"),
+        "{}",
+        e.message
+    );
+    let e = Volume::parse("<volume><name>v</name></volume>", PoolType::Dir).unwrap_err();
+    assert!(
+        e.message.ends_with("missing capacity element"),
+        "{}",
+        e.message
+    );
+    let e = Volume::parse(
+        "<volume><name>v</name><capacity>1</capacity><target><format type='zz'/></target></volume>",
+        PoolType::Dir,
+    )
+    .unwrap_err();
+    assert!(
+        e.message.ends_with("unknown volume format type zz"),
+        "{}",
+        e.message
+    );
+    let e = Volume::parse(
+        "<volume><name>v</name><capacity>1</capacity><target><compat>x</compat></target></volume>",
+        PoolType::Dir,
+    )
+    .unwrap_err();
+    assert!(
+        e.message
+            .ends_with("forbidden characters in 'compat' attribute"),
+        "{}",
+        e.message
+    );
+    let v = Volume::parse(
+        "<volume><name>v</name><capacity unit='KB'>2</capacity></volume>",
+        PoolType::Dir,
+    )
+    .unwrap();
+    assert_eq!((v.capacity, v.allocation), (2000, 2000));
+    assert_eq!(v.target.format.as_deref(), Some("raw"));
+    let v = Volume::parse(
+        "<volume><name>v</name><capacity unit='MiB'>1</capacity></volume>",
+        PoolType::Logical,
+    )
+    .unwrap();
+    assert_eq!(v.capacity, 1 << 20);
+    assert_eq!(v.target.format, None);
+}

@@ -1,0 +1,114 @@
+//! libvirt 9.0's storagepoolxml2xmltest: every `storagepoolxml2xmlin` document with an
+//! expected `storagepoolxml2xmlout` must parse and format to exactly those bytes; the
+//! others (and `storagepoolschemadata`) are documents libvirt refuses, and must fail to
+//! parse or validate. Also checks that parsing what we write gives the same pool back.
+
+use std::path::{Path, PathBuf};
+
+use oxvirt_storage::model::Pool;
+use oxvirt_xml::testdata::{conformance, Tally};
+
+/// The cases that must keep matching byte for byte (a floor; the list is printed).
+const MIN_MATCHED: usize = 38;
+/// The refused inputs that must keep failing.
+const MIN_REFUSED: usize = 2;
+
+/// A data file's text; the data set stores symbolic links as files holding the target path.
+fn read_data(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    if !text.contains('<') && text.trim().ends_with(".xml") {
+        let target = path.parent().unwrap_or(Path::new(".")).join(text.trim());
+        return read_data(&target);
+    }
+    text
+}
+
+fn cases(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "xml"));
+    files.sort();
+    files
+}
+
+fn name_of(p: &Path) -> String {
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn parse_valid(xml: &str) -> Result<Pool, String> {
+    Pool::parse(xml)
+        .and_then(|p| p.validate().map(|()| p))
+        .map_err(|e| e.message)
+}
+
+#[test]
+fn storagepoolxml2xml_conformance() {
+    let input = conformance("storage/storagepoolxml2xmlin");
+    let output = conformance("storage/storagepoolxml2xmlout");
+    if !input.is_dir() {
+        eprintln!(
+            "SKIPPED storagepoolxml2xml_conformance: no {}",
+            input.display()
+        );
+        return;
+    }
+    let mut tally = Tally::default();
+    let mut refused = Vec::new();
+    let mut accepted = Vec::new();
+    let mut refusing = cases(&conformance("storage/storagepoolschemadata"));
+    for path in cases(&input) {
+        let name = name_of(&path);
+        let want_path = output.join(format!("{name}.xml"));
+        if !want_path.exists() {
+            refusing.push(path);
+            continue;
+        }
+        let xml = read_data(&path);
+        tally.record(
+            &name,
+            &read_data(&want_path),
+            parse_valid(&xml).map(|p| p.to_xml()),
+        );
+    }
+    for path in refusing {
+        match parse_valid(&read_data(&path)) {
+            Err(e) => refused.push(format!("{} ({e})", name_of(&path))),
+            Ok(_) => accepted.push(name_of(&path)),
+        }
+    }
+    println!("refused as libvirt does: {}", refused.join("; "));
+    assert!(
+        accepted.is_empty(),
+        "accepted documents libvirt refuses: {accepted:?}"
+    );
+    assert!(refused.len() >= MIN_REFUSED, "refused {refused:?}");
+    tally.report(50, "STORAGEPOOLXML_ALL", &[], MIN_MATCHED);
+}
+
+#[test]
+fn parsing_what_we_write_gives_the_same_pool() {
+    let input = conformance("storage/storagepoolxml2xmlin");
+    if !input.is_dir() {
+        eprintln!(
+            "SKIPPED parsing_what_we_write_gives_the_same_pool: no {}",
+            input.display()
+        );
+        return;
+    }
+    let mut checked = 0;
+    for path in cases(&input) {
+        let Ok(pool) = Pool::parse(&read_data(&path)) else {
+            continue;
+        };
+        let xml = pool.to_xml();
+        let again = Pool::parse(&xml)
+            .unwrap_or_else(|e| panic!("{}: {} in\n{xml}", path.display(), e.message));
+        assert_eq!(again, pool, "{}", path.display());
+        assert_eq!(again.to_xml(), xml, "{}", path.display());
+        checked += 1;
+    }
+    assert!(checked >= MIN_MATCHED, "only {checked} round trips");
+}
