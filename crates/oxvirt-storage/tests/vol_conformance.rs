@@ -130,3 +130,20 @@ fn parsing_what_we_write_gives_the_same_volume() {
     }
     assert!(checked >= MIN_MATCHED, "only {checked} round trips");
 }
+
+#[test]
+fn the_schema_examples_parse() {
+    let dir = conformance("storage/storagevolschemadata");
+    if !dir.is_dir() {
+        eprintln!("SKIPPED the_schema_examples_parse: no {}", dir.display());
+        return;
+    }
+    let mut parsed = 0;
+    for path in cases(&dir) {
+        let vol = Volume::parse(&read_data(&path), PoolType::Dir)
+            .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.message));
+        assert!(vol.capacity > 0, "{}", path.display());
+        parsed += 1;
+    }
+    assert!(parsed >= 1, "no schema example");
+}

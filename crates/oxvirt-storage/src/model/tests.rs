@@ -125,3 +125,23 @@ fn volume_errors_and_sizes() {
     assert_eq!(v.capacity, 1 << 20);
     assert_eq!(v.target.format, None);
 }
+
+#[test]
+fn volume_extents_are_written_grouped_by_device() {
+    let mut v = Volume::parse(
+        "<volume><name>p1</name><capacity>10</capacity></volume>",
+        PoolType::Disk,
+    )
+    .unwrap();
+    for (path, start, end) in [("/dev/sda", 1, 5), ("/dev/sda", 7, 9), ("/dev/sdb", 0, 2)] {
+        v.extents.push(VolumeExtent {
+            path: path.into(),
+            start,
+            end,
+        });
+    }
+    let xml = v.to_xml();
+    let want = "  <source>\n    <device path='/dev/sda'>\n      <extent start='1' end='5'/>\n      <extent start='7' end='9'/>\n    </device>\n    <device path='/dev/sdb'>\n      <extent start='0' end='2'/>\n    </device>\n  </source>\n  <capacity unit='bytes'>10</capacity>\n";
+    assert!(xml.contains(want), "{xml}");
+    assert!(xml.contains("<format type='none'/>"), "{xml}");
+}

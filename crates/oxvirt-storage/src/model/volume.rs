@@ -142,6 +142,19 @@ pub struct VolumeTarget {
     pub features: Option<Vec<String>>,
 }
 
+/// A volume's extent on a device (`<source><device path><extent start end/>`): where a
+/// disk partition or a logical volume lies. Filled by the backends, never read from a
+/// document, as libvirt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeExtent {
+    /// The device's path.
+    pub path: String,
+    /// The first byte.
+    pub start: u64,
+    /// The byte past the end.
+    pub end: u64,
+}
+
 /// A storage volume's definition: libvirt's `virStorageVolDef`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Volume {
@@ -153,6 +166,8 @@ pub struct Volume {
     pub name: String,
     /// `<key>`.
     pub key: Option<String>,
+    /// `<source>` extents, grouped by device when written.
+    pub extents: Vec<VolumeExtent>,
     /// `<capacity>` in bytes.
     pub capacity: u64,
     /// `<allocation>` in bytes (the capacity when the document has none).
@@ -304,6 +319,7 @@ impl Volume {
             vol_type,
             name,
             key,
+            extents: Vec::new(),
             capacity,
             allocation: allocation.unwrap_or(capacity),
             has_allocation: allocation.is_some(),
@@ -324,6 +340,27 @@ impl Volume {
         root.push(Element::new("name").with_text(self.name.as_str()));
         if let Some(k) = &self.key {
             root.push(Element::new("key").with_text(k.as_str()));
+        }
+        if !self.extents.is_empty() {
+            let mut source = Element::new("source");
+            for x in &self.extents {
+                let extent = Element::new("extent")
+                    .with_attr("start", x.start.to_string())
+                    .with_attr("end", x.end.to_string());
+                let same = source.children.last_mut().and_then(|n| match n {
+                    Node::Element(d) if d.attr("path") == Some(x.path.as_str()) => Some(d),
+                    _ => None,
+                });
+                match same {
+                    Some(d) => d.push(extent),
+                    None => source.push(
+                        Element::new("device")
+                            .with_attr("path", x.path.as_str())
+                            .with_child(extent),
+                    ),
+                }
+            }
+            root.push(source);
         }
         let mut sizes = vec![("capacity", self.capacity), ("allocation", self.allocation)];
         if self.physical != 0 {
