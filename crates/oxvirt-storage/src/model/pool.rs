@@ -644,8 +644,10 @@ impl Pool {
         })
     }
 
-    /// The checks of libvirt's pool schema that its parser does not make: a glusterfs
-    /// `netfs` source directory must be an absolute path.
+    /// The checks of libvirt's pool schema that its parser does not make (a glusterfs
+    /// `netfs` source directory must be an absolute path), and the parser's per-type
+    /// requirements again, for a pool built in code: the source host, directory, adapter,
+    /// device, RBD name and initiator IQN each type needs, and a target path.
     pub fn validate(&self) -> Result<(), VirError> {
         if self.pool_type == PoolType::Netfs
             && self.source.format.as_deref() == Some("glusterfs")
@@ -656,8 +658,41 @@ impl Pool {
                 self.source.dir.as_deref().unwrap_or_default()
             )));
         }
+        // The parser's per-type requirements, for pools built in code.
+        let flags = self.pool_type.flags();
+        let src = &self.source;
         if self.name.is_empty() {
             return Err(xml_err("missing pool source name element"));
+        }
+        if self.name.contains('/') {
+            return Err(xml_err(format!("name {} cannot contain '/'", self.name)));
+        }
+        if flags & flag::HOST != 0 && src.hosts.is_empty() {
+            return Err(xml_err("missing storage pool source host name"));
+        }
+        if flags & flag::DIR != 0 && src.dir.is_none() {
+            return Err(xml_err("missing storage pool source path"));
+        }
+        if flags & flag::ADAPTER != 0 && src.adapter.is_none() {
+            return Err(xml_err("missing storage pool source adapter"));
+        }
+        if flags == flag::DEVICE && src.devices.is_empty() {
+            return Err(xml_err("missing storage pool source device name"));
+        }
+        if self.pool_type == PoolType::Rbd && src.name.is_none() {
+            return Err(xml_err("element 'name' is mandatory for RBD pool"));
+        }
+        if flags & flag::NETWORK == 0 && self.target_path.is_none() {
+            return Err(xml_err("missing storage pool target path"));
+        }
+        if self.pool_type == PoolType::IscsiDirect && src.initiator_iqn.is_none() {
+            return Err(unsupported("missing initiator IQN"));
+        }
+        if self.cow.is_some() && !matches!(self.pool_type, PoolType::Fs | PoolType::Dir) {
+            return Err(err(
+                ErrorCode::NoSupport,
+                "cow feature may only be used for 'fs' and 'dir' pools",
+            ));
         }
         Ok(())
     }

@@ -145,3 +145,32 @@ fn volume_extents_are_written_grouped_by_device() {
     assert!(xml.contains(want), "{xml}");
     assert!(xml.contains("<format type='none'/>"), "{xml}");
 }
+
+#[test]
+fn validate_repeats_the_per_type_requirements() {
+    let mut p = Pool::parse(
+        "<pool type='netfs'><name>n</name><source><host name='h'/><dir path='/e'/></source><target><path>/m</path></target></pool>",
+    )
+    .unwrap();
+    assert!(p.validate().is_ok());
+    p.source.hosts.clear();
+    assert!(p
+        .validate()
+        .unwrap_err()
+        .message
+        .ends_with("missing storage pool source host name"));
+    let mut p =
+        Pool::parse("<pool type='dir'><name>d</name><target><path>/m</path></target></pool>")
+            .unwrap();
+    p.target_path = None;
+    assert!(p
+        .validate()
+        .unwrap_err()
+        .message
+        .ends_with("missing storage pool target path"));
+    let p = Pool::parse(
+        "<pool type='netfs'><name>n</name><source><host name='h'/><dir path='v'/><format type='glusterfs'/></source><target><path>/m</path></target></pool>",
+    )
+    .unwrap();
+    assert!(p.validate().is_err());
+}
