@@ -102,6 +102,7 @@ pub struct PoolState {
 pub struct Lvm<R: CommandRunner> {
     runner: R,
     activation: Activation,
+    tool_dir: Option<String>,
 }
 
 fn storage_error(code: ErrorCode, msg: impl AsRef<str>) -> VirError {
@@ -109,16 +110,33 @@ fn storage_error(code: ErrorCode, msg: impl AsRef<str>) -> VirError {
 }
 
 impl Lvm<SystemRunner> {
-    /// The real tools, with activation detected on this host.
+    /// The real tools, with activation detected on this host. The LVM tools run from
+    /// `/sbin` as libvirt runs them (so error messages name the same programs), or from
+    /// `PATH` where `/sbin/lvm` does not exist.
     pub fn system() -> Self {
-        Lvm::new(SystemRunner, Activation::detect(Path::new("/")))
+        let lvm = Lvm::new(SystemRunner, Activation::detect(Path::new("/")));
+        if Path::new("/sbin/lvm").exists() {
+            lvm.with_tool_dir("/sbin")
+        } else {
+            lvm
+        }
     }
 }
 
 impl<R: CommandRunner> Lvm<R> {
     /// Operations through `runner`, with `activation` deciding the volume commands.
     pub fn new(runner: R, activation: Activation) -> Self {
-        Lvm { runner, activation }
+        Lvm {
+            runner,
+            activation,
+            tool_dir: None,
+        }
+    }
+
+    /// Runs the LVM tools from `dir` (`/sbin/vgchange`) instead of by name from `PATH`.
+    pub fn with_tool_dir(mut self, dir: &str) -> Self {
+        self.tool_dir = Some(dir.trim_end_matches('/').to_string());
+        self
     }
 
     /// The runner (the fake's recorded calls, in tests).
@@ -131,8 +149,8 @@ impl<R: CommandRunner> Lvm<R> {
         self.activation
     }
 
-    /// Runs an LVM tool; a failure is libvirt's `Child process (...) unexpected exit
-    /// status N: STDERR` (`VIR_ERR_INTERNAL_ERROR`).
+    /// Runs an LVM tool; a failure is libvirt's `Child process (/sbin/lvcreate ...)
+    /// unexpected exit status N: STDERR` (`VIR_ERR_INTERNAL_ERROR`).
     fn run(&self, program: &str, args: &[&str]) -> Result<Output, VirError> {
         let out = self.run_raw(program, args)?;
         if out.success() {
@@ -142,7 +160,17 @@ impl<R: CommandRunner> Lvm<R> {
         }
     }
 
-    fn run_raw(&self, program: &str, args: &[&str]) -> Result<Output, VirError> {
+    /// The program to run for the tool `name`.
+    fn program(&self, name: &str) -> String {
+        match &self.tool_dir {
+            Some(dir) if name != "blkid" => format!("{dir}/{name}"),
+            _ => name.to_string(),
+        }
+    }
+
+    fn run_raw(&self, name: &str, args: &[&str]) -> Result<Output, VirError> {
+        let program = self.program(name);
+        let program = program.as_str();
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         self.runner.run(program, &args, LVM_ENV).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
@@ -159,15 +187,17 @@ impl<R: CommandRunner> Lvm<R> {
         })
     }
 
-    fn child_error(&self, program: &str, args: &[&str], out: &Output) -> VirError {
+    /// libvirt's words for a tool that failed: the command line (without the environment),
+    /// the exit status, and the tool's stderr as it printed it (only trailing newlines
+    /// dropped).
+    fn child_error(&self, name: &str, args: &[&str], out: &Output) -> VirError {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let env: Vec<String> = LVM_ENV.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let line = format!("{} {}", env.join(" "), runner::command_line(program, &args));
+        let line = runner::command_line(&self.program(name), &args);
         let status = match out.status {
             Some(n) => format!("exit status {n}"),
             None => "fatal signal".to_string(),
         };
-        let err = out.stderr.trim();
+        let err = out.stderr.trim_end();
         let detail = if err.is_empty() {
             String::new()
         } else {
@@ -265,7 +295,7 @@ impl<R: CommandRunner> Lvm<R> {
             _ => Err(storage_error(
                 ErrorCode::StorageProbeFailed,
                 format!(
-                    "Unable to probe '{dev}' for existing data, forced overwrite is necessary: {}",
+                    "Failed to create filesystem probe for device {dev}: {}",
                     out.stderr.trim()
                 ),
             )),

@@ -228,8 +228,8 @@ fn build_refuses_used_devices_and_undoes_on_failure() {
     assert_eq!(err.code, ErrorCode::InternalError);
     assert_eq!(
         err.message,
-        "internal error: Child process (LVM_SUPPRESS_FD_WARNINGS=1 vgcreate HostVG /dev/sdb1 \
-         /dev/sdb2) unexpected exit status 5: A volume group called HostVG already exists."
+        "internal error: Child process (vgcreate HostVG /dev/sdb1 /dev/sdb2) unexpected exit \
+         status 5:   A volume group called HostVG already exists."
     );
     let calls = l.runner().calls();
     assert_eq!(
@@ -508,4 +508,43 @@ fn detects_device_mapper_below_a_root() {
     std::fs::create_dir_all(root.join("sys/module/dm_mod")).expect("mkdir");
     assert_eq!(Activation::detect(&root), Activation::Available);
     let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn tool_dir_names_programs_as_libvirt_does() {
+    // libvirt 9.0, `virsh vol-create-as POOL v1 8M` without device-mapper.
+    let l = Lvm::new(FakeRunner::new(), Activation::Available).with_tool_dir("/sbin/");
+    let stderr = "  /dev/mapper/control: open failed: No such device\n  Run `lvcreate --help' for \
+                  more information.\n";
+    l.runner()
+        .answer("/sbin/lvcreate", Output::failed(3, stderr));
+    let err = l
+        .create_volume(
+            "oxref_vg",
+            &NewVolume {
+                name: "v1".into(),
+                capacity: 8 << 20,
+                allocation: 8 << 20,
+                backing: None,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.message,
+        "internal error: Child process (/sbin/lvcreate --name v1 -L 8192K oxref_vg --yes) \
+         unexpected exit status 3:   /dev/mapper/control: open failed: No such device\n  \
+         Run `lvcreate --help' for more information."
+    );
+    l.runner().answer("blkid", Output::failed(2, ""));
+    l.build_pool("vg", &devs(&["/dev/sdb"]), 0).expect("build");
+    let calls = l.runner().calls();
+    assert_eq!(
+        &calls[1..],
+        &[
+            "blkid -p -o export /dev/sdb",
+            "zero /dev/sdb 1048576",
+            "/sbin/pvcreate /dev/sdb",
+            "/sbin/vgcreate vg /dev/sdb"
+        ]
+    );
 }
