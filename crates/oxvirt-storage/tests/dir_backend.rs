@@ -114,7 +114,7 @@ fn poke(path: &Path, at: &[(u64, &[u8])]) {
 }
 
 #[test]
-fn bad_names_are_invalid_arg_for_every_operation() {
+fn bad_names_are_refused_for_every_operation() {
     let s = Scratch::new("names");
     let before = s.outside_listing();
     let pool = s.pool();
@@ -148,18 +148,26 @@ fn bad_names_are_invalid_arg_for_every_operation() {
             // first or the missing source is reported; both leave the tree alone.
             if i == 3 {
                 assert!(
-                    matches!(err.code, ErrorCode::InvalidArg | ErrorCode::NoStorageVol),
+                    matches!(
+                        err.code,
+                        ErrorCode::OperationInvalid | ErrorCode::NoStorageVol
+                    ),
                     "{bad:?}: {err:?}"
                 );
             } else {
-                assert_eq!(err.code, ErrorCode::InvalidArg, "{bad:?} op {i}: {err:?}");
+                assert_eq!(
+                    err.code,
+                    ErrorCode::OperationInvalid,
+                    "{bad:?} op {i}: {err:?}"
+                );
             }
         }
     }
     let err = pool.info("a/b").expect_err("slash");
+    // libvirt 9.0: "volume name 'a/b' cannot contain '/'", VIR_ERR_OPERATION_INVALID.
     assert_eq!(
         err.message,
-        "invalid argument: volume name 'a/b' cannot contain '/'"
+        "Requested operation is not valid: volume name 'a/b' cannot contain '/'"
     );
     assert_eq!(s.outside_listing(), before);
     assert_eq!(pool.list().expect("list"), Vec::<String>::new());
@@ -188,7 +196,14 @@ fn raw_volumes_sparse_and_preallocated() {
     assert!(info.allocation >= 4 * MIB, "allocation {}", info.allocation);
 
     let err = pool.create_raw("full.img", MIB, 0).expect_err("exists");
-    assert_eq!(err.code, ErrorCode::StorageVolExist);
+    assert_eq!(err.code, ErrorCode::OperationInvalid);
+    assert_eq!(
+        err.message,
+        format!(
+            "Requested operation is not valid: volume target path '{}' already exists",
+            s.pool_path().join("full.img").display()
+        )
+    );
     assert_eq!(pool.info("full.img").expect("info").capacity, 4 * MIB);
 
     let err = pool.info("missing").expect_err("missing");
@@ -256,7 +271,7 @@ fn qcow2_capacity_from_header_matches_qemu_img() {
     let err = pool
         .create_qcow2("a.qcow2", MIB, "1.1", None)
         .expect_err("exists");
-    assert_eq!(err.code, ErrorCode::StorageVolExist);
+    assert_eq!(err.code, ErrorCode::OperationInvalid);
     assert_eq!(pool.info("a.qcow2").expect("kept").capacity, 5 << 30);
 
     // A failing qemu-img leaves no entry behind.
@@ -316,7 +331,7 @@ fn clone_raw_qcow2_raw_keeps_bytes_and_holes() {
     let err = pool
         .clone_volume("src.img", "copy.img", VolFormat::Raw)
         .expect_err("exists");
-    assert_eq!(err.code, ErrorCode::StorageVolExist);
+    assert_eq!(err.code, ErrorCode::OperationInvalid);
     let err = pool
         .clone_volume("nope", "new.img", VolFormat::Raw)
         .expect_err("missing");
@@ -361,6 +376,7 @@ fn resize_grows_and_shrinks_only_when_allowed() {
 fn wipe_zeroes_and_keeps_size() {
     let s = Scratch::new("wipe");
     let pool = s.pool();
+    // Sparse: truncated and stays sparse.
     pool.create_raw("w.img", 3 * MIB + 123, 0).expect("create");
     let path = s.pool_path().join("w.img");
     poke(
@@ -375,6 +391,21 @@ fn wipe_zeroes_and_keeps_size() {
     let bytes = fs::read(&path).expect("read");
     assert_eq!(bytes.len() as u64, 3 * MIB + 123);
     assert!(bytes.iter().all(|&b| b == 0));
+    assert!(pool.info("w.img").expect("info").allocation < MIB);
+    assert_eq!(
+        fs::metadata(&path).expect("stat").permissions().mode() & 0o7777,
+        0o600
+    );
+
+    // Fully allocated: overwritten in place.
+    pool.create_raw("f.img", 2 * MIB, 2 * MIB).expect("create");
+    let path = s.pool_path().join("f.img");
+    poke(&path, &[(0, b"secret"), (2 * MIB - 3, b"end")]);
+    pool.wipe("f.img").expect("wipe");
+    let bytes = fs::read(&path).expect("read");
+    assert_eq!(bytes.len() as u64, 2 * MIB);
+    assert!(bytes.iter().all(|&b| b == 0));
+    assert!(pool.info("f.img").expect("info").allocation >= 2 * MIB);
 }
 
 #[test]
@@ -450,7 +481,11 @@ fn list_and_pool_space() {
         pool.list().expect("list"),
         [".hidden", "b.img", "link-in", "subdir"]
     );
-    assert_eq!(pool.info("subdir").expect("dir").kind, VolKind::Dir);
+    let dir = pool.info("subdir").expect("dir");
+    assert_eq!(
+        (dir.kind, dir.capacity, dir.allocation),
+        (VolKind::Dir, 0, 0)
+    );
     assert_eq!(pool.info("link-in").expect("link").capacity, MIB);
     pool.delete("subdir").expect("rmdir");
 
@@ -506,23 +541,26 @@ fn symlinks_out_of_the_pool_are_never_followed() {
         let err = pool
             .clone_volume("ok.img", name, VolFormat::Raw)
             .expect_err(name);
-        assert_eq!(err.code, ErrorCode::StorageVolExist, "{name}");
+        assert_eq!(err.code, ErrorCode::OperationInvalid, "{name}");
         if qemu {
             let err = pool
                 .clone_volume("ok.img", name, VolFormat::Qcow2)
                 .expect_err(name);
-            assert_eq!(err.code, ErrorCode::StorageVolExist, "{name}");
+            assert_eq!(err.code, ErrorCode::OperationInvalid, "{name}");
         }
     }
     for path in ["evil/passwd", "evil-dir/canary", "evil-file/x"] {
-        assert_eq!(pool.info(path).expect_err(path).code, ErrorCode::InvalidArg);
+        assert_eq!(
+            pool.info(path).expect_err(path).code,
+            ErrorCode::OperationInvalid
+        );
         assert_eq!(
             pool.delete(path).expect_err(path).code,
-            ErrorCode::InvalidArg
+            ErrorCode::OperationInvalid
         );
         assert_eq!(
             pool.open_read(path, 0, 0).expect_err(path).code,
-            ErrorCode::InvalidArg
+            ErrorCode::OperationInvalid
         );
     }
     assert_eq!(pool.list().expect("list"), ["ok.img"]);

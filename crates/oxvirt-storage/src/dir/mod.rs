@@ -42,9 +42,10 @@ pub enum VolKind {
 pub struct VolInfo {
     /// The kind of entry.
     pub kind: VolKind,
-    /// The guest-visible size: the file size for raw, the header's size for qcow2.
+    /// The guest-visible size: the file size for raw, the header's size for qcow2, 0 for a
+    /// directory (as libvirt reports it).
     pub capacity: u64,
-    /// Bytes allocated on disk (`st_blocks * 512`).
+    /// Bytes allocated on disk (`st_blocks * 512`; 0 for a directory).
     pub allocation: u64,
     /// The detected image format (raw for directories and unknown headers).
     pub format: VolFormat,
@@ -155,13 +156,13 @@ impl DirPool {
 
     /// The path of volume `name` (checked), as libvirt reports it in `<target><path>`.
     pub fn volume_path(&self, name: &str) -> Result<PathBuf, VirError> {
-        check_volume_name(name)?;
+        check_volume_name(&self.path, name)?;
         Ok(self.path.join(name))
     }
 
     /// Opens an existing regular-file volume through the pool's directory.
     fn open_file(&self, name: &str, opts: &OpenOptions) -> Result<std::fs::File, VirError> {
-        check_volume_name(name)?;
+        check_volume_name(&self.path, name)?;
         let file = self
             .dir
             .open_with(name, opts)
@@ -182,15 +183,22 @@ impl DirPool {
     /// Creates volume `name` exclusively (never through an existing entry or symlink), mode
     /// 0600.
     fn create_new(&self, name: &str) -> Result<std::fs::File, VirError> {
-        check_volume_name(name)?;
+        check_volume_name(&self.path, name)?;
         let mut o = OpenOptions::new();
         o.read(true).write(true).create_new(true).mode(VOLUME_MODE);
         match self.dir.open_with(name, &o) {
             Ok(f) => Ok(f.into_std()),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                Err(storage_err(ErrorCode::StorageVolExist, name))
-            }
-            Err(e) => Err(sys_err(format!("cannot create volume '{name}'"), &e)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(storage_err(
+                ErrorCode::OperationInvalid,
+                format!(
+                    "volume target path '{}' already exists",
+                    self.path.join(name).display()
+                ),
+            )),
+            Err(e) => Err(sys_err(
+                format!("Failed to create file '{}'", self.path.join(name).display()),
+                &e,
+            )),
         }
     }
 
@@ -332,12 +340,20 @@ impl DirPool {
         }
     }
 
-    /// Overwrites a volume with zeros, keeping its size (libvirt's default wipe algorithm,
-    /// `zero`).
+    /// Zeroes a volume, keeping its size (libvirt's default wipe algorithm, `zero`). As
+    /// libvirt does, a sparse file (fewer blocks allocated than its size) is truncated to 0
+    /// and back, so it stays sparse; any other file is overwritten with zeros. A qcow2 volume
+    /// is zeroed like any file and reads as raw afterwards, as in libvirt.
     pub fn wipe(&self, name: &str) -> Result<(), VirError> {
         let mut file = self.open_file(name, &write_opts())?;
         let err = |e: io::Error| sys_err(format!("failed to wipe volume '{name}'"), &e);
-        let size = file.metadata().map_err(err)?.len();
+        let meta = file.metadata().map_err(err)?;
+        let size = meta.len();
+        if meta.blocks() < size / 512 {
+            file.set_len(0).map_err(err)?;
+            file.set_len(size).map_err(err)?;
+            return file.sync_data().map_err(err);
+        }
         file.seek(SeekFrom::Start(0)).map_err(err)?;
         let zeros = vec![0u8; 1 << 20];
         let mut left = size;
@@ -352,7 +368,7 @@ impl DirPool {
     /// Deletes a volume: the entry itself (a symlink is removed, never its target), a
     /// directory volume with `rmdir`.
     pub fn delete(&self, name: &str) -> Result<(), VirError> {
-        check_volume_name(name)?;
+        check_volume_name(&self.path, name)?;
         let meta = self
             .dir
             .symlink_metadata(name)
@@ -373,23 +389,17 @@ impl DirPool {
     /// Reports a volume's kind, capacity, allocation and format. A symlink is followed only
     /// while it stays inside the pool; one leading out is refused.
     pub fn info(&self, name: &str) -> Result<VolInfo, VirError> {
-        check_volume_name(name)?;
+        check_volume_name(&self.path, name)?;
         let meta = self
             .dir
             .metadata(name)
             .map_err(|e| open_err(name, "cannot stat volume", e))?;
         if meta.is_dir() {
+            // libvirt reports a directory volume with capacity and allocation 0.
             return Ok(VolInfo {
                 kind: VolKind::Dir,
-                capacity: meta.len(),
-                allocation: blocks_of(
-                    &self
-                        .dir
-                        .open_dir(name)
-                        .map_err(|e| open_err(name, "cannot open volume", e))?
-                        .dir_metadata()
-                        .map_err(|e| sys_err(format!("cannot stat volume '{name}'"), &e))?,
-                ),
+                capacity: 0,
+                allocation: 0,
                 format: VolFormat::Raw,
             });
         }
@@ -565,10 +575,6 @@ impl Write for VolWriter {
     fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
     }
-}
-
-fn blocks_of(meta: &cap_std::fs::Metadata) -> u64 {
-    cap_std::fs::MetadataExt::blocks(meta) * 512
 }
 
 /// Reads the header at the start of `file` and detects its format.

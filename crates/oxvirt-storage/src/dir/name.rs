@@ -1,30 +1,36 @@
 //! Volume names in a `dir` pool: one path component, nothing more.
 
+use std::path::Path;
+
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
-/// Checks that `name` names an entry directly inside the pool directory.
+/// Checks that `name` names an entry directly inside the pool directory `pool_path`.
 ///
-/// libvirt's file system backends refuse a volume name containing `/` with
-/// `VIR_ERR_INVALID_ARG` ("volume name '%s' cannot contain '/'"); that also covers absolute
-/// paths. oxvirt further refuses the empty name, `.`, `..` and names containing NUL, with the
-/// same code.
-pub fn check_volume_name(name: &str) -> Result<(), VirError> {
+/// libvirt's file system backends refuse a volume name containing `/` (which includes
+/// absolute paths) with `VIR_ERR_OPERATION_INVALID`, "volume name '%s' cannot contain '/'";
+/// `.` and `..` fail there because the target path exists ("volume target path '%s' already
+/// exists", same code). oxvirt reports those the same way and refuses the empty name and
+/// names containing NUL (which libvirt's XML parser never lets through) with the same code.
+pub fn check_volume_name(pool_path: &Path, name: &str) -> Result<(), VirError> {
     let refuse = |detail: String| {
         Err(VirError::new(
             ErrorDomain::Storage,
-            ErrorCode::InvalidArg,
+            ErrorCode::OperationInvalid,
             detail,
         ))
     };
     if name.contains('/') {
         return refuse(format!("volume name '{name}' cannot contain '/'"));
     }
-    if name.is_empty() || name == "." || name == ".." {
-        return refuse(format!("invalid volume name '{name}'"));
-    }
-    if name.contains('\0') {
+    if name == "." || name == ".." {
         return refuse(format!(
-            "volume name '{}' cannot contain NUL",
+            "volume target path '{}/{name}' already exists",
+            pool_path.display()
+        ));
+    }
+    if name.is_empty() || name.contains('\0') {
+        return refuse(format!(
+            "volume name '{}' is not valid",
             name.replace('\0', "\\0")
         ));
     }
@@ -37,17 +43,23 @@ mod tests {
 
     #[test]
     fn refuses_paths_and_specials() {
+        let pool = Path::new("/pool");
         for bad in ["", ".", "..", "a/b", "../x", "/etc/passwd", "x\0y", "a/"] {
-            let err = check_volume_name(bad).expect_err(bad);
-            assert_eq!(err.code, ErrorCode::InvalidArg, "{bad:?}");
+            let err = check_volume_name(pool, bad).expect_err(bad);
+            assert_eq!(err.code, ErrorCode::OperationInvalid, "{bad:?}");
         }
-        let err = check_volume_name("a/b").expect_err("slash");
+        let err = check_volume_name(pool, "a/b").expect_err("slash");
         assert_eq!(
             err.message,
-            "invalid argument: volume name 'a/b' cannot contain '/'"
+            "Requested operation is not valid: volume name 'a/b' cannot contain '/'"
+        );
+        let err = check_volume_name(pool, "..").expect_err("dotdot");
+        assert_eq!(
+            err.message,
+            "Requested operation is not valid: volume target path '/pool/..' already exists"
         );
         for good in ["disk.img", ".hidden", "...", "a b", "x..y"] {
-            check_volume_name(good).expect(good);
+            check_volume_name(pool, good).expect(good);
         }
     }
 }
