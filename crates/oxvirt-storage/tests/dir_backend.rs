@@ -477,6 +477,12 @@ fn list_and_pool_space() {
     std::os::unix::fs::symlink("nowhere", s.pool_path().join("dangling")).expect("link");
     std::os::unix::fs::symlink("/etc/passwd", s.pool_path().join("abs")).expect("link");
     std::os::unix::fs::symlink("../outside/canary", s.pool_path().join("up")).expect("link");
+    let fifo = have("mkfifo")
+        && Command::new("mkfifo")
+            .arg(s.pool_path().join("fifo"))
+            .status()
+            .is_ok_and(|st| st.success());
+    assert!(!fifo || s.pool_path().join("fifo").exists());
     assert_eq!(
         pool.list().expect("list"),
         [".hidden", "b.img", "link-in", "subdir"]
@@ -493,6 +499,29 @@ fn list_and_pool_space() {
     assert!(space.capacity > 0);
     assert!(space.available <= space.capacity);
     assert!(space.allocation <= space.capacity);
+
+    // The same numbers from statvfs as coreutils reads it: fundamental block size, total,
+    // free and available blocks (free and available may move between the two reads on a
+    // busy file system; total does not).
+    if have("stat") {
+        let out = Command::new("stat")
+            .args(["-f", "-c", "%S %b %f %a"])
+            .arg(s.pool_path())
+            .output()
+            .expect("stat -f");
+        let v: Vec<u64> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(|x| x.parse().expect("number"))
+            .collect();
+        assert_eq!(v.len(), 4, "{out:?}");
+        assert_eq!(space.capacity, v[0] * v[1]);
+        let near = |a: u64, b: u64| a.abs_diff(b) <= 64 * MIB;
+        assert!(
+            near(space.allocation, v[0] * (v[1] - v[2])),
+            "{space:?} {v:?}"
+        );
+        assert!(near(space.available, v[0] * v[3]), "{space:?} {v:?}");
+    }
 }
 
 #[test]
