@@ -337,6 +337,12 @@ impl<R: CommandRunner> Lvm<R> {
         Ok(())
     }
 
+    /// Whether the pool is active, as libvirt's `checkPool` decides it when the daemon
+    /// starts: [`Lvm::match_pool_source`] succeeds.
+    pub fn is_pool_active(&self, vg: &str, devices: &[String]) -> bool {
+        self.match_pool_source(vg, devices).is_ok()
+    }
+
     /// Starts the pool: [`Lvm::match_pool_source`], then `vgchange -aly VG`. Without
     /// device-mapper, a volume group with volumes cannot be activated:
     /// `VIR_ERR_OPERATION_FAILED` with [`NO_DEVICE_MAPPER`] and the tool's stderr.

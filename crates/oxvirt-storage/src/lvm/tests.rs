@@ -282,6 +282,13 @@ fn start_matches_source_then_activates() {
     assert!(err
         .message
         .contains("cannot find any matching source devices"));
+
+    let l = lvm(Activation::Available);
+    l.runner()
+        .answer("pvs", Output::ok(PVS))
+        .answer("pvs", Output::ok(PVS));
+    assert!(l.is_pool_active("oxprobe_vg", &[]));
+    assert!(!l.is_pool_active("HostVG", &[]));
 }
 
 #[test]
