@@ -374,6 +374,30 @@ fn parse_source(el: &Element, t: PoolType) -> Res<PoolSource> {
     Ok(src)
 }
 
+/// `src` without the fields a pool type neither uses nor writes (libvirt reads them,
+/// then drops them when it writes the pool).
+fn keep_used(mut src: PoolSource, flags: u8) -> PoolSource {
+    if flags & flag::HOST == 0 {
+        src.hosts.clear();
+    }
+    if flags & flag::DEVICE == 0 {
+        src.devices.clear();
+    }
+    if flags & flag::DIR == 0 {
+        src.dir = None;
+    }
+    if flags & flag::ADAPTER == 0 {
+        src.adapter = None;
+    }
+    if flags & flag::NAME == 0 {
+        src.name = None;
+    }
+    if flags & flag::IQN == 0 {
+        src.initiator_iqn = None;
+    }
+    src
+}
+
 fn parse_auth(el: &Element) -> Res<Auth> {
     let auth_type = match el.attr("type") {
         None => return Err(xml_err("missing auth type")),
@@ -518,7 +542,7 @@ impl Pool {
         };
         let flags = t.flags();
         let mut source = match first(&root, "source") {
-            Some(s) => parse_source(s, t)?,
+            Some(s) => keep_used(parse_source(s, t)?, flags),
             None => PoolSource {
                 format: t.source_formats().first().map(|f| f.to_string()),
                 ..PoolSource::default()
