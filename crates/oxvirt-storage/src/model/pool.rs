@@ -668,20 +668,11 @@ impl Pool {
         })
     }
 
-    /// The checks of libvirt's pool schema that its parser does not make (a glusterfs
-    /// `netfs` source directory must be an absolute path), and the parser's per-type
-    /// requirements again, for a pool built in code: the source host, directory, adapter,
-    /// device, RBD name and initiator IQN each type needs, and a target path.
+    /// The parser's per-type requirements again, for a pool built in code (a parsed pool
+    /// always passes): the source host, directory, adapter, device, RBD name and initiator
+    /// IQN each type needs, a target path, and `cow` only for dir and fs pools. As
+    /// libvirt 9.0, a relative glusterfs `netfs` source directory is accepted.
     pub fn validate(&self) -> Result<(), VirError> {
-        if self.pool_type == PoolType::Netfs
-            && self.source.format.as_deref() == Some("glusterfs")
-            && !self.source.dir.as_deref().unwrap_or("/").starts_with('/')
-        {
-            return Err(xml_err(format!(
-                "gluster source path '{}' must be absolute",
-                self.source.dir.as_deref().unwrap_or_default()
-            )));
-        }
         // The parser's per-type requirements, for pools built in code.
         let flags = self.pool_type.flags();
         let src = &self.source;

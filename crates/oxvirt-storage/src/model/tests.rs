@@ -168,9 +168,13 @@ fn validate_repeats_the_per_type_requirements() {
         .unwrap_err()
         .message
         .ends_with("missing storage pool target path"));
-    let p = Pool::parse(
-        "<pool type='netfs'><name>n</name><source><host name='h'/><dir path='v'/><format type='glusterfs'/></source><target><path>/m</path></target></pool>",
-    )
-    .unwrap();
-    assert!(p.validate().is_err());
+    p.target_path = Some("/m".into());
+    p.cow = Some(true);
+    assert!(p.validate().is_ok());
+    p.pool_type = PoolType::Netfs;
+    assert!(p
+        .validate()
+        .unwrap_err()
+        .message
+        .ends_with("missing storage pool source host name"));
 }
