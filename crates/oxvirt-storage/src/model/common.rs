@@ -198,6 +198,9 @@ pub(crate) fn scaled(value: &str, unit: Option<&str>, bad: &str, limit: u64) -> 
     })?;
     match n.checked_mul(factor) {
         Some(v) if v <= limit => Ok(v),
-        _ => Err(err(ErrorCode::Overflow, "value too large")),
+        _ => Err(err(
+            ErrorCode::Overflow,
+            format!("value too large: {n}{}", unit.unwrap_or_default()),
+        )),
     }
 }

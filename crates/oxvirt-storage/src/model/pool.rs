@@ -284,6 +284,15 @@ pub struct Pool {
     pub rbd_opts: Vec<(String, String)>,
 }
 
+/// libvirt's `virXMLPropEnum` error for an attribute value it does not know.
+fn invalid_attr(attr: &str, element: &str, value: &str) -> VirError {
+    VirError::new(
+        ErrorDomain::Xml,
+        ErrorCode::XmlError,
+        format!("Invalid value for attribute '{attr}' in element '{element}': '{value}'."),
+    )
+}
+
 fn unsupported(msg: impl AsRef<str>) -> VirError {
     err(ErrorCode::ConfigUnsupported, msg)
 }
@@ -336,7 +345,9 @@ fn parse_source(el: &Element, t: PoolType) -> Res<PoolSource> {
                 return Err(VirError::new(
                     ErrorDomain::Xml,
                     ErrorCode::XmlError,
-                    format!("Invalid value for attribute 'part_separator' in element 'device': '{v}'. Expected one of 'yes', 'no'"),
+                    format!(
+                        "Invalid value for attribute 'part_separator' in element 'device': '{v}'."
+                    ),
                 ))
             }
         };
@@ -363,9 +374,10 @@ fn parse_source(el: &Element, t: PoolType) -> Res<PoolSource> {
             )));
         }
         if ver.contains(',') {
-            return Err(xml_err(format!(
-                "storage pool protocol ver '{ver}' must not contain ','"
-            )));
+            return Err(err(
+                ErrorCode::XmlDetail,
+                format!("storage pool protocol ver '{ver}' must not contain ','"),
+            ));
         }
         src.protocol_ver = Some(ver);
     }
@@ -400,9 +412,8 @@ fn keep_used(mut src: PoolSource, flags: u8) -> PoolSource {
 
 fn parse_auth(el: &Element) -> Res<Auth> {
     let auth_type = match el.attr("type") {
-        None => return Err(xml_err("missing auth type")),
+        None | Some("none") => return Err(unsupported("storage pool missing auth type")),
         Some(t @ ("chap" | "ceph")) => t.to_string(),
-        Some("none") => return Err(unsupported("storage pool missing auth type")),
         Some(t) => return Err(unsupported(format!("unknown auth type '{t}'"))),
     };
     let username = el
@@ -418,7 +429,7 @@ fn parse_auth(el: &Element) -> Res<Auth> {
             Uuid::try_parse(u).ok_or_else(|| xml_err(format!("invalid secret uuid '{u}'")))?,
         ),
         (None, Some(u)) => AuthSecret::Usage(u.to_string()),
-        (None, None) => return Err(xml_err("either secret uuid or usage expected")),
+        (None, None) => return Err(xml_err("missing secret uuid or usage attribute")),
     };
     Ok(Auth {
         auth_type,
@@ -442,7 +453,7 @@ fn parse_adapter(el: &Element) -> Res<Adapter> {
                 None => None,
                 Some("yes") => Some(true),
                 Some("no") => Some(false),
-                Some(v) => return Err(xml_err(format!("unknown fc_host managed setting '{v}'"))),
+                Some(v) => return Err(invalid_attr("managed", "adapter", v)),
             };
             let (Some(wwnn), Some(wwpn)) = (attr("wwnn"), attr("wwpn")) else {
                 return Err(xml_err(
@@ -466,11 +477,13 @@ fn parse_adapter(el: &Element) -> Res<Adapter> {
             let name = attr("name");
             let (mut unique_id, mut address) = (None, None);
             if let Some(pa) = first(el, "parentaddr") {
-                if let Some(u) = pa.attr("unique_id") {
-                    unique_id = Some(str_to_long_uip(u, 10).ok_or_else(|| {
-                        xml_err(format!("Invalid unique_id '{u}' for parentaddr"))
-                    })?);
-                }
+                unique_id = Some(
+                    pa.attr("unique_id")
+                        .and_then(|u| str_to_long_uip(u, 10))
+                        .ok_or_else(|| {
+                            xml_err("Missing or invalid scsi adapter 'unique_id' value")
+                        })?,
+                );
                 let a = first(pa, "address")
                     .ok_or_else(|| xml_err("Missing scsi_host PCI address element"))?;
                 {
@@ -484,12 +497,12 @@ fn parse_adapter(el: &Element) -> Res<Adapter> {
             }
             if name.is_some() && address.is_some() {
                 return Err(xml_err(
-                    "Use of 'name' and 'parent_addr' attributes for adapter type 'scsi_host' is mutually exclusive",
+                    "Both 'name' and 'parent' cannot be specified for the 'scsi_host' adapter",
                 ));
             }
             if name.is_none() && address.is_none() {
                 return Err(xml_err(
-                    "Either 'name' or 'parent_addr' must be specified for the 'scsi_host' adapter",
+                    "Either 'name' or 'parent' must be specified for the 'scsi_host' adapter",
                 ));
             }
             Ok(Adapter::ScsiHost {
@@ -498,7 +511,7 @@ fn parse_adapter(el: &Element) -> Res<Adapter> {
                 address,
             })
         }
-        Some(t) => Err(xml_err(format!("Unknown pool adapter type '{t}'"))),
+        Some(t) => Err(invalid_attr("type", "adapter", t)),
     }
 }
 
@@ -573,7 +586,9 @@ impl Pool {
                             return Err(VirError::new(
                                 ErrorDomain::Xml,
                                 ErrorCode::XmlError,
-                                format!("Invalid value for attribute 'state' in element 'cow': '{v}'. Expected one of 'yes', 'no'"),
+                                format!(
+                                    "Invalid value for attribute 'state' in element 'cow': '{v}'."
+                                ),
                             ))
                         }
                     };

@@ -178,3 +178,49 @@ fn validate_repeats_the_per_type_requirements() {
         .message
         .ends_with("missing storage pool source host name"));
 }
+
+#[test]
+fn volume_size_errors_read_as_libvirts() {
+    let msg = |xml: &str| Volume::parse(xml, PoolType::Dir).unwrap_err().message;
+    assert!(
+        msg("<volume><name>v</name><capacity unit='zz'>1</capacity></volume>")
+            .ends_with("unknown suffix 'zz'")
+    );
+    assert!(
+        msg("<volume><name>v</name><capacity unit='E'>9</capacity></volume>")
+            .ends_with("value too large: 9E")
+    );
+    assert!(
+        msg("<volume><name>v</name><capacity>99999999999999999999</capacity></volume>")
+            .ends_with("malformed capacity element")
+    );
+    assert!(msg("<volume><name>v</name><capacity>1</capacity><target><clusterSize>x</clusterSize></target></volume>")
+        .ends_with("Invalid value 'x' for element or attribute './target/clusterSize'"));
+    assert!(msg("<volume><name>v</name><capacity>1</capacity><target><format type='none'/></target></volume>")
+        .ends_with("unknown volume format type none"));
+    assert!(
+        msg("<volume type='zz'><name>v</name><capacity>1</capacity></volume>")
+            .ends_with("unknown volume type 'zz'")
+    );
+}
+
+#[test]
+fn adapter_and_auth_errors_read_as_libvirts() {
+    let t = "<target><path>/m</path></target>";
+    let cases = [
+        (format!("<pool type='scsi'><name>a</name><source><adapter type='scsi_host'/></source>{t}</pool>"),
+         "Either 'name' or 'parent' must be specified for the 'scsi_host' adapter"),
+        (format!("<pool type='scsi'><name>a</name><source><adapter type='scsi_host'><parentaddr><address domain='0' bus='0' slot='1' function='0'/></parentaddr></adapter></source>{t}</pool>"),
+         "Missing or invalid scsi adapter 'unique_id' value"),
+        (format!("<pool type='scsi'><name>a</name><source><adapter type='zz'/></source>{t}</pool>"),
+         "Invalid value for attribute 'type' in element 'adapter': 'zz'."),
+        (format!("<pool type='iscsi'><name>a</name><source><host name='h'/><device path='d'/><auth username='u'><secret usage='x'/></auth></source>{t}</pool>"),
+         "storage pool missing auth type"),
+        (format!("<pool type='iscsi'><name>a</name><source><host name='h'/><device path='d'/><auth type='chap' username='u'><secret/></auth></source>{t}</pool>"),
+         "missing secret uuid or usage attribute"),
+    ];
+    for (xml, want) in cases {
+        let got = pool_err(&xml);
+        assert!(got.ends_with(want), "{xml}: {got}");
+    }
+}

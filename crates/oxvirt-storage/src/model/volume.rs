@@ -284,7 +284,10 @@ impl Volume {
             target.cluster_size = scaled(
                 &cs.text(),
                 unit,
-                "invalid value for element 'clusterSize'",
+                &format!(
+                    "Invalid value '{}' for element or attribute './target/clusterSize'",
+                    cs.text()
+                ),
                 u64::MAX,
             )?;
         }
