@@ -438,6 +438,22 @@ fn parse_auth(el: &Element) -> Res<Auth> {
     })
 }
 
+/// libvirt's `virValidateWWN`: 16 hexadecimal digits, after an optional `0x`.
+fn check_wwn(wwn: &str) -> Res<()> {
+    let digits = wwn
+        .strip_prefix("0x")
+        .or_else(|| wwn.strip_prefix("0X"))
+        .unwrap_or(wwn);
+    if digits.len() == 16 && digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(err(
+            ErrorCode::InternalError,
+            format!("Malformed wwn: {wwn}"),
+        ))
+    }
+}
+
 fn pci_part(el: &Element, name: &str) -> Res<u32> {
     let v = el.attr(name).unwrap_or("0");
     str_to_long_uip(v, 0)
@@ -460,6 +476,28 @@ fn parse_adapter(el: &Element) -> Res<Adapter> {
                     "'wwnn' and 'wwpn' must be specified for adapter type 'fchost'",
                 ));
             };
+            let mut wwns = vec![wwnn.as_str(), wwpn.as_str()];
+            wwns.extend(el.attr("parent_wwnn"));
+            wwns.extend(el.attr("parent_wwpn"));
+            for w in wwns {
+                check_wwn(w)?;
+            }
+            match (el.attr("parent_wwnn"), el.attr("parent_wwpn")) {
+                (Some(n), None) => {
+                    return Err(xml_err(format!(
+                        "when providing parent_wwnn='{n}', the parent_wwpn must also be provided"
+                    )))
+                }
+                (None, Some(p)) => {
+                    return Err(xml_err(format!(
+                        "when providing parent_wwpn='{p}', the parent_wwnn must also be provided"
+                    )))
+                }
+                _ => {}
+            }
+            if let Some(f) = el.attr("parent_fabric_wwn") {
+                check_wwn(f)?;
+            }
             Ok(Adapter::FcHost {
                 parent: attr("parent"),
                 parent_wwnn: attr("parent_wwnn"),

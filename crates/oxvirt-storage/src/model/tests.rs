@@ -218,9 +218,24 @@ fn adapter_and_auth_errors_read_as_libvirts() {
          "storage pool missing auth type"),
         (format!("<pool type='iscsi'><name>a</name><source><host name='h'/><device path='d'/><auth type='chap' username='u'><secret/></auth></source>{t}</pool>"),
          "missing secret uuid or usage attribute"),
+        (format!("<pool type='scsi'><name>a</name><source><adapter type='fc_host' wwnn='zz' wwpn='10000000c9831b4b'/></source>{t}</pool>"),
+         "Malformed wwn: zz"),
+        (format!("<pool type='scsi'><name>a</name><source><adapter type='fc_host' parent_wwnn='20000000c9831b4b' wwnn='20000000c9831b4b' wwpn='10000000c9831b4b'/></source>{t}</pool>"),
+         "when providing parent_wwnn='20000000c9831b4b', the parent_wwpn must also be provided"),
     ];
     for (xml, want) in cases {
         let got = pool_err(&xml);
         assert!(got.ends_with(want), "{xml}: {got}");
     }
+}
+
+#[test]
+fn a_wwn_may_start_with_0x() {
+    let p = Pool::parse(
+        "<pool type='scsi'><name>a</name><source><adapter type='fc_host' wwnn='0x20000000c9831b4b' wwpn='10000000c9831b4b'/></source><target><path>/m</path></target></pool>",
+    )
+    .unwrap();
+    assert!(p
+        .to_xml()
+        .contains("<adapter type='fc_host' wwnn='0x20000000c9831b4b' wwpn='10000000c9831b4b'/>"));
 }
