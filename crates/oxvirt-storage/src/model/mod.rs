@@ -24,7 +24,10 @@ pub use pool::{
     Adapter, Auth, AuthSecret, Pool, PoolSource, PoolSourceDevice, PoolSourceHost, PoolType,
     FS_NAMESPACE, RBD_NAMESPACE,
 };
-pub use volume::{CapacityRule, Volume, VolumeExtent, VolumeTarget, VolumeType, VOLUME_FEATURES};
+pub use volume::{
+    CapacityRule, FileTime, Timestamps, Volume, VolumeExtent, VolumeTarget, VolumeType,
+    VOLUME_FEATURES,
+};
 
 /// A `VIR_FROM_STORAGE` error.
 pub(crate) fn err(code: ErrorCode, msg: impl AsRef<str>) -> VirError {

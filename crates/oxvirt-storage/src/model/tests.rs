@@ -239,3 +239,38 @@ fn a_wwn_may_start_with_0x() {
         .to_xml()
         .contains("<adapter type='fc_host' wwnn='0x20000000c9831b4b' wwpn='10000000c9831b4b'/>"));
 }
+
+#[test]
+fn timestamps_are_written_as_libvirt_writes_them() {
+    let mut v = Volume::parse(
+        "<volume><name>f</name><capacity>1</capacity><target><path>/p/f</path></target></volume>",
+        PoolType::Dir,
+    )
+    .unwrap();
+    v.target.timestamps = Some(Timestamps {
+        atime: Some(FileTime {
+            sec: 1341933637,
+            nsec: 273190990,
+        }),
+        mtime: Some(FileTime {
+            sec: 1341930622,
+            nsec: 0,
+        }),
+        ctime: Some(FileTime {
+            sec: 1341930622,
+            nsec: 47245868,
+        }),
+        btime: None,
+    });
+    let xml = v.to_xml();
+    let want = "    <format type='raw'/>\n    <timestamps>\n      <atime>1341933637.273190990</atime>\n      <mtime>1341930622</mtime>\n      <ctime>1341930622.047245868</ctime>\n    </timestamps>\n  </target>\n";
+    assert!(xml.contains(want), "{xml}");
+    // Not read back, as libvirt.
+    assert_eq!(
+        Volume::parse(&xml, PoolType::Dir)
+            .unwrap()
+            .target
+            .timestamps,
+        None
+    );
+}

@@ -118,6 +118,29 @@ pub enum CapacityRule {
     Optional,
 }
 
+/// A file time of `<timestamps>`: seconds and nanoseconds since the epoch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileTime {
+    /// Whole seconds.
+    pub sec: u64,
+    /// Nanoseconds (written as nine digits after a dot when non-zero).
+    pub nsec: u32,
+}
+
+/// `<timestamps>` of a file volume: filled by the backends from `stat`, never read from a
+/// document, as libvirt. An unknown time is `None` and not written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timestamps {
+    /// `<atime>`: last access.
+    pub atime: Option<FileTime>,
+    /// `<mtime>`: last modification.
+    pub mtime: Option<FileTime>,
+    /// `<ctime>`: last status change.
+    pub ctime: Option<FileTime>,
+    /// `<btime>`: birth.
+    pub btime: Option<FileTime>,
+}
+
 /// A volume's `<target>` or `<backingStore>`: path, format, permissions and, for the
 /// target, the image options.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -129,6 +152,8 @@ pub struct VolumeTarget {
     pub format: Option<String>,
     /// `<permissions>`.
     pub perms: Perms,
+    /// `<timestamps>` (live state).
+    pub timestamps: Option<Timestamps>,
     /// `<encryption>`, kept as written.
     pub encryption: Option<Element>,
     /// `<compat>`: the qcow2 compatibility level (`1.1` when features are given).
@@ -395,6 +420,28 @@ impl Volume {
         }
         if let Some(p) = t.perms.to_element() {
             e.push(p);
+        }
+        if let Some(ts) = &t.timestamps {
+            let mut el = Element::new("timestamps");
+            for (n, v) in [
+                ("atime", ts.atime),
+                ("mtime", ts.mtime),
+                ("ctime", ts.ctime),
+                ("btime", ts.btime),
+            ] {
+                if let Some(v) = v {
+                    let text = if v.nsec == 0 {
+                        v.sec.to_string()
+                    } else {
+                        format!("{}.{:09}", v.sec, v.nsec)
+                    };
+                    el.push(Element::new(n).with_text(text));
+                }
+            }
+            if el.children.is_empty() {
+                el.children.push(Node::Verbatim(String::new()));
+            }
+            e.push(el);
         }
         if let Some(enc) = &t.encryption {
             e.push(enc.clone());
