@@ -274,3 +274,41 @@ fn timestamps_are_written_as_libvirt_writes_them() {
         None
     );
 }
+
+#[test]
+fn a_live_dir_volume_is_written_as_libvirts_vol_dumpxml() {
+    // What Debian's libvirt 9.0 answers to vol-dumpxml for a fresh 1 MiB qcow2 volume.
+    let want = "<volume type='file'>
+  <name>v1.qcow2</name>
+  <key>/tmp/oxs-pooldir/v1.qcow2</key>
+  <capacity unit='bytes'>1048576</capacity>
+  <allocation unit='bytes'>200704</allocation>
+  <physical unit='bytes'>196616</physical>
+  <target>
+    <path>/tmp/oxs-pooldir/v1.qcow2</path>
+    <format type='qcow2'/>
+    <permissions>
+      <mode>0600</mode>
+      <owner>0</owner>
+      <group>0</group>
+    </permissions>
+    <timestamps>
+      <atime>1795756256.206370993</atime>
+      <mtime>1795756256.203483656</mtime>
+      <ctime>1795756256.206310012</ctime>
+      <btime>0</btime>
+    </timestamps>
+  </target>
+</volume>
+";
+    let mut v = Volume::parse(want, PoolType::Dir).unwrap();
+    v.physical = 196616;
+    let t = |sec, nsec| Some(FileTime { sec, nsec });
+    v.target.timestamps = Some(Timestamps {
+        atime: t(1795756256, 206370993),
+        mtime: t(1795756256, 203483656),
+        ctime: t(1795756256, 206310012),
+        btime: t(0, 0),
+    });
+    assert_eq!(v.to_xml(), want);
+}
