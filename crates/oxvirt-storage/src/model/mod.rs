@@ -21,8 +21,8 @@ use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 pub use common::Perms;
 pub use pool::{
-    Adapter, Auth, AuthSecret, Pool, PoolSource, PoolSourceDevice, PoolSourceHost, PoolType,
-    FS_NAMESPACE, RBD_NAMESPACE,
+    source_element, sources_to_xml, Adapter, Auth, AuthSecret, Pool, PoolSource, PoolSourceDevice,
+    PoolSourceHost, PoolType, FS_NAMESPACE, RBD_NAMESPACE,
 };
 pub use volume::{
     CapacityRule, FileTime, Timestamps, Volume, VolumeExtent, VolumeTarget, VolumeType,

@@ -173,6 +173,9 @@ pub struct PoolSourceDevice {
     pub path: String,
     /// `part_separator='yes|no'`.
     pub part_separator: Option<bool>,
+    /// `<freeExtent start end>`s: free space on a disk pool's device (live state, filled by
+    /// the disk backend, never read from a document, as libvirt).
+    pub free_extents: Vec<(u64, u64)>,
 }
 
 /// `<secret>` of an `<auth>`: by UUID or by usage.
@@ -354,6 +357,7 @@ fn parse_source(el: &Element, t: PoolType) -> Res<PoolSource> {
         src.devices.push(PoolSourceDevice {
             path: path.to_string(),
             part_separator,
+            free_extents: Vec::new(),
         });
     }
     src.dir = child_attr(el, "dir", "path").map(|d| sanitize_path(&d));
@@ -765,83 +769,9 @@ impl Pool {
         Ok(())
     }
 
-    /// The `<source>` element as libvirt's `virStoragePoolSourceFormat` writes it (also
-    /// used for `<sources>` of a pool source discovery).
+    /// The `<source>` element as libvirt's `virStoragePoolSourceFormat` writes it.
     pub fn source_element(&self) -> Element {
-        let flags = self.pool_type.flags();
-        let src = &self.source;
-        let mut s = Element::new("source");
-        if flags & flag::HOST != 0 {
-            for h in &src.hosts {
-                let mut e = Element::new("host").with_attr("name", h.name.as_str());
-                if h.port != 0 {
-                    e.set_attr("port", h.port.to_string());
-                }
-                s.push(e);
-            }
-        }
-        if flags & flag::DEVICE != 0 {
-            for d in &src.devices {
-                let mut e = Element::new("device").with_attr("path", d.path.as_str());
-                if let Some(p) = d.part_separator {
-                    e.set_attr("part_separator", if p { "yes" } else { "no" });
-                }
-                s.push(e);
-            }
-        }
-        if flags & flag::DIR != 0 {
-            if let Some(d) = &src.dir {
-                s.push(Element::new("dir").with_attr("path", d.as_str()));
-            }
-        }
-        if flags & flag::ADAPTER != 0 {
-            if let Some(a) = &src.adapter {
-                s.push(adapter_element(a));
-            }
-        }
-        if flags & flag::NAME != 0 {
-            if let Some(n) = &src.name {
-                s.push(Element::new("name").with_text(n.as_str()));
-            }
-        }
-        if flags & flag::IQN != 0 {
-            if let Some(iqn) = &src.initiator_iqn {
-                s.push(
-                    Element::new("initiator")
-                        .with_child(Element::new("iqn").with_attr("name", iqn.as_str())),
-                );
-            }
-        }
-        if !self.pool_type.source_formats().is_empty() {
-            if let Some(f) = &src.format {
-                s.push(Element::new("format").with_attr("type", f.as_str()));
-            }
-        }
-        if let Some(a) = &src.auth {
-            let secret = match &a.secret {
-                AuthSecret::Uuid(u) => Element::new("secret").with_attr("uuid", u.to_string()),
-                AuthSecret::Usage(u) => Element::new("secret").with_attr("usage", u.as_str()),
-            };
-            s.push(
-                Element::new("auth")
-                    .with_attr("type", a.auth_type.as_str())
-                    .with_attr("username", a.username.as_str())
-                    .with_child(secret),
-            );
-        }
-        if let Some(v) = &src.protocol_ver {
-            s.push(Element::new("protocol").with_attr("ver", v.as_str()));
-        }
-        if let Some(v) = &src.vendor {
-            s.push(Element::new("vendor").with_attr("name", v.as_str()));
-        }
-        if let Some(p) = &src.product {
-            s.push(Element::new("product").with_attr("name", p.as_str()));
-        }
-        if s.children.is_empty() {
-            s.children.push(Node::Verbatim(String::new()));
-        }
-        s
+        source_element(self.pool_type, &self.source)
     }
 
     /// The document in libvirt's layout (`virStoragePoolDefFormat`).
@@ -926,6 +856,104 @@ impl Pool {
         }
         root
     }
+}
+
+/// A pool source as libvirt's `virStoragePoolSourceFormat` writes it for a pool of type
+/// `t`: only the fields the type uses.
+pub fn source_element(t: PoolType, src: &PoolSource) -> Element {
+    let flags = t.flags();
+    let mut s = Element::new("source");
+    if flags & flag::HOST != 0 {
+        for h in &src.hosts {
+            let mut e = Element::new("host").with_attr("name", h.name.as_str());
+            if h.port != 0 {
+                e.set_attr("port", h.port.to_string());
+            }
+            s.push(e);
+        }
+    }
+    if flags & flag::DEVICE != 0 {
+        for d in &src.devices {
+            let mut e = Element::new("device").with_attr("path", d.path.as_str());
+            if let Some(p) = d.part_separator {
+                e.set_attr("part_separator", if p { "yes" } else { "no" });
+            }
+            for (start, end) in &d.free_extents {
+                e.push(
+                    Element::new("freeExtent")
+                        .with_attr("start", start.to_string())
+                        .with_attr("end", end.to_string()),
+                );
+            }
+            s.push(e);
+        }
+    }
+    if flags & flag::DIR != 0 {
+        if let Some(d) = &src.dir {
+            s.push(Element::new("dir").with_attr("path", d.as_str()));
+        }
+    }
+    if flags & flag::ADAPTER != 0 {
+        if let Some(a) = &src.adapter {
+            s.push(adapter_element(a));
+        }
+    }
+    if flags & flag::NAME != 0 {
+        if let Some(n) = &src.name {
+            s.push(Element::new("name").with_text(n.as_str()));
+        }
+    }
+    if flags & flag::IQN != 0 {
+        if let Some(iqn) = &src.initiator_iqn {
+            s.push(
+                Element::new("initiator")
+                    .with_child(Element::new("iqn").with_attr("name", iqn.as_str())),
+            );
+        }
+    }
+    if !t.source_formats().is_empty() {
+        if let Some(f) = &src.format {
+            s.push(Element::new("format").with_attr("type", f.as_str()));
+        }
+    }
+    if let Some(a) = &src.auth {
+        let secret = match &a.secret {
+            AuthSecret::Uuid(u) => Element::new("secret").with_attr("uuid", u.to_string()),
+            AuthSecret::Usage(u) => Element::new("secret").with_attr("usage", u.as_str()),
+        };
+        s.push(
+            Element::new("auth")
+                .with_attr("type", a.auth_type.as_str())
+                .with_attr("username", a.username.as_str())
+                .with_child(secret),
+        );
+    }
+    if let Some(v) = &src.protocol_ver {
+        s.push(Element::new("protocol").with_attr("ver", v.as_str()));
+    }
+    if let Some(v) = &src.vendor {
+        s.push(Element::new("vendor").with_attr("name", v.as_str()));
+    }
+    if let Some(p) = &src.product {
+        s.push(Element::new("product").with_attr("name", p.as_str()));
+    }
+    if s.children.is_empty() {
+        s.children.push(Node::Verbatim(String::new()));
+    }
+    s
+}
+
+/// `<sources>`: what a pool source discovery (`virConnectFindStoragePoolSources`) answers,
+/// as libvirt's `virStoragePoolSourceListFormat` writes it.
+pub fn sources_to_xml(t: PoolType, sources: &[PoolSource]) -> String {
+    let mut root = Element::new("sources");
+    for s in sources {
+        root.push(source_element(t, s));
+    }
+    if root.children.is_empty() {
+        root.children.push(Node::Verbatim(String::new()));
+    }
+    oxvirt_xml::to_string(&root)
 }
 
 fn adapter_element(a: &Adapter) -> Element {

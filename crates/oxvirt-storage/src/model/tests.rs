@@ -312,3 +312,33 @@ fn a_live_dir_volume_is_written_as_libvirts_vol_dumpxml() {
     });
     assert_eq!(v.to_xml(), want);
 }
+
+#[test]
+fn disk_free_extents_and_source_lists_are_written_as_libvirt_writes_them() {
+    let mut p = Pool::parse(
+        "<pool type='disk'><name>sda</name><source><device path='/dev/sda'/></source><target><path>/dev</path></target></pool>",
+    )
+    .unwrap();
+    p.source.devices[0].free_extents = vec![(370137600, 567544320)];
+    let xml = p.to_xml();
+    let want = "    <device path='/dev/sda'>\n      <freeExtent start='370137600' end='567544320'/>\n    </device>\n    <format type='unknown'/>\n";
+    assert!(xml.contains(want), "{xml}");
+    let vg = PoolSource {
+        name: Some("vg0".into()),
+        format: Some("lvm2".into()),
+        devices: vec![PoolSourceDevice {
+            path: "/dev/loop0".into(),
+            part_separator: None,
+            free_extents: vec![],
+        }],
+        ..PoolSource::default()
+    };
+    assert_eq!(
+        sources_to_xml(PoolType::Logical, &[vg]),
+        "<sources>\n  <source>\n    <device path='/dev/loop0'/>\n    <name>vg0</name>\n    <format type='lvm2'/>\n  </source>\n</sources>\n"
+    );
+    assert_eq!(
+        sources_to_xml(PoolType::Logical, &[]),
+        "<sources>\n</sources>\n"
+    );
+}
