@@ -1,0 +1,279 @@
+//! The iSCSI initiator against a real target: tgt's `tgtd` on a free port with a private
+//! control port, one target with two file-backed LUNs.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use oxvirt_storage::iscsi::Session;
+use oxvirt_xml::testdata::{have, is_root, unavailable};
+
+const INITIATOR: &str = "iqn.2024-01.org.oxvirt:test-initiator";
+const MIB: u64 = 1 << 20;
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// A running `tgtd` with its target and backing files; all removed when dropped.
+struct Tgt {
+    child: Child,
+    control: String,
+    portal: SocketAddr,
+    iqn: String,
+    dir: PathBuf,
+}
+
+impl Tgt {
+    fn adm(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new("tgtadm")
+            .args(["-C", &self.control])
+            .args(args)
+            .output()
+            .map_err(|e| format!("tgtadm: {e}"))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(format!(
+                "tgtadm {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    }
+
+    /// Starts tgtd and makes a target whose LUN n is backed by a sparse file of
+    /// `sizes[n-1]` bytes that begins with `pattern(n)`.
+    fn start(sizes: &[u64]) -> Tgt {
+        let port = free_port();
+        let control = (20_000 + std::process::id() % 20_000).to_string();
+        let child = Command::new("tgtd")
+            .args(["-f", "-C", &control, "--iscsi"])
+            .arg(format!("portal=127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn tgtd");
+        let dir = std::env::temp_dir().join(format!("oxvirt-iscsi-{}", std::process::id()));
+        let tgt = Tgt {
+            child,
+            control,
+            portal: SocketAddr::from(([127, 0, 0, 1], port)),
+            iqn: format!("iqn.2024-01.org.oxvirt:tgt-{}", std::process::id()),
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tgt
+            .adm(&["--lld", "iscsi", "--op", "show", "--mode", "target"])
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "tgtd did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::fs::create_dir_all(&tgt.dir).expect("make the backing directory");
+        tgt.adm(&[
+            "--lld", "iscsi", "--op", "new", "--mode", "target", "--tid", "1", "-T", &tgt.iqn,
+        ])
+        .expect("new target");
+        for (i, size) in sizes.iter().enumerate() {
+            let lun = i + 1;
+            let path = tgt.dir.join(format!("lun{lun}.img"));
+            let file = std::fs::File::create(&path).expect("create backing file");
+            file.set_len(*size).expect("size backing file");
+            std::fs::write(&path, pattern(lun as u64)).expect("write pattern");
+            file.set_len(*size).expect("keep the size");
+            let path = path.to_string_lossy().into_owned();
+            let lun = lun.to_string();
+            tgt.adm(&[
+                "--lld",
+                "iscsi",
+                "--op",
+                "new",
+                "--mode",
+                "logicalunit",
+                "--tid",
+                "1",
+                "--lun",
+                &lun,
+                "-b",
+                &path,
+            ])
+            .expect("new logical unit");
+        }
+        tgt.adm(&[
+            "--lld", "iscsi", "--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL",
+        ])
+        .expect("bind target");
+        tgt
+    }
+}
+
+impl Drop for Tgt {
+    fn drop(&mut self) {
+        // tgtd ignores SIGTERM: take it offline, then delete the system.
+        let _ = self.adm(&[
+            "--op", "update", "--mode", "sys", "--name", "State", "-v", "offline",
+        ]);
+        let _ = self.adm(&["--op", "delete", "--mode", "system"]);
+        // With sessions served it may stay up after that: then it is killed.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                _ => {
+                    eprintln!("tgtd {} did not exit: killing it", self.child.id());
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    break;
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        // tgtd leaves its control socket behind.
+        for suffix in ["", ".lock"] {
+            let _ = std::fs::remove_file(format!("/var/run/tgtd/socket.{}{suffix}", self.control));
+        }
+    }
+}
+
+/// The first bytes of LUN `lun`'s backing file: a name, then 1000 bytes counting up.
+fn pattern(lun: u64) -> Vec<u8> {
+    let mut p = format!("OXVIRT-ISCSI-LUN{lun}:").into_bytes();
+    p.extend((0..1000u32).map(|i| (i as u64 * 7 + lun) as u8));
+    p
+}
+
+fn usable(test: &str) -> bool {
+    if !is_root() {
+        unavailable(test, "needs root for tgtd");
+        return false;
+    }
+    for program in ["tgtd", "tgtadm"] {
+        if !have(program) {
+            unavailable(test, &format!("{program} is not installed"));
+            return false;
+        }
+    }
+    true
+}
+
+#[test]
+fn tgt_discover_login_luns_read_write() {
+    if !usable("tgt_discover_login_luns_read_write") {
+        return;
+    }
+    let tgt = Tgt::start(&[64 * MIB, 100 * MIB]);
+
+    // Discovery lists the target at the portal tgtd listens on.
+    let targets = Session::discover(tgt.portal, INITIATOR).expect("discover");
+    let found = targets
+        .iter()
+        .find(|t| t.name == tgt.iqn)
+        .unwrap_or_else(|| panic!("{} not in {targets:?}", tgt.iqn));
+    assert!(
+        found
+            .portals
+            .iter()
+            .any(|p| p.address == tgt.portal.to_string()),
+        "portal {} not in {:?}",
+        tgt.portal,
+        found.portals
+    );
+
+    let started = Instant::now();
+    let mut session = Session::login(tgt.portal, INITIATOR, &tgt.iqn).expect("login");
+    eprintln!(
+        "login to {} took {} us; negotiated {:?}",
+        tgt.iqn,
+        started.elapsed().as_micros(),
+        session.negotiated()
+    );
+    assert_ne!(session.tsih(), 0);
+
+    // LUN 0 is tgt's controller; 1 and 2 are the disks.
+    assert_eq!(session.report_luns().expect("report luns"), vec![0, 1, 2]);
+    let controller = session.inquiry(0).expect("inquiry lun 0");
+    assert_eq!(controller.device_type, 0x0c, "{controller:?}");
+    let disk = session.inquiry(1).expect("inquiry lun 1");
+    assert_eq!(
+        (disk.vendor.as_str(), disk.device_type),
+        ("IET", 0),
+        "{disk:?}"
+    );
+    eprintln!("LUN 1: {disk:?}");
+    session.test_unit_ready(1).expect("test unit ready");
+
+    let cap1 = session.read_capacity(1).expect("capacity lun 1");
+    let cap2 = session.read_capacity(2).expect("capacity lun 2");
+    eprintln!(
+        "LUN 1: {cap1:?} = {} bytes; LUN 2: {cap2:?} = {} bytes",
+        cap1.bytes(),
+        cap2.bytes()
+    );
+    assert_eq!(cap1.bytes(), 64 * MIB);
+    assert_eq!(cap2.bytes(), 100 * MIB);
+
+    for lun in [1, 2] {
+        let data = session.read(lun, 0, 4).expect("read");
+        assert_eq!(data.len(), 4 * cap1.block_size as usize);
+        let want = pattern(lun);
+        assert_eq!(&data[..want.len()], &want[..], "LUN {lun}'s first bytes");
+        assert!(data[want.len()..].iter().all(|&b| b == 0));
+    }
+
+    // A write larger than the target's data segment and first burst goes through
+    // immediate data, R2Ts and Data-Out; it lands in the file and reads back.
+    let bs = cap2.block_size as usize;
+    let blob: Vec<u8> = (0..600 * 1024).map(|i: usize| (i % 251) as u8).collect();
+    let lba = 1000;
+    session.write(2, lba, &blob).expect("write");
+    let back = session
+        .read(2, lba, (blob.len() / bs) as u32)
+        .expect("read back");
+    assert!(back == blob, "read back differs");
+    let file = std::fs::read(tgt.dir.join("lun2.img")).expect("backing file");
+    let at = lba as usize * bs;
+    assert!(
+        file[at..at + blob.len()] == blob[..],
+        "backing file differs"
+    );
+
+    session.logout().expect("logout");
+
+    // A target that does not exist: the login fails and says so.
+    let err = Session::login(tgt.portal, INITIATOR, "iqn.2024-01.org.oxvirt:nope")
+        .expect_err("login to a missing target");
+    assert!(
+        err.message.contains("iqn.2024-01.org.oxvirt:nope")
+            && err.message.contains("target not found")
+            && err.message.contains(&tgt.portal.to_string()),
+        "{}",
+        err.message
+    );
+    eprintln!("{}", err.message);
+}
+
+#[test]
+fn closed_port_is_a_clear_error() {
+    let portal = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let err =
+        Session::login(portal, INITIATOR, "iqn.2024-01.org.oxvirt:any").expect_err("no target");
+    assert!(
+        err.message
+            .starts_with("internal error: Failed to connect to iSCSI target")
+            && err.message.contains(&portal.to_string()),
+        "{}",
+        err.message
+    );
+    let err = Session::discover(portal, INITIATOR).expect_err("no portal");
+    assert!(
+        err.message.contains(&format!("iSCSI portal {portal}")),
+        "{}",
+        err.message
+    );
+}
