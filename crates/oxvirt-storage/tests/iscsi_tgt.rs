@@ -117,13 +117,15 @@ impl Drop for Tgt {
             "--op", "update", "--mode", "sys", "--name", "State", "-v", "offline",
         ]);
         let _ = self.adm(&["--op", "delete", "--mode", "system"]);
-        // With sessions served it may stay up after that: then it is killed.
+        // The target's removal finishes in the background: ask again until tgtd exits,
+        // and kill it if it does not.
         let deadline = Instant::now() + Duration::from_secs(3);
         loop {
             match self.child.try_wait() {
                 Ok(Some(_)) => break,
                 Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(50))
+                    std::thread::sleep(Duration::from_millis(200));
+                    let _ = self.adm(&["--op", "delete", "--mode", "system"]);
                 }
                 _ => {
                     eprintln!("tgtd {} did not exit: killing it", self.child.id());

@@ -176,9 +176,11 @@ impl Session {
             block_sizes: HashMap::new(),
             logged_out: false,
         };
-        session
-            .negotiate(initiator)
-            .map_err(|e| error(format!("Failed to login to {what}: {e}")))?;
+        if let Err(e) = session.negotiate(initiator) {
+            // Not logged in: nothing to log out of.
+            session.logged_out = true;
+            return Err(error(format!("Failed to login to {what}: {e}")));
+        }
         Ok(session)
     }
 
