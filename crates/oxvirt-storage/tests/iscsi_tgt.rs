@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use oxvirt_storage::iscsi::Session;
+use oxvirt_storage::iscsi::{Chap, Session};
 use oxvirt_xml::testdata::{have, is_root, unavailable};
 
 const INITIATOR: &str = "iqn.2024-01.org.oxvirt:test-initiator";
@@ -64,12 +64,10 @@ impl Tgt {
             iqn: format!("iqn.2024-01.org.oxvirt:tgt-{}", std::process::id()),
             dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while tgt
-            .adm(&["--lld", "iscsi", "--op", "show", "--mode", "target"])
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "tgtd did not come up");
+        // The first start on a machine can be slow (tgtd probes RDMA).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Err(e) = tgt.adm(&["--lld", "iscsi", "--op", "show", "--mode", "target"]) {
+            assert!(Instant::now() < deadline, "tgtd did not come up: {e}");
             std::thread::sleep(Duration::from_millis(50));
         }
         std::fs::create_dir_all(&tgt.dir).expect("make the backing directory");
@@ -257,6 +255,58 @@ fn tgt_discover_login_luns_read_write() {
         "{}",
         err.message
     );
+    eprintln!("{}", err.message);
+
+    // A second target that wants CHAP: the right secret logs in, a wrong one does not,
+    // and neither does a login without CHAP.
+    let chap_iqn = format!("{}-chap", tgt.iqn);
+    tgt.adm(&[
+        "--lld", "iscsi", "--op", "new", "--mode", "target", "--tid", "2", "-T", &chap_iqn,
+    ])
+    .expect("new chap target");
+    tgt.adm(&[
+        "--lld", "iscsi", "--op", "bind", "--mode", "target", "--tid", "2", "-I", "ALL",
+    ])
+    .expect("bind chap target");
+    tgt.adm(&[
+        "--lld",
+        "iscsi",
+        "--op",
+        "new",
+        "--mode",
+        "account",
+        "--user",
+        "oxuser",
+        "--password",
+        "oxsecret-12345",
+    ])
+    .expect("new account");
+    tgt.adm(&[
+        "--lld", "iscsi", "--op", "bind", "--mode", "account", "--tid", "2", "--user", "oxuser",
+    ])
+    .expect("bind account");
+    let chap = Chap {
+        username: "oxuser".into(),
+        password: "oxsecret-12345".into(),
+    };
+    let mut session =
+        Session::login_chap(tgt.portal, INITIATOR, &chap_iqn, &chap).expect("CHAP login");
+    assert_eq!(session.report_luns().expect("report luns"), vec![0]);
+    session.logout().expect("logout");
+    let wrong = Chap {
+        password: "not-the-secret".into(),
+        ..chap
+    };
+    let err = Session::login_chap(tgt.portal, INITIATOR, &chap_iqn, &wrong)
+        .expect_err("wrong CHAP secret");
+    assert!(
+        err.message.contains("authentication failed"),
+        "{}",
+        err.message
+    );
+    eprintln!("{}", err.message);
+    let err = Session::login(tgt.portal, INITIATOR, &chap_iqn).expect_err("no CHAP");
+    assert!(err.message.contains(&chap_iqn), "{}", err.message);
     eprintln!("{}", err.message);
 }
 

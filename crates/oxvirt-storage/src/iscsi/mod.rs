@@ -8,16 +8,18 @@
 //! - [`pdu`]: PDU encoding and decoding (48-byte BHS, AHS, padded data segment; no
 //!   digests).
 //! - [`text`]: `key=value` text and SendTargets answers.
+//! - [`md5`]: MD5 and the CHAP response.
 //! - [`scsi`]: the CDBs and the parsing of their answers and of sense data.
-//! - [`Session`]: login (AuthMethod=None, operational negotiation), discovery, SCSI
-//!   commands (TEST UNIT READY, REPORT LUNS, INQUIRY, READ CAPACITY, READ/WRITE(16)),
+//! - [`Session`]: login (AuthMethod=None or CHAP with MD5, operational negotiation),
+//!   discovery, SCSI commands (TEST UNIT READY, REPORT LUNS, INQUIRY, READ CAPACITY, READ/WRITE(16)),
 //!   logout.
 
+pub mod md5;
 pub mod pdu;
 pub mod scsi;
 pub mod session;
 pub mod text;
 
 pub use scsi::{Capacity, Inquiry, Sense};
-pub use session::{Negotiated, Session};
+pub use session::{Chap, Negotiated, Session};
 pub use text::{TargetInfo, TargetPortal};

@@ -8,9 +8,27 @@ use std::time::Duration;
 
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
+use super::md5;
 use super::pdu::{encode_lun, opcode, Pdu, IMMEDIATE, RESERVED_TAG};
 use super::scsi::{self, Capacity, Inquiry, Sense};
 use super::text::{self, TargetInfo};
+
+/// CHAP credentials (libvirt's `<auth type='chap' username=...>` with its secret).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Chap {
+    /// The CHAP name (CHAP_N).
+    pub username: String,
+    /// The secret.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Chap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chap")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
 
 /// How long connecting to a portal may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -109,7 +127,7 @@ impl Session {
     /// Discovers the targets at `portal` (a discovery session with `SendTargets=All`),
     /// then logs out.
     pub fn discover(portal: SocketAddr, initiator: &str) -> Result<Vec<TargetInfo>, VirError> {
-        let mut session = Session::open(portal, initiator, None)?;
+        let mut session = Session::open(portal, initiator, None, None)?;
         let pairs = session.text_request(&[("SendTargets", "All".to_string())])?;
         session.logout()?;
         Ok(text::send_targets(&pairs))
@@ -117,7 +135,18 @@ impl Session {
 
     /// Logs in to `target` at `portal` as `initiator` (a normal session, AuthMethod=None).
     pub fn login(portal: SocketAddr, initiator: &str, target: &str) -> Result<Session, VirError> {
-        Session::open(portal, initiator, Some(target))
+        Session::open(portal, initiator, Some(target), None)
+    }
+
+    /// Logs in to `target` at `portal` as `initiator`, authenticating with CHAP (MD5)
+    /// as `chap`'s user (one-way: the target is not asked to prove itself).
+    pub fn login_chap(
+        portal: SocketAddr,
+        initiator: &str,
+        target: &str,
+        chap: &Chap,
+    ) -> Result<Session, VirError> {
+        Session::open(portal, initiator, Some(target), Some(chap))
     }
 
     /// The portal the session is connected to.
@@ -151,6 +180,7 @@ impl Session {
         portal: SocketAddr,
         initiator: &str,
         target: Option<&str>,
+        chap: Option<&Chap>,
     ) -> Result<Session, VirError> {
         let what = match target {
             Some(t) => format!("iSCSI target {t} at {portal}"),
@@ -176,7 +206,7 @@ impl Session {
             block_sizes: HashMap::new(),
             logged_out: false,
         };
-        if let Err(e) = session.negotiate(initiator) {
+        if let Err(e) = session.negotiate(initiator, chap) {
             // Not logged in: nothing to log out of.
             session.logged_out = true;
             return Err(error(format!("Failed to login to {what}: {e}")));
@@ -233,7 +263,7 @@ impl Session {
 
     /// The login phase: security stage with AuthMethod=None, then operational
     /// negotiation, then full feature phase. Partial (C bit) answers are gathered.
-    fn negotiate(&mut self, initiator: &str) -> Result<(), String> {
+    fn negotiate(&mut self, initiator: &str, chap: Option<&Chap>) -> Result<(), String> {
         let mut keys = vec![
             ("InitiatorName", initiator.to_string()),
             (
@@ -249,9 +279,15 @@ impl Session {
         if let Some(t) = &self.target {
             keys.push(("TargetName", t.clone()));
         }
-        keys.push(("AuthMethod", "None".to_string()));
+        let method = if chap.is_some() { "CHAP,None" } else { "None" };
+        keys.push(("AuthMethod", method.to_string()));
         let itt = self.next_itt();
-        let answer = self.login_exchange(itt, SECURITY, OPERATIONAL, &keys)?;
+        let mut answer = self.login_exchange(itt, SECURITY, OPERATIONAL, &keys)?;
+        if let (SECURITY, Some(chap)) = (answer.0, chap) {
+            if text::get(&answer.1, "AuthMethod") == Some("CHAP") {
+                answer = self.chap(itt, chap)?;
+            }
+        }
         let mut stage = answer.0;
         if stage == SECURITY {
             // The target wants to stay in the security stage: an authentication method
@@ -307,6 +343,29 @@ impl Session {
         Ok(())
     }
 
+    /// CHAP with MD5 (RFC 7143 12.1.3): ask for algorithm 5, answer the challenge.
+    fn chap(&mut self, itt: u32, chap: &Chap) -> Result<(u8, Vec<(String, String)>), String> {
+        let challenge =
+            self.login_exchange_t(itt, SECURITY, false, &[("CHAP_A", "5".to_string())])?;
+        let pairs = challenge.1;
+        if text::get(&pairs, "CHAP_A") != Some("5") {
+            return Err("the target does not offer CHAP with MD5".into());
+        }
+        let id: u8 = text::get(&pairs, "CHAP_I")
+            .and_then(|v| v.parse().ok())
+            .ok_or("the target sent no valid CHAP_I")?;
+        let c = text::get(&pairs, "CHAP_C")
+            .and_then(md5::from_hex)
+            .ok_or("the target sent no valid CHAP_C")?;
+        let response = md5::chap_response(id, chap.password.as_bytes(), &c);
+        let keys = [
+            ("CHAP_N", chap.username.clone()),
+            ("CHAP_R", md5::to_hex(&response)),
+        ];
+        self.login_exchange(itt, SECURITY, OPERATIONAL, &keys)
+            .map_err(|e| format!("CHAP as {}: {e}", chap.username))
+    }
+
     /// Applies the target's answers to the operational keys.
     fn settle(&mut self, pairs: &[(String, String)]) -> Result<(), String> {
         let n = &mut self.negotiated;
@@ -340,10 +399,37 @@ impl Session {
         nsg: u8,
         keys: &[(&str, String)],
     ) -> Result<(u8, Vec<(String, String)>), String> {
+        let flags = 0x80 | (csg << 2) | nsg;
+        self.login_round(itt, csg, flags, keys)
+    }
+
+    /// A login request that stays in stage `csg` (T clear), as CHAP's first step does.
+    fn login_exchange_t(
+        &mut self,
+        itt: u32,
+        csg: u8,
+        transit: bool,
+        keys: &[(&str, String)],
+    ) -> Result<(u8, Vec<(String, String)>), String> {
+        let flags = if transit {
+            0x80 | (csg << 2) | 1
+        } else {
+            csg << 2
+        };
+        self.login_round(itt, csg, flags, keys)
+    }
+
+    fn login_round(
+        &mut self,
+        itt: u32,
+        csg: u8,
+        request_flags: u8,
+        keys: &[(&str, String)],
+    ) -> Result<(u8, Vec<(String, String)>), String> {
         let mut data = text::format(keys);
         let mut gathered = Vec::new();
         loop {
-            let mut pdu = Pdu::new(opcode::LOGIN_REQUEST | IMMEDIATE, 0x80 | (csg << 2) | nsg);
+            let mut pdu = Pdu::new(opcode::LOGIN_REQUEST | IMMEDIATE, request_flags);
             let mut lun = [0u8; 8];
             lun[..6].copy_from_slice(&self.isid);
             lun[6..8].copy_from_slice(&self.tsih.to_be_bytes());
