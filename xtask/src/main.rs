@@ -98,6 +98,14 @@ const FUZZ_TARGETS: &[(&str, &[&str])] = &[
     ),
     ("uri", &["project:fuzz/seeds/uri"]),
     ("rpc_packet", &["project:fuzz/seeds/rpc"]),
+    (
+        "network_xml",
+        &[
+            "libvirt-9.0.0/network/networkxml2xmlin",
+            "libvirt-9.0.0/network/networkxml2xmlout",
+        ],
+    ),
+    ("storage_xml", &["libvirt-9.0.0/storage"]),
 ];
 
 /// Seed files larger than this are left out: libFuzzer mutates small inputs best.
