@@ -206,6 +206,16 @@ fn tgt_discover_login_luns_read_write() {
         "{disk:?}"
     );
     eprintln!("LUN 1: {disk:?}");
+    assert!(
+        disk.serial.as_deref().is_some_and(|s| !s.is_empty()),
+        "{disk:?}"
+    );
+    assert!(
+        disk.designators
+            .iter()
+            .any(|d| d.kind == 3 && !d.value.is_empty()),
+        "no NAA designator: {disk:?}"
+    );
     session.test_unit_ready(1).expect("test unit ready");
 
     let cap1 = session.read_capacity(1).expect("capacity lun 1");

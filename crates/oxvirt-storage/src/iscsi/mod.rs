@@ -20,6 +20,6 @@ pub mod scsi;
 pub mod session;
 pub mod text;
 
-pub use scsi::{Capacity, Inquiry, Sense};
+pub use scsi::{Capacity, Designator, Inquiry, Sense};
 pub use session::{Chap, Negotiated, Session};
 pub use text::{TargetInfo, TargetPortal};

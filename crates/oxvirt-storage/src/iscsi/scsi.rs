@@ -64,6 +64,49 @@ pub struct Inquiry {
     pub revision: String,
     /// Unit serial number (VPD page 0x80), when the unit has one.
     pub serial: Option<String>,
+    /// Device identification designators (VPD page 0x83), when the unit has them.
+    pub designators: Vec<Designator>,
+}
+
+/// One designator of VPD page 0x83 (SPC-4 7.8.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Designator {
+    /// The designator type (1: T10 vendor ID, 2: EUI-64, 3: NAA, 8: SCSI name string).
+    pub kind: u8,
+    /// The association (0: the logical unit, 1: the target port, 2: the target device).
+    pub association: u8,
+    /// The value: text for ASCII/UTF-8 code sets, else lower-case hex.
+    pub value: String,
+}
+
+/// The designators in VPD page 0x83 data.
+pub fn parse_designators(data: &[u8]) -> Vec<Designator> {
+    let mut out = Vec::new();
+    if data.len() < 4 || data[1] != 0x83 {
+        return out;
+    }
+    let end = (4 + usize::from(u16::from_be_bytes([data[2], data[3]]))).min(data.len());
+    let mut at = 4;
+    while at + 4 <= end {
+        let len = usize::from(data[at + 3]);
+        let Some(raw) = data.get(at + 4..at + 4 + len) else {
+            break;
+        };
+        let value = match data[at] & 0x0f {
+            2 | 3 => String::from_utf8_lossy(raw)
+                .trim_end_matches('\0')
+                .trim()
+                .to_string(),
+            _ => raw.iter().map(|b| format!("{b:02x}")).collect(),
+        };
+        out.push(Designator {
+            kind: data[at + 1] & 0x0f,
+            association: (data[at + 1] >> 4) & 0x03,
+            value,
+        });
+        at += 4 + len;
+    }
+    out
 }
 
 impl Inquiry {
@@ -82,6 +125,7 @@ impl Inquiry {
             product: field(16..32),
             revision: field(32..36),
             serial: None,
+            designators: Vec::new(),
         })
     }
 }
@@ -261,5 +305,14 @@ mod tests {
             Sense::parse(&[0x72, 0x06, 0x29, 0x00]).map(|s| s.key),
             Some(6)
         );
+        // An NAA designator (binary) and a T10 vendor ID (ASCII) of the logical unit.
+        let vpd = [
+            0, 0x83, 0, 20, 0x01, 0x03, 0, 8, 0x60, 0, 0, 0, 0, 0, 0, 1, 0x02, 0x01, 0, 4, b'I',
+            b'E', b'T', b' ',
+        ];
+        let d = parse_designators(&vpd);
+        assert_eq!(d.len(), 2);
+        assert_eq!((d[0].kind, d[0].value.as_str()), (3, "6000000000000001"));
+        assert_eq!((d[1].kind, d[1].value.as_str()), (1, "IET"));
     }
 }

@@ -710,7 +710,7 @@ impl Session {
     }
 
     /// The standard INQUIRY data of `lun`, with its unit serial number (VPD page 0x80)
-    /// when it has one.
+    /// and device identification (VPD page 0x83) when it has them.
     pub fn inquiry(&mut self, lun: u64) -> Result<Inquiry, VirError> {
         let data = self.run("inquiry", lun, &scsi::inquiry(None, 96), 96, &[])?;
         let mut inq = Inquiry::parse(&data).ok_or_else(|| {
@@ -722,6 +722,9 @@ impl Session {
         })?;
         if let Ok(vpd) = self.run("inquiry", lun, &scsi::inquiry(Some(0x80), 255), 255, &[]) {
             inq.serial = scsi::parse_serial(&vpd);
+        }
+        if let Ok(vpd) = self.run("inquiry", lun, &scsi::inquiry(Some(0x83), 255), 255, &[]) {
+            inq.designators = scsi::parse_designators(&vpd);
         }
         Ok(inq)
     }
