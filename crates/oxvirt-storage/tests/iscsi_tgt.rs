@@ -47,7 +47,8 @@ impl Tgt {
     /// `sizes[n-1]` bytes that begins with `pattern(n)`.
     fn start(sizes: &[u64]) -> Tgt {
         let port = free_port();
-        let control = (20_000 + std::process::id() % 20_000).to_string();
+        // tgtadm takes control ports up to 32767 only: keep the per-process one below.
+        let control = (1_000 + std::process::id() % 20_000).to_string();
         let child = Command::new("tgtd")
             .args(["-f", "-C", &control, "--iscsi"])
             .arg(format!("portal=127.0.0.1:{port}"))
