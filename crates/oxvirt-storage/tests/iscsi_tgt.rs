@@ -165,6 +165,7 @@ fn usable(test: &str) -> bool {
 
 #[test]
 fn tgt_discover_login_luns_read_write() {
+    let _turn = turn();
     if !usable("tgt_discover_login_luns_read_write") {
         return;
     }
@@ -321,8 +322,19 @@ fn tgt_discover_login_luns_read_write() {
     eprintln!("{}", err.message);
 }
 
+/// The tests take turns: a port found free for one must not be the one the other's tgtd
+/// listens on.
+static TURNS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    TURNS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[test]
 fn closed_port_is_a_clear_error() {
+    let _turn = turn();
     let portal = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let err =
         Session::login(portal, INITIATOR, "iqn.2024-01.org.oxvirt:any").expect_err("no target");
