@@ -3,10 +3,10 @@
 //! without, to what libvirt 9.0's pool-define writes for it); the documents of
 //! `storagepoolschemadata` are refused by libvirt, and must fail to parse or validate. Also checks that parsing what we write gives the same pool back.
 
-use std::path::{Path, PathBuf};
-
 use oxvirt_storage::model::Pool;
-use oxvirt_xml::testdata::{conformance, Tally};
+use oxvirt_xml::testdata::{
+    case_name as name_of, conformance, read_data, xml_files as cases, Tally,
+};
 
 /// The cases that must keep matching byte for byte (a floor; the list is printed).
 const MIN_MATCHED: usize = 39;
@@ -34,31 +34,6 @@ const ACCEPTED: (&str, &str) = (
 </pool>
 ",
 );
-
-/// A data file's text; the data set stores symbolic links as files holding the target path.
-fn read_data(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    if !text.contains('<') && text.trim().ends_with(".xml") {
-        let target = path.parent().unwrap_or(Path::new(".")).join(text.trim());
-        return read_data(&target);
-    }
-    text
-}
-
-fn cases(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    files.retain(|p| p.extension().is_some_and(|e| e == "xml"));
-    files.sort();
-    files
-}
-
-fn name_of(p: &Path) -> String {
-    p.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
 
 fn parse_valid(xml: &str) -> Result<Pool, String> {
     Pool::parse(xml)

@@ -87,6 +87,34 @@ impl Drop for Netns {
     }
 }
 
+/// A data file's text. libvirt's test data stores some symbolic links as files holding
+/// the target's name: those are followed.
+pub fn read_data(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    if !text.contains('<') && text.trim().ends_with(".xml") {
+        let target = path.parent().unwrap_or(Path::new(".")).join(text.trim());
+        return read_data(&target);
+    }
+    text
+}
+
+/// The `*.xml` files of a directory, sorted (none if it cannot be read).
+pub fn xml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "xml"));
+    files.sort();
+    files
+}
+
+/// A case's name: its file name without the extension.
+pub fn case_name(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// The first differing line of two texts.
 pub fn first_diff(want: &str, got: &str) -> String {
     let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
