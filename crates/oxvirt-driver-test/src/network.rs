@@ -9,7 +9,7 @@ use oxvirt_network::api::{
     flags, NetworkEventKind, NetworkEventReceiver, Result, UpdateCommand, UpdateSection,
 };
 use oxvirt_network::model::Network;
-use oxvirt_network::{NetworkDriver, NetworkEventBus, NetworkRef, Update};
+use oxvirt_network::{NetworkDriver, NetworkEvent, NetworkEventBus, NetworkRef, Update};
 use oxvirt_xml::types::Uuid;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
@@ -108,7 +108,7 @@ impl TestNetworks {
     }
 
     fn emit(&self, net: &NetworkRef, kind: NetworkEventKind) {
-        self.bus.emit(net, kind);
+        self.bus.emit(NetworkEvent::new(net, kind));
     }
 
     /// `virNetworkObjAssignDef`'s checks and bookkeeping: a definition whose UUID or name

@@ -183,39 +183,16 @@ pub struct NetworkEvent {
 /// A subscription to a driver's network events.
 pub type NetworkEventReceiver = mpsc::UnboundedReceiver<NetworkEvent>;
 
-/// Fans a network driver's events out to every subscriber.
-#[derive(Debug, Default)]
-pub struct NetworkEventBus {
-    subscribers: std::sync::Mutex<Vec<mpsc::UnboundedSender<NetworkEvent>>>,
-}
+/// Fans a network driver's events out to every subscriber (the domain drivers' bus).
+pub type NetworkEventBus = oxvirt_domain::driver::EventBus<NetworkEvent>;
 
-impl NetworkEventBus {
-    /// A bus with no subscribers.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A new subscription.
-    pub fn subscribe(&self) -> NetworkEventReceiver {
-        let (tx, rx) = mpsc::unbounded_channel();
-        self.lock().push(tx);
-        rx
-    }
-
-    /// Sends an event to every live subscriber.
-    pub fn emit(&self, network: &NetworkRef, kind: NetworkEventKind) {
-        let event = NetworkEvent {
+impl NetworkEvent {
+    /// The event `kind` about `network`.
+    pub fn new(network: &NetworkRef, kind: NetworkEventKind) -> Self {
+        NetworkEvent {
             network: network.clone(),
             kind,
-        };
-        self.lock().retain(|tx| tx.send(event.clone()).is_ok());
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<mpsc::UnboundedSender<NetworkEvent>>> {
-        // Pushing and retaining senders cannot leave the list inconsistent.
-        self.subscribers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
     }
 }
 

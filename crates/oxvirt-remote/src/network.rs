@@ -126,7 +126,7 @@ impl RemoteNetworkDriver {
             conn.set_event_sink(r.callback_id, tx);
             while let Some(msg) = rx.recv().await {
                 if let Some(event) = decode_network_event(&msg) {
-                    bus.emit(&event.network, event.kind);
+                    bus.emit(event);
                 }
             }
         });

@@ -54,7 +54,10 @@ impl NetworkDriver for Fake {
 
     async fn destroy(&self, net: &NetworkRef) -> oxvirt_network::api::Result<()> {
         *self.active.lock().unwrap() = false;
-        self.bus.emit(net, NetworkEventKind::Stopped);
+        self.bus.emit(oxvirt_network::NetworkEvent::new(
+            net,
+            NetworkEventKind::Stopped,
+        ));
         Ok(())
     }
 

@@ -318,26 +318,35 @@ impl DomainEvent {
 pub type EventReceiver = mpsc::UnboundedReceiver<DomainEvent>;
 
 /// Fans a driver's events out to every subscriber; subscribers that went away are forgotten.
-#[derive(Debug, Default)]
-pub struct EventBus {
-    subscribers: Mutex<Vec<mpsc::UnboundedSender<DomainEvent>>>,
+/// Domain events by default; other drivers (networks) use it with their own event type.
+#[derive(Debug)]
+pub struct EventBus<E = DomainEvent> {
+    subscribers: Mutex<Vec<mpsc::UnboundedSender<E>>>,
 }
 
-impl EventBus {
+impl<E> Default for EventBus<E> {
+    fn default() -> Self {
+        EventBus {
+            subscribers: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl<E: Clone> EventBus<E> {
     /// A bus with no subscribers.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// A new subscription.
-    pub fn subscribe(&self) -> EventReceiver {
+    /// A new subscription: every event emitted from now on, in order, none dropped.
+    pub fn subscribe(&self) -> mpsc::UnboundedReceiver<E> {
         let (tx, rx) = mpsc::unbounded_channel();
         self.lock().push(tx);
         rx
     }
 
     /// Sends `event` to every live subscriber.
-    pub fn emit(&self, event: DomainEvent) {
+    pub fn emit(&self, event: E) {
         self.lock().retain(|tx| tx.send(event.clone()).is_ok());
     }
 
@@ -348,7 +357,7 @@ impl EventBus {
         subs.len()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<mpsc::UnboundedSender<DomainEvent>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<mpsc::UnboundedSender<E>>> {
         // A panic while holding the lock cannot leave the list inconsistent.
         self.subscribers
             .lock()

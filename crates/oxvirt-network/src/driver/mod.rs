@@ -36,8 +36,8 @@ pub use host::{BridgePlan, Host};
 pub use system::SystemHost;
 
 use crate::api::{
-    flags, NetworkDriver, NetworkEventBus, NetworkEventKind, NetworkEventReceiver, NetworkRef,
-    Result, Update, UpdateCommand, UpdateSection,
+    flags, NetworkDriver, NetworkEvent, NetworkEventBus, NetworkEventKind, NetworkEventReceiver,
+    NetworkRef, Result, Update, UpdateCommand, UpdateSection,
 };
 use crate::firewall::{FirewallNet, FwMode};
 use crate::model::{Bridge, ForwardMode, Network};
@@ -520,7 +520,7 @@ impl BridgeDriver {
     }
 
     fn emit(&self, net: &NetworkRef, kind: NetworkEventKind) {
-        self.inner.events.emit(net, kind);
+        self.inner.events.emit(NetworkEvent::new(net, kind));
     }
 
     /// The names of the running networks (for logs).

@@ -121,21 +121,30 @@ impl NetworkDriver for Fake {
             persistent: true,
             autostart: false,
         });
-        self.bus.emit(&r, NetworkEventKind::Defined);
+        self.bus.emit(oxvirt_network::NetworkEvent::new(
+            &r,
+            NetworkEventKind::Defined,
+        ));
         Ok(r)
     }
 
     async fn create(&self, net: &NetworkRef) -> Result<()> {
         self.find(net)?;
         self.set(net, |n| n.active = true);
-        self.bus.emit(net, NetworkEventKind::Started);
+        self.bus.emit(oxvirt_network::NetworkEvent::new(
+            net,
+            NetworkEventKind::Started,
+        ));
         Ok(())
     }
 
     async fn destroy(&self, net: &NetworkRef) -> Result<()> {
         self.find(net)?;
         self.set(net, |n| n.active = false);
-        self.bus.emit(net, NetworkEventKind::Stopped);
+        self.bus.emit(oxvirt_network::NetworkEvent::new(
+            net,
+            NetworkEventKind::Stopped,
+        ));
         Ok(())
     }
 
