@@ -1,5 +1,7 @@
 //! libvirt's storage pools and volumes for oxvirt.
 //!
+//! - [`api`]: the [`api::StorageDriver`] interface the daemon, the facade and `oxvirsh`
+//!   use, with libvirt's flags, states and events.
 //! - [`model`]: the pool (`<pool>`) and volume (`<volume>`) XML: parse, validate, format in
 //!   libvirt's layout.
 //! - [`dir`]: the `dir` backend's file operations, confined to the pool's directory.
@@ -7,6 +9,7 @@
 //!   for the `iscsi-direct` backend.
 //! - [`lvm`]: the `logical` backend's LVM tool invocations and their JSON reports.
 
+pub mod api;
 pub mod dir;
 pub mod iscsi;
 pub mod lvm;

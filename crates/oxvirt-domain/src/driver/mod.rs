@@ -19,6 +19,7 @@ pub mod placement;
 pub mod ports;
 pub mod state;
 pub mod typed;
+pub mod volumes;
 
 use async_trait::async_trait;
 use oxvirt_xml::types::Uuid;
