@@ -2,7 +2,8 @@
 # /init of oxvirt's test guest (built by `cargo xtask guest`): Debian's cloud kernel plus
 # busybox. Prints OXVIRT-GUEST-READY once userspace runs, turns itself off on the ACPI power
 # button (QMP system_powerdown), and reports its disks on the serial console at boot and
-# whenever the set changes, as `OXVIRT-DISKS: vda vdb`.
+# whenever the set changes, as `OXVIRT-DISKS: vda vdb`, followed by their sizes in
+# 512-byte sectors, as `OXVIRT-DISK-SIZES: vda=131072 vdb=204800`.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 
 mount -t proc proc /proc
@@ -71,14 +72,20 @@ done
 last=""
 while :; do
     line="OXVIRT-DISKS:"
+    sizes="OXVIRT-DISK-SIZES:"
     for d in $(ls /sys/block); do
         case "$d" in
             loop* | ram* | zram*) ;;
-            *) line="$line $d" ;;
+            *)
+                line="$line $d"
+                sizes="$sizes $d=$(cat /sys/block/$d/size)"
+                ;;
         esac
     done
     if [ "$line" != "$last" ]; then
         echo "$line"
+        # The sizes in 512-byte sectors, as /sys/block/*/size gives them.
+        echo "$sizes"
         last="$line"
     fi
     sleep 1
