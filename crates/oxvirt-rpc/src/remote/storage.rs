@@ -226,3 +226,491 @@ pub struct StoragePoolListAllVolumesRet {
     /// How many objects matched.
     pub ret: u32,
 }
+
+/// `remote_connect_num_of_storage_pools_ret`: the result of procedure 71 (`REMOTE_PROC_CONNECT_NUM_OF_STORAGE_POOLS`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct ConnectNumOfStoragePoolsRet {
+    /// How many pools are active.
+    pub num: i32,
+}
+
+/// `remote_connect_list_storage_pools_args`: the arguments of procedure 72 (`REMOTE_PROC_CONNECT_LIST_STORAGE_POOLS`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct ConnectListStoragePoolsArgs {
+    /// The most names to return.
+    pub maxnames: i32,
+}
+
+/// `remote_connect_list_storage_pools_ret`: the result of procedure 72 (`REMOTE_PROC_CONNECT_LIST_STORAGE_POOLS`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct ConnectListStoragePoolsRet {
+    /// The active pools' names.
+    #[xdr(max = crate::remote::STORAGE_POOL_LIST_MAX)]
+    pub names: Vec<String>,
+}
+
+/// `remote_connect_num_of_defined_storage_pools_ret`: the result of procedure 73 (`REMOTE_PROC_CONNECT_NUM_OF_DEFINED_STORAGE_POOLS`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct ConnectNumOfDefinedStoragePoolsRet {
+    /// How many pools are inactive.
+    pub num: i32,
+}
+
+/// `remote_connect_list_defined_storage_pools_args`: the arguments of procedure 74 (`REMOTE_PROC_CONNECT_LIST_DEFINED_STORAGE_POOLS`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct ConnectListDefinedStoragePoolsArgs {
+    /// The most names to return.
+    pub maxnames: i32,
+}
+
+/// `remote_connect_list_defined_storage_pools_ret`: the result of procedure 74 (`REMOTE_PROC_CONNECT_LIST_DEFINED_STORAGE_POOLS`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct ConnectListDefinedStoragePoolsRet {
+    /// The inactive pools' names.
+    #[xdr(max = crate::remote::STORAGE_POOL_LIST_MAX)]
+    pub names: Vec<String>,
+}
+
+/// `remote_connect_find_storage_pool_sources_args`: the arguments of procedure 75 (`REMOTE_PROC_CONNECT_FIND_STORAGE_POOL_SOURCES`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct ConnectFindStoragePoolSourcesArgs {
+    /// The pool type (`"logical"`).
+    pub r#type: String,
+    /// `srcSpec`: a `<source>` document naming where to look, if any.
+    pub src_spec: Option<String>,
+    /// The call's flags (libvirt's `unsigned int flags`).
+    pub flags: u32,
+}
+
+/// `remote_connect_find_storage_pool_sources_ret`: the result of procedure 75 (`REMOTE_PROC_CONNECT_FIND_STORAGE_POOL_SOURCES`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct ConnectFindStoragePoolSourcesRet {
+    /// The `<sources>` document.
+    pub xml: String,
+}
+
+/// `remote_storage_pool_create_xml_args`: the arguments of procedure 76 (`REMOTE_PROC_STORAGE_POOL_CREATE_XML`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StoragePoolCreateXmlArgs {
+    /// The XML document.
+    pub xml: String,
+    /// The call's flags (libvirt's `unsigned int flags`).
+    pub flags: u32,
+}
+
+/// `remote_storage_pool_create_xml_ret`: the result of procedure 76 (`REMOTE_PROC_STORAGE_POOL_CREATE_XML`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StoragePoolCreateXmlRet {
+    /// The storage pool.
+    pub pool: NonnullStoragePool,
+}
+
+/// `remote_storage_pool_build_args`: the arguments of procedure 79 (`REMOTE_PROC_STORAGE_POOL_BUILD`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StoragePoolBuildArgs {
+    /// The storage pool.
+    pub pool: NonnullStoragePool,
+    /// The call's flags (libvirt's `unsigned int flags`).
+    pub flags: u32,
+}
+
+/// `remote_storage_pool_destroy_args`: the arguments of procedure 80 (`REMOTE_PROC_STORAGE_POOL_DESTROY`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StoragePoolDestroyArgs {
+    /// The storage pool.
+    pub pool: NonnullStoragePool,
+}
+
+/// `remote_storage_pool_delete_args`: the arguments of procedure 81 (`REMOTE_PROC_STORAGE_POOL_DELETE`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StoragePoolDeleteArgs {
+    /// The storage pool.
+    pub pool: NonnullStoragePool,
+    /// The call's flags (libvirt's `unsigned int flags`).
+    pub flags: u32,
+}
+
+/// `remote_storage_pool_undefine_args`: the arguments of procedure 82 (`REMOTE_PROC_STORAGE_POOL_UNDEFINE`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StoragePoolUndefineArgs {
+    /// The storage pool.
+    pub pool: NonnullStoragePool,
+}
+
+/// `remote_storage_pool_refresh_args`: the arguments of procedure 83 (`REMOTE_PROC_STORAGE_POOL_REFRESH`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StoragePoolRefreshArgs {
+    /// The storage pool.
+    pub pool: NonnullStoragePool,
+    /// The call's flags (libvirt's `unsigned int flags`).
+    pub flags: u32,
+}
+
+/// `remote_storage_pool_get_xml_desc_args`: the arguments of procedure 88 (`REMOTE_PROC_STORAGE_POOL_GET_XML_DESC`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StoragePoolGetXmlDescArgs {
+    /// The storage pool.
+    pub pool: NonnullStoragePool,
+    /// The call's flags (libvirt's `unsigned int flags`).
+    pub flags: u32,
+}
+
+/// `remote_storage_pool_get_xml_desc_ret`: the result of procedure 88 (`REMOTE_PROC_STORAGE_POOL_GET_XML_DESC`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StoragePoolGetXmlDescRet {
+    /// The XML document.
+    pub xml: String,
+}
+
+/// `remote_storage_pool_set_autostart_args`: the arguments of procedure 90 (`REMOTE_PROC_STORAGE_POOL_SET_AUTOSTART`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StoragePoolSetAutostartArgs {
+    /// The storage pool.
+    pub pool: NonnullStoragePool,
+    /// 1 to start the pool with the daemon, 0 not to.
+    pub autostart: i32,
+}
+
+/// `remote_storage_pool_num_of_volumes_args`: the arguments of procedure 91 (`REMOTE_PROC_STORAGE_POOL_NUM_OF_VOLUMES`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StoragePoolNumOfVolumesArgs {
+    /// The storage pool.
+    pub pool: NonnullStoragePool,
+}
+
+/// `remote_storage_pool_num_of_volumes_ret`: the result of procedure 91 (`REMOTE_PROC_STORAGE_POOL_NUM_OF_VOLUMES`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StoragePoolNumOfVolumesRet {
+    /// How many volumes the pool holds.
+    pub num: i32,
+}
+
+/// `remote_storage_pool_list_volumes_args`: the arguments of procedure 92 (`REMOTE_PROC_STORAGE_POOL_LIST_VOLUMES`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StoragePoolListVolumesArgs {
+    /// The storage pool.
+    pub pool: NonnullStoragePool,
+    /// The most names to return.
+    pub maxnames: i32,
+}
+
+/// `remote_storage_pool_list_volumes_ret`: the result of procedure 92 (`REMOTE_PROC_STORAGE_POOL_LIST_VOLUMES`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StoragePoolListVolumesRet {
+    /// The volumes' names.
+    #[xdr(max = crate::remote::STORAGE_VOL_LIST_MAX)]
+    pub names: Vec<String>,
+}
+
+/// `remote_storage_vol_get_info_args`: the arguments of procedure 98 (`REMOTE_PROC_STORAGE_VOL_GET_INFO`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StorageVolGetInfoArgs {
+    /// The storage volume.
+    pub vol: NonnullStorageVol,
+}
+
+/// `remote_storage_vol_get_info_ret`: the result of procedure 98 (`REMOTE_PROC_STORAGE_VOL_GET_INFO`), also that of 378
+/// (`REMOTE_PROC_STORAGE_VOL_GET_INFO_FLAGS`, `remote_storage_vol_get_info_flags_ret`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StorageVolGetInfoRet {
+    /// `virStorageVolType` (XDR `char`: one word).
+    pub r#type: i8,
+    /// Logical size in bytes.
+    pub capacity: u64,
+    /// Bytes allocated.
+    pub allocation: u64,
+}
+
+/// `remote_storage_vol_get_xml_desc_args`: the arguments of procedure 99 (`REMOTE_PROC_STORAGE_VOL_GET_XML_DESC`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StorageVolGetXmlDescArgs {
+    /// The storage volume.
+    pub vol: NonnullStorageVol,
+    /// The call's flags (libvirt's `unsigned int flags`).
+    pub flags: u32,
+}
+
+/// `remote_storage_vol_get_xml_desc_ret`: the result of procedure 99 (`REMOTE_PROC_STORAGE_VOL_GET_XML_DESC`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StorageVolGetXmlDescRet {
+    /// The XML document.
+    pub xml: String,
+}
+
+/// `remote_storage_vol_create_xml_from_args`: the arguments of procedure 125 (`REMOTE_PROC_STORAGE_VOL_CREATE_XML_FROM`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StorageVolCreateXmlFromArgs {
+    /// The storage pool.
+    pub pool: NonnullStoragePool,
+    /// The XML document.
+    pub xml: String,
+    /// The volume whose content the new one gets.
+    pub clonevol: NonnullStorageVol,
+    /// The call's flags (libvirt's `unsigned int flags`).
+    pub flags: u32,
+}
+
+/// `remote_storage_vol_create_xml_from_ret`: the result of procedure 125 (`REMOTE_PROC_STORAGE_VOL_CREATE_XML_FROM`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StorageVolCreateXmlFromRet {
+    /// The storage volume.
+    pub vol: NonnullStorageVol,
+}
+
+/// `remote_storage_pool_is_persistent_args`: the arguments of procedure 155 (`REMOTE_PROC_STORAGE_POOL_IS_PERSISTENT`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StoragePoolIsPersistentArgs {
+    /// The storage pool.
+    pub pool: NonnullStoragePool,
+}
+
+/// `remote_storage_pool_is_persistent_ret`: the result of procedure 155 (`REMOTE_PROC_STORAGE_POOL_IS_PERSISTENT`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StoragePoolIsPersistentRet {
+    /// 1 when persistent, else 0.
+    pub persistent: i32,
+}
+
+/// `remote_storage_vol_wipe_args`: the arguments of procedure 165 (`REMOTE_PROC_STORAGE_VOL_WIPE`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StorageVolWipeArgs {
+    /// The storage volume.
+    pub vol: NonnullStorageVol,
+    /// The call's flags (libvirt's `unsigned int flags`).
+    pub flags: u32,
+}
+
+/// `remote_storage_vol_upload_args`: the arguments of procedure 208 (`REMOTE_PROC_STORAGE_VOL_UPLOAD`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StorageVolUploadArgs {
+    /// The storage volume.
+    pub vol: NonnullStorageVol,
+    /// Where in the volume the data goes.
+    pub offset: u64,
+    /// The most bytes to write (0: no limit).
+    pub length: u64,
+    /// The call's flags (libvirt's `unsigned int flags`).
+    pub flags: u32,
+}
+
+/// `remote_storage_vol_download_args`: the arguments of procedure 209 (`REMOTE_PROC_STORAGE_VOL_DOWNLOAD`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StorageVolDownloadArgs {
+    /// The storage volume.
+    pub vol: NonnullStorageVol,
+    /// Where in the volume the data starts.
+    pub offset: u64,
+    /// How many bytes (0: to the end).
+    pub length: u64,
+    /// The call's flags (libvirt's `unsigned int flags`).
+    pub flags: u32,
+}
+
+/// `remote_storage_vol_wipe_pattern_args`: the arguments of procedure 259 (`REMOTE_PROC_STORAGE_VOL_WIPE_PATTERN`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StorageVolWipePatternArgs {
+    /// The storage volume.
+    pub vol: NonnullStorageVol,
+    /// `virStorageVolWipeAlgorithm`.
+    pub algorithm: u32,
+    /// The call's flags (libvirt's `unsigned int flags`).
+    pub flags: u32,
+}
+
+/// `remote_storage_vol_resize_args`: the arguments of procedure 260 (`REMOTE_PROC_STORAGE_VOL_RESIZE`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StorageVolResizeArgs {
+    /// The storage volume.
+    pub vol: NonnullStorageVol,
+    /// The new capacity (or the change, with `VIR_STORAGE_VOL_RESIZE_DELTA`).
+    pub capacity: u64,
+    /// The call's flags (libvirt's `unsigned int flags`).
+    pub flags: u32,
+}
+
+/// `remote_storage_vol_get_info_flags_args`: the arguments of procedure 378 (`REMOTE_PROC_STORAGE_VOL_GET_INFO_FLAGS`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StorageVolGetInfoFlagsArgs {
+    /// The storage volume.
+    pub vol: NonnullStorageVol,
+    /// The call's flags (libvirt's `unsigned int flags`).
+    pub flags: u32,
+}
+
+/// `remote_storage_pool_lookup_by_target_path_args`: the arguments of procedure 391 (`REMOTE_PROC_STORAGE_POOL_LOOKUP_BY_TARGET_PATH`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StoragePoolLookupByTargetPathArgs {
+    /// The pool's target path.
+    pub path: String,
+}
+
+/// `remote_storage_pool_lookup_by_target_path_ret`: the result of procedure 391 (`REMOTE_PROC_STORAGE_POOL_LOOKUP_BY_TARGET_PATH`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StoragePoolLookupByTargetPathRet {
+    /// The storage pool.
+    pub pool: NonnullStoragePool,
+}
+
+/// `remote_storage_vol_get_info_flags_ret`: the result of procedure 378, the same as 98's.
+pub type StorageVolGetInfoFlagsRet = StorageVolGetInfoRet;
+
+/// `VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE`.
+pub const STORAGE_POOL_EVENT_ID_LIFECYCLE: i32 = 0;
+/// `VIR_STORAGE_POOL_EVENT_ID_REFRESH`.
+pub const STORAGE_POOL_EVENT_ID_REFRESH: i32 = 1;
+
+/// `remote_storage_pool_event_lifecycle_msg`: procedure 370
+/// (`REMOTE_PROC_STORAGE_POOL_EVENT_LIFECYCLE`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StoragePoolEventLifecycleMsg {
+    /// The id CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY returned.
+    pub callback_id: i32,
+    /// The pool.
+    pub pool: NonnullStoragePool,
+    /// `virStoragePoolEventLifecycleType`.
+    pub event: i32,
+    /// Always 0 in libvirt 9.0.
+    pub detail: i32,
+}
+
+/// `remote_storage_pool_event_refresh_msg`: procedure 373
+/// (`REMOTE_PROC_STORAGE_POOL_EVENT_REFRESH`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct StoragePoolEventRefreshMsg {
+    /// The id CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY returned.
+    pub callback_id: i32,
+    /// The pool.
+    pub pool: NonnullStoragePool,
+}
+
+/// `virNetStreamHole` (virnetprotocol.x): the payload of a STREAM_HOLE packet (message
+/// type 6, status CONTINUE) in a sparse stream: that many bytes read as zeroes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Xdr)]
+pub struct StreamHole {
+    /// The hole's length in bytes (XDR `hyper`).
+    pub length: i64,
+    /// No flag is defined: 0.
+    pub flags: u32,
+}
+
+/// A STREAM_HOLE packet of `length` bytes for the stream opened by `call`, as libvirt's
+/// `virNetServerProgramSendStreamHole` and `virNetClientStreamSendHole` send it.
+pub fn stream_hole(call: &crate::packet::Header, length: u64) -> crate::packet::Packet {
+    crate::packet::Packet::new(
+        crate::packet::Header {
+            kind: crate::packet::MessageType::StreamHole,
+            status: crate::packet::MessageStatus::Continue,
+            ..*call
+        },
+        crate::xdr::encode_to_vec(&StreamHole {
+            length: i64::try_from(length).unwrap_or(i64::MAX),
+            flags: 0,
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::{Header, MessageStatus, MessageType, PROGRAM_REMOTE};
+    use crate::xdr::{decode_from, encode_to_vec};
+
+    fn pool() -> NonnullStoragePool {
+        NonnullStoragePool {
+            name: "p".into(),
+            uuid: [3; 16],
+        }
+    }
+
+    fn vol() -> NonnullStorageVol {
+        NonnullStorageVol {
+            pool: "p".into(),
+            name: "v".into(),
+            key: "/k".into(),
+        }
+    }
+
+    #[test]
+    fn vol_info_type_is_one_word_then_hypers() {
+        let r = StorageVolGetInfoRet {
+            r#type: 1,
+            capacity: 1 << 33,
+            allocation: 5,
+        };
+        let bytes = encode_to_vec(&r);
+        assert_eq!(
+            bytes,
+            vec![0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5]
+        );
+        assert_eq!(decode_from::<StorageVolGetInfoRet>(&bytes), Ok(r));
+    }
+
+    #[test]
+    fn transfer_and_create_from_args_keep_libvirts_order() {
+        let a = StorageVolUploadArgs {
+            vol: vol(),
+            offset: 7,
+            length: 9,
+            flags: 1,
+        };
+        let bytes = encode_to_vec(&a);
+        // pool "p", name "v", key "/k" (3 strings of one padded word each plus lengths).
+        assert_eq!(bytes.len(), 24 + 8 + 8 + 4);
+        assert_eq!(
+            &bytes[24..],
+            &[0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 1]
+        );
+        assert_eq!(decode_from::<StorageVolUploadArgs>(&bytes), Ok(a));
+        let c = StorageVolCreateXmlFromArgs {
+            pool: pool(),
+            xml: "<volume/>".into(),
+            clonevol: vol(),
+            flags: 0,
+        };
+        assert_eq!(
+            decode_from::<StorageVolCreateXmlFromArgs>(&encode_to_vec(&c)),
+            Ok(c)
+        );
+        let f = ConnectFindStoragePoolSourcesArgs {
+            r#type: "logical".into(),
+            src_spec: None,
+            flags: 0,
+        };
+        let bytes = encode_to_vec(&f);
+        assert_eq!(&bytes[12..], &[0, 0, 0, 0, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn events_and_holes() {
+        let m = StoragePoolEventLifecycleMsg {
+            callback_id: 4,
+            pool: pool(),
+            event: 2,
+            detail: 0,
+        };
+        let bytes = encode_to_vec(&m);
+        assert_eq!(&bytes[..4], &[0, 0, 0, 4]);
+        assert_eq!(decode_from::<StoragePoolEventLifecycleMsg>(&bytes), Ok(m));
+        let r = StoragePoolEventRefreshMsg {
+            callback_id: 1,
+            pool: pool(),
+        };
+        assert_eq!(encode_to_vec(&r).len(), 4 + 8 + 16);
+        let call = Header {
+            prog: PROGRAM_REMOTE,
+            vers: 1,
+            procedure: 208,
+            kind: MessageType::Call,
+            serial: 3,
+            status: MessageStatus::Ok,
+        };
+        let p = stream_hole(&call, 1 << 32);
+        assert_eq!(
+            (p.header.kind, p.header.status, p.header.serial),
+            (MessageType::StreamHole, MessageStatus::Continue, 3)
+        );
+        assert_eq!(p.payload, vec![0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let h: StreamHole = decode_from(&p.payload).unwrap();
+        assert_eq!(h.length, 1 << 32);
+    }
+}
