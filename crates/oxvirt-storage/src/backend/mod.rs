@@ -7,6 +7,11 @@
 //! given, and what it finds is returned ([`Refreshed`]), so a daemon restart loses
 //! nothing. Errors are libvirt's (`VIR_FROM_STORAGE`, its codes and messages).
 
+mod device;
+pub mod iscsi;
+pub mod iscsi_direct;
+pub mod logical;
+
 use std::io::{Read, Write};
 
 use oxvirt_xml::VirError;
