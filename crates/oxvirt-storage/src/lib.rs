@@ -8,11 +8,13 @@
 //! - [`dir`]: the `dir` backend's file operations, confined to the pool's directory.
 //! - [`iscsi`]: a userspace iSCSI initiator (login, SendTargets discovery, SCSI commands)
 //!   for the `iscsi-direct` backend.
+//! - [`driver`]: the storage driver of `qemu:///system` ([`driver::PoolDriver`]).
 //! - [`lvm`]: the `logical` backend's LVM tool invocations and their JSON reports.
 
 pub mod api;
 pub mod backend;
 pub mod dir;
+pub mod driver;
 pub mod iscsi;
 pub mod lvm;
 pub mod model;

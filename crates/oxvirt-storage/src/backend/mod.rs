@@ -8,6 +8,8 @@
 //! nothing. Errors are libvirt's (`VIR_FROM_STORAGE`, its codes and messages).
 
 mod device;
+pub mod dir;
+pub mod fs;
 pub mod iscsi;
 pub mod iscsi_direct;
 pub mod logical;

@@ -1,0 +1,363 @@
+//! The driver's pool bookkeeping on scratch directories with the `dir` backend: libvirt's
+//! checks and messages, events, persistence across a reopen, autostart, transient pools.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::*;
+use crate::api::{PoolEventWhat, StorageDriver};
+
+/// `root/{state,run,pools}`, removed on drop.
+struct Scratch {
+    root: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let root = std::env::temp_dir().join(format!(
+            "oxvirt-pooldrv-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("pools")).expect("scratch");
+        Scratch { root }
+    }
+
+    fn config(&self) -> StorageConfig {
+        StorageConfig::under(&self.root.join("state"), &self.root.join("run"))
+    }
+
+    fn target(&self, name: &str) -> String {
+        self.root.join("pools").join(name).display().to_string()
+    }
+
+    fn dir_xml(&self, name: &str) -> String {
+        format!(
+            "<pool type='dir'><name>{name}</name><target><path>{}</path></target></pool>",
+            self.target(name)
+        )
+    }
+
+    async fn open(&self) -> PoolDriver {
+        PoolDriver::open(self.config()).await.expect("open driver")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn lifecycle(rx: &mut PoolEventReceiver) -> Vec<(String, PoolEventWhat)> {
+    let mut out = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        out.push((e.pool.name, e.what));
+    }
+    out
+}
+
+fn life(name: &str, k: PoolEventKind) -> (String, PoolEventWhat) {
+    (name.to_string(), PoolEventWhat::Lifecycle(k))
+}
+
+#[tokio::test]
+async fn pool_lifecycle_events_and_messages() {
+    let s = Scratch::new();
+    let drv = s.open().await;
+    let mut rx = drv.subscribe();
+    let p = drv
+        .pool_define_xml(&s.dir_xml("p1"), 0)
+        .await
+        .expect("define");
+    assert!(!drv.pool_is_active(&p).await.expect("active"));
+    assert!(drv.pool_is_persistent(&p).await.expect("persistent"));
+    assert_eq!(drv.pool_lookup_by_name("p1").await.expect("by name"), p);
+    assert_eq!(drv.pool_lookup_by_uuid(&p.uuid).await.expect("uuid"), p);
+
+    let e = drv.pool_list_volumes(&p).await.expect_err("not active");
+    assert_eq!(e.code, ErrorCode::OperationInvalid);
+    assert_eq!(
+        e.message,
+        "Requested operation is not valid: storage pool 'p1' is not active"
+    );
+    let e = drv.pool_create(&p, 0).await.expect_err("no directory yet");
+    assert!(e.message.contains("cannot open directory"), "{}", e.message);
+    drv.pool_build(&p, 0).await.expect("build");
+    assert!(std::path::Path::new(&s.target("p1")).is_dir());
+    drv.pool_create(&p, 0).await.expect("start");
+    let e = drv.pool_create(&p, 0).await.expect_err("twice");
+    assert_eq!(
+        e.message,
+        "Requested operation is not valid: storage pool 'p1' is already active"
+    );
+    let e = drv.pool_build(&p, 0).await.expect_err("build while active");
+    assert_eq!(e.code, ErrorCode::OperationInvalid);
+    let info = drv.pool_info(&p).await.expect("info");
+    assert_eq!(info.state, PoolState::Running);
+    assert!(info.capacity > 0 && info.available > 0);
+    let xml = drv.pool_xml_desc(&p, 0).await.expect("xml");
+    assert!(
+        xml.contains(&format!(
+            "<capacity unit='bytes'>{}</capacity>",
+            info.capacity
+        )),
+        "{xml}"
+    );
+    let inactive = drv
+        .pool_xml_desc(&p, flags::xml::INACTIVE)
+        .await
+        .expect("xml");
+    assert!(inactive.contains("<name>p1</name>"));
+    drv.pool_refresh(&p, 0).await.expect("refresh");
+    let e = drv.pool_undefine(&p).await.expect_err("active");
+    assert_eq!(
+        e.message,
+        "Requested operation is not valid: storage pool 'p1' is still active"
+    );
+    let e = drv.pool_delete(&p, 0).await.expect_err("active");
+    assert_eq!(e.code, ErrorCode::OperationInvalid);
+    drv.pool_destroy(&p).await.expect("destroy");
+    let e = drv.pool_destroy(&p).await.expect_err("twice");
+    assert_eq!(
+        e.message,
+        "Requested operation is not valid: storage pool 'p1' is not active"
+    );
+    assert_eq!(
+        drv.pool_info(&p).await.expect("info").state,
+        PoolState::Inactive
+    );
+    drv.pool_delete(&p, 0).await.expect("delete");
+    assert!(!std::path::Path::new(&s.target("p1")).exists());
+    drv.pool_undefine(&p).await.expect("undefine");
+    let e = drv.pool_lookup_by_name("p1").await.expect_err("gone");
+    assert_eq!(e.code, ErrorCode::NoStoragePool);
+    assert_eq!(
+        e.message,
+        "Storage pool not found: no storage pool with matching name 'p1'"
+    );
+    let e = drv.pool_info(&p).await.expect_err("gone");
+    assert_eq!(e.code, ErrorCode::NoStoragePool);
+    assert_eq!(
+        lifecycle(&mut rx),
+        vec![
+            life("p1", PoolEventKind::Defined),
+            life("p1", PoolEventKind::Created),
+            life("p1", PoolEventKind::Started),
+            ("p1".to_string(), PoolEventWhat::Refresh),
+            life("p1", PoolEventKind::Stopped),
+            life("p1", PoolEventKind::Deleted),
+            life("p1", PoolEventKind::Undefined),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn duplicates_and_conflicts() {
+    let s = Scratch::new();
+    let drv = s.open().await;
+    let p = drv
+        .pool_define_xml(&s.dir_xml("a"), 0)
+        .await
+        .expect("define");
+    // Redefining the same pool is allowed.
+    drv.pool_define_xml(
+        &s.dir_xml("a").replace(
+            "<name>a</name>",
+            &format!("<name>a</name><uuid>{}</uuid>", p.uuid),
+        ),
+        0,
+    )
+    .await
+    .expect("redefine");
+    let same_uuid = format!(
+        "<pool type='dir'><name>b</name><uuid>{}</uuid><target><path>/x/b</path></target></pool>",
+        p.uuid
+    );
+    let e = drv.pool_define_xml(&same_uuid, 0).await.expect_err("uuid");
+    assert_eq!(e.code, ErrorCode::OperationFailed);
+    assert_eq!(
+        e.message,
+        format!(
+            "operation failed: pool 'a' is already defined with uuid {}",
+            p.uuid
+        )
+    );
+    let e = drv
+        .pool_define_xml(
+            "<pool type='dir'><name>a</name><target><path>/x/a2</path></target></pool>",
+            0,
+        )
+        .await
+        .expect_err("name");
+    assert_eq!(
+        e.message,
+        format!(
+            "operation failed: pool 'a' already exists with uuid {}",
+            p.uuid
+        )
+    );
+    let conflict = format!(
+        "<pool type='dir'><name>c</name><target><path>{}</path></target></pool>",
+        s.target("a")
+    );
+    let e = drv.pool_define_xml(&conflict, 0).await.expect_err("source");
+    assert_eq!(
+        e.message,
+        "operation failed: Storage source conflict with pool: 'a'"
+    );
+    let e = drv.pool_create_xml(&conflict, 0).await.expect_err("source");
+    assert_eq!(e.code, ErrorCode::OperationFailed);
+}
+
+#[tokio::test]
+async fn missing_backend() {
+    let s = Scratch::new();
+    let drv = s.open().await;
+    let xml = "<pool type='logical'><name>vg0</name><source><name>vg0</name></source><target><path>/dev/vg0</path></target></pool>";
+    let p = drv.pool_define_xml(xml, 0).await.expect("define works");
+    let e = drv.pool_create(&p, 0).await.expect_err("no backend");
+    assert_eq!(e.code, ErrorCode::InternalError);
+    assert_eq!(
+        e.message,
+        "internal error: missing backend for pool type 3 (logical)"
+    );
+    let e = drv
+        .pool_create_xml(&xml.replace("vg0", "vg1"), 0)
+        .await
+        .expect_err("no backend");
+    assert_eq!(e.code, ErrorCode::InternalError);
+    assert!(drv.pool_lookup_by_name("vg1").await.is_err());
+}
+
+#[tokio::test]
+async fn transient_pools() {
+    let s = Scratch::new();
+    let drv = s.open().await;
+    let mut rx = drv.subscribe();
+    let p = drv
+        .pool_create_xml(&s.dir_xml("t"), flags::create::WITH_BUILD)
+        .await
+        .expect("create");
+    assert!(drv.pool_is_active(&p).await.expect("active"));
+    assert!(!drv.pool_is_persistent(&p).await.expect("persistent"));
+    let e = drv
+        .pool_set_autostart(&p, true)
+        .await
+        .expect_err("transient");
+    assert_eq!(
+        e.message,
+        "internal error: cannot set autostart for transient pool"
+    );
+    let e = drv
+        .pool_create_xml(
+            &s.dir_xml("t2"),
+            flags::create::WITH_BUILD_OVERWRITE | flags::create::WITH_BUILD_NO_OVERWRITE,
+        )
+        .await
+        .expect_err("exclusive");
+    assert_eq!(e.code, ErrorCode::InvalidArg);
+    // A restart keeps the transient pool running.
+    drop(drv);
+    let drv = s.open().await;
+    assert!(drv.pool_is_active(&p).await.expect("still there"));
+    drv.pool_destroy(&p).await.expect("destroy");
+    assert_eq!(
+        drv.pool_lookup_by_name("t").await.expect_err("gone").code,
+        ErrorCode::NoStoragePool
+    );
+    assert_eq!(
+        lifecycle(&mut rx),
+        vec![life("t", PoolEventKind::Started)],
+        "the first driver's events"
+    );
+}
+
+#[tokio::test]
+async fn restart_keeps_state_and_autostarts() {
+    let s = Scratch::new();
+    let drv = s.open().await;
+    let a = drv.pool_define_xml(&s.dir_xml("a"), 0).await.expect("a");
+    let b = drv.pool_define_xml(&s.dir_xml("b"), 0).await.expect("b");
+    let c = drv.pool_define_xml(&s.dir_xml("c"), 0).await.expect("c");
+    for p in [&a, &b, &c] {
+        drv.pool_build(p, 0).await.expect("build");
+    }
+    drv.pool_create(&a, 0).await.expect("start a");
+    drv.pool_set_autostart(&b, true).await.expect("autostart b");
+    assert!(drv.pool_autostart(&b).await.expect("autostart"));
+    std::fs::write(format!("{}/disk.img", s.target("a")), b"x").expect("file");
+    drv.pool_refresh(&a, 0).await.expect("refresh");
+    assert_eq!(drv.running_count().await, 1);
+    drop(drv);
+
+    let drv = s.open().await;
+    assert!(drv.startup_errors().is_empty());
+    assert_eq!(drv.pool_count().await, 3);
+    assert_eq!(
+        drv.running_count().await,
+        2,
+        "a kept running, b autostarted"
+    );
+    assert!(drv.pool_is_active(&a).await.expect("a"));
+    assert!(drv.pool_is_active(&b).await.expect("b"));
+    assert!(!drv.pool_is_active(&c).await.expect("c"));
+    assert!(drv.pool_autostart(&b).await.expect("b autostart"));
+    let vols = drv.pool_list_volumes(&a).await.expect("vols");
+    assert_eq!(vols.len(), 1);
+    assert_eq!(vols[0].name, "disk.img");
+    assert_eq!(vols[0].key, format!("{}/disk.img", s.target("a")));
+
+    // A running pool whose directory vanished is not running after a restart.
+    drv.pool_destroy(&b).await.expect("destroy b");
+    drv.pool_set_autostart(&b, false)
+        .await
+        .expect("no autostart");
+    drop(drv);
+    std::fs::remove_dir_all(s.target("a")).expect("rm a");
+    let drv = s.open().await;
+    assert!(!drv.pool_is_active(&a).await.expect("a"));
+    assert!(!drv.pool_is_active(&b).await.expect("b"));
+    assert_eq!(drv.running_count().await, 0);
+}
+
+#[tokio::test]
+async fn list_filters() {
+    let s = Scratch::new();
+    let drv = s.open().await;
+    let a = drv.pool_define_xml(&s.dir_xml("a"), 0).await.expect("a");
+    drv.pool_build(&a, 0).await.expect("build");
+    drv.pool_create(&a, 0).await.expect("start");
+    drv.pool_define_xml(&s.dir_xml("b"), 0).await.expect("b");
+    drv.pool_create_xml(&s.dir_xml("t"), flags::create::WITH_BUILD)
+        .await
+        .expect("t");
+    let names = |v: Vec<PoolRef>| v.into_iter().map(|p| p.name).collect::<Vec<_>>();
+    use flags::list::*;
+    assert_eq!(
+        names(drv.list_all_pools(0).await.expect("all")),
+        ["a", "b", "t"]
+    );
+    assert_eq!(
+        names(drv.list_all_pools(ACTIVE).await.expect("")),
+        ["a", "t"]
+    );
+    assert_eq!(names(drv.list_all_pools(INACTIVE).await.expect("")), ["b"]);
+    assert_eq!(names(drv.list_all_pools(TRANSIENT).await.expect("")), ["t"]);
+    assert_eq!(
+        names(drv.list_all_pools(PERSISTENT | ACTIVE).await.expect("")),
+        ["a"]
+    );
+    assert_eq!(names(drv.list_all_pools(DIR).await.expect("")).len(), 3);
+    assert!(names(drv.list_all_pools(DIR << 3).await.expect("")).is_empty());
+    assert!(names(drv.list_all_pools(AUTOSTART).await.expect("")).is_empty());
+    assert!(drv.list_all_pools(1 << 25).await.is_err());
+    assert_eq!(
+        drv.pool_lookup_by_target_path(&format!("{}//", s.target("a")))
+            .await
+            .expect("by path"),
+        a
+    );
+}
