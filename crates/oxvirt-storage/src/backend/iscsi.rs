@@ -2,22 +2,22 @@
 //! `iscsiadm` as libvirt's `storage_backend_iscsi.c` and `viriscsi.c` drive it.
 //!
 //! - start: unless a session to the target exists (`iscsiadm --mode session`), create the
-//!   node record (`--mode node --portal IP:PORT,1 --targetname IQN --op new`), set CHAP
+//!   node record (`--mode node --portal HOST:PORT,1 --targetname IQN --op new`), set CHAP
 //!   (`--op update --name node.session.auth.*`), and log in (`--login`), through an
 //!   `iscsiadm` interface carrying the pool's `<initiator><iqn>` (found with
-//!   `--mode iface`, or created as `libvirt-iface-XXXXXXXX`).
+//!   `--mode iface`, or created as `libvirt-iface-XXXXXXXX` and discovered through).
 //! - refresh: rescan the session (`--mode session -r N -R`), then read sysfs as libvirt:
 //!   the session's SCSI host (`/sys/class/iscsi_session/sessionN/device/targetH:B:T`),
 //!   its disks in `/sys/bus/scsi/devices/H:B:T:L` with their block devices; each is a
 //!   volume `unit:B:T:L` whose path is the device's stable name in the pool's target
 //!   directory (`/dev/disk/by-path`) and whose key is `scsi_id`'s serial.
-//! - stop: log out. find-sources: SendTargets discovery.
+//! - stop: log out if logged in. find-sources: SendTargets discovery (through the
+//!   initiator's interface, which must exist, when the spec names one).
 //!
 //! The sysfs and `/dev` are read below an injectable root, and every command goes through
 //! a [`CommandRunner`], so the backend is testable on a host with no kernel initiator.
 
 use std::hash::{Hash, Hasher};
-use std::net::ToSocketAddrs;
 use std::path::{Component, Path, PathBuf};
 
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
@@ -86,6 +86,32 @@ fn internal(msg: impl AsRef<str>) -> VirError {
     storage_error(ErrorCode::InternalError, msg)
 }
 
+fn one_host() -> VirError {
+    storage_error(
+        ErrorCode::ConfigUnsupported,
+        "Expected exactly 1 host for the storage pool",
+    )
+}
+
+/// libvirt's portal for a source's single host, as `iscsiadm` takes it: `HOST:PORT,1`
+/// (`[HOST]:PORT,1` for an IPv6 address; port 3260 when unset; the name is not
+/// resolved).
+pub fn portal(source: &PoolSource) -> Result<String> {
+    let [host] = source.hosts.as_slice() else {
+        return Err(one_host());
+    };
+    let port = if host.port == 0 {
+        DEFAULT_PORT
+    } else {
+        host.port
+    };
+    Ok(if host.name.contains(':') {
+        format!("[{}]:{port},1", host.name)
+    } else {
+        format!("{}:{port},1", host.name)
+    })
+}
+
 /// The session number of the `iscsiadm --mode session` line for `target`
 /// (`tcp: [N] PORTAL,TPGT TARGET ...`).
 pub fn parse_session(stdout: &str, target: &str) -> Option<String> {
@@ -112,31 +138,32 @@ pub fn parse_targets(stdout: &str) -> Vec<String> {
         .collect()
 }
 
-/// The interface of `iscsiadm --mode iface` output whose initiator name (the text after
-/// the last comma) is `iqn`.
+/// The interface of `iscsiadm --mode iface` output (`NAME TRANSPORT,HWADDR,IP,NET,IQN`
+/// per line) whose initiator name is `iqn`; a line not of that form is libvirt's
+/// "malformed output" error.
 pub fn parse_iface(stdout: &str, iqn: &str) -> Result<Option<String>> {
-    for line in stdout.lines() {
-        let Some((_, name)) = line.rsplit_once(',') else {
-            continue;
+    // As libvirt, only newline-terminated lines count.
+    let complete = stdout.rfind('\n').map_or("", |end| &stdout[..end]);
+    for line in complete.split('\n') {
+        let malformed = || internal(format!("malformed output of {ISCSIADM}: {line}"));
+        let (iface, rest) = line.split_once(' ').ok_or_else(malformed)?;
+        let fields: Vec<&str> = rest.splitn(5, ',').collect();
+        let [_, _, _, _, name] = fields.as_slice() else {
+            return Err(malformed());
         };
-        if name == iqn {
-            return match line.split_once(' ') {
-                Some((iface, _)) => Ok(Some(iface.to_string())),
-                None => Err(internal(format!(
-                    "Missing space when parsing output of '{ISCSIADM}'"
-                ))),
-            };
+        if *name == iqn {
+            return Ok(Some(iface.to_string()));
         }
     }
     Ok(None)
 }
 
 /// The interface name oxvirt creates for `iqn`: libvirt's `libvirt-iface-XXXXXXXX` form
-/// (30 bits; libvirt's are random, oxvirt's derive from the IQN so they are stable).
+/// (32 bits; libvirt's are random, oxvirt's derive from the IQN so they are stable).
 pub fn iface_name(iqn: &str) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     iqn.hash(&mut h);
-    format!("libvirt-iface-{:08x}", h.finish() & 0x3fff_ffff)
+    format!("libvirt-iface-{:08x}", h.finish() & 0xffff_ffff)
 }
 
 /// `/dev/disk/by-path/../../sdb` without `..`: the path a link points to, lexically.
@@ -231,29 +258,12 @@ impl<R: CommandRunner> IscsiBackend<R> {
         )))
     }
 
-    /// libvirt's portal for the pool's host: its address, `:PORT,1`.
-    pub fn portal(&self, source: &PoolSource) -> Result<String> {
-        let host = &source.hosts[0];
-        let port = if host.port == 0 {
-            DEFAULT_PORT
-        } else {
-            host.port
-        };
-        let name = host.name.trim_start_matches('[').trim_end_matches(']');
-        let addr = (name, 0u16)
-            .to_socket_addrs()
-            .map_err(|e| internal(format!("host lookup failed {e}")))?
-            .next()
-            .ok_or_else(|| internal(format!("no IP address for target {name}")))?;
-        Ok(match addr.ip() {
-            std::net::IpAddr::V4(ip) => format!("{ip}:{port},1"),
-            std::net::IpAddr::V6(ip) => format!("[{ip}]:{port},1"),
-        })
-    }
-
     fn check_source(pool: &Pool) -> Result<&str> {
         if pool.source.hosts.len() != 1 {
-            return Err(internal("Expected exactly 1 host for the storage pool"));
+            return Err(one_host());
+        }
+        if pool.source.hosts[0].name.is_empty() {
+            return Err(internal("missing source host"));
         }
         match pool.source.devices.first() {
             Some(d) if pool.source.devices.len() == 1 && !d.path.is_empty() => Ok(&d.path),
@@ -305,7 +315,7 @@ impl<R: CommandRunner> IscsiBackend<R> {
         })
     }
 
-    fn scan(&self, portal: &str, iface: Option<&str>) -> Result<Vec<String>> {
+    fn scan(&self, portal: &str, iface: Option<&str>, persist: bool) -> Result<Vec<String>> {
         let mut args = vec![
             "--mode",
             "discovery",
@@ -313,25 +323,29 @@ impl<R: CommandRunner> IscsiBackend<R> {
             "sendtargets",
             "--portal",
             portal,
-            "--op",
-            "nonpersistent",
         ];
+        if !persist {
+            args.extend(["--op", "nonpersistent"]);
+        }
         if let Some(i) = iface {
             args.extend(["--interface", i]);
         }
         Ok(parse_targets(&self.iscsiadm_ok(&args)?.stdout))
     }
 
-    /// SendTargets discovery at `portal`, through the interface of `initiator` if given.
+    /// SendTargets discovery at `portal` (not recorded: `--op nonpersistent`), through
+    /// the interface of `initiator` if given, which must exist.
     pub fn scan_targets(&self, portal: &str, initiator: Option<&str>) -> Result<Vec<String>> {
         let iface = match initiator {
-            Some(iqn) => Some(match self.find_iface(iqn)? {
-                Some(i) => i,
-                None => self.create_iface(iqn)?,
-            }),
+            Some(iqn) => Some(self.find_iface(iqn)?.ok_or_else(|| {
+                storage_error(
+                    ErrorCode::OperationFailed,
+                    format!("no iSCSI interface defined for IQN {iqn}"),
+                )
+            })?),
             None => None,
         };
-        self.scan(portal, iface.as_deref())
+        self.scan(portal, iface.as_deref(), false)
     }
 
     /// The static node record libvirt creates before logging in.
@@ -395,9 +409,9 @@ impl<R: CommandRunner> IscsiBackend<R> {
                 Some(i) => i,
                 None => {
                     let i = self.create_iface(iqn)?;
-                    // iscsiadm takes no command for a new interface before a discovery.
-                    self.scan(portal, Some(&i))?;
-                    self.node_new(portal, target)?;
+                    // iscsiadm takes no command for a new interface before a discovery
+                    // through it that records the targets.
+                    self.scan(portal, Some(&i), true)?;
                     i
                 }
             };
@@ -434,15 +448,20 @@ impl<R: CommandRunner> IscsiBackend<R> {
                 format!("cannot open directory '{path}': {e}"),
             )
         })?;
-        entries
+        let Some(name) = entries
             .filter_map(|e| e.ok())
             .filter_map(|e| e.file_name().into_string().ok())
-            .find_map(|n| n.strip_prefix("target")?.split(':').next()?.parse().ok())
-            .ok_or_else(|| {
-                internal(format!(
-                    "Failed to get host number for iSCSI session with path '{path}'"
-                ))
-            })
+            .find(|n| n.starts_with("target"))
+        else {
+            return Err(internal(format!(
+                "Failed to get host number for iSCSI session with path '{path}'"
+            )));
+        };
+        name["target".len()..]
+            .split(':')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| internal(format!("Failed to parse target '{name}'")))
     }
 
     fn block_device(&self, dir: &Path) -> Option<String> {
@@ -601,7 +620,7 @@ impl<R: CommandRunner + Send + Sync> Backend for IscsiBackend<R> {
         if self.session(target, true)?.is_some() {
             return Ok(());
         }
-        let portal = self.portal(&pool.source)?;
+        let portal = portal(&pool.source)?;
         self.node_new(&portal, target)?;
         self.set_auth(&portal, pool, target)?;
         self.connection(
@@ -628,9 +647,13 @@ impl<R: CommandRunner + Send + Sync> Backend for IscsiBackend<R> {
         })
     }
 
+    /// Logs out, if a session exists.
     fn stop(&self, pool: &Pool) -> Result<()> {
         let target = Self::check_source(pool)?;
-        let portal = self.portal(&pool.source)?;
+        if self.session(target, true)?.is_none() {
+            return Ok(());
+        }
+        let portal = portal(&pool.source)?;
         self.connection(
             &portal,
             pool.source.initiator_iqn.as_deref(),
@@ -658,12 +681,9 @@ impl<R: CommandRunner + Send + Sync> Backend for IscsiBackend<R> {
             ));
         };
         if spec.hosts.len() != 1 {
-            return Err(storage_error(
-                ErrorCode::InvalidArg,
-                "Expected exactly 1 host for the storage pool",
-            ));
+            return Err(one_host());
         }
-        let portal = self.portal(spec)?;
+        let portal = portal(spec)?;
         let targets = self.scan_targets(&portal, spec.initiator_iqn.as_deref())?;
         Ok(targets
             .into_iter()
@@ -674,6 +694,7 @@ impl<R: CommandRunner + Send + Sync> Backend for IscsiBackend<R> {
                     part_separator: None,
                     free_extents: Vec::new(),
                 }],
+                initiator_iqn: spec.initiator_iqn.clone(),
                 ..PoolSource::default()
             })
             .collect())
@@ -1001,14 +1022,17 @@ mod tests {
                 format!("/usr/bin/iscsiadm --mode iface --interface {iface} --op new"),
                 format!("/usr/bin/iscsiadm --mode iface --interface {iface} --op update --name iface.initiatorname --value {INITIATOR}"),
                 "/usr/bin/iscsiadm --mode iface".to_string(),
-                format!("/usr/bin/iscsiadm --mode discovery --type sendtargets --portal 127.0.0.1:3260,1 --op nonpersistent --interface {iface}"),
-                format!("{node} --targetname {IQN} --op new"),
+                format!("/usr/bin/iscsiadm --mode discovery --type sendtargets --portal 127.0.0.1:3260,1 --interface {iface}"),
                 format!("{node} --targetname {IQN} --login --interface {iface}"),
             ]
         );
 
         // Stop: log out through the (now existing) interface.
         let fake = FakeRunner::new();
+        fake.answer(
+            "/usr/bin/iscsiadm --mode session",
+            Output::ok(format!("tcp: [2] 127.0.0.1:3260,1 {IQN} (non-flash)\n")),
+        );
         fake.answer(
             "/usr/bin/iscsiadm --mode iface",
             Output::ok(format!("{iface} tcp,<empty>,<empty>,<empty>,{INITIATOR}\n")),
@@ -1017,10 +1041,28 @@ mod tests {
         assert_eq!(
             fake.calls(),
             vec![
+                "/usr/bin/iscsiadm --mode session".to_string(),
                 "/usr/bin/iscsiadm --mode iface".to_string(),
                 format!("{node} --targetname {IQN} --logout --interface {iface}"),
             ]
         );
+        // Not logged in: nothing to log out of.
+        let fake = FakeRunner::new();
+        IscsiBackend::new(&fake, "/").stop(&pool(&extra)).unwrap();
+        assert_eq!(fake.calls(), vec!["/usr/bin/iscsiadm --mode session"]);
+
+        // Two hosts: libvirt's refusal.
+        let two = Pool::parse(&format!(
+            "<pool type='iscsi'><name>p</name><source><host name='a'/><host name='b'/>\
+             <device path='{IQN}'/></source><target><path>/dev</path></target></pool>"
+        ));
+        if let Ok(two) = two {
+            let e = IscsiBackend::new(&fake, "/").start(&two).unwrap_err();
+            assert_eq!(
+                e.message,
+                "unsupported configuration: Expected exactly 1 host for the storage pool"
+            );
+        }
 
         // CHAP without a secret store: libvirt's missing-secret error, before any login.
         let fake = FakeRunner::new();
@@ -1070,6 +1112,27 @@ mod tests {
             "{xml}"
         );
         assert_eq!(found.len(), 2);
+        // Through an initiator's interface, which must exist.
+        let fake = FakeRunner::new();
+        fake.answer(
+            "/usr/bin/iscsiadm --mode iface",
+            Output::ok("default tcp,<empty>,<empty>,<empty>,<empty>\n"),
+        );
+        let b2 = IscsiBackend::new(&fake, "/");
+        let mut with_iqn = spec.clone();
+        with_iqn.initiator_iqn = Some(INITIATOR.into());
+        let e = b2.find_sources(Some(&with_iqn), 0).unwrap_err();
+        assert_eq!(e.code, ErrorCode::OperationFailed);
+        assert_eq!(
+            e.message,
+            format!("operation failed: no iSCSI interface defined for IQN {INITIATOR}")
+        );
+        fake.answer("/usr/bin/iscsiadm --mode iface", Output::ok("garbage\n"));
+        let e = b2.find_sources(Some(&with_iqn), 0).unwrap_err();
+        assert_eq!(
+            e.message,
+            "internal error: malformed output of /usr/bin/iscsiadm: garbage"
+        );
         let e = b.find_sources(None, 0).unwrap_err();
         assert_eq!(
             e.message,
