@@ -1,167 +1,17 @@
 //! The iSCSI initiator against a real target: tgt's `tgtd` on a free port with a private
-//! control port, one target with two file-backed LUNs.
+//! control port, one target with two file-backed LUNs (the fixture in `common/tgt.rs`).
 
-use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+#[path = "common/tgt.rs"]
+mod tgt;
+
+use std::net::SocketAddr;
+use std::time::Instant;
 
 use oxvirt_storage::iscsi::{Chap, Session};
-use oxvirt_xml::testdata::{have, is_root, unavailable};
+use tgt::{free_port, pattern, turn, usable, Tgt};
 
 const INITIATOR: &str = "iqn.2024-01.org.oxvirt:test-initiator";
 const MIB: u64 = 1 << 20;
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
-}
-
-/// A running `tgtd` with its target and backing files; all removed when dropped.
-struct Tgt {
-    child: Child,
-    control: String,
-    portal: SocketAddr,
-    iqn: String,
-    dir: PathBuf,
-}
-
-impl Tgt {
-    fn adm(&self, args: &[&str]) -> Result<String, String> {
-        let out = Command::new("tgtadm")
-            .args(["-C", &self.control])
-            .args(args)
-            .output()
-            .map_err(|e| format!("tgtadm: {e}"))?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(format!(
-                "tgtadm {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
-        }
-    }
-
-    /// Starts tgtd and makes a target whose LUN n is backed by a sparse file of
-    /// `sizes[n-1]` bytes that begins with `pattern(n)`.
-    fn start(sizes: &[u64]) -> Tgt {
-        let port = free_port();
-        // tgtadm takes control ports up to 32767 only: keep the per-process one below.
-        let control = (1_000 + std::process::id() % 20_000).to_string();
-        let child = Command::new("tgtd")
-            .args(["-f", "-C", &control, "--iscsi"])
-            .arg(format!("portal=127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn tgtd");
-        let dir = std::env::temp_dir().join(format!("oxvirt-iscsi-{}", std::process::id()));
-        let tgt = Tgt {
-            child,
-            control,
-            portal: SocketAddr::from(([127, 0, 0, 1], port)),
-            iqn: format!("iqn.2024-01.org.oxvirt:tgt-{}", std::process::id()),
-            dir,
-        };
-        // The first start on a machine can be slow (tgtd probes RDMA).
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while let Err(e) = tgt.adm(&["--lld", "iscsi", "--op", "show", "--mode", "target"]) {
-            assert!(Instant::now() < deadline, "tgtd did not come up: {e}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        std::fs::create_dir_all(&tgt.dir).expect("make the backing directory");
-        tgt.adm(&[
-            "--lld", "iscsi", "--op", "new", "--mode", "target", "--tid", "1", "-T", &tgt.iqn,
-        ])
-        .expect("new target");
-        for (i, size) in sizes.iter().enumerate() {
-            let lun = i + 1;
-            let path = tgt.dir.join(format!("lun{lun}.img"));
-            let file = std::fs::File::create(&path).expect("create backing file");
-            file.set_len(*size).expect("size backing file");
-            std::fs::write(&path, pattern(lun as u64)).expect("write pattern");
-            file.set_len(*size).expect("keep the size");
-            let path = path.to_string_lossy().into_owned();
-            let lun = lun.to_string();
-            tgt.adm(&[
-                "--lld",
-                "iscsi",
-                "--op",
-                "new",
-                "--mode",
-                "logicalunit",
-                "--tid",
-                "1",
-                "--lun",
-                &lun,
-                "-b",
-                &path,
-            ])
-            .expect("new logical unit");
-        }
-        tgt.adm(&[
-            "--lld", "iscsi", "--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL",
-        ])
-        .expect("bind target");
-        tgt
-    }
-}
-
-impl Drop for Tgt {
-    fn drop(&mut self) {
-        // tgtd ignores SIGTERM: take it offline, then delete the system.
-        let _ = self.adm(&[
-            "--op", "update", "--mode", "sys", "--name", "State", "-v", "offline",
-        ]);
-        let _ = self.adm(&["--op", "delete", "--mode", "system"]);
-        // The target's removal finishes in the background: ask again until tgtd exits,
-        // and kill it if it does not.
-        let deadline = Instant::now() + Duration::from_secs(3);
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(_)) => break,
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(200));
-                    let _ = self.adm(&["--op", "delete", "--mode", "system"]);
-                }
-                _ => {
-                    eprintln!("tgtd {} did not exit: killing it", self.child.id());
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    break;
-                }
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-        // tgtd leaves its control socket behind.
-        for suffix in ["", ".lock"] {
-            let _ = std::fs::remove_file(format!("/var/run/tgtd/socket.{}{suffix}", self.control));
-        }
-    }
-}
-
-/// The first bytes of LUN `lun`'s backing file: a name, then 1000 bytes counting up.
-fn pattern(lun: u64) -> Vec<u8> {
-    let mut p = format!("OXVIRT-ISCSI-LUN{lun}:").into_bytes();
-    p.extend((0..1000u32).map(|i| (i as u64 * 7 + lun) as u8));
-    p
-}
-
-fn usable(test: &str) -> bool {
-    if !is_root() {
-        unavailable(test, "needs root for tgtd");
-        return false;
-    }
-    for program in ["tgtd", "tgtadm"] {
-        if !have(program) {
-            unavailable(test, &format!("{program} is not installed"));
-            return false;
-        }
-    }
-    true
-}
 
 #[test]
 fn tgt_discover_login_luns_read_write() {
@@ -169,7 +19,7 @@ fn tgt_discover_login_luns_read_write() {
     if !usable("tgt_discover_login_luns_read_write") {
         return;
     }
-    let tgt = Tgt::start(&[64 * MIB, 100 * MIB]);
+    let tgt = Tgt::start(&[64 * MIB, 100 * MIB], 1_000);
 
     // Discovery lists the target at the portal tgtd listens on.
     let targets = Session::discover(tgt.portal, INITIATOR).expect("discover");
@@ -320,16 +170,6 @@ fn tgt_discover_login_luns_read_write() {
     let err = Session::login(tgt.portal, INITIATOR, &chap_iqn).expect_err("no CHAP");
     assert!(err.message.contains(&chap_iqn), "{}", err.message);
     eprintln!("{}", err.message);
-}
-
-/// The tests take turns: a port found free for one must not be the one the other's tgtd
-/// listens on.
-static TURNS: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn turn() -> std::sync::MutexGuard<'static, ()> {
-    TURNS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[test]
