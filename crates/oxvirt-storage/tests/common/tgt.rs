@@ -113,7 +113,24 @@ impl Tgt {
 
 impl Drop for Tgt {
     fn drop(&mut self) {
-        // tgtd ignores SIGTERM: take it offline, then delete the system.
+        // tgtd ignores SIGTERM: take it offline, remove its targets, then delete the
+        // system.
+        let shown = self
+            .adm(&["--lld", "iscsi", "--op", "show", "--mode", "target"])
+            .unwrap_or_default();
+        for tid in shown.lines().filter_map(|l| {
+            l.strip_prefix("Target ")?
+                .split(':')
+                .next()?
+                .trim()
+                .parse::<u32>()
+                .ok()
+        }) {
+            let tid = tid.to_string();
+            let _ = self.adm(&[
+                "--lld", "iscsi", "--op", "delete", "--mode", "target", "--tid", &tid, "--force",
+            ]);
+        }
         let _ = self.adm(&[
             "--op", "update", "--mode", "sys", "--name", "State", "-v", "offline",
         ]);
