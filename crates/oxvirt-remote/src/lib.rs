@@ -7,6 +7,8 @@
 //!   procedures, opened with libvirt's client handshake.
 //! - [`RemoteNetworkDriver`]: an [`oxvirt_network::NetworkDriver`] over the same
 //!   connection ([`RemoteDriver::network_driver`]).
+//! - [`RemoteStorageDriver`]: an [`oxvirt_storage::api::StorageDriver`] over the same
+//!   connection ([`RemoteDriver::storage_driver`]), volume transfers as (sparse) streams.
 //! - [`msgs`]: the wire structs of the non-core procedures the driver needs.
 //!
 //! ```no_run
@@ -31,6 +33,7 @@ mod driver;
 mod hypervisor;
 pub mod msgs;
 mod network;
+mod storage;
 mod stream;
 pub mod transport;
 
@@ -45,5 +48,6 @@ pub use driver::{
 pub use network::{
     decode_network_event, lease_ref, network_ref, network_wire, RemoteNetworkDriver,
 };
-pub use stream::IncomingStream;
+pub use storage::{decode_pool_event, pool_ref, pool_wire, vol_ref, vol_wire, RemoteStorageDriver};
+pub use stream::{IncomingStream, Piece};
 pub use transport::Transport;

@@ -12,7 +12,17 @@ use tokio::sync::mpsc;
 
 use crate::connection::{socket_closed, Shared};
 
-/// A stream the daemon sends after replying to a stream procedure.
+/// What a sparse stream carries next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// Data bytes.
+    Data(Vec<u8>),
+    /// A hole of this many bytes (STREAM_HOLE).
+    Hole(u64),
+}
+
+/// A stream the daemon sends after replying to a stream procedure (or, for an upload,
+/// the one the client sends).
 pub struct IncomingStream {
     shared: Arc<Shared>,
     call: Header,
@@ -82,6 +92,55 @@ impl IncomingStream {
                 // A finish from the sender: nothing more will come.
                 Event::Finish | Event::Confirmed => return Ok(None),
                 Event::Hole(_) | Event::Ignore => {}
+            }
+        }
+    }
+
+    /// The next data bytes or hole of a sparse stream (`virStreamRecvFlags` with
+    /// `VIR_STREAM_RECV_STOP_AT_HOLE`, `virStreamRecvHole`); `None` once the data ended.
+    pub async fn recv_piece(&mut self) -> Result<Option<Piece>, VirError> {
+        loop {
+            if self.state.phase() != rpc::Phase::Open {
+                return Ok(None);
+            }
+            let p = self.next_packet().await?;
+            match self.state.on_packet(&p) {
+                Event::Data(bytes) => return Ok(Some(Piece::Data(bytes))),
+                Event::Hole(len) => return Ok(Some(Piece::Hole(len))),
+                Event::Eof | Event::Finish | Event::Confirmed => return Ok(None),
+                Event::Abort(err) | Event::Failed(err) => return Err(err),
+                Event::Ignore => {}
+            }
+        }
+    }
+
+    /// `virStreamSend`: `bytes` to the daemon, in packets of at most 262,120 bytes.
+    pub fn send_data(&self, bytes: &[u8]) -> Result<(), VirError> {
+        for piece in rpc::chunks(bytes) {
+            let p = rpc::data(&self.call, piece.to_vec());
+            self.shared.send_packet(p.header, p.payload)?;
+        }
+        Ok(())
+    }
+
+    /// `virStreamSendHole`: a hole of `length` bytes (only in a sparse stream).
+    pub fn send_hole(&self, length: u64) -> Result<(), VirError> {
+        let p = oxvirt_rpc::remote::stream_hole(&self.call, length);
+        self.shared.send_packet(p.header, p.payload)
+    }
+
+    /// Waits for the daemon to abort the stream this end sends (its error), or for the
+    /// connection to end; anything else the daemon sends meanwhile is dropped.
+    pub async fn aborted(&mut self) -> VirError {
+        loop {
+            let p = match self.next_packet().await {
+                Ok(p) => p,
+                Err(err) => return err,
+            };
+            match self.state.on_packet(&p) {
+                Event::Abort(err) | Event::Failed(err) => return err,
+                _ if self.state.is_closed() => return socket_closed(),
+                _ => {}
             }
         }
     }

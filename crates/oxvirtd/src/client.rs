@@ -11,6 +11,7 @@ use oxvirt_driver_test::TestDriver;
 use oxvirt_network::NetworkDriver;
 use oxvirt_qemu::driver::QemuDriver;
 use oxvirt_rpc::Packet;
+use oxvirt_storage::api::StorageDriver;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
@@ -29,6 +30,8 @@ struct Opened {
     shared: bool,
     /// The network driver the connection offers (`qemu:///system` with one installed).
     network: Option<Arc<dyn NetworkDriver>>,
+    /// The storage driver the connection offers (`qemu:///system` with one installed).
+    storage: Option<Arc<dyn StorageDriver>>,
 }
 
 /// A client of the daemon.
@@ -44,6 +47,8 @@ pub struct Client {
     relay: Mutex<Option<JoinHandle<()>>>,
     /// The task relaying network driver events while network callbacks exist.
     net_relay: Mutex<Option<JoinHandle<()>>>,
+    /// The task relaying storage pool events while pool callbacks exist.
+    pool_relay: Mutex<Option<JoinHandle<()>>>,
     keepalive: AtomicBool,
     keepalive_started: Notify,
 }
@@ -89,6 +94,43 @@ pub fn set_network_driver(driver: Arc<dyn NetworkDriver>) {
 /// The daemon's network driver, if it has one.
 pub fn installed_network_driver() -> Option<Arc<dyn NetworkDriver>> {
     NETWORK.get().cloned()
+}
+
+/// The daemon's storage driver, installed once at startup, offered on every
+/// `qemu:///system` connection.
+static STORAGE: OnceLock<Arc<dyn StorageDriver>> = OnceLock::new();
+
+/// Installs the daemon's storage driver (the first call wins); `main` calls it at startup
+/// with the host storage driver.
+// Unused until `main` opens the host storage driver.
+#[allow(dead_code)]
+pub fn set_storage_driver(driver: Arc<dyn StorageDriver>) {
+    let _ = STORAGE.set(driver);
+}
+
+/// The daemon's storage driver, if it has one.
+pub fn installed_storage_driver() -> Option<Arc<dyn StorageDriver>> {
+    STORAGE.get().cloned()
+}
+
+/// Storage drivers offered to every connection of a daemon whose clients keep state in
+/// the directory (tests serving a fake driver over a real socket).
+#[cfg(test)]
+static TEST_STORAGE: Mutex<Vec<(PathBuf, Arc<dyn StorageDriver>)>> = Mutex::new(Vec::new());
+
+/// Offers `driver` on every connection of clients keeping state in `state_dir`.
+#[cfg(test)]
+pub fn set_test_storage_driver(state_dir: &Path, driver: Arc<dyn StorageDriver>) {
+    lock(&TEST_STORAGE).push((state_dir.to_path_buf(), driver));
+}
+
+#[cfg(test)]
+fn test_storage(state_dir: Option<&Path>) -> Option<Arc<dyn StorageDriver>> {
+    let dir = state_dir?;
+    lock(&TEST_STORAGE)
+        .iter()
+        .find(|(d, _)| d == dir)
+        .map(|(_, drv)| Arc::clone(drv))
 }
 
 /// A hypervisor driver, the network driver beside it and whether it is shared.
@@ -153,6 +195,7 @@ impl Client {
             events: Arc::new(Mutex::new(Registry::new())),
             relay: Mutex::new(None),
             net_relay: Mutex::new(None),
+            pool_relay: Mutex::new(None),
             keepalive: AtomicBool::new(false),
             keepalive_started: Notify::new(),
         }
@@ -173,11 +216,20 @@ impl Client {
             ));
         }
         let (driver, network, shared) = open_drivers(name, self.state_dir.as_deref())?;
+        // Only qemu:///system offers the daemon's storage pools (test URIs have none here).
+        let storage = if shared && name.is_some_and(|n| n.starts_with("qemu:")) {
+            installed_storage_driver()
+        } else {
+            None
+        };
+        #[cfg(test)]
+        let storage = storage.or_else(|| test_storage(self.state_dir.as_deref()));
         *slot = Some(Opened {
             driver,
             readonly: self.readonly_socket || flags & CONNECT_RO != 0,
             shared,
             network,
+            storage,
         });
         Ok(())
     }
@@ -203,6 +255,14 @@ impl Client {
         }
     }
 
+    /// Replaces the open connection's storage driver.
+    #[cfg(test)]
+    pub fn replace_storage(&self, storage: Option<Arc<dyn StorageDriver>>) {
+        if let Some(opened) = self.lock().as_mut() {
+            opened.storage = storage;
+        }
+    }
+
     /// CONNECT_CLOSE: forgets the driver and every event callback.
     pub fn close(&self) {
         self.drop_callbacks();
@@ -216,6 +276,9 @@ impl Client {
             task.abort();
         }
         if let Some(task) = lock(&self.net_relay).take() {
+            task.abort();
+        }
+        if let Some(task) = lock(&self.pool_relay).take() {
             task.abort();
         }
     }
@@ -260,6 +323,9 @@ impl Client {
         if family == Family::Network {
             self.start_network_relay();
         }
+        if family == Family::StoragePool {
+            self.start_pool_relay();
+        }
         id
     }
 
@@ -290,6 +356,33 @@ impl Client {
         }));
     }
 
+    /// Relays the storage driver's pool events to the connection, once per connection,
+    /// while pool callbacks exist (connections without a storage driver get none).
+    fn start_pool_relay(&self) {
+        let Some(storage) = self.lock().as_ref().and_then(|o| o.storage.clone()) else {
+            return;
+        };
+        let mut relay = lock(&self.pool_relay);
+        if relay.is_some() {
+            return;
+        }
+        let Some(outbox) = self.outbox.clone() else {
+            return;
+        };
+        let mut rx = storage.subscribe();
+        let events = Arc::clone(&self.events);
+        *relay = Some(tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                let packets = lock(&events).pool_packets(&event);
+                for packet in packets {
+                    if outbox.send(packet).is_err() {
+                        return;
+                    }
+                }
+            }
+        }));
+    }
+
     /// Removes a callback; `by_event` treats `id` as an event ID and removes the first
     /// domain callback for it (the legacy procedures). False if there was none. The last
     /// domain callback ends the subscription.
@@ -307,6 +400,11 @@ impl Client {
         }
         if !events.wants_network_events() {
             if let Some(task) = lock(&self.net_relay).take() {
+                task.abort();
+            }
+        }
+        if !events.wants_pool_events() {
+            if let Some(task) = lock(&self.pool_relay).take() {
                 task.abort();
             }
         }
@@ -337,6 +435,24 @@ impl Client {
             .network
             .clone()
             .ok_or_else(|| oxvirt_network::api::no_support(function))
+    }
+
+    /// The connection's storage driver; without one, libvirt's `VIR_ERR_NO_SUPPORT` from
+    /// `VIR_FROM_STORAGE` naming `function` (the public call), as libvirt answers a
+    /// connection whose hypervisor driver has no storage driver beside it.
+    pub fn storage_driver(&self, function: &str) -> Result<Arc<dyn StorageDriver>, VirError> {
+        let slot = self.lock();
+        let opened = slot.as_ref().ok_or_else(not_open)?;
+        opened
+            .storage
+            .clone()
+            .ok_or_else(|| oxvirt_storage::api::no_support(function))
+    }
+
+    /// Whether a storage pool event subscription is running.
+    #[cfg(test)]
+    pub fn relaying_pools(&self) -> bool {
+        lock(&self.pool_relay).is_some()
     }
 
     /// Whether a network event subscription is running.
@@ -380,6 +496,9 @@ impl Drop for Client {
             task.abort();
         }
         if let Some(task) = lock(&self.net_relay).take() {
+            task.abort();
+        }
+        if let Some(task) = lock(&self.pool_relay).take() {
             task.abort();
         }
     }

@@ -278,7 +278,7 @@ async fn start_stream(
     outbox: Outbox,
     streams: &Arc<Mutex<HashMap<u32, mpsc::Sender<Packet>>>>,
 ) -> Result<(), VirError> {
-    let opened = stream::dispatch_stream(client, call.procedure, payload).await?;
+    let mut opened = stream::dispatch_stream(client, call.procedure, payload).await?;
     let (to_stream, incoming) = mpsc::channel(8);
     streams
         .lock()
@@ -286,9 +286,11 @@ async fn start_stream(
         .insert(call.serial, to_stream);
     let streams = Arc::clone(streams);
     // The reply goes first; the task's packets queue behind it.
-    let _ = outbox.tx.send(reply(&call, Ok(opened.reply)));
+    let _ = outbox
+        .tx
+        .send(reply(&call, Ok(std::mem::take(&mut opened.reply))));
     tokio::spawn(async move {
-        let ending = stream::pump_duplex(call, opened.source, opened.sink, outbox, incoming).await;
+        let ending = opened.run(call, outbox, incoming).await;
         debug!("stream serial {} ended: {ending:?}", call.serial);
         streams
             .lock()

@@ -21,6 +21,7 @@ mod placement;
 mod resources;
 mod save;
 mod snapshot;
+pub(crate) mod storage;
 pub mod stream;
 #[cfg(test)]
 mod tests;
@@ -335,6 +336,9 @@ pub async fn dispatch(client: &Client, number: i32, payload: &[u8]) -> Result<Ve
                 return result;
             }
             if let Some(result) = network::dispatch_network(client, procedure, payload).await {
+                return result;
+            }
+            if let Some(result) = storage::dispatch_storage(client, procedure, payload).await {
                 return result;
             }
             domain::dispatch_domain(drv.as_ref(), procedure, payload).await

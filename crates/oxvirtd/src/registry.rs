@@ -159,6 +159,52 @@ impl Registry {
             .collect()
     }
 
+    /// Whether any storage pool callback is registered.
+    pub fn wants_pool_events(&self) -> bool {
+        self.callbacks
+            .iter()
+            .any(|c| c.family == Family::StoragePool)
+    }
+
+    /// The STORAGE_POOL_EVENT_LIFECYCLE (370) or STORAGE_POOL_EVENT_REFRESH (373) messages
+    /// `event` becomes for this connection: one per callback for its event ID, for every
+    /// pool or for this one.
+    pub fn pool_packets(&self, event: &oxvirt_storage::api::PoolEvent) -> Vec<Packet> {
+        use oxvirt_storage::api::PoolEventWhat;
+        let uuid: [u8; 16] = event.pool.uuid.into();
+        let pool = oxvirt_rpc::types::NonnullStoragePool {
+            name: event.pool.name.clone(),
+            uuid,
+        };
+        let event_id = match event.what {
+            PoolEventWhat::Lifecycle(_) => STORAGE_POOL_EVENT_ID_LIFECYCLE,
+            PoolEventWhat::Refresh => STORAGE_POOL_EVENT_ID_REFRESH,
+        };
+        self.callbacks
+            .iter()
+            .filter(|c| c.family == Family::StoragePool && c.event_id == event_id)
+            .filter(|c| c.filter.is_none_or(|f| f == uuid))
+            .map(|c| match event.what {
+                PoolEventWhat::Lifecycle(kind) => {
+                    let msg = StoragePoolEventLifecycleMsg {
+                        callback_id: c.id,
+                        pool: pool.clone(),
+                        event: kind as i32,
+                        detail: 0,
+                    };
+                    event_packet(P::StoragePoolEventLifecycle, encode_to_vec(&msg))
+                }
+                PoolEventWhat::Refresh => {
+                    let msg = StoragePoolEventRefreshMsg {
+                        callback_id: c.id,
+                        pool: pool.clone(),
+                    };
+                    event_packet(P::StoragePoolEventRefresh, encode_to_vec(&msg))
+                }
+            })
+            .collect()
+    }
+
     /// How many callbacks are registered.
     #[cfg(test)]
     pub fn len(&self) -> usize {

@@ -21,6 +21,7 @@ pub(super) async fn open(drv: &dyn Hypervisor, payload: &[u8]) -> Result<StreamC
         reply: Vec::new(),
         source: io.reader,
         sink: Some(io.writer),
+        transfer: None,
     })
 }
 

@@ -25,6 +25,10 @@ use crate::client::Client;
 
 #[path = "console.rs"]
 mod console;
+#[path = "storage_stream.rs"]
+pub mod storage_stream;
+
+use storage_stream::Transfer;
 
 /// How many data bytes may wait in a connection's output at once (four packets).
 pub const STREAM_WINDOW: usize = 4 * STREAM_CHUNK;
@@ -43,11 +47,31 @@ pub struct StreamCall {
     pub source: Source,
     /// Where the data the client streams goes (`None`: dropped).
     pub sink: Option<Sink>,
+    /// A volume transfer, which then carries the stream instead of `source` and `sink`.
+    pub transfer: Option<Transfer>,
+}
+
+impl StreamCall {
+    /// Runs the stream of `call` after its reply: the volume transfer if there is one,
+    /// else `source` and `sink` both ways.
+    pub async fn run(self, call: Header, out: Outbox, incoming: mpsc::Receiver<Packet>) -> Ending {
+        match self.transfer {
+            Some(transfer) => transfer.run(call, out, incoming).await,
+            None => pump_duplex(call, self.source, self.sink, out, incoming).await,
+        }
+    }
 }
 
 /// Whether `procedure` opens a stream that the daemon serves.
 pub fn is_stream_procedure(procedure: i32) -> bool {
-    procedure == P::DomainScreenshot.number() || procedure == P::DomainOpenConsole.number()
+    [
+        P::DomainScreenshot,
+        P::DomainOpenConsole,
+        P::StorageVolUpload,
+        P::StorageVolDownload,
+    ]
+    .iter()
+    .any(|p| p.number() == procedure)
 }
 
 /// Runs a stream procedure: the reply payload and the data to stream, or the error to
@@ -73,9 +97,13 @@ pub async fn dispatch_stream(
                 })?,
                 source: Box::new(std::io::Cursor::new(shot.data)),
                 sink: None,
+                transfer: None,
             })
         }
         Some(P::DomainOpenConsole) => console::open(drv.as_ref(), payload).await,
+        Some(p @ (P::StorageVolUpload | P::StorageVolDownload)) => {
+            storage_stream::open(client, p, payload).await
+        }
         _ => Err(super::unknown_procedure(procedure)),
     }
 }
