@@ -629,6 +629,30 @@ mod tests {
     }
 
     #[test]
+    fn unreachable_target_is_inactive() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let pool = Pool::parse(&format!(
+            "<pool type='iscsi-direct'><name>p</name><source><host name='127.0.0.1' port='{port}'/>\
+             <device path='iqn.2024-01.org.x:t'/><initiator><iqn name='iqn.2024-01.org.x:i'/>\
+             </initiator></source></pool>"
+        ))
+        .unwrap();
+        let b = IscsiDirectBackend::new();
+        assert!(!b.check(&pool).unwrap());
+        let e = b.start(&pool).unwrap_err();
+        assert!(
+            e.message.contains(&format!("127.0.0.1:{port}")),
+            "{}",
+            e.message
+        );
+        assert!(b.refresh(&pool).is_err());
+        assert!(b.find_sources(Some(&pool.source), 0).is_err());
+    }
+
+    #[test]
     fn unsupported_operations_say_so() {
         let b = IscsiDirectBackend::new();
         let pool = Pool::parse(
