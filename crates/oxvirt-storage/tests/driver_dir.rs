@@ -143,9 +143,31 @@ async fn volumes_raw_and_qcow2() {
     assert_eq!(meta.len(), 4 * MIB);
     assert_eq!(meta.mode() & 0o777, 0o600);
     assert!(
-        meta.blocks() * 512 < MIB,
-        "raw without allocation is sparse"
+        meta.blocks() * 512 >= 4 * MIB,
+        "raw without <allocation> is allocated in full, as libvirt"
     );
+    let sparse = drv
+        .vol_create_xml(
+            &p,
+            "<volume><name>sp.img</name><capacity>4194304</capacity><allocation>0</allocation></volume>",
+            0,
+        )
+        .await
+        .expect("sparse");
+    let meta = fs::metadata(s.pool_dir().join("sp.img")).expect("file");
+    assert_eq!(meta.len(), 4 * MIB);
+    assert!(meta.blocks() * 512 < MIB, "<allocation>0 is sparse");
+    let sx = drv.vol_xml_desc(&sparse, 0).await.expect("xml");
+    for want in [
+        "<volume type='file'>",
+        "<allocation unit='bytes'>0</allocation>",
+        "<physical unit='bytes'>4194304</physical>",
+        "<mode>0600</mode>",
+        "<btime>0</btime>",
+    ] {
+        assert!(sx.contains(want), "{want} in {sx}");
+    }
+    drv.vol_delete(&sparse, 0).await.expect("delete");
     let info = drv.vol_info(&raw, 0).await.expect("info");
     assert_eq!(info.kind, VolType::File);
     assert_eq!(info.capacity, 4 * MIB);

@@ -2,7 +2,7 @@
 //! confined to it through [`DirPool`], as libvirt's `virStorageBackendDirectory`.
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, PermissionsExt as _};
 use std::path::Path;
 use std::process::Command;
 
@@ -11,7 +11,9 @@ use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 use super::{Backend, Refreshed, Result, Segment, VolumeRead, VolumeWrite};
 use crate::api::flags;
 use crate::dir::{self, DirPool, VolFormat, VolKind};
-use crate::model::{Pool, PoolSource, Volume, VolumeTarget, VolumeType};
+use crate::model::{
+    FileTime, Perms, Pool, PoolSource, Timestamps, Volume, VolumeTarget, VolumeType,
+};
 
 /// The mode libvirt gives a pool directory it builds when the pool sets none.
 pub const DEFAULT_POOL_MODE: u32 = 0o711;
@@ -115,10 +117,30 @@ pub(crate) fn volume(pool: &Pool, dp: &DirPool, name: &str) -> Result<Volume> {
     };
     let mut backing_store = None;
     let mut physical = info.allocation;
-    if info.kind == VolKind::File {
-        if let Ok(meta) = std::fs::metadata(&path) {
+    let mut perms = Perms::default();
+    let mut timestamps = None;
+    if let Ok(meta) = std::fs::metadata(&path) {
+        perms.mode = Some(meta.mode() & 0o777);
+        perms.owner = Some(meta.uid());
+        perms.group = Some(meta.gid());
+        let t = |sec: i64, nsec: i64| {
+            Some(FileTime {
+                sec: u64::try_from(sec).unwrap_or(0),
+                nsec: u32::try_from(nsec).unwrap_or(0),
+            })
+        };
+        timestamps = Some(Timestamps {
+            atime: t(meta.atime(), meta.atime_nsec()),
+            mtime: t(meta.mtime(), meta.mtime_nsec()),
+            ctime: t(meta.ctime(), meta.ctime_nsec()),
+            // libvirt 9.0 reports no birth time: 0.
+            btime: Some(FileTime::default()),
+        });
+        if info.kind == VolKind::File {
             physical = meta.len();
         }
+    }
+    if info.kind == VolKind::File {
         if info.format == VolFormat::Qcow2 {
             backing_store = qcow2_backing(&path).map(|(p, f)| VolumeTarget {
                 path: Some(p),
@@ -140,6 +162,8 @@ pub(crate) fn volume(pool: &Pool, dp: &DirPool, name: &str) -> Result<Volume> {
         target: VolumeTarget {
             path: Some(path),
             format: Some(format.to_string()),
+            perms,
+            timestamps,
             ..VolumeTarget::default()
         },
         backing_store,
@@ -175,6 +199,17 @@ fn qcow2_backing(path: &str) -> Option<(String, Option<String>)> {
     }
     let fmt = dir::probe(&head).0;
     Some((full, Some(fmt.as_str().to_string())))
+}
+
+/// The permissions of the pool's target directory, as libvirt's refresh reports them.
+pub fn target_perms(pool: &Pool) -> Option<Perms> {
+    let meta = std::fs::metadata(pool.target_path.as_deref()?).ok()?;
+    Some(Perms {
+        mode: Some(meta.mode() & 0o7777),
+        owner: Some(meta.uid()),
+        group: Some(meta.gid()),
+        label: pool.target_perms.label.clone(),
+    })
 }
 
 /// Reads the pool's space and volumes.
@@ -231,12 +266,9 @@ pub(crate) fn create_volume(pool: &Pool, vol: &Volume, vflags: u32) -> Result<Vo
                     "backing storage not supported for raw volumes",
                 ));
             }
-            let alloc = if vol.has_allocation {
-                vol.allocation
-            } else {
-                0
-            };
-            dp.create_raw(&vol.name, vol.capacity, alloc)?;
+            // As libvirt: a volume without `<allocation>` is allocated in full (the
+            // parser made its allocation the capacity); `<allocation>0` makes it sparse.
+            dp.create_raw(&vol.name, vol.capacity, vol.allocation)?;
         }
         VolFormat::Qcow2 => {
             let compat = vol.target.compat.as_deref().unwrap_or("1.1");

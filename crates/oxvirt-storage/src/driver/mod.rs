@@ -143,6 +143,8 @@ struct PoolObj {
     space: (u64, u64, u64),
     /// The volumes from the last refresh, by name.
     volumes: BTreeMap<String, Volume>,
+    /// The target directory's permissions from the last refresh.
+    target_perms: Option<crate::model::Perms>,
 }
 
 impl PoolObj {
@@ -154,13 +156,19 @@ impl PoolObj {
     }
 
     fn apply(&mut self, r: Refreshed) {
+        if matches!(
+            self.def.pool_type,
+            PoolType::Dir | PoolType::Fs | PoolType::Netfs
+        ) {
+            self.target_perms = crate::backend::dir::target_perms(&self.def);
+        }
         self.space = (r.capacity, r.allocation, r.available);
         self.volumes = r.volumes.into_iter().map(|v| (v.name.clone(), v)).collect();
     }
 
+    /// Forgets the volumes of a stopped pool; its last space stays visible, as libvirt's.
     fn clear(&mut self) {
         self.active = false;
-        self.space = (0, 0, 0);
         self.volumes.clear();
     }
 
@@ -294,6 +302,7 @@ impl PoolDriver {
                     active: false,
                     space: (0, 0, 0),
                     volumes: BTreeMap::new(),
+                    target_perms: None,
                 },
             );
         }
@@ -364,6 +373,7 @@ impl PoolDriver {
                 active: false,
                 space: (0, 0, 0),
                 volumes: BTreeMap::new(),
+                target_perms: None,
             });
         if obj.persistent && obj.def != live {
             obj.next_def = Some(std::mem::replace(&mut obj.def, live));
@@ -789,6 +799,7 @@ impl StorageDriver for PoolDriver {
                     active: false,
                     space: (0, 0, 0),
                     volumes: BTreeMap::new(),
+                    target_perms: None,
                 },
             );
         }
@@ -831,6 +842,7 @@ impl StorageDriver for PoolDriver {
                     active: false,
                     space: (0, 0, 0),
                     volumes: BTreeMap::new(),
+                    target_perms: None,
                 },
             );
             None
@@ -978,6 +990,9 @@ impl StorageDriver for PoolDriver {
         }
         let mut def = obj.def.clone();
         (def.capacity, def.allocation, def.available) = obj.space;
+        if let Some(perms) = &obj.target_perms {
+            def.target_perms = perms.clone();
+        }
         Ok(def.to_xml())
     }
 
@@ -1258,9 +1273,6 @@ impl StorageDriver for PoolDriver {
         VirError::check_flags(ErrorDomain::Storage, fl, 0, "storageVolGetXMLDesc")?;
         let st = self.inner.state.lock().await;
         let (_, v) = st.vol(vol)?;
-        let mut v = v.clone();
-        // `<physical>` is what `vol-info --physical` reports, not part of the XML.
-        v.physical = 0;
         Ok(v.to_xml())
     }
 

@@ -106,6 +106,7 @@ async fn pool_lifecycle_events_and_messages() {
         )),
         "{xml}"
     );
+    assert!(xml.contains("<mode>0711</mode>"), "{xml}");
     let inactive = drv
         .pool_xml_desc(&p, flags::xml::INACTIVE)
         .await
