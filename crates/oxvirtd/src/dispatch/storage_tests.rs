@@ -154,8 +154,13 @@ impl StorageDriver for Fake {
         let pools = self.pools.lock().unwrap();
         Ok(pools
             .iter()
-            .filter(|p| f & flags::list::ACTIVE == 0 || p.active)
-            .filter(|p| f & flags::list::INACTIVE == 0 || !p.active)
+            // Both state flags, or neither, select every pool (as libvirt's filter).
+            .filter(|p| {
+                let want = f & (flags::list::ACTIVE | flags::list::INACTIVE);
+                want == 0
+                    || want == flags::list::ACTIVE | flags::list::INACTIVE
+                    || (want == flags::list::ACTIVE) == p.active
+            })
             .map(|p| p.r.clone())
             .collect())
     }
@@ -1767,6 +1772,108 @@ mod remote {
         );
         // The connection still serves calls after the transfers.
         assert!(d.pool_is_active(&default).await.unwrap());
+        remote.close().await.unwrap();
+        server.stop_accepting();
+    }
+
+    /// Debian's `virsh` on the socket of `dir` (blocking: run off the runtime's threads).
+    async fn virsh(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+        let uri = format!("test+unix:///default?socket={}", dir.join("sock").display());
+        let mut all = vec!["-q".to_string(), "-c".to_string(), uri];
+        all.extend(args.iter().map(|a| a.to_string()));
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new("virsh")
+                .args(&all)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    }
+
+    fn ok(out: &std::process::Output) -> String {
+        assert!(
+            out.status.success(),
+            "virsh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn debian_virsh_lists_uploads_and_downloads_sparse() {
+        if !oxvirt_xml::testdata::have("virsh") {
+            oxvirt_xml::testdata::unavailable(
+                "debian_virsh_lists_uploads_and_downloads_sparse",
+                "no virsh",
+            );
+            return;
+        }
+        let fake = Fake::new();
+        let (scratch, server, remote) = start("virsh", &fake).await;
+        let dir = scratch.0.clone();
+        let list = ok(&virsh(&dir, &["pool-list", "--all", "--name"]).await);
+        assert_eq!(
+            list.split_whitespace().collect::<Vec<_>>(),
+            ["cold", "default"]
+        );
+        let vols = ok(&virsh(&dir, &["vol-list", "default"]).await);
+        assert!(
+            vols.contains("a") && vols.contains("/pools/default/a"),
+            "{vols}"
+        );
+        let out = virsh(&dir, &["vol-list", "cold"]).await;
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("storage pool 'cold' is not active"),
+            "{out:?}"
+        );
+        let content = streams_content();
+        // A sparse file: data, a hole of 300,000 bytes, data.
+        let src = dir.join("src.img");
+        {
+            use std::io::{Seek, SeekFrom, Write};
+            let mut f = std::fs::File::create(&src).unwrap();
+            f.write_all(&content[..5]).unwrap();
+            f.seek(SeekFrom::Start(5 + 300_000)).unwrap();
+            f.write_all(&content[5 + 300_000..]).unwrap();
+        }
+        assert_eq!(std::fs::read(&src).unwrap(), content);
+        let src_s = src.to_string_lossy().into_owned();
+        ok(&virsh(
+            &dir,
+            &["vol-upload", "--sparse", "--pool", "default", "a", &src_s],
+        )
+        .await);
+        assert_eq!(uploaded("a").unwrap(), content);
+        ok(&virsh(&dir, &["vol-upload", "--pool", "default", "a", &src_s]).await);
+        assert_eq!(uploaded("a").unwrap(), content);
+
+        fake.set_content("a", content.clone());
+        let dst = dir.join("dst.img");
+        let dst_s = dst.to_string_lossy().into_owned();
+        ok(&virsh(
+            &dir,
+            &["vol-download", "--sparse", "--pool", "default", "a", &dst_s],
+        )
+        .await);
+        assert_eq!(std::fs::read(&dst).unwrap(), content);
+        let dense = dir.join("dense.img");
+        let dense_s = dense.to_string_lossy().into_owned();
+        ok(&virsh(&dir, &["vol-download", "--pool", "default", "a", &dense_s]).await);
+        assert_eq!(std::fs::read(&dense).unwrap(), content);
+        {
+            use std::os::unix::fs::MetadataExt;
+            // The sparse download left the 300,000-byte hole unallocated.
+            let sparse = std::fs::metadata(&dst).unwrap().blocks() * 512;
+            let full = std::fs::metadata(&dense).unwrap().blocks() * 512;
+            assert!(sparse + 200_000 <= full, "sparse {sparse} full {full}");
+        }
+        let log = fake.take_log();
+        assert!(log.contains(&"vol_upload a 0 0 1".to_string()), "{log:?}");
+        assert!(log.contains(&"vol_upload a 0 0 0".to_string()), "{log:?}");
+        assert!(log.contains(&"vol_download a 0 0 1".to_string()), "{log:?}");
+        assert!(log.contains(&"vol_download a 0 0 0".to_string()), "{log:?}");
         remote.close().await.unwrap();
         server.stop_accepting();
     }
