@@ -140,14 +140,12 @@ pub(crate) fn volume(pool: &Pool, dp: &DirPool, name: &str) -> Result<Volume> {
             physical = meta.len();
         }
     }
-    if info.kind == VolKind::File {
-        if info.format == VolFormat::Qcow2 {
-            backing_store = qcow2_backing(&path).map(|(p, f)| VolumeTarget {
-                path: Some(p),
-                format: f,
-                ..VolumeTarget::default()
-            });
-        }
+    if info.kind == VolKind::File && info.format == VolFormat::Qcow2 {
+        backing_store = qcow2_backing(&path).map(|(p, f)| VolumeTarget {
+            path: Some(p),
+            format: f,
+            ..VolumeTarget::default()
+        });
     }
     Ok(Volume {
         pool_type: pool.pool_type,
