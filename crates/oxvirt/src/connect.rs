@@ -39,6 +39,8 @@ struct Inner {
     driver: Arc<dyn Hypervisor>,
     /// The network driver of the connection, if it has one.
     network: Option<Arc<dyn oxvirt_network::NetworkDriver>>,
+    /// The storage driver of the connection, if it has one.
+    storage: Option<Arc<dyn oxvirt_storage::api::StorageDriver>>,
 }
 
 impl std::fmt::Debug for Connect {
@@ -75,8 +77,12 @@ impl Connect {
         let name = resolve_default(name);
         let uri = Uri::parse(&name)?;
         check_missing_slash(&name, &uri)?;
-        let (driver, network) = registry::open_drivers(&uri, read_only).await?;
-        Ok(Connect::from_drivers(uri, driver, network, read_only))
+        let (driver, network, storage) = registry::open_drivers(&uri, read_only).await?;
+        let conn = Connect::from_drivers(uri, driver, network, read_only);
+        Ok(match storage {
+            Some(storage) => conn.with_storage(storage),
+            None => conn,
+        })
     }
 
     /// A connection over a driver made elsewhere (a daemon's own QEMU driver, a fake in
@@ -98,8 +104,28 @@ impl Connect {
                 read_only,
                 driver,
                 network,
+                storage: None,
             }),
         }
+    }
+
+    /// This connection's drivers with `storage` as its storage driver: a new connection
+    /// (handles of the old one keep the old drivers).
+    pub fn with_storage(self, storage: Arc<dyn oxvirt_storage::api::StorageDriver>) -> Connect {
+        Connect {
+            inner: Arc::new(Inner {
+                uri: self.inner.uri.clone(),
+                read_only: self.inner.read_only,
+                driver: self.inner.driver.clone(),
+                network: self.inner.network.clone(),
+                storage: Some(storage),
+            }),
+        }
+    }
+
+    /// The storage driver behind the connection, if it has one.
+    pub fn storage_driver(&self) -> Option<&Arc<dyn oxvirt_storage::api::StorageDriver>> {
+        self.inner.storage.as_ref()
     }
 
     /// The network driver behind the connection, if it has one.

@@ -21,7 +21,8 @@
 //!   [`Hypervisor`] driver; [`EventStream`] delivers the connection's domain events.
 //! * [`Network`] handles call the connection's network driver (a remote connection's
 //!   own); [`NetworkEventStream`] delivers network lifecycle events.
-//! * [`StoragePool`] and [`StorageVol`] are only shapes until their drivers land.
+//! * [`StoragePool`] and [`StorageVol`] handles call the connection's storage driver
+//!   ([`Connect::storage_driver`]); [`PoolEventStream`] delivers storage pool events.
 //! * Every failure is a [`VirError`] with libvirt's code, domain and message. A read-only
 //!   connection refuses every changing call with `VIR_ERR_OPERATION_DENIED`, "operation
 //!   forbidden: read only access prevents virDomainSuspend", before the driver sees it.
@@ -67,7 +68,11 @@ pub use placement::{
     NODE_CPU_STATS_ALL_CPUS, NODE_MEMORY_STATS_ALL_CELLS, TYPED_PARAM_STRING_OKAY,
 };
 pub use snapshot::DomainSnapshot;
-pub use storage::{StoragePool, StorageVol};
+pub use storage::{storage_flags, PoolEventStream, StoragePool, StorageVol};
+pub use storage::{
+    Chunk, Download, PoolEvent, PoolEventKind, PoolEventWhat, PoolInfo, PoolRef, PoolState, Upload,
+    VolInfo, VolRef, VolType,
+};
 pub use uri::Uri;
 
 pub use oxvirt_domain::driver::{event, flags, state};

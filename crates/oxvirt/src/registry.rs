@@ -6,13 +6,15 @@
 //! no in-process driver (`qemu:///system` reaches the daemon's socket, which answers "no
 //! connection driver available" for schemes it lacks). [`crate::remote_uri`] computes the
 //! socket or address and the name opened there. (The QEMU driver, opened in the daemon's
-//! own process, is added here when it lands.)
+//! own process, is added here when it lands.) A remote connection carries the network and
+//! storage calls too.
 
 use std::sync::Arc;
 
 use oxvirt_domain::driver::Hypervisor;
 use oxvirt_driver_test::TestDriver;
 use oxvirt_network::NetworkDriver;
+use oxvirt_storage::api::StorageDriver;
 use oxvirt_xml::VirError;
 
 use oxvirt_remote::{RemoteDriver, CONNECT_RO};
@@ -20,8 +22,12 @@ use oxvirt_remote::{RemoteDriver, CONNECT_RO};
 use crate::remote_uri::{self, Target};
 use crate::uri::Uri;
 
-/// A hypervisor driver and the network driver beside it, if any.
-pub(crate) type Drivers = (Arc<dyn Hypervisor>, Option<Arc<dyn NetworkDriver>>);
+/// A hypervisor driver and the network and storage drivers beside it, if any.
+pub(crate) type Drivers = (
+    Arc<dyn Hypervisor>,
+    Option<Arc<dyn NetworkDriver>>,
+    Option<Arc<dyn StorageDriver>>,
+);
 
 /// Opens the driver for `uri`, read-only (`read_only`) or read-write: a remote open then
 /// passes `VIR_CONNECT_RO` and picks the `-ro` socket. The connection's network driver
@@ -45,7 +51,13 @@ async fn open_remote(uri: &Uri, read_only: bool) -> Result<Drivers, VirError> {
         }
     };
     let network: Arc<dyn NetworkDriver> = Arc::new(driver.network_driver());
-    Ok((Arc::new(driver), Some(network)))
+    let storage = remote_storage(&driver);
+    Ok((Arc::new(driver), Some(network), storage))
+}
+
+/// The storage driver of a remote connection: the daemon's, over the same connection.
+fn remote_storage(driver: &RemoteDriver) -> Option<Arc<dyn StorageDriver>> {
+    Some(Arc::new(driver.storage_driver()))
 }
 
 /// libvirt's `testConnectOpen`: `/default` is the built-in node (shared by every
@@ -54,5 +66,5 @@ async fn open_remote(uri: &Uri, read_only: bool) -> Result<Drivers, VirError> {
 fn open_test(uri: &Uri) -> Result<Drivers, VirError> {
     let driver = TestDriver::open(uri.path())?;
     let network: Arc<dyn NetworkDriver> = Arc::new(driver.network_driver());
-    Ok((Arc::new(driver), Some(network)))
+    Ok((Arc::new(driver), Some(network), None))
 }
