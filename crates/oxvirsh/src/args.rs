@@ -140,19 +140,25 @@ pub enum Group {
     Network,
     /// "Snapshot (help keyword 'snapshot')".
     Snapshot,
+    /// "Storage Pool (help keyword 'pool')".
+    Pool,
+    /// "Storage Volume (help keyword 'volume')".
+    Volume,
     /// "Virsh itself (help keyword 'virsh')".
     Virsh,
 }
 
 impl Group {
     /// Every group, in `help`'s order.
-    pub const ALL: [Group; 7] = [
+    pub const ALL: [Group; 9] = [
         Group::Domain,
         Group::Monitor,
         Group::Events,
         Group::Host,
         Group::Network,
         Group::Snapshot,
+        Group::Pool,
+        Group::Volume,
         Group::Virsh,
     ];
 
@@ -165,6 +171,8 @@ impl Group {
             Group::Host => "Host and Hypervisor",
             Group::Network => "Networking",
             Group::Snapshot => "Snapshot",
+            Group::Pool => "Storage Pool",
+            Group::Volume => "Storage Volume",
             Group::Virsh => "Virsh itself",
         }
     }
@@ -178,6 +186,8 @@ impl Group {
             Group::Host => "host",
             Group::Network => "network",
             Group::Snapshot => "snapshot",
+            Group::Pool => "pool",
+            Group::Volume => "volume",
             Group::Virsh => "virsh",
         }
     }

@@ -10,6 +10,7 @@ pub mod network;
 pub mod node;
 pub mod placement;
 pub mod snapshot;
+pub mod storage;
 pub mod table;
 
 #[cfg(test)]
@@ -228,6 +229,36 @@ async fn dispatch(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
         "net-event" => network::event(ctl, cmd).await,
         "net-name" => network::name(ctl, cmd).await,
         "net-uuid" => network::uuid(ctl, cmd).await,
+        "pool-list" => storage::pool_list(ctl, cmd).await,
+        "pool-info" => storage::pool_info(ctl, cmd).await,
+        "pool-define" => storage::pool_define(ctl, cmd, false).await,
+        "pool-create" => storage::pool_define(ctl, cmd, true).await,
+        "pool-define-as" => storage::pool_define_as(ctl, cmd, false).await,
+        "pool-create-as" => storage::pool_define_as(ctl, cmd, true).await,
+        "pool-build" | "pool-start" | "pool-refresh" | "pool-destroy" | "pool-delete"
+        | "pool-undefine" => storage::pool_lifecycle(ctl, cmd).await,
+        "pool-autostart" => storage::pool_autostart(ctl, cmd).await,
+        "pool-dumpxml" => storage::pool_dumpxml(ctl, cmd).await,
+        "pool-name" => storage::pool_name(ctl, cmd).await,
+        "pool-uuid" => storage::pool_uuid(ctl, cmd).await,
+        "pool-event" => storage::pool_event(ctl, cmd).await,
+        "find-storage-pool-sources" => storage::find_sources(ctl, cmd).await,
+        "find-storage-pool-sources-as" => storage::find_sources_as(ctl, cmd).await,
+        "vol-list" => storage::vol_list(ctl, cmd).await,
+        "vol-info" => storage::vol_info(ctl, cmd).await,
+        "vol-create" => storage::vol_create(ctl, cmd).await,
+        "vol-create-as" => storage::vol_create_as(ctl, cmd).await,
+        "vol-create-from" => storage::vol_create_from(ctl, cmd).await,
+        "vol-clone" => storage::vol_clone(ctl, cmd).await,
+        "vol-delete" => storage::vol_delete(ctl, cmd).await,
+        "vol-wipe" => storage::vol_wipe(ctl, cmd).await,
+        "vol-resize" => storage::vol_resize(ctl, cmd).await,
+        "vol-dumpxml" => storage::vol_dumpxml(ctl, cmd).await,
+        "vol-path" | "vol-key" => storage::vol_path_or_key(ctl, cmd).await,
+        "vol-name" => storage::vol_name(ctl, cmd).await,
+        "vol-pool" => storage::vol_pool(ctl, cmd).await,
+        "vol-upload" => storage::vol_upload(ctl, cmd).await,
+        "vol-download" => storage::vol_download(ctl, cmd).await,
         "help" => help::help(ctl, cmd),
         "quit" | "exit" => {
             ctl.quit = true;
