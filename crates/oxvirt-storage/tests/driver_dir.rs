@@ -192,6 +192,17 @@ async fn volumes_raw_and_qcow2() {
     assert!(xml.contains(&format!("<capacity unit='bytes'>{}</capacity>", 8 * MIB)));
     assert_eq!(drv.vol_info(&q, 0).await.expect("info").capacity, 8 * MIB);
 
+    // A qcow2 overlay on the raw volume, its size from the backing store.
+    let overlay = format!(
+        "<volume><name>o.qcow2</name><target><format type='qcow2'/></target><backingStore><path>{path}</path><format type='raw'/></backingStore></volume>"
+    );
+    let o = drv.vol_create_xml(&p, &overlay, 0).await.expect("overlay");
+    assert_eq!(drv.vol_info(&o, 0).await.expect("info").capacity, 4 * MIB);
+    let ox = drv.vol_xml_desc(&o, 0).await.expect("xml");
+    assert!(ox.contains("<backingStore>"), "{ox}");
+    assert!(ox.contains(&format!("<path>{path}</path>")), "{ox}");
+    drv.vol_delete(&o, 0).await.expect("delete overlay");
+
     // Clones raw -> qcow2 -> raw keep the content.
     let data = pattern(100_000);
     upload(&drv, &raw, MIB, vec![Chunk::Data(data.clone())], 0).await;
@@ -209,6 +220,14 @@ async fn volumes_raw_and_qcow2() {
     let back = fs::read(s.pool_dir().join("c2.img")).expect("read");
     assert_eq!(back.len() as u64, 4 * MIB);
     assert_eq!(&back[MIB as usize..MIB as usize + data.len()], &data[..]);
+    let e = drv
+        .vol_create_xml_from(&p, &vol_xml("c2.img", "raw", 0), &c1, 0)
+        .await
+        .expect_err("name in use");
+    assert_eq!(
+        e.message,
+        "internal error: storage volume name 'c2.img' already in use."
+    );
     let e = drv
         .vol_create_xml_from(
             &p,
@@ -379,9 +398,18 @@ async fn upload_download_and_holes() {
     let e = drv.pool_destroy(&p).await.expect_err("jobs");
     assert_eq!(
         e.message,
-        "Requested operation is not valid: pool 'p' has asynchronous jobs running."
+        "internal error: pool 'p' has asynchronous jobs running."
     );
     let e = drv.vol_delete(&v, 0).await.expect_err("in use");
+    assert_eq!(
+        e.message,
+        "Requested operation is not valid: volume 'd.img' is still in use."
+    );
+    let e = drv
+        .vol_upload(&v, 0, 0, 0)
+        .await
+        .err()
+        .expect("second upload");
     assert_eq!(
         e.message,
         "Requested operation is not valid: volume 'd.img' is still in use."
@@ -519,6 +547,8 @@ async fn volumes_in_use_by_domains() {
         "Requested operation is not valid: volume 'g.img' is still in use by domain 'guest1'"
     );
     assert!(drv.vol_wipe(&v, 0, 0).await.is_err());
+    // libvirt lets a volume in use grow.
+    drv.vol_resize(&v, 2 * MIB, 0).await.expect("resize in use");
     drv.clear_in_use("guest1");
     drv.vol_delete(&v, 0).await.expect("delete");
     drv.pool_destroy(&p).await.expect("destroy");

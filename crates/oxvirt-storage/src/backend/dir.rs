@@ -210,6 +210,16 @@ pub fn target_perms(pool: &Pool) -> Option<Perms> {
     })
 }
 
+/// The guest-visible size of an image file: a qcow2 header's size, or the file's length.
+fn virtual_size(path: &str) -> Result<u64> {
+    let e = |e: io::Error| sys(format!("cannot read backing store '{path}'"), &e);
+    let f = std::fs::File::open(path).map_err(e)?;
+    let len = f.metadata().map_err(e)?.len();
+    let mut head = Vec::with_capacity(32);
+    f.take(32).read_to_end(&mut head).map_err(e)?;
+    Ok(dir::probe(&head).1.unwrap_or(len))
+}
+
 /// Reads the pool's space and volumes.
 pub(crate) fn refresh(pool: &Pool) -> Result<Refreshed> {
     let dp = open(pool)?;
@@ -275,7 +285,12 @@ pub(crate) fn create_volume(pool: &Pool, vol: &Volume, vflags: u32) -> Result<Vo
                     .as_deref()
                     .map(|p| (p, b.format.as_deref().unwrap_or("raw")))
             });
-            dp.create_qcow2(&vol.name, vol.capacity, compat, backing)?;
+            // Without `<capacity>`, the image is as large as its backing store.
+            let capacity = match (vol.capacity, backing) {
+                (0, Some((path, _))) => virtual_size(path)?,
+                (c, _) => c,
+            };
+            dp.create_qcow2(&vol.name, capacity, compat, backing)?;
         }
     }
     volume(pool, &dp, &vol.name)

@@ -109,7 +109,7 @@ fn no_vol_name(name: &str) -> VirError {
 
 fn jobs_running(name: &str) -> VirError {
     err(
-        ErrorCode::OperationInvalid,
+        ErrorCode::InternalError,
         format!("pool '{name}' has asynchronous jobs running."),
     )
 }
@@ -574,22 +574,52 @@ impl PoolDriver {
         }
     }
 
+    /// A volume, first refreshed when its pool keeps files (libvirt's `refreshVol`
+    /// before `vol-info` and `vol-dumpxml`).
+    async fn refreshed_vol(&self, vol: &VolRef) -> Result<Volume> {
+        let mut st = self.inner.state.lock().await;
+        let (obj, v) = st.vol(vol)?;
+        if !matches!(
+            obj.def.pool_type,
+            PoolType::Dir | PoolType::Fs | PoolType::Netfs
+        ) {
+            return Ok(v.clone());
+        }
+        let def = obj.def.clone();
+        let vname = v.name.clone();
+        let fresh = blocking(move || {
+            let dp = crate::backend::dir::open(&def)?;
+            crate::backend::dir::volume(&def, &dp, &vname)
+        })
+        .await?;
+        let obj = st.obj_mut(&vol.pool)?;
+        obj.volumes.insert(fresh.name.clone(), fresh.clone());
+        Ok(fresh)
+    }
+
+    fn is_busy(&self, pool: &str, vol: &str) -> bool {
+        lock(&self.inner.busy)
+            .get(&(pool.to_string(), vol.to_string()))
+            .copied()
+            .unwrap_or(0)
+            > 0
+    }
+
     fn has_jobs(&self, pool: &str) -> bool {
         lock(&self.inner.jobs).get(pool).copied().unwrap_or(0) > 0
     }
 
     /// libvirt's checks before changing a volume: no transfer running on it, and (in
-    /// oxvirt) no running domain using it.
-    fn check_vol_free(&self, v: &Volume, pool: &str) -> Result<()> {
-        let busy = lock(&self.inner.busy)
-            .get(&(pool.to_string(), v.name.clone()))
-            .copied()
-            .unwrap_or(0);
-        if busy > 0 {
+    /// oxvirt, with `domains`: before a delete or a wipe) no running domain using it.
+    fn check_vol_free(&self, v: &Volume, pool: &str, domains: bool) -> Result<()> {
+        if self.is_busy(pool, &v.name) {
             return Err(err(
                 ErrorCode::OperationInvalid,
                 format!("volume '{}' is still in use.", v.name),
             ));
+        }
+        if !domains {
+            return Ok(());
         }
         let names: Vec<&str> = [v.key.as_deref(), v.target.path.as_deref()]
             .into_iter()
@@ -742,23 +772,19 @@ impl StorageDriver for PoolDriver {
     }
 
     async fn pool_lookup_by_target_path(&self, path: &str) -> Result<PoolRef> {
-        let path = clean_path(path);
+        let clean = clean_path(path);
         let st = self.inner.state.lock().await;
         st.pools
             .values()
-            .find(|p| {
-                p.active
-                    && p.def
-                        .target_path
-                        .as_deref()
-                        .is_some_and(|t| clean_path(t) == path)
-            })
+            .find(|p| p.active && p.def.target_path.as_deref() == Some(clean.as_str()))
             .map(PoolObj::reference)
             .ok_or_else(|| {
-                err(
-                    ErrorCode::NoStoragePool,
-                    format!("no storage pool with matching target path '{path}'"),
-                )
+                let msg = if clean == path {
+                    format!("no storage pool with matching target path '{path}'")
+                } else {
+                    format!("no storage pool with matching target path '{path}' ({clean})")
+                };
+                err(ErrorCode::NoStoragePool, msg)
             })
     }
 
@@ -923,6 +949,9 @@ impl StorageDriver for PoolDriver {
         if obj.active {
             return Err(still_active(&obj.def.name));
         }
+        if self.has_jobs(&obj.def.name) {
+            return Err(jobs_running(&obj.def.name));
+        }
         let def = obj.def.clone();
         let pref = obj.reference();
         blocking(move || backend.delete(&def, fl)).await?;
@@ -936,6 +965,9 @@ impl StorageDriver for PoolDriver {
         let (name, pref) = (obj.def.name.clone(), obj.reference());
         if obj.active {
             return Err(still_active(&name));
+        }
+        if self.has_jobs(&name) {
+            return Err(jobs_running(&name));
         }
         store::remove_config(&self.inner.config, &name)?;
         st.pools.remove(&name);
@@ -1006,10 +1038,7 @@ impl StorageDriver for PoolDriver {
         let name = st.name_of(pool)?;
         let obj = st.obj_mut(&name)?;
         if !obj.persistent {
-            return Err(err(
-                ErrorCode::InternalError,
-                "cannot set autostart for transient pool",
-            ));
+            return Err(err(ErrorCode::InternalError, "pool has no config file"));
         }
         if obj.autostart != autostart {
             store::set_autostart(&self.inner.config, &name, autostart)?;
@@ -1079,10 +1108,12 @@ impl StorageDriver for PoolDriver {
                     .map(|v| p.vol_ref(v))
             })
             .ok_or_else(|| {
-                err(
-                    ErrorCode::NoStorageVol,
-                    format!("no storage vol with matching path '{path}'"),
-                )
+                let msg = if clean == path {
+                    format!("no storage vol with matching path '{path}'")
+                } else {
+                    format!("no storage vol with matching path '{path}' ({clean})")
+                };
+                err(ErrorCode::NoStorageVol, msg)
             })
     }
 
@@ -1135,25 +1166,31 @@ impl StorageDriver for PoolDriver {
         let mut st = self.inner.state.lock().await;
         let obj = st.get(pool)?;
         let name = obj.def.name.clone();
+        let src_obj = if from.pool == name {
+            obj
+        } else {
+            st.pools
+                .get(&from.pool)
+                .ok_or_else(|| no_pool_name(&from.pool))?
+        };
         if !obj.active {
             return Err(not_active(&name));
         }
-        let src_obj = st
-            .pools
-            .get(&from.pool)
-            .ok_or_else(|| no_pool_name(&from.pool))?;
         if !src_obj.active {
             return Err(not_active(&src_obj.def.name));
         }
+        let backend = self.backend(obj.def.pool_type)?;
         let orig = src_obj
             .volumes
             .get(&from.name)
             .ok_or_else(|| no_vol_name(&from.name))?
             .clone();
-        let backend = self.backend(obj.def.pool_type)?;
         let mut vol = Volume::parse_with(xml, obj.def.pool_type, CapacityRule::Optional)?;
         if obj.volumes.contains_key(&vol.name) {
-            return Err(err(ErrorCode::StorageVolExist, format!("'{}'", vol.name)));
+            return Err(err(
+                ErrorCode::InternalError,
+                format!("storage volume name '{}' already in use.", vol.name),
+            ));
         }
         if vol.capacity < orig.capacity {
             vol.capacity = orig.capacity;
@@ -1177,7 +1214,7 @@ impl StorageDriver for PoolDriver {
     async fn vol_delete(&self, vol: &VolRef, fl: u32) -> Result<()> {
         let mut st = self.inner.state.lock().await;
         let (obj, v) = st.vol(vol)?;
-        self.check_vol_free(v, &obj.def.name)?;
+        self.check_vol_free(v, &obj.def.name, true)?;
         let backend = self.backend(obj.def.pool_type)?;
         let (def, v) = (obj.def.clone(), v.clone());
         let name = def.name.clone();
@@ -1196,7 +1233,7 @@ impl StorageDriver for PoolDriver {
         }
         let mut st = self.inner.state.lock().await;
         let (obj, v) = st.vol(vol)?;
-        self.check_vol_free(v, &obj.def.name)?;
+        self.check_vol_free(v, &obj.def.name, true)?;
         let backend = self.backend(obj.def.pool_type)?;
         let (def, v) = (obj.def.clone(), v.clone());
         let name = def.name.clone();
@@ -1214,7 +1251,7 @@ impl StorageDriver for PoolDriver {
         )?;
         let mut st = self.inner.state.lock().await;
         let (obj, v) = st.vol(vol)?;
-        self.check_vol_free(v, &obj.def.name)?;
+        self.check_vol_free(v, &obj.def.name, false)?;
         let abs = if fl & DELTA != 0 {
             if fl & SHRINK != 0 {
                 v.capacity - capacity.min(v.capacity)
@@ -1256,8 +1293,7 @@ impl StorageDriver for PoolDriver {
             flags::vol_info::GET_PHYSICAL,
             "storageVolGetInfoFlags",
         )?;
-        let st = self.inner.state.lock().await;
-        let (_, v) = st.vol(vol)?;
+        let v = self.refreshed_vol(vol).await?;
         Ok(VolInfo {
             kind: vol_kind(v.vol_type),
             capacity: v.capacity,
@@ -1271,9 +1307,7 @@ impl StorageDriver for PoolDriver {
 
     async fn vol_xml_desc(&self, vol: &VolRef, fl: u32) -> Result<String> {
         VirError::check_flags(ErrorDomain::Storage, fl, 0, "storageVolGetXMLDesc")?;
-        let st = self.inner.state.lock().await;
-        let (_, v) = st.vol(vol)?;
-        Ok(v.to_xml())
+        Ok(self.refreshed_vol(vol).await?.to_xml())
     }
 
     async fn vol_path(&self, vol: &VolRef) -> Result<String> {

@@ -248,10 +248,7 @@ async fn transient_pools() {
         .pool_set_autostart(&p, true)
         .await
         .expect_err("transient");
-    assert_eq!(
-        e.message,
-        "internal error: cannot set autostart for transient pool"
-    );
+    assert_eq!(e.message, "internal error: pool has no config file");
     let e = drv
         .pool_create_xml(
             &s.dir_xml("t2"),
@@ -361,4 +358,93 @@ async fn list_filters() {
             .expect("by path"),
         a
     );
+}
+
+#[tokio::test]
+async fn refresh_failure_stops_the_pool() {
+    let s = Scratch::new();
+    let drv = s.open().await;
+    let mut rx = drv.subscribe();
+    let p = drv
+        .pool_create_xml(&s.dir_xml("r"), flags::create::WITH_BUILD)
+        .await
+        .expect("create");
+    std::fs::remove_dir(s.target("r")).expect("rmdir");
+    let e = drv.pool_refresh(&p, 0).await.expect_err("gone");
+    assert_eq!(e.code, ErrorCode::SystemError);
+    assert_eq!(
+        drv.pool_lookup_by_name("r")
+            .await
+            .expect_err("transient")
+            .code,
+        ErrorCode::NoStoragePool
+    );
+    assert_eq!(
+        lifecycle(&mut rx),
+        vec![
+            life("r", PoolEventKind::Started),
+            life("r", PoolEventKind::Stopped)
+        ]
+    );
+    assert!(!s.root.join("run/storage/r.xml").exists());
+}
+
+#[tokio::test]
+async fn source_discovery_and_lookups() {
+    let s = Scratch::new();
+    let drv = s.open().await;
+    let e = drv
+        .find_pool_sources("dir", None, 0)
+        .await
+        .expect_err("dir");
+    assert_eq!(e.code, ErrorCode::NoSupport);
+    assert!(
+        e.message
+            .ends_with("pool type 'dir' does not support source discovery"),
+        "{}",
+        e.message
+    );
+    let e = drv
+        .find_pool_sources("nope", None, 0)
+        .await
+        .expect_err("type");
+    assert_eq!(e.message, "internal error: unknown storage pool type nope");
+    let e = drv
+        .pool_lookup_by_target_path("/no//where/")
+        .await
+        .expect_err("path");
+    assert_eq!(
+        e.message,
+        "Storage pool not found: no storage pool with matching target path '/no//where/' (/no/where)"
+    );
+    let e = drv.vol_lookup_by_path("/no/where").await.expect_err("vol");
+    assert_eq!(e.code, ErrorCode::NoStorageVol);
+    assert_eq!(
+        e.message,
+        "Storage volume not found: no storage vol with matching path '/no/where'"
+    );
+    let e = drv.vol_lookup_by_key("/k").await.expect_err("key");
+    assert_eq!(
+        e.message,
+        "Storage volume not found: no storage vol with matching key /k"
+    );
+}
+
+#[tokio::test]
+async fn autostart_failure_is_reported() {
+    let s = Scratch::new();
+    let drv = s.open().await;
+    let p = drv
+        .pool_define_xml(&s.dir_xml("a"), 0)
+        .await
+        .expect("define");
+    drv.pool_set_autostart(&p, true).await.expect("autostart");
+    drop(drv);
+    // Never built: the directory does not exist.
+    let drv = s.open().await;
+    let errors = drv.startup_errors();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].0, "a");
+    assert_eq!(drv.running_count().await, 0);
+    assert!(drv.pool_autostart(&p).await.expect("still marked"));
 }

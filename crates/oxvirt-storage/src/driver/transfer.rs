@@ -141,6 +141,12 @@ pub(super) async fn upload(
     let st = drv.inner.state.lock().await;
     let (obj, v) = st.vol(vol)?;
     let backend = drv.backend(obj.def.pool_type)?;
+    if drv.is_busy(&obj.def.name, &v.name) {
+        return Err(err(
+            ErrorCode::OperationInvalid,
+            format!("volume '{}' is still in use.", v.name),
+        ));
+    }
     let (def, v) = (obj.def.clone(), v.clone());
     drop(st);
     let pool_name = def.name.clone();
