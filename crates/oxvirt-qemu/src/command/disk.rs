@@ -1,7 +1,7 @@
 //! Disks: a `-blockdev` storage node and a format node per source, then the `-device`.
 
 use oxvirt_domain::devices::disk::driver::{DiskCache, DiskIo};
-use oxvirt_domain::devices::disk::{DiskBus, DiskDevice, DiskType};
+use oxvirt_domain::devices::disk::{DiskBus, DiskDevice, DiskSource, DiskType, NetProtocol};
 use oxvirt_domain::devices::Disk;
 use oxvirt_domain::os::BootDev;
 use oxvirt_domain::{DeviceAddress, Domain};
@@ -100,11 +100,84 @@ pub fn build(argv: &mut Args, domain: &Domain, plan: &Plan) -> Result<(), VirErr
     Ok(())
 }
 
-/// Whether the disk has a local source to open.
+/// Whether the disk has a source to open: a file or device, an iSCSI LUN, or a storage
+/// volume (which must have been resolved before: [`blockdev`] refuses it).
 fn has_source(disk: &Disk) -> bool {
-    disk.source
-        .as_ref()
-        .is_some_and(|s| s.file.is_some() || s.dev.is_some())
+    disk.source.as_ref().is_some_and(|s| {
+        s.file.is_some()
+            || s.dev.is_some()
+            || (disk.kind == DiskType::Network && s.protocol == Some(NetProtocol::Iscsi))
+            || (disk.kind == DiskType::Volume && s.pool.is_some())
+    })
+}
+
+/// The iSCSI LUN of a `<source protocol='iscsi' name='IQN/LUN'>`: its target and LUN (0
+/// when the name has none), as libvirt splits the name.
+fn iscsi_target(name: &str) -> Result<(&str, u64), VirError> {
+    match name.rsplit_once('/') {
+        None => Ok((name, 0)),
+        Some((target, lun)) => lun
+            .parse::<u64>()
+            .map(|l| (target, l))
+            .map_err(|_| unsupported(format!("iSCSI LUN '{lun}'"))),
+    }
+}
+
+/// The initiator IQN of a network source (`<initiator><iqn name='...'/></initiator>`).
+fn iscsi_initiator(src: &DiskSource) -> Option<&str> {
+    src.unknown
+        .elements()
+        .find(|e| e.name == "initiator")?
+        .children
+        .iter()
+        .filter_map(|n| n.as_element())
+        .find(|e| e.name == "iqn")?
+        .attr("name")
+}
+
+/// The members naming where a disk's content is, before `"node-name"`: a file or device
+/// (`"driver":"file","filename":...`) or an iSCSI LUN (QEMU's `iscsi` driver:
+/// `"portal":"HOST:PORT","target":...,"lun":N,"transport":"tcp"` and the initiator name).
+fn storage_location(disk: &Disk, src: &DiskSource) -> Result<String, VirError> {
+    let local =
+        |driver: &str, path: &str| format!(r#""driver":"{driver}","filename":{}"#, js(path));
+    match (disk.kind, src.file.as_deref(), src.dev.as_deref()) {
+        (DiskType::File, Some(f), _) => return Ok(local("file", f)),
+        (DiskType::Block, _, Some(d)) if disk.device == DiskDevice::Cdrom => {
+            return Ok(local("host_cdrom", d))
+        }
+        (DiskType::Block, _, Some(d)) => return Ok(local("host_device", d)),
+        (DiskType::Volume, ..) => {
+            return Err(unsupported(
+                "disk of type 'volume' not resolved to its source",
+            ))
+        }
+        _ => {}
+    }
+    if disk.kind != DiskType::Network || src.protocol != Some(NetProtocol::Iscsi) {
+        return Err(unsupported("disk source type"));
+    }
+    let host = src
+        .hosts
+        .first()
+        .and_then(|h| h.name.as_deref())
+        .ok_or_else(|| unsupported("iSCSI disk without host"))?;
+    let port = src.hosts.first().and_then(|h| h.port).unwrap_or(3260);
+    let portal = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let (target, lun) = iscsi_target(src.name.as_deref().unwrap_or_default())?;
+    let mut s = format!(
+        r#""driver":"iscsi","portal":{},"target":{},"lun":{lun},"transport":"tcp""#,
+        js(&portal),
+        js(target)
+    );
+    if let Some(iqn) = iscsi_initiator(src) {
+        s.push_str(&format!(r#","initiator-name":{}"#, js(iqn)));
+    }
+    Ok(s)
 }
 
 /// The `"cache"` member, when the disk sets a cache mode.
@@ -122,35 +195,8 @@ fn cache_json(disk: &Disk) -> Option<&'static str> {
 
 /// The storage and format `-blockdev`s of a disk, node `libvirt-N`.
 fn blockdev(argv: &mut Args, disk: &Disk, n: u32) -> Result<(), VirError> {
-    let src = disk
-        .source
-        .as_ref()
-        .ok_or_else(|| unsupported("disk without source"))?;
-    let (driver, path) = match (disk.kind, src.file.as_deref(), src.dev.as_deref()) {
-        (DiskType::File, Some(f), _) => ("file", f),
-        (DiskType::Block, _, Some(d)) if disk.device == DiskDevice::Cdrom => ("host_cdrom", d),
-        (DiskType::Block, _, Some(d)) => ("host_device", d),
-        _ => return Err(unsupported("disk source type")),
-    };
-    if disk
-        .backing_store
-        .as_ref()
-        .is_some_and(|b| b.source.is_some())
-    {
-        return Err(unsupported("backing chains"));
-    }
+    argv.opt("-blockdev", storage_node(disk, n)?);
     let cache = cache_json(disk);
-    let mut s = format!(r#"{{"driver":"{driver}","filename":{}"#, js(path));
-    if disk.driver.as_ref().and_then(|d| d.io) == Some(DiskIo::Native) {
-        s.push_str(r#","aio":"native""#);
-    }
-    s.push_str(&format!(r#","node-name":"libvirt-{n}-storage""#));
-    if let Some(c) = cache {
-        s.push(',');
-        s.push_str(c);
-    }
-    s.push_str(r#","auto-read-only":true,"discard":"unmap"}"#);
-    argv.opt("-blockdev", s);
     let format = disk
         .driver
         .as_ref()
@@ -171,6 +217,36 @@ fn blockdev(argv: &mut Args, disk: &Disk, n: u32) -> Result<(), VirError> {
     ));
     argv.opt("-blockdev", f);
     Ok(())
+}
+
+/// The storage `-blockdev` (JSON) of a disk with a file, block device or iSCSI source,
+/// node `libvirt-N-storage`: what a start puts on the command line and a hotplug gives
+/// `blockdev-add`.
+pub fn storage_node(disk: &Disk, n: u32) -> Result<String, VirError> {
+    let src = disk
+        .source
+        .as_ref()
+        .ok_or_else(|| unsupported("disk without source"))?;
+    let location = storage_location(disk, src)?;
+    if disk
+        .backing_store
+        .as_ref()
+        .is_some_and(|b| b.source.is_some())
+    {
+        return Err(unsupported("backing chains"));
+    }
+    let cache = cache_json(disk);
+    let mut s = format!("{{{location}");
+    if disk.driver.as_ref().and_then(|d| d.io) == Some(DiskIo::Native) {
+        s.push_str(r#","aio":"native""#);
+    }
+    s.push_str(&format!(r#","node-name":"libvirt-{n}-storage""#));
+    if let Some(c) = cache {
+        s.push(',');
+        s.push_str(c);
+    }
+    s.push_str(r#","auto-read-only":true,"discard":"unmap"}"#);
+    Ok(s)
 }
 
 /// The drive address of an IDE or SATA disk: given, or from its target name.

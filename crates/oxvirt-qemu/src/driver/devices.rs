@@ -178,6 +178,7 @@ impl QemuDriver {
             let vm = self.vm(&dom.uuid).ok_or_else(super::not_running)?;
             let live = self.with_obj(dom, |obj| Ok(obj.def().clone()))?;
             let dev = devedit::parse_device(xml, &live)?;
+            let is_disk = matches!(dev, Device::Disk(_));
             let (alias, update): (String, LiveUpdate) = match dev {
                 Device::Disk(d) => self.hotplug_disk(&vm, &live, *d).await?,
                 Device::Interface(n) => self.hotplug_net(&vm, &live, *n).await?,
@@ -192,6 +193,9 @@ impl QemuDriver {
                 update(&mut obj.def_mut());
                 vec![EventKind::DeviceAdded { alias }]
             });
+            if is_disk {
+                self.refresh_in_use(&dom.uuid).await;
+            }
         }
         if let Some(def) = config {
             self.commit_config(dom, def)?;
@@ -264,8 +268,17 @@ impl QemuDriver {
                 oxvirt_xml::XmlEnum::as_xml_str(&disk.device)
             )));
         }
+        // A volume opens as what it resolved to; the live definition keeps the volume.
+        let runtime = match self.resolve_disk(&disk).await? {
+            Some(vol) => {
+                super::volumes::with_format(&mut disk, &vol);
+                Some(super::volumes::runtime_disk(&disk, &vol))
+            }
+            None => None,
+        };
         let path = match (disk.kind, disk.source_path()) {
             (DiskType::File, Some(p)) => p.to_string(),
+            (DiskType::Volume, _) => String::new(),
             _ => return Err(unsupported("only disks backed by a file can be hotplugged")),
         };
         let format = disk
@@ -282,11 +295,15 @@ impl QemuDriver {
         let storage = format!("libvirt-{n}-storage");
         let fmt_node = format!("libvirt-{n}-format");
         let qmp = vm.qmp();
-        qmp.blockdev_add(json!({
-            "driver": "file", "filename": path, "node-name": storage,
-            "auto-read-only": true, "discard": "unmap",
-        }))
-        .await?;
+        let storage_node = match &runtime {
+            Some(r) => serde_json::from_str(&crate::command::disk::storage_node(r, n)?)
+                .map_err(|e| super::internal(format!("storage node of a volume: {e}")))?,
+            None => json!({
+                "driver": "file", "filename": path, "node-name": storage,
+                "auto-read-only": true, "discard": "unmap",
+            }),
+        };
+        qmp.blockdev_add(storage_node).await?;
         let added = qmp
             .blockdev_add(json!({
                 "node-name": fmt_node, "read-only": disk.readonly,
@@ -455,6 +472,7 @@ impl QemuDriver {
                         let storage = fmt.replace("-format", "-storage");
                         let _ = vm.qmp().blockdev_del(&storage).await;
                     }
+                    driver.refresh_in_use(&uuid).await;
                 }
                 Backend::Net(netdev, port) => {
                     let _ = vm.qmp().netdev_del(&netdev).await;

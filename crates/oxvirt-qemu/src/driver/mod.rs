@@ -39,12 +39,14 @@ mod start;
 mod stats;
 mod status;
 mod vm;
+mod volumes;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use oxvirt_domain::driver::ports::NetworkPorts;
+use oxvirt_domain::driver::volumes::StorageVolumes;
 use oxvirt_domain::driver::{DomainEvent, DomainRef, EventBus, Lifecycle};
 use oxvirt_domain::objects::domains::{DomainList, DomainObj};
 use oxvirt_xml::types::Uuid;
@@ -106,6 +108,27 @@ pub(crate) struct Inner {
     consoles: Mutex<HashMap<String, std::sync::Weak<console::Session>>>,
     /// The node's virtual networks, for `type='network'` interfaces (none: refused).
     ports: Option<Arc<dyn NetworkPorts>>,
+    /// The node's storage volumes, for `type='volume'` disks (none: refused).
+    volumes: Option<Arc<dyn StorageVolumes>>,
+}
+
+/// What the driver is connected to on the node: the other drivers a domain's devices use.
+#[derive(Default, Clone)]
+pub struct Attach {
+    /// The virtual networks (`<interface type='network'>`).
+    pub ports: Option<Arc<dyn NetworkPorts>>,
+    /// The storage pools (`<disk type='volume'>`), also told which volumes and paths each
+    /// running domain uses.
+    pub volumes: Option<Arc<dyn StorageVolumes>>,
+}
+
+impl std::fmt::Debug for Attach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attach")
+            .field("ports", &self.ports.is_some())
+            .field("volumes", &self.volumes.is_some())
+            .finish()
+    }
 }
 
 /// The QEMU driver. Cheap to clone: every clone (every `qemu:///system` connection) is the
@@ -145,6 +168,25 @@ impl QemuDriver {
         config: QemuConfig,
         ports: Option<Arc<dyn NetworkPorts>>,
     ) -> Result<QemuDriver, VirError> {
+        Self::open_with(
+            config,
+            Attach {
+                ports,
+                volumes: None,
+            },
+        )
+        .await
+    }
+
+    /// [`QemuDriver::open`] with the node's networks and storage pools (see
+    /// [`QemuDriver::open_with_networks`] for the networks). A `<disk type='volume'>` is
+    /// resolved through `attach.volumes` when its domain starts or the disk is attached
+    /// (as libvirt's `virDomainDiskTranslateSourcePool`), and every running domain's disks
+    /// (volume keys, files and block devices) are recorded in use there, also those of the
+    /// domains reattached here. Without volumes, `type='volume'` disks are refused as
+    /// libvirt refuses them without a storage driver.
+    pub async fn open_with(config: QemuConfig, attach: Attach) -> Result<QemuDriver, VirError> {
+        let Attach { ports, volumes } = attach;
         for dir in [
             config.config_dir(),
             config.log_dir(),
@@ -162,6 +204,7 @@ impl QemuDriver {
                 jobs: Mutex::new(HashMap::new()),
                 consoles: Mutex::new(HashMap::new()),
                 ports,
+                volumes,
             }),
         };
         driver.load_configs()?;

@@ -238,7 +238,7 @@ impl QemuDriver {
             Stopping::FromSnapshot => (ShutoffReason::FromSnapshot, StoppedDetail::FromSnapshot),
             Stopping::Crashed => (ShutoffReason::Crashed, StoppedDetail::Crashed),
         });
-        let event = {
+        let (event, name) = {
             let mut list = self.domains();
             self.set_vm(*uuid, None);
             let Some(obj) = list.find_by_uuid_mut(uuid) else {
@@ -252,11 +252,12 @@ impl QemuDriver {
                 list.remove(uuid);
             }
             self.delete_status(&name);
-            event
+            (event, name)
         };
         let _ = std::fs::remove_file(&vm.monitor);
         let _ = std::fs::remove_dir_all(&vm.private_dir);
         self.unplug_ports(ports).await;
+        self.clear_in_use(&name);
         self.emit(vec![event]);
         vm.mark_done();
     }

@@ -144,6 +144,11 @@ impl QemuDriver {
             obj.def().clone()
         };
         self.check_startable(&def).await?;
+        // `type='volume'` disks: their pools' files, devices or LUNs (libvirt's
+        // `virDomainDiskTranslateSourcePool`); QEMU opens what they resolved to.
+        let resolved = self.resolve_volumes(&def).await?;
+        let def = super::volumes::live_def(def, &resolved);
+        check_disk_sources(&super::volumes::runtime_def(&def, &resolved))?;
         let def = self.reserve_graphics_ports(uuid, def)?;
         let def = self.plug_ports(def).await?;
         let id = self.domains().alloc_id();
@@ -156,8 +161,9 @@ impl QemuDriver {
             let _ = std::fs::remove_file(&monitor);
         };
         let incoming = from.incoming;
+        let runtime = super::volumes::runtime_def(&def, &resolved);
         let started = self
-            .launch(&def, id, &private_dir, &monitor, incoming.is_some())
+            .launch(&runtime, id, &private_dir, &monitor, incoming.is_some())
             .await;
         let (process, events) = match started {
             Ok(p) => p,
@@ -189,6 +195,8 @@ impl QemuDriver {
             return Err(internal("domain vanished while starting"));
         }
         self.set_vm(*uuid, Some(vm.clone()));
+        // From here every failure stops the domain through `finish_stop`, which clears it.
+        self.set_in_use(&placement, &resolved);
         super::monitor::spawn(self, *uuid, vm.clone(), events);
         self.attach_taps(uuid, &vm).await?;
         self.set_graphics_passwords(uuid, &vm, &placement).await?;

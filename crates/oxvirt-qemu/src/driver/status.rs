@@ -227,6 +227,7 @@ impl QemuDriver {
             Ok((process, events)) => {
                 let vm = Arc::new(Vm::new(process, status.monitor, status.private_dir));
                 self.set_vm(uuid, Some(vm.clone()));
+                self.record_in_use(&status.live).await;
                 self.sync_state(&uuid, &vm).await;
                 super::monitor::spawn(self, uuid, vm, events);
             }
@@ -237,6 +238,7 @@ impl QemuDriver {
                 self.delete_status(&name);
                 self.unplug_ports(super::netports::live_ports(&status.live))
                     .await;
+                self.clear_in_use(&name);
                 let mut list = self.domains();
                 if let Some(obj) = list.find_by_name_mut(&name) {
                     obj.stop(ShutoffReason::Crashed);
