@@ -229,22 +229,61 @@ impl State {
     }
 }
 
-/// What identifies a pool's storage, for libvirt's "Storage source conflict" check.
-fn source_id(def: &Pool) -> Option<String> {
-    let dev = def.source.devices.first().map(|d| d.path.clone());
-    let host = def.source.hosts.first().map(|h| h.name.clone());
-    match def.pool_type {
-        PoolType::Dir => def.target_path.clone(),
-        PoolType::Fs | PoolType::Disk => dev,
-        PoolType::Netfs => Some(format!("{host:?}:{:?}", def.source.dir)),
-        PoolType::Logical => def.source.name.clone(),
-        PoolType::Iscsi | PoolType::IscsiDirect => Some(format!("{host:?}:{dev:?}")),
-        _ => def
-            .source
-            .name
-            .clone()
-            .or(dev)
-            .or_else(|| def.target_path.clone()),
+/// libvirt's `virStoragePoolSourceMatchSingleHost`.
+fn same_single_host(a: &Pool, b: &Pool) -> bool {
+    let (ha, hb) = (&a.source.hosts, &b.source.hosts);
+    if ha.len() != 1 && hb.len() != 1 {
+        return false;
+    }
+    let (Some(x), Some(y)) = (ha.first(), hb.first()) else {
+        return false;
+    };
+    if y.port != 0 && x.port != y.port {
+        return false;
+    }
+    x.name == y.name
+}
+
+/// libvirt's `virStoragePoolSourceFindDuplicateDevices`: a source device in common.
+fn same_device(a: &Pool, b: &Pool) -> bool {
+    a.source
+        .devices
+        .iter()
+        .any(|d| b.source.devices.iter().any(|e| e.path == d.path))
+}
+
+/// Whether the new definition `def` uses the storage of the existing pool `obj`, as
+/// libvirt's `virStoragePoolObjSourceFindDuplicateCb` decides.
+fn source_conflict(obj: &Pool, def: &Pool) -> bool {
+    use PoolType::*;
+    if obj.name == def.name {
+        return false;
+    }
+    let same_type = obj.pool_type == def.pool_type;
+    match obj.pool_type {
+        Dir => same_type && obj.target_path == def.target_path,
+        Netfs => same_type && obj.source.dir == def.source.dir && same_single_host(obj, def),
+        Gluster => {
+            same_type
+                && obj.source.name == def.source.name
+                && obj.source.dir == def.source.dir
+                && same_single_host(obj, def)
+        }
+        Scsi => {
+            same_type && obj.source.adapter.is_some() && obj.source.adapter == def.source.adapter
+        }
+        Iscsi => {
+            def.pool_type == Iscsi
+                && same_device(obj, def)
+                && obj.source.initiator_iqn == def.source.initiator_iqn
+        }
+        Fs | Logical | Disk | Zfs => {
+            matches!(def.pool_type, Fs | Logical | Disk | Zfs) && same_device(obj, def)
+        }
+        Sheepdog => same_type && same_single_host(obj, def),
+        Mpath => same_type,
+        Vstorage => same_type && obj.source.name == def.source.name,
+        IscsiDirect | Rbd => false,
     }
 }
 
@@ -512,8 +551,13 @@ impl PoolDriver {
     /// libvirt's `virStoragePoolObjIsDuplicate` and `virStoragePoolObjSourceFindDuplicate`
     /// for a new definition: the name of the existing pool it replaces, if any.
     fn check_duplicate(&self, st: &State, def: &Pool, check_active: bool) -> Result<bool> {
-        let by_uuid = st.pools.values().find(|p| p.def.uuid == def.uuid);
-        let exists = if let Some(p) = by_uuid {
+        if let Some(other) = st.pools.values().find(|p| source_conflict(&p.def, def)) {
+            return Err(err(
+                ErrorCode::OperationFailed,
+                format!("Storage source conflict with pool: '{}'", other.def.name),
+            ));
+        }
+        if let Some(p) = st.pools.values().find(|p| p.def.uuid == def.uuid) {
             if p.def.name != def.name {
                 return Err(err(
                     ErrorCode::OperationFailed,
@@ -529,32 +573,18 @@ impl PoolDriver {
                     format!("pool is already active as '{}'", p.def.name),
                 ));
             }
-            true
-        } else if let Some(p) = st.pools.get(&def.name) {
+            return Ok(true);
+        }
+        if let Some(p) = st.pools.get(&def.name) {
             return Err(err(
                 ErrorCode::OperationFailed,
                 format!(
                     "pool '{}' already exists with uuid {}",
-                    p.def.name, p.def.uuid
+                    def.name, p.def.uuid
                 ),
             ));
-        } else {
-            false
-        };
-        let id = source_id(def);
-        if id.is_some() {
-            if let Some(other) = st.pools.values().find(|p| {
-                p.def.name != def.name
-                    && p.def.pool_type == def.pool_type
-                    && source_id(&p.def) == id
-            }) {
-                return Err(err(
-                    ErrorCode::OperationFailed,
-                    format!("Storage source conflict with pool: '{}'", other.def.name),
-                ));
-            }
         }
-        Ok(exists)
+        Ok(false)
     }
 
     /// Marks a transfer on a volume (and, for an upload, a job on its pool) until the

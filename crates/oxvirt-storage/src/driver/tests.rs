@@ -211,6 +211,24 @@ async fn duplicates_and_conflicts() {
     );
     let e = drv.pool_create_xml(&conflict, 0).await.expect_err("source");
     assert_eq!(e.code, ErrorCode::OperationFailed);
+    // Device pools of different types conflict on a shared device.
+    drv.pool_define_xml(
+        "<pool type='fs'><name>f</name><source><device path='/dev/oxvirt-none'/></source><target><path>/x/f</path></target></pool>",
+        0,
+    )
+    .await
+    .expect("fs");
+    let e = drv
+        .pool_define_xml(
+            "<pool type='logical'><name>vg</name><source><device path='/dev/oxvirt-none'/><name>vg</name></source><target><path>/dev/vg</path></target></pool>",
+            0,
+        )
+        .await
+        .expect_err("device");
+    assert_eq!(
+        e.message,
+        "operation failed: Storage source conflict with pool: 'f'"
+    );
 }
 
 #[tokio::test]
