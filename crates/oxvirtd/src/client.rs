@@ -102,8 +102,6 @@ static STORAGE: OnceLock<Arc<dyn StorageDriver>> = OnceLock::new();
 
 /// Installs the daemon's storage driver (the first call wins); `main` calls it at startup
 /// with the host storage driver.
-// Unused until `main` opens the host storage driver.
-#[allow(dead_code)]
 pub fn set_storage_driver(driver: Arc<dyn StorageDriver>) {
     let _ = STORAGE.set(driver);
 }

@@ -22,6 +22,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use oxvirt_domain::driver::ports::NetworkPorts;
 use oxvirt_network::driver::{BridgeDriver, NetworkConfig};
 use oxvirt_qemu::driver::{QemuConfig, QemuDriver};
+use oxvirt_storage::driver::{PoolDriver, StorageConfig};
 
 use crate::config::Config;
 use crate::listen::Listener;
@@ -95,6 +96,18 @@ async fn run(config: Config) -> Result<(), String> {
         }
     };
     let ports = networks.map(|n| Arc::new(n) as Arc<dyn NetworkPorts>);
+    // Storage pools next: autostart guests may use their volumes.
+    let storage_config = StorageConfig::under(&config.state_dir, &config.runtime_dir);
+    match PoolDriver::open(storage_config).await {
+        Ok(driver) => {
+            let running = driver.running_count().await;
+            if running > 0 {
+                info!("storage: {running} pools running");
+            }
+            client::set_storage_driver(Arc::new(driver));
+        }
+        Err(err) => warning!("storage pools are unavailable: {}", err.message),
+    }
     let qemu_config = QemuConfig::under(&config.state_dir, &config.runtime_dir);
     match QemuDriver::open_with_networks(qemu_config, ports).await {
         Ok(driver) => {
