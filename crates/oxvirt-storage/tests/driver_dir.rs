@@ -201,6 +201,9 @@ async fn volumes_raw_and_qcow2() {
     let ox = drv.vol_xml_desc(&o, 0).await.expect("xml");
     assert!(ox.contains("<backingStore>"), "{ox}");
     assert!(ox.contains(&format!("<path>{path}</path>")), "{ox}");
+    let backing = &ox[ox.find("<backingStore>").expect("backing")..];
+    assert!(backing.contains("<format type='raw'/>"), "{ox}");
+    assert!(backing.contains("<mode>0600</mode>"), "{ox}");
     drv.vol_delete(&o, 0).await.expect("delete overlay");
 
     // Clones raw -> qcow2 -> raw keep the content.

@@ -106,6 +106,32 @@ pub(crate) fn open(pool: &Pool) -> Result<DirPool> {
     DirPool::open(target(pool)?)
 }
 
+/// A file's permissions and times as libvirt reports them (`stat`; no birth time: 0).
+fn file_meta(path: &str) -> (Perms, Option<Timestamps>) {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return (Perms::default(), None);
+    };
+    let t = |sec: i64, nsec: i64| {
+        Some(FileTime {
+            sec: u64::try_from(sec).unwrap_or(0),
+            nsec: u32::try_from(nsec).unwrap_or(0),
+        })
+    };
+    let perms = Perms {
+        mode: Some(meta.mode() & 0o777),
+        owner: Some(meta.uid()),
+        group: Some(meta.gid()),
+        label: None,
+    };
+    let times = Timestamps {
+        atime: t(meta.atime(), meta.atime_nsec()),
+        mtime: t(meta.mtime(), meta.mtime_nsec()),
+        ctime: t(meta.ctime(), meta.ctime_nsec()),
+        btime: Some(FileTime::default()),
+    };
+    (perms, Some(times))
+}
+
 /// The volume `name` of `pool` as a refresh shows it.
 pub(crate) fn volume(pool: &Pool, dp: &DirPool, name: &str) -> Result<Volume> {
     let info = dp.info(name)?;
@@ -117,34 +143,22 @@ pub(crate) fn volume(pool: &Pool, dp: &DirPool, name: &str) -> Result<Volume> {
     };
     let mut backing_store = None;
     let mut physical = info.allocation;
-    let mut perms = Perms::default();
-    let mut timestamps = None;
-    if let Ok(meta) = std::fs::metadata(&path) {
-        perms.mode = Some(meta.mode() & 0o777);
-        perms.owner = Some(meta.uid());
-        perms.group = Some(meta.gid());
-        let t = |sec: i64, nsec: i64| {
-            Some(FileTime {
-                sec: u64::try_from(sec).unwrap_or(0),
-                nsec: u32::try_from(nsec).unwrap_or(0),
-            })
-        };
-        timestamps = Some(Timestamps {
-            atime: t(meta.atime(), meta.atime_nsec()),
-            mtime: t(meta.mtime(), meta.mtime_nsec()),
-            ctime: t(meta.ctime(), meta.ctime_nsec()),
-            // libvirt 9.0 reports no birth time: 0.
-            btime: Some(FileTime::default()),
-        });
-        if info.kind == VolKind::File {
+    let (perms, timestamps) = file_meta(&path);
+    if info.kind == VolKind::File {
+        if let Ok(meta) = std::fs::metadata(&path) {
             physical = meta.len();
         }
     }
     if info.kind == VolKind::File && info.format == VolFormat::Qcow2 {
-        backing_store = qcow2_backing(&path).map(|(p, f)| VolumeTarget {
-            path: Some(p),
-            format: f,
-            ..VolumeTarget::default()
+        backing_store = qcow2_backing(&path).map(|(p, f)| {
+            let (perms, timestamps) = file_meta(&p);
+            VolumeTarget {
+                path: Some(p),
+                format: f,
+                perms,
+                timestamps,
+                ..VolumeTarget::default()
+            }
         });
     }
     Ok(Volume {
