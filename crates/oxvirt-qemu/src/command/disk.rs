@@ -143,7 +143,10 @@ fn storage_location(disk: &Disk, src: &DiskSource) -> Result<String, VirError> {
         |driver: &str, path: &str| format!(r#""driver":"{driver}","filename":{}"#, js(path));
     match (disk.kind, src.file.as_deref(), src.dev.as_deref()) {
         (DiskType::File, Some(f), _) => return Ok(local("file", f)),
-        (DiskType::Block, _, Some(d)) if disk.device == DiskDevice::Cdrom => {
+        // libvirt opens a CD-ROM volume of a block pool as `host_device`: it picks
+        // `host_cdrom` from the disk's own type, which is `volume` (a resolved volume
+        // keeps its pool in the source).
+        (DiskType::Block, _, Some(d)) if disk.device == DiskDevice::Cdrom && src.pool.is_none() => {
             return Ok(local("host_cdrom", d))
         }
         (DiskType::Block, _, Some(d)) => return Ok(local("host_device", d)),

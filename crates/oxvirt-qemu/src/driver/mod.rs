@@ -55,6 +55,7 @@ use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 use crate::caps::CapsCache;
 pub use start::kvm_unusable;
 pub use vm::Vm;
+pub use volumes::runtime_disk;
 
 /// The emulator a domain runs with when it names none.
 pub const DEFAULT_EMULATOR: &str = "/usr/bin/qemu-system-x86_64";

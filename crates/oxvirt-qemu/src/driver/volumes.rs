@@ -41,12 +41,17 @@ fn pool_volume(disk: &Disk) -> Option<(&str, &str)> {
 }
 
 /// The disk a resolved volume disk is for QEMU: the same disk with the volume's file,
-/// device or iSCSI LUN as its source.
-pub(crate) fn runtime_disk(disk: &Disk, vol: &ResolvedVolume) -> Disk {
+/// device or iSCSI LUN as its source (still naming its pool and volume, which the command
+/// line does not show), and the volume's format when the disk sets none. What the command
+/// line and `blockdev-add` of a `type='volume'` disk are built from.
+pub fn runtime_disk(disk: &Disk, vol: &ResolvedVolume) -> Disk {
     let mut out = disk.clone();
+    let old = disk.source.as_ref();
     let mut src = DiskSource {
-        startup_policy: disk.source.as_ref().and_then(|s| s.startup_policy),
-        index: disk.source.as_ref().and_then(|s| s.index),
+        pool: old.and_then(|s| s.pool.clone()),
+        volume: old.and_then(|s| s.volume.clone()),
+        startup_policy: old.and_then(|s| s.startup_policy),
+        index: old.and_then(|s| s.index),
         ..DiskSource::default()
     };
     match &vol.source {
