@@ -281,6 +281,22 @@ async fn volumes_raw_and_qcow2() {
     assert!(wiped.iter().all(|b| *b == 0));
     let e = drv.vol_wipe(&c2, 42, 0).await.expect_err("algorithm");
     assert_eq!(e.code, ErrorCode::InvalidArg);
+    assert_eq!(
+        e.message,
+        "invalid argument: wiping algorithm 42 not supported"
+    );
+    let e = drv.vol_wipe(&c2, 9, 0).await.expect_err("trim");
+    assert_eq!(
+        e.message,
+        "argument unsupported: 'trim' algorithm not supported"
+    );
+    if !have("scrub") {
+        let e = drv.vol_wipe(&c2, 6, 0).await.expect_err("no scrub");
+        assert_eq!(
+            e.message,
+            "Cannot find 'scrub' in path: No such file or directory"
+        );
+    }
 
     // Delete.
     let names = |v: Vec<VolRef>| v.into_iter().map(|v| v.name).collect::<Vec<_>>();

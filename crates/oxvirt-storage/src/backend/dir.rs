@@ -641,13 +641,64 @@ impl Backend for DirBackend {
             0,
             "virStorageBackendVolWipeLocal",
         )?;
-        if algorithm != 0 {
+        let dp = open(pool)?;
+        let name = match algorithm {
+            0 => return dp.wipe(&vol.name),
+            1 => "nnsa",
+            2 => "dod",
+            3 => "bsi",
+            4 => "gutmann",
+            5 => "schneier",
+            6 => "pfitzner7",
+            7 => "pfitzner33",
+            8 => "random",
+            9 => {
+                return Err(err(
+                    ErrorCode::ArgumentUnsupported,
+                    "'trim' algorithm not supported",
+                ))
+            }
+            n => {
+                return Err(err(
+                    ErrorCode::InvalidArg,
+                    format!("unsupported algorithm {n}"),
+                ))
+            }
+        };
+        // As libvirt: the other patterns are scrub(1)'s, on a regular file of the pool.
+        if dp.info(&vol.name)?.kind != VolKind::File {
             return Err(err(
-                ErrorCode::OperationUnsupported,
-                format!("wiping algorithm {algorithm} is not supported by oxvirt"),
+                ErrorCode::OperationInvalid,
+                format!("volume '{}' is not a regular file", vol.name),
             ));
         }
-        open(pool)?.wipe(&vol.name)
+        let found = std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("scrub").is_file()));
+        if !found {
+            return Err(err(
+                ErrorCode::SystemError,
+                "Cannot find 'scrub' in path: No such file or directory",
+            ));
+        }
+        let path = dp.volume_path(&vol.name)?;
+        let out = Command::new("scrub")
+            .args(["-f", "-p", name])
+            .arg(&path)
+            .output()
+            .map_err(|e| sys("cannot run scrub", &e))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(err(
+                ErrorCode::InternalError,
+                format!(
+                    "Child process (scrub -f -p {name} {}) unexpected exit status {}: {}",
+                    path.display(),
+                    out.status.code().unwrap_or(-1),
+                    String::from_utf8_lossy(&out.stderr).trim_end()
+                ),
+            ))
+        }
     }
 
     fn open_read(

@@ -518,6 +518,7 @@ impl PoolDriver {
         obj.clear();
         if let Some(next) = obj.next_def.take() {
             obj.def = next;
+            obj.target_perms = None;
         }
         if !obj.persistent {
             st.pools.remove(name);

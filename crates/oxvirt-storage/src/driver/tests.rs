@@ -466,3 +466,45 @@ async fn autostart_failure_is_reported() {
     assert_eq!(drv.running_count().await, 0);
     assert!(drv.pool_autostart(&p).await.expect("still marked"));
 }
+
+#[tokio::test]
+async fn redefining_a_running_pool() {
+    let s = Scratch::new();
+    let drv = s.open().await;
+    let p = drv
+        .pool_define_xml(&s.dir_xml("a"), 0)
+        .await
+        .expect("define");
+    drv.pool_create(&p, flags::create::WITH_BUILD)
+        .await
+        .expect("start");
+    let redefined = format!(
+        "<pool type='dir'><name>a</name><uuid>{}</uuid><target><path>{}</path><permissions><mode>0750</mode></permissions></target></pool>",
+        p.uuid,
+        s.target("a")
+    );
+    drv.pool_define_xml(&redefined, 0).await.expect("redefine");
+    let inactive = drv
+        .pool_xml_desc(&p, flags::xml::INACTIVE)
+        .await
+        .expect("xml");
+    assert!(inactive.contains("<mode>0750</mode>"), "{inactive}");
+    let live = drv.pool_xml_desc(&p, 0).await.expect("xml");
+    assert!(live.contains("<mode>0711</mode>"), "{live}");
+    let e = drv
+        .pool_create_xml(&redefined, 0)
+        .await
+        .expect_err("running");
+    assert_eq!(
+        e.message,
+        "Requested operation is not valid: pool is already active as 'a'"
+    );
+    // The new definition applies once the pool stops, and survives a restart.
+    drv.pool_destroy(&p).await.expect("destroy");
+    let xml = drv.pool_xml_desc(&p, 0).await.expect("xml");
+    assert!(xml.contains("<mode>0750</mode>"), "{xml}");
+    drop(drv);
+    let drv = s.open().await;
+    let xml = drv.pool_xml_desc(&p, 0).await.expect("xml");
+    assert!(xml.contains("<mode>0750</mode>"), "{xml}");
+}
