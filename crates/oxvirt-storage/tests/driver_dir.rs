@@ -638,6 +638,19 @@ async fn fs_pool_on_a_loop_device() {
         target.display()
     );
     let p = drv.pool_define_xml(&xml, 0).await.expect("define");
+    // Without a flag, libvirt's build only makes the directory.
+    drv.pool_build(&p, 0).await.expect("build the directory");
+    assert!(target.is_dir());
+    let probe = Command::new("blkid")
+        .args(["-p", "-o", "value", "-s", "TYPE", &dev])
+        .output()
+        .expect("blkid");
+    assert!(probe.stdout.is_empty(), "no file system made yet");
+    let e = drv
+        .pool_build(&p, flags::build::NO_OVERWRITE | flags::build::OVERWRITE)
+        .await
+        .expect_err("exclusive");
+    assert_eq!(e.code, ErrorCode::InvalidArg);
     drv.pool_build(&p, flags::build::NO_OVERWRITE)
         .await
         .expect("build makes ext4");
