@@ -1503,6 +1503,50 @@ mod streams {
     }
 
     #[tokio::test]
+    async fn holes_in_a_non_sparse_download_go_out_as_zeroes() {
+        use crate::dispatch::stream::storage_stream::Transfer;
+        let (chunk_tx, chunks) = mpsc::channel(8);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let out = Outbox::new(tx);
+        let (to_stream, incoming) = mpsc::channel(4);
+        let call = call_header(P::StorageVolDownload);
+        let transfer = Transfer::Download {
+            download: Download { chunks },
+            sparse: false,
+        };
+        let task = tokio::spawn(transfer.run(call, out.clone(), incoming));
+        chunk_tx
+            .send(Ok(Chunk::Data(b"ab".to_vec())))
+            .await
+            .unwrap();
+        chunk_tx.send(Ok(Chunk::Hole(600_000))).await.unwrap();
+        chunk_tx
+            .send(Ok(Chunk::Data(b"cd".to_vec())))
+            .await
+            .unwrap();
+        drop(chunk_tx);
+        let mut sizes = Vec::new();
+        let mut data = Vec::new();
+        loop {
+            let p = rx.recv().await.unwrap();
+            out.written(Outbox::credit_of(&p));
+            assert_eq!(p.header.kind, MessageType::Stream);
+            if p.payload.is_empty() {
+                break;
+            }
+            sizes.push(p.payload.len());
+            data.extend_from_slice(&p.payload);
+        }
+        assert_eq!(sizes, vec![2, 262_120, 262_120, 75_760, 2]);
+        let mut want = b"ab".to_vec();
+        want.resize(600_002, 0);
+        want.extend_from_slice(b"cd");
+        assert_eq!(data, want);
+        to_stream.send(rpc::finish(&call)).await.unwrap();
+        assert_eq!(task.await.unwrap(), Ending::Finished);
+    }
+
+    #[tokio::test]
     async fn a_failing_download_aborts_with_the_drivers_error() {
         let fake = Fake::new();
         let c = client(&fake, 0);
@@ -1770,6 +1814,12 @@ mod remote {
                 "cannot write volume: no space left"
             )
         );
+        // More data than the daemon's credit window, through the remote client.
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8 + 1).collect();
+        fake.set_content("a", big.clone());
+        let (data, holes) = download_all(&d, &a, flags::stream::SPARSE).await;
+        assert_eq!((data.len(), data == big, holes.len()), (big.len(), true, 0));
+
         // The connection still serves calls after the transfers.
         assert!(d.pool_is_active(&default).await.unwrap());
         remote.close().await.unwrap();
