@@ -497,3 +497,57 @@ async fn a_guest_sees_an_iscsi_direct_lun_of_a_real_target() {
     driver.destroy(&dom, 0).await.unwrap();
     assert_eq!(fake.in_use("vol2"), None);
 }
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_reattached_domain_is_recorded_in_use_again() {
+    if !have_guest("a_reattached_domain_is_recorded_in_use_again") {
+        return;
+    }
+    let scratch = Scratch::new("vols", "reattach");
+    let a = scratch.0.join("a.img");
+    sparse(&a, 8 << 20);
+    let a = a.display().to_string();
+    let xml = guest_domain("vol3", "<vcpu>1</vcpu>", &volume_disk("a.img", "vda"));
+    let open = |fake: &Arc<Fake>| {
+        let attach = Attach {
+            ports: None,
+            volumes: Some(fake.clone() as Arc<dyn StorageVolumes>),
+        };
+        QemuDriver::open_with(scratch.config(), attach)
+    };
+    // The first driver starts the domain; its runtime then ends, as a daemon that exits
+    // leaves QEMU running.
+    let first = Arc::new(Fake::default());
+    first.add("a.img", VolumeSource::File(a.clone()));
+    let pids = runtime().block_on(async {
+        let driver = open(&first).await.unwrap();
+        let dom = driver.define_xml(&xml, 0).await.unwrap();
+        driver.create(&dom, 0).await.unwrap();
+        driver.running_pids()
+    });
+    let _reaper = Reaper(pids);
+    assert_eq!(first.in_use("vol3").unwrap(), vec![a.clone()]);
+    // The storage pools of a restarted daemon learn it again from the reattached domain.
+    let second = Arc::new(Fake::default());
+    second.add("a.img", VolumeSource::File(a.clone()));
+    runtime().block_on(async {
+        let driver = open(&second).await.unwrap();
+        let dom = driver.lookup_by_name("vol3").await.unwrap();
+        assert!(driver.is_active(&dom).await.unwrap(), "not reattached");
+        assert_eq!(second.in_use("vol3").unwrap(), vec![a.clone()]);
+        driver.destroy(&dom, 0).await.unwrap();
+        assert_eq!(second.in_use("vol3"), None);
+        assert_eq!(
+            second.calls(),
+            [format!("set vol3 {a}"), "clear vol3".to_string()]
+        );
+    });
+}

@@ -5,8 +5,8 @@
 //! pool through QEMU's own `iscsi` driver.
 //!
 //! The live definition keeps `type='volume'` and `<source pool='p' volume='v'/>`, as
-//! libvirt's does; the disk's `<driver type>` takes the volume's format when the definition
-//! sets none. The command line and `blockdev-add` see the resolved source: a copy of the
+//! libvirt's does; a disk that sets no `<driver type>` runs as `raw` and shows
+//! `<driver name='qemu' type='raw'/>`, as libvirt 9.0 does whatever the volume's format. The command line and `blockdev-add` see the resolved source: a copy of the
 //! definition with each volume disk turned into the file, block or network disk it is.
 //!
 //! The storage pools are told which volumes and paths each running domain uses (every
@@ -14,11 +14,12 @@
 
 use std::sync::Arc;
 
+use oxvirt_domain::devices::disk::common::StorageFormat;
 use oxvirt_domain::devices::disk::{DiskSource, DiskType, NetHost, NetProtocol};
 use oxvirt_domain::devices::Disk;
 use oxvirt_domain::driver::volumes::{ResolvedVolume, StorageVolumes, VolumeSource};
 use oxvirt_domain::Domain;
-use oxvirt_xml::{Element, ErrorCode, ErrorDomain, Node, VirError, XmlEnum};
+use oxvirt_xml::{Element, ErrorCode, ErrorDomain, Node, VirError};
 
 use super::QemuDriver;
 
@@ -42,7 +43,7 @@ fn pool_volume(disk: &Disk) -> Option<(&str, &str)> {
 
 /// The disk a resolved volume disk is for QEMU: the same disk with the volume's file,
 /// device or iSCSI LUN as its source (still naming its pool and volume, which the command
-/// line does not show), and the volume's format when the disk sets none. What the command
+/// line does not show), and `raw` when the disk sets no format. What the command
 /// line and `blockdev-add` of a `type='volume'` disk are built from.
 pub fn runtime_disk(disk: &Disk, vol: &ResolvedVolume) -> Disk {
     let mut out = disk.clone();
@@ -94,14 +95,14 @@ pub fn runtime_disk(disk: &Disk, vol: &ResolvedVolume) -> Disk {
     out
 }
 
-/// Gives `disk` the volume's format as its `<driver type>` when it sets none.
-pub(crate) fn with_format(disk: &mut Disk, vol: &ResolvedVolume) {
-    let Some(format) = vol.format.as_deref().and_then(XmlEnum::from_xml_str) else {
-        return;
-    };
+/// Gives a volume disk that sets no `<driver type>` the format libvirt 9.0 opens it with:
+/// `raw`, whatever the volume's own format (libvirt does not take the volume's format:
+/// a `qcow2` volume of a dir pool runs as `<driver name='qemu' type='raw'/>` unless the
+/// disk says `qcow2`), so [`ResolvedVolume::format`] is not used.
+pub(crate) fn with_format(disk: &mut Disk, _vol: &ResolvedVolume) {
     let driver = disk.driver.get_or_insert_with(Default::default);
     if driver.format.is_none() {
-        driver.format = Some(format);
+        driver.format = Some(StorageFormat::Raw);
         if driver.name.is_none() {
             driver.name = Some("qemu".into());
         }
@@ -120,7 +121,7 @@ pub(crate) fn runtime_def(def: &Domain, resolved: &Resolved) -> Domain {
 }
 
 /// The live definition of a domain started with `resolved`: the volume disks keep their
-/// pool and volume and take the volume's format.
+/// pool and volume and show the format they run with.
 pub(crate) fn live_def(mut def: Domain, resolved: &Resolved) -> Domain {
     for (disk, vol) in def.devices.disks.iter_mut().zip(resolved) {
         if let Some(vol) = vol {

@@ -140,7 +140,7 @@ async fn file_block_and_iscsi_volumes_open_as_libvirt_opens_them() {
         nodes,
         [
             r#"{"driver":"file","filename":"/pools/files/a.qcow2","node-name":"libvirt-4-storage","auto-read-only":true,"discard":"unmap"}"#,
-            r#"{"node-name":"libvirt-4-format","read-only":false,"driver":"qcow2","file":"libvirt-4-storage"}"#,
+            r#"{"node-name":"libvirt-4-format","read-only":false,"driver":"raw","file":"libvirt-4-storage"}"#,
             r#"{"driver":"host_device","filename":"/dev/vg0/lv0","node-name":"libvirt-3-storage","auto-read-only":true,"discard":"unmap"}"#,
             r#"{"node-name":"libvirt-3-format","read-only":false,"driver":"raw","file":"libvirt-3-storage"}"#,
             r#"{"driver":"iscsi","portal":"iscsi.example.com:3260","target":"iqn.2013-06.com.example:demo","lun":2,"transport":"tcp","initiator-name":"iqn.2013-06.com.example:client","node-name":"libvirt-2-storage","auto-read-only":true,"discard":"unmap"}"#,
@@ -152,7 +152,8 @@ async fn file_block_and_iscsi_volumes_open_as_libvirt_opens_them() {
 }
 
 #[tokio::test]
-async fn the_live_definition_keeps_the_volume_and_takes_its_format() {
+async fn the_live_definition_keeps_the_volume_and_runs_it_raw() {
+    // libvirt 9.0 runs a qcow2 volume of a dir pool as raw when the disk sets no format.
     let fake = Arc::new(Fake::default());
     let (d, _s) = driver(Some(fake.clone())).await;
     let def = domain(DISKS);
@@ -160,7 +161,7 @@ async fn the_live_definition_keeps_the_volume_and_takes_its_format() {
     let xml = live_def(def, &resolved).to_xml();
     assert!(
         xml.contains(
-            "<disk type='volume' device='disk'>\n      <driver name='qemu' type='qcow2'/>\n      \
+            "<disk type='volume' device='disk'>\n      <driver name='qemu' type='raw'/>\n      \
              <source pool='files' volume='a.qcow2'/>"
         ),
         "{xml}"
@@ -251,4 +252,21 @@ fn an_unresolved_volume_is_never_started_without_its_source() {
     let def = domain(DISKS);
     let e = build(&def, &BuildContext::libvirt_test("g")).unwrap_err();
     assert!(e.message.contains("not resolved"), "{}", e.message);
+}
+
+#[tokio::test]
+async fn a_format_the_disk_sets_is_kept() {
+    let fake = Arc::new(Fake::default());
+    let (d, _s) = driver(Some(fake.clone())).await;
+    let def = domain(
+        "<disk type='volume' device='disk'><driver name='qemu' type='qcow2'/>\
+         <source pool='files' volume='a.qcow2'/><target dev='vda' bus='virtio'/></disk>",
+    );
+    let resolved = d.resolve_volumes(&def).await.expect("resolve");
+    let def = live_def(def, &resolved);
+    assert!(def.to_xml().contains("<driver name='qemu' type='qcow2'/>"));
+    assert_eq!(
+        blockdevs(&runtime_def(&def, &resolved))[1],
+        r#"{"node-name":"libvirt-1-format","read-only":false,"driver":"qcow2","file":"libvirt-1-storage"}"#
+    );
 }
