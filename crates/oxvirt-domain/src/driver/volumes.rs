@@ -4,7 +4,8 @@
 //! use, so that a volume in use is not deleted under a guest.
 //!
 //! The storage driver implements [`StorageVolumes`]; a hypervisor driver without one
-//! refuses `type='volume'` disks with libvirt's "no storage pool with matching name".
+//! refuses `type='volume'` disks as libvirt does without a storage driver
+//! (`VIR_ERR_NO_CONNECT`, "no connection driver available for storage:///system").
 
 use async_trait::async_trait;
 
@@ -38,8 +39,8 @@ pub enum VolumeSource {
 pub struct ResolvedVolume {
     /// Where the content is.
     pub source: VolumeSource,
-    /// The volume's format (`raw`, `qcow2`...), for the disk's `<driver type>` when the
-    /// domain does not set one.
+    /// The volume's format (`raw`, `qcow2`...), as the pool knows it. Informational: as
+    /// libvirt 9.0, a disk without `<driver type>` runs its volume as raw.
     pub format: Option<String>,
     /// The volume's key (its path for file and block volumes), as the storage driver
     /// names it in [`StorageVolumes::set_in_use`].
