@@ -53,24 +53,6 @@ impl Transfer {
     }
 }
 
-/// The client's packet `p` while the daemon sends: a finish or an abort ends the stream
-/// (confirmed); anything else is dropped.
-fn sender_sees(state: &mut StreamState, call: &Header, out: &Outbox, p: &Packet) -> Option<Ending> {
-    if !rpc::belongs_to(call, &p.header) {
-        return None;
-    }
-    let ending = match state.on_packet(p) {
-        Event::Finish => Ending::Finished,
-        Event::Abort(_) => Ending::Aborted,
-        _ => return None,
-    };
-    Some(if out.send(rpc::finish(call)) {
-        ending
-    } else {
-        Ending::Disconnected
-    })
-}
-
 /// Sends the download's chunks: data under the connection's credit window, holes as
 /// STREAM_HOLE packets (or zeroes when not sparse), then the end of the data; then waits
 /// for the client's finish.
@@ -99,9 +81,23 @@ async fn pump_download(
                 let Some(p) = p else {
                     return Ending::Disconnected;
                 };
-                if let Some(ending) = sender_sees(&mut state, &call, &out, &p) {
-                    return ending;
+                if !rpc::belongs_to(&call, &p.header) {
+                    continue;
                 }
+                let ending = match state.on_packet(&p) {
+                    Event::Finish => Ending::Finished,
+                    Event::Abort(_) => Ending::Aborted,
+                    _ => continue,
+                };
+                // The reader ends (releasing the volume) before the confirmation, as
+                // libvirtd joins the stream's I/O thread.
+                download.chunks.close();
+                while download.chunks.recv().await.is_some() {}
+                return if out.send(rpc::finish(&call)) {
+                    ending
+                } else {
+                    Ending::Disconnected
+                };
             }
             () = out.tx.closed() => return Ending::Disconnected,
             permit = credit.acquire_many_owned(want), if pending.is_some() => {
@@ -230,7 +226,10 @@ async fn pump_upload(
                 };
             }
             Event::Abort(_) => {
+                // As libvirtd joins the stream's I/O thread before confirming an abort:
+                // the writer ends (releasing the volume) first.
                 drop(chunks.take());
+                let _ = done.await;
                 return if out.send(rpc::finish(&call)) {
                     Ending::Aborted
                 } else {

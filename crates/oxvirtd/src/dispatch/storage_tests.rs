@@ -1635,14 +1635,23 @@ mod streams {
             (ErrorCode::SystemError, ErrorDomain::Storage)
         );
 
-        // A client abort is confirmed.
+        // A client abort is confirmed once the writer ended (what it had is written).
         let mut rig = open(&c, P::StorageVolUpload, 0, 0, 0).await;
+        rig.to_stream
+            .send(rpc::data(&rig.call, b"partial-then-abort".to_vec()))
+            .await
+            .unwrap();
         rig.to_stream
             .send(rpc::abort(&rig.call, None))
             .await
             .unwrap();
         assert_eq!(rig.task.await.unwrap(), Ending::Aborted);
         assert_eq!(rig.rx.recv().await.unwrap(), rpc::finish(&rig.call));
+        assert!(UPLOADS
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, d)| d == b"partial-then-abort"));
     }
 }
 
