@@ -361,9 +361,16 @@ impl PoolDriver {
         for (_, live) in store::load_dir(&driver.inner.config.runtime_dir) {
             let Ok(live) = live else { continue };
             let name = live.name.clone();
-            if let Err(e) = driver.reattach(&mut state, live).await {
-                errors.push((name.clone(), e));
-                let _ = store::remove_live(&driver.inner.config, &name);
+            match driver.reattach(&mut state, live).await {
+                Ok(true) => {}
+                // Stopped behind our back: forgotten, as libvirt's storagePoolUpdateState.
+                Ok(false) => {
+                    let _ = store::remove_live(&driver.inner.config, &name);
+                }
+                Err(e) => {
+                    errors.push((name.clone(), e));
+                    let _ = store::remove_live(&driver.inner.config, &name);
+                }
             }
         }
         let autostart: Vec<String> = state
@@ -383,8 +390,8 @@ impl PoolDriver {
     }
 
     /// A pool that was running before a restart: running again if its backend finds it
-    /// usable.
-    async fn reattach(&self, state: &mut State, live: Pool) -> Result<()> {
+    /// usable (`true`), forgotten if not (`false`).
+    async fn reattach(&self, state: &mut State, live: Pool) -> Result<bool> {
         let backend = self.backend(live.pool_type)?;
         let def = live.clone();
         let b = backend.clone();
@@ -396,10 +403,7 @@ impl PoolDriver {
         })
         .await?;
         let Some(r) = refreshed else {
-            state
-                .pools
-                .retain(|_, p| p.persistent || p.def.name != live.name);
-            return Err(not_active(&live.name));
+            return Ok(false);
         };
         let obj = state
             .pools
@@ -419,7 +423,7 @@ impl PoolDriver {
         }
         obj.active = true;
         obj.apply(r);
-        Ok(())
+        Ok(true)
     }
 
     /// How many pools run.

@@ -337,6 +337,11 @@ async fn restart_keeps_state_and_autostarts() {
     assert!(!drv.pool_is_active(&a).await.expect("a"));
     assert!(!drv.pool_is_active(&b).await.expect("b"));
     assert_eq!(drv.running_count().await, 0);
+    assert!(
+        drv.startup_errors().is_empty(),
+        "a stopped pool is no error"
+    );
+    assert!(!s.root.join("run/storage/a.xml").exists());
 }
 
 #[tokio::test]
