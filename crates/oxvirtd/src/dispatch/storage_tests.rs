@@ -1829,6 +1829,20 @@ mod remote {
         let (data, holes) = download_all(&d, &a, flags::stream::SPARSE).await;
         assert_eq!((data.len(), data == big, holes.len()), (big.len(), true, 0));
 
+        // The daemon's abort of a failing download ends the client's download with it.
+        fake.set_content("a", b"someBAD".to_vec());
+        let mut dl = d.vol_download(&a, 0, 0, 0).await.unwrap();
+        assert_eq!(
+            dl.chunks.recv().await.unwrap().unwrap(),
+            Chunk::Data(b"someBAD".to_vec())
+        );
+        let err = dl.chunks.recv().await.unwrap().unwrap_err();
+        assert_eq!(
+            (err.domain, err.message.as_str()),
+            (ErrorDomain::Storage, "disk gone")
+        );
+        assert!(dl.chunks.recv().await.is_none());
+
         // The connection still serves calls after the transfers.
         assert!(d.pool_is_active(&default).await.unwrap());
         remote.close().await.unwrap();
