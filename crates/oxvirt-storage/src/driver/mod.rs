@@ -763,13 +763,7 @@ impl StorageDriver for PoolDriver {
         })?;
         let backend = self.backend(t)?;
         let spec = match spec {
-            Some(s) if !s.trim().is_empty() => {
-                let doc = format!(
-                    "<pool type='{}'><name>sources</name>{s}<target><path>/</path></target></pool>",
-                    t.as_str()
-                );
-                Some(Pool::parse(&doc)?.source)
-            }
+            Some(s) if !s.trim().is_empty() => Some(parse_source_spec(s)?),
             _ => None,
         };
         let found = blocking(move || backend.find_sources(spec.as_ref(), fl)).await?;
@@ -1364,6 +1358,70 @@ impl StorageDriver for PoolDriver {
     async fn vol_upload(&self, vol: &VolRef, offset: u64, length: u64, fl: u32) -> Result<Upload> {
         transfer::upload(self, vol, offset, length, fl).await
     }
+}
+
+/// The `<source>` document of `virConnectFindStoragePoolSources` (host, device, dir,
+/// name, format, initiator), without the per-type requirements of a pool definition, as
+/// libvirt's `virStoragePoolDefParseSourceString`.
+fn parse_source_spec(xml: &str) -> Result<crate::model::PoolSource> {
+    use crate::model::{PoolSource, PoolSourceDevice, PoolSourceHost};
+    let root = oxvirt_xml::parse(xml).map_err(|e| VirError::from_xml(e, ErrorDomain::Storage))?;
+    if root.name != "source" {
+        return Err(err(
+            ErrorCode::XmlError,
+            format!(
+                "unexpected root element <{}>, expecting <source>",
+                root.name
+            ),
+        ));
+    }
+    let mut src = PoolSource::default();
+    for el in root.elements() {
+        match el.name.as_str() {
+            "host" => {
+                let name = el
+                    .attr("name")
+                    .ok_or_else(|| err(ErrorCode::XmlError, "missing storage pool host name"))?;
+                let port = match el.attr("port") {
+                    None => 0,
+                    Some(p) => p.parse().map_err(|_| {
+                        err(
+                            ErrorCode::XmlError,
+                            format!("Invalid value for attribute 'port' in element 'host': '{p}'. Expected integer value"),
+                        )
+                    })?,
+                };
+                src.hosts.push(PoolSourceHost {
+                    name: name.to_string(),
+                    port,
+                });
+            }
+            "device" => {
+                let path = el.attr("path").ok_or_else(|| {
+                    err(
+                        ErrorCode::XmlError,
+                        "missing storage pool source device path",
+                    )
+                })?;
+                src.devices.push(PoolSourceDevice {
+                    path: path.to_string(),
+                    part_separator: None,
+                    free_extents: Vec::new(),
+                });
+            }
+            "dir" => src.dir = el.attr("path").map(str::to_string),
+            "name" => src.name = Some(el.text()),
+            "format" => src.format = el.attr("type").map(str::to_string),
+            "initiator" => {
+                src.initiator_iqn = el
+                    .child("iqn")
+                    .and_then(|i| i.attr("name"))
+                    .map(str::to_string)
+            }
+            _ => {}
+        }
+    }
+    Ok(src)
 }
 
 /// A path with repeated and trailing `/` removed (libvirt's `virFileSanitizePath`).

@@ -513,3 +513,113 @@ async fn redefining_a_running_pool() {
     let xml = drv.pool_xml_desc(&p, 0).await.expect("xml");
     assert!(xml.contains("<mode>0750</mode>"), "{xml}");
 }
+
+/// A backend that echoes the discovery spec it was given.
+struct EchoSources;
+
+impl Backend for EchoSources {
+    fn pool_type(&self) -> &'static str {
+        "iscsi"
+    }
+    fn check(&self, _: &Pool) -> Result<bool> {
+        Ok(false)
+    }
+    fn build(&self, _: &Pool, _: u32) -> Result<()> {
+        Ok(())
+    }
+    fn start(&self, _: &Pool) -> Result<()> {
+        Ok(())
+    }
+    fn refresh(&self, _: &Pool) -> Result<Refreshed> {
+        Ok(Refreshed::default())
+    }
+    fn stop(&self, _: &Pool) -> Result<()> {
+        Ok(())
+    }
+    fn delete(&self, _: &Pool, _: u32) -> Result<()> {
+        Ok(())
+    }
+    fn find_sources(
+        &self,
+        spec: Option<&crate::model::PoolSource>,
+        _: u32,
+    ) -> Result<Vec<crate::model::PoolSource>> {
+        let mut found = spec.cloned().unwrap_or_default();
+        found.devices.push(crate::model::PoolSourceDevice {
+            path: "iqn.2026-01.test:t1".into(),
+            part_separator: None,
+            free_extents: Vec::new(),
+        });
+        Ok(vec![found])
+    }
+    fn create_volume(&self, _: &Pool, v: &Volume, _: u32) -> Result<Volume> {
+        Ok(v.clone())
+    }
+    fn create_volume_from(&self, _: &Pool, v: &Volume, _: &Volume, _: u32) -> Result<Volume> {
+        Ok(v.clone())
+    }
+    fn delete_volume(&self, _: &Pool, _: &Volume, _: u32) -> Result<()> {
+        Ok(())
+    }
+    fn resize_volume(&self, _: &Pool, _: &Volume, _: u64, _: u32) -> Result<()> {
+        Ok(())
+    }
+    fn wipe_volume(&self, _: &Pool, _: &Volume, _: u32, _: u32) -> Result<()> {
+        Ok(())
+    }
+    fn open_read(
+        &self,
+        _: &Pool,
+        _: &Volume,
+        _: u64,
+        _: u64,
+    ) -> Result<Box<dyn crate::backend::VolumeRead>> {
+        Err(err(ErrorCode::NoSupport, "no"))
+    }
+    fn open_write(
+        &self,
+        _: &Pool,
+        _: &Volume,
+        _: u64,
+        _: u64,
+    ) -> Result<Box<dyn crate::backend::VolumeWrite>> {
+        Err(err(ErrorCode::NoSupport, "no"))
+    }
+}
+
+#[tokio::test]
+async fn source_discovery_spec_reaches_the_backend() {
+    let s = Scratch::new();
+    let drv = PoolDriver::open_with_backends(s.config(), vec![Arc::new(EchoSources)])
+        .await
+        .expect("open");
+    let xml = drv
+        .find_pool_sources(
+            "iscsi",
+            Some("<source><host name='192.0.2.1' port='3260'/></source>"),
+            0,
+        )
+        .await
+        .expect("sources");
+    assert!(
+        xml.contains("<host name='192.0.2.1' port='3260'/>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<device path='iqn.2026-01.test:t1'/>"),
+        "{xml}"
+    );
+    let e = drv
+        .find_pool_sources("iscsi", Some("<pool/>"), 0)
+        .await
+        .expect_err("root");
+    assert_eq!(e.code, ErrorCode::XmlError);
+    let e = drv
+        .find_pool_sources("dir", None, 0)
+        .await
+        .expect_err("no dir backend here");
+    assert_eq!(
+        e.message,
+        "internal error: missing backend for pool type 0 (dir)"
+    );
+}
