@@ -262,6 +262,20 @@ async fn transient_pools() {
         .expect("create");
     assert!(drv.pool_is_active(&p).await.expect("active"));
     assert!(!drv.pool_is_persistent(&p).await.expect("persistent"));
+    assert!(s.root.join("run/storage/t.xml").is_file());
+    assert!(!s.root.join("state/storage/t.xml").exists());
+    // A transient pool that fails to start leaves nothing behind.
+    std::fs::write(s.root.join("pools/file"), b"").expect("file");
+    let bad = format!(
+        "<pool type='dir'><name>bad</name><target><path>{}/file/sub</path></target></pool>",
+        s.root.join("pools").display()
+    );
+    assert!(drv
+        .pool_create_xml(&bad, flags::create::WITH_BUILD)
+        .await
+        .is_err());
+    assert!(drv.pool_lookup_by_name("bad").await.is_err());
+    assert!(!s.root.join("run/storage/bad.xml").exists());
     let e = drv
         .pool_set_autostart(&p, true)
         .await
@@ -284,6 +298,7 @@ async fn transient_pools() {
         drv.pool_lookup_by_name("t").await.expect_err("gone").code,
         ErrorCode::NoStoragePool
     );
+    assert!(!s.root.join("run/storage/t.xml").exists());
     assert_eq!(
         lifecycle(&mut rx),
         vec![life("t", PoolEventKind::Started)],
