@@ -20,8 +20,9 @@ use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
 
 use oxvirt_domain::driver::ports::NetworkPorts;
+use oxvirt_domain::driver::volumes::StorageVolumes;
 use oxvirt_network::driver::{BridgeDriver, NetworkConfig};
-use oxvirt_qemu::driver::{QemuConfig, QemuDriver};
+use oxvirt_qemu::driver::{Attach, QemuConfig, QemuDriver};
 use oxvirt_storage::driver::{PoolDriver, StorageConfig};
 
 use crate::config::Config;
@@ -98,18 +99,25 @@ async fn run(config: Config) -> Result<(), String> {
     let ports = networks.map(|n| Arc::new(n) as Arc<dyn NetworkPorts>);
     // Storage pools next: autostart guests may use their volumes.
     let storage_config = StorageConfig::under(&config.state_dir, &config.runtime_dir);
-    match PoolDriver::open(storage_config).await {
+    let volumes = match PoolDriver::open(storage_config).await {
         Ok(driver) => {
             let running = driver.running_count().await;
             if running > 0 {
                 info!("storage: {running} pools running");
             }
-            client::set_storage_driver(Arc::new(driver));
+            for (pool, err) in driver.startup_errors() {
+                warning!("storage pool '{pool}': {}", err.message);
+            }
+            client::set_storage_driver(Arc::new(driver.clone()));
+            Some(Arc::new(driver) as Arc<dyn StorageVolumes>)
         }
-        Err(err) => warning!("storage pools are unavailable: {}", err.message),
-    }
+        Err(err) => {
+            warning!("storage pools are unavailable: {}", err.message);
+            None
+        }
+    };
     let qemu_config = QemuConfig::under(&config.state_dir, &config.runtime_dir);
-    match QemuDriver::open_with_networks(qemu_config, ports).await {
+    match QemuDriver::open_with(qemu_config, Attach { ports, volumes }).await {
         Ok(driver) => {
             let running = driver.running_pids().len();
             if running > 0 {

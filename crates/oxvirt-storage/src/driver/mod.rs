@@ -64,6 +64,9 @@ pub fn default_backends() -> Vec<Arc<dyn Backend>> {
         // Pool types with a backend, one line each.
         Arc::new(crate::backend::dir::DirBackend::new()),
         Arc::new(crate::backend::fs::FsBackend::new()),
+        Arc::new(crate::backend::logical::LogicalBackend::system()),
+        Arc::new(crate::backend::iscsi::IscsiBackend::system()),
+        Arc::new(crate::backend::iscsi_direct::IscsiDirectBackend::new()),
     ]
 }
 
