@@ -235,20 +235,23 @@ async fn duplicates_and_conflicts() {
 async fn missing_backend() {
     let s = Scratch::new();
     let drv = s.open().await;
-    let xml = "<pool type='logical'><name>vg0</name><source><name>vg0</name></source><target><path>/dev/vg0</path></target></pool>";
+    // No backend for zfs pools: defined, never started.
+    let xml = "<pool type='zfs'><name>z0</name><source><name>tank</name></source></pool>";
     let p = drv.pool_define_xml(xml, 0).await.expect("define works");
     let e = drv.pool_create(&p, 0).await.expect_err("no backend");
     assert_eq!(e.code, ErrorCode::InternalError);
     assert_eq!(
         e.message,
-        "internal error: missing backend for pool type 3 (logical)"
+        "internal error: missing backend for pool type 12 (zfs)"
     );
+    let e = drv.pool_build(&p, 0).await.expect_err("no backend");
+    assert_eq!(e.code, ErrorCode::InternalError);
     let e = drv
-        .pool_create_xml(&xml.replace("vg0", "vg1"), 0)
+        .pool_create_xml(&xml.replace("z0", "z1").replace("tank", "tank1"), 0)
         .await
         .expect_err("no backend");
     assert_eq!(e.code, ErrorCode::InternalError);
-    assert!(drv.pool_lookup_by_name("vg1").await.is_err());
+    assert!(drv.pool_lookup_by_name("z1").await.is_err());
 }
 
 #[tokio::test]
