@@ -57,8 +57,8 @@ impl StorageConfig {
 
 /// The backends of the pool types `qemu:///system` offers.
 ///
-/// Pool types listed here can be started; the others can be defined, and fail to start
-/// with libvirt's "missing backend for pool type".
+/// Pool types listed here can be defined and started; the others are refused with
+/// libvirt's "missing backend for pool type".
 pub fn default_backends() -> Vec<Arc<dyn Backend>> {
     vec![
         // Pool types with a backend, one line each.
@@ -831,6 +831,8 @@ impl StorageDriver for PoolDriver {
         if fl & flags::define::VALIDATE != 0 {
             def.validate()?;
         }
+        // As libvirt: a pool type without a backend cannot even be defined.
+        self.backend(def.pool_type)?;
         let mut st = self.inner.state.lock().await;
         let exists = self.check_duplicate(&st, &def, false)?;
         store::save_config(&self.inner.config, &def)?;
