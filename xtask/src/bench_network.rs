@@ -236,7 +236,7 @@ pub(crate) fn start_oxvirtd(
 
 /// A private libvirtd inside namespace `ns`: tmpfs over libvirt's state folders (in the
 /// namespace's own mount view), sockets in `dir/sock`, no TCP, no polkit.
-fn start_libvirtd(lab: &mut NetnsLab, ns: &str, dir: &Path) -> Result<String> {
+pub(crate) fn start_libvirtd(lab: &mut NetnsLab, ns: &str, dir: &Path) -> Result<String> {
     let sock_dir = dir.join("sock");
     std::fs::create_dir_all(&sock_dir)?;
     let conf = dir.join("libvirtd.conf");

@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 mod bench_network;
+mod bench_storage;
 mod guest;
 
 const HELP: &str = "\
@@ -51,6 +52,12 @@ commands:
                            busybox udhcpc client namespace on the bridge (5 leases), and
                            the ratio; JSON in target/bench-network.json (root; needs
                            iproute2, nftables, dnsmasq-base, iptables, busybox)
+  bench storage            a dir pool on a release oxvirtd and on a private Debian libvirtd
+                           9.0 (each in its own namespace, pools on the same file system),
+                           same python3-libvirt client, same run: median pool-start,
+                           pool-destroy, vol-create-as of a 1 GiB qcow2, pool-refresh and
+                           vol-list over 1,000 volumes, and the ratio; JSON in
+                           target/bench-storage.json (root)
   fuzz [SECONDS] [TARGET...]
                            seed fuzz/corpus/<target> from ../shared's XML, then run each
                            target (all by default) for SECONDS (60 by default); needs a
@@ -627,6 +634,9 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
     }
     if args.first().map(String::as_str) == Some("network") {
         return bench_network::bench_network(root);
+    }
+    if args.first().map(String::as_str) == Some("storage") {
+        return bench_storage::bench_storage(root);
     }
     if args.first().map(String::as_str) == Some("qemu") {
         kvm_node_as_udev_leaves_it();
