@@ -5,14 +5,17 @@
 //!
 //! The daemons run as the network bench runs them ([`NetnsLab`]): each in a namespace of
 //! its own, libvirtd with tmpfs over its state folders (its storage pool definitions
-//! included), so the system's libvirtd and its pools are neither seen nor touched. Both
-//! pools live in the same scratch folder, so both daemons work on the same file system.
+//! included), so the system's libvirtd and its pools are neither seen nor touched. oxvirtd
+//! gets the same: tmpfs over its state directory and its runtime `storage/` folder (in its
+//! own mount view; the socket stays where the client finds it), so neither daemon pays for
+//! a disk write the other does not. Both pools live in the same scratch folder, so both
+//! daemons work on the same file system.
 
 use std::path::Path;
 
 use anyhow::{bail, Result};
 
-use crate::bench_network::{missing_tools, start_libvirtd, start_oxvirtd, NetnsLab};
+use crate::bench_network::{missing_tools, start_libvirtd, NetnsLab};
 use crate::{cargo, cmd, step};
 
 /// Timed rounds per operation and daemon.
@@ -44,7 +47,7 @@ pub(crate) fn bench_storage(root: &Path) -> Result<()> {
     let ours_dir = lab.scratch().join("oxvirtd-daemon");
     let theirs_dir = lab.scratch().join("libvirtd-daemon");
     eprintln!("\n==> oxvirtd in namespace {ours_ns}, a private libvirtd in {theirs_ns}");
-    let ours = start_oxvirtd(root, &mut lab, &ours_ns, &ours_dir)?;
+    let ours = start_oxvirtd_on_tmpfs(root, &mut lab, &ours_ns, &ours_dir)?;
     let theirs = start_libvirtd(&mut lab, &theirs_ns, &theirs_dir)?;
     let json = root.join("target/bench-storage.json");
     let pools = lab.scratch().join("pools");
@@ -64,4 +67,26 @@ pub(crate) fn bench_storage(root: &Path) -> Result<()> {
             ],
         ),
     )
+}
+
+/// A release oxvirtd inside namespace `ns` with tmpfs over its state directory and its
+/// runtime `storage/` folder, as the private libvirtd has over its own; its URI.
+fn start_oxvirtd_on_tmpfs(root: &Path, lab: &mut NetnsLab, ns: &str, dir: &Path) -> Result<String> {
+    let run = dir.join("run");
+    let state = dir.join("state");
+    let log = dir.join("oxvirtd.log");
+    let bin = root.join("target/release/oxvirtd");
+    let script = format!(
+        "set -e; mkdir -p {run}/storage {state}; \
+         mount -t tmpfs oxvirt-bench {run}/storage; mount -t tmpfs oxvirt-bench {state}; \
+         exec {bin} --runtime-dir {run} --state-dir {state}",
+        run = run.display(),
+        state = state.display(),
+        bin = bin.display()
+    );
+    std::fs::create_dir_all(dir)?;
+    lab.spawn_in(ns, &["sh", "-c", &script], &log)?;
+    let sock = run.join("libvirt-sock");
+    lab.wait_socket(&sock, &log, 15)?;
+    Ok(format!("qemu+unix:///system?socket={}", sock.display()))
 }
