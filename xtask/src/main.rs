@@ -12,6 +12,7 @@ use anyhow::{bail, Context, Result};
 mod bench_network;
 mod bench_storage;
 mod guest;
+mod storage_job;
 
 const HELP: &str = "\
 usage: cargo xtask <command>
@@ -22,7 +23,8 @@ commands:
                            through its life (define, start, snapshot, setmem, suspend,
                            save/restore, managed save, shutdown, undefine) while virsh
                            watches the events; then a real TCG guest on qemu:///system;
-                           then (as root) a second oxvirtd in a network namespace of its
+                           then a dir pool there: volumes, upload/download, a clone, a
+                           TCG guest whose disk is a volume; then (as root) a second oxvirtd in a network namespace of its
                            own starts a NAT network, a client namespace on its bridge and
                            a TCG guest on it get DHCP leases (net-dhcp-leases, domifaddr),
                            and net-destroy leaves nothing behind; with files, read
@@ -239,7 +241,8 @@ fn run_main_job(root: &Path, files: &[String]) -> Result<()> {
 /// (`test:///default`) on a private socket, and `oxvirsh`, connected through libvirt's
 /// wire protocol, drives a guest through its whole life: define, start, snapshot, memory,
 /// pause, save/restore, managed save, shutdown, undefine. Then the same daemon runs a real
-/// QEMU guest ([`qemu_workload`]), and a NAT network with a DHCP client and a guest runs
+/// QEMU guest ([`qemu_workload`]) and storage pool work with a guest on a volume
+/// ([`storage_job::storage_workload`]), and a NAT network with a DHCP client and a guest runs
 /// on an oxvirtd inside a network namespace ([`bench_network::network_workload`]). Where Debian's virsh
 /// is installed, `virsh event --loop --all` watches the same daemon and prints the events.
 fn run_workload(root: &Path) -> Result<()> {
@@ -312,6 +315,9 @@ fn run_workload(root: &Path) -> Result<()> {
     let mut result = step(&format!("oxvirsh workload on {uri}"), c);
     if result.is_ok() {
         result = qemu_workload(root, &scratch, &sock);
+    }
+    if result.is_ok() {
+        result = storage_job::storage_workload(root, &scratch, &sock);
     }
     if result.is_ok() {
         let oxvirsh = root.join("target/release/oxvirsh").display().to_string();
