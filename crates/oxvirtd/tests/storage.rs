@@ -620,6 +620,12 @@ fn logical_pool_on_a_loop_device() {
         "pool-build made no VG {vg}: {}",
         String::from_utf8_lossy(&vgs.stderr)
     );
+    let found = env.virsh_ok(&["find-storage-pool-sources", "logical"]);
+    assert!(found.contains(&format!("<name>{vg}</name>")), "{found}");
+    assert!(
+        found.contains(&format!("<device path='{}'/>", dev.dev)),
+        "{found}"
+    );
     assert_eq!(env.virsh_ok(&["pool-start", "lvp"]), "Pool lvp started\n\n");
     let list = env.virsh_ok(&["pool-list", "--all", "--details"]);
     assert!(
@@ -674,6 +680,19 @@ fn iscsi_direct_pool_lists_luns_and_a_guest_sees_one() {
     );
     let file = env.base.join("isd.xml");
     std::fs::write(&file, xml).unwrap();
+    let port = target.portal.port().to_string();
+    let found = env.virsh_ok(&[
+        "find-storage-pool-sources-as",
+        "iscsi-direct",
+        "127.0.0.1",
+        &port,
+        "--initiator",
+        "iqn.2024-01.org.oxvirt:storage-test",
+    ]);
+    assert!(
+        found.contains(&format!("<device path='{}'/>", target.iqn)),
+        "{found}"
+    );
     env.virsh_ok(&["pool-define", file.to_str().unwrap()]);
     env.virsh_ok(&["pool-start", "isd"]);
     let vols = env.virsh_ok(&["vol-list", "isd", "--details"]);
