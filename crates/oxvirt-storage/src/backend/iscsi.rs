@@ -22,7 +22,7 @@ use std::path::{Component, Path, PathBuf};
 
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
-use super::device::{self, no_support, storage_error};
+use super::device::{self, storage_error};
 use super::{Backend, Refreshed, Result, VolumeRead, VolumeWrite};
 use crate::lvm::runner::command_line;
 use crate::lvm::{CommandRunner, Output, SystemRunner};
@@ -662,10 +662,6 @@ impl<R: CommandRunner + Send + Sync> Backend for IscsiBackend<R> {
         )
     }
 
-    fn delete(&self, _pool: &Pool, _flags: u32) -> Result<()> {
-        Err(no_support("pool does not support pool deletion"))
-    }
-
     /// SendTargets discovery at the spec's host: one source per target.
     fn find_sources(&self, spec: Option<&PoolSource>, flags: u32) -> Result<Vec<PoolSource>> {
         VirError::check_flags(
@@ -698,32 +694,6 @@ impl<R: CommandRunner + Send + Sync> Backend for IscsiBackend<R> {
                 ..PoolSource::default()
             })
             .collect())
-    }
-
-    fn create_volume(&self, _pool: &Pool, _vol: &Volume, _flags: u32) -> Result<Volume> {
-        Err(no_support("storage pool does not support volume creation"))
-    }
-
-    fn create_volume_from(
-        &self,
-        _pool: &Pool,
-        _vol: &Volume,
-        _from: &Volume,
-        _flags: u32,
-    ) -> Result<Volume> {
-        Err(no_support(
-            "storage pool does not support volume creation from an existing volume",
-        ))
-    }
-
-    fn delete_volume(&self, _pool: &Pool, _vol: &Volume, _flags: u32) -> Result<()> {
-        Err(no_support("storage pool does not support vol deletion"))
-    }
-
-    fn resize_volume(&self, _pool: &Pool, _vol: &Volume, _cap: u64, _flags: u32) -> Result<()> {
-        Err(no_support(
-            "storage pool does not support changing of volume capacity",
-        ))
     }
 
     /// Writes zeroes over the LUN's block device.

@@ -17,7 +17,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
-use super::device::{no_support, storage_error, write_zeroes};
+use super::device::{storage_error, write_zeroes};
 use super::iscsi::{chap_password, SecretLookup};
 use super::{Backend, Refreshed, Result, Segment, VolumeRead, VolumeWrite};
 use crate::iscsi::{Chap, Session};
@@ -286,10 +286,6 @@ impl Backend for IscsiDirectBackend {
         Ok(())
     }
 
-    fn delete(&self, _pool: &Pool, _flags: u32) -> Result<()> {
-        Err(no_support("pool does not support pool deletion"))
-    }
-
     /// SendTargets discovery at the spec's host, as the spec's initiator: one source per
     /// target, with the host, the initiator and the target as `<device path>`.
     fn find_sources(&self, spec: Option<&PoolSource>, flags: u32) -> Result<Vec<PoolSource>> {
@@ -322,32 +318,6 @@ impl Backend for IscsiDirectBackend {
                 ..PoolSource::default()
             })
             .collect())
-    }
-
-    fn create_volume(&self, _pool: &Pool, _vol: &Volume, _flags: u32) -> Result<Volume> {
-        Err(no_support("storage pool does not support volume creation"))
-    }
-
-    fn create_volume_from(
-        &self,
-        _pool: &Pool,
-        _vol: &Volume,
-        _from: &Volume,
-        _flags: u32,
-    ) -> Result<Volume> {
-        Err(no_support(
-            "storage pool does not support volume creation from an existing volume",
-        ))
-    }
-
-    fn delete_volume(&self, _pool: &Pool, _vol: &Volume, _flags: u32) -> Result<()> {
-        Err(no_support("storage pool does not support vol deletion"))
-    }
-
-    fn resize_volume(&self, _pool: &Pool, _vol: &Volume, _cap: u64, _flags: u32) -> Result<()> {
-        Err(no_support(
-            "storage pool does not support changing of volume capacity",
-        ))
     }
 
     /// Writes zeroes over the whole LUN (libvirt's only algorithm for these pools).

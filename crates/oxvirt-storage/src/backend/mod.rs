@@ -86,33 +86,60 @@ pub trait Backend: Send + Sync {
     /// Stops the pool (unmount, log out, deactivate).
     fn stop(&self, pool: &Pool) -> Result<()>;
 
-    /// `virStoragePoolDelete`: removes what build made (the pool is stopped).
-    fn delete(&self, pool: &Pool, flags: u32) -> Result<()>;
+    /// `virStoragePoolDelete`: removes what build made (the pool is stopped). By default
+    /// libvirt's answer for a backend without it.
+    fn delete(&self, _pool: &Pool, _flags: u32) -> Result<()> {
+        Err(device::no_support("pool does not support pool deletion"))
+    }
 
     /// `virConnectFindStoragePoolSources`: the sources found (at `spec`'s host for
     /// network pools).
     fn find_sources(&self, spec: Option<&PoolSource>, flags: u32) -> Result<Vec<PoolSource>>;
 
     /// Creates volume `vol` (name, capacity, allocation, format given; the driver checked
-    /// the name) and returns it as a refresh would show it.
-    fn create_volume(&self, pool: &Pool, vol: &Volume, flags: u32) -> Result<Volume>;
+    /// the name) and returns it as a refresh would show it. The defaults of this and the
+    /// other volume calls are libvirt's answers for a backend without them (pools whose
+    /// volumes are LUNs a target decides).
+    fn create_volume(&self, _pool: &Pool, _vol: &Volume, _flags: u32) -> Result<Volume> {
+        Err(device::no_support(
+            "storage pool does not support volume creation",
+        ))
+    }
 
     /// Creates `vol` with the content of `from` (a volume of this pool or another one of
     /// any type, opened by the driver), converting the format where needed.
     fn create_volume_from(
         &self,
-        pool: &Pool,
-        vol: &Volume,
-        from: &Volume,
-        flags: u32,
-    ) -> Result<Volume>;
+        _pool: &Pool,
+        _vol: &Volume,
+        _from: &Volume,
+        _flags: u32,
+    ) -> Result<Volume> {
+        Err(device::no_support(
+            "storage pool does not support volume creation from an existing volume",
+        ))
+    }
 
     /// Deletes a volume.
-    fn delete_volume(&self, pool: &Pool, vol: &Volume, flags: u32) -> Result<()>;
+    fn delete_volume(&self, _pool: &Pool, _vol: &Volume, _flags: u32) -> Result<()> {
+        Err(device::no_support(
+            "storage pool does not support vol deletion",
+        ))
+    }
 
     /// Resizes a volume to `capacity` bytes (`flags::resize` ALLOCATE/SHRINK; the driver
     /// has turned a DELTA into the new capacity and checked SHRINK).
-    fn resize_volume(&self, pool: &Pool, vol: &Volume, capacity: u64, flags: u32) -> Result<()>;
+    fn resize_volume(
+        &self,
+        _pool: &Pool,
+        _vol: &Volume,
+        _capacity: u64,
+        _flags: u32,
+    ) -> Result<()> {
+        Err(device::no_support(
+            "storage pool does not support changing of volume capacity",
+        ))
+    }
 
     /// Wipes a volume's content with libvirt's algorithm number (0: zeroes).
     fn wipe_volume(&self, pool: &Pool, vol: &Volume, algorithm: u32, flags: u32) -> Result<()>;
