@@ -5,7 +5,6 @@
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::Command;
 
 use oxvirt_storage::backend::logical::LogicalBackend;
 use oxvirt_storage::backend::Backend;
@@ -265,68 +264,9 @@ fn content_goes_through_the_device_node() {
     );
 }
 
-fn lvm_tool(args: &[&str]) -> std::process::Output {
-    Command::new(args[0])
-        .args(&args[1..])
-        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
-        .output()
-        .expect("run an LVM tool")
-}
-
-fn vg_names() -> Vec<String> {
-    let out = lvm_tool(&["vgs", "--noheadings", "-o", "vg_name"]);
-    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    names.sort();
-    names
-}
-
-/// A sparse file on a loop device and the volume group made on it: removed when dropped.
-struct LoopVg {
-    file: PathBuf,
-    device: String,
-    vg: String,
-}
-
-impl LoopVg {
-    fn new() -> Result<Self, String> {
-        let file =
-            std::env::temp_dir().join(format!("oxvirt-lvbackend-{}.img", std::process::id()));
-        let f = std::fs::File::create(&file).map_err(|e| format!("create {file:?}: {e}"))?;
-        f.set_len(64 * MIB).map_err(|e| format!("truncate: {e}"))?;
-        drop(f);
-        let out = Command::new("losetup")
-            .args(["-f", "--show"])
-            .arg(&file)
-            .output()
-            .map_err(|e| format!("losetup: {e}"))?;
-        if !out.status.success() {
-            let _ = std::fs::remove_file(&file);
-            return Err(format!(
-                "no free loop device: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        Ok(LoopVg {
-            file,
-            device: String::from_utf8_lossy(&out.stdout).trim().to_string(),
-            vg: format!("oxvt_bk_{}", std::process::id()),
-        })
-    }
-}
-
-impl Drop for LoopVg {
-    fn drop(&mut self) {
-        if vg_names().contains(&self.vg) {
-            let _ = lvm_tool(&["vgremove", "-f", &self.vg]);
-        }
-        let _ = lvm_tool(&["pvremove", "-ff", "-y", &self.device]);
-        let _ = Command::new("losetup").args(["-d", &self.device]).output();
-        let _ = std::fs::remove_file(&self.file);
-    }
-}
+#[path = "common/loopvg.rs"]
+mod loopvg;
+use loopvg::{vg_names, LoopVg};
 
 #[test]
 fn logical_backend_on_a_loop_device() {
@@ -340,7 +280,7 @@ fn logical_backend_on_a_loop_device() {
         }
     }
     let before = vg_names();
-    let fx = match LoopVg::new() {
+    let fx = match LoopVg::new("bk") {
         Ok(fx) => fx,
         Err(why) => return unavailable(test, &why),
     };
