@@ -558,6 +558,12 @@ async fn volumes_in_use_by_domains() {
         drv.resolve("p", "nope").await.expect_err("vol").code,
         ErrorCode::NoStorageVol
     );
+    // A directory in the pool is a volume, but not one a guest can use as a disk.
+    std::fs::create_dir(s.pool_dir().join("sub")).expect("mkdir");
+    drv.pool_refresh(&p, 0).await.expect("refresh");
+    let e = drv.resolve("p", "sub").await.expect_err("a directory");
+    assert_eq!(e.code, ErrorCode::ConfigUnsupported);
+    assert!(e.message.contains("is a directory"), "{}", e.message);
     drv.set_in_use("guest1", vec![r.key.clone()]);
     let e = drv.vol_delete(&v, 0).await.expect_err("in use");
     assert_eq!(e.code, ErrorCode::OperationInvalid);

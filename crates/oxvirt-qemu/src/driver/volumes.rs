@@ -15,6 +15,7 @@
 use std::sync::Arc;
 
 use oxvirt_domain::devices::disk::common::StorageFormat;
+use oxvirt_domain::devices::disk::source::PoolMode;
 use oxvirt_domain::devices::disk::{DiskSource, DiskType, NetHost, NetProtocol};
 use oxvirt_domain::devices::Disk;
 use oxvirt_domain::driver::volumes::{ResolvedVolume, StorageVolumes, VolumeSource};
@@ -171,7 +172,25 @@ impl QemuDriver {
             return Ok(None);
         };
         let volumes = self.storage_volumes().ok_or_else(no_storage_driver)?;
-        volumes.resolve(pool, volume).await.map(Some)
+        let resolved = volumes.resolve(pool, volume).await?;
+        // libvirt turns `mode='direct'` volumes of an iscsi pool into QEMU's own iSCSI
+        // connection to the LUN; we open every block volume on the host, so say so rather
+        // than open something other than what was asked for.
+        let direct = disk
+            .source
+            .as_ref()
+            .is_some_and(|s| s.mode == Some(PoolMode::Direct));
+        if direct && matches!(resolved.source, VolumeSource::Block(_)) {
+            return Err(VirError::new(
+                ErrorDomain::Domain,
+                ErrorCode::ConfigUnsupported,
+                format!(
+                    "mode='direct' of volume '{volume}' in pool \
+                     '{pool}' is not supported: use mode='host', or an iscsi-direct pool"
+                ),
+            ));
+        }
+        Ok(Some(resolved))
     }
 
     /// The volume behind each disk of `def` (a domain about to start).

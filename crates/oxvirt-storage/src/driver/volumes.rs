@@ -6,7 +6,7 @@ use oxvirt_domain::driver::volumes::{ResolvedVolume, StorageVolumes, VolumeSourc
 use oxvirt_xml::ErrorCode;
 
 use super::{err, lock, no_pool_name, no_vol_name, PoolDriver};
-use crate::model::{Pool, PoolType, Volume};
+use crate::model::{Pool, PoolType, Volume, VolumeType};
 
 /// Where volume `v` of pool `def` is, by pool type.
 fn source(def: &Pool, v: &Volume) -> VolumeSource {
@@ -63,6 +63,16 @@ impl StorageVolumes for PoolDriver {
             ));
         }
         let v = obj.volumes.get(volume).ok_or_else(|| no_vol_name(volume))?;
+        if v.vol_type == VolumeType::Dir {
+            // libvirt hands a directory volume to QEMU as a virtual FAT disk; we do not.
+            return Err(err(
+                ErrorCode::ConfigUnsupported,
+                format!(
+                    "volume '{volume}' of pool '{pool}' is a directory, which cannot be \
+                     a disk: use a file volume"
+                ),
+            ));
+        }
         Ok(ResolvedVolume {
             source: source(&obj.def, v),
             format: v.target.format.clone(),

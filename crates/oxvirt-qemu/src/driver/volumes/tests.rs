@@ -230,6 +230,34 @@ async fn unknown_pools_and_volumes_fail_as_libvirt_fails() {
 }
 
 #[tokio::test]
+async fn direct_mode_block_volumes_are_refused_not_opened_on_the_host() {
+    let fake = Arc::new(Fake::default());
+    let (d, _s) = driver(Some(fake.clone())).await;
+    let e = d
+        .resolve_volumes(&domain(
+            "<disk type='volume' device='disk'><source pool='lvs' volume='lv0' mode='direct'/>\
+             <target dev='vda' bus='virtio'/></disk>",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::ConfigUnsupported);
+    assert!(
+        e.message.contains("mode='direct' of volume 'lv0'"),
+        "{}",
+        e.message
+    );
+    // mode='host' is what opens the device.
+    let ok = d
+        .resolve_volumes(&domain(
+            "<disk type='volume' device='disk'><source pool='lvs' volume='lv0' mode='host'/>\
+             <target dev='vda' bus='virtio'/></disk>",
+        ))
+        .await
+        .expect("host mode");
+    assert!(ok[0].is_some());
+}
+
+#[tokio::test]
 async fn without_a_storage_driver_volume_disks_are_refused() {
     let (d, _s) = driver(None).await;
     let e = d.resolve_volumes(&domain(DISKS)).await.unwrap_err();
