@@ -128,12 +128,12 @@ pub fn command_text(def: &CmdDef) -> String {
     if !def.desc.is_empty() {
         out.push_str("  DESCRIPTION\n");
         // virsh indents the text's first line only; its later lines carry their own
-        // four spaces, and its blank lines none.
-        for line in def.desc.lines() {
-            if line.is_empty() {
-                out.push('\n');
-            } else {
+        // indentation (most four spaces, a few none), as the table keeps them.
+        for (i, line) in def.desc.lines().enumerate() {
+            if i == 0 {
                 out.push_str(&format!("    {line}\n"));
+            } else {
+                out.push_str(&format!("{line}\n"));
             }
         }
         out.push('\n');
