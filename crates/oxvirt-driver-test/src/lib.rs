@@ -37,6 +37,7 @@ mod save;
 mod screenshot;
 mod snapshots;
 pub mod stats;
+mod storage;
 
 pub use driver::TestDriver;
 pub use hypervisor::{TEST_MAX_VCPUS, TEST_VERSION};
@@ -46,6 +47,7 @@ pub use parse::{TestNs, TEST_ARCH, TEST_NAMESPACE};
 pub use resources::{InterfaceObj, NetworkObj, NodeDeviceObj, PoolObj, VolumeObj};
 pub use save::{MAX_SAVED_XML, SAVE_MAGIC};
 pub use screenshot::{gradient_png, screenshot_png, PNG_SIGNATURE, SCREENSHOT_MIME};
+pub use storage::{TestStorage, DEFAULT_POOL_CAPACITY};
 
 #[cfg(test)]
 mod tests;

@@ -212,6 +212,7 @@ fn parse_node(root: &Element, text: &str, file: Option<&Path>) -> Result<NodeCon
             pool.volumes
                 .push(VolumeObj::from_element(&v, vxml, &pool_path));
         }
+        pool.allocation = crate::storage::volumes_allocation(&pool);
         config.pools.push(pool);
     }
     for el in root.elements().filter(|e| e.name == "device") {

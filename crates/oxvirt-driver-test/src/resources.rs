@@ -68,6 +68,9 @@ pub struct PoolObj {
     pub xml: String,
     /// Its volumes.
     pub volumes: Vec<VolumeObj>,
+    /// Bytes its volumes take, as libvirt's test driver counts them (`def->allocation`:
+    /// the volumes' allocations, reset to 0 when the pool is defined again).
+    pub allocation: u64,
 }
 
 /// A node device.
@@ -148,6 +151,7 @@ impl PoolObj {
             autostart: false,
             xml,
             volumes: Vec::new(),
+            allocation: 0,
         }
     }
 

@@ -257,7 +257,7 @@ fn same_device(a: &Pool, b: &Pool) -> bool {
 
 /// Whether the new definition `def` uses the storage of the existing pool `obj`, as
 /// libvirt's `virStoragePoolObjSourceFindDuplicateCb` decides.
-fn source_conflict(obj: &Pool, def: &Pool) -> bool {
+pub fn source_conflict(obj: &Pool, def: &Pool) -> bool {
     use PoolType::*;
     if obj.name == def.name {
         return false;
@@ -1368,7 +1368,7 @@ impl StorageDriver for PoolDriver {
 /// The `<source>` document of `virConnectFindStoragePoolSources` (host, device, dir,
 /// name, format, initiator), without the per-type requirements of a pool definition, as
 /// libvirt's `virStoragePoolDefParseSourceString`.
-fn parse_source_spec(xml: &str) -> Result<crate::model::PoolSource> {
+pub fn parse_source_spec(xml: &str) -> Result<crate::model::PoolSource> {
     use crate::model::{PoolSource, PoolSourceDevice, PoolSourceHost};
     let root = oxvirt_xml::parse(xml).map_err(|e| VirError::from_xml(e, ErrorDomain::Storage))?;
     if root.name != "source" {
