@@ -63,8 +63,10 @@ fn remote_storage(driver: &RemoteDriver) -> Option<Arc<dyn StorageDriver>> {
 /// libvirt's `testConnectOpen`: `/default` is the built-in node (shared by every
 /// `test:///default` connection of the process, as in libvirt), any other path a node XML
 /// file; an empty path or `/` fails with "testOpen: supply a path or use test:///default".
+/// The node's networks and storage pools come with it.
 fn open_test(uri: &Uri) -> Result<Drivers, VirError> {
     let driver = TestDriver::open(uri.path())?;
     let network: Arc<dyn NetworkDriver> = Arc::new(driver.network_driver());
-    Ok((Arc::new(driver), Some(network), None))
+    let storage: Arc<dyn StorageDriver> = Arc::new(driver.storage_driver());
+    Ok((Arc::new(driver), Some(network), Some(storage)))
 }

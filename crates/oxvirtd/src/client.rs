@@ -131,15 +131,21 @@ fn test_storage(state_dir: Option<&Path>) -> Option<Arc<dyn StorageDriver>> {
         .map(|(_, drv)| Arc::clone(drv))
 }
 
-/// A hypervisor driver, the network driver beside it and whether it is shared.
-pub type Drivers = (Arc<dyn Hypervisor>, Option<Arc<dyn NetworkDriver>>, bool);
+/// A hypervisor driver, the network driver beside it, whether it is shared, and the
+/// storage driver of a test node (the daemon's is installed apart).
+pub type Drivers = (
+    Arc<dyn Hypervisor>,
+    Option<Arc<dyn NetworkDriver>>,
+    bool,
+    Option<Arc<dyn StorageDriver>>,
+);
 
 /// Opens the driver `name` names: `qemu:///system`, `test:///default` or
 /// `test:///path/to/node.xml`; an empty or missing name means `test:///default`.
 /// `state_dir` is where a persistent test driver keeps its definitions. The flag says the
 /// driver is shared (`test:///default`, `qemu:///system`).
 /// The connection's network driver comes with it: the daemon's on `qemu:///system`, the
-/// node's own networks on a test URI.
+/// node's own networks on a test URI, where the node's storage pools come too.
 pub fn open_drivers(name: Option<&str>, state_dir: Option<&Path>) -> Result<Drivers, VirError> {
     let name = name.filter(|n| !n.is_empty()).unwrap_or("test:///default");
     let no_connect = || VirError::new(ErrorDomain::None, ErrorCode::NoConnect, name);
@@ -156,7 +162,12 @@ pub fn open_drivers(name: Option<&str>, state_dir: Option<&Path>) -> Result<Driv
             ));
         }
         let driver = qemu_driver().ok_or_else(no_connect)?;
-        return Ok((Arc::new(driver.clone()), installed_network_driver(), true));
+        return Ok((
+            Arc::new(driver.clone()),
+            installed_network_driver(),
+            true,
+            None,
+        ));
     }
     if uri.scheme() != "test" || uri.host().is_some() || uri.path().is_empty() {
         return Err(no_connect());
@@ -168,7 +179,8 @@ pub fn open_drivers(name: Option<&str>, state_dir: Option<&Path>) -> Result<Driv
         None => TestDriver::open(uri.path())?,
     };
     let network: Arc<dyn NetworkDriver> = Arc::new(driver.network_driver());
-    Ok((Arc::new(driver), Some(network), shared))
+    let storage: Arc<dyn StorageDriver> = Arc::new(driver.storage_driver());
+    Ok((Arc::new(driver), Some(network), shared, Some(storage)))
 }
 
 impl Client {
@@ -213,15 +225,15 @@ impl Client {
                 "connection already open",
             ));
         }
-        let (driver, network, shared) = open_drivers(name, self.state_dir.as_deref())?;
-        // Only qemu:///system offers the daemon's storage pools (test URIs have none here).
+        let (driver, network, shared, test_pools) = open_drivers(name, self.state_dir.as_deref())?;
+        // qemu:///system offers the daemon's storage pools, a test URI its node's.
         let storage = if shared && name.is_some_and(|n| n.starts_with("qemu:")) {
             installed_storage_driver()
         } else {
-            None
+            test_pools
         };
         #[cfg(test)]
-        let storage = storage.or_else(|| test_storage(self.state_dir.as_deref()));
+        let storage = test_storage(self.state_dir.as_deref()).or(storage);
         *slot = Some(Opened {
             driver,
             readonly: self.readonly_socket || flags & CONNECT_RO != 0,

@@ -435,13 +435,13 @@ fn readonly_refuses_mutating_procedures_and_unserved_ones_say_no_support() {
         e.message.as_deref(),
         Some("operation forbidden: read only access prevents virNetworkDestroy")
     );
-    // Read-write: a known procedure the daemon does not serve (CONNECT_LIST_ALL_STORAGE_POOLS).
+    // Read-write: a known procedure the daemon does not serve (CONNECT_LIST_ALL_SECRETS).
     let mut raw = open(&d.sock(), false);
-    let e = error_of(&mut raw, 281, Vec::new());
-    assert_eq!((e.code, e.domain), (3, 18));
+    let e = error_of(&mut raw, 287, Vec::new());
+    assert_eq!((e.code, e.domain), (3, 30));
     assert_eq!(
         e.message.as_deref(),
-        Some("this function is not supported by the connection driver: virConnectListAllStoragePools")
+        Some("this function is not supported by the connection driver: virConnectListAllSecrets")
     );
     // An event message sent as a call: no dispatcher, as for an unknown number.
     let e = error_of(&mut raw, 107, Vec::new());

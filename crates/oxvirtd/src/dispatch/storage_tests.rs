@@ -1257,6 +1257,7 @@ async fn read_only_connections_may_read_but_not_change() {
 async fn connections_without_a_storage_driver_get_no_support() {
     let c = Client::new(false);
     c.open(Some("test:///default"), 0).unwrap();
+    c.replace_storage(None);
     for (p, payload, function) in [
         (
             P::ConnectListAllStoragePools,
@@ -1959,4 +1960,23 @@ mod remote {
         v.extend_from_slice(b"end");
         v
     }
+}
+
+#[tokio::test]
+async fn test_uris_serve_their_nodes_pools() {
+    let c = Client::new(false);
+    c.open(Some("test:///default"), 0).unwrap();
+    let pools: ConnectListAllStoragePoolsRet = call(
+        &c,
+        P::ConnectListAllStoragePools,
+        &ConnectListAllStoragePoolsArgs {
+            need_results: 1,
+            flags: 0,
+        },
+    )
+    .await
+    .unwrap();
+    let names: Vec<&str> = pools.pools.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["default-pool"]);
+    assert_eq!(pools.ret, 1);
 }
