@@ -206,11 +206,13 @@ fn parse_node(root: &Element, text: &str, file: Option<&Path>) -> Result<NodeCon
     for el in root.elements().filter(|e| e.name == "pool") {
         let (pool_el, xml) = resolve(el, text, root, file, "pool")?;
         let mut pool = PoolObj::from_element(&pool_el, xml);
+        let pool_type = crate::storage::load_pool(&mut pool)?;
         let pool_path = PoolObj::target_path(&pool_el);
         for v in el.elements().filter(|e| e.name == "volume") {
             let (v, vxml) = resolve(v, text, root, file, "volume")?;
-            pool.volumes
-                .push(VolumeObj::from_element(&v, vxml, &pool_path));
+            let vol = VolumeObj::from_element(&v, vxml, &pool_path);
+            crate::storage::check_volume(pool_type, &vol)?;
+            pool.volumes.push(vol);
         }
         pool.allocation = crate::storage::volumes_allocation(&pool);
         config.pools.push(pool);

@@ -134,6 +134,21 @@ fn volume(pool: PoolType, vol: &VolumeObj) -> Result<Volume> {
     Ok(v)
 }
 
+/// A node file's pool read as libvirt's `testParseStorage` reads it: a definition the
+/// parser refuses fails the open; a pool without a UUID gets one. Its type.
+pub(crate) fn load_pool(pool: &mut PoolObj) -> Result<PoolType> {
+    let def = Pool::parse(&pool.xml)?;
+    pool.uuid = Some(def.uuid);
+    pool.xml = def.to_xml();
+    Ok(def.pool_type)
+}
+
+/// A node file's volume as libvirt's `testOpenVolumesForPool` reads it: a definition the
+/// parser refuses (no capacity...) fails the open.
+pub(crate) fn check_volume(pool: PoolType, vol: &VolumeObj) -> Result<()> {
+    volume(pool, vol).map(|_| ())
+}
+
 /// What a node file's volumes take together (libvirt's `testOpenVolumesForPool` adds each
 /// one's allocation to its pool's).
 pub(crate) fn volumes_allocation(pool: &PoolObj) -> u64 {

@@ -288,3 +288,31 @@ async fn a_node_files_volumes_count_in_their_pool() {
     let info = s.vol_info(&v, 0).await.unwrap();
     assert_eq!((info.capacity, info.allocation), (1000, 500));
 }
+
+#[test]
+fn a_node_file_with_a_bad_pool_or_volume_does_not_open() {
+    let e =
+        TestDriver::open_xml("<node><pool type='dir'><name>p</name></pool></node>").unwrap_err();
+    assert_eq!(e.message, "XML error: missing storage pool target path");
+    let e = TestDriver::open_xml(
+        "<node><pool type='dir'><name>p</name><target><path>/p</path></target>\
+         <volume><name>v</name></volume></pool></node>",
+    )
+    .unwrap_err();
+    assert_eq!(e.message, "XML error: missing capacity element");
+}
+
+#[tokio::test]
+async fn a_source_spec_of_another_root_is_an_xml_error() {
+    let e = storage()
+        .find_pool_sources("netfs", Some("<bogus/>"), 0)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.domain, e.message.as_str()),
+        (
+            oxvirt_xml::ErrorDomain::Xml,
+            "XML error: expecting root element of 'source', not 'bogus'"
+        )
+    );
+}

@@ -168,3 +168,40 @@ fn readonly_socket_refuses_pool_changes() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("State:          running"));
 }
+
+/// While one connection is open, test:///default's pools are one node for every
+/// connection (as libvirt's defaultPrivconn; nothing is kept once all have closed).
+#[test]
+fn pools_are_shared_by_open_test_default_connections() {
+    if !needs_virsh("pools_are_shared_by_open_test_default_connections") {
+        return;
+    }
+    let d = Daemon::start("pool-shared");
+    let uri = d.uri();
+    let watcher = Command::new("virsh")
+        .args(["-c", &uri, "pool-event", "--event", "lifecycle", "--loop"])
+        .args(["--timeout", "4"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let out = virsh(
+        &uri,
+        &["pool-define-as x dir --target /x ; vol-create-as default-pool a 1M"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = virsh(&uri, &["pool-list --all --name ; vol-list default-pool"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "default-pool        \nx                   \n\n Name   Path\n\
+         -------------------------\n a      /default-pool/a\n\n"
+    );
+    let done = watcher.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&done.stdout),
+        "event 'lifecycle' for storage pool x: Defined\n\
+         event loop timed out\n\
+         events received: 1\n\n"
+    );
+}

@@ -1372,12 +1372,11 @@ pub fn parse_source_spec(xml: &str) -> Result<crate::model::PoolSource> {
     use crate::model::{PoolSource, PoolSourceDevice, PoolSourceHost};
     let root = oxvirt_xml::parse(xml).map_err(|e| VirError::from_xml(e, ErrorDomain::Storage))?;
     if root.name != "source" {
-        return Err(err(
+        // virXMLParse's root check, reported from the XML utilities.
+        return Err(VirError::new(
+            ErrorDomain::Xml,
             ErrorCode::XmlError,
-            format!(
-                "unexpected root element <{}>, expecting <source>",
-                root.name
-            ),
+            format!("expecting root element of 'source', not '{}'", root.name),
         ));
     }
     let mut src = PoolSource::default();
