@@ -121,7 +121,18 @@ fn storage_commands_match_virsh_on_the_test_driver() {
     )
     .expect("vol.xml");
     let vol_xml = vol_xml.to_string_lossy().into_owned();
+    // default-pool's UUID with another target: a new definition of the same pool.
+    let same = dir.join("same.xml");
+    std::fs::write(
+        &same,
+        "<pool type='dir'>\n  <name>default-pool</name>\n  \
+         <uuid>dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566</uuid>\n  \
+         <target>\n    <path>/other</path>\n  </target>\n</pool>\n",
+    )
+    .expect("same.xml");
+    let same = same.to_string_lossy().into_owned();
     let default_lines: Vec<String> = vec![
+        format!("vol-create-as default-pool a 1M; pool-define {same}; pool-dumpxml default-pool; pool-destroy default-pool; pool-dumpxml default-pool; pool-start default-pool; vol-list default-pool; pool-info default-pool; pool-destroy default-pool; pool-define {same}; pool-dumpxml default-pool; pool-create {same}; pool-list --all --persistent; pool-list --transient; pool-destroy default-pool; pool-list --all"),
         "pool-list".into(),
         "pool-list --all".into(),
         "pool-list --all --details".into(),
