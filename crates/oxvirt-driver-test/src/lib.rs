@@ -8,7 +8,8 @@
 //!
 //! For a daemon, [`TestDriver::open_with_state`] keeps `test:///default` under a state
 //! directory across restarts (layout and guarantees in [`persist`]).
-//! Domain statistics are in [`stats`].
+//! Domain statistics are in [`stats`]. The node's virtual networks and storage pools are
+//! served by [`TestDriver::network_driver`] and [`TestDriver::storage_driver`].
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
