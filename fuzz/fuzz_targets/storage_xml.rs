@@ -2,12 +2,14 @@
 //! `Volume::parse` accepts must format to a document that parses again to the same pool
 //! or volume, and formats the same; the pool's define-time checks must not panic on it.
 //! The first byte picks the pool type a volume is read for, unless it is `<`: then the
-//! volume is read for a dir pool.
+//! volume is read for a dir pool. The same text is also read as the `<source>` spec of
+//! `find-storage-pool-sources`, whose sources must write out as a `<sources>` document.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use oxvirt_storage::model::{CapacityRule, Pool, PoolType, Volume};
+use oxvirt_storage::driver::parse_source_spec;
+use oxvirt_storage::model::{sources_to_xml, CapacityRule, Pool, PoolType, Volume};
 
 fuzz_target!(|data: &[u8]| {
     // A document as it is (as the seeds from libvirt's test data are) is read for a dir
@@ -38,6 +40,13 @@ fuzz_target!(|data: &[u8]| {
             again.to_xml(),
             text,
             "writing the pool again changed the XML"
+        );
+    }
+    if let Ok(source) = parse_source_spec(xml) {
+        let text = sources_to_xml(pool_type, &[source]);
+        assert!(
+            oxvirt_xml::parse(&text).is_ok(),
+            "own <sources> XML is not XML\n{text}"
         );
     }
     if let Ok(mut vol) = Volume::parse(xml, pool_type) {
