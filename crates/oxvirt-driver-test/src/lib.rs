@@ -21,6 +21,7 @@
 //! ```
 
 mod alias;
+mod buses;
 mod config;
 mod driver;
 mod format;

@@ -2,7 +2,7 @@
 //! them (`testNetwork*` in test_driver.c): kept in memory with the node, started and
 //! stopped without touching the host, and formatted by the network XML model.
 
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use oxvirt_network::api::{
@@ -13,27 +13,12 @@ use oxvirt_network::{NetworkDriver, NetworkEvent, NetworkEventBus, NetworkRef, U
 use oxvirt_xml::types::Uuid;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
-use crate::driver::Shared;
+use crate::buses::{bus_of, NodeBuses};
 use crate::resources::NetworkObj;
 use crate::TestDriver;
 
-/// The event bus of every node with network callbacks: connections to one shared node
-/// (`test:///default`) see each other's network events, as in libvirt.
-static BUSES: Mutex<Vec<(Weak<Shared>, Arc<NetworkEventBus>)>> = Mutex::new(Vec::new());
-
-fn bus_of(shared: &Arc<Shared>) -> Arc<NetworkEventBus> {
-    let mut buses = BUSES.lock().unwrap_or_else(PoisonError::into_inner);
-    buses.retain(|(w, _)| w.strong_count() > 0);
-    if let Some((_, bus)) = buses
-        .iter()
-        .find(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(shared)))
-    {
-        return Arc::clone(bus);
-    }
-    let bus = Arc::new(NetworkEventBus::new());
-    buses.push((Arc::downgrade(shared), Arc::clone(&bus)));
-    bus
-}
+/// The network event bus of each test node.
+static BUSES: NodeBuses<NetworkEvent> = Mutex::new(Vec::new());
 
 /// The network calls of a test node.
 #[derive(Debug, Clone)]
@@ -65,7 +50,7 @@ impl TestDriver {
     pub fn network_driver(&self) -> TestNetworks {
         TestNetworks {
             driver: self.clone(),
-            bus: bus_of(&self.shared),
+            bus: bus_of(&BUSES, &self.shared),
         }
     }
 }

@@ -6,7 +6,7 @@
 //! refreshing a pool only send their events; resizing, wiping, uploading and downloading
 //! volumes are not supported, as in libvirt.
 
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use oxvirt_storage::api::{
@@ -18,7 +18,7 @@ use oxvirt_storage::model::{CapacityRule, Pool, PoolType, Volume};
 use oxvirt_xml::types::Uuid;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
-use crate::driver::Shared;
+use crate::buses::{bus_of, NodeBuses};
 use crate::resources::{PoolObj, VolumeObj};
 use crate::TestDriver;
 
@@ -41,23 +41,8 @@ const LOGICAL_SOURCES: &str = "<sources>
 </sources>
 ";
 
-/// The pool event bus of every node with pool callbacks: connections to one shared node
-/// (`test:///default`) see each other's pool events, as in libvirt.
-static BUSES: Mutex<Vec<(Weak<Shared>, Arc<PoolEventBus>)>> = Mutex::new(Vec::new());
-
-fn bus_of(shared: &Arc<Shared>) -> Arc<PoolEventBus> {
-    let mut buses = BUSES.lock().unwrap_or_else(PoisonError::into_inner);
-    buses.retain(|(w, _)| w.strong_count() > 0);
-    if let Some((_, bus)) = buses
-        .iter()
-        .find(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(shared)))
-    {
-        return Arc::clone(bus);
-    }
-    let bus = Arc::new(PoolEventBus::new());
-    buses.push((Arc::downgrade(shared), Arc::clone(&bus)));
-    bus
-}
+/// The pool event bus of each test node.
+static BUSES: NodeBuses<PoolEvent> = Mutex::new(Vec::new());
 
 /// The storage calls of a test node.
 #[derive(Debug, Clone)]
@@ -71,7 +56,7 @@ impl TestDriver {
     pub fn storage_driver(&self) -> TestStorage {
         TestStorage {
             driver: self.clone(),
-            bus: bus_of(&self.shared),
+            bus: bus_of(&BUSES, &self.shared),
         }
     }
 }
