@@ -652,17 +652,20 @@ impl StorageDriver for TestStorage {
         })
     }
 
-    async fn vol_wipe(&self, _vol: &VolRef, algorithm: u32, _flags: u32) -> Result<()> {
-        // virsh calls virStorageVolWipe for the zero algorithm, the pattern call else.
-        Err(no_support(if algorithm == 0 {
-            "virStorageVolWipe"
-        } else {
-            "virStorageVolWipePattern"
-        }))
+    async fn vol_wipe(&self, _vol: &VolRef, _algorithm: u32, _flags: u32) -> Result<()> {
+        Err(no_support("virStorageVolWipe"))
+    }
+
+    async fn vol_wipe_pattern(&self, _vol: &VolRef, _algorithm: u32, _flags: u32) -> Result<()> {
+        Err(no_support("virStorageVolWipePattern"))
+    }
+
+    async fn vol_info_flags(&self, _vol: &VolRef, _flags: u32) -> Result<VolInfo> {
+        // The test driver has virStorageVolGetInfo only.
+        Err(no_support("virStorageVolGetInfoFlags"))
     }
 
     async fn vol_info(&self, vol: &VolRef, f: u32) -> Result<VolInfo> {
-        // The test driver has virStorageVolGetInfo only.
         if f != 0 {
             return Err(no_support("virStorageVolGetInfoFlags"));
         }

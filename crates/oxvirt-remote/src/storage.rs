@@ -514,6 +514,15 @@ impl StorageDriver for RemoteStorageDriver {
         self.void_call(P::StorageVolWipePattern, &args).await
     }
 
+    async fn vol_wipe_pattern(&self, vol: &VolRef, algorithm: u32, flags: u32) -> Result<()> {
+        let args = StorageVolWipePatternArgs {
+            vol: vol_wire(vol),
+            algorithm,
+            flags,
+        };
+        self.void_call(P::StorageVolWipePattern, &args).await
+    }
+
     async fn vol_resize(&self, vol: &VolRef, capacity: u64, flags: u32) -> Result<()> {
         let args = StorageVolResizeArgs {
             vol: vol_wire(vol),
@@ -534,6 +543,19 @@ impl StorageDriver for RemoteStorageDriver {
             };
             self.call(P::StorageVolGetInfoFlags, &args).await?
         };
+        Ok(VolInfo {
+            kind: vol_type(r.r#type),
+            capacity: r.capacity,
+            allocation: r.allocation,
+        })
+    }
+
+    async fn vol_info_flags(&self, vol: &VolRef, flags: u32) -> Result<VolInfo> {
+        let args = StorageVolGetInfoFlagsArgs {
+            vol: vol_wire(vol),
+            flags,
+        };
+        let r: StorageVolGetInfoRet = self.call(P::StorageVolGetInfoFlags, &args).await?;
         Ok(VolInfo {
             kind: vol_type(r.r#type),
             capacity: r.capacity,

@@ -512,9 +512,17 @@ pub trait StorageDriver: Send + Sync {
         Err(no_support("virStorageVolDelete"))
     }
 
-    /// `virStorageVolWipePattern` (`virStorageVolWipe` is [`WipeAlgorithm::Zero`]).
+    /// `virStorageVolWipe` (`algorithm` [`WipeAlgorithm::Zero`]) and, unless the driver
+    /// tells the two apart with [`StorageDriver::vol_wipe_pattern`],
+    /// `virStorageVolWipePattern`.
     async fn vol_wipe(&self, _vol: &VolRef, _algorithm: u32, _flags: u32) -> Result<()> {
-        Err(no_support("virStorageVolWipePattern"))
+        Err(no_support("virStorageVolWipe"))
+    }
+
+    /// `virStorageVolWipePattern`: [`StorageDriver::vol_wipe`] unless the driver has only
+    /// one of the two calls (libvirt's test driver has neither).
+    async fn vol_wipe_pattern(&self, vol: &VolRef, algorithm: u32, flags: u32) -> Result<()> {
+        self.vol_wipe(vol, algorithm, flags).await
     }
 
     /// `virStorageVolResize` (`flags::resize`).
@@ -522,9 +530,16 @@ pub trait StorageDriver: Send + Sync {
         Err(no_support("virStorageVolResize"))
     }
 
-    /// `virStorageVolGetInfoFlags` (`flags::vol_info`).
+    /// `virStorageVolGetInfo` (`flags` 0) and, unless the driver tells the two apart with
+    /// [`StorageDriver::vol_info_flags`], `virStorageVolGetInfoFlags` (`flags::vol_info`).
     async fn vol_info(&self, _vol: &VolRef, _flags: u32) -> Result<VolInfo> {
-        Err(no_support("virStorageVolGetInfoFlags"))
+        Err(no_support("virStorageVolGetInfo"))
+    }
+
+    /// `virStorageVolGetInfoFlags`: [`StorageDriver::vol_info`] unless the driver has only
+    /// the flag-less call (libvirt's test driver).
+    async fn vol_info_flags(&self, vol: &VolRef, flags: u32) -> Result<VolInfo> {
+        self.vol_info(vol, flags).await
     }
 
     /// `virStorageVolGetXMLDesc`.

@@ -15,7 +15,7 @@ use oxvirt_storage::api::{PoolEventReceiver, StorageDriver, WipeAlgorithm};
 use oxvirt_xml::types::Uuid;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
-use crate::connect::{pick, Connect};
+use crate::connect::Connect;
 use crate::Result;
 
 pub use oxvirt_storage::api::flags as storage_flags;
@@ -335,7 +335,7 @@ impl StorageVol {
     /// (libvirt's number; an unknown one is the driver's to refuse).
     pub async fn wipe_pattern(&self, algorithm: u32, flags: u32) -> Result<()> {
         self.writable("virStorageVolWipePattern")?
-            .vol_wipe(&self.vol, algorithm, flags)
+            .vol_wipe_pattern(&self.vol, algorithm, flags)
             .await
     }
 
@@ -349,8 +349,20 @@ impl StorageVol {
     /// `virStorageVolGetInfo` (no flags) or `virStorageVolGetInfoFlags`
     /// (`storage_flags::vol_info`).
     pub async fn info(&self, flags: u32) -> Result<VolInfo> {
-        let function = pick(flags, "virStorageVolGetInfo", "virStorageVolGetInfoFlags");
-        self.driver(function)?.vol_info(&self.vol, flags).await
+        if flags == 0 {
+            return self
+                .driver("virStorageVolGetInfo")?
+                .vol_info(&self.vol, 0)
+                .await;
+        }
+        self.info_flags(flags).await
+    }
+
+    /// `virStorageVolGetInfoFlags`, also with `flags` 0.
+    pub async fn info_flags(&self, flags: u32) -> Result<VolInfo> {
+        self.driver("virStorageVolGetInfoFlags")?
+            .vol_info_flags(&self.vol, flags)
+            .await
     }
 
     /// `virStorageVolGetXMLDesc`.

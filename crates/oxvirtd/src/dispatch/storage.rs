@@ -400,7 +400,8 @@ async fn call(
         }
         P::StorageVolWipePattern => {
             let a: StorageVolWipePatternArgs = args(payload)?;
-            drv.vol_wipe(&vref(a.vol), a.algorithm, a.flags).await?;
+            drv.vol_wipe_pattern(&vref(a.vol), a.algorithm, a.flags)
+                .await?;
             void()
         }
         P::StorageVolResize => {
@@ -409,14 +410,14 @@ async fn call(
             void()
         }
         P::StorageVolGetInfo | P::StorageVolGetInfoFlags => {
-            let (vol, flags) = if procedure == P::StorageVolGetInfo {
+            let info = if procedure == P::StorageVolGetInfo {
                 let a: StorageVolGetInfoArgs = args(payload)?;
-                (a.vol, flags::vol_info::USE_ALLOCATION)
+                drv.vol_info(&vref(a.vol), flags::vol_info::USE_ALLOCATION)
+                    .await?
             } else {
                 let a: StorageVolGetInfoFlagsArgs = args(payload)?;
-                (a.vol, a.flags)
+                drv.vol_info_flags(&vref(a.vol), a.flags).await?
             };
-            let info = drv.vol_info(&vref(vol), flags).await?;
             ret(&StorageVolGetInfoRet {
                 r#type: info.kind as i8,
                 capacity: info.capacity,
