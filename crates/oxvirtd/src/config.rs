@@ -8,6 +8,8 @@ use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use oxvirt_xml::types::Uuid;
+
 use crate::log::Level;
 
 /// What the daemon runs with, every default filled in.
@@ -37,6 +39,9 @@ pub struct Config {
     pub unix_sock_rw_perms: u32,
     /// Mode of `libvirt-sock-ro`.
     pub unix_sock_ro_perms: u32,
+    /// The host UUID the node reports (libvirtd.conf's `host_uuid`); `None`: the machine's
+    /// own (SMBIOS, else `/etc/machine-id`, else a random one).
+    pub host_uuid: Option<Uuid>,
 }
 
 /// Settings from one source (the file or the flags); `None` means "not given".
@@ -66,6 +71,8 @@ pub struct Settings {
     pub unix_sock_rw_perms: Option<u32>,
     /// `unix_sock_ro_perms` / `--unix-sock-ro-perms`.
     pub unix_sock_ro_perms: Option<u32>,
+    /// `host_uuid` / `--host-uuid`.
+    pub host_uuid: Option<Uuid>,
 }
 
 /// A value from the file, before it is checked against its key.
@@ -100,6 +107,7 @@ pub const KEYS: &[&str] = &[
     "keepalive_count",
     "unix_sock_rw_perms",
     "unix_sock_ro_perms",
+    "host_uuid",
 ];
 
 impl Settings {
@@ -189,6 +197,7 @@ impl Settings {
                     self.unix_sock_ro_perms = Some(mode);
                 }
             }
+            "host_uuid" => self.host_uuid = Some(host_uuid(&string(&value)?)?),
             _ => return Err(format!("unknown setting '{key}'")),
         }
         Ok(())
@@ -209,6 +218,7 @@ impl Settings {
             keepalive_count: over.keepalive_count.or(self.keepalive_count),
             unix_sock_rw_perms: over.unix_sock_rw_perms.or(self.unix_sock_rw_perms),
             unix_sock_ro_perms: over.unix_sock_ro_perms.or(self.unix_sock_ro_perms),
+            host_uuid: over.host_uuid.or(self.host_uuid),
         }
     }
 
@@ -246,8 +256,23 @@ impl Settings {
             keepalive_count: self.keepalive_count.unwrap_or(5),
             unix_sock_rw_perms: self.unix_sock_rw_perms.unwrap_or(0o600),
             unix_sock_ro_perms: self.unix_sock_ro_perms.unwrap_or(0o666),
+            host_uuid: self.host_uuid,
         })
     }
+}
+
+/// A configured host UUID, checked as libvirtd does (`virSetHostUUIDStr`): it must parse as
+/// a UUID (`virUUIDParse`: 32 hex digits, `-` and spaces between pairs) and its 16 bytes
+/// must not all be the same (`virUUIDIsValid`), so `00000000-0000-0000-0000-000000000000`
+/// and `ffffffff-ffff-ffff-ffff-ffffffffffff` are refused. libvirtd's words on failure are
+/// "invalid host UUID: VALUE".
+fn host_uuid(text: &str) -> Result<Uuid, String> {
+    Uuid::try_parse(text)
+        .filter(|u| {
+            let b = u.as_bytes();
+            !b.iter().all(|x| *x == b[0])
+        })
+        .ok_or_else(|| format!("invalid host UUID: {text}"))
 }
 
 fn default_runtime_dir(

@@ -234,3 +234,77 @@ fn non_root_defaults_without_environment() {
         PathBuf::from("/var/lib/oxvirt")
     );
 }
+
+#[test]
+fn host_uuid_is_checked_as_libvirtd_does() {
+    let s = parse_file(
+        "f",
+        "host_uuid = \"2D4A1C2E-9F3B-4E1C-8A7D-0B1C2D3E4F50\"\n",
+    )
+    .unwrap();
+    let c = s
+        .resolve(&env(&[("HOME", "/h"), ("XDG_RUNTIME_DIR", "/r")]))
+        .unwrap();
+    assert_eq!(
+        c.host_uuid.map(|u| u.to_string()).as_deref(),
+        Some("2d4a1c2e-9f3b-4e1c-8a7d-0b1c2d3e4f50")
+    );
+    let cases = [
+        (
+            "host_uuid = \"00000000-0000-0000-0000-000000000000\"\n",
+            "f:1: invalid host UUID: 00000000-0000-0000-0000-000000000000",
+        ),
+        (
+            "# all one byte\n\nhost_uuid = \"ffffffff-ffff-ffff-ffff-ffffffffffff\"\n",
+            "f:3: invalid host UUID: ffffffff-ffff-ffff-ffff-ffffffffffff",
+        ),
+        (
+            "host_uuid = \"abababab-abab-abab-abab-abababababab\"\n",
+            "f:1: invalid host UUID: abababab-abab-abab-abab-abababababab",
+        ),
+        (
+            "log_level = \"info\"\nhost_uuid = \"not-a-uuid\"\n",
+            "f:2: invalid host UUID: not-a-uuid",
+        ),
+        (
+            "host_uuid = \"2d4a1c2e-9f3b-4e1c-8a7d-0b1c2d3e4f5\"\n",
+            "f:1: invalid host UUID: 2d4a1c2e-9f3b-4e1c-8a7d-0b1c2d3e4f5",
+        ),
+        (
+            "host_uuid = 12\n",
+            "f:1: host_uuid must be a string, not an integer",
+        ),
+    ];
+    for (text, want) in cases {
+        assert_eq!(parse_file("f", text).unwrap_err(), want, "for {text:?}");
+    }
+    let args = parse_args(&strings(&[
+        "--host-uuid",
+        "2d4a1c2e9f3b4e1c8a7d0b1c2d3e4f51",
+    ]))
+    .unwrap();
+    let c = parse_file(
+        "f",
+        "host_uuid = \"2d4a1c2e-9f3b-4e1c-8a7d-0b1c2d3e4f50\"\n",
+    )
+    .unwrap()
+    .overridden_by(args.settings)
+    .resolve(&env(&[("HOME", "/h"), ("XDG_RUNTIME_DIR", "/r")]))
+    .unwrap();
+    assert_eq!(
+        c.host_uuid.map(|u| u.to_string()).as_deref(),
+        Some("2d4a1c2e-9f3b-4e1c-8a7d-0b1c2d3e4f51")
+    );
+    let err = parse_args(&strings(&["--host-uuid=00000000000000000000000000000000"])).unwrap_err();
+    assert_eq!(
+        err,
+        "--host-uuid: invalid host UUID: 00000000000000000000000000000000"
+    );
+    assert_eq!(
+        Settings::default()
+            .resolve(&env(&[("HOME", "/h"), ("XDG_RUNTIME_DIR", "/r")]))
+            .unwrap()
+            .host_uuid,
+        None
+    );
+}

@@ -69,6 +69,8 @@ Options (each is also a key of the --config file, with '_' for '-'):
   --keepalive-count N        close after N unanswered pings (default 5)
   --unix-sock-rw-perms MODE  mode of libvirt-sock, octal (default \"0600\")
   --unix-sock-ro-perms MODE  mode of libvirt-sock-ro, octal (default \"0666\")
+  --host-uuid UUID           the host UUID of `virsh capabilities` and migration
+                             (default: SMBIOS's, else /etc/machine-id); not all one digit
   -h, --help                 this text
 
 SIGTERM or SIGINT stops accepting clients, lets running calls finish (up to 10 s),
@@ -116,7 +118,8 @@ async fn run(config: Config) -> Result<(), String> {
             None
         }
     };
-    let qemu_config = QemuConfig::under(&config.state_dir, &config.runtime_dir);
+    let mut qemu_config = QemuConfig::under(&config.state_dir, &config.runtime_dir);
+    qemu_config.host_uuid = config.host_uuid;
     match QemuDriver::open_with(qemu_config, Attach { ports, volumes }).await {
         Ok(driver) => {
             let running = driver.running_pids().len();

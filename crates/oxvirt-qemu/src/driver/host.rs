@@ -70,6 +70,15 @@ fn invalid_arg(msg: String) -> VirError {
 }
 
 impl QemuDriver {
+    /// The host UUID this node reports: the configured one (libvirtd's `host_uuid`), else
+    /// the machine's (as `virGetHostUUID`).
+    pub fn host_uuid(&self) -> Option<String> {
+        match self.inner.config.host_uuid {
+            Some(uuid) => Some(uuid.to_string()),
+            None => host_uuid(&Host::system()),
+        }
+    }
+
     pub(super) async fn host_node_info(&self) -> Result<NodeInfo> {
         let info = nodeinfo::node_info(&Host::system())?;
         Ok(NodeInfo {
@@ -85,13 +94,16 @@ impl QemuDriver {
     }
 
     pub(super) async fn host_capabilities(&self) -> Result<String> {
-        let caps = match HOST_CAPS.get() {
+        let mut caps = match HOST_CAPS.get() {
             Some(caps) => caps.clone(),
             None => {
                 let caps = read_host_caps()?;
                 HOST_CAPS.get_or_init(|| caps).clone()
             }
         };
+        if let Some(uuid) = self.inner.config.host_uuid {
+            caps.uuid = Some(uuid.to_string());
+        }
         let binaries = guests::find_binaries(&guests::default_search_path(), guests::host_arch());
         let mut guests = guests::guests(&self.inner.caps, &binaries).await?;
         if kvm_unusable().is_some() {

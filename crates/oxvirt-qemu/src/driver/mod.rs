@@ -69,6 +69,9 @@ pub struct QemuConfig {
     pub runtime_dir: PathBuf,
     /// The emulator of domains that name none.
     pub emulator: PathBuf,
+    /// The host UUID the node reports (libvirtd.conf's `host_uuid`); `None`: the
+    /// machine's own.
+    pub host_uuid: Option<Uuid>,
 }
 
 impl QemuConfig {
@@ -78,6 +81,7 @@ impl QemuConfig {
             state_dir: state_dir.join("qemu"),
             runtime_dir: runtime_dir.join("qemu"),
             emulator: PathBuf::from(DEFAULT_EMULATOR),
+            host_uuid: None,
         }
     }
 
