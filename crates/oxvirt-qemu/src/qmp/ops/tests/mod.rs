@@ -11,6 +11,7 @@ use crate::qmp::tests::{connected, Fake};
 use crate::qmp::{Qmp, QmpError, QmpEvent};
 
 mod fd;
+mod migration;
 mod queries;
 
 /// Answers the next command with `ret` after checking it is `expected` (plus its id).
@@ -133,7 +134,8 @@ fn migration_info_parsing() {
             ram_total: Some(67641344),
             ram_remaining: Some(1000),
             ram_transferred: Some(2000),
-            error_desc: None,
+            ram_mbps: Some(1.5),
+            ..MigrationInfo::default()
         }
     );
     assert!(MigrationInfo::from_value(&json!([])).is_none());
