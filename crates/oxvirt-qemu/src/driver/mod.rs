@@ -27,6 +27,7 @@ mod host;
 mod hypervisor;
 mod ifaddr;
 mod lifecycle;
+mod migration;
 mod monitor;
 mod net;
 mod netports;
@@ -53,6 +54,7 @@ use oxvirt_xml::types::Uuid;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 use crate::caps::CapsCache;
+pub use migration::{MigrateOptions, MigrationProgress};
 pub use start::kvm_unusable;
 pub use vm::Vm;
 pub use volumes::runtime_disk;

@@ -237,6 +237,8 @@ impl QemuDriver {
             Stopping::Saved => (ShutoffReason::Saved, StoppedDetail::Saved),
             Stopping::FromSnapshot => (ShutoffReason::FromSnapshot, StoppedDetail::FromSnapshot),
             Stopping::Crashed => (ShutoffReason::Crashed, StoppedDetail::Crashed),
+            Stopping::Migrated => (ShutoffReason::Migrated, StoppedDetail::Migrated),
+            Stopping::Failed => (ShutoffReason::Failed, StoppedDetail::Failed),
         });
         let (event, name) = {
             let mut list = self.domains();

@@ -248,6 +248,7 @@ impl QemuDriver {
                 paused,
                 StartFrom {
                     incoming: Some(file),
+                    ..StartFrom::default()
                 },
                 StartedDetail::Restored,
             )
@@ -278,6 +279,7 @@ impl QemuDriver {
                 paused || !header.was_running,
                 StartFrom {
                     incoming: Some(file),
+                    ..StartFrom::default()
                 },
                 StartedDetail::Restored,
             )

@@ -40,6 +40,10 @@ pub(crate) struct StartFrom {
     /// A saved state QEMU loads at start (QEMU starts with `-incoming defer`; the file is
     /// passed over the monitor once the devices the daemon adds are in place).
     pub incoming: Option<File>,
+    /// QEMU starts with `-incoming defer` and waits for a `migrate-incoming` the caller
+    /// sends once the start returns: a live migration's destination (libvirt's
+    /// `qemuMigrationDstPrepare`). Start it paused: the CPUs run once the state arrived.
+    pub defer: bool,
 }
 
 /// Why KVM cannot run guests here, if it cannot: `/dev/kvm` must open and the CPU must
@@ -161,9 +165,10 @@ impl QemuDriver {
             let _ = std::fs::remove_file(&monitor);
         };
         let incoming = from.incoming;
+        let defer = from.defer || incoming.is_some();
         let runtime = super::volumes::runtime_def(&def, &resolved);
         let started = self
-            .launch(&runtime, id, &private_dir, &monitor, incoming.is_some())
+            .launch(&runtime, id, &private_dir, &monitor, defer)
             .await;
         let (process, events) = match started {
             Ok(p) => p,

@@ -26,6 +26,10 @@ pub(crate) enum Stopping {
     FromSnapshot = 4,
     /// The guest crashed and `<on_crash>` stops it.
     Crashed = 5,
+    /// Migrated away: the destination runs the guest now.
+    Migrated = 6,
+    /// A migration's destination whose incoming migration failed.
+    Failed = 7,
 }
 
 impl Stopping {
@@ -36,6 +40,8 @@ impl Stopping {
             3 => Stopping::Saved,
             4 => Stopping::FromSnapshot,
             5 => Stopping::Crashed,
+            6 => Stopping::Migrated,
+            7 => Stopping::Failed,
             _ => Stopping::No,
         }
     }
