@@ -133,11 +133,13 @@ async fn live_migration_over_tcp_moves_a_running_guest() {
     let opts = MigrateOptions::default();
 
     let wall = Instant::now();
+    let prepare_start = Instant::now();
     let ddom = h
         .dst
         .migration_prepare(&xml, &format!("tcp:127.0.0.1:{port}"), &opts)
         .await
         .unwrap();
+    let prepare_wall = prepare_start.elapsed();
     let mut reaper = Reaper(h.dst.running_pids());
     assert_eq!(
         h.dst.state(&ddom, 0).await.unwrap(),
@@ -184,13 +186,14 @@ async fn live_migration_over_tcp_moves_a_running_guest() {
     assert_eq!(out.data_total, out.mem_total);
     eprintln!(
         "live migration of a 256 MiB TCG guest: QEMU total {} ms, downtime {downtime} ms, \
-         setup {} ms, {} MB sent, {} pages constant, {} passes; perform {} ms, \
-         prepare..finish wall {} ms",
+         setup {} ms, {} MB sent, {} pages constant, {} passes; prepare (QEMU start) {} ms, \
+         perform {} ms, prepare..finish wall {} ms",
         out.time_elapsed_ms,
         out.setup_time_ms,
         out.mem_processed / 1_000_000,
         out.mem_constant,
         out.mem_iteration,
+        prepare_wall.as_millis(),
         perform_wall.as_millis(),
         wall.as_millis()
     );
@@ -229,8 +232,8 @@ async fn live_migration_over_tcp_moves_a_running_guest() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancelled_migration_leaves_the_source_running() {
-    if !have_guest("cancelled_migration_leaves_the_source_running") {
+async fn cancelled_and_failed_migrations_leave_the_source_running() {
+    if !have_guest("cancelled_and_failed_migrations_leave_the_source_running") {
         return;
     }
     let h = boot("cancel", "mig2").await;
@@ -308,6 +311,53 @@ async fn cancelled_migration_leaves_the_source_running() {
     );
     assert!(h.dst.running_pids().is_empty());
     assert!(dst_pids.iter().all(|p| !pid_alive(*p)));
+
+    // A destination that does not answer: the migration fails, the source runs on.
+    let closed = free_port();
+    let err = h
+        .src
+        .migration_perform(
+            &h.dom,
+            &format!("tcp:127.0.0.1:{closed}"),
+            &MigrateOptions::default(),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::OperationFailed, "{}", err.message);
+    assert!(
+        err.message
+            .starts_with("operation failed: migration out job: "),
+        "{}",
+        err.message
+    );
+    assert_eq!(h.src.qemu_run_state(&h.dom).await.unwrap(), "running");
+
+    // A completed migration whose destination then fails to finish: confirming the
+    // failure runs the source again.
+    let port = free_port();
+    let opts = MigrateOptions::default();
+    let ddom = h
+        .dst
+        .migration_prepare(&xml, &format!("tcp:127.0.0.1:{port}"), &opts)
+        .await
+        .unwrap();
+    let _reaper2 = Reaper(h.dst.running_pids());
+    let out = h
+        .src
+        .migration_perform(&h.dom, &format!("tcp:127.0.0.1:{port}"), &opts, None)
+        .await
+        .unwrap();
+    assert_eq!(out.status, "completed");
+    assert_eq!(h.src.qemu_run_state(&h.dom).await.unwrap(), "postmigrate");
+    h.dst.migration_abort_incoming(&ddom).await.unwrap();
+    assert!(h.dst.running_pids().is_empty());
+    h.src.migration_confirm(&h.dom, false).await.unwrap();
+    assert_eq!(h.src.qemu_run_state(&h.dom).await.unwrap(), "running");
+    assert_eq!(
+        h.src.state(&h.dom, 0).await.unwrap(),
+        StateReason::Running(RunningReason::MigrationCanceled)
+    );
 
     // The guest still answers on the source.
     h.src.shutdown(&h.dom, 0).await.unwrap();

@@ -273,7 +273,76 @@ impl MigrationEvent {
     }
 }
 
+/// Where a migration stream goes or comes from, as QEMU 8.2's `channels` argument of
+/// `migrate` and `migrate-incoming` names it (a `MigrationAddress`). QEMU 7.2 knows only
+/// the `uri` form ([`MigrationAddress::uri`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MigrationAddress {
+    /// A TCP socket.
+    Inet {
+        /// Host name or address.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// A UNIX socket.
+    Unix {
+        /// Its path.
+        path: String,
+    },
+    /// A command reading or writing the stream on its standard input or output.
+    Exec {
+        /// The command and its arguments.
+        args: Vec<String>,
+    },
+}
+
+impl MigrationAddress {
+    /// The address as a `uri` (`tcp:HOST:PORT`, an IPv6 address in brackets;
+    /// `unix:PATH`; `exec:CMD`).
+    pub fn uri(&self) -> String {
+        match self {
+            MigrationAddress::Inet { host, port } if host.contains(':') => {
+                format!("tcp:[{host}]:{port}")
+            }
+            MigrationAddress::Inet { host, port } => format!("tcp:{host}:{port}"),
+            MigrationAddress::Unix { path } => format!("unix:{path}"),
+            MigrationAddress::Exec { args } => format!("exec:{}", args.join(" ")),
+        }
+    }
+
+    /// The `channels` list of one `main` channel to this address.
+    pub fn channels(&self) -> Value {
+        let addr = match self {
+            MigrationAddress::Inet { host, port } => json!({
+                "transport": "socket", "type": "inet", "host": host, "port": port.to_string()
+            }),
+            MigrationAddress::Unix { path } => {
+                json!({"transport": "socket", "type": "unix", "path": path})
+            }
+            MigrationAddress::Exec { args } => json!({"transport": "exec", "args": args}),
+        };
+        json!([{ "channel-type": "main", "addr": addr }])
+    }
+}
+
 impl Qmp {
+    /// `migrate` with `channels` (QEMU 8.2 and later) instead of a `uri`.
+    pub async fn migrate_channels(&self, to: &MigrationAddress) -> Result<(), QmpError> {
+        self.execute("migrate", Some(json!({ "channels": to.channels() })))
+            .await
+            .map(|_| ())
+    }
+
+    /// `migrate-incoming` with `channels` (QEMU 8.2 and later) instead of a `uri`.
+    pub async fn migrate_incoming_channels(&self, from: &MigrationAddress) -> Result<(), QmpError> {
+        self.execute(
+            "migrate-incoming",
+            Some(json!({ "channels": from.channels() })),
+        )
+        .await
+        .map(|_| ())
+    }
     /// `migrate` to `uri` (`fd:NAME`, `tcp:HOST:PORT`, `unix:PATH`, `exec:CMD`). Returns
     /// once QEMU started the migration; it runs in the background.
     pub async fn migrate(&self, uri: &str) -> Result<(), QmpError> {

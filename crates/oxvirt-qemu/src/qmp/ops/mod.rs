@@ -16,7 +16,9 @@ use serde_json::Value;
 use crate::qmp::QmpError;
 
 pub use hotplug::{is_device_deleted, PciDevice};
-pub use migration::{MigrationEvent, MigrationInfo, MigrationParameters, BANDWIDTH_MAX_MIB};
+pub use migration::{
+    MigrationAddress, MigrationEvent, MigrationInfo, MigrationParameters, BANDWIDTH_MAX_MIB,
+};
 pub use query::{BlockInfo, BlockInserted, BlockStats, Chardev};
 pub use snapshot::JobInfo;
 

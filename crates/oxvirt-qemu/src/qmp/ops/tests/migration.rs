@@ -2,7 +2,7 @@
 //! qemumigparamsdata, `query-migrate` replies in QEMU 7.2's shape, and the events.
 
 use super::*;
-use crate::qmp::ops::{MigrationEvent, MigrationParameters, BANDWIDTH_MAX_MIB};
+use crate::qmp::ops::{MigrationAddress, MigrationEvent, MigrationParameters, BANDWIDTH_MAX_MIB};
 use oxvirt_xml::testdata::conformance;
 
 #[tokio::test]
@@ -50,6 +50,55 @@ async fn live_migration_commands_send_exact_arguments() {
         expect(&mut fake, expected, json!({})).await;
         task.await.unwrap().unwrap();
     }
+    // QEMU 8.2's channels.
+    let inet = MigrationAddress::Inet {
+        host: "192.0.2.1".into(),
+        port: 49152,
+    };
+    let task = tokio::spawn({
+        let (q, a) = (qmp.clone(), inet.clone());
+        async move { q.migrate_channels(&a).await }
+    });
+    expect(
+        &mut fake,
+        json!({"execute": "migrate", "arguments": {"channels": [{"channel-type": "main",
+            "addr": {"transport": "socket", "type": "inet", "host": "192.0.2.1",
+                     "port": "49152"}}]}}),
+        json!({}),
+    )
+    .await;
+    task.await.unwrap().unwrap();
+    let unix = MigrationAddress::Unix {
+        path: "/run/m.sock".into(),
+    };
+    let task = tokio::spawn({
+        let (q, a) = (qmp.clone(), unix.clone());
+        async move { q.migrate_incoming_channels(&a).await }
+    });
+    expect(
+        &mut fake,
+        json!({"execute": "migrate-incoming", "arguments": {"channels": [{"channel-type": "main",
+            "addr": {"transport": "socket", "type": "unix", "path": "/run/m.sock"}}]}}),
+        json!({}),
+    )
+    .await;
+    task.await.unwrap().unwrap();
+    assert_eq!(inet.uri(), "tcp:192.0.2.1:49152");
+    assert_eq!(unix.uri(), "unix:/run/m.sock");
+    let v6 = MigrationAddress::Inet {
+        host: "::1".into(),
+        port: 7,
+    };
+    assert_eq!(v6.uri(), "tcp:[::1]:7");
+    let exec = MigrationAddress::Exec {
+        args: vec!["cat".into(), "/dev/null".into()],
+    };
+    assert_eq!(exec.uri(), "exec:cat /dev/null");
+    assert_eq!(
+        exec.channels(),
+        json!([{"channel-type": "main", "addr": {"transport": "exec",
+            "args": ["cat", "/dev/null"]}}])
+    );
     let task = tokio::spawn({
         let q = qmp.clone();
         async move { q.query_migrate_capabilities().await }
