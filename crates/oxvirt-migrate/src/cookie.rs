@@ -3,12 +3,14 @@
 //!
 //! [`MigrationCookie::parse`] reads a cookie as libvirt's `qemuMigrationCookieXMLParse`
 //! does with every cookie feature enabled, and [`MigrationCookie::to_xml`] writes it as
-//! `qemuMigrationCookieXMLFormat` does. The persistent `<domain>` and the `<cpu>` are
-//! kept as the elements they were read as and written back as they are.
+//! `qemuMigrationCookieXMLFormat` does. The persistent `<domain>` is read and written with
+//! oxvirt's domain model; the guest `<cpu>` is kept as the element it was read as and
+//! written back as it is.
 
+use oxvirt_domain::Domain;
 use oxvirt_xml::model::{str_to_long_i, str_to_long_ll, str_to_long_ullp};
 use oxvirt_xml::writer::{escape_into, write_element};
-use oxvirt_xml::{Element, ErrorCode, ErrorDomain, VirError};
+use oxvirt_xml::{Element, ErrorCode, ErrorDomain, VirError, XmlModel};
 
 fn err(msg: impl AsRef<str>) -> VirError {
     VirError::new(ErrorDomain::Qemu, ErrorCode::InternalError, msg)
@@ -243,8 +245,9 @@ pub struct MigrationCookie {
     pub graphics: Option<CookieGraphics>,
     /// `<lockstate>`.
     pub lockstate: Option<LockState>,
-    /// The persistent definition (`<domain>`), as read.
-    pub persistent: Option<Element>,
+    /// The persistent definition (`<domain>`), read with oxvirt's domain model as an
+    /// inactive definition; unknown content in it is kept and written back.
+    pub persistent: Option<Domain>,
     /// `<network>`: one entry per interface of the domain, in order.
     pub network: Option<Vec<NetData>>,
     /// `<nbd>`.
@@ -492,9 +495,7 @@ impl MigrationCookie {
     /// for what libvirt refuses. Unlike libvirt, the name and UUID are not compared to a
     /// local domain, nor the host UUID to the local host's: the caller does that.
     pub fn parse(xml: &str) -> Result<MigrationCookie, VirError> {
-        let root = oxvirt_xml::parse(xml).map_err(|e| {
-            VirError::new(ErrorDomain::Xml, ErrorCode::XmlDetail, e.libvirt_message())
-        })?;
+        let root = oxvirt_xml::parse(xml).map_err(|e| VirError::from_xml(e, ErrorDomain::Qemu))?;
         Self::from_element(&root)
     }
 
@@ -533,7 +534,14 @@ impl MigrationCookie {
         if domains.len() > 1 {
             return Err(err("Too many domain elements in migration cookie"));
         }
-        let persistent = domains.first().map(|d| (*d).clone());
+        let persistent = match domains.first() {
+            None => None,
+            Some(d) => Some(
+                Domain::parse(&oxvirt_xml::to_string(d))
+                    .map_err(|e| VirError::from_xml(e, ErrorDomain::Domain))?
+                    .domain,
+            ),
+        };
         let network = root.child("network").map(parse_network).transpose()?;
         let nbd = root.child("nbd").map(parse_nbd).transpose()?;
         let statistics = root.child("statistics").map(parse_statistics);
@@ -612,7 +620,7 @@ impl MigrationCookie {
             out.push_str("  </lockstate>\n");
         }
         if let Some(dom) = &self.persistent {
-            write_element(&mut out, dom, 1);
+            write_element(&mut out, &dom.to_element(), 1);
         }
         if let Some(nets) = &self.network {
             let mut ifaces = String::new();

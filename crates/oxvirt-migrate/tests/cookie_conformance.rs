@@ -88,3 +88,20 @@ fn cookies_survive_a_round_trip() {
     }
     assert_eq!(n, 8);
 }
+
+/// The persistent `<domain>` of the cookies is read with oxvirt's domain model.
+#[test]
+fn persistent_domain_is_modelled() {
+    let dir = conformance("qemu/qemumigrationcookiexmldata");
+    if !dir.exists() {
+        eprintln!("SKIPPED persistent_domain_is_modelled: data is missing");
+        return;
+    }
+    for file in ["full-xml2xml-in.xml", "full-xml2xml-out.xml"] {
+        let cookie = MigrationCookie::parse(&read_data(&dir.join(file))).expect("cookie");
+        let dom = cookie.persistent.as_ref().expect("a <domain>");
+        assert_eq!(dom.name, "upstream", "{file}");
+        assert_eq!(dom.devices.disks.len(), 2, "{file}");
+        assert!(dom.uuid.is_some(), "{file}");
+    }
+}
