@@ -11,8 +11,11 @@ use common::{guest_dir, guest_domain, serial_pty, Reaper, Scratch};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use oxvirt_domain::driver::event::{ResumedDetail, StartedDetail, StoppedDetail, SuspendedDetail};
 use oxvirt_domain::driver::state::{PausedReason, RunningReason, ShutoffReason};
-use oxvirt_domain::driver::{DomainRef, Hypervisor, StateReason};
+use oxvirt_domain::driver::{
+    DomainRef, EventKind, EventReceiver, Hypervisor, Lifecycle, StateReason,
+};
 use oxvirt_qemu::driver::{MigrateOptions, MigrationProgress, QemuDriver};
 use oxvirt_xml::ErrorCode;
 
@@ -115,6 +118,17 @@ async fn boot(tag: &str, name: &str) -> Hosts {
     }
 }
 
+/// The lifecycle events received so far.
+fn drain(rx: &mut EventReceiver) -> Vec<Lifecycle> {
+    let mut out = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        if let EventKind::Lifecycle(l) = e.kind {
+            out.push(l);
+        }
+    }
+    out
+}
+
 fn pid_alive(pid: i32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
         && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -131,6 +145,8 @@ async fn live_migration_over_tcp_moves_a_running_guest() {
     let xml = h.src.xml_desc(&h.dom, 0).await.unwrap();
     let port = free_port();
     let opts = MigrateOptions::default();
+    let mut src_events = h.src.subscribe();
+    let mut dst_events = h.dst.subscribe();
 
     let wall = Instant::now();
     let prepare_start = Instant::now();
@@ -146,6 +162,10 @@ async fn live_migration_over_tcp_moves_a_running_guest() {
         StateReason::Paused(PausedReason::Migration)
     );
     assert_eq!(h.dst.qemu_run_state(&ddom).await.unwrap(), "inmigrate");
+    assert_eq!(
+        drain(&mut dst_events),
+        [Lifecycle::Started(StartedDetail::Migrated)]
+    );
 
     let (tx, rx) = tokio::sync::watch::channel(MigrationProgress::default());
     let perform_start = Instant::now();
@@ -163,6 +183,10 @@ async fn live_migration_over_tcp_moves_a_running_guest() {
         h.src.state(&h.dom, 0).await.unwrap(),
         StateReason::Paused(PausedReason::Migration)
     );
+    assert_eq!(
+        drain(&mut src_events),
+        [Lifecycle::Suspended(SuspendedDetail::Migrated)]
+    );
 
     let incoming = h
         .dst
@@ -175,6 +199,10 @@ async fn live_migration_over_tcp_moves_a_running_guest() {
     assert_eq!(
         h.dst.state(&ddom, 0).await.unwrap(),
         StateReason::Running(RunningReason::Migrated)
+    );
+    assert_eq!(
+        drain(&mut dst_events),
+        [Lifecycle::Resumed(ResumedDetail::Migrated)]
     );
 
     // What QEMU reported: the totals and the downtime.
@@ -206,6 +234,10 @@ async fn live_migration_over_tcp_moves_a_running_guest() {
     assert_eq!(
         h.src.state(&h.dom, 0).await.unwrap(),
         StateReason::Shutoff(ShutoffReason::Migrated)
+    );
+    assert_eq!(
+        drain(&mut src_events),
+        [Lifecycle::Stopped(StoppedDetail::Migrated)]
     );
 
     // The guest runs on the destination: its userland answers the power button there.
@@ -343,6 +375,7 @@ async fn cancelled_and_failed_migrations_leave_the_source_running() {
         .await
         .unwrap();
     let _reaper2 = Reaper(h.dst.running_pids());
+    let mut dst_events = h.dst.subscribe();
     let out = h
         .src
         .migration_perform(&h.dom, &format!("tcp:127.0.0.1:{port}"), &opts, None)
@@ -350,8 +383,25 @@ async fn cancelled_and_failed_migrations_leave_the_source_running() {
         .unwrap();
     assert_eq!(out.status, "completed");
     assert_eq!(h.src.qemu_run_state(&h.dom).await.unwrap(), "postmigrate");
+    // Finished without resuming (VIR_MIGRATE_PAUSED): paused by the user.
+    h.dst
+        .migration_finish(&ddom, false, Duration::from_millis(10))
+        .await
+        .unwrap();
+    assert_eq!(h.dst.qemu_run_state(&ddom).await.unwrap(), "paused");
+    assert_eq!(
+        h.dst.state(&ddom, 0).await.unwrap(),
+        StateReason::Paused(PausedReason::User)
+    );
     h.dst.migration_abort_incoming(&ddom).await.unwrap();
     assert!(h.dst.running_pids().is_empty());
+    assert_eq!(
+        drain(&mut dst_events),
+        [
+            Lifecycle::Suspended(SuspendedDetail::Paused),
+            Lifecycle::Stopped(StoppedDetail::Failed)
+        ]
+    );
     h.src.migration_confirm(&h.dom, false).await.unwrap();
     assert_eq!(h.src.qemu_run_state(&h.dom).await.unwrap(), "running");
     assert_eq!(

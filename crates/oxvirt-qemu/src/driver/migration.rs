@@ -21,6 +21,7 @@
 //! is dropped with [`QemuDriver::migration_abort_incoming`]. [`QemuDriver::migration_job`]
 //! reads the progress at any time, from either end.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use oxvirt_domain::driver::event::{ResumedDetail, StartedDetail, SuspendedDetail};
@@ -274,7 +275,7 @@ impl QemuDriver {
         }
         .await;
         if let Err(e) = listening {
-            let _ = self.kill(&vm, Stopping::Failed, false).await;
+            let _ = self.stop_quietly(&vm, Stopping::Failed).await;
             return Err(e.into());
         }
         let (event, dom) = {
@@ -384,7 +385,8 @@ impl QemuDriver {
 
     /// The destination's finish phase (`qemuMigrationDstFinish`): waits until the whole
     /// state has arrived, then with `resume` runs the CPUs (`cont`): the domain runs for
-    /// reason `migrated` (`RESUMED_MIGRATED`); without, it stays paused. A failed
+    /// reason `migrated` (`RESUMED_MIGRATED`); without, it stays paused, for reason `user`
+    /// (`SUSPENDED_PAUSED`, as libvirt reports a `VIR_MIGRATE_PAUSED` migration). A failed
     /// incoming migration stops the domain (shut off, reason `failed`) and returns
     /// libvirt's error for a `migration in job`.
     pub async fn migration_finish(
@@ -401,7 +403,7 @@ impl QemuDriver {
             Ok(info) => info,
             Err(e) => {
                 drop(_job);
-                let _ = self.kill(&vm, Stopping::Failed, false).await;
+                let _ = self.stop_quietly(&vm, Stopping::Failed).await;
                 return Err(e);
             }
         };
@@ -413,7 +415,7 @@ impl QemuDriver {
             if let Err(e) = ran {
                 vm.set_cpus_by_call(false);
                 drop(_job);
-                let _ = self.kill(&vm, Stopping::Failed, false).await;
+                let _ = self.stop_quietly(&vm, Stopping::Failed).await;
                 return Err(e.into());
             }
             self.update(&dom.uuid, &vm, |obj| {
@@ -423,6 +425,14 @@ impl QemuDriver {
                 )]
             });
             vm.set_cpus_by_call(false);
+        } else {
+            // libvirt leaves a domain migrated with VIR_MIGRATE_PAUSED paused by the user.
+            self.update(&dom.uuid, &vm, |obj| {
+                obj.state = StateReason::Paused(PausedReason::User);
+                vec![oxvirt_domain::driver::EventKind::Lifecycle(
+                    Lifecycle::Suspended(SuspendedDetail::Paused),
+                )]
+            });
         }
         Ok(MigrationProgress::from_info(&info))
     }
@@ -435,7 +445,7 @@ impl QemuDriver {
     pub async fn migration_confirm(&self, dom: &DomainRef, success: bool) -> Result<()> {
         let vm = self.running(dom)?;
         if success {
-            return self.kill(&vm, Stopping::Migrated, false).await;
+            return self.stop_quietly(&vm, Stopping::Migrated).await;
         }
         let job = self.job(&dom.uuid);
         let _job = job.lock().await;
@@ -476,7 +486,15 @@ impl QemuDriver {
     /// (`STOPPED_FAILED`; the transient domain goes away).
     pub async fn migration_abort_incoming(&self, dom: &DomainRef) -> Result<()> {
         let vm = self.running(dom)?;
-        self.kill(&vm, Stopping::Failed, false).await
+        self.stop_quietly(&vm, Stopping::Failed).await
+    }
+
+    /// Kills `vm` for reason `why` without reporting QEMU's SHUTDOWN on the way: libvirt's
+    /// `qemuProcessStop` closes the monitor before it kills QEMU, so a migrated source or a
+    /// dropped destination reports only its `STOPPED_*` event.
+    async fn stop_quietly(&self, vm: &Arc<Vm>, why: Stopping) -> Result<()> {
+        vm.set_got_shutdown(true);
+        self.kill(vm, why, false).await
     }
 
     /// The progress of `dom`'s migration as QEMU reports it now (at the source, the
