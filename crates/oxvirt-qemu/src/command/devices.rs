@@ -223,6 +223,10 @@ pub fn build(
     let mut usb_ports = super::redirdev::UsbPorts::new(domain);
     super::sound::build(argv, domain, ctx, plan, &mut usb_ports)?;
     super::redirdev::build(argv, domain, &mut usb_ports)?;
+    // libvirt places `-incoming` between the USB redirection and the balloon.
+    if let Some(uri) = &ctx.incoming {
+        argv.opt("-incoming", uri.as_str());
+    }
     balloon(argv, domain, plan)?;
     let vmcoreinfo = domain.features.as_ref().and_then(|f| f.vmcoreinfo);
     if vmcoreinfo == Some(true) {

@@ -97,6 +97,10 @@ pub struct BuildContext {
     /// qemu.conf's `spice_tls`: the directory of the SPICE server's certificates
     /// (`spice_tls_x509_cert_dir`) when TLS is on, `None` when it is off (the default).
     pub spice_tls_x509_dir: Option<String>,
+    /// `-incoming`: where QEMU reads a migration stream from at start (`defer`: from the
+    /// URI a later `migrate-incoming` gives, as libvirt starts a migration's destination
+    /// and a restore), `None` for a fresh start.
+    pub incoming: Option<String>,
 }
 
 impl BuildContext {
@@ -110,6 +114,7 @@ impl BuildContext {
             monitor: Monitor::Fd(1729),
             caps: Caps::libvirt_test(),
             spice_tls_x509_dir: Some("/etc/pki/libvirt-spice".to_string()),
+            incoming: None,
         }
     }
 

@@ -56,6 +56,7 @@ fn qemu_7_2_caps_change_machine_smp_and_usb() {
         monitor: Monitor::Path("/run/g.monitor".to_string()),
         caps: Caps::qemu_7_2(),
         spice_tls_x509_dir: None,
+        incoming: None,
     };
     let argv = argv_of(GUEST, &ctx);
     let pos = |s: &str| argv.iter().position(|a| a == s).expect(s);

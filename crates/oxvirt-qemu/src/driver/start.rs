@@ -277,14 +277,11 @@ impl QemuDriver {
             monitor: Monitor::Path(monitor.to_string_lossy().into_owned()),
             caps: Caps::qemu_7_2(),
             spice_tls_x509_dir: None,
+            incoming: incoming.then(|| "defer".to_string()),
         };
         super::net::check_networks(def)?;
-        let mut argv =
+        let argv =
             super::net::argv_without_taps(command::build(&super::netports::as_bridged(def), &ctx)?);
-        if incoming {
-            argv.push("-incoming".into());
-            argv.push("defer".into());
-        }
         let mut env = command::env(def, &ctx);
         // QEMU runs with a minimal PATH; helpers it may run live in the usual places.
         for (k, v) in &mut env {
