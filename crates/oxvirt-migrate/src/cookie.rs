@@ -524,11 +524,15 @@ impl MigrationCookie {
         let graphics = root.child("graphics").map(parse_graphics).transpose()?;
         let lockstate = match root.child("lockstate") {
             None => None,
-            Some(l) => Some(LockState {
-                driver: attr_string(l, "driver")
-                    .ok_or_else(|| err("Missing lock driver name in migration cookie"))?,
-                leases: child_string(l, "leases"),
-            }),
+            Some(l) => {
+                let driver = attr_string(l, "driver")
+                    .ok_or_else(|| err("Missing lock driver name in migration cookie"))?;
+                // Without leases there is no lock state to carry (nor to write back).
+                child_string(l, "leases").map(|leases| LockState {
+                    driver,
+                    leases: Some(leases),
+                })
+            }
         };
         let domains: Vec<&Element> = root.elements().filter(|e| e.name == "domain").collect();
         if domains.len() > 1 {
@@ -820,6 +824,24 @@ mod tests {
             MigrationCookie::parse(&g).unwrap_err().message,
             "internal error: missing tlsPort attribute in migration data"
         );
+    }
+
+    #[test]
+    fn what_libvirt_does_not_write_back_is_dropped() {
+        let xml = BASIC.replace(
+            "</hostuuid>",
+            "</hostuuid><lockstate driver='sanlock'/><network><interface index='0' vporttype='none'/><interface index='1' vporttype='openvswitch'><portdata>p</portdata></interface></network><blockDirtyBitmaps><disk target='vda'/></blockDirtyBitmaps><nbd port='0'/>",
+        );
+        let c = MigrationCookie::parse(&xml).expect("cookie");
+        assert_eq!(c.lockstate, None);
+        let text = c.to_xml();
+        assert!(!text.contains("lockstate"), "{text}");
+        assert!(!text.contains("blockDirtyBitmaps"), "{text}");
+        assert!(text.contains("  <nbd/>\n"), "{text}");
+        // The interface keeps its position in the domain's list as its index.
+        assert!(text.contains(
+            "  <network>\n    <interface index='1' vporttype='openvswitch'>\n      <portdata>p</portdata>\n    </interface>\n  </network>\n"
+        ), "{text}");
     }
 
     #[test]
