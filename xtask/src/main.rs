@@ -115,6 +115,7 @@ const FUZZ_TARGETS: &[(&str, &[&str])] = &[
         ],
     ),
     ("storage_xml", &["libvirt-9.0.0/storage"]),
+    ("migration_cookie", &["libvirt-9.0.0/qemu/qemumigrationcookiexmldata"]),
 ];
 
 /// Seed files larger than this are left out: libFuzzer mutates small inputs best.
