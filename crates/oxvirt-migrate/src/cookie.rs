@@ -768,6 +768,44 @@ impl MigrationCookie {
         out.push_str("  </statistics>\n");
     }
 
+    /// The checks libvirt makes of a cookie it receives for domain `name` (`uuid`, in
+    /// canonical form) on the host `local_hostuuid`, with its errors: the cookie is for
+    /// that domain, comes from another host, and makes mandatory only the features in
+    /// `supported` (the cookie features the receiving phase handles).
+    pub fn check_received(
+        &self,
+        name: &str,
+        uuid: &str,
+        local_hostuuid: &str,
+        supported: &[CookieFeature],
+    ) -> Result<(), VirError> {
+        if self.name != name {
+            return Err(err(format!(
+                "Incoming cookie data had unexpected name {} vs {name}",
+                self.name
+            )));
+        }
+        if self.uuid != uuid {
+            return Err(err(format!(
+                "Incoming cookie data had unexpected UUID {} vs {uuid}",
+                self.uuid
+            )));
+        }
+        if canonical_uuid(local_hostuuid).as_deref() == Some(self.hostuuid.as_str()) {
+            return Err(err(format!(
+                "Attempt to migrate guest to the same host {}",
+                self.hostuuid
+            )));
+        }
+        if let Some(f) = self.features.iter().find(|f| !supported.contains(f)) {
+            return Err(err(format!(
+                "Unsupported migration cookie feature {}",
+                f.as_str()
+            )));
+        }
+        Ok(())
+    }
+
     /// The cookie this host sends back after reading `self`: the same content under this
     /// host's name and UUID, no mandatory features, and (as libvirt always sends them)
     /// capabilities.
@@ -842,6 +880,37 @@ mod tests {
         assert!(text.contains(
             "  <network>\n    <interface index='1' vporttype='openvswitch'>\n      <portdata>p</portdata>\n    </interface>\n  </network>\n"
         ), "{text}");
+    }
+
+    #[test]
+    fn received_cookie_checks() {
+        let c = MigrationCookie::parse(
+            &BASIC.replace("</hostuuid>", "</hostuuid><feature name='nbd'/>"),
+        )
+        .expect("cookie");
+        let uuid = "dcf47dbd-46d1-4d5b-b442-262a806a333a";
+        let other = "4a802f00-4cba-5df6-9679-a08c4c5b577f";
+        assert_eq!(
+            c.check_received("a", uuid, other, &[CookieFeature::Nbd]),
+            Ok(())
+        );
+        let msg = |r: Result<(), VirError>| r.map_err(|e| e.message).unwrap_err();
+        assert_eq!(
+            msg(c.check_received("b", uuid, other, &[CookieFeature::Nbd])),
+            "internal error: Incoming cookie data had unexpected name a vs b"
+        );
+        assert_eq!(
+            msg(c.check_received("a", other, other, &[CookieFeature::Nbd])),
+            format!("internal error: Incoming cookie data had unexpected UUID {uuid} vs {other}")
+        );
+        assert_eq!(
+            msg(c.check_received("a", uuid, "8B3F4DC4-6A8E-5F9B-94A5-4C35BABD8D95", &[CookieFeature::Nbd])),
+            "internal error: Attempt to migrate guest to the same host 8b3f4dc4-6a8e-5f9b-94a5-4c35babd8d95"
+        );
+        assert_eq!(
+            msg(c.check_received("a", uuid, other, &[])),
+            "internal error: Unsupported migration cookie feature nbd"
+        );
     }
 
     #[test]
