@@ -421,3 +421,82 @@ async fn cancelled_and_failed_migrations_leave_the_source_running() {
     }
     assert!(h.src.running_pids().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postcopy_migration_completes() {
+    if !have_guest("postcopy_migration_completes") {
+        return;
+    }
+    let h = boot("postcopy", "mig3").await;
+    let xml = h.src.xml_desc(&h.dom, 0).await.unwrap();
+    let port = free_port();
+    // 8 MiB/s: pre-copy alone would take seconds.
+    let opts = MigrateOptions {
+        bandwidth_mib: Some(8),
+        postcopy: true,
+        ..MigrateOptions::default()
+    };
+    let ddom = match h
+        .dst
+        .migration_prepare(&xml, &format!("tcp:127.0.0.1:{port}"), &opts)
+        .await
+    {
+        Ok(d) => d,
+        Err(e) => {
+            // QEMU refuses postcopy-ram without userfaultfd.
+            common::usable("postcopy_migration_completes", false, &e.message);
+            return;
+        }
+    };
+    let _reaper = Reaper(h.dst.running_pids());
+    let src = h.src.clone();
+    let dom = h.dom.clone();
+    let uri = format!("tcp:127.0.0.1:{port}");
+    let started = Instant::now();
+    let perform = tokio::spawn(async move { src.migration_perform(&dom, &uri, &opts, None).await });
+    let start = Instant::now();
+    loop {
+        let p = h.src.migration_job(&h.dom).await.unwrap();
+        if p.status == "active" && p.mem_processed > 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "migration did not start: {p:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    h.src.migration_start_postcopy(&h.dom).await.unwrap();
+    // QEMU goes through post-copy (the source is stopped while pages still move).
+    let mut seen = Vec::new();
+    while !perform.is_finished() {
+        if let Ok(p) = h.src.migration_job(&h.dom).await {
+            if seen.last() != Some(&p.status) {
+                seen.push(p.status);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert!(seen.iter().any(|s| s == "postcopy-active"), "{seen:?}");
+    let out = perform.await.unwrap().unwrap();
+    assert_eq!(out.status, "completed");
+    assert_eq!(h.src.qemu_run_state(&h.dom).await.unwrap(), "postmigrate");
+    h.dst
+        .migration_finish(&ddom, true, Duration::from_millis(10))
+        .await
+        .unwrap();
+    assert_eq!(h.dst.qemu_run_state(&ddom).await.unwrap(), "running");
+    eprintln!(
+        "post-copy migration at 8 MiB/s: QEMU total {} ms, downtime {:?} ms, {} MB sent, \
+         {} post-copy page requests; wall {} ms",
+        out.time_elapsed_ms,
+        out.downtime_ms,
+        out.mem_processed / 1_000_000,
+        out.mem_postcopy_requests,
+        started.elapsed().as_millis()
+    );
+    h.src.migration_confirm(&h.dom, true).await.unwrap();
+    h.dst.destroy(&ddom, 0).await.unwrap();
+    assert!(h.dst.running_pids().is_empty());
+    assert!(h.src.running_pids().is_empty());
+}

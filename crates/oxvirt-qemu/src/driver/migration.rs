@@ -481,6 +481,28 @@ impl QemuDriver {
         vm.qmp().migrate_cancel().await.map_err(VirError::from)
     }
 
+    /// Switches the outgoing migration of `dom`, started with
+    /// [`MigrateOptions::postcopy`], to post-copy (`migrate-start-postcopy`; libvirt's
+    /// `virDomainMigrateStartPostCopy`): QEMU stops the source at the end of the current
+    /// pass and the destination pulls the pages it still lacks. Like
+    /// [`QemuDriver::migration_cancel`] it does not wait for the perform phase's job.
+    ///
+    /// The perform phase still returns at `completed`, and the destination runs once
+    /// [`QemuDriver::migration_finish`] resumes it after that: the guest does not run
+    /// during post-copy yet (libvirt's perform returns at `postcopy-active` and its finish
+    /// resumes the destination then, with the `postcopy` running and paused reasons).
+    pub async fn migration_start_postcopy(&self, dom: &DomainRef) -> Result<()> {
+        let vm = self.running(dom)?;
+        let info = vm.qmp().query_migrate().await?;
+        if !MigrationProgress::from_info(&info).is_active() {
+            return Err(invalid("no job is active on the domain"));
+        }
+        vm.qmp()
+            .migrate_start_postcopy()
+            .await
+            .map_err(VirError::from)
+    }
+
     /// Drops a destination whose migration will not finish (the source failed or was
     /// cancelled): its QEMU is killed and the domain shut off for reason `failed`
     /// (`STOPPED_FAILED`; the transient domain goes away).
