@@ -151,7 +151,7 @@ fn sweep_stale(tag: &str) {
 }
 
 /// The names of the named network namespaces.
-fn netns_list() -> Vec<String> {
+pub(crate) fn netns_list() -> Vec<String> {
     Command::new("ip")
         .args(["netns", "list"])
         .output()
@@ -163,7 +163,7 @@ fn netns_list() -> Vec<String> {
 }
 
 /// Kills every process inside namespace `ns` (by pid) and deletes it.
-fn kill_netns(ns: &str) {
+pub(crate) fn kill_netns(ns: &str) {
     let pids = Command::new("ip").args(["netns", "pids", ns]).output();
     for pid in pids
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
@@ -176,14 +176,16 @@ fn kill_netns(ns: &str) {
     let _ = Command::new("ip").args(["netns", "del", ns]).status();
 }
 
-fn signal(sig: &str, pid: u32) {
+/// Sends `sig` (like "-TERM") to `pid`, quietly.
+pub(crate) fn signal(sig: &str, pid: u32) {
     let _ = Command::new("kill")
         .args([sig, &pid.to_string()])
         .stderr(Stdio::null())
         .status();
 }
 
-fn run_quiet(c: &mut Command) -> Result<()> {
+/// Runs `c`; fails with its stderr when it fails.
+pub(crate) fn run_quiet(c: &mut Command) -> Result<()> {
     let out = c.output().with_context(|| format!("running {c:?}"))?;
     if !out.status.success() {
         bail!(
@@ -428,7 +430,7 @@ fn guest_on_network(root: &Path, lab: &NetnsLab, uri: &str, oxvirsh: &str) -> Re
 }
 
 /// Whether this process runs as root (namespaces, bridges and dnsmasq need it).
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()

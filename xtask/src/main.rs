@@ -12,6 +12,7 @@ use anyhow::{bail, Context, Result};
 mod bench_network;
 mod bench_storage;
 mod guest;
+mod nodes;
 mod storage_job;
 
 const HELP: &str = "\
@@ -67,6 +68,12 @@ commands:
   guest [--boot]           build the test guest (Debian's cloud kernel, busybox, our /init)
                            into target/guest, cached; --boot boots it once under TCG and
                            checks the ready marker, the disk report and ACPI shutdown
+  nodes up|down|status     two release oxvirtd nodes on one machine (root): network
+                           namespaces oxvt-node-a/-b on a bridge (192.168.250.1 and .2,
+                           the host .254), each daemon with its own target/nodes/{a,b}
+                           directories and host UUID, on its unix socket and TCP 16509;
+                           `up` prints the URIs (also in target/nodes/env), `down` stops
+                           and removes everything, `status` says what runs
   help                     this text
 
 environment:
@@ -143,6 +150,7 @@ fn run(args: &[String]) -> Result<()> {
         Some("bench") => bench(&root, rest),
         Some("fuzz") => fuzz(&root, rest),
         Some("guest") => guest::guest(&root, rest),
+        Some("nodes") => nodes::nodes(&root, rest),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())
