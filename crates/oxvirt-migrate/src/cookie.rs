@@ -3,14 +3,14 @@
 //!
 //! [`MigrationCookie::parse`] reads a cookie as libvirt's `qemuMigrationCookieXMLParse`
 //! does with every cookie feature enabled, and [`MigrationCookie::to_xml`] writes it as
-//! `qemuMigrationCookieXMLFormat` does. The persistent `<domain>` is read and written with
-//! oxvirt's domain model; the guest `<cpu>` is kept as the element it was read as and
-//! written back as it is.
+//! `qemuMigrationCookieXMLFormat` does. The persistent `<domain>` and the guest `<cpu>` are
+//! read and written with oxvirt's domain model.
 
+use oxvirt_domain::cpu::Cpu;
 use oxvirt_domain::Domain;
 use oxvirt_xml::model::{str_to_long_i, str_to_long_ll, str_to_long_ullp};
 use oxvirt_xml::writer::{escape_into, write_element};
-use oxvirt_xml::{Element, ErrorCode, ErrorDomain, VirError, XmlModel};
+use oxvirt_xml::{Context, Element, ErrorCode, ErrorDomain, VirError, XmlModel};
 
 fn err(msg: impl AsRef<str>) -> VirError {
     VirError::new(ErrorDomain::Qemu, ErrorCode::InternalError, msg)
@@ -254,8 +254,8 @@ pub struct MigrationCookie {
     pub nbd: Option<Nbd>,
     /// `<statistics>`.
     pub statistics: Option<Statistics>,
-    /// The guest CPU (`<cpu>`), as read.
-    pub cpu: Option<Element>,
+    /// The guest CPU (`<cpu>`), read with oxvirt's CPU model.
+    pub cpu: Option<Cpu>,
     /// `<capabilities>`: the migration capabilities the sender supports, each with
     /// whether it is always on (`auto='yes'`), in libvirt's order. A cookie read by
     /// [`MigrationCookie::parse`] always has them (none when the element is missing), as
@@ -549,7 +549,11 @@ impl MigrationCookie {
         let network = root.child("network").map(parse_network).transpose()?;
         let nbd = root.child("nbd").map(parse_nbd).transpose()?;
         let statistics = root.child("statistics").map(parse_statistics);
-        let cpu = root.child("cpu").cloned();
+        let cpu = root
+            .child("cpu")
+            .map(|c| Cpu::from_element(c, &mut Context::default()))
+            .transpose()
+            .map_err(|e| VirError::from_xml(e, ErrorDomain::Cpu))?;
         let capabilities = Some(parse_capabilities(root.child("capabilities"))?);
         let block_dirty_bitmaps = root
             .child("blockDirtyBitmaps")
@@ -674,7 +678,7 @@ impl MigrationCookie {
             self.write_statistics(&mut out, s);
         }
         if let Some(cpu) = &self.cpu {
-            write_element(&mut out, cpu, 1);
+            write_element(&mut out, &cpu.to_element(), 1);
         }
         if let Some(caps) = &self.capabilities {
             out.push_str("  <capabilities>\n");

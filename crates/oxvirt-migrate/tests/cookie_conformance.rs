@@ -89,7 +89,8 @@ fn cookies_survive_a_round_trip() {
     assert_eq!(n, 8);
 }
 
-/// The persistent `<domain>` of the cookies is read with oxvirt's domain model.
+/// The persistent `<domain>` and the `<cpu>` of the cookies are read with oxvirt's domain
+/// model.
 #[test]
 fn persistent_domain_is_modelled() {
     let dir = conformance("qemu/qemumigrationcookiexmldata");
@@ -103,5 +104,9 @@ fn persistent_domain_is_modelled() {
         assert_eq!(dom.name, "upstream", "{file}");
         assert_eq!(dom.devices.disks.len(), 2, "{file}");
         assert!(dom.uuid.is_some(), "{file}");
+    }
+    for file in ["full-xml2xml-in.xml", "nbd-bitmaps-xml2xml-in.xml"] {
+        let cookie = MigrationCookie::parse(&read_data(&dir.join(file))).expect("cookie");
+        assert!(cookie.cpu.is_some(), "{file}: the guest CPU");
     }
 }
