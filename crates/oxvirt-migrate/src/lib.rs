@@ -8,7 +8,9 @@
 //! - [`cookie`]: the `<qemu-migration>` cookie ([`cookie::MigrationCookie`]) passed
 //!   between the Begin, Prepare, Perform, Finish and Confirm phases.
 //! - [`migparams`]: QEMU's migration parameters ([`migparams::QmpMigParams`]) as
-//!   `migrate-set-parameters` JSON and as the `<migParams>` element of the status file.
+//!   `migrate-set-parameters` JSON and as the `<migParams>` element of the status file,
+//!   built from the flags and parameters of a migration
+//!   ([`migparams::QmpMigParams::from_flags`]) with the capabilities to turn on.
 
 pub mod cookie;
 pub mod flags;

@@ -7,6 +7,10 @@ use oxvirt_xml::writer::escape_into;
 use oxvirt_xml::{Element, ErrorCode, ErrorDomain, VirError};
 use serde_json::Value;
 
+use crate::cookie::MigrationCapability;
+use crate::flags::MigrateFlags;
+use crate::params::MigrateParams;
+
 /// A parameter's value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MigParamValue {
@@ -242,6 +246,296 @@ mod tests {
         assert_eq!(
             QmpMigParams::from_xml(&el).unwrap_err().message,
             "internal error: invalid value 'a' for migration parameter 'compress-level'"
+        );
+    }
+}
+
+/// Which side of a migration parameters are set up for (`qemuMigrationParty`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Party {
+    /// The source host.
+    Source,
+    /// The destination host.
+    Destination,
+}
+
+/// The migration capabilities libvirt always turns on when QEMU supports them
+/// (`qemuMigrationParamsAlwaysOn`): `pause-before-switchover` on the source,
+/// `late-block-activate` on the destination.
+pub fn always_on(party: Party) -> Vec<MigrationCapability> {
+    match party {
+        Party::Source => vec![MigrationCapability::PauseBeforeSwitchover],
+        Party::Destination => vec![MigrationCapability::LateBlockActivate],
+    }
+}
+
+fn invalid(msg: impl AsRef<str>) -> VirError {
+    VirError::new(ErrorDomain::Qemu, ErrorCode::InvalidArg, msg)
+}
+
+impl QmpMigParams {
+    /// The QEMU parameters and capabilities a migration with `flags` and `params` sets on
+    /// `party`'s QEMU, as libvirt 9.0's `qemuMigrationParamsFromFlags` builds them, with
+    /// its errors (`VIR_ERR_INVALID_ARG`, `VIR_ERR_OVERFLOW`). The capabilities come in
+    /// libvirt's order; whether QEMU supports them is the caller's to check.
+    pub fn from_flags(
+        params: &MigrateParams,
+        flags: MigrateFlags,
+        party: Party,
+    ) -> Result<(QmpMigParams, Vec<MigrationCapability>), VirError> {
+        type F = MigrateFlags;
+        let both = true;
+        let source = party == Party::Source;
+        let mut caps = Vec::new();
+        // qemuMigrationParamsFlagMap: (flag, required (true) or forbidden, capability,
+        // whether it applies to this party).
+        let map = [
+            (F::RDMA_PIN_ALL, true, MigrationCapability::RdmaPinAll, both),
+            (
+                F::AUTO_CONVERGE,
+                true,
+                MigrationCapability::AutoConverge,
+                source,
+            ),
+            (F::POSTCOPY, true, MigrationCapability::PostcopyRam, both),
+            (F::PARALLEL, true, MigrationCapability::Multifd, both),
+            (F::TUNNELLED, false, MigrationCapability::ReturnPath, both),
+            (F::ZEROCOPY, true, MigrationCapability::ZeroCopySend, source),
+        ];
+        for (flag, required, cap, applies) in map {
+            if applies && flags.contains(flag) == required {
+                caps.push(cap);
+            }
+        }
+        let mut p = QmpMigParams::default();
+        let int = |p: &mut QmpMigParams, name: &str, v: Option<i32>, applies: bool| {
+            if let (true, Some(v)) = (applies, v) {
+                p.set(name, MigParamValue::Int(v));
+            }
+        };
+        int(
+            &mut p,
+            "cpu-throttle-initial",
+            params.auto_converge_initial,
+            source,
+        );
+        int(
+            &mut p,
+            "cpu-throttle-increment",
+            params.auto_converge_increment,
+            source,
+        );
+        int(&mut p, "compress-level", params.compression_mt_level, both);
+        int(
+            &mut p,
+            "compress-threads",
+            params.compression_mt_threads,
+            both,
+        );
+        int(
+            &mut p,
+            "decompress-threads",
+            params.compression_mt_dthreads,
+            both,
+        );
+        if let Some(v) = params.compression_xbzrle_cache {
+            p.set("xbzrle-cache-size", MigParamValue::ULLong(v));
+        }
+        if let Some(v) = params.bandwidth_postcopy {
+            // Given in MiB/s, sent to QEMU in bytes/s.
+            const UNIT: u64 = 1024 * 1024;
+            let max = u64::MAX / UNIT;
+            if v > max {
+                return Err(VirError::new(
+                    ErrorDomain::Qemu,
+                    ErrorCode::Overflow,
+                    format!(
+                        "migration parameter '{}' must be less than {}",
+                        crate::params::BANDWIDTH_POSTCOPY,
+                        max + 1
+                    ),
+                ));
+            }
+            p.set("max-postcopy-bandwidth", MigParamValue::ULLong(v * UNIT));
+        }
+        int(
+            &mut p,
+            "multifd-channels",
+            params.parallel_connections,
+            both,
+        );
+        if let (true, Some(host)) = (source, &params.tls_destination) {
+            p.set("tls-hostname", MigParamValue::String(host.clone()));
+        }
+        if (p.get("cpu-throttle-initial").is_some() || p.get("cpu-throttle-increment").is_some())
+            && !flags.contains(F::AUTO_CONVERGE)
+        {
+            return Err(invalid("Turn auto convergence on to tune it"));
+        }
+        if p.get("multifd-channels").is_some() && !flags.contains(F::PARALLEL) {
+            return Err(invalid("Turn parallel migration on to tune it"));
+        }
+        // qemuMigrationParamsSetCompression.
+        let (mut xbzrle, mut mt) = (false, false);
+        for method in &params.compression {
+            let seen = match method.as_str() {
+                "xbzrle" => &mut xbzrle,
+                "mt" => &mut mt,
+                _ => {
+                    return Err(invalid(format!(
+                        "Unsupported compression method '{method}'"
+                    )))
+                }
+            };
+            if *seen {
+                return Err(invalid(format!(
+                    "Compression method '{method}' is specified twice"
+                )));
+            }
+            *seen = true;
+        }
+        if ["compress-level", "compress-threads", "decompress-threads"]
+            .iter()
+            .any(|n| p.get(n).is_some())
+            && !mt
+        {
+            return Err(invalid("Turn multithread compression on to tune it"));
+        }
+        if p.get("xbzrle-cache-size").is_some() && !xbzrle {
+            return Err(invalid("Turn xbzrle compression on to tune it"));
+        }
+        if !xbzrle && !mt && flags.contains(F::COMPRESSED) {
+            xbzrle = true;
+        }
+        if xbzrle {
+            caps.push(MigrationCapability::Xbzrle);
+        }
+        if mt {
+            caps.push(MigrationCapability::Compress);
+        }
+        caps.sort();
+        caps.dedup();
+        Ok((p, caps))
+    }
+}
+
+/// The arguments of `migrate-set-capabilities` (`qemuMigrationCapsToJSON`): each
+/// capability of `caps`, in libvirt's order, on when it is in `on`.
+pub fn caps_to_qmp(caps: &[MigrationCapability], on: &[MigrationCapability]) -> Value {
+    let mut caps = caps.to_vec();
+    caps.sort();
+    caps.dedup();
+    let list: Vec<Value> = caps
+        .iter()
+        .map(|c| serde_json::json!({"capability": c.as_str(), "state": on.contains(c)}))
+        .collect();
+    serde_json::json!({ "capabilities": list })
+}
+
+#[cfg(test)]
+mod from_flags_tests {
+    use super::*;
+
+    fn params(f: impl FnOnce(&mut MigrateParams)) -> MigrateParams {
+        let mut p = MigrateParams::default();
+        f(&mut p);
+        p
+    }
+
+    #[test]
+    fn flags_and_params_become_qemu_settings() {
+        type F = MigrateFlags;
+        let p = params(|p| {
+            p.auto_converge_initial = Some(20);
+            p.parallel_connections = Some(4);
+            p.bandwidth_postcopy = Some(2);
+            p.tls_destination = Some("dst".into());
+        });
+        let flags = F::LIVE | F::AUTO_CONVERGE | F::PARALLEL | F::POSTCOPY;
+        let (q, caps) = QmpMigParams::from_flags(&p, flags, Party::Source).expect("valid");
+        assert_eq!(
+            caps,
+            [
+                MigrationCapability::AutoConverge,
+                MigrationCapability::PostcopyRam,
+                MigrationCapability::Multifd,
+                MigrationCapability::ReturnPath,
+            ]
+        );
+        assert_eq!(
+            q.to_qmp_pretty(),
+            "{\n  \"cpu-throttle-initial\": 20,\n  \"tls-hostname\": \"dst\",\n  \"max-postcopy-bandwidth\": 2097152,\n  \"multifd-channels\": 4\n}\n"
+        );
+        // The destination sets neither the throttle nor the TLS host name.
+        let (q, caps) = QmpMigParams::from_flags(&p, flags, Party::Destination).expect("valid");
+        assert!(q.get("cpu-throttle-initial").is_none());
+        assert!(q.get("tls-hostname").is_none());
+        assert!(!caps.contains(&MigrationCapability::AutoConverge));
+        // Compression: xbzrle by default with VIR_MIGRATE_COMPRESSED.
+        let (_, caps) = QmpMigParams::from_flags(
+            &MigrateParams::default(),
+            F::COMPRESSED | F::TUNNELLED,
+            Party::Source,
+        )
+        .expect("valid");
+        assert_eq!(caps, [MigrationCapability::Xbzrle]);
+        let json = caps_to_qmp(&caps, &caps);
+        assert_eq!(json["capabilities"][0]["capability"], "xbzrle");
+        assert_eq!(json["capabilities"][0]["state"], true);
+    }
+
+    #[test]
+    fn refused_tuning_carries_libvirt_messages() {
+        type F = MigrateFlags;
+        let msg = |p: MigrateParams, flags| {
+            QmpMigParams::from_flags(&p, flags, Party::Source)
+                .map(|_| ())
+                .map_err(|e| (e.code, e.message))
+                .unwrap_err()
+        };
+        assert_eq!(
+            msg(params(|p| p.auto_converge_increment = Some(5)), F::LIVE),
+            (
+                ErrorCode::InvalidArg,
+                "invalid argument: Turn auto convergence on to tune it".to_string()
+            )
+        );
+        assert_eq!(
+            msg(params(|p| p.parallel_connections = Some(2)), F::LIVE).1,
+            "invalid argument: Turn parallel migration on to tune it"
+        );
+        assert_eq!(
+            msg(params(|p| p.compression = vec!["zlib".into()]), F::LIVE).1,
+            "invalid argument: Unsupported compression method 'zlib'"
+        );
+        assert_eq!(
+            msg(
+                params(|p| p.compression = vec!["mt".into(), "mt".into()]),
+                F::LIVE
+            )
+            .1,
+            "invalid argument: Compression method 'mt' is specified twice"
+        );
+        assert_eq!(
+            msg(params(|p| p.compression_mt_threads = Some(2)), F::LIVE).1,
+            "invalid argument: Turn multithread compression on to tune it"
+        );
+        assert_eq!(
+            msg(
+                params(|p| p.compression_xbzrle_cache = Some(2)),
+                F::COMPRESSED
+            )
+            .1,
+            "invalid argument: Turn xbzrle compression on to tune it"
+        );
+        let (code, text) = msg(params(|p| p.bandwidth_postcopy = Some(u64::MAX)), F::LIVE);
+        assert_eq!(code, ErrorCode::Overflow);
+        assert_eq!(
+            text,
+            format!(
+                "numerical overflow: migration parameter 'bandwidth.postcopy' must be less than {}",
+                u64::MAX / (1024 * 1024) + 1
+            )
         );
     }
 }
