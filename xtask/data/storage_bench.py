@@ -4,9 +4,10 @@ same run, same file system. Each daemon gets its own `dir` pool under SCRATCH/<d
 For each daemon, the two taking turns: CYCLES timed pool-start (virStoragePoolCreate of an
 empty dir pool) and pool-destroy; CYCLES timed vol-create-as of a 1 GiB qcow2 volume
 (virStorageVolCreateXML, qemu-img underneath on both) each deleted after; then VOLUMES raw
-files put in the pool directory, one pool refresh (timed), and CYCLES timed vol-list: what
+files put in the pool directory, CYCLES timed pool refreshes, and CYCLES timed vol-list: what
 `virsh vol-list` does (virStoragePoolListAllVolumes, then each volume's path), and the bare
-listing. Medians (min-max) in milliseconds, the ratio libvirtd / oxvirtd, JSON in JSON_OUT.
+listing. Every operation is timed CYCLES times per daemon, the daemons taking turns.
+Medians (min-max) in milliseconds, the ratio libvirtd / oxvirtd, JSON in JSON_OUT.
 
 Usage: storage_bench.py CYCLES VOLUMES SCRATCH JSON_OUT OXVIRTD_URI LIBVIRTD_URI
 """
@@ -64,8 +65,10 @@ try:
         for i in range(volumes):
             with open(f"{scratch}/{d}/pool/v{i:04}.img", "wb") as f:
                 f.truncate(1 << 20)
-        took, _ = timed(lambda: pools[d].refresh(0))
-        times[d]["pool-refresh"].append(took)
+    for _ in range(cycles):
+        for d, _ in daemons:
+            took, _ = timed(lambda: pools[d].refresh(0))
+            times[d]["pool-refresh"].append(took)
     counts = {}
     for _ in range(cycles):
         for d, _ in daemons:
