@@ -206,7 +206,9 @@ async fn live_migration_over_tcp_moves_a_running_guest() {
     );
 
     // What QEMU reported: the totals and the downtime.
-    let downtime = out.downtime_ms.expect("downtime reported");
+    let downtime = out
+        .downtime_ms
+        .unwrap_or_else(|| panic!("no downtime reported: {out:?}"));
     assert!(out.time_elapsed_ms > 0, "{out:?}");
     assert!(out.mem_total >= 256 << 20, "{out:?}");
     assert!(out.mem_processed > 0, "{out:?}");

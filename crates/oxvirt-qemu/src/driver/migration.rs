@@ -295,10 +295,11 @@ impl QemuDriver {
     /// The source's perform phase (`qemuMigrationSrcRun` without the cookie exchange):
     /// capabilities (`events`, `pause-before-switchover` on; `auto-converge` and
     /// `postcopy-ram` as asked) and parameters (`max-bandwidth`, libvirt's unlimited by
-    /// default; `downtime-limit`) set, `migrate` to `uri`, then the progress polled,
-    /// published to `progress` if given, until QEMU completed. At `pre-switchover` the
-    /// migration is continued (`migrate-continue`), as libvirt does once it has nothing
-    /// left to do before the switch.
+    /// default; `downtime-limit`) set, `migrate` to `uri`, then the progress polled (and
+    /// read again at each `MIGRATION` event), published to `progress` if given, until QEMU
+    /// completed. At `pre-switchover` the migration is continued (`migrate-continue`) as
+    /// soon as QEMU's event says so, as libvirt does once it has nothing left to do before
+    /// the switch: the guest is stopped while it waits, so the wait is downtime.
     ///
     /// On success the source QEMU is left in `postmigrate` and the domain paused for reason
     /// `migration` (`SUSPENDED_MIGRATED`) until [`QemuDriver::migration_confirm`]. A
@@ -361,6 +362,10 @@ impl QemuDriver {
         progress: Option<&watch::Sender<MigrationProgress>>,
     ) -> Result<MigrationInfo> {
         let qmp = vm.qmp();
+        // QEMU's MIGRATION events wake the wait at once (the status changed); the poll
+        // between them refreshes the figures.
+        let mut events = vm.migration_events();
+        events.mark_unchanged();
         qmp.migrate(uri).await?;
         let mut continued = false;
         loop {
@@ -369,7 +374,7 @@ impl QemuDriver {
                 tx.send_replace(MigrationProgress::from_info(&info));
             }
             match info.status() {
-                "completed" => return Ok(info),
+                "completed" => return Ok(self.final_figures(vm, info).await),
                 "pre-switchover" if !continued => {
                     qmp.migrate_continue("pre-switchover").await?;
                     continued = true;
@@ -379,8 +384,28 @@ impl QemuDriver {
             if let Some(err) = info.to_vir_error("migration out job") {
                 return Err(err);
             }
-            tokio::time::sleep(poll).await;
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = events.changed() => {}
+            }
         }
+    }
+
+    /// The figures of a completed migration. QEMU 7.2 says `completed` (and sends the
+    /// event) a moment before it has computed the total time and the downtime, answering
+    /// 0 for both until then: read them again until they are there (for at most 200 ms).
+    async fn final_figures(&self, vm: &Vm, mut info: MigrationInfo) -> MigrationInfo {
+        for _ in 0..100 {
+            if info.total_time_ms != Some(0) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            match vm.qmp().query_migrate().await {
+                Ok(again) if again.status() == "completed" => info = again,
+                _ => break,
+            }
+        }
+        info
     }
 
     /// The destination's finish phase (`qemuMigrationDstFinish`): waits until the whole

@@ -119,6 +119,13 @@ impl QemuDriver {
                     vec![EventKind::BalloonChange { actual_kib: kib }]
                 });
             }
+            "MIGRATION" => {
+                if let Some(crate::qmp::ops::MigrationEvent::Status(status)) =
+                    crate::qmp::ops::MigrationEvent::from_event(&ev)
+                {
+                    vm.set_migration_status(status);
+                }
+            }
             "DEVICE_DELETED" => {
                 if let Some(alias) = ev.data.get("device").and_then(|v| v.as_str()) {
                     self.on_device_deleted(uuid, vm, alias);

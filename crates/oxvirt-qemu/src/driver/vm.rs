@@ -68,6 +68,8 @@ pub struct Vm {
     done: watch::Sender<bool>,
     /// The host threads of its vCPUs and I/O threads, once known.
     threads: Mutex<Option<super::placement::Threads>>,
+    /// The status of QEMU's last `MIGRATION` event (`None` before any).
+    migration: watch::Sender<Option<String>>,
 }
 
 impl Vm {
@@ -82,6 +84,7 @@ impl Vm {
             cpus_by_call: AtomicBool::new(false),
             done: watch::channel(false).0,
             threads: Mutex::new(None),
+            migration: watch::channel(None).0,
         }
     }
 
@@ -145,6 +148,16 @@ impl Vm {
 
     pub(crate) fn set_threads(&self, threads: super::placement::Threads) {
         *super::lock(&self.threads) = Some(threads);
+    }
+
+    /// Records the status of a `MIGRATION` event.
+    pub(crate) fn set_migration_status(&self, status: String) {
+        self.migration.send_replace(Some(status));
+    }
+
+    /// Follows the statuses of QEMU's `MIGRATION` events.
+    pub(crate) fn migration_events(&self) -> watch::Receiver<Option<String>> {
+        self.migration.subscribe()
     }
 
     /// The domain is stopped and cleaned up.
