@@ -15,6 +15,7 @@ mod domain;
 mod events;
 mod host;
 mod ifaddr;
+mod migrate;
 pub(crate) mod network;
 mod node;
 mod placement;
@@ -33,6 +34,11 @@ pub const FEATURE_PROGRAM_KEEPALIVE: i32 = 10;
 /// (clients then register events with 316 rather than the legacy 105/167),
 /// REMOTE_CLOSE_CALLBACK 15, NETWORK_UPDATE_HAS_CORRECT_ORDER 16.
 pub const SUPPORTED_FEATURES: [i32; 6] = [8, 9, FEATURE_PROGRAM_KEEPALIVE, 14, 15, 16];
+/// The migration features libvirtd's QEMU driver confirms besides, which a client checks
+/// before it migrates (`virDomainMigrate3`): MIGRATION_V3 6, MIGRATE_CHANGE_PROTECTION 7
+/// (the client then adds `VIR_MIGRATE_CHANGE_PROTECTION` to the source's phases),
+/// MIGRATION_PARAMS 13 (the typed-parameter procedures 302-307).
+pub const QEMU_MIGRATION_FEATURES: [i32; 3] = [6, 7, 13];
 /// `VIR_DOMAIN_XML_SECURE`.
 const XML_SECURE: u32 = 1;
 
@@ -204,7 +210,11 @@ pub async fn dispatch(client: &Client, number: i32, payload: &[u8]) -> Result<Ve
             if a.feature == FEATURE_PROGRAM_KEEPALIVE {
                 client.keepalive_requested();
             }
-            let supported = SUPPORTED_FEATURES.contains(&a.feature);
+            let qemu = client
+                .driver()
+                .is_ok_and(|drv| drv.hypervisor_type() == "QEMU");
+            let supported = SUPPORTED_FEATURES.contains(&a.feature)
+                || (qemu && QEMU_MIGRATION_FEATURES.contains(&a.feature));
             return ret(&ConnectSupportsFeatureRet {
                 supported: int(supported),
             });
@@ -339,6 +349,10 @@ pub async fn dispatch(client: &Client, number: i32, payload: &[u8]) -> Result<Ve
                 return result;
             }
             if let Some(result) = storage::dispatch_storage(client, procedure, payload).await {
+                return result;
+            }
+            if let Some(result) = migrate::dispatch_migrate(drv.as_ref(), procedure, payload).await
+            {
                 return result;
             }
             domain::dispatch_domain(drv.as_ref(), procedure, payload).await

@@ -709,4 +709,67 @@ pub trait Hypervisor: Send + Sync {
     ) -> Result<Vec<ifaddr::DomainInterface>> {
         Err(no_support("virDomainInterfaceAddresses"))
     }
+
+    // ---- migration (protocol version 3 with typed parameters) ----
+
+    /// `virDomainMigrateBegin3Params` (source): checks the migration may start and
+    /// returns the domain XML for the destination and the cookie for it.
+    async fn migrate_begin3_params(
+        &self,
+        _dom: &DomainRef,
+        _params: &[TypedParam],
+        _flags: u32,
+    ) -> Result<(String, Vec<u8>)> {
+        Err(no_support("virDomainMigrateBegin3Params"))
+    }
+
+    /// `virDomainMigratePrepare3Params` (destination): readies the domain to receive the
+    /// migration; returns the cookie for the source and the URI it is to migrate to
+    /// (`uri_out`), when the caller gave none.
+    async fn migrate_prepare3_params(
+        &self,
+        _params: &[TypedParam],
+        _cookie_in: &[u8],
+        _flags: u32,
+    ) -> Result<(Vec<u8>, Option<String>)> {
+        Err(no_support("virDomainMigratePrepare3Params"))
+    }
+
+    /// `virDomainMigratePerform3Params` (source): moves the domain; returns the cookie
+    /// for the destination's finish phase.
+    async fn migrate_perform3_params(
+        &self,
+        _dom: &DomainRef,
+        _dconnuri: Option<&str>,
+        _params: &[TypedParam],
+        _cookie_in: &[u8],
+        _flags: u32,
+    ) -> Result<Vec<u8>> {
+        Err(no_support("virDomainMigratePerform3Params"))
+    }
+
+    /// `virDomainMigrateFinish3Params` (destination): completes (or, with `cancelled`,
+    /// drops) the incoming domain; returns it and the cookie for the confirm phase.
+    async fn migrate_finish3_params(
+        &self,
+        _params: &[TypedParam],
+        _cookie_in: &[u8],
+        _flags: u32,
+        _cancelled: bool,
+    ) -> Result<(DomainRef, Vec<u8>)> {
+        Err(no_support("virDomainMigrateFinish3Params"))
+    }
+
+    /// `virDomainMigrateConfirm3Params` (source): after a migration that succeeded, the
+    /// source domain goes away; after one that failed (`cancelled`), it runs again.
+    async fn migrate_confirm3_params(
+        &self,
+        _dom: &DomainRef,
+        _params: &[TypedParam],
+        _cookie_in: &[u8],
+        _flags: u32,
+        _cancelled: bool,
+    ) -> Result<()> {
+        Err(no_support("virDomainMigrateConfirm3Params"))
+    }
 }

@@ -471,4 +471,56 @@ impl Hypervisor for QemuDriver {
     ) -> Result<Vec<oxvirt_domain::driver::ifaddr::DomainInterface>> {
         self.interface_addresses_of(dom, source, flags).await
     }
+
+    async fn migrate_begin3_params(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<(String, Vec<u8>)> {
+        self.migrate_begin3(dom, params, flags).await
+    }
+
+    async fn migrate_prepare3_params(
+        &self,
+        params: &[TypedParam],
+        cookie_in: &[u8],
+        flags: u32,
+    ) -> Result<(Vec<u8>, Option<String>)> {
+        self.migrate_prepare3(params, cookie_in, flags).await
+    }
+
+    async fn migrate_perform3_params(
+        &self,
+        dom: &DomainRef,
+        _dconnuri: Option<&str>,
+        params: &[TypedParam],
+        cookie_in: &[u8],
+        flags: u32,
+    ) -> Result<Vec<u8>> {
+        self.migrate_perform3(dom, params, cookie_in, flags).await
+    }
+
+    async fn migrate_finish3_params(
+        &self,
+        params: &[TypedParam],
+        cookie_in: &[u8],
+        flags: u32,
+        cancelled: bool,
+    ) -> Result<(DomainRef, Vec<u8>)> {
+        self.migrate_finish3(params, cookie_in, flags, cancelled)
+            .await
+    }
+
+    async fn migrate_confirm3_params(
+        &self,
+        dom: &DomainRef,
+        _params: &[TypedParam],
+        cookie_in: &[u8],
+        flags: u32,
+        cancelled: bool,
+    ) -> Result<()> {
+        self.migrate_confirm3(dom, cookie_in, flags, cancelled)
+            .await
+    }
 }

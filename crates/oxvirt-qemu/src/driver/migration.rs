@@ -239,6 +239,17 @@ impl QemuDriver {
         opts: &MigrateOptions,
     ) -> Result<DomainRef> {
         let def = self.parse_definition(xml).await?;
+        self.migration_prepare_def(def, uri, opts).await
+    }
+
+    /// [`QemuDriver::migration_prepare`] for a definition already parsed (and renamed, for
+    /// a migration to another name).
+    pub(crate) async fn migration_prepare_def(
+        &self,
+        def: oxvirt_domain::Domain,
+        uri: &str,
+        opts: &MigrateOptions,
+    ) -> Result<DomainRef> {
         check_name(&def.name)?;
         let uuid = {
             let mut list = self.domains();

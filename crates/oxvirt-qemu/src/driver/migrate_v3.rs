@@ -1,0 +1,476 @@
+//! libvirt's migration protocol version 3 with typed parameters, as a client drives it
+//! (`virDomainMigrate3` without `VIR_MIGRATE_PEER2PEER`): Begin (source), Prepare
+//! (destination), Perform (source), Finish (destination), Confirm (source), each phase
+//! passing a `<qemu-migration>` cookie to the next. The phases are the primitives of
+//! [`super::migration`] with the checks and cookies of libvirt's `qemu_migration.c`.
+
+use std::net::{IpAddr, TcpListener};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use oxvirt_domain::driver::flags::xml;
+use oxvirt_domain::driver::state::PausedReason;
+use oxvirt_domain::driver::{DomainRef, StateReason, TypedParam};
+use oxvirt_migrate::cookie::Statistics;
+use oxvirt_migrate::{check_flags, MigrateFlags, MigrateParams, MigrationCookie};
+use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
+
+use super::migration::{MigrateOptions, MigrationProgress};
+use super::QemuDriver;
+
+type Result<T> = std::result::Result<T, VirError>;
+
+/// The flags the QEMU driver takes in a migration (libvirt's `QEMU_MIGRATION_FLAGS`, less
+/// what oxvirt does not do yet: peer-to-peer, tunnelled, offline and storage migration,
+/// compression, RDMA, TLS, multifd).
+const FLAGS: u32 = MigrateFlags::LIVE.0
+    | MigrateFlags::PERSIST_DEST.0
+    | MigrateFlags::UNDEFINE_SOURCE.0
+    | MigrateFlags::PAUSED.0
+    | MigrateFlags::CHANGE_PROTECTION.0
+    | MigrateFlags::UNSAFE.0
+    | MigrateFlags::ABORT_ON_ERROR.0
+    | MigrateFlags::AUTO_CONVERGE.0
+    | MigrateFlags::POSTCOPY.0;
+
+/// The ports libvirt's QEMU driver gives incoming migrations (`migration_port_min` ..
+/// `migration_port_max` of qemu.conf).
+const PORTS: std::ops::RangeInclusive<u16> = 49152..=49215;
+
+fn migrate_error(code: ErrorCode, msg: impl AsRef<str>) -> VirError {
+    VirError::new(ErrorDomain::Qemu, code, msg)
+}
+
+/// A cookie as it travels: the XML with its terminating NUL, as libvirt sends it.
+fn cookie_bytes(cookie: &MigrationCookie) -> Vec<u8> {
+    let mut out = cookie.to_xml().into_bytes();
+    out.push(0);
+    out
+}
+
+/// Reads a received cookie (text up to the first NUL); an empty one is none.
+fn parse_cookie(bytes: &[u8]) -> Result<Option<MigrationCookie>> {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    let text = std::str::from_utf8(&bytes[..end]).map_err(|_| {
+        migrate_error(
+            ErrorCode::InternalError,
+            "internal error: malformed migration cookie",
+        )
+    })?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    MigrationCookie::parse(text).map(Some)
+}
+
+fn check(flags: u32, function: &str) -> Result<MigrateFlags> {
+    super::check_flags(flags, FLAGS, function)?;
+    let flags = MigrateFlags(flags);
+    check_flags(flags)?;
+    Ok(flags)
+}
+
+/// A `tcp` migration URI, `tcp://HOST[:PORT]` or `tcp:HOST[:PORT]`, as its host and
+/// port (libvirt accepts both forms; QEMU takes only the second).
+pub(crate) fn parse_tcp_uri(uri: &str) -> Result<(String, Option<u16>)> {
+    let rest = uri
+        .strip_prefix("tcp://")
+        .or_else(|| uri.strip_prefix("tcp:"))
+        .ok_or_else(|| {
+            migrate_error(
+                ErrorCode::InvalidArg,
+                format!("invalid argument: unsupported scheme in migration URI {uri}"),
+            )
+        })?;
+    let rest = rest.split('/').next().unwrap_or_default();
+    let bad = || {
+        migrate_error(
+            ErrorCode::InvalidArg,
+            format!("invalid argument: unable to parse URI {uri}"),
+        )
+    };
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        let (host, after) = v6.split_once(']').ok_or_else(bad)?;
+        (host.to_string(), after.strip_prefix(':'))
+    } else {
+        match rest.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (rest.to_string(), None),
+        }
+    };
+    let port = match port {
+        Some(p) if !p.is_empty() => Some(p.parse::<u16>().map_err(|_| bad())?),
+        _ => None,
+    };
+    if host.is_empty() {
+        return Err(bad());
+    }
+    Ok((host, port))
+}
+
+/// QEMU's form of a TCP address (`tcp:HOST:PORT`, an IPv6 host in brackets).
+fn qemu_tcp(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("tcp:[{host}]:{port}")
+    } else {
+        format!("tcp:{host}:{port}")
+    }
+}
+
+/// The first port of [`PORTS`] free on `addr`.
+fn free_port(addr: &str) -> Result<u16> {
+    let ip: IpAddr = addr.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    PORTS
+        .into_iter()
+        .find(|&p| TcpListener::bind((ip, p)).is_ok())
+        .ok_or_else(|| {
+            migrate_error(
+                ErrorCode::InternalError,
+                "internal error: Unable to find an unused port in range 'migration' (49152-49215)",
+            )
+        })
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The cookie's `<statistics>` of a completed migration.
+fn statistics(p: &MigrationProgress) -> Statistics {
+    let stopped = now_ms();
+    Statistics {
+        started: stopped.saturating_sub(p.time_elapsed_ms),
+        stopped,
+        sent: stopped,
+        time_elapsed: p.time_elapsed_ms,
+        downtime: p.downtime_ms,
+        setup_time: Some(p.setup_time_ms),
+        memory_total: p.mem_total,
+        memory_processed: p.mem_processed,
+        memory_remaining: p.mem_remaining,
+        memory_bps: p.mem_bps,
+        memory_constant: Some(p.mem_constant),
+        memory_normal: p.mem_normal,
+        memory_normal_bytes: p.mem_normal_bytes,
+        memory_dirty_rate: p.mem_dirty_rate,
+        memory_iteration: p.mem_iteration,
+        memory_postcopy_requests: p.mem_postcopy_requests,
+        memory_page_size: p.mem_page_size,
+        disk_total: p.disk_total,
+        disk_processed: p.disk_processed,
+        disk_remaining: p.disk_remaining,
+        ..Statistics::default()
+    }
+}
+
+impl QemuDriver {
+    fn node_hostname() -> String {
+        rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// This host's cookie for domain `name`/`uuid`.
+    fn own_cookie(&self, name: &str, uuid: &str) -> MigrationCookie {
+        MigrationCookie {
+            name: name.to_string(),
+            uuid: uuid.to_string(),
+            hostname: Self::node_hostname(),
+            hostuuid: self.host_uuid().unwrap_or_default(),
+            capabilities: Some(Vec::new()),
+            ..MigrationCookie::default()
+        }
+    }
+
+    /// `qemuMigrationSrcBegin`: the flags checked, the domain must run; the XML for the
+    /// destination (`destination_xml` if the caller gave one, else the migratable form of
+    /// the live definition) and the source's cookie.
+    pub(crate) async fn migrate_begin3(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<(String, Vec<u8>)> {
+        let flags = check(flags, "qemuDomainMigrateBegin3Params")?;
+        let params = MigrateParams::from_typed(params)?;
+        if flags.contains(MigrateFlags::OFFLINE) {
+            return Err(migrate_error(
+                ErrorCode::ArgumentUnsupported,
+                "argument unsupported: offline migration is not supported",
+            ));
+        }
+        self.running(dom)?;
+        let xml = match params.dest_xml {
+            Some(x) => x,
+            None => self.xml_desc(dom, xml::SECURE | xml::MIGRATABLE)?,
+        };
+        let cookie = self.own_cookie(&dom.name, &dom.uuid.to_string());
+        Ok((xml, cookie_bytes(&cookie)))
+    }
+
+    /// `qemuMigrationDstPrepareDirect`: the definition parsed (renamed to
+    /// `destination_name`), the source's cookie checked, a port chosen, QEMU started to
+    /// listen for the migration; the URI the source is to use (`uri_out`, when the
+    /// caller's `migrate_uri` had no port or there was none) and this host's cookie.
+    pub(crate) async fn migrate_prepare3(
+        &self,
+        params: &[TypedParam],
+        cookie_in: &[u8],
+        flags: u32,
+    ) -> Result<(Vec<u8>, Option<String>)> {
+        let flags = check(flags, "qemuDomainMigratePrepare3Params")?;
+        let params = MigrateParams::from_typed(params)?;
+        let Some(xml) = params.dest_xml.as_deref() else {
+            return Err(migrate_error(
+                ErrorCode::InvalidArg,
+                "invalid argument: no domain XML passed",
+            ));
+        };
+        let mut def = self.parse_definition(xml).await?;
+        let origname = def.name.clone();
+        let uuid = def.uuid.map(|u| u.to_string()).unwrap_or_default();
+        if let Some(cookie) = parse_cookie(cookie_in)? {
+            cookie.check_received(&origname, &uuid, &self.host_uuid().unwrap_or_default(), &[])?;
+        }
+        if let Some(name) = params.dest_name.as_deref() {
+            def.name = name.to_string();
+        }
+        let (listen, host, uri_out) = match params.uri.as_deref() {
+            Some(uri) => {
+                let (host, port) = parse_tcp_uri(uri)?;
+                let listen = params.listen_address.clone().unwrap_or_else(|| {
+                    if host.parse::<IpAddr>().is_ok() {
+                        host.clone()
+                    } else {
+                        "0.0.0.0".to_string()
+                    }
+                });
+                match port {
+                    Some(p) => (listen, p, None),
+                    None => {
+                        let p = free_port(&listen)?;
+                        (listen, p, Some(format!("{uri}:{p}")))
+                    }
+                }
+            }
+            None => {
+                let listen = params
+                    .listen_address
+                    .clone()
+                    .unwrap_or_else(|| "0.0.0.0".to_string());
+                let p = free_port(&listen)?;
+                (
+                    listen,
+                    p,
+                    Some(format!("tcp:{}:{p}", Self::node_hostname())),
+                )
+            }
+        };
+        let opts = MigrateOptions {
+            postcopy: flags.contains(MigrateFlags::POSTCOPY),
+            ..MigrateOptions::default()
+        };
+        let dom = self
+            .migration_prepare_def(def, &qemu_tcp(&listen, host), &opts)
+            .await?;
+        let cookie = self.own_cookie(&dom.name, &uuid);
+        Ok((cookie_bytes(&cookie), uri_out))
+    }
+
+    /// `qemuMigrationSrcPerform` (the direct, non-peer-to-peer form): migrates to
+    /// `migrate_uri` and waits for QEMU to complete; the cookie carries the statistics.
+    pub(crate) async fn migrate_perform3(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        cookie_in: &[u8],
+        flags: u32,
+    ) -> Result<Vec<u8>> {
+        let flags = check(flags, "qemuDomainMigratePerform3Params")?;
+        let params = MigrateParams::from_typed(params)?;
+        let uri = params.uri.as_deref().ok_or_else(|| {
+            migrate_error(
+                ErrorCode::InvalidArg,
+                "invalid argument: migration URI is required",
+            )
+        })?;
+        let (host, port) = parse_tcp_uri(uri)?;
+        let port = port.ok_or_else(|| {
+            migrate_error(
+                ErrorCode::InvalidArg,
+                format!("invalid argument: missing port in migration URI {uri}"),
+            )
+        })?;
+        if let Some(cookie) = parse_cookie(cookie_in)? {
+            cookie.check_received(
+                &dom.name,
+                &dom.uuid.to_string(),
+                &self.host_uuid().unwrap_or_default(),
+                &[],
+            )?;
+        }
+        let opts = MigrateOptions {
+            bandwidth_mib: params.bandwidth,
+            auto_converge: flags.contains(MigrateFlags::AUTO_CONVERGE),
+            postcopy: flags.contains(MigrateFlags::POSTCOPY),
+            ..MigrateOptions::default()
+        };
+        let progress = self
+            .migration_perform(dom, &qemu_tcp(&host, port), &opts, None)
+            .await?;
+        let mut cookie = self.own_cookie(&dom.name, &dom.uuid.to_string());
+        cookie.statistics = Some(statistics(&progress));
+        Ok(cookie_bytes(&cookie))
+    }
+
+    /// `qemuMigrationDstFinish`: the incoming domain (named by `destination_name`) runs
+    /// (stays paused with `VIR_MIGRATE_PAUSED`) and is defined with
+    /// `VIR_MIGRATE_PERSIST_DEST`; after a failed migration (`cancelled`) it is dropped.
+    pub(crate) async fn migrate_finish3(
+        &self,
+        params: &[TypedParam],
+        cookie_in: &[u8],
+        flags: u32,
+        cancelled: bool,
+    ) -> Result<(DomainRef, Vec<u8>)> {
+        let flags = check(flags, "qemuDomainMigrateFinish3Params")?;
+        let params = MigrateParams::from_typed(params)?;
+        let Some(name) = params.dest_name.as_deref() else {
+            return Err(migrate_error(
+                ErrorCode::InvalidArg,
+                "invalid argument: missing destination name",
+            ));
+        };
+        let dom = self.lookup_name(name)?;
+        let incoming = self.with_obj(&dom, |obj| {
+            Ok(obj.is_active() && obj.state == StateReason::Paused(PausedReason::Migration))
+        })?;
+        if !incoming {
+            return Err(migrate_error(
+                ErrorCode::OperationInvalid,
+                format!("Requested operation is not valid: domain '{name}' is not processing incoming migration"),
+            ));
+        }
+        if cancelled {
+            self.migration_abort_incoming(&dom).await?;
+            return Err(migrate_error(
+                ErrorCode::OperationFailed,
+                "operation failed: migration in job: canceled by client",
+            ));
+        }
+        let cookie = match parse_cookie(cookie_in)? {
+            Some(c) => {
+                c.check_received(
+                    &c.name,
+                    &dom.uuid.to_string(),
+                    &self.host_uuid().unwrap_or_default(),
+                    &[],
+                )?;
+                c.answered_by(
+                    &Self::node_hostname(),
+                    &self.host_uuid().unwrap_or_default(),
+                )
+            }
+            None => self.own_cookie(&dom.name, &dom.uuid.to_string()),
+        };
+        let resume = !flags.contains(MigrateFlags::PAUSED);
+        self.migration_finish(&dom, resume, Duration::from_millis(10))
+            .await?;
+        if flags.contains(MigrateFlags::PERSIST_DEST) {
+            let xml = self.xml_desc(&dom, xml::SECURE | xml::MIGRATABLE)?;
+            self.define(&xml, 0).await?;
+        }
+        let dom = self.lookup_uuid(&dom.uuid)?;
+        Ok((dom, cookie_bytes(&cookie)))
+    }
+
+    /// `qemuMigrationSrcConfirm`: after a migration that completed the source QEMU is
+    /// killed (shut off, reason `migrated`) and, with `VIR_MIGRATE_UNDEFINE_SOURCE`, the
+    /// definition removed; after one that failed (`cancelled`) the source runs again.
+    pub(crate) async fn migrate_confirm3(
+        &self,
+        dom: &DomainRef,
+        cookie_in: &[u8],
+        flags: u32,
+        cancelled: bool,
+    ) -> Result<()> {
+        let flags = check(flags, "qemuDomainMigrateConfirm3Params")?;
+        if let Some(cookie) = parse_cookie(cookie_in)? {
+            cookie.check_received(
+                &cookie.name,
+                &dom.uuid.to_string(),
+                &self.host_uuid().unwrap_or_default(),
+                &[],
+            )?;
+        }
+        self.migration_confirm(dom, !cancelled).await?;
+        if !cancelled && flags.contains(MigrateFlags::UNDEFINE_SOURCE) {
+            let persistent = self
+                .with_obj(dom, |obj| Ok(obj.persistent))
+                .unwrap_or(false);
+            if persistent {
+                self.undefine(dom, 0)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_uris_in_both_forms() {
+        assert_eq!(
+            parse_tcp_uri("tcp://127.0.0.1").unwrap(),
+            ("127.0.0.1".to_string(), None)
+        );
+        assert_eq!(
+            parse_tcp_uri("tcp://127.0.0.1:49152").unwrap(),
+            ("127.0.0.1".to_string(), Some(49152))
+        );
+        assert_eq!(
+            parse_tcp_uri("tcp:host.example:1234").unwrap(),
+            ("host.example".to_string(), Some(1234))
+        );
+        assert_eq!(
+            parse_tcp_uri("tcp://[::1]:5").unwrap(),
+            ("::1".to_string(), Some(5))
+        );
+        assert!(parse_tcp_uri("rdma://x").is_err());
+        assert!(parse_tcp_uri("tcp://h:notaport").is_err());
+        assert_eq!(qemu_tcp("::1", 5), "tcp:[::1]:5");
+        assert_eq!(qemu_tcp("127.0.0.1", 5), "tcp:127.0.0.1:5");
+    }
+
+    #[test]
+    fn cookies_travel_nul_terminated() {
+        let c = MigrationCookie {
+            name: "a".into(),
+            uuid: "dcf47dbd-46d1-4d5b-b442-262a806a333a".into(),
+            hostname: "h".into(),
+            hostuuid: "8b3f4dc4-6a8e-5f9b-94a5-4c35babd8d95".into(),
+            capabilities: Some(Vec::new()),
+            ..MigrationCookie::default()
+        };
+        let bytes = cookie_bytes(&c);
+        assert_eq!(bytes.last(), Some(&0));
+        assert_eq!(parse_cookie(&bytes).unwrap(), Some(c));
+        assert_eq!(parse_cookie(b"").unwrap(), None);
+    }
+
+    #[test]
+    fn unsupported_flags_are_refused() {
+        assert!(check(
+            MigrateFlags::LIVE.0 | MigrateFlags::CHANGE_PROTECTION.0,
+            "f"
+        )
+        .is_ok());
+        let e = check(MigrateFlags::TUNNELLED.0, "f").unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidArg);
+    }
+}

@@ -1,0 +1,375 @@
+//! Migration, version 3 with typed parameters (procedures 302, 303, 305, 306, 307): the
+//! phases a client (`virDomainMigrate3`) calls on the source and the destination daemon.
+
+use oxvirt_domain::driver::{Hypervisor, TypedParam as DriverParam};
+use oxvirt_rpc::remote::*;
+use oxvirt_rpc::xdr::Opaque;
+use oxvirt_rpc::RemoteProcedure as P;
+use oxvirt_xml::VirError;
+
+use super::{args, dref, ret, void, wire};
+
+fn params(wire: Vec<TypedParam>) -> Vec<DriverParam> {
+    wire.into_iter().map(DriverParam::from).collect()
+}
+
+/// Serves the migration procedures; `None` for any other.
+pub(crate) async fn dispatch_migrate(
+    drv: &dyn Hypervisor,
+    procedure: P,
+    payload: &[u8],
+) -> Option<Result<Vec<u8>, VirError>> {
+    Some(match procedure {
+        P::DomainMigrateBegin3Params => begin(drv, payload).await,
+        P::DomainMigratePrepare3Params => prepare(drv, payload).await,
+        P::DomainMigratePerform3Params => perform(drv, payload).await,
+        P::DomainMigrateFinish3Params => finish(drv, payload).await,
+        P::DomainMigrateConfirm3Params => confirm(drv, payload).await,
+        _ => return None,
+    })
+}
+
+async fn begin(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirError> {
+    let a: DomainMigrateBegin3ParamsArgs = args(payload)?;
+    let (xml, cookie) = drv
+        .migrate_begin3_params(&dref(a.dom), &params(a.params), a.flags)
+        .await?;
+    ret(&DomainMigrateBegin3ParamsRet {
+        cookie_out: Opaque(cookie),
+        xml,
+    })
+}
+
+async fn prepare(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirError> {
+    let a: DomainMigratePrepare3ParamsArgs = args(payload)?;
+    let (cookie, uri_out) = drv
+        .migrate_prepare3_params(&params(a.params), &a.cookie_in.0, a.flags)
+        .await?;
+    ret(&DomainMigratePrepare3ParamsRet {
+        cookie_out: Opaque(cookie),
+        uri_out,
+    })
+}
+
+async fn perform(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirError> {
+    let a: DomainMigratePerform3ParamsArgs = args(payload)?;
+    let cookie = drv
+        .migrate_perform3_params(
+            &dref(a.dom),
+            a.dconnuri.as_deref(),
+            &params(a.params),
+            &a.cookie_in.0,
+            a.flags,
+        )
+        .await?;
+    ret(&DomainMigratePerform3ParamsRet {
+        cookie_out: Opaque(cookie),
+    })
+}
+
+async fn finish(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirError> {
+    let a: DomainMigrateFinish3ParamsArgs = args(payload)?;
+    let (dom, cookie) = drv
+        .migrate_finish3_params(&params(a.params), &a.cookie_in.0, a.flags, a.cancelled != 0)
+        .await?;
+    ret(&DomainMigrateFinish3ParamsRet {
+        dom: wire(dom),
+        cookie_out: Opaque(cookie),
+    })
+}
+
+async fn confirm(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirError> {
+    let a: DomainMigrateConfirm3ParamsArgs = args(payload)?;
+    drv.migrate_confirm3_params(
+        &dref(a.dom),
+        &params(a.params),
+        &a.cookie_in.0,
+        a.flags,
+        a.cancelled != 0,
+    )
+    .await?;
+    void()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use oxvirt_domain::driver::{DomainRef, EventBus, EventReceiver, Result, TypedValue};
+    use oxvirt_rpc::types::NonnullDomain;
+    use oxvirt_rpc::xdr::{decode_from, encode_to_vec};
+    use oxvirt_xml::ErrorCode;
+
+    use super::*;
+
+    /// A hypervisor that records the migration phases it is called for.
+    struct Fake(EventBus, Mutex<Vec<String>>);
+
+    impl Fake {
+        fn log(&self, line: String) {
+            self.1.lock().unwrap().push(line);
+        }
+    }
+
+    fn uri_of(params: &[DriverParam]) -> String {
+        params
+            .iter()
+            .map(|p| match &p.value {
+                TypedValue::String(s) => format!("{}={s}", p.field),
+                other => format!("{}={other:?}", p.field),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    #[async_trait]
+    impl Hypervisor for Fake {
+        fn uri(&self) -> String {
+            "fake:///".into()
+        }
+
+        fn hypervisor_type(&self) -> &str {
+            "FAKE"
+        }
+
+        fn subscribe(&self) -> EventReceiver {
+            self.0.subscribe()
+        }
+
+        async fn migrate_begin3_params(
+            &self,
+            dom: &DomainRef,
+            params: &[DriverParam],
+            flags: u32,
+        ) -> Result<(String, Vec<u8>)> {
+            self.log(format!("begin {} {} {flags}", dom.name, uri_of(params)));
+            Ok(("<domain/>".into(), b"c1\0".to_vec()))
+        }
+
+        async fn migrate_prepare3_params(
+            &self,
+            params: &[DriverParam],
+            cookie_in: &[u8],
+            flags: u32,
+        ) -> Result<(Vec<u8>, Option<String>)> {
+            self.log(format!("prepare {} {cookie_in:?} {flags}", uri_of(params)));
+            Ok((b"c2\0".to_vec(), Some("tcp://h:49152".into())))
+        }
+
+        async fn migrate_perform3_params(
+            &self,
+            dom: &DomainRef,
+            dconnuri: Option<&str>,
+            params: &[DriverParam],
+            cookie_in: &[u8],
+            flags: u32,
+        ) -> Result<Vec<u8>> {
+            self.log(format!(
+                "perform {} {dconnuri:?} {} {cookie_in:?} {flags}",
+                dom.name,
+                uri_of(params)
+            ));
+            Ok(b"c3\0".to_vec())
+        }
+
+        async fn migrate_finish3_params(
+            &self,
+            params: &[DriverParam],
+            cookie_in: &[u8],
+            flags: u32,
+            cancelled: bool,
+        ) -> Result<(DomainRef, Vec<u8>)> {
+            self.log(format!(
+                "finish {} {cookie_in:?} {flags} {cancelled}",
+                uri_of(params)
+            ));
+            Ok((
+                DomainRef {
+                    name: "vm2".into(),
+                    uuid: [7; 16].into(),
+                    id: 3,
+                },
+                b"c4\0".to_vec(),
+            ))
+        }
+
+        async fn migrate_confirm3_params(
+            &self,
+            dom: &DomainRef,
+            params: &[DriverParam],
+            cookie_in: &[u8],
+            flags: u32,
+            cancelled: bool,
+        ) -> Result<()> {
+            self.log(format!(
+                "confirm {} {} {cookie_in:?} {flags} {cancelled}",
+                dom.name,
+                uri_of(params)
+            ));
+            Ok(())
+        }
+    }
+
+    fn dom() -> NonnullDomain {
+        NonnullDomain {
+            name: "vm".into(),
+            uuid: [7; 16],
+            id: 1,
+        }
+    }
+
+    fn uri_param() -> Vec<TypedParam> {
+        vec![TypedParam {
+            field: "migrate_uri".into(),
+            value: TypedParamValue::String("tcp://h".into()),
+        }]
+    }
+
+    async fn call(drv: &Fake, p: P, payload: Vec<u8>) -> Vec<u8> {
+        dispatch_migrate(drv, p, &payload)
+            .await
+            .expect("a migration procedure")
+            .expect("the call succeeds")
+    }
+
+    #[tokio::test]
+    async fn the_five_phases_reach_the_driver_and_come_back_on_the_wire() {
+        let drv = Fake(EventBus::new(), Mutex::new(Vec::new()));
+        let out = call(
+            &drv,
+            P::DomainMigrateBegin3Params,
+            encode_to_vec(&DomainMigrateBegin3ParamsArgs {
+                dom: dom(),
+                params: uri_param(),
+                flags: 257,
+            }),
+        )
+        .await;
+        let r: DomainMigrateBegin3ParamsRet = decode_from(&out).unwrap();
+        assert_eq!(
+            (r.xml.as_str(), r.cookie_out.0.as_slice()),
+            ("<domain/>", &b"c1\0"[..])
+        );
+
+        let out = call(
+            &drv,
+            P::DomainMigratePrepare3Params,
+            encode_to_vec(&DomainMigratePrepare3ParamsArgs {
+                params: uri_param(),
+                cookie_in: Opaque(b"c1\0".to_vec()),
+                flags: 1,
+            }),
+        )
+        .await;
+        let r: DomainMigratePrepare3ParamsRet = decode_from(&out).unwrap();
+        assert_eq!(r.uri_out.as_deref(), Some("tcp://h:49152"));
+        assert_eq!(r.cookie_out.0, b"c2\0");
+
+        let out = call(
+            &drv,
+            P::DomainMigratePerform3Params,
+            encode_to_vec(&DomainMigratePerform3ParamsArgs {
+                dom: dom(),
+                dconnuri: None,
+                params: uri_param(),
+                cookie_in: Opaque(b"c2\0".to_vec()),
+                flags: 257,
+            }),
+        )
+        .await;
+        let r: DomainMigratePerform3ParamsRet = decode_from(&out).unwrap();
+        assert_eq!(r.cookie_out.0, b"c3\0");
+
+        let out = call(
+            &drv,
+            P::DomainMigrateFinish3Params,
+            encode_to_vec(&DomainMigrateFinish3ParamsArgs {
+                params: uri_param(),
+                cookie_in: Opaque(b"c3\0".to_vec()),
+                flags: 1,
+                cancelled: 0,
+            }),
+        )
+        .await;
+        let r: DomainMigrateFinish3ParamsRet = decode_from(&out).unwrap();
+        assert_eq!((r.dom.name.as_str(), r.dom.id), ("vm2", 3));
+        assert_eq!(r.cookie_out.0, b"c4\0");
+
+        let out = call(
+            &drv,
+            P::DomainMigrateConfirm3Params,
+            encode_to_vec(&DomainMigrateConfirm3ParamsArgs {
+                dom: dom(),
+                params: uri_param(),
+                cookie_in: Opaque(b"c4\0".to_vec()),
+                flags: 257,
+                cancelled: 1,
+            }),
+        )
+        .await;
+        assert!(out.is_empty());
+
+        let log = drv.1.lock().unwrap().clone();
+        assert_eq!(
+            log,
+            [
+                "begin vm migrate_uri=tcp://h 257",
+                "prepare migrate_uri=tcp://h [99, 49, 0] 1",
+                "perform vm None migrate_uri=tcp://h [99, 50, 0] 257",
+                "finish migrate_uri=tcp://h [99, 51, 0] 1 false",
+                "confirm vm migrate_uri=tcp://h [99, 52, 0] 257 true",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn other_procedures_pass_and_unsupported_drivers_say_so() {
+        struct Bare(EventBus);
+        #[async_trait]
+        impl Hypervisor for Bare {
+            fn uri(&self) -> String {
+                "bare:///".into()
+            }
+            fn hypervisor_type(&self) -> &str {
+                "BARE"
+            }
+            fn subscribe(&self) -> EventReceiver {
+                self.0.subscribe()
+            }
+        }
+        let drv = Bare(EventBus::new());
+        assert!(dispatch_migrate(&drv, P::DomainGetInfo, &[])
+            .await
+            .is_none());
+        let payload = encode_to_vec(&DomainMigrateBegin3ParamsArgs {
+            dom: dom(),
+            params: Vec::new(),
+            flags: 0,
+        });
+        let e = dispatch_migrate(&drv, P::DomainMigrateBegin3Params, &payload)
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::NoSupport);
+        assert!(
+            e.message.contains("virDomainMigrateBegin3Params"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn a_readonly_connection_may_not_migrate() {
+        for p in [
+            P::DomainMigrateBegin3Params,
+            P::DomainMigratePrepare3Params,
+            P::DomainMigratePerform3Params,
+            P::DomainMigrateFinish3Params,
+            P::DomainMigrateConfirm3Params,
+        ] {
+            let e = super::super::check_readonly(p, &[]).unwrap_err();
+            assert_eq!(e.code, ErrorCode::OperationDenied, "{p:?}");
+        }
+    }
+}
