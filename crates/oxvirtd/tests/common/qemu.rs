@@ -88,6 +88,8 @@ pub struct QemuEnv {
     restarts: u32,
     /// The network namespace the daemon runs in (`None`: the test's own).
     netns: Option<String>,
+    /// More arguments for the daemon.
+    args: Vec<String>,
 }
 
 impl QemuEnv {
@@ -100,6 +102,12 @@ impl QemuEnv {
     /// [`QemuEnv::start`] with the daemon in the network namespace `netns` (its taps and
     /// bridges are there).
     pub fn start_in(tag: &str, guest: Guest, netns: Option<&str>) -> QemuEnv {
+        QemuEnv::start_with(tag, guest, netns, &[])
+    }
+
+    /// [`QemuEnv::start_in`] with more arguments for the daemon (`--host-uuid`,
+    /// `--listen-tcp`).
+    pub fn start_with(tag: &str, guest: Guest, netns: Option<&str>, args: &[&str]) -> QemuEnv {
         let short: String = tag.chars().take(16).collect();
         let base = TempDir::new(&format!("q-{short}"));
         let run = base.join("run");
@@ -113,6 +121,7 @@ impl QemuEnv {
             daemon: None,
             restarts: 0,
             netns: netns.map(str::to_owned),
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
         env.spawn_daemon();
         env
@@ -136,6 +145,7 @@ impl QemuEnv {
             .arg(&self.run)
             .arg("--state-dir")
             .arg(&self.state)
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -1,0 +1,155 @@
+//! Live migration between two oxvirtd daemons on this machine with Debian's unchanged
+//! `virsh migrate` (client-driven: libvirt's migration protocol version 3 with typed
+//! parameters, procedures 302-307). Each daemon has its own directories and host UUID;
+//! the destination also listens on TCP (loopback) for the client.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::free_port;
+use common::qemu::{guest, QemuEnv};
+
+const UUID_A: &str = "6c0b7a52-1d3e-4f8a-9b21-5e7d4c3a2f01";
+const UUID_B: &str = "6c0b7a52-1d3e-4f8a-9b21-5e7d4c3a2f02";
+
+/// The source (A), the destination (B) and B's `qemu+tcp` URI; `None` when skipped.
+fn pair(test: &str) -> Option<(QemuEnv, QemuEnv, String)> {
+    let a = QemuEnv::start_with(
+        &format!("{test}-a"),
+        guest(test)?,
+        None,
+        &["--host-uuid", UUID_A],
+    );
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let b = QemuEnv::start_with(
+        &format!("{test}-b"),
+        guest(test)?,
+        None,
+        &["--host-uuid", UUID_B, "--listen-tcp", &listen],
+    );
+    Some((a, b, format!("qemu+tcp://127.0.0.1:{port}/system")))
+}
+
+/// `virsh -c A migrate --live --verbose NAME DEST --migrateuri tcp://127.0.0.1`, and how
+/// long it took.
+fn migrate(a: &QemuEnv, name: &str, dest: &str) -> (Output, Duration) {
+    let start = Instant::now();
+    let out = Command::new("timeout")
+        .args([
+            "120",
+            "virsh",
+            "-c",
+            &a.uri(),
+            "migrate",
+            "--live",
+            "--verbose",
+        ])
+        .args([name, dest, "--migrateuri", "tcp://127.0.0.1"])
+        .output()
+        .unwrap();
+    (out, start.elapsed())
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn virsh_migrate_live_moves_a_running_guest() {
+    let Some((a, b, dest)) = pair("migrate-live") else {
+        return;
+    };
+    a.define("mig", "");
+    a.boot("mig");
+    let (out, took) = migrate(&a, "mig", &dest);
+    assert!(out.status.success(), "virsh migrate failed: {}", text(&out));
+    eprintln!("virsh migrate --live (256 MiB TCG guest) took {took:?}");
+    assert!(
+        text(&out).contains("Migration: [100 %]"),
+        "no progress: {}",
+        text(&out)
+    );
+
+    // The destination runs it, the source shut it off for reason migrated.
+    let state = b.virsh_ok(&["domstate", "--reason", "mig"]);
+    assert_eq!(state.trim(), "running (migrated)");
+    assert_eq!(a.domstate("mig"), "shut off (migrated)");
+
+    // The guest still works there: the power button powers it off (the transient domain
+    // then goes away).
+    b.virsh_ok(&["shutdown", "mig"]);
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let names = b.virsh_ok(&["list", "--all", "--name"]);
+        if !names.lines().any(|l| l.trim() == "mig") {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "the migrated guest did not power off"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn migration_to_a_host_running_that_domain_fails_and_the_source_keeps_running() {
+    let Some((a, b, dest)) = pair("migrate-busy") else {
+        return;
+    };
+    a.define("mig", "");
+    a.virsh_ok(&["start", "mig"]);
+    // The same definition (name and UUID) runs on the destination.
+    b.define_xml("mig", &a.virsh_ok(&["dumpxml", "--inactive", "mig"]));
+    b.virsh_ok(&["start", "mig"]);
+    let (out, _) = migrate(&a, "mig", &dest);
+    assert!(
+        !out.status.success(),
+        "virsh migrate succeeded: {}",
+        text(&out)
+    );
+    let err = text(&out);
+    assert!(
+        err.contains("error: Requested operation is not valid: domain 'mig' is already active"),
+        "{err}"
+    );
+    assert!(
+        a.domstate("mig").starts_with("running"),
+        "{}",
+        a.domstate("mig")
+    );
+    assert!(
+        b.domstate("mig").starts_with("running"),
+        "{}",
+        b.domstate("mig")
+    );
+
+    // To the same host (the source's own daemon): refused by the cookie's host UUID.
+    let (out, _) = migrate(&a, "mig", &a.uri());
+    assert!(
+        !out.status.success(),
+        "virsh migrate succeeded: {}",
+        text(&out)
+    );
+    let err = text(&out);
+    assert!(
+        err.contains(&format!(
+            "Attempt to migrate guest to the same host {UUID_A}"
+        )),
+        "{err}"
+    );
+    assert!(
+        a.domstate("mig").starts_with("running"),
+        "{}",
+        a.domstate("mig")
+    );
+}
