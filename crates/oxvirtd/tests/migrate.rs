@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::free_port;
@@ -17,9 +17,10 @@ const UUID_A: &str = "6c0b7a52-1d3e-4f8a-9b21-5e7d4c3a2f01";
 const UUID_B: &str = "6c0b7a52-1d3e-4f8a-9b21-5e7d4c3a2f02";
 
 /// The source (A), the destination (B) and B's `qemu+tcp` URI; `None` when skipped.
+/// (Their directories are named after the first 16 characters of their tags.)
 fn pair(test: &str) -> Option<(QemuEnv, QemuEnv, String)> {
     let a = QemuEnv::start_with(
-        &format!("{test}-a"),
+        &format!("a-{test}"),
         guest(test)?,
         None,
         &["--host-uuid", UUID_A],
@@ -27,7 +28,7 @@ fn pair(test: &str) -> Option<(QemuEnv, QemuEnv, String)> {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let b = QemuEnv::start_with(
-        &format!("{test}-b"),
+        &format!("b-{test}"),
         guest(test)?,
         None,
         &["--host-uuid", UUID_B, "--listen-tcp", &listen],
@@ -38,21 +39,32 @@ fn pair(test: &str) -> Option<(QemuEnv, QemuEnv, String)> {
 /// `virsh -c A migrate --live --verbose NAME DEST --migrateuri tcp://127.0.0.1`, and how
 /// long it took.
 fn migrate(a: &QemuEnv, name: &str, dest: &str) -> (Output, Duration) {
+    migrate_with(a, name, dest, &[])
+}
+
+/// [`migrate`] with more options.
+fn migrate_with(a: &QemuEnv, name: &str, dest: &str, more: &[&str]) -> (Output, Duration) {
     let start = Instant::now();
-    let out = Command::new("timeout")
-        .args([
-            "120",
-            "virsh",
-            "-c",
-            &a.uri(),
-            "migrate",
-            "--live",
-            "--verbose",
-        ])
-        .args([name, dest, "--migrateuri", "tcp://127.0.0.1"])
-        .output()
-        .unwrap();
+    let out = migrate_cmd(a, name, dest, more).output().unwrap();
     (out, start.elapsed())
+}
+
+fn migrate_cmd(a: &QemuEnv, name: &str, dest: &str, more: &[&str]) -> Command {
+    let mut cmd = Command::new("timeout");
+    cmd.args(["120", "virsh", "-c", &a.uri(), "migrate", "--live"])
+        .arg("--verbose")
+        .args(more)
+        .args([name, dest, "--migrateuri", "tcp://127.0.0.1"]);
+    cmd
+}
+
+/// The names `virsh list --all --name` shows.
+fn names(env: &QemuEnv) -> Vec<String> {
+    env.virsh_ok(&["list", "--all", "--name"])
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 fn text(out: &Output) -> String {
@@ -151,5 +163,77 @@ fn migration_to_a_host_running_that_domain_fails_and_the_source_keeps_running() 
         a.domstate("mig").starts_with("running"),
         "{}",
         a.domstate("mig")
+    );
+}
+
+#[test]
+fn persistent_migration_defines_the_destination_and_undefines_the_source() {
+    let Some((a, b, dest)) = pair("migrate-persist") else {
+        return;
+    };
+    a.define("mig", "");
+    a.virsh_ok(&["start", "mig"]);
+    let (out, _) = migrate_with(&a, "mig", &dest, &["--persistent", "--undefinesource"]);
+    assert!(out.status.success(), "virsh migrate failed: {}", text(&out));
+    assert!(names(&a).is_empty(), "{:?}", names(&a));
+    assert_eq!(b.domstate("mig"), "running (migrated)");
+    let info = b.virsh_ok(&["dominfo", "mig"]);
+    assert!(
+        info.lines()
+            .any(|l| l.starts_with("Persistent:") && l.ends_with("yes")),
+        "{info}"
+    );
+    // Defined there: destroyed, it stays, shut off.
+    b.virsh_ok(&["destroy", "mig"]);
+    assert_eq!(b.domstate("mig"), "shut off (destroyed)");
+}
+
+#[test]
+fn an_aborted_migration_leaves_the_source_running_and_nothing_on_the_destination() {
+    let Some((a, b, dest)) = pair("migrate-abort") else {
+        return;
+    };
+    a.define("mig", "");
+    a.boot("mig");
+    // 1 MiB/s: the migration takes long enough to be aborted.
+    let child = migrate_cmd(&a, "mig", &dest, &["--bandwidth", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let info = a.virsh_ok(&["domjobinfo", "mig"]);
+        if info.contains("Unbounded") {
+            break;
+        }
+        assert!(Instant::now() < until, "no migration job: {info}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(names(&b), ["mig"], "the destination is not prepared");
+    a.virsh_ok(&["domjobabort", "mig"]);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        !out.status.success(),
+        "virsh migrate succeeded: {}",
+        text(&out)
+    );
+    let err = text(&out);
+    assert!(
+        err.contains("operation aborted: migration out job: canceled by client"),
+        "{err}"
+    );
+    assert!(
+        a.domstate("mig").starts_with("running"),
+        "{}",
+        a.domstate("mig")
+    );
+    assert!(names(&b).is_empty(), "{:?}", names(&b));
+    assert!(b.wait_no_leftovers(10).is_empty(), "a QEMU is left on B");
+    // The source guest still answers its power button.
+    a.virsh_ok(&["shutdown", "mig"]);
+    assert_eq!(
+        a.wait_state("mig", "shut off (shutdown)", 60),
+        "shut off (shutdown)"
     );
 }
