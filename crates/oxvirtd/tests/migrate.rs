@@ -173,6 +173,8 @@ fn persistent_migration_defines_the_destination_and_undefines_the_source() {
     };
     a.define("mig", "");
     a.virsh_ok(&["start", "mig"]);
+    // The next boot's definition differs from the running one: the destination keeps it.
+    a.virsh_ok(&["setmem", "mig", "200M", "--config"]);
     let (out, _) = migrate_with(&a, "mig", &dest, &["--persistent", "--undefinesource"]);
     assert!(out.status.success(), "virsh migrate failed: {}", text(&out));
     assert!(names(&a).is_empty(), "{:?}", names(&a));
@@ -182,6 +184,16 @@ fn persistent_migration_defines_the_destination_and_undefines_the_source() {
         info.lines()
             .any(|l| l.starts_with("Persistent:") && l.ends_with("yes")),
         "{info}"
+    );
+    let inactive = b.virsh_ok(&["dumpxml", "--inactive", "mig"]);
+    assert!(
+        inactive.contains("<currentMemory unit='KiB'>204800</currentMemory>"),
+        "{inactive}"
+    );
+    let live = b.virsh_ok(&["dumpxml", "mig"]);
+    assert!(
+        live.contains("<currentMemory unit='KiB'>262144</currentMemory>"),
+        "{live}"
     );
     // Defined there: destroyed, it stays, shut off.
     b.virsh_ok(&["destroy", "mig"]);

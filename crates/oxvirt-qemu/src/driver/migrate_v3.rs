@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use oxvirt_domain::driver::flags::xml;
 use oxvirt_domain::driver::state::PausedReason;
 use oxvirt_domain::driver::{DomainRef, StateReason, TypedParam};
+use oxvirt_domain::format::format_domain;
 use oxvirt_migrate::cookie::Statistics;
 use oxvirt_migrate::{check_flags, MigrateFlags, MigrateParams, MigrationCookie};
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
@@ -312,6 +313,21 @@ impl QemuDriver {
                 &[],
             )?;
         }
+        // The definition the destination makes persistent (`persistent_xml`, else the
+        // source's persistent one), taken before the domain moves.
+        let persistent = if flags.contains(MigrateFlags::PERSIST_DEST) {
+            let xml = match params.persist_xml.as_deref() {
+                Some(x) => x.to_string(),
+                None => self.xml_desc(dom, xml::SECURE | xml::INACTIVE | xml::MIGRATABLE)?,
+            };
+            Some(
+                oxvirt_domain::Domain::parse(&xml)
+                    .map_err(|e| VirError::from_xml(e, ErrorDomain::Domain))?
+                    .domain,
+            )
+        } else {
+            None
+        };
         let opts = MigrateOptions {
             bandwidth_mib: params.bandwidth,
             auto_converge: flags.contains(MigrateFlags::AUTO_CONVERGE),
@@ -323,6 +339,7 @@ impl QemuDriver {
             .await?;
         let mut cookie = self.own_cookie(&dom.name, &dom.uuid.to_string());
         cookie.statistics = Some(statistics(&progress));
+        cookie.persistent = persistent;
         Ok(cookie_bytes(&cookie))
     }
 
@@ -361,7 +378,9 @@ impl QemuDriver {
                 "operation failed: migration in job: canceled by client",
             ));
         }
-        let cookie = match parse_cookie(cookie_in)? {
+        let received = parse_cookie(cookie_in)?;
+        let persistent = received.as_ref().and_then(|c| c.persistent.clone());
+        let cookie = match received {
             Some(c) => {
                 c.check_received(
                     &c.name,
@@ -380,7 +399,15 @@ impl QemuDriver {
         self.migration_finish(&dom, resume, Duration::from_millis(10))
             .await?;
         if flags.contains(MigrateFlags::PERSIST_DEST) {
-            let xml = self.xml_desc(&dom, xml::SECURE | xml::MIGRATABLE)?;
+            // The source's persistent definition from the cookie (under the name the
+            // domain has here), else the one the domain runs with.
+            let xml = match persistent {
+                Some(mut def) => {
+                    def.name = dom.name.clone();
+                    format_domain(&def, -1, xml::SECURE | xml::INACTIVE)
+                }
+                None => self.xml_desc(&dom, xml::SECURE | xml::MIGRATABLE)?,
+            };
             self.define(&xml, 0).await?;
         }
         let dom = self.lookup_uuid(&dom.uuid)?;
