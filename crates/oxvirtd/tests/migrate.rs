@@ -175,29 +175,35 @@ fn persistent_migration_defines_the_destination_and_undefines_the_source() {
     a.virsh_ok(&["start", "mig"]);
     // The next boot's definition differs from the running one: the destination keeps it.
     a.virsh_ok(&["setmem", "mig", "200M", "--config"]);
-    let (out, _) = migrate_with(&a, "mig", &dest, &["--persistent", "--undefinesource"]);
+    let (out, _) = migrate_with(
+        &a,
+        "mig",
+        &dest,
+        &["--persistent", "--undefinesource", "--dname", "mig2"],
+    );
     assert!(out.status.success(), "virsh migrate failed: {}", text(&out));
     assert!(names(&a).is_empty(), "{:?}", names(&a));
-    assert_eq!(b.domstate("mig"), "running (migrated)");
-    let info = b.virsh_ok(&["dominfo", "mig"]);
+    assert_eq!(b.domstate("mig2"), "running (migrated)");
+    let info = b.virsh_ok(&["dominfo", "mig2"]);
     assert!(
         info.lines()
             .any(|l| l.starts_with("Persistent:") && l.ends_with("yes")),
         "{info}"
     );
-    let inactive = b.virsh_ok(&["dumpxml", "--inactive", "mig"]);
+    let inactive = b.virsh_ok(&["dumpxml", "--inactive", "mig2"]);
     assert!(
         inactive.contains("<currentMemory unit='KiB'>204800</currentMemory>"),
         "{inactive}"
     );
-    let live = b.virsh_ok(&["dumpxml", "mig"]);
+    let live = b.virsh_ok(&["dumpxml", "mig2"]);
     assert!(
         live.contains("<currentMemory unit='KiB'>262144</currentMemory>"),
         "{live}"
     );
     // Defined there: destroyed, it stays, shut off.
-    b.virsh_ok(&["destroy", "mig"]);
-    assert_eq!(b.domstate("mig"), "shut off (destroyed)");
+    b.virsh_ok(&["destroy", "mig2"]);
+    assert_eq!(b.domstate("mig2"), "shut off (destroyed)");
+    assert_eq!(names(&b), ["mig2"]);
 }
 
 #[test]

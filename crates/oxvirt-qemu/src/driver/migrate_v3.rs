@@ -277,7 +277,9 @@ impl QemuDriver {
         let dom = self
             .migration_prepare_def(def, &qemu_tcp(&listen, host), &opts)
             .await?;
-        let cookie = self.own_cookie(&dom.name, &uuid);
+        // The cookie names the domain as the source knows it (libvirt answers with the
+        // name of the cookie it received).
+        let cookie = self.own_cookie(&origname, &uuid);
         Ok((cookie_bytes(&cookie), uri_out))
     }
 
