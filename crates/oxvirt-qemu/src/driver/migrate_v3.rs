@@ -239,7 +239,7 @@ impl QemuDriver {
         if let Some(name) = params.dest_name.as_deref() {
             def.name = name.to_string();
         }
-        let (listen, host, uri_out) = match params.uri.as_deref() {
+        let (listen, port, uri_out) = match params.uri.as_deref() {
             Some(uri) => {
                 let (host, port) = parse_tcp_uri(uri)?;
                 let listen = params.listen_address.clone().unwrap_or_else(|| {
@@ -274,8 +274,7 @@ impl QemuDriver {
             postcopy: flags.contains(MigrateFlags::POSTCOPY),
             ..MigrateOptions::default()
         };
-        let dom = self
-            .migration_prepare_def(def, &qemu_tcp(&listen, host), &opts)
+        self.migration_prepare_def(def, &qemu_tcp(&listen, port), &opts)
             .await?;
         // The cookie names the domain as the source knows it (libvirt answers with the
         // name of the cookie it received).
