@@ -10,8 +10,11 @@ mod common;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::free_port;
 use common::qemu::{guest, QemuEnv};
+use common::{free_port, Daemon, Raw};
+use oxvirt_rpc::remote::{ConnectOpenArgs, ConnectSupportsFeatureArgs, ConnectSupportsFeatureRet};
+use oxvirt_rpc::xdr::decode_from;
+use oxvirt_rpc::MessageStatus;
 
 const UUID_A: &str = "6c0b7a52-1d3e-4f8a-9b21-5e7d4c3a2f01";
 const UUID_B: &str = "6c0b7a52-1d3e-4f8a-9b21-5e7d4c3a2f02";
@@ -254,4 +257,28 @@ fn an_aborted_migration_leaves_the_source_running_and_nothing_on_the_destination
         a.wait_state("mig", "shut off (shutdown)", 60),
         "shut off (shutdown)"
     );
+}
+
+/// What a client asks before it migrates (`virDomainMigrate3`): a `qemu:///` connection
+/// confirms MIGRATION_V3 (6), MIGRATE_CHANGE_PROTECTION (7) and MIGRATION_PARAMS (13), as
+/// libvirtd's QEMU driver does; a `test:///` one does not (libvirt's test driver has no
+/// migration), and both confirm PROGRAM_KEEPALIVE (10).
+#[test]
+fn qemu_connections_confirm_the_migration_features() {
+    let d = Daemon::start("mig-features");
+    for (uri, want) in [("qemu:///system", 1), ("test:///default", 0)] {
+        let mut raw = Raw::connect(&d.sock());
+        let open = ConnectOpenArgs {
+            name: Some(uri.into()),
+            flags: 0,
+        };
+        let p = raw.roundtrip(1, &open);
+        assert_eq!(p.header.status, MessageStatus::Ok, "open {uri}");
+        for (feature, want) in [(6, want), (7, want), (13, want), (10, 1), (12, 0)] {
+            let p = raw.roundtrip(60, &ConnectSupportsFeatureArgs { feature });
+            assert_eq!(p.header.status, MessageStatus::Ok);
+            let r: ConnectSupportsFeatureRet = decode_from(&p.payload).unwrap();
+            assert_eq!(r.supported, want, "{uri}: feature {feature}");
+        }
+    }
 }
