@@ -122,7 +122,10 @@ const FUZZ_TARGETS: &[(&str, &[&str])] = &[
         ],
     ),
     ("storage_xml", &["libvirt-9.0.0/storage"]),
-    ("migration_cookie", &["libvirt-9.0.0/qemu/qemumigrationcookiexmldata"]),
+    (
+        "migration_cookie",
+        &["libvirt-9.0.0/qemu/qemumigrationcookiexmldata"],
+    ),
 ];
 
 /// Seed files larger than this are left out: libFuzzer mutates small inputs best.
