@@ -37,8 +37,9 @@ pub const SUPPORTED_FEATURES: [i32; 6] = [8, 9, FEATURE_PROGRAM_KEEPALIVE, 14, 1
 /// The migration features libvirtd's QEMU driver confirms besides, which a client checks
 /// before it migrates (`virDomainMigrate3`): MIGRATION_V3 6, MIGRATE_CHANGE_PROTECTION 7
 /// (the client then adds `VIR_MIGRATE_CHANGE_PROTECTION` to the source's phases),
-/// MIGRATION_PARAMS 13 (the typed-parameter procedures 302-307).
-pub const QEMU_MIGRATION_FEATURES: [i32; 3] = [6, 7, 13];
+/// MIGRATION_OFFLINE 12 (`VIR_MIGRATE_OFFLINE`), MIGRATION_PARAMS 13 (the
+/// typed-parameter procedures 302-307).
+pub const QEMU_MIGRATION_FEATURES: [i32; 4] = [6, 7, 12, 13];
 /// `VIR_DOMAIN_XML_SECURE`.
 const XML_SECURE: u32 = 1;
 

@@ -260,9 +260,10 @@ fn an_aborted_migration_leaves_the_source_running_and_nothing_on_the_destination
 }
 
 /// What a client asks before it migrates (`virDomainMigrate3`): a `qemu:///` connection
-/// confirms MIGRATION_V3 (6), MIGRATE_CHANGE_PROTECTION (7) and MIGRATION_PARAMS (13), as
+/// confirms MIGRATION_V3 (6), MIGRATE_CHANGE_PROTECTION (7), MIGRATION_OFFLINE (12) and
+/// MIGRATION_PARAMS (13), as
 /// libvirtd's QEMU driver does; a `test:///` one does not (libvirt's test driver has no
-/// migration), and both confirm PROGRAM_KEEPALIVE (10).
+/// migration); both confirm PROGRAM_KEEPALIVE (10), neither MIGRATION_P2P (4).
 #[test]
 fn qemu_connections_confirm_the_migration_features() {
     let d = Daemon::start("mig-features");
@@ -274,11 +275,45 @@ fn qemu_connections_confirm_the_migration_features() {
         };
         let p = raw.roundtrip(1, &open);
         assert_eq!(p.header.status, MessageStatus::Ok, "open {uri}");
-        for (feature, want) in [(6, want), (7, want), (13, want), (10, 1), (12, 0)] {
+        for (feature, want) in [
+            (6, want),
+            (7, want),
+            (12, want),
+            (13, want),
+            (10, 1),
+            (4, 0),
+        ] {
             let p = raw.roundtrip(60, &ConnectSupportsFeatureArgs { feature });
             assert_eq!(p.header.status, MessageStatus::Ok);
             let r: ConnectSupportsFeatureRet = decode_from(&p.payload).unwrap();
             assert_eq!(r.supported, want, "{uri}: feature {feature}");
         }
     }
+}
+
+#[test]
+fn offline_migration_moves_the_definition() {
+    let Some((a, b, dest)) = pair("migrate-offline") else {
+        return;
+    };
+    a.define("mig", "");
+    a.virsh_ok(&["setmem", "mig", "200M", "--config"]);
+    let out = Command::new("timeout")
+        .args(["120", "virsh", "-c", &a.uri(), "migrate", "--offline"])
+        .args(["--persistent", "--undefinesource", "mig", &dest])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "virsh migrate failed: {}", text(&out));
+    assert!(names(&a).is_empty(), "{:?}", names(&a));
+    assert_eq!(b.domstate("mig"), "shut off (unknown)");
+    let xml = b.virsh_ok(&["dumpxml", "mig"]);
+    assert!(
+        xml.contains("<currentMemory unit='KiB'>204800</currentMemory>"),
+        "{xml}"
+    );
+    // Without --persistent it is refused, with libvirt's words.
+    let err = b.virsh_err(&["migrate", "--offline", "mig", &a.uri()]);
+    assert!(err.contains("persistent flag"), "{err}");
+    eprintln!("refused as: {err}");
+    assert!(names(&a).is_empty(), "{:?}", names(&a));
 }

@@ -21,13 +21,14 @@ use super::QemuDriver;
 type Result<T> = std::result::Result<T, VirError>;
 
 /// The flags the QEMU driver takes in a migration (libvirt's `QEMU_MIGRATION_FLAGS`, less
-/// what oxvirt does not do yet: peer-to-peer, tunnelled, offline and storage migration,
+/// what oxvirt does not do yet: peer-to-peer, tunnelled and storage migration,
 /// compression, RDMA, TLS, multifd).
 const FLAGS: u32 = MigrateFlags::LIVE.0
     | MigrateFlags::PERSIST_DEST.0
     | MigrateFlags::UNDEFINE_SOURCE.0
     | MigrateFlags::PAUSED.0
     | MigrateFlags::CHANGE_PROTECTION.0
+    | MigrateFlags::OFFLINE.0
     | MigrateFlags::UNSAFE.0
     | MigrateFlags::ABORT_ON_ERROR.0
     | MigrateFlags::AUTO_CONVERGE.0
@@ -51,12 +52,8 @@ fn cookie_bytes(cookie: &MigrationCookie) -> Vec<u8> {
 /// Reads a received cookie (text up to the first NUL); an empty one is none.
 fn parse_cookie(bytes: &[u8]) -> Result<Option<MigrationCookie>> {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    let text = std::str::from_utf8(&bytes[..end]).map_err(|_| {
-        migrate_error(
-            ErrorCode::InternalError,
-            "internal error: malformed migration cookie",
-        )
-    })?;
+    let text = std::str::from_utf8(&bytes[..end])
+        .map_err(|_| migrate_error(ErrorCode::InternalError, "malformed migration cookie"))?;
     if text.trim().is_empty() {
         return Ok(None);
     }
@@ -79,16 +76,11 @@ pub(crate) fn parse_tcp_uri(uri: &str) -> Result<(String, Option<u16>)> {
         .ok_or_else(|| {
             migrate_error(
                 ErrorCode::InvalidArg,
-                format!("invalid argument: unsupported scheme in migration URI {uri}"),
+                format!("unsupported scheme in migration URI {uri}"),
             )
         })?;
     let rest = rest.split('/').next().unwrap_or_default();
-    let bad = || {
-        migrate_error(
-            ErrorCode::InvalidArg,
-            format!("invalid argument: unable to parse URI {uri}"),
-        )
-    };
+    let bad = || migrate_error(ErrorCode::InvalidArg, format!("unable to parse URI {uri}"));
     let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
         let (host, after) = v6.split_once(']').ok_or_else(bad)?;
         (host.to_string(), after.strip_prefix(':'))
@@ -126,7 +118,7 @@ fn free_port(addr: &str) -> Result<u16> {
         .ok_or_else(|| {
             migrate_error(
                 ErrorCode::InternalError,
-                "internal error: Unable to find an unused port in range 'migration' (49152-49215)",
+                "Unable to find an unused port in range 'migration' (49152-49215)",
             )
         })
 }
@@ -197,15 +189,14 @@ impl QemuDriver {
     ) -> Result<(String, Vec<u8>)> {
         let flags = check(flags, "qemuDomainMigrateBegin3Params")?;
         let params = MigrateParams::from_typed(params)?;
-        if flags.contains(MigrateFlags::OFFLINE) {
-            return Err(migrate_error(
-                ErrorCode::ArgumentUnsupported,
-                "argument unsupported: offline migration is not supported",
-            ));
+        let offline = flags.contains(MigrateFlags::OFFLINE);
+        if !offline {
+            self.running(dom)?;
         }
-        self.running(dom)?;
         let xml = match params.dest_xml {
             Some(x) => x,
+            // Offline, the definition the domain will boot with.
+            None if offline => self.xml_desc(dom, xml::SECURE | xml::INACTIVE | xml::MIGRATABLE)?,
             None => self.xml_desc(dom, xml::SECURE | xml::MIGRATABLE)?,
         };
         let cookie = self.own_cookie(&dom.name, &dom.uuid.to_string());
@@ -225,10 +216,7 @@ impl QemuDriver {
         let flags = check(flags, "qemuDomainMigratePrepare3Params")?;
         let params = MigrateParams::from_typed(params)?;
         let Some(xml) = params.dest_xml.as_deref() else {
-            return Err(migrate_error(
-                ErrorCode::InvalidArg,
-                "invalid argument: no domain XML passed",
-            ));
+            return Err(migrate_error(ErrorCode::InvalidArg, "no domain XML passed"));
         };
         let mut def = self.parse_definition(xml).await?;
         let origname = def.name.clone();
@@ -270,6 +258,16 @@ impl QemuDriver {
                 )
             }
         };
+        let cookie = self.own_cookie(&origname, &uuid);
+        if flags.contains(MigrateFlags::OFFLINE) {
+            // Nothing runs here (libvirt still answers a URI, which the client insists
+            // on): the definition is defined now (libvirt adds the domain object here and
+            // makes it persistent in the finish phase, which the client calls with no
+            // perform phase between).
+            self.define(&format_domain(&def, -1, xml::SECURE | xml::INACTIVE), 0)
+                .await?;
+            return Ok((cookie_bytes(&cookie), uri_out));
+        }
         let opts = MigrateOptions {
             postcopy: flags.contains(MigrateFlags::POSTCOPY),
             ..MigrateOptions::default()
@@ -278,7 +276,6 @@ impl QemuDriver {
             .await?;
         // The cookie names the domain as the source knows it (libvirt answers with the
         // name of the cookie it received).
-        let cookie = self.own_cookie(&origname, &uuid);
         Ok((cookie_bytes(&cookie), uri_out))
     }
 
@@ -293,19 +290,6 @@ impl QemuDriver {
     ) -> Result<Vec<u8>> {
         let flags = check(flags, "qemuDomainMigratePerform3Params")?;
         let params = MigrateParams::from_typed(params)?;
-        let uri = params.uri.as_deref().ok_or_else(|| {
-            migrate_error(
-                ErrorCode::InvalidArg,
-                "invalid argument: migration URI is required",
-            )
-        })?;
-        let (host, port) = parse_tcp_uri(uri)?;
-        let port = port.ok_or_else(|| {
-            migrate_error(
-                ErrorCode::InvalidArg,
-                format!("invalid argument: missing port in migration URI {uri}"),
-            )
-        })?;
         if let Some(cookie) = parse_cookie(cookie_in)? {
             cookie.check_received(
                 &dom.name,
@@ -329,6 +313,22 @@ impl QemuDriver {
         } else {
             None
         };
+        let mut cookie = self.own_cookie(&dom.name, &dom.uuid.to_string());
+        cookie.persistent = persistent;
+        if flags.contains(MigrateFlags::OFFLINE) {
+            return Ok(cookie_bytes(&cookie));
+        }
+        let uri = params
+            .uri
+            .as_deref()
+            .ok_or_else(|| migrate_error(ErrorCode::InvalidArg, "migration URI is required"))?;
+        let (host, port) = parse_tcp_uri(uri)?;
+        let port = port.ok_or_else(|| {
+            migrate_error(
+                ErrorCode::InvalidArg,
+                format!("missing port in migration URI {uri}"),
+            )
+        })?;
         let opts = MigrateOptions {
             bandwidth_mib: params.bandwidth,
             auto_converge: flags.contains(MigrateFlags::AUTO_CONVERGE),
@@ -338,9 +338,7 @@ impl QemuDriver {
         let progress = self
             .migration_perform(dom, &qemu_tcp(&host, port), &opts, None)
             .await?;
-        let mut cookie = self.own_cookie(&dom.name, &dom.uuid.to_string());
         cookie.statistics = Some(statistics(&progress));
-        cookie.persistent = persistent;
         Ok(cookie_bytes(&cookie))
     }
 
@@ -359,9 +357,12 @@ impl QemuDriver {
         let Some(name) = params.dest_name.as_deref() else {
             return Err(migrate_error(
                 ErrorCode::InvalidArg,
-                "invalid argument: missing destination name",
+                "missing destination name",
             ));
         };
+        if flags.contains(MigrateFlags::OFFLINE) {
+            return self.finish_offline(name, cookie_in, cancelled).await;
+        }
         let dom = self.lookup_name(name)?;
         let incoming = self.with_obj(&dom, |obj| {
             Ok(obj.is_active() && obj.state == StateReason::Paused(PausedReason::Migration))
@@ -369,14 +370,14 @@ impl QemuDriver {
         if !incoming {
             return Err(migrate_error(
                 ErrorCode::OperationInvalid,
-                format!("Requested operation is not valid: domain '{name}' is not processing incoming migration"),
+                format!("domain '{name}' is not processing incoming migration"),
             ));
         }
         if cancelled {
             self.migration_abort_incoming(&dom).await?;
             return Err(migrate_error(
                 ErrorCode::OperationFailed,
-                "operation failed: migration in job: canceled by client",
+                "migration in job: canceled by client",
             ));
         }
         let received = parse_cookie(cookie_in)?;
@@ -389,10 +390,15 @@ impl QemuDriver {
                     &self.host_uuid().unwrap_or_default(),
                     &[],
                 )?;
-                c.answered_by(
-                    &Self::node_hostname(),
-                    &self.host_uuid().unwrap_or_default(),
-                )
+                // The answer carries neither the definition nor the statistics back.
+                MigrationCookie {
+                    persistent: None,
+                    statistics: None,
+                    ..c.answered_by(
+                        &Self::node_hostname(),
+                        &self.host_uuid().unwrap_or_default(),
+                    )
+                }
             }
             None => self.own_cookie(&dom.name, &dom.uuid.to_string()),
         };
@@ -415,6 +421,39 @@ impl QemuDriver {
         Ok((dom, cookie_bytes(&cookie)))
     }
 
+    /// The finish phase of an offline migration (`VIR_MIGRATE_OFFLINE`): the domain the
+    /// prepare phase defined as `name`; after a failure (`cancelled`) it is undefined
+    /// again.
+    async fn finish_offline(
+        &self,
+        name: &str,
+        cookie_in: &[u8],
+        cancelled: bool,
+    ) -> Result<(DomainRef, Vec<u8>)> {
+        let dom = self.lookup_name(name)?;
+        if cancelled {
+            if !self.with_obj(&dom, |obj| Ok(obj.is_active()))? {
+                self.undefine(&dom, 0)?;
+            }
+            return Err(migrate_error(
+                ErrorCode::OperationFailed,
+                "migration in job: canceled by client",
+            ));
+        }
+        let cookie = match parse_cookie(cookie_in)? {
+            Some(c) => MigrationCookie {
+                persistent: None,
+                statistics: None,
+                ..c.answered_by(
+                    &Self::node_hostname(),
+                    &self.host_uuid().unwrap_or_default(),
+                )
+            },
+            None => self.own_cookie(name, &dom.uuid.to_string()),
+        };
+        Ok((dom, cookie_bytes(&cookie)))
+    }
+
     /// `qemuMigrationSrcConfirm`: after a migration that completed the source QEMU is
     /// killed (shut off, reason `migrated`) and, with `VIR_MIGRATE_UNDEFINE_SOURCE`, the
     /// definition removed; after one that failed (`cancelled`) the source runs again.
@@ -434,7 +473,9 @@ impl QemuDriver {
                 &[],
             )?;
         }
-        self.migration_confirm(dom, !cancelled).await?;
+        if !flags.contains(MigrateFlags::OFFLINE) {
+            self.migration_confirm(dom, !cancelled).await?;
+        }
         if !cancelled && flags.contains(MigrateFlags::UNDEFINE_SOURCE) {
             let persistent = self
                 .with_obj(dom, |obj| Ok(obj.persistent))
