@@ -317,3 +317,18 @@ fn offline_migration_moves_the_definition() {
     eprintln!("refused as: {err}");
     assert!(names(&a).is_empty(), "{:?}", names(&a));
 }
+
+#[test]
+fn suspended_migration_leaves_the_guest_paused_on_the_destination() {
+    let Some((a, b, dest)) = pair("migrate-suspend") else {
+        return;
+    };
+    a.define("mig", "");
+    a.virsh_ok(&["start", "mig"]);
+    let (out, _) = migrate_with(&a, "mig", &dest, &["--suspend"]);
+    assert!(out.status.success(), "virsh migrate failed: {}", text(&out));
+    assert_eq!(b.domstate("mig"), "paused (user)");
+    assert_eq!(a.domstate("mig"), "shut off (migrated)");
+    b.virsh_ok(&["resume", "mig"]);
+    assert_eq!(b.domstate("mig"), "running (unpaused)");
+}
