@@ -1033,6 +1033,95 @@ impl Hypervisor for RemoteDriver {
             self.dom_call(P::DomainGetNumaParameters, &args).await?;
         Ok(r.params.into_iter().map(TypedParam::from).collect())
     }
+
+    async fn migrate_begin3_params(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<(String, Vec<u8>)> {
+        let args = DomainMigrateBegin3ParamsArgs {
+            dom: wire(dom),
+            params: params.iter().cloned().map(WireParam::from).collect(),
+            flags,
+        };
+        let r: DomainMigrateBegin3ParamsRet =
+            self.dom_call(P::DomainMigrateBegin3Params, &args).await?;
+        Ok((r.xml, r.cookie_out.0))
+    }
+
+    async fn migrate_prepare3_params(
+        &self,
+        params: &[TypedParam],
+        cookie_in: &[u8],
+        flags: u32,
+    ) -> Result<(Vec<u8>, Option<String>)> {
+        let args = DomainMigratePrepare3ParamsArgs {
+            params: params.iter().cloned().map(WireParam::from).collect(),
+            cookie_in: Opaque(cookie_in.to_vec()),
+            flags,
+        };
+        let r: DomainMigratePrepare3ParamsRet =
+            self.dom_call(P::DomainMigratePrepare3Params, &args).await?;
+        Ok((r.cookie_out.0, r.uri_out))
+    }
+
+    async fn migrate_perform3_params(
+        &self,
+        dom: &DomainRef,
+        dconnuri: Option<&str>,
+        params: &[TypedParam],
+        cookie_in: &[u8],
+        flags: u32,
+    ) -> Result<Vec<u8>> {
+        let args = DomainMigratePerform3ParamsArgs {
+            dom: wire(dom),
+            dconnuri: dconnuri.map(str::to_owned),
+            params: params.iter().cloned().map(WireParam::from).collect(),
+            cookie_in: Opaque(cookie_in.to_vec()),
+            flags,
+        };
+        let r: DomainMigratePerform3ParamsRet =
+            self.dom_call(P::DomainMigratePerform3Params, &args).await?;
+        Ok(r.cookie_out.0)
+    }
+
+    async fn migrate_finish3_params(
+        &self,
+        params: &[TypedParam],
+        cookie_in: &[u8],
+        flags: u32,
+        cancelled: bool,
+    ) -> Result<(DomainRef, Vec<u8>)> {
+        let args = DomainMigrateFinish3ParamsArgs {
+            params: params.iter().cloned().map(WireParam::from).collect(),
+            cookie_in: Opaque(cookie_in.to_vec()),
+            flags,
+            cancelled: i32::from(cancelled),
+        };
+        let r: DomainMigrateFinish3ParamsRet =
+            self.dom_call(P::DomainMigrateFinish3Params, &args).await?;
+        Ok((dref(r.dom), r.cookie_out.0))
+    }
+
+    async fn migrate_confirm3_params(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        cookie_in: &[u8],
+        flags: u32,
+        cancelled: bool,
+    ) -> Result<()> {
+        let args = DomainMigrateConfirm3ParamsArgs {
+            dom: wire(dom),
+            params: params.iter().cloned().map(WireParam::from).collect(),
+            cookie_in: Opaque(cookie_in.to_vec()),
+            flags,
+            cancelled: i32::from(cancelled),
+        };
+        self.dom_call::<_, ()>(P::DomainMigrateConfirm3Params, &args)
+            .await
+    }
 }
 
 #[cfg(test)]

@@ -35,11 +35,12 @@ pub const FEATURE_PROGRAM_KEEPALIVE: i32 = 10;
 /// REMOTE_CLOSE_CALLBACK 15, NETWORK_UPDATE_HAS_CORRECT_ORDER 16.
 pub const SUPPORTED_FEATURES: [i32; 6] = [8, 9, FEATURE_PROGRAM_KEEPALIVE, 14, 15, 16];
 /// The migration features libvirtd's QEMU driver confirms besides, which a client checks
-/// before it migrates (`virDomainMigrate3`): MIGRATION_V3 6, MIGRATE_CHANGE_PROTECTION 7
+/// before it migrates (`virDomainMigrate3`): MIGRATION_P2P 4 (`VIR_MIGRATE_PEER2PEER`:
+/// the daemon drives the destination itself), MIGRATION_V3 6, MIGRATE_CHANGE_PROTECTION 7
 /// (the client then adds `VIR_MIGRATE_CHANGE_PROTECTION` to the source's phases),
 /// MIGRATION_OFFLINE 12 (`VIR_MIGRATE_OFFLINE`), MIGRATION_PARAMS 13 (the
 /// typed-parameter procedures 302-307).
-pub const QEMU_MIGRATION_FEATURES: [i32; 4] = [6, 7, 12, 13];
+pub const QEMU_MIGRATION_FEATURES: [i32; 5] = [4, 6, 7, 12, 13];
 /// `VIR_DOMAIN_XML_SECURE`.
 const XML_SECURE: u32 = 1;
 

@@ -260,10 +260,10 @@ fn an_aborted_migration_leaves_the_source_running_and_nothing_on_the_destination
 }
 
 /// What a client asks before it migrates (`virDomainMigrate3`): a `qemu:///` connection
-/// confirms MIGRATION_V3 (6), MIGRATE_CHANGE_PROTECTION (7), MIGRATION_OFFLINE (12) and
-/// MIGRATION_PARAMS (13), as
+/// confirms MIGRATION_P2P (4), MIGRATION_V3 (6), MIGRATE_CHANGE_PROTECTION (7),
+/// MIGRATION_OFFLINE (12) and MIGRATION_PARAMS (13), as
 /// libvirtd's QEMU driver does; a `test:///` one does not (libvirt's test driver has no
-/// migration); both confirm PROGRAM_KEEPALIVE (10), neither MIGRATION_P2P (4).
+/// migration); both confirm PROGRAM_KEEPALIVE (10).
 #[test]
 fn qemu_connections_confirm_the_migration_features() {
     let d = Daemon::start("mig-features");
@@ -276,12 +276,12 @@ fn qemu_connections_confirm_the_migration_features() {
         let p = raw.roundtrip(1, &open);
         assert_eq!(p.header.status, MessageStatus::Ok, "open {uri}");
         for (feature, want) in [
+            (4, want),
             (6, want),
             (7, want),
             (12, want),
             (13, want),
             (10, 1),
-            (4, 0),
         ] {
             let p = raw.roundtrip(60, &ConnectSupportsFeatureArgs { feature });
             assert_eq!(p.header.status, MessageStatus::Ok);
@@ -331,4 +331,37 @@ fn suspended_migration_leaves_the_guest_paused_on_the_destination() {
     assert_eq!(a.domstate("mig"), "shut off (migrated)");
     b.virsh_ok(&["resume", "mig"]);
     assert_eq!(b.domstate("mig"), "running (unpaused)");
+}
+
+#[test]
+fn peer_to_peer_migration_is_driven_by_the_source_daemon() {
+    let Some((a, b, dest)) = pair("migrate-p2p") else {
+        return;
+    };
+    a.define("mig", "");
+    a.boot("mig");
+    let (out, took) = migrate_with(&a, "mig", &dest, &["--p2p"]);
+    assert!(
+        out.status.success(),
+        "virsh migrate --p2p failed: {}",
+        text(&out)
+    );
+    eprintln!("virsh migrate --p2p --live took {took:?}");
+    assert_eq!(b.domstate("mig"), "running (migrated)");
+    assert_eq!(a.domstate("mig"), "shut off (migrated)");
+
+    // Back to A while A runs a domain of that name: refused, B's guest runs on.
+    a.virsh_ok(&["start", "mig"]);
+    let back = a.uri();
+    let err = b.virsh_err(&[
+        "migrate",
+        "--live",
+        "--p2p",
+        "mig",
+        &back,
+        "--migrateuri",
+        "tcp://127.0.0.1",
+    ]);
+    assert!(err.contains("is already active"), "{err}");
+    assert_eq!(b.domstate("mig"), "running (migrated)");
 }

@@ -1,16 +1,105 @@
 //! Migration, version 3 with typed parameters (procedures 302, 303, 305, 306, 307): the
 //! phases a client (`virDomainMigrate3`) calls on the source and the destination daemon.
 
-use oxvirt_domain::driver::{Hypervisor, TypedParam as DriverParam};
+use oxvirt_domain::driver::{DomainRef, Hypervisor, TypedParam as DriverParam, TypedValue};
 use oxvirt_rpc::remote::*;
 use oxvirt_rpc::xdr::Opaque;
 use oxvirt_rpc::RemoteProcedure as P;
-use oxvirt_xml::VirError;
+use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 use super::{args, dref, ret, void, wire};
 
 fn params(wire: Vec<TypedParam>) -> Vec<DriverParam> {
     wire.into_iter().map(DriverParam::from).collect()
+}
+
+/// `VIR_MIGRATE_PEER2PEER`.
+const PEER2PEER: u32 = 1 << 1;
+/// `VIR_MIGRATE_OFFLINE`.
+const OFFLINE: u32 = 1 << 10;
+/// The flags libvirt keeps from the destination (`VIR_MIGRATE_ABORT_ON_ERROR`,
+/// `VIR_MIGRATE_AUTO_CONVERGE`).
+const SOURCE_ONLY: u32 = (1 << 12) | (1 << 13);
+
+/// `params` with the string parameter `name` set to `value`.
+fn with_string(params: &[DriverParam], name: &str, value: &str) -> Vec<DriverParam> {
+    let mut out: Vec<DriverParam> = params.iter().filter(|p| p.field != name).cloned().collect();
+    out.push(DriverParam::new(name, TypedValue::String(value.to_owned())));
+    out
+}
+
+/// A peer-to-peer migration (`VIR_MIGRATE_PEER2PEER`, libvirt's
+/// `qemuMigrationSrcPerformPeer2Peer3`): this daemon connects to the destination
+/// `dconnuri` itself and runs the five phases, Begin, Perform and Confirm here, Prepare and
+/// Finish there. A failure after Prepare cancels the destination (Finish with
+/// `cancelled`) and lets the source run on (Confirm with `cancelled`).
+async fn peer2peer(
+    drv: &dyn Hypervisor,
+    dom: DomainRef,
+    dconnuri: Option<String>,
+    params: Vec<DriverParam>,
+    flags: u32,
+) -> Result<(), VirError> {
+    let Some(dconnuri) = dconnuri else {
+        return Err(VirError::new(
+            ErrorDomain::Qemu,
+            ErrorCode::InvalidArg,
+            "missing destination URI for peer-to-peer migration",
+        ));
+    };
+    let flags = flags & !PEER2PEER;
+    let dest_flags = flags & !SOURCE_ONLY;
+    let dconn = oxvirt::Connect::open(&dconnuri).await.map_err(|e| {
+        VirError::new(
+            ErrorDomain::Qemu,
+            ErrorCode::OperationFailed,
+            format!(
+                "Failed to connect to remote libvirt URI {dconnuri}: {}",
+                e.message
+            ),
+        )
+    })?;
+    let dest = dconn.driver();
+    let (xml, cookie) = drv.migrate_begin3_params(&dom, &params, flags).await?;
+    let mut params = with_string(&params, "destination_xml", &xml);
+    let (cookie, uri_out) = match dest
+        .migrate_prepare3_params(&params, &cookie, dest_flags)
+        .await
+    {
+        Ok(answer) => answer,
+        Err(e) => {
+            let _ = drv
+                .migrate_confirm3_params(&dom, &params, &[], flags, true)
+                .await;
+            return Err(e);
+        }
+    };
+    if let Some(uri) = uri_out {
+        params = with_string(&params, "migrate_uri", &uri);
+    }
+    if !params.iter().any(|p| p.field == "destination_name") {
+        params = with_string(&params, "destination_name", &dom.name);
+    }
+    let performed = if flags & OFFLINE != 0 {
+        Ok(cookie)
+    } else {
+        drv.migrate_perform3_params(&dom, None, &params, &cookie, flags)
+            .await
+    };
+    let cookie = performed.clone().unwrap_or_default();
+    let finished = dest
+        .migrate_finish3_params(&params, &cookie, dest_flags, performed.is_err())
+        .await;
+    let cookie = finished
+        .as_ref()
+        .map(|(_, c)| c.clone())
+        .unwrap_or_default();
+    let confirmed = drv
+        .migrate_confirm3_params(&dom, &params, &cookie, flags, finished.is_err())
+        .await;
+    performed?;
+    finished?;
+    confirmed
 }
 
 /// Serves the migration procedures; `None` for any other.
@@ -53,6 +142,12 @@ async fn prepare(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirErr
 
 async fn perform(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirError> {
     let a: DomainMigratePerform3ParamsArgs = args(payload)?;
+    if a.flags & PEER2PEER != 0 {
+        peer2peer(drv, dref(a.dom), a.dconnuri, params(a.params), a.flags).await?;
+        return ret(&DomainMigratePerform3ParamsRet {
+            cookie_out: Opaque(Vec::new()),
+        });
+    }
     let cookie = drv
         .migrate_perform3_params(
             &dref(a.dom),
