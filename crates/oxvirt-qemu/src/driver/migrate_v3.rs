@@ -5,6 +5,7 @@
 //! [`super::migration`] with the checks and cookies of libvirt's `qemu_migration.c`.
 
 use std::net::{IpAddr, TcpListener};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oxvirt_domain::driver::flags::xml;
@@ -109,11 +110,20 @@ fn qemu_tcp(host: &str, port: u16) -> String {
     }
 }
 
-/// The first port of [`PORTS`] free on `addr`.
+/// Where the next search of [`PORTS`] starts (so that prepare phases close together,
+/// here or in another daemon on this host, try different ports first).
+static NEXT_PORT: AtomicU32 = AtomicU32::new(0);
+
+/// A port of [`PORTS`] free on `addr`: the search starts at a place that moves with each
+/// call and differs between processes.
 fn free_port(addr: &str) -> Result<u16> {
     let ip: IpAddr = addr.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    PORTS
-        .into_iter()
+    let ports: Vec<u16> = PORTS.collect();
+    let start = NEXT_PORT
+        .fetch_add(1, Ordering::Relaxed)
+        .wrapping_add(std::process::id()) as usize;
+    (0..ports.len())
+        .map(|i| ports[(start + i) % ports.len()])
         .find(|&p| TcpListener::bind((ip, p)).is_ok())
         .ok_or_else(|| {
             migrate_error(
@@ -514,6 +524,15 @@ mod tests {
         assert!(parse_tcp_uri("tcp://h:notaport").is_err());
         assert_eq!(qemu_tcp("::1", 5), "tcp:[::1]:5");
         assert_eq!(qemu_tcp("127.0.0.1", 5), "tcp:127.0.0.1:5");
+    }
+
+    #[test]
+    fn ports_come_from_libvirts_range_and_move_on() {
+        let a = free_port("127.0.0.1").unwrap();
+        let _held = TcpListener::bind(("127.0.0.1", a)).unwrap();
+        let b = free_port("127.0.0.1").unwrap();
+        assert!(PORTS.contains(&a) && PORTS.contains(&b), "{a} {b}");
+        assert_ne!(a, b);
     }
 
     #[test]
