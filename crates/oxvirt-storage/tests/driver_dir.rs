@@ -447,12 +447,34 @@ async fn refresh_finds_new_files() {
     assert!(drv.pool_list_volumes(&p).await.expect("list").is_empty());
     fs::write(s.pool_dir().join("behind.img"), pattern(5000)).expect("write");
     assert!(drv.vol_lookup_by_name(&p, "behind.img").await.is_err());
+    // Creating, resizing or deleting another volume reads that volume alone (as libvirt's
+    // refreshVol): the file added behind the driver's back waits for a pool refresh.
+    let other = drv
+        .vol_create_xml(&p, &vol_xml("other.img", "raw", MIB), 0)
+        .await
+        .expect("create");
+    drv.vol_resize(&other, 2 * MIB, 0).await.expect("resize");
+    assert_eq!(
+        drv.vol_info(&other, 0).await.expect("info").capacity,
+        2 * MIB
+    );
+    let names = |vols: Vec<VolRef>| vols.into_iter().map(|v| v.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(drv.pool_list_volumes(&p).await.expect("list")),
+        ["other.img"]
+    );
     drv.pool_refresh(&p, 0).await.expect("refresh");
     let v = drv
         .vol_lookup_by_name(&p, "behind.img")
         .await
         .expect("found");
     assert_eq!(drv.vol_info(&v, 0).await.expect("info").capacity, 5000);
+    // A volume removed behind the driver's back is gone once it is read again.
+    fs::remove_file(s.pool_dir().join("behind.img")).expect("remove");
+    let e = drv.vol_info(&v, 0).await.expect_err("gone");
+    assert_eq!(e.code, ErrorCode::NoStorageVol);
+    drv.vol_delete(&other, 0).await.expect("delete");
+    assert!(drv.pool_list_volumes(&p).await.expect("list").is_empty());
 }
 
 #[tokio::test]

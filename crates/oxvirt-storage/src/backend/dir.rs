@@ -8,7 +8,7 @@ use std::process::Command;
 
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
-use super::{Backend, Refreshed, Result, Segment, VolumeRead, VolumeWrite};
+use super::{Backend, Refreshed, RefreshedVolume, Result, Segment, VolumeRead, VolumeWrite};
 use crate::api::flags;
 use crate::dir::{self, DirPool, VolFormat, VolKind};
 use crate::model::{
@@ -263,6 +263,19 @@ fn format_of(vol: &Volume) -> Result<VolFormat> {
             format!("storage vol format '{other}' is not supported by this pool"),
         )),
     }
+}
+
+/// One volume and the pool's space, as [`refresh`] would find them; an entry that is gone
+/// or cannot be read is no volume, as [`refresh`] skips it.
+pub(crate) fn refresh_volume(pool: &Pool, name: &str) -> Result<Option<RefreshedVolume>> {
+    let dp = open(pool)?;
+    let space = dp.pool_space()?;
+    Ok(Some(RefreshedVolume {
+        capacity: space.capacity,
+        allocation: space.allocation,
+        available: space.available,
+        volume: volume(pool, &dp, name).ok(),
+    }))
 }
 
 /// Creates a volume (raw: sparse unless an allocation is given; qcow2 with `qemu-img`).
@@ -566,6 +579,10 @@ impl Backend for DirBackend {
 
     fn refresh(&self, pool: &Pool) -> Result<Refreshed> {
         refresh(pool)
+    }
+
+    fn refresh_volume(&self, pool: &Pool, name: &str) -> Result<Option<RefreshedVolume>> {
+        refresh_volume(pool, name)
     }
 
     fn stop(&self, _pool: &Pool) -> Result<()> {

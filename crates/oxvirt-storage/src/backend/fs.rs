@@ -8,7 +8,7 @@ use std::process::Command;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 use super::dir::{self, target};
-use super::{Backend, Refreshed, Result, VolumeRead, VolumeWrite};
+use super::{Backend, Refreshed, RefreshedVolume, Result, VolumeRead, VolumeWrite};
 use crate::api::flags;
 use crate::model::{Pool, PoolSource, Volume};
 
@@ -240,6 +240,10 @@ impl Backend for FsBackend {
 
     fn refresh(&self, pool: &Pool) -> Result<Refreshed> {
         dir::refresh(pool)
+    }
+
+    fn refresh_volume(&self, pool: &Pool, name: &str) -> Result<Option<RefreshedVolume>> {
+        dir::refresh_volume(pool, name)
     }
 
     /// Unmounts the target (`umount TARGET`) when the device is mounted there.

@@ -37,6 +37,20 @@ pub struct Refreshed {
     pub volumes: Vec<Volume>,
 }
 
+/// What reading one volume again finds: the pool's space, and the volume as a refresh
+/// shows it (`None`: it is gone).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RefreshedVolume {
+    /// Logical size of the pool in bytes.
+    pub capacity: u64,
+    /// Bytes used.
+    pub allocation: u64,
+    /// Bytes free.
+    pub available: u64,
+    /// The volume, if it still exists.
+    pub volume: Option<Volume>,
+}
+
 /// A region of a volume's content for sparse transfers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Segment {
@@ -82,6 +96,14 @@ pub trait Backend: Send + Sync {
 
     /// Reads the pool's space and volumes.
     fn refresh(&self, pool: &Pool) -> Result<Refreshed>;
+
+    /// Reads volume `name` and the pool's space again, after a change to that volume or
+    /// before showing it, without reading every other volume (as libvirt's `refreshVol`).
+    /// `None` (the default): the backend cannot read one volume alone, and the driver
+    /// refreshes the whole pool instead.
+    fn refresh_volume(&self, _pool: &Pool, _name: &str) -> Result<Option<RefreshedVolume>> {
+        Ok(None)
+    }
 
     /// Stops the pool (unmount, log out, deactivate).
     fn stop(&self, pool: &Pool) -> Result<()>;

@@ -33,7 +33,7 @@ use crate::api::{
     flags, Download, PoolEvent, PoolEventBus, PoolEventKind, PoolEventReceiver, PoolInfo, PoolRef,
     PoolState, Result, StorageDriver, Upload, VolInfo, VolRef, VolType, WipeAlgorithm,
 };
-use crate::backend::{Backend, Refreshed};
+use crate::backend::{Backend, Refreshed, RefreshedVolume};
 use crate::model::{sources_to_xml, CapacityRule, Pool, PoolType, Volume, VolumeType};
 
 /// Where the driver keeps its files.
@@ -167,6 +167,20 @@ impl PoolObj {
         }
         self.space = (r.capacity, r.allocation, r.available);
         self.volumes = r.volumes.into_iter().map(|v| (v.name.clone(), v)).collect();
+    }
+
+    /// What reading volume `name` again found: the pool's space, and the volume (or that
+    /// it is gone).
+    fn apply_volume(&mut self, name: &str, r: RefreshedVolume) {
+        self.space = (r.capacity, r.allocation, r.available);
+        match r.volume {
+            Some(v) => {
+                self.volumes.insert(v.name.clone(), v);
+            }
+            None => {
+                self.volumes.remove(name);
+            }
+        }
     }
 
     /// Forgets the volumes of a stopped pool; its last space stays visible, as libvirt's.
@@ -617,22 +631,38 @@ impl PoolDriver {
     async fn refreshed_vol(&self, vol: &VolRef) -> Result<Volume> {
         let mut st = self.inner.state.lock().await;
         let (obj, v) = st.vol(vol)?;
-        if !matches!(
-            obj.def.pool_type,
-            PoolType::Dir | PoolType::Fs | PoolType::Netfs
-        ) {
-            return Ok(v.clone());
+        let backend = self.backend(obj.def.pool_type)?;
+        let (def, cached, vname) = (obj.def.clone(), v.clone(), v.name.clone());
+        match blocking(move || backend.refresh_volume(&def, &vname)).await? {
+            // Backends that cannot read one volume show what the last refresh found.
+            None => Ok(cached),
+            Some(r) => {
+                let fresh = r.volume.clone();
+                // A volume gone behind the driver's back is forgotten.
+                st.obj_mut(&vol.pool)?.apply_volume(&vol.name, r);
+                fresh.ok_or_else(|| {
+                    err(
+                        ErrorCode::NoStorageVol,
+                        format!("no storage vol with matching name '{}'", vol.name),
+                    )
+                })
+            }
         }
-        let def = obj.def.clone();
-        let vname = v.name.clone();
-        let fresh = blocking(move || {
-            let dp = crate::backend::dir::open(&def)?;
-            crate::backend::dir::volume(&def, &dp, &vname)
-        })
-        .await?;
-        let obj = st.obj_mut(&vol.pool)?;
-        obj.volumes.insert(fresh.name.clone(), fresh.clone());
-        Ok(fresh)
+    }
+
+    /// Reads volume `vol` of pool `name` and the pool's space again after a change to the
+    /// volume; the whole pool where the backend cannot read one volume alone.
+    async fn refresh_vol_obj(&self, st: &mut State, name: &str, vol: &str) -> Result<()> {
+        let obj = st.obj_mut(name)?;
+        let backend = self.backend(obj.def.pool_type)?;
+        let (def, vname) = (obj.def.clone(), vol.to_string());
+        match blocking(move || backend.refresh_volume(&def, &vname)).await? {
+            Some(r) => {
+                st.obj_mut(name)?.apply_volume(vol, r);
+                Ok(())
+            }
+            None => self.refresh_obj(st, name).await,
+        }
     }
 
     fn is_busy(&self, pool: &str, vol: &str) -> bool {
@@ -1173,7 +1203,7 @@ impl StorageDriver for PoolDriver {
         let def = obj.def.clone();
         let v = vol.clone();
         let created = blocking(move || backend.create_volume(&def, &v, fl & !VALIDATE)).await?;
-        self.refresh_obj(&mut st, &name).await?;
+        self.refresh_vol_obj(&mut st, &name, &created.name).await?;
         let obj = st.obj_mut(&name)?;
         let entry = obj
             .volumes
@@ -1235,7 +1265,7 @@ impl StorageDriver for PoolDriver {
             backend.create_volume_from(&def, &v, &orig, fl & !(VALIDATE | REFLINK))
         })
         .await?;
-        self.refresh_obj(&mut st, &name).await?;
+        self.refresh_vol_obj(&mut st, &name, &created.name).await?;
         let obj = st.obj_mut(&name)?;
         let entry = obj
             .volumes
@@ -1254,7 +1284,7 @@ impl StorageDriver for PoolDriver {
         let name = def.name.clone();
         blocking(move || backend.delete_volume(&def, &v, fl)).await?;
         st.obj_mut(&name)?.volumes.remove(&vol.name);
-        self.refresh_obj(&mut st, &name).await
+        self.refresh_vol_obj(&mut st, &name, &vol.name).await
     }
 
     async fn vol_wipe(&self, vol: &VolRef, algorithm: u32, fl: u32) -> Result<()> {
@@ -1272,7 +1302,7 @@ impl StorageDriver for PoolDriver {
         let (def, v) = (obj.def.clone(), v.clone());
         let name = def.name.clone();
         blocking(move || backend.wipe_volume(&def, &v, algorithm, fl)).await?;
-        self.refresh_obj(&mut st, &name).await
+        self.refresh_vol_obj(&mut st, &name, &vol.name).await
     }
 
     async fn vol_resize(&self, vol: &VolRef, capacity: u64, fl: u32) -> Result<()> {
@@ -1317,7 +1347,7 @@ impl StorageDriver for PoolDriver {
         let (def, v) = (obj.def.clone(), v.clone());
         let name = def.name.clone();
         blocking(move || backend.resize_volume(&def, &v, abs, fl & !DELTA)).await?;
-        self.refresh_obj(&mut st, &name).await
+        self.refresh_vol_obj(&mut st, &name, &vol.name).await
     }
 
     async fn vol_info(&self, vol: &VolRef, fl: u32) -> Result<VolInfo> {
