@@ -696,6 +696,14 @@ impl Hypervisor for RemoteDriver {
         })
     }
 
+    async fn job_stats(&self, dom: &DomainRef, flags: u32) -> Result<(i32, Vec<TypedParam>)> {
+        let r: DomainGetJobStatsRet = self.dom_call(P::DomainGetJobStats, &df(dom, flags)).await?;
+        Ok((
+            r.r#type,
+            r.params.into_iter().map(TypedParam::from).collect(),
+        ))
+    }
+
     async fn abort_job(&self, dom: &DomainRef) -> Result<()> {
         self.void_call(P::DomainAbortJob, &d(dom)).await
     }

@@ -99,6 +99,28 @@ fn virsh_migrate_live_moves_a_running_guest() {
     assert_eq!(state.trim(), "running (migrated)");
     assert_eq!(a.domstate("mig"), "shut off (migrated)");
 
+    // Both ends keep the completed job (the destination from the source's cookie); it is
+    // gone once read.
+    let job = b.virsh_ok(&["domjobinfo", "--completed", "mig"]);
+    for want in [
+        "Job type:         Completed",
+        "Operation:        Incoming migration",
+        "Total downtime:",
+        "Memory processed:",
+    ] {
+        assert!(job.contains(want), "no {want:?} in B's job: {job}");
+    }
+    let job = a.virsh_ok(&["domjobinfo", "--completed", "mig"]);
+    for want in [
+        "Job type:         Completed",
+        "Operation:        Outgoing migration",
+        "Total downtime:",
+    ] {
+        assert!(job.contains(want), "no {want:?} in A's job: {job}");
+    }
+    let job = b.virsh_ok(&["domjobinfo", "--completed", "mig"]);
+    assert!(job.contains("Job type:         None"), "{job}");
+
     // The guest still works there: the power button powers it off (the transient domain
     // then goes away).
     b.virsh_ok(&["shutdown", "mig"]);

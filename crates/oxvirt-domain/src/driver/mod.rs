@@ -605,6 +605,12 @@ pub trait Hypervisor: Send + Sync {
         Err(no_support("virDomainGetJobInfo"))
     }
 
+    /// `virDomainGetJobStats`: the `virDomainJobType` and statistics of the current job,
+    /// or with `VIR_DOMAIN_JOB_STATS_COMPLETED` (1) of the last completed one.
+    async fn job_stats(&self, _dom: &DomainRef, _flags: u32) -> Result<(i32, Vec<TypedParam>)> {
+        Err(no_support("virDomainGetJobStats"))
+    }
+
     /// `virDomainAbortJob`.
     async fn abort_job(&self, _dom: &DomainRef) -> Result<()> {
         Err(no_support("virDomainAbortJob"))

@@ -368,6 +368,10 @@ impl Hypervisor for QemuDriver {
         QemuDriver::job_info(self, dom).await
     }
 
+    async fn job_stats(&self, dom: &DomainRef, flags: u32) -> Result<(i32, Vec<TypedParam>)> {
+        QemuDriver::job_stats(self, dom, flags).await
+    }
+
     async fn abort_job(&self, dom: &DomainRef) -> Result<()> {
         QemuDriver::abort_job(self, dom).await
     }

@@ -10,10 +10,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oxvirt_domain::driver::flags::xml;
 use oxvirt_domain::driver::state::PausedReason;
-use oxvirt_domain::driver::{DomainRef, StateReason, TypedParam};
+use oxvirt_domain::driver::{DomainRef, StateReason, TypedParam, TypedValue};
 use oxvirt_domain::format::format_domain;
 use oxvirt_migrate::cookie::Statistics;
 use oxvirt_migrate::{check_flags, MigrateFlags, MigrateParams, MigrationCookie};
+use oxvirt_xml::types::Uuid;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 use super::migration::{MigrateOptions, MigrationProgress};
@@ -168,7 +169,79 @@ fn statistics(p: &MigrationProgress) -> Statistics {
     }
 }
 
+/// `VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN`.
+const OPERATION_MIGRATION_IN: i32 = 4;
+/// `VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT`.
+const OPERATION_MIGRATION_OUT: i32 = 5;
+
+/// A completed migration job as `virDomainGetJobStats` answers it (libvirt's
+/// `qemuDomainJobDataToParams`): the operation, then the statistics under libvirt's
+/// `VIR_DOMAIN_JOB_*` names (`data_*` are the memory and disk figures together).
+pub(crate) fn completed_job_params(s: &Statistics, operation: i32) -> Vec<TypedParam> {
+    let u = |name: &str, v: u64| TypedParam::new(name, TypedValue::ULLong(v));
+    let mut p = vec![
+        TypedParam::new("operation", TypedValue::Int(operation)),
+        u("time_elapsed", s.time_elapsed),
+    ];
+    if let Some(d) = s.delta {
+        p.push(u(
+            "time_elapsed_net",
+            s.time_elapsed.saturating_sub(d.unsigned_abs()),
+        ));
+    }
+    if let Some(d) = s.downtime {
+        p.push(u("downtime", d));
+    }
+    if let Some(t) = s.setup_time {
+        p.push(u("setup_time", t));
+    }
+    p.extend([
+        u("data_total", s.memory_total + s.disk_total),
+        u("data_processed", s.memory_processed + s.disk_processed),
+        u("data_remaining", s.memory_remaining + s.disk_remaining),
+        u("memory_total", s.memory_total),
+        u("memory_processed", s.memory_processed),
+        u("memory_remaining", s.memory_remaining),
+        u("memory_bps", s.memory_bps),
+    ]);
+    if let Some(c) = s.memory_constant {
+        p.extend([
+            u("memory_constant", c),
+            u("memory_normal", s.memory_normal),
+            u("memory_normal_bytes", s.memory_normal_bytes),
+        ]);
+    }
+    p.extend([
+        u("memory_dirty_rate", s.memory_dirty_rate),
+        u("memory_iteration", s.memory_iteration),
+        u("memory_postcopy_requests", s.memory_postcopy_requests),
+    ]);
+    if s.memory_page_size > 0 {
+        p.push(u("memory_page_size", s.memory_page_size));
+    }
+    p.extend([
+        u("disk_total", s.disk_total),
+        u("disk_processed", s.disk_processed),
+        u("disk_remaining", s.disk_remaining),
+        u("disk_bps", s.disk_bps),
+    ]);
+    if s.auto_converge_throttle > 0 {
+        p.push(TypedParam::new(
+            "auto_converge_throttle",
+            TypedValue::Int(s.auto_converge_throttle),
+        ));
+    }
+    p.push(TypedParam::new("success", TypedValue::Boolean(true)));
+    p
+}
+
 impl QemuDriver {
+    /// Records `stats` as the last completed job of domain `uuid`.
+    fn set_completed_job(&self, uuid: Uuid, stats: &Statistics, operation: i32) {
+        super::lock(&self.inner.completed_jobs)
+            .insert(uuid, completed_job_params(stats, operation));
+    }
+
     fn node_hostname() -> String {
         rustix::system::uname()
             .nodename()
@@ -348,7 +421,9 @@ impl QemuDriver {
         let progress = self
             .migration_perform(dom, &qemu_tcp(&host, port), &opts, None)
             .await?;
-        cookie.statistics = Some(statistics(&progress));
+        let stats = statistics(&progress);
+        self.set_completed_job(dom.uuid, &stats, OPERATION_MIGRATION_OUT);
+        cookie.statistics = Some(stats);
         Ok(cookie_bytes(&cookie))
     }
 
@@ -392,6 +467,7 @@ impl QemuDriver {
         }
         let received = parse_cookie(cookie_in)?;
         let persistent = received.as_ref().and_then(|c| c.persistent.clone());
+        let stats = received.as_ref().and_then(|c| c.statistics.clone());
         let cookie = match received {
             Some(c) => {
                 c.check_received(
@@ -426,6 +502,9 @@ impl QemuDriver {
                 None => self.xml_desc(&dom, xml::SECURE | xml::MIGRATABLE)?,
             };
             self.define(&xml, 0).await?;
+        }
+        if let Some(stats) = stats {
+            self.set_completed_job(dom.uuid, &stats, OPERATION_MIGRATION_IN);
         }
         let dom = self.lookup_uuid(&dom.uuid)?;
         Ok((dom, cookie_bytes(&cookie)))

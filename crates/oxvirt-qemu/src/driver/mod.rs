@@ -49,7 +49,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use oxvirt_domain::driver::ports::NetworkPorts;
 use oxvirt_domain::driver::volumes::StorageVolumes;
-use oxvirt_domain::driver::{DomainEvent, DomainRef, EventBus, Lifecycle};
+use oxvirt_domain::driver::{DomainEvent, DomainRef, EventBus, Lifecycle, TypedParam};
 use oxvirt_domain::objects::domains::{DomainList, DomainObj};
 use oxvirt_xml::types::Uuid;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
@@ -112,6 +112,9 @@ pub(crate) struct Inner {
     vms: Mutex<HashMap<Uuid, Arc<Vm>>>,
     /// Each domain's job lock.
     jobs: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    /// Each domain's last completed job (`virDomainGetJobStats` with
+    /// `VIR_DOMAIN_JOB_STATS_COMPLETED`): its statistics as typed parameters.
+    pub(crate) completed_jobs: Mutex<HashMap<Uuid, Vec<TypedParam>>>,
     /// The open console sessions, by pty.
     consoles: Mutex<HashMap<String, std::sync::Weak<console::Session>>>,
     /// The node's virtual networks, for `type='network'` interfaces (none: refused).
@@ -210,6 +213,7 @@ impl QemuDriver {
                 caps: CapsCache::new(),
                 vms: Mutex::new(HashMap::new()),
                 jobs: Mutex::new(HashMap::new()),
+                completed_jobs: Mutex::new(HashMap::new()),
                 consoles: Mutex::new(HashMap::new()),
                 ports,
                 volumes,

@@ -148,6 +148,8 @@ impl QemuDriver {
             obj.def().clone()
         };
         self.check_startable(&def).await?;
+        // A start forgets the last completed job (libvirt's `qemuProcessInit`).
+        super::lock(&self.inner.completed_jobs).remove(uuid);
         // `type='volume'` disks: their pools' files, devices or LUNs (libvirt's
         // `virDomainDiskTranslateSourcePool`); QEMU opens what they resolved to.
         let resolved = self.resolve_volumes(&def).await?;

@@ -502,6 +502,50 @@ impl QemuDriver {
         })
     }
 
+    /// `virDomainGetJobStats` (`qemuDomainGetJobStats`): with
+    /// `VIR_DOMAIN_JOB_STATS_COMPLETED` the domain's last completed job (a migration's, on
+    /// either side), removed once read unless `VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED`;
+    /// without it the current job as [`QemuDriver::job_info`] sees it.
+    pub(crate) async fn job_stats(
+        &self,
+        dom: &DomainRef,
+        flags: u32,
+    ) -> Result<(i32, Vec<TypedParam>)> {
+        const COMPLETED: u32 = 1;
+        const KEEP_COMPLETED: u32 = 2;
+        check_flags(flags, COMPLETED | KEEP_COMPLETED, "qemuDomainGetJobStats")?;
+        if flags & COMPLETED != 0 {
+            self.with_obj(dom, |_| Ok(()))?;
+            let mut jobs = super::lock(&self.inner.completed_jobs);
+            let params = if flags & KEEP_COMPLETED != 0 {
+                jobs.get(&dom.uuid).cloned()
+            } else {
+                jobs.remove(&dom.uuid)
+            };
+            return Ok(match params {
+                Some(p) => (3, p),
+                None => (0, Vec::new()),
+            });
+        }
+        let j = self.job_info(dom).await?;
+        if j.kind == 0 {
+            return Ok((0, Vec::new()));
+        }
+        let u = |name: &str, v: u64| TypedParam::new(name, TypedValue::ULLong(v));
+        Ok((
+            j.kind,
+            vec![
+                u("time_elapsed", j.time_elapsed),
+                u("data_total", j.data_total),
+                u("data_processed", j.data_processed),
+                u("data_remaining", j.data_remaining),
+                u("memory_total", j.mem_total),
+                u("memory_processed", j.mem_processed),
+                u("memory_remaining", j.mem_remaining),
+            ],
+        ))
+    }
+
     /// `virDomainAbortJob`: cancels a save in progress (the save then fails with
     /// "operation aborted").
     pub(crate) async fn abort_job(&self, dom: &DomainRef) -> Result<()> {

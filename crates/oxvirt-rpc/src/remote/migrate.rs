@@ -139,3 +139,22 @@ pub struct DomainMigrateConfirm3ParamsArgs {
     /// Non-zero when the migration was cancelled.
     pub cancelled: i32,
 }
+
+/// `remote_domain_get_job_stats_args`: the arguments of procedure 298 (`REMOTE_PROC_DOMAIN_GET_JOB_STATS`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct DomainGetJobStatsArgs {
+    /// The domain.
+    pub dom: NonnullDomain,
+    /// The call's flags (libvirt's `unsigned int flags`).
+    pub flags: u32,
+}
+
+/// `remote_domain_get_job_stats_ret`: the result of procedure 298 (`REMOTE_PROC_DOMAIN_GET_JOB_STATS`).
+#[derive(Debug, Clone, PartialEq, Xdr)]
+pub struct DomainGetJobStatsRet {
+    /// `virDomainJobType`.
+    pub r#type: i32,
+    /// The job's statistics.
+    #[xdr(max = crate::remote::DOMAIN_JOB_STATS_MAX)]
+    pub params: Vec<TypedParam>,
+}

@@ -69,6 +69,8 @@ pub const SECURITY_DOI_MAX: usize = 257;
 pub const SECURITY_LABEL_MAX: usize = 4097;
 /// `REMOTE_DOMAIN_MIGRATE_PARAM_LIST_MAX`.
 pub const DOMAIN_MIGRATE_PARAM_LIST_MAX: usize = 64;
+/// `REMOTE_DOMAIN_JOB_STATS_MAX`.
+pub const DOMAIN_JOB_STATS_MAX: usize = 64;
 /// `REMOTE_MIGRATE_COOKIE_MAX` (4 MiB).
 pub const MIGRATE_COOKIE_MAX: usize = 4 * 1024 * 1024;
 /// `REMOTE_CONNECT_GET_ALL_DOMAIN_STATS_MAX`: typed parameters per stats record.

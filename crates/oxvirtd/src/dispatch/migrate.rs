@@ -114,7 +114,19 @@ pub(crate) async fn dispatch_migrate(
         P::DomainMigratePerform3Params => perform(drv, payload).await,
         P::DomainMigrateFinish3Params => finish(drv, payload).await,
         P::DomainMigrateConfirm3Params => confirm(drv, payload).await,
+        P::DomainGetJobStats => job_stats(drv, payload).await,
         _ => return None,
+    })
+}
+
+/// `virDomainGetJobStats`: the job's type and statistics (a completed migration's with
+/// `VIR_DOMAIN_JOB_STATS_COMPLETED`).
+async fn job_stats(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirError> {
+    let a: DomainGetJobStatsArgs = args(payload)?;
+    let (kind, stats) = drv.job_stats(&dref(a.dom), a.flags).await?;
+    ret(&DomainGetJobStatsRet {
+        r#type: kind,
+        params: stats.into_iter().map(TypedParam::from).collect(),
     })
 }
 
