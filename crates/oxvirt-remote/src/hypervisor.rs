@@ -704,6 +704,38 @@ impl Hypervisor for RemoteDriver {
         ))
     }
 
+    async fn migrate_set_max_speed(&self, dom: &DomainRef, mib: u64, flags: u32) -> Result<()> {
+        let args = DomainMigrateSetMaxSpeedArgs {
+            dom: wire(dom),
+            bandwidth: mib,
+            flags,
+        };
+        self.void_call(P::DomainMigrateSetMaxSpeed, &args).await
+    }
+
+    async fn migrate_get_max_speed(&self, dom: &DomainRef, flags: u32) -> Result<u64> {
+        let r: DomainMigrateGetMaxSpeedRet = self
+            .dom_call(P::DomainMigrateGetMaxSpeed, &df(dom, flags))
+            .await?;
+        Ok(r.bandwidth)
+    }
+
+    async fn migrate_set_max_downtime(&self, dom: &DomainRef, ms: u64, flags: u32) -> Result<()> {
+        let args = DomainMigrateSetMaxDowntimeArgs {
+            dom: wire(dom),
+            downtime: ms,
+            flags,
+        };
+        self.void_call(P::DomainMigrateSetMaxDowntime, &args).await
+    }
+
+    async fn migrate_get_max_downtime(&self, dom: &DomainRef, flags: u32) -> Result<u64> {
+        let r: DomainMigrateGetMaxDowntimeRet = self
+            .dom_call(P::DomainMigrateGetMaxDowntime, &df(dom, flags))
+            .await?;
+        Ok(r.downtime)
+    }
+
     async fn abort_job(&self, dom: &DomainRef) -> Result<()> {
         self.void_call(P::DomainAbortJob, &d(dom)).await
     }

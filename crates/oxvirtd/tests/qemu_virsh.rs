@@ -181,6 +181,16 @@ fn virsh_domstats_cpu_time_grows() {
     std::thread::sleep(Duration::from_millis(1500));
     let second = cpu_time();
     assert!(second > first, "cpu.time did not grow: {first} -> {second}");
+
+    // Migration tuning of the running guest: the speed is kept for its migrations
+    // (libvirt's unlimited until set), the downtime is QEMU's at once.
+    let speed = env.virsh_ok(&["migrate-getspeed", "g"]);
+    assert_eq!(speed.trim(), "8796093022207");
+    env.virsh_ok(&["migrate-setspeed", "g", "100"]);
+    assert_eq!(env.virsh_ok(&["migrate-getspeed", "g"]).trim(), "100");
+    assert_eq!(env.virsh_ok(&["migrate-getmaxdowntime", "g"]).trim(), "300");
+    env.virsh_ok(&["migrate-setmaxdowntime", "g", "250"]);
+    assert_eq!(env.virsh_ok(&["migrate-getmaxdowntime", "g"]).trim(), "250");
 }
 
 #[test]

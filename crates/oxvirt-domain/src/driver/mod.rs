@@ -611,6 +611,35 @@ pub trait Hypervisor: Send + Sync {
         Err(no_support("virDomainGetJobStats"))
     }
 
+    /// `virDomainMigrateSetMaxSpeed`: the bandwidth (MiB/s) the domain's migrations may
+    /// use.
+    async fn migrate_set_max_speed(&self, _dom: &DomainRef, _mib: u64, _flags: u32) -> Result<()> {
+        Err(no_support("virDomainMigrateSetMaxSpeed"))
+    }
+
+    /// `virDomainMigrateGetMaxSpeed`: the bandwidth (MiB/s) the domain's migrations may
+    /// use.
+    async fn migrate_get_max_speed(&self, _dom: &DomainRef, _flags: u32) -> Result<u64> {
+        Err(no_support("virDomainMigrateGetMaxSpeed"))
+    }
+
+    /// `virDomainMigrateSetMaxDowntime`: the longest pause (ms) a live migration of the
+    /// domain may cause at switchover.
+    async fn migrate_set_max_downtime(
+        &self,
+        _dom: &DomainRef,
+        _ms: u64,
+        _flags: u32,
+    ) -> Result<()> {
+        Err(no_support("virDomainMigrateSetMaxDowntime"))
+    }
+
+    /// `virDomainMigrateGetMaxDowntime`: the longest pause (ms) a live migration of the
+    /// domain may cause at switchover.
+    async fn migrate_get_max_downtime(&self, _dom: &DomainRef, _flags: u32) -> Result<u64> {
+        Err(no_support("virDomainMigrateGetMaxDowntime"))
+    }
+
     /// `virDomainAbortJob`.
     async fn abort_job(&self, _dom: &DomainRef) -> Result<()> {
         Err(no_support("virDomainAbortJob"))

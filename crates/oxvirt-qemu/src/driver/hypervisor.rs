@@ -372,6 +372,22 @@ impl Hypervisor for QemuDriver {
         QemuDriver::job_stats(self, dom, flags).await
     }
 
+    async fn migrate_set_max_speed(&self, dom: &DomainRef, mib: u64, flags: u32) -> Result<()> {
+        QemuDriver::migrate_set_max_speed(self, dom, mib, flags).await
+    }
+
+    async fn migrate_get_max_speed(&self, dom: &DomainRef, flags: u32) -> Result<u64> {
+        QemuDriver::migrate_get_max_speed(self, dom, flags).await
+    }
+
+    async fn migrate_set_max_downtime(&self, dom: &DomainRef, ms: u64, flags: u32) -> Result<()> {
+        QemuDriver::migrate_set_max_downtime(self, dom, ms, flags).await
+    }
+
+    async fn migrate_get_max_downtime(&self, dom: &DomainRef, flags: u32) -> Result<u64> {
+        QemuDriver::migrate_get_max_downtime(self, dom, flags).await
+    }
+
     async fn abort_job(&self, dom: &DomainRef) -> Result<()> {
         QemuDriver::abort_job(self, dom).await
     }

@@ -413,7 +413,7 @@ impl QemuDriver {
             )
         })?;
         let opts = MigrateOptions {
-            bandwidth_mib: params.bandwidth,
+            bandwidth_mib: params.bandwidth.or_else(|| self.migrate_speed(dom)),
             auto_converge: flags.contains(MigrateFlags::AUTO_CONVERGE),
             postcopy: flags.contains(MigrateFlags::POSTCOPY),
             ..MigrateOptions::default()

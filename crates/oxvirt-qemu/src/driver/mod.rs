@@ -115,6 +115,9 @@ pub(crate) struct Inner {
     /// Each domain's last completed job (`virDomainGetJobStats` with
     /// `VIR_DOMAIN_JOB_STATS_COMPLETED`): its statistics as typed parameters.
     pub(crate) completed_jobs: Mutex<HashMap<Uuid, Vec<TypedParam>>>,
+    /// Each domain's migration bandwidth in MiB/s (`virDomainMigrateSetMaxSpeed`; none:
+    /// unlimited).
+    pub(crate) migrate_speeds: Mutex<HashMap<Uuid, u64>>,
     /// The open console sessions, by pty.
     consoles: Mutex<HashMap<String, std::sync::Weak<console::Session>>>,
     /// The node's virtual networks, for `type='network'` interfaces (none: refused).
@@ -214,6 +217,7 @@ impl QemuDriver {
                 vms: Mutex::new(HashMap::new()),
                 jobs: Mutex::new(HashMap::new()),
                 completed_jobs: Mutex::new(HashMap::new()),
+                migrate_speeds: Mutex::new(HashMap::new()),
                 consoles: Mutex::new(HashMap::new()),
                 ports,
                 volumes,

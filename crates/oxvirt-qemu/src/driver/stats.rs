@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 
 use super::vm::Vm;
 use super::{check_flags, invalid, QemuDriver};
+use crate::qmp::ops::{MigrationParameters, BANDWIDTH_MAX_MIB};
 
 type Result<T> = std::result::Result<T, VirError>;
 
@@ -544,6 +545,97 @@ impl QemuDriver {
                 u("memory_remaining", j.mem_remaining),
             ],
         ))
+    }
+
+    /// `virDomainMigrateSetMaxSpeed` (`qemuDomainMigrateSetMaxSpeed`): the bandwidth in
+    /// MiB/s the domain's migrations use when the caller gives none; on a running domain
+    /// QEMU's `max-bandwidth` is set at once (so a migration in progress slows down).
+    pub(crate) async fn migrate_set_max_speed(
+        &self,
+        dom: &DomainRef,
+        mib: u64,
+        flags: u32,
+    ) -> Result<()> {
+        check_flags(flags, 0, "qemuDomainMigrateSetMaxSpeed")?;
+        if mib > BANDWIDTH_MAX_MIB {
+            return Err(VirError::new(
+                ErrorDomain::Qemu,
+                ErrorCode::Overflow,
+                format!("bandwidth must be less than {}", BANDWIDTH_MAX_MIB + 1),
+            ));
+        }
+        if self.with_obj(dom, |obj| Ok(obj.is_active()))? {
+            let vm = self.running_domain(dom)?;
+            let params = MigrationParameters {
+                max_bandwidth: Some(mib.saturating_mul(1024 * 1024)),
+                ..MigrationParameters::default()
+            };
+            vm.qmp()
+                .migrate_set_parameters(&params)
+                .await
+                .map_err(VirError::from)?;
+        }
+        super::lock(&self.inner.migrate_speeds).insert(dom.uuid, mib);
+        Ok(())
+    }
+
+    /// `virDomainMigrateGetMaxSpeed`: the bandwidth set by
+    /// [`QemuDriver::migrate_set_max_speed`], else libvirt's unlimited
+    /// ([`BANDWIDTH_MAX_MIB`]).
+    pub(crate) async fn migrate_get_max_speed(&self, dom: &DomainRef, flags: u32) -> Result<u64> {
+        check_flags(flags, 0, "qemuDomainMigrateGetMaxSpeed")?;
+        self.with_obj(dom, |_| Ok(()))?;
+        Ok(self.migrate_speed(dom).unwrap_or(BANDWIDTH_MAX_MIB))
+    }
+
+    /// The bandwidth (MiB/s) set for the migrations of `dom`, if any.
+    pub(crate) fn migrate_speed(&self, dom: &DomainRef) -> Option<u64> {
+        super::lock(&self.inner.migrate_speeds)
+            .get(&dom.uuid)
+            .copied()
+    }
+
+    /// `virDomainMigrateSetMaxDowntime` (`qemuDomainMigrateSetMaxDowntime`): QEMU's
+    /// `downtime-limit` of the running domain, in milliseconds.
+    pub(crate) async fn migrate_set_max_downtime(
+        &self,
+        dom: &DomainRef,
+        ms: u64,
+        flags: u32,
+    ) -> Result<()> {
+        check_flags(flags, 0, "qemuDomainMigrateSetMaxDowntime")?;
+        let vm = self.running_domain(dom)?;
+        let params = MigrationParameters {
+            downtime_limit: Some(ms),
+            ..MigrationParameters::default()
+        };
+        vm.qmp()
+            .migrate_set_parameters(&params)
+            .await
+            .map_err(VirError::from)
+    }
+
+    /// `virDomainMigrateGetMaxDowntime` (`qemuDomainMigrateGetMaxDowntime`): QEMU's
+    /// `downtime-limit` of the running domain, in milliseconds.
+    pub(crate) async fn migrate_get_max_downtime(
+        &self,
+        dom: &DomainRef,
+        flags: u32,
+    ) -> Result<u64> {
+        check_flags(flags, 0, "qemuDomainMigrateGetMaxDowntime")?;
+        let vm = self.running_domain(dom)?;
+        let params = vm
+            .qmp()
+            .query_migrate_parameters()
+            .await
+            .map_err(VirError::from)?;
+        params.downtime_limit.ok_or_else(|| {
+            VirError::new(
+                ErrorDomain::Qemu,
+                ErrorCode::OperationFailed,
+                "Querying migration downtime is not supported by QEMU binary",
+            )
+        })
     }
 
     /// `virDomainAbortJob`: cancels a save in progress (the save then fails with

@@ -158,3 +158,57 @@ pub struct DomainGetJobStatsRet {
     #[xdr(max = crate::remote::DOMAIN_JOB_STATS_MAX)]
     pub params: Vec<TypedParam>,
 }
+
+/// `remote_domain_migrate_set_max_downtime_args`: the arguments of procedure 166 (`REMOTE_PROC_DOMAIN_MIGRATE_SET_MAX_DOWNTIME`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct DomainMigrateSetMaxDowntimeArgs {
+    /// The domain.
+    pub dom: NonnullDomain,
+    /// The longest pause allowed at switchover, in milliseconds.
+    pub downtime: u64,
+    /// The call's flags (libvirt's `unsigned int flags`).
+    pub flags: u32,
+}
+
+/// `remote_domain_migrate_get_max_downtime_args`: the arguments of procedure 387 (`REMOTE_PROC_DOMAIN_MIGRATE_GET_MAX_DOWNTIME`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct DomainMigrateGetMaxDowntimeArgs {
+    /// The domain.
+    pub dom: NonnullDomain,
+    /// The call's flags (libvirt's `unsigned int flags`).
+    pub flags: u32,
+}
+
+/// `remote_domain_migrate_get_max_downtime_ret`: the result of procedure 387 (`REMOTE_PROC_DOMAIN_MIGRATE_GET_MAX_DOWNTIME`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct DomainMigrateGetMaxDowntimeRet {
+    /// The longest pause allowed at switchover, in milliseconds.
+    pub downtime: u64,
+}
+
+/// `remote_domain_migrate_set_max_speed_args`: the arguments of procedure 207 (`REMOTE_PROC_DOMAIN_MIGRATE_SET_MAX_SPEED`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct DomainMigrateSetMaxSpeedArgs {
+    /// The domain.
+    pub dom: NonnullDomain,
+    /// The migration bandwidth, in MiB/s.
+    pub bandwidth: u64,
+    /// The call's flags (libvirt's `unsigned int flags`).
+    pub flags: u32,
+}
+
+/// `remote_domain_migrate_get_max_speed_args`: the arguments of procedure 242 (`REMOTE_PROC_DOMAIN_MIGRATE_GET_MAX_SPEED`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct DomainMigrateGetMaxSpeedArgs {
+    /// The domain.
+    pub dom: NonnullDomain,
+    /// The call's flags (libvirt's `unsigned int flags`).
+    pub flags: u32,
+}
+
+/// `remote_domain_migrate_get_max_speed_ret`: the result of procedure 242 (`REMOTE_PROC_DOMAIN_MIGRATE_GET_MAX_SPEED`).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct DomainMigrateGetMaxSpeedRet {
+    /// The migration bandwidth, in MiB/s.
+    pub bandwidth: u64,
+}

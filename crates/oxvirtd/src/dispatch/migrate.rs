@@ -115,6 +115,10 @@ pub(crate) async fn dispatch_migrate(
         P::DomainMigrateFinish3Params => finish(drv, payload).await,
         P::DomainMigrateConfirm3Params => confirm(drv, payload).await,
         P::DomainGetJobStats => job_stats(drv, payload).await,
+        P::DomainMigrateSetMaxSpeed => set_max_speed(drv, payload).await,
+        P::DomainMigrateGetMaxSpeed => get_max_speed(drv, payload).await,
+        P::DomainMigrateSetMaxDowntime => set_max_downtime(drv, payload).await,
+        P::DomainMigrateGetMaxDowntime => get_max_downtime(drv, payload).await,
         _ => return None,
     })
 }
@@ -128,6 +132,32 @@ async fn job_stats(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirE
         r#type: kind,
         params: stats.into_iter().map(TypedParam::from).collect(),
     })
+}
+
+async fn set_max_speed(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirError> {
+    let a: DomainMigrateSetMaxSpeedArgs = args(payload)?;
+    drv.migrate_set_max_speed(&dref(a.dom), a.bandwidth, a.flags)
+        .await?;
+    void()
+}
+
+async fn get_max_speed(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirError> {
+    let a: DomainMigrateGetMaxSpeedArgs = args(payload)?;
+    let bandwidth = drv.migrate_get_max_speed(&dref(a.dom), a.flags).await?;
+    ret(&DomainMigrateGetMaxSpeedRet { bandwidth })
+}
+
+async fn set_max_downtime(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirError> {
+    let a: DomainMigrateSetMaxDowntimeArgs = args(payload)?;
+    drv.migrate_set_max_downtime(&dref(a.dom), a.downtime, a.flags)
+        .await?;
+    void()
+}
+
+async fn get_max_downtime(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirError> {
+    let a: DomainMigrateGetMaxDowntimeArgs = args(payload)?;
+    let downtime = drv.migrate_get_max_downtime(&dref(a.dom), a.flags).await?;
+    ret(&DomainMigrateGetMaxDowntimeRet { downtime })
 }
 
 async fn begin(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirError> {
