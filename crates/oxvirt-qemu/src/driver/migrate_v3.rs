@@ -582,6 +582,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn completed_job_params_carry_libvirts_names() {
+        let s = Statistics {
+            time_elapsed: 600,
+            downtime: Some(12),
+            setup_time: Some(3),
+            memory_total: 1000,
+            memory_processed: 900,
+            memory_remaining: 0,
+            disk_total: 24,
+            disk_processed: 24,
+            memory_constant: Some(7),
+            ..Statistics::default()
+        };
+        let p = completed_job_params(&s, OPERATION_MIGRATION_IN);
+        let get = |name: &str| {
+            p.iter()
+                .find(|x| x.field == name)
+                .map(|x| x.value.clone())
+                .unwrap_or_else(|| panic!("no {name}"))
+        };
+        assert_eq!(get("operation"), TypedValue::Int(4));
+        assert_eq!(get("time_elapsed"), TypedValue::ULLong(600));
+        assert_eq!(get("downtime"), TypedValue::ULLong(12));
+        assert_eq!(get("setup_time"), TypedValue::ULLong(3));
+        assert_eq!(get("data_total"), TypedValue::ULLong(1024));
+        assert_eq!(get("data_processed"), TypedValue::ULLong(924));
+        assert_eq!(get("memory_constant"), TypedValue::ULLong(7));
+        assert_eq!(get("success"), TypedValue::Boolean(true));
+        assert!(p.iter().all(|x| x.field != "time_elapsed_net"));
+    }
+
+    #[test]
     fn tcp_uris_in_both_forms() {
         assert_eq!(
             parse_tcp_uri("tcp://127.0.0.1").unwrap(),
