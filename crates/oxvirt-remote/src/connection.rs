@@ -260,6 +260,42 @@ impl Connection {
         decode_from(&reply).map_err(|e| e.to_vir_error())
     }
 
+    /// Starts an `*_EVENT_REGISTER_ANY` call (`procedure` with `args`) and, once the daemon
+    /// answers with the callback ID, hands every message of that callback that `decode`
+    /// understands to `emit`, until the connection closes. Needs a tokio runtime: outside
+    /// one, nothing is registered.
+    pub fn forward_events<A, E>(
+        &self,
+        procedure: RemoteProcedure,
+        args: &A,
+        decode: fn(&EventMessage) -> Option<E>,
+        emit: impl Fn(E) + Send + 'static,
+    ) where
+        A: XdrEncode,
+        E: Send + 'static,
+    {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let Ok(call) = self.start_call(procedure.number(), encode_to_vec(args)) else {
+            return;
+        };
+        let conn = self.clone();
+        handle.spawn(async move {
+            let Ok(reply) = call.await else { return };
+            let Ok(r) = decode_from::<oxvirt_rpc::remote::CallbackIdMsg>(&reply) else {
+                return;
+            };
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            conn.set_event_sink(r.callback_id, tx);
+            while let Some(msg) = rx.recv().await {
+                if let Some(event) = decode(&msg) {
+                    emit(event);
+                }
+            }
+        });
+    }
+
     /// Sends event messages whose callback ID is `callback_id` to `sink`.
     pub fn set_event_sink(&self, callback_id: i32, sink: EventSink) {
         self.shared.lock().sinks.insert(callback_id, sink);

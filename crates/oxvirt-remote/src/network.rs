@@ -10,10 +10,9 @@ use oxvirt_network::api::{NetworkEventKind, Result};
 use oxvirt_network::{Lease, NetworkDriver, NetworkEventBus, NetworkRef, Update};
 use oxvirt_rpc::remote::*;
 use oxvirt_rpc::types::NonnullNetwork;
-use oxvirt_rpc::xdr::{decode_from, encode_to_vec};
+use oxvirt_rpc::xdr::decode_from;
 use oxvirt_rpc::RemoteProcedure as P;
 use oxvirt_xml::types::Uuid;
-use tokio::sync::mpsc;
 
 use crate::connection::{Connection, EventMessage};
 use crate::driver::RemoteDriver;
@@ -108,28 +107,13 @@ impl RemoteNetworkDriver {
             event_id: NETWORK_EVENT_ID_LIFECYCLE,
             net: None,
         };
-        let number = P::ConnectNetworkEventRegisterAny.number();
-        let Ok(call) = self.conn.start_call(number, encode_to_vec(&args)) else {
-            return;
-        };
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let conn = self.conn.clone();
         let bus = Arc::clone(&self.bus);
-        handle.spawn(async move {
-            let Ok(reply) = call.await else { return };
-            let Ok(r) = decode_from::<CallbackIdMsg>(&reply) else {
-                return;
-            };
-            let (tx, mut rx) = mpsc::unbounded_channel();
-            conn.set_event_sink(r.callback_id, tx);
-            while let Some(msg) = rx.recv().await {
-                if let Some(event) = decode_network_event(&msg) {
-                    bus.emit(event);
-                }
-            }
-        });
+        self.conn.forward_events(
+            P::ConnectNetworkEventRegisterAny,
+            &args,
+            decode_network_event,
+            move |e| bus.emit(e),
+        );
     }
 
     async fn net_call<A, R>(&self, p: P, args: &A) -> Result<R>
@@ -295,6 +279,7 @@ impl NetworkDriver for RemoteNetworkDriver {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oxvirt_rpc::xdr::encode_to_vec;
 
     #[test]
     fn lifecycle_messages_become_network_events() {

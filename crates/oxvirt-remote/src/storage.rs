@@ -140,9 +140,6 @@ impl RemoteStorageDriver {
     /// Queues CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY for lifecycle and refresh events of
     /// every pool; once the daemon answers with a callback ID, its messages feed the bus.
     fn register_events(&self) {
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
         for event_id in [
             STORAGE_POOL_EVENT_ID_LIFECYCLE,
             STORAGE_POOL_EVENT_ID_REFRESH,
@@ -151,25 +148,13 @@ impl RemoteStorageDriver {
                 event_id,
                 pool: None,
             };
-            let number = P::ConnectStoragePoolEventRegisterAny.number();
-            let Ok(call) = self.conn.start_call(number, encode_to_vec(&args)) else {
-                return;
-            };
-            let conn = self.conn.clone();
             let bus = Arc::clone(&self.bus);
-            handle.spawn(async move {
-                let Ok(reply) = call.await else { return };
-                let Ok(r) = decode_from::<CallbackIdMsg>(&reply) else {
-                    return;
-                };
-                let (tx, mut rx) = mpsc::unbounded_channel();
-                conn.set_event_sink(r.callback_id, tx);
-                while let Some(msg) = rx.recv().await {
-                    if let Some(event) = decode_pool_event(&msg) {
-                        bus.emit(event);
-                    }
-                }
-            });
+            self.conn.forward_events(
+                P::ConnectStoragePoolEventRegisterAny,
+                &args,
+                decode_pool_event,
+                move |e| bus.emit(e),
+            );
         }
     }
 
