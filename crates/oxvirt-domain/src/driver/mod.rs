@@ -18,6 +18,7 @@ pub mod node;
 pub mod placement;
 pub mod ports;
 pub mod state;
+pub mod tunnel;
 pub mod typed;
 pub mod volumes;
 
@@ -768,6 +769,32 @@ pub trait Hypervisor: Send + Sync {
         _flags: u32,
     ) -> Result<(Vec<u8>, Option<String>)> {
         Err(no_support("virDomainMigratePrepare3Params"))
+    }
+
+    /// `virDomainMigratePrepareTunnel3Params` (destination of a tunnelled migration):
+    /// readies the domain to receive the migration through the RPC connection; returns
+    /// the cookie for the source and the tunnel the migration stream is to be sent into.
+    async fn migrate_prepare_tunnel3_params(
+        &self,
+        _params: &[TypedParam],
+        _cookie_in: &[u8],
+        _flags: u32,
+    ) -> Result<(Vec<u8>, tunnel::MigrationTunnel)> {
+        Err(no_support("virDomainMigratePrepareTunnel3Params"))
+    }
+
+    /// The perform phase of a tunnelled migration (source): moves the domain, its
+    /// migration stream sent into `tunnel` (finished once complete, dropped on failure);
+    /// returns the cookie for the destination's finish phase.
+    async fn migrate_perform3_tunnel(
+        &self,
+        _dom: &DomainRef,
+        _params: &[TypedParam],
+        _cookie_in: &[u8],
+        _flags: u32,
+        _tunnel: tunnel::MigrationTunnel,
+    ) -> Result<Vec<u8>> {
+        Err(no_support("virDomainMigratePerform3Params"))
     }
 
     /// `virDomainMigratePerform3Params` (source): moves the domain; returns the cookie
