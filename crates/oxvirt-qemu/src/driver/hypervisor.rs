@@ -507,7 +507,30 @@ impl Hypervisor for QemuDriver {
         cookie_in: &[u8],
         flags: u32,
     ) -> Result<(Vec<u8>, Option<String>)> {
+        super::migrate_tunnel::refuse_tunnelled(flags)?;
         self.migrate_prepare3(params, cookie_in, flags).await
+    }
+
+    async fn migrate_prepare_tunnel3_params(
+        &self,
+        params: &[TypedParam],
+        cookie_in: &[u8],
+        flags: u32,
+    ) -> Result<(Vec<u8>, oxvirt_domain::driver::tunnel::MigrationTunnel)> {
+        self.migrate_prepare_tunnel3(params, cookie_in, flags)
+            .await
+    }
+
+    async fn migrate_perform3_tunnel(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        cookie_in: &[u8],
+        flags: u32,
+        tunnel: oxvirt_domain::driver::tunnel::MigrationTunnel,
+    ) -> Result<Vec<u8>> {
+        self.migrate_perform3_tunnel(dom, params, cookie_in, flags, tunnel)
+            .await
     }
 
     async fn migrate_perform3_params(

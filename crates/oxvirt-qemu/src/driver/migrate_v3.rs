@@ -23,9 +23,11 @@ use super::QemuDriver;
 type Result<T> = std::result::Result<T, VirError>;
 
 /// The flags the QEMU driver takes in a migration (libvirt's `QEMU_MIGRATION_FLAGS`, less
-/// what oxvirt does not do yet: peer-to-peer, tunnelled and storage migration,
-/// compression, RDMA, TLS, multifd).
+/// what oxvirt does not do yet: storage migration, compression, RDMA, TLS, multifd).
+/// `TUNNELLED` only comes with `PEER2PEER` ([`check_flags`]).
 const FLAGS: u32 = MigrateFlags::LIVE.0
+    | MigrateFlags::PEER2PEER.0
+    | MigrateFlags::TUNNELLED.0
     | MigrateFlags::PERSIST_DEST.0
     | MigrateFlags::UNDEFINE_SOURCE.0
     | MigrateFlags::PAUSED.0
@@ -310,7 +312,13 @@ impl QemuDriver {
         if let Some(name) = params.dest_name.as_deref() {
             def.name = name.to_string();
         }
+        // A tunnelled migration's QEMU listens on the daemon's unix socket (migrate_tunnel.rs).
+        let unix = params
+            .uri
+            .clone()
+            .filter(|u| u.starts_with("unix:") && flags.contains(MigrateFlags::TUNNELLED));
         let (listen, port, uri_out) = match params.uri.as_deref() {
+            Some(_) if unix.is_some() => (String::new(), 0, None),
             Some(uri) => {
                 let (host, port) = parse_tcp_uri(uri)?;
                 let listen = params.listen_address.clone().unwrap_or_else(|| {
@@ -355,8 +363,8 @@ impl QemuDriver {
             postcopy: flags.contains(MigrateFlags::POSTCOPY),
             ..MigrateOptions::default()
         };
-        self.migration_prepare_def(def, &qemu_tcp(&listen, port), &opts)
-            .await?;
+        let target = unix.unwrap_or_else(|| qemu_tcp(&listen, port));
+        self.migration_prepare_def(def, &target, &opts).await?;
         // The cookie names the domain as the source knows it (libvirt answers with the
         // name of the cookie it received).
         Ok((cookie_bytes(&cookie), uri_out))
@@ -405,13 +413,19 @@ impl QemuDriver {
             .uri
             .as_deref()
             .ok_or_else(|| migrate_error(ErrorCode::InvalidArg, "migration URI is required"))?;
-        let (host, port) = parse_tcp_uri(uri)?;
-        let port = port.ok_or_else(|| {
-            migrate_error(
-                ErrorCode::InvalidArg,
-                format!("missing port in migration URI {uri}"),
-            )
-        })?;
+        let target = if uri.starts_with("unix:") && flags.contains(MigrateFlags::TUNNELLED) {
+            // The daemon's end of a tunnel (migrate_tunnel.rs).
+            uri.to_string()
+        } else {
+            let (host, port) = parse_tcp_uri(uri)?;
+            let port = port.ok_or_else(|| {
+                migrate_error(
+                    ErrorCode::InvalidArg,
+                    format!("missing port in migration URI {uri}"),
+                )
+            })?;
+            qemu_tcp(&host, port)
+        };
         let opts = MigrateOptions {
             bandwidth_mib: params.bandwidth.or_else(|| self.migrate_speed(dom)),
             auto_converge: flags.contains(MigrateFlags::AUTO_CONVERGE),
@@ -419,7 +433,7 @@ impl QemuDriver {
             ..MigrateOptions::default()
         };
         let progress = self
-            .migration_perform(dom, &qemu_tcp(&host, port), &opts, None)
+            .migration_perform(dom, &target, &opts, None)
             .await?;
         let stats = statistics(&progress);
         self.set_completed_job(dom.uuid, &stats, OPERATION_MIGRATION_OUT);
@@ -669,7 +683,11 @@ mod tests {
             "f"
         )
         .is_ok());
-        let e = check(MigrateFlags::TUNNELLED.0, "f").unwrap_err();
+        let e = check(MigrateFlags::NON_SHARED_DISK.0, "f").unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidArg);
+        let e = check(MigrateFlags::TUNNELLED.0, "f").unwrap_err();
+        assert_eq!(e.code, ErrorCode::OperationInvalid);
+        let p2p = MigrateFlags::PEER2PEER.0 | MigrateFlags::TUNNELLED.0 | MigrateFlags::LIVE.0;
+        assert!(check(p2p, "f").is_ok());
     }
 }

@@ -27,6 +27,7 @@ mod host;
 mod hypervisor;
 mod ifaddr;
 mod lifecycle;
+mod migrate_tunnel;
 mod migrate_v3;
 mod migration;
 mod monitor;
