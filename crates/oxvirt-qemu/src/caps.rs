@@ -168,7 +168,7 @@ pub async fn probe(binary: &Path) -> Result<QemuCaps, VirError> {
         ));
     }
     let kvm_ok = kvm_usable();
-    let tcg = match Session::open(binary, "tcg").await {
+    let tcg = match within(ASK_LIMIT, binary, Session::open(binary, "tcg")).await {
         Ok(session) => session,
         // A binary built without TCG (qemu-system-x86_64-microvm): everything comes
         // from its KVM run, and `qemu` domains are not offered.
@@ -188,20 +188,58 @@ pub async fn probe(binary: &Path) -> Result<QemuCaps, VirError> {
         }
         Err(e) => return Err(e),
     };
-    let answer = ask(binary, &tcg.qmp).await;
-    let mut caps = tcg
-        .close(answer)
-        .await
-        .map_err(|e| probe_failed(binary, e))?;
-    if kvm_ok {
-        let kvm = Session::open(binary, "kvm").await?;
-        let answer = ask_kvm(&kvm.qmp).await;
-        caps.kvm = kvm
-            .close(answer)
+    let answer = within(ASK_LIMIT, binary, async {
+        ask(binary, &tcg.qmp)
             .await
-            .map_err(|e| probe_failed(binary, e))?;
+            .map_err(|e| probe_failed(binary, e))
+    })
+    .await;
+    // One that did not answer is not asked to quit: it is killed as the session drops.
+    let mut caps = match answer {
+        Ok(caps) => tcg.close(caps).await,
+        Err(e) => return Err(e),
+    };
+    if kvm_ok {
+        caps.kvm = probe_kvm(binary, KVM_LIMIT).await?;
     }
     Ok(caps)
+}
+
+/// `run`, failed with [`probe_failed`] if it takes longer than `limit` (it is dropped then,
+/// and with it any probe it started, killed on drop).
+async fn within<T>(
+    limit: Duration,
+    binary: &Path,
+    run: impl std::future::Future<Output = Result<T, VirError>>,
+) -> Result<T, VirError> {
+    tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
+        Err(probe_failed(
+            binary,
+            format!("it did not answer within {} ms", limit.as_millis()),
+        ))
+    })
+}
+
+/// How long a probe may take to answer its questions (about 100 ms here; seconds on a
+/// loaded host). A binary that does not answer in time is killed and the probe fails.
+const ASK_LIMIT: Duration = Duration::from_secs(30);
+
+/// How long the KVM run of a probe may take, from spawn to answer. A KVM that does not
+/// answer in time (a `-machine none,accel=kvm` stalled in the kernel) counts as unusable:
+/// the binary is killed and only TCG is offered, rather than every caller waiting on it.
+const KVM_LIMIT: Duration = Duration::from_secs(10);
+
+/// The KVM capabilities of `binary`, `None` when it has no usable KVM (including a KVM run
+/// that does not answer within `limit`).
+async fn probe_kvm(binary: &Path, limit: Duration) -> Result<Option<KvmCaps>, VirError> {
+    let run = async {
+        let kvm = Session::open(binary, "kvm").await?;
+        let answer = ask_kvm(&kvm.qmp).await;
+        kvm.close(answer).await.map_err(|e| probe_failed(binary, e))
+    };
+    // On time-out the future is dropped, and with it the session's child (killed on drop)
+    // and its directory.
+    tokio::time::timeout(limit, run).await.unwrap_or(Ok(None))
 }
 
 /// A running probe: the binary with `-machine none,accel=ACCEL` and its monitor.
@@ -492,5 +530,78 @@ impl CapsCache {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (SystemTime, Arc<QemuCaps>)>> {
         self.known.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod probe_limit_tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// A stand-in for a QEMU whose KVM run stalls: it opens its monitor socket, greets, and
+    /// then never answers. It writes its pid beside the script.
+    const STALLING: &str = r#"#!/usr/bin/python3
+import os, socket, sys, time
+here = os.path.dirname(os.path.abspath(sys.argv[0]))
+open(os.path.join(here, "pid"), "w").write(str(os.getpid()))
+path = [a for a in sys.argv if a.startswith("unix:")][0][5:].split(",")[0]
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+s.listen(1)
+c, _ = s.accept()
+c.sendall(b'{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}\r\n')
+time.sleep(3600)
+"#;
+
+    fn gone_or_zombie(pid: &str) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            Err(_) => true,
+            Ok(status) => status
+                .lines()
+                .any(|l| l.starts_with("State:") && l.contains('Z')),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stalled_kvm_probe_means_no_kvm_and_is_killed() {
+        if !Path::new("/usr/bin/python3").exists() {
+            eprintln!("SKIPPED: no /usr/bin/python3 for the stalling stand-in");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("oxvirt-caps-stall-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fake = dir.join("qemu-stalls");
+        std::fs::write(&fake, STALLING).unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+
+        let kvm = probe_kvm(&fake, Duration::from_millis(1500)).await.unwrap();
+        assert!(kvm.is_none(), "a stalled KVM probe must count as no KVM");
+        let pid = std::fs::read_to_string(dir.join("pid")).unwrap();
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while !gone_or_zombie(&pid) {
+            assert!(
+                std::time::Instant::now() < until,
+                "the stalled probe {pid} still runs"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+
+        // The same stand-in as the TCG run: the probe fails, naming the binary and the limit.
+        let e = within(Duration::from_millis(1500), &fake, async {
+            let s = Session::open(&fake, "tcg").await?;
+            ask(&fake, &s.qmp).await.map_err(|e| probe_failed(&fake, e))
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InternalError);
+        assert!(
+            e.message.contains("Failed to probe capabilities for")
+                && e.message.contains("did not answer within 1500 ms"),
+            "{}",
+            e.message
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
