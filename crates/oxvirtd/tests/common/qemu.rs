@@ -92,9 +92,23 @@ pub struct QemuEnv {
     args: Vec<String>,
 }
 
+/// `tag` itself when it has at most 16 characters, else its first 11 and a hash of the
+/// whole, so that two long tags with the same beginning still get directories of their own.
+fn short_tag(tag: &str) -> String {
+    if tag.chars().count() <= 16 {
+        return tag.to_string();
+    }
+    // FNV-1a: stable across runs and toolchains, unlike `DefaultHasher`.
+    let hash = tag.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let head: String = tag.chars().take(11).collect();
+    format!("{head}-{:04x}", hash & 0xffff)
+}
+
 impl QemuEnv {
-    /// Starts a daemon on fresh directories named after `tag` (its first 16 characters:
-    /// the daemon's socket paths must stay short).
+    /// Starts a daemon on fresh directories named after `tag` (shortened by
+    /// `short_tag`: the daemon's socket paths must stay short).
     pub fn start(tag: &str, guest: Guest) -> QemuEnv {
         QemuEnv::start_in(tag, guest, None)
     }
@@ -108,8 +122,7 @@ impl QemuEnv {
     /// [`QemuEnv::start_in`] with more arguments for the daemon (`--host-uuid`,
     /// `--listen-tcp`).
     pub fn start_with(tag: &str, guest: Guest, netns: Option<&str>, args: &[&str]) -> QemuEnv {
-        let short: String = tag.chars().take(16).collect();
-        let base = TempDir::new(&format!("q-{short}"));
+        let base = TempDir::new(&format!("q-{}", short_tag(tag)));
         let run = base.join("run");
         let state = base.join("state");
         std::fs::create_dir_all(&state).unwrap();
