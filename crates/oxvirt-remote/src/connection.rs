@@ -67,6 +67,8 @@ pub fn end_of_file() -> VirError {
 
 enum Outgoing {
     Bytes(Vec<u8>),
+    /// Bytes holding credit of a stream's window, given back once written.
+    Paced(Vec<u8>, tokio::sync::OwnedSemaphorePermit),
     Shutdown,
 }
 
@@ -117,6 +119,21 @@ impl Shared {
     /// Forgets the stream of `serial`.
     pub(crate) fn remove_stream(&self, serial: u32) {
         self.lock().streams.remove(&serial);
+    }
+
+    /// Queues a packet for the writer; `credit` is released once it is written.
+    pub(crate) fn send_packet_paced(
+        &self,
+        header: Header,
+        payload: Vec<u8>,
+        credit: tokio::sync::OwnedSemaphorePermit,
+    ) -> Result<(), VirError> {
+        let bytes = Packet::new(header, payload)
+            .encode()
+            .map_err(|e| VirError::from(&e))?;
+        self.tx
+            .send(Outgoing::Paced(bytes, credit))
+            .map_err(|_| socket_closed())
     }
 
     /// Queues a packet for the writer.
@@ -334,7 +351,13 @@ async fn write_loop<W: tokio::io::AsyncWrite + Unpin>(
     mut rx: mpsc::UnboundedReceiver<Outgoing>,
     shared: Weak<Shared>,
 ) {
-    while let Some(Outgoing::Bytes(bytes)) = rx.recv().await {
+    loop {
+        // A paced packet's credit goes back once it is written.
+        let (bytes, _credit) = match rx.recv().await {
+            Some(Outgoing::Bytes(bytes)) => (bytes, None),
+            Some(Outgoing::Paced(bytes, credit)) => (bytes, Some(credit)),
+            Some(Outgoing::Shutdown) | None => break,
+        };
         if let Err(e) = writer.write_all(&bytes).await {
             if let Some(shared) = shared.upgrade() {
                 shared.fail(system_error("Cannot write data", &e));

@@ -1106,6 +1106,15 @@ impl Hypervisor for RemoteDriver {
         Ok((r.cookie_out.0, r.uri_out))
     }
 
+    async fn migrate_prepare_tunnel3_params(
+        &self,
+        params: &[TypedParam],
+        cookie_in: &[u8],
+        flags: u32,
+    ) -> Result<(Vec<u8>, oxvirt_domain::driver::tunnel::MigrationTunnel)> {
+        crate::migrate_tunnel::prepare(&self.conn, params, cookie_in, flags).await
+    }
+
     async fn migrate_perform3_params(
         &self,
         dom: &DomainRef,

@@ -31,6 +31,7 @@ mod connection;
 mod console;
 mod driver;
 mod hypervisor;
+mod migrate_tunnel;
 pub mod msgs;
 mod network;
 mod storage;

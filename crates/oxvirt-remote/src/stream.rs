@@ -123,6 +123,17 @@ impl IncomingStream {
         Ok(())
     }
 
+    /// One data packet (at most 262,120 bytes) holding `credit` of a window until the
+    /// connection has written it.
+    pub(crate) fn send_data_paced(
+        &self,
+        bytes: Vec<u8>,
+        credit: tokio::sync::OwnedSemaphorePermit,
+    ) -> Result<(), VirError> {
+        let p = rpc::data(&self.call, bytes);
+        self.shared.send_packet_paced(p.header, p.payload, credit)
+    }
+
     /// `virStreamSendHole`: a hole of `length` bytes (only in a sparse stream).
     pub fn send_hole(&self, length: u64) -> Result<(), VirError> {
         let p = oxvirt_rpc::remote::stream_hole(&self.call, length);
