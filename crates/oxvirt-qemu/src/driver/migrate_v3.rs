@@ -12,7 +12,7 @@ use oxvirt_domain::driver::flags::xml;
 use oxvirt_domain::driver::state::PausedReason;
 use oxvirt_domain::driver::{DomainRef, StateReason, TypedParam, TypedValue};
 use oxvirt_domain::format::format_domain;
-use oxvirt_migrate::cookie::Statistics;
+use oxvirt_migrate::cookie::{CookieFeature, Statistics};
 use oxvirt_migrate::{check_flags, MigrateFlags, MigrateParams, MigrationCookie};
 use oxvirt_xml::types::Uuid;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
@@ -307,7 +307,23 @@ impl QemuDriver {
         let origname = def.name.clone();
         let uuid = def.uuid.map(|u| u.to_string()).unwrap_or_default();
         if let Some(cookie) = parse_cookie(cookie_in)? {
-            cookie.check_received(&origname, &uuid, &self.host_uuid().unwrap_or_default(), &[])?;
+            // libvirt's source makes `lockstate` mandatory even with its `nop` lock manager
+            // (no `<lockstate>` then): accepted, as oxvirt holds no leases either.
+            cookie.check_received(
+                &origname,
+                &uuid,
+                &self.host_uuid().unwrap_or_default(),
+                &[CookieFeature::Lockstate],
+            )?;
+            if let Some(lock) = cookie.lockstate.as_ref().filter(|l| l.driver != "nop") {
+                return Err(migrate_error(
+                    ErrorCode::InternalError,
+                    format!(
+                        "Source host lock driver {} different from target nop",
+                        lock.driver
+                    ),
+                ));
+            }
         }
         if let Some(name) = params.dest_name.as_deref() {
             def.name = name.to_string();
@@ -479,17 +495,35 @@ impl QemuDriver {
                 "migration in job: canceled by client",
             ));
         }
-        let received = parse_cookie(cookie_in)?;
-        let persistent = received.as_ref().and_then(|c| c.persistent.clone());
-        let stats = received.as_ref().and_then(|c| c.statistics.clone());
-        let cookie = match received {
-            Some(c) => {
+        // The features libvirt's finish phase reads: the statistics, and the persistent
+        // definition (which libvirt's source makes mandatory) with VIR_MIGRATE_PERSIST_DEST.
+        let mut supported = vec![CookieFeature::Statistics];
+        if flags.contains(MigrateFlags::PERSIST_DEST) {
+            supported.push(CookieFeature::Persistent);
+        }
+        let received = parse_cookie(cookie_in).and_then(|received| {
+            if let Some(c) = &received {
                 c.check_received(
                     &c.name,
                     &dom.uuid.to_string(),
                     &self.host_uuid().unwrap_or_default(),
-                    &[],
+                    &supported,
                 )?;
+            }
+            Ok(received)
+        });
+        let received = match received {
+            Ok(r) => r,
+            Err(e) => {
+                // The incoming QEMU is not left behind (libvirt's finish kills it too).
+                let _ = self.migration_abort_incoming(&dom).await;
+                return Err(e);
+            }
+        };
+        let persistent = received.as_ref().and_then(|c| c.persistent.clone());
+        let stats = received.as_ref().and_then(|c| c.statistics.clone());
+        let cookie = match received {
+            Some(c) => {
                 // The answer carries neither the definition nor the statistics back.
                 MigrationCookie {
                     persistent: None,

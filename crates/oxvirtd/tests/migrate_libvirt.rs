@@ -1,0 +1,203 @@
+//! Live migration between Debian's libvirtd 9.0 (the system daemon, `qemu:///system` on
+//! /var/run/libvirt/libvirt-sock) and oxvirtd, with Debian's unchanged `virsh migrate`, in
+//! both directions and both modes (client-driven and `--p2p`), the same QEMU on both
+//! sides: a booted test guest goes libvirtd → oxvirtd → libvirtd → oxvirtd → libvirtd and
+//! still answers the power button at the end. Skipped (with a SKIPPED line) when libvirtd
+//! is not running. The domain is destroyed and undefined on both sides even when the test
+//! fails.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::os::unix::net::UnixStream;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::qemu::{guest, QemuEnv, CONSOLE_PY};
+use common::{skip, PYTHON};
+
+const SYSTEM_SOCK: &str = "/var/run/libvirt/libvirt-sock";
+const LIBVIRT: &str = "qemu:///system";
+/// libvirtd as a destination: `qemu:///system` given to oxvirtd for `--p2p` would be
+/// oxvirtd itself (as it would be libvirtd itself for libvirtd).
+const LIBVIRT_DEST: &str = "qemu+unix:///system?socket=/var/run/libvirt/libvirt-sock";
+/// oxvirtd's host UUID (libvirtd's is the machine's).
+const OX_UUID: &str = "6c0b7a52-1d3e-4f8a-9b21-5e7d4c3a2f0d";
+const NAME: &str = "oxvirt-mig-libvirt";
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// virsh on libvirtd (stopped after 60 s).
+fn lv(args: &[&str]) -> Output {
+    Command::new("timeout")
+        .args(["60", "virsh", "-c", LIBVIRT])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn lv_ok(args: &[&str]) -> String {
+    let out = lv(args);
+    assert!(
+        out.status.success(),
+        "virsh {args:?} on libvirtd failed: {}",
+        text(&out)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn lv_state(name: &str) -> String {
+    lv_ok(&["domstate", "--reason", name]).trim().to_owned()
+}
+
+/// Removes the domain from libvirtd, running or not, whatever happened (also before the
+/// test, for a run that was killed).
+struct LibvirtDomain;
+
+impl LibvirtDomain {
+    fn clean() {
+        let _ = lv(&["destroy", NAME]);
+        let _ = lv(&["undefine", NAME]);
+    }
+}
+
+impl Drop for LibvirtDomain {
+    fn drop(&mut self) {
+        LibvirtDomain::clean();
+    }
+}
+
+/// `virsh -c SRC migrate --live --verbose MORE NAME DEST --migrateuri tcp://127.0.0.1`,
+/// asserted to succeed; how long it took.
+fn migrate(src: &str, dest: &str, more: &[&str], what: &str) -> Duration {
+    let start = Instant::now();
+    let out = Command::new("timeout")
+        .args(["120", "virsh", "-c", src, "migrate", "--live", "--verbose"])
+        .args(more)
+        .args([NAME, dest, "--migrateuri", "tcp://127.0.0.1"])
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    assert!(out.status.success(), "{what} failed: {}", text(&out));
+    assert!(
+        text(&out).contains("Migration: [100 %]"),
+        "{what}: no progress: {}",
+        text(&out)
+    );
+    eprintln!("{what}: virsh migrate took {took:?}");
+    took
+}
+
+#[test]
+fn live_migration_to_and_from_debians_libvirtd() {
+    let test = "migrate_libvirt";
+    if UnixStream::connect(SYSTEM_SOCK).is_err() {
+        skip(
+            test,
+            &format!("no libvirtd listening on {SYSTEM_SOCK} (virtlogd -d; libvirtd -d)"),
+        );
+        return;
+    }
+    let Some(g) = guest(test) else {
+        return;
+    };
+    let caps = lv_ok(&["capabilities"]);
+    assert!(
+        !caps.contains(OX_UUID),
+        "libvirtd has oxvirtd's host UUID {OX_UUID}"
+    );
+    let ox = QemuEnv::start_with("mig-libvirt", g, None, &["--host-uuid", OX_UUID]);
+    let oxuri = ox.uri();
+    LibvirtDomain::clean();
+    let _cleanup = LibvirtDomain;
+
+    // Defined and booted on libvirtd (until the guest reports its disks: acpid runs).
+    let file = ox.base.join("libvirt.xml");
+    std::fs::write(&file, ox.domain_xml(NAME, "", "")).unwrap();
+    lv_ok(&["define", file.to_str().unwrap()]);
+    lv_ok(&["start", "--paused", NAME]);
+    let out = Command::new("timeout")
+        .args(["80", PYTHON, "-c", CONSOLE_PY])
+        .args([LIBVIRT, NAME, "OXVIRT-DISKS:", "60", "resume"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("found"),
+        "the guest did not boot on libvirtd: {}",
+        text(&out)
+    );
+
+    // 1. libvirtd → oxvirtd, client-driven: oxvirtd accepts libvirt's cookies (its
+    //    mandatory `lockstate` of the nop lock manager) and XML, and its QEMU the stream.
+    migrate(LIBVIRT, &oxuri, &[], "libvirtd -> oxvirtd");
+    assert_eq!(ox.domstate(NAME), "running (migrated)");
+    assert_eq!(lv_state(NAME), "shut off (migrated)");
+    // The statistics came in libvirt's Perform cookie.
+    let job = ox.virsh_ok(&["domjobinfo", "--completed", NAME]);
+    for want in ["Operation:        Incoming migration", "Total downtime:"] {
+        assert!(job.contains(want), "no {want:?} in oxvirtd's job: {job}");
+    }
+
+    // 2. oxvirtd → libvirtd, peer-to-peer (oxvirtd drives libvirtd with its own client).
+    migrate(
+        &oxuri,
+        LIBVIRT_DEST,
+        &["--p2p"],
+        "oxvirtd -> libvirtd --p2p",
+    );
+    assert_eq!(lv_state(NAME), "running (migrated)");
+    assert!(ox.virsh(&["domstate", NAME]).status.code() != Some(0));
+
+    // 3. libvirtd → oxvirtd, peer-to-peer, persistent: libvirt's mandatory `persistent`
+    //    cookie feature; the source's definition goes.
+    migrate(
+        LIBVIRT,
+        &oxuri,
+        &["--p2p", "--persistent", "--undefinesource"],
+        "libvirtd -> oxvirtd --p2p --persistent --undefinesource",
+    );
+    assert_eq!(ox.domstate(NAME), "running (migrated)");
+    let persistent = ox.virsh_ok(&["list", "--persistent", "--name"]);
+    assert!(persistent.lines().any(|l| l.trim() == NAME), "{persistent}");
+    assert!(lv(&["domstate", NAME]).status.code() != Some(0));
+
+    // 4. oxvirtd → libvirtd, client-driven, persistent.
+    migrate(
+        &oxuri,
+        LIBVIRT_DEST,
+        &["--persistent", "--undefinesource"],
+        "oxvirtd -> libvirtd --persistent --undefinesource",
+    );
+    assert_eq!(lv_state(NAME), "running (migrated)");
+    let persistent = lv_ok(&["list", "--persistent", "--name"]);
+    assert!(persistent.lines().any(|l| l.trim() == NAME), "{persistent}");
+    let left = ox.virsh_ok(&["list", "--all", "--name"]);
+    assert!(!left.lines().any(|l| l.trim() == NAME), "{left}");
+    let job = lv_ok(&["domjobinfo", "--completed", NAME]);
+    assert!(
+        job.contains("Operation:        Incoming migration"),
+        "{job}"
+    );
+
+    // After four moves the guest still runs: the power button turns it off.
+    lv_ok(&["shutdown", NAME]);
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let state = lv_state(NAME);
+        if state.starts_with("shut off") {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "the migrated guest did not power off: {state}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
