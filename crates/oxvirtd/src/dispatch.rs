@@ -16,6 +16,7 @@ mod events;
 mod host;
 mod ifaddr;
 mod migrate;
+mod migrate_tunnel;
 pub(crate) mod network;
 mod node;
 mod placement;

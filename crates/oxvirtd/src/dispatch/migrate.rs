@@ -184,6 +184,13 @@ async fn prepare(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirErr
 
 async fn perform(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirError> {
     let a: DomainMigratePerform3ParamsArgs = args(payload)?;
+    if a.flags & PEER2PEER != 0 && a.flags & super::migrate_tunnel::TUNNELLED != 0 {
+        let (dom, params) = (dref(a.dom), params(a.params));
+        super::migrate_tunnel::peer2peer(drv, dom, a.dconnuri, params, a.flags).await?;
+        return ret(&DomainMigratePerform3ParamsRet {
+            cookie_out: Opaque(Vec::new()),
+        });
+    }
     if a.flags & PEER2PEER != 0 {
         peer2peer(drv, dref(a.dom), a.dconnuri, params(a.params), a.flags).await?;
         return ret(&DomainMigratePerform3ParamsRet {

@@ -36,6 +36,9 @@ pub enum Transfer {
         /// The call asked for a sparse stream.
         sparse: bool,
     },
+    /// `virDomainMigratePrepareTunnel3Params`: the client's data into the incoming
+    /// domain's migration tunnel (see `migrate_tunnel.rs`).
+    Migration(oxvirt_domain::driver::tunnel::MigrationTunnel),
 }
 
 impl Transfer {
@@ -48,6 +51,9 @@ impl Transfer {
             }
             Transfer::Upload { upload, sparse } => {
                 pump_upload(call, upload, sparse, out, incoming).await
+            }
+            Transfer::Migration(tunnel) => {
+                crate::dispatch::migrate_tunnel::pump(call, tunnel, out, incoming).await
             }
         }
     }

@@ -69,6 +69,7 @@ pub fn is_stream_procedure(procedure: i32) -> bool {
         P::DomainOpenConsole,
         P::StorageVolUpload,
         P::StorageVolDownload,
+        P::DomainMigratePrepareTunnel3Params,
     ]
     .iter()
     .any(|p| p.number() == procedure)
@@ -103,6 +104,9 @@ pub async fn dispatch_stream(
         Some(P::DomainOpenConsole) => console::open(drv.as_ref(), payload).await,
         Some(p @ (P::StorageVolUpload | P::StorageVolDownload)) => {
             storage_stream::open(client, p, payload).await
+        }
+        Some(P::DomainMigratePrepareTunnel3Params) => {
+            super::migrate_tunnel::open(drv.as_ref(), payload).await
         }
         _ => Err(super::unknown_procedure(procedure)),
     }
