@@ -51,7 +51,9 @@ impl QemuDriver {
             return Err(e);
         }
         obj.persistent = true;
-        let detail = if old.is_some() || was_persistent {
+        // As libvirt (virDomainObjAssignDef): a running transient domain had no next-boot
+        // definition, so defining it is ADDED; only a persistent domain's is UPDATED.
+        let detail = if was_persistent {
             DefinedDetail::Updated
         } else {
             DefinedDetail::Added

@@ -46,6 +46,14 @@ fn migrate_error(code: ErrorCode, msg: impl AsRef<str>) -> VirError {
     VirError::new(ErrorDomain::Qemu, code, msg)
 }
 
+/// What a finish phase told that the migration failed (`cancelled`) answers once it
+/// dropped the incoming domain: libvirt's `VIR_ERR_MIGRATE_FINISH_OK` ("migration
+/// successfully aborted"), which tells the caller to keep the source's error, where any
+/// other error from the destination replaces a source's `VIR_ERR_OPERATION_FAILED`.
+pub(crate) fn finish_ok() -> VirError {
+    VirError::bare(ErrorDomain::Qemu, ErrorCode::MigrateFinishOk)
+}
+
 /// A cookie as it travels: the XML with its terminating NUL, as libvirt sends it.
 fn cookie_bytes(cookie: &MigrationCookie) -> Vec<u8> {
     let mut out = cookie.to_xml().into_bytes();
@@ -478,7 +486,21 @@ impl QemuDriver {
         if flags.contains(MigrateFlags::OFFLINE) {
             return self.finish_offline(name, cookie_in, cancelled).await;
         }
-        let dom = self.lookup_name(name)?;
+        let dom = match self.lookup_name(name) {
+            Ok(dom) => dom,
+            // The prepared domain went away: its QEMU ended (was killed, crashed) during
+            // the transfer. Said as the destination's reason, which the caller reports
+            // instead of the source's broken connection.
+            Err(_) if cancelled => {
+                return Err(migrate_error(
+                    ErrorCode::OperationFailed,
+                    format!(
+                        "migration in job: domain '{name}' stopped on the destination before the migration finished"
+                    ),
+                ))
+            }
+            Err(e) => return Err(e),
+        };
         let incoming = self.with_obj(&dom, |obj| {
             Ok(obj.is_active() && obj.state == StateReason::Paused(PausedReason::Migration))
         })?;
@@ -490,10 +512,7 @@ impl QemuDriver {
         }
         if cancelled {
             self.migration_abort_incoming(&dom).await?;
-            return Err(migrate_error(
-                ErrorCode::OperationFailed,
-                "migration in job: canceled by client",
-            ));
+            return Err(finish_ok());
         }
         // The features libvirt's finish phase reads: the statistics, and the persistent
         // definition (which libvirt's source makes mandatory) with VIR_MIGRATE_PERSIST_DEST.
@@ -536,12 +555,10 @@ impl QemuDriver {
             }
             None => self.own_cookie(&dom.name, &dom.uuid.to_string()),
         };
-        let resume = !flags.contains(MigrateFlags::PAUSED);
-        self.migration_finish(&dom, resume, Duration::from_millis(10))
-            .await?;
         if flags.contains(MigrateFlags::PERSIST_DEST) {
-            // The source's persistent definition from the cookie (under the name the
-            // domain has here), else the one the domain runs with.
+            // Made persistent before the CPUs run, as libvirt's finish phase does (its
+            // DEFINED event comes before RESUMED): the source's persistent definition from
+            // the cookie (under the name the domain has here), else the running one.
             let xml = match persistent {
                 Some(mut def) => {
                     def.name = dom.name.clone();
@@ -549,8 +566,14 @@ impl QemuDriver {
                 }
                 None => self.xml_desc(&dom, xml::SECURE | xml::MIGRATABLE)?,
             };
-            self.define(&xml, 0).await?;
+            if let Err(e) = self.define(&xml, 0).await {
+                let _ = self.migration_abort_incoming(&dom).await;
+                return Err(e);
+            }
         }
+        let resume = !flags.contains(MigrateFlags::PAUSED);
+        self.migration_finish(&dom, resume, Duration::from_millis(10))
+            .await?;
         if let Some(stats) = stats {
             self.set_completed_job(dom.uuid, &stats, OPERATION_MIGRATION_IN);
         }
@@ -572,10 +595,7 @@ impl QemuDriver {
             if !self.with_obj(&dom, |obj| Ok(obj.is_active()))? {
                 self.undefine(&dom, 0)?;
             }
-            return Err(migrate_error(
-                ErrorCode::OperationFailed,
-                "migration in job: canceled by client",
-            ));
+            return Err(finish_ok());
         }
         let cookie = match parse_cookie(cookie_in)? {
             Some(c) => MigrationCookie {
@@ -614,12 +634,31 @@ impl QemuDriver {
             self.migration_confirm(dom, !cancelled).await?;
         }
         if !cancelled && flags.contains(MigrateFlags::UNDEFINE_SOURCE) {
-            let persistent = self
-                .with_obj(dom, |obj| Ok(obj.persistent))
-                .unwrap_or(false);
-            if persistent {
-                self.undefine(dom, 0)?;
-            }
+            self.forget_migrated(dom)?;
+        }
+        Ok(())
+    }
+
+    /// `VIR_MIGRATE_UNDEFINE_SOURCE` after a migration that completed: the definition
+    /// is deleted and the (now inactive) domain forgotten, with no event, as libvirt's
+    /// confirm phase does (it deletes the config and drops the object: no `UNDEFINED`).
+    fn forget_migrated(&self, dom: &DomainRef) -> Result<()> {
+        let mut list = self.domains();
+        let Some(obj) = list.find_by_uuid_mut(&dom.uuid) else {
+            return Ok(());
+        };
+        if !obj.persistent {
+            return Ok(());
+        }
+        let name = obj.name().to_string();
+        self.delete_config(&name)?;
+        self.unmark_autostart(&name)?;
+        obj.autostart = false;
+        self.delete_snapshot_files(&name);
+        if obj.is_active() {
+            obj.persistent = false;
+        } else {
+            list.remove(&dom.uuid);
         }
         Ok(())
     }

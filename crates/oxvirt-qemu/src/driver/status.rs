@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use oxvirt_domain::driver::state::ShutoffReason;
+use oxvirt_domain::driver::state::{PausedReason, ShutoffReason};
 use oxvirt_domain::driver::StateReason;
 use oxvirt_domain::fsio::{remove, write_atomic, TMP_SUFFIX};
 use oxvirt_domain::objects::domains::{add_flags, DomainObj};
@@ -24,7 +24,7 @@ use oxvirt_domain::Domain;
 use oxvirt_xml::writer::escape;
 use oxvirt_xml::{Element, VirError, XmlModel};
 
-use super::vm::Vm;
+use super::vm::{Stopping, Vm};
 use super::QemuDriver;
 use crate::process::QemuProcess;
 
@@ -203,6 +203,16 @@ impl QemuDriver {
         }
     }
 
+    /// Whether `vm`, paused for a migration, is the destination of one (QEMU waits for or
+    /// has received the state but was never resumed) rather than its source (QEMU in
+    /// `finish-migrate` or `postmigrate`).
+    async fn incoming(vm: &Vm) -> bool {
+        match vm.qmp().query_status().await {
+            Ok(s) => !s.running && !matches!(s.status.as_str(), "postmigrate" | "finish-migrate"),
+            Err(_) => false,
+        }
+    }
+
     async fn reattach(&self, status: Status) {
         let name = status.live.name.clone();
         let attached = QemuProcess::attach(status.pid, &status.monitor).await;
@@ -229,7 +239,19 @@ impl QemuDriver {
                 self.set_vm(uuid, Some(vm.clone()));
                 self.record_in_use(&status.live).await;
                 self.sync_state(&uuid, &vm).await;
-                super::monitor::spawn(self, uuid, vm, events);
+                super::monitor::spawn(self, uuid, vm.clone(), events);
+                if status.state == StateReason::Paused(PausedReason::Migration)
+                    && Self::incoming(&vm).await
+                {
+                    // As libvirtd with a domain found in an incoming migration job: the
+                    // migration cannot finish any more (its Finish call went with the
+                    // daemon), so the half-migrated domain is killed (shut off, failed).
+                    eprintln!("oxvirtd: killing '{name}': its incoming migration did not finish");
+                    vm.set_got_shutdown(true);
+                    if let Err(e) = self.kill(&vm, Stopping::Failed, false).await {
+                        eprintln!("oxvirtd: cannot kill '{name}': {}", e.message);
+                    }
+                }
             }
             Err(e) => {
                 eprintln!("oxvirtd: domain '{name}' is gone: {}", e.message);

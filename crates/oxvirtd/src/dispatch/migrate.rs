@@ -97,7 +97,21 @@ async fn peer2peer(
     let confirmed = drv
         .migrate_confirm3_params(&dom, &params, &cookie, flags, finished.is_err())
         .await;
-    performed?;
+    if let Err(e) = performed {
+        // As libvirt: a destination that reports a real error (not
+        // VIR_ERR_MIGRATE_FINISH_OK) after the source's QEMU failed says better why.
+        return Err(match finished {
+            Err(f)
+                if e.domain == ErrorDomain::Qemu
+                    && e.code == ErrorCode::OperationFailed
+                    && f.domain == ErrorDomain::Qemu
+                    && f.code != ErrorCode::MigrateFinishOk =>
+            {
+                f
+            }
+            _ => e,
+        });
+    }
     finished?;
     confirmed
 }
