@@ -3,7 +3,8 @@
 # busybox. Prints OXVIRT-GUEST-READY once userspace runs, turns itself off on the ACPI power
 # button (QMP system_powerdown), and reports its disks on the serial console at boot and
 # whenever the set changes, as `OXVIRT-DISKS: vda vdb`, followed by their sizes in
-# 512-byte sectors, as `OXVIRT-DISK-SIZES: vda=131072 vdb=204800`.
+# 512-byte sectors, as `OXVIRT-DISK-SIZES: vda=131072 vdb=204800`. With `oxvirt.tick` on the
+# kernel command line it also ticks on the console (`OXVIRT-TICK: N`, see below).
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 
 mount -t proc proc /proc
@@ -67,6 +68,22 @@ while [ $i -lt 50 ]; do
     i=$((i + 1))
 done
 [ $i -lt 50 ] || echo "OXVIRT-GUEST: acpid is not watching the power button"
+
+# With `oxvirt.tick` on the kernel command line: a tick on the serial console four times a
+# second, `OXVIRT-TICK: N` with N counting up from 1, for tests that check the guest runs on
+# without a gap (live migration).
+case " $(cat /proc/cmdline) " in
+*" oxvirt.tick "*)
+    (
+        n=1
+        while :; do
+            echo "OXVIRT-TICK: $n"
+            n=$((n + 1))
+            sleep 0.25
+        done
+    ) &
+    ;;
+esac
 
 # Report the disks now and whenever the set changes (hot plug, unplug): poll every second.
 last=""

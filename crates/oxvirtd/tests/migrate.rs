@@ -7,11 +7,14 @@
 
 mod common;
 
-use std::process::{Command, Output, Stdio};
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::qemu::{guest, QemuEnv};
-use common::{free_port, Daemon, Raw};
+use common::{free_port, Daemon, Raw, TempDir, PYTHON};
 use oxvirt_rpc::remote::{ConnectOpenArgs, ConnectSupportsFeatureArgs, ConnectSupportsFeatureRet};
 use oxvirt_rpc::xdr::decode_from;
 use oxvirt_rpc::MessageStatus;
@@ -70,6 +73,50 @@ fn names(env: &QemuEnv) -> Vec<String> {
         .collect()
 }
 
+/// `virsh -c SRC migrate ARGS` (stopped after 120 s).
+fn virsh_migrate(src: &QemuEnv, args: &[&str]) -> Output {
+    Command::new("timeout")
+        .args(["120", "virsh", "-c", &src.uri(), "migrate"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Asserts that `out` is a failed virsh; its output.
+fn failed(out: &Output) -> String {
+    assert!(
+        !out.status.success(),
+        "virsh migrate succeeded: {}",
+        text(out)
+    );
+    text(out)
+}
+
+/// Asserts `domstate --reason NAME` on `env` is `want`.
+fn assert_state(env: &QemuEnv, name: &str, want: &str) {
+    let state = env.domstate(name);
+    assert_eq!(state, want, "the state of {name} on {}", env.uri());
+}
+
+/// Asserts `virsh list --all` on `env` shows exactly `want`.
+fn assert_only_on(env: &QemuEnv, want: &[&str]) {
+    assert_eq!(names(env), want, "the domains on {}", env.uri());
+}
+
+/// Asserts a destination kept nothing of a failed migration: no domain, no QEMU.
+fn assert_clean(dest: &QemuEnv) {
+    assert_only_on(dest, &[]);
+    let left = dest.wait_no_leftovers(30);
+    assert!(left.is_empty(), "QEMU left on {}: {left:?}", dest.uri());
+}
+
+/// Both nodes after a failed migration: `name` is on the source in the state it had before
+/// or was put back in (`want`), the destination kept nothing.
+fn assert_failed_cleanly(src: &QemuEnv, dest: &QemuEnv, name: &str, want: &str) {
+    assert_state(src, name, want);
+    assert_clean(dest);
+}
+
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -95,9 +142,8 @@ fn virsh_migrate_live_moves_a_running_guest() {
     );
 
     // The destination runs it, the source shut it off for reason migrated.
-    let state = b.virsh_ok(&["domstate", "--reason", "mig"]);
-    assert_eq!(state.trim(), "running (migrated)");
-    assert_eq!(a.domstate("mig"), "shut off (migrated)");
+    assert_state(&b, "mig", "running (migrated)");
+    assert_state(&a, "mig", "shut off (migrated)");
 
     // Both ends keep the completed job (the destination from the source's cookie); it is
     // gone once read.
@@ -124,18 +170,7 @@ fn virsh_migrate_live_moves_a_running_guest() {
     // The guest still works there: the power button powers it off (the transient domain
     // then goes away).
     b.virsh_ok(&["shutdown", "mig"]);
-    let until = Instant::now() + Duration::from_secs(60);
-    loop {
-        let names = b.virsh_ok(&["list", "--all", "--name"]);
-        if !names.lines().any(|l| l.trim() == "mig") {
-            break;
-        }
-        assert!(
-            Instant::now() < until,
-            "the migrated guest did not power off"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_gone(&b, "mig");
 }
 
 #[test]
@@ -149,46 +184,32 @@ fn migration_to_a_host_running_that_domain_fails_and_the_source_keeps_running() 
     b.define_xml("mig", &a.virsh_ok(&["dumpxml", "--inactive", "mig"]));
     b.virsh_ok(&["start", "mig"]);
     let (out, _) = migrate(&a, "mig", &dest);
-    assert!(
-        !out.status.success(),
-        "virsh migrate succeeded: {}",
-        text(&out)
-    );
-    let err = text(&out);
+    let err = failed(&out);
     assert!(
         err.contains("error: Requested operation is not valid: domain 'mig' is already active"),
         "{err}"
     );
-    assert!(
-        a.domstate("mig").starts_with("running"),
-        "{}",
-        a.domstate("mig")
-    );
-    assert!(
-        b.domstate("mig").starts_with("running"),
-        "{}",
-        b.domstate("mig")
-    );
+    assert_state(&a, "mig", "running (booted)");
+    assert_state(&b, "mig", "running (booted)");
+    assert_eq!(b.wait_no_leftovers(0).len(), 1, "B runs one QEMU, its own");
 
     // To the same host (the source's own daemon): refused by the cookie's host UUID.
     let (out, _) = migrate(&a, "mig", &a.uri());
-    assert!(
-        !out.status.success(),
-        "virsh migrate succeeded: {}",
-        text(&out)
-    );
-    let err = text(&out);
+    let err = failed(&out);
     assert!(
         err.contains(&format!(
             "Attempt to migrate guest to the same host {UUID_A}"
         )),
         "{err}"
     );
-    assert!(
-        a.domstate("mig").starts_with("running"),
-        "{}",
-        a.domstate("mig")
-    );
+    assert_state(&a, "mig", "running (booted)");
+
+    // Once B's domain is gone, the same migration succeeds.
+    b.virsh_ok(&["destroy", "mig"]);
+    let (out, _) = migrate(&a, "mig", &dest);
+    assert!(out.status.success(), "virsh migrate failed: {}", text(&out));
+    assert_state(&b, "mig", "running (migrated)");
+    assert_state(&a, "mig", "shut off (migrated)");
 }
 
 #[test]
@@ -207,8 +228,8 @@ fn persistent_migration_defines_the_destination_and_undefines_the_source() {
         &["--persistent", "--undefinesource", "--dname", "mig2"],
     );
     assert!(out.status.success(), "virsh migrate failed: {}", text(&out));
-    assert!(names(&a).is_empty(), "{:?}", names(&a));
-    assert_eq!(b.domstate("mig2"), "running (migrated)");
+    assert_only_on(&a, &[]);
+    assert_state(&b, "mig2", "running (migrated)");
     let info = b.virsh_ok(&["dominfo", "mig2"]);
     assert!(
         info.lines()
@@ -227,8 +248,8 @@ fn persistent_migration_defines_the_destination_and_undefines_the_source() {
     );
     // Defined there: destroyed, it stays, shut off.
     b.virsh_ok(&["destroy", "mig2"]);
-    assert_eq!(b.domstate("mig2"), "shut off (destroyed)");
-    assert_eq!(names(&b), ["mig2"]);
+    assert_state(&b, "mig2", "shut off (destroyed)");
+    assert_only_on(&b, &["mig2"]);
 }
 
 #[test]
@@ -244,41 +265,32 @@ fn an_aborted_migration_leaves_the_source_running_and_nothing_on_the_destination
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let until = Instant::now() + Duration::from_secs(30);
-    loop {
-        let info = a.virsh_ok(&["domjobinfo", "mig"]);
-        if info.contains("Unbounded") {
-            break;
-        }
-        assert!(Instant::now() < until, "no migration job: {info}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(names(&b), ["mig"], "the destination is not prepared");
+    wait_migrating(&a, "mig");
+    assert_only_on(&b, &["mig"]);
     a.virsh_ok(&["domjobabort", "mig"]);
     let out = child.wait_with_output().unwrap();
-    assert!(
-        !out.status.success(),
-        "virsh migrate succeeded: {}",
-        text(&out)
-    );
-    let err = text(&out);
+    let err = failed(&out);
     assert!(
         err.contains("operation aborted: migration out job: canceled by client"),
         "{err}"
     );
-    assert!(
-        a.domstate("mig").starts_with("running"),
-        "{}",
-        a.domstate("mig")
-    );
-    assert!(names(&b).is_empty(), "{:?}", names(&b));
-    assert!(b.wait_no_leftovers(10).is_empty(), "a QEMU is left on B");
-    // The source guest still answers its power button.
-    a.virsh_ok(&["shutdown", "mig"]);
-    assert_eq!(
-        a.wait_state("mig", "shut off (shutdown)", 60),
-        "shut off (shutdown)"
-    );
+    // Never paused by the migration: it runs on for the reason it had.
+    assert_failed_cleanly(&a, &b, "mig", "running (unpaused)");
+    // The same migration again succeeds, and the guest answers its power button there.
+    let (out, _) = migrate(&a, "mig", &dest);
+    assert!(out.status.success(), "virsh migrate failed: {}", text(&out));
+    assert_state(&b, "mig", "running (migrated)");
+    b.virsh_ok(&["shutdown", "mig"]);
+    wait_gone(&b, "mig");
+}
+
+/// Polls until `name` is no longer on `env` (a transient domain that stopped).
+fn wait_gone(env: &QemuEnv, name: &str) {
+    let until = Instant::now() + Duration::from_secs(60);
+    while names(env).iter().any(|n| n == name) {
+        assert!(Instant::now() < until, "{name} is still on {}", env.uri());
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// What a client asks before it migrates (`virDomainMigrate3`): a `qemu:///` connection
@@ -326,8 +338,8 @@ fn offline_migration_moves_the_definition() {
         .output()
         .unwrap();
     assert!(out.status.success(), "virsh migrate failed: {}", text(&out));
-    assert!(names(&a).is_empty(), "{:?}", names(&a));
-    assert_eq!(b.domstate("mig"), "shut off (unknown)");
+    assert_only_on(&a, &[]);
+    assert_state(&b, "mig", "shut off (unknown)");
     let xml = b.virsh_ok(&["dumpxml", "mig"]);
     assert!(
         xml.contains("<currentMemory unit='KiB'>204800</currentMemory>"),
@@ -337,7 +349,7 @@ fn offline_migration_moves_the_definition() {
     let err = b.virsh_err(&["migrate", "--offline", "mig", &a.uri()]);
     assert!(err.contains("persistent flag"), "{err}");
     eprintln!("refused as: {err}");
-    assert!(names(&a).is_empty(), "{:?}", names(&a));
+    assert_only_on(&a, &[]);
 }
 
 #[test]
@@ -349,10 +361,10 @@ fn suspended_migration_leaves_the_guest_paused_on_the_destination() {
     a.virsh_ok(&["start", "mig"]);
     let (out, _) = migrate_with(&a, "mig", &dest, &["--suspend"]);
     assert!(out.status.success(), "virsh migrate failed: {}", text(&out));
-    assert_eq!(b.domstate("mig"), "paused (user)");
-    assert_eq!(a.domstate("mig"), "shut off (migrated)");
+    assert_state(&b, "mig", "paused (user)");
+    assert_state(&a, "mig", "shut off (migrated)");
     b.virsh_ok(&["resume", "mig"]);
-    assert_eq!(b.domstate("mig"), "running (unpaused)");
+    assert_state(&b, "mig", "running (unpaused)");
 }
 
 #[test]
@@ -369,8 +381,8 @@ fn peer_to_peer_migration_is_driven_by_the_source_daemon() {
         text(&out)
     );
     eprintln!("virsh migrate --p2p --live took {took:?}");
-    assert_eq!(b.domstate("mig"), "running (migrated)");
-    assert_eq!(a.domstate("mig"), "shut off (migrated)");
+    assert_state(&b, "mig", "running (migrated)");
+    assert_state(&a, "mig", "shut off (migrated)");
 
     // Back to A while A runs a domain of that name: refused, B's guest runs on.
     a.virsh_ok(&["start", "mig"]);
@@ -385,5 +397,479 @@ fn peer_to_peer_migration_is_driven_by_the_source_daemon() {
         "tcp://127.0.0.1",
     ]);
     assert!(err.contains("is already active"), "{err}");
-    assert_eq!(b.domstate("mig"), "running (migrated)");
+    assert_state(&b, "mig", "running (migrated)");
+}
+
+/// The `OXVIRT-TICK: N` numbers of the guest's serial log, complete lines only.
+fn ticks(log: &Path) -> Vec<u64> {
+    let text = String::from_utf8_lossy(&std::fs::read(log).unwrap_or_default()).into_owned();
+    text.split("OXVIRT-TICK: ")
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            let after = rest[digits.len()..].chars().next();
+            matches!(after, Some('\r' | '\n'))
+                .then(|| digits.parse().ok())
+                .flatten()
+        })
+        .collect()
+}
+
+/// Polls the serial log until it holds at least `n` ticks (at most `secs`); the ticks.
+fn wait_ticks(log: &Path, n: usize, secs: u64) -> Vec<u64> {
+    let until = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let t = ticks(log);
+        if t.len() >= n {
+            return t;
+        }
+        assert!(
+            Instant::now() < until,
+            "only {} of {n} ticks in {}: {:?}",
+            t.len(),
+            log.display(),
+            t.iter().rev().take(5).collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Asserts the ticks count up from 1 one by one: no gap, no repeat (a guest that
+/// restarted would count from 1 again).
+fn assert_consecutive(t: &[u64]) {
+    assert_eq!(t.first(), Some(&1), "the ticks do not start at 1: {t:?}");
+    for (i, w) in t.windows(2).enumerate() {
+        assert_eq!(
+            w[1],
+            w[0] + 1,
+            "tick {} is followed by {} (line {i} of the ticks)",
+            w[0],
+            w[1]
+        );
+    }
+}
+
+/// The acceptance's observable guest: a guest ticking on its serial console (logged to a
+/// file, which the destination's QEMU opens again in append mode, as libvirt's does with
+/// the same `<log>`) moves A → B client-driven and back B → A peer-to-peer; its ticks run
+/// on with no gap and no repeat across both switches, and keep coming after them.
+#[test]
+fn the_guest_ticks_on_without_a_gap_across_migrations_there_and_back() {
+    let Some((a, b, dest)) = pair("mig-tick") else {
+        return;
+    };
+    let logdir = TempDir::new("mig-tick-log");
+    let log = logdir.join("serial.log");
+    let xml = a
+        .domain_xml(
+            "mig",
+            "",
+            &format!("<log file='{}' append='on'/>", log.display()),
+        )
+        .replace("panic=-1</cmdline>", "panic=-1 oxvirt.tick</cmdline>");
+    assert!(xml.contains("oxvirt.tick"), "{xml}");
+    a.define_xml("mig", &xml);
+    a.boot("mig");
+    let before = wait_ticks(&log, 4, 60);
+
+    let (out, _) = migrate(&a, "mig", &dest);
+    assert!(out.status.success(), "virsh migrate failed: {}", text(&out));
+    assert_state(&b, "mig", "running (migrated)");
+    assert_state(&a, "mig", "shut off (migrated)");
+    // B's guest ticks on, into the same file.
+    let on_b = ticks(&log).len();
+    assert!(on_b >= before.len(), "ticks vanished");
+    let there = wait_ticks(&log, on_b + 4, 60);
+    assert_consecutive(&there);
+
+    // Back, driven by B's daemon.
+    let out = Command::new("timeout")
+        .args(["120", "virsh", "-c", &b.uri(), "migrate", "--live", "--p2p"])
+        .args(["mig", &a.uri(), "--migrateuri", "tcp://127.0.0.1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "virsh migrate --p2p back failed: {}",
+        text(&out)
+    );
+    assert_state(&a, "mig", "running (migrated)");
+    assert_only_on(&b, &[]);
+    let on_a = ticks(&log).len();
+    let back = wait_ticks(&log, on_a + 8, 60);
+    assert_consecutive(&back);
+    eprintln!(
+        "{} ticks: {} before the first migration, {} before the second, {} in all",
+        back.len(),
+        before.len(),
+        on_a,
+        back.len()
+    );
+}
+
+/// A destination nobody answers at: virsh cannot open it (client-driven), the source
+/// daemon cannot (`--p2p`, libvirt's "Failed to connect to remote libvirt URI"), or the
+/// source's QEMU cannot reach the destination's (`--migrateuri` to an address the
+/// destination does not listen on). The source runs on untouched, the destination keeps
+/// nothing, and the same migration then succeeds.
+#[test]
+fn migration_to_an_unreachable_destination_leaves_both_nodes_consistent() {
+    let Some((a, b, dest)) = pair("mig-unreach") else {
+        return;
+    };
+    a.define("mig", "");
+    a.virsh_ok(&["start", "mig"]);
+    let was = a.domstate("mig");
+    let port = free_port();
+    let nobody = format!("qemu+tcp://127.0.0.1:{port}/system");
+    let refused = format!("unable to connect to server at '127.0.0.1:{port}': Connection refused");
+
+    // Client-driven: virsh itself cannot connect.
+    let (out, _) = migrate(&a, "mig", &nobody);
+    let err = failed(&out);
+    assert!(err.contains(&refused), "{err}");
+    assert_failed_cleanly(&a, &b, "mig", &was);
+
+    // Peer-to-peer: the source daemon says it could not.
+    let (out, _) = migrate_with(&a, "mig", &nobody, &["--p2p"]);
+    let err = failed(&out);
+    let want = format!(
+        "error: operation failed: Failed to connect to remote libvirt URI {nobody}: {refused}"
+    );
+    assert!(err.contains(&want), "{err}");
+    assert_failed_cleanly(&a, &b, "mig", &was);
+
+    // QEMU's connection: B's QEMU listens on 127.0.0.1, A's is sent to 127.0.0.2.
+    for mode in [None, Some("--p2p")] {
+        let qport = free_port().to_string();
+        let migrate_uri = format!("tcp://127.0.0.2:{qport}");
+        let mut args = vec!["--live", "mig", &dest, "--listen-address", "127.0.0.1"];
+        args.extend(["--migrateuri", &migrate_uri]);
+        args.extend(mode);
+        let out = virsh_migrate(&a, &args);
+        let err = failed(&out);
+        eprintln!("{mode:?}: {err}");
+        assert!(
+            err.contains("error: operation failed: migration out job: ")
+                && err.contains("Connection refused"),
+            "{mode:?}: {err}"
+        );
+        assert_failed_cleanly(&a, &b, "mig", &was);
+    }
+
+    // The same migration to a destination that answers succeeds.
+    let (out, _) = migrate(&a, "mig", &dest);
+    assert!(out.status.success(), "virsh migrate failed: {}", text(&out));
+    assert_state(&b, "mig", "running (migrated)");
+    assert_state(&a, "mig", "shut off (migrated)");
+}
+
+/// Waits until `name`'s outgoing migration runs on `src` (`domjobinfo` shows it).
+fn wait_migrating(src: &QemuEnv, name: &str) {
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let info = src.virsh_ok(&["domjobinfo", name]);
+        if info.contains("Unbounded") && info.contains("Memory processed") {
+            return;
+        }
+        assert!(Instant::now() < until, "no migration job: {info}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The destination's QEMU killed mid-transfer (a 1 MiB/s migration, client-driven and
+/// peer-to-peer): the migration fails at the source's QEMU, which says so; the source runs
+/// on, the destination keeps nothing, a retry succeeds.
+#[test]
+fn a_destination_qemu_killed_mid_transfer_fails_the_migration_cleanly() {
+    let Some((a, b, dest)) = pair("mig-qkill") else {
+        return;
+    };
+    a.define("mig", "");
+    a.virsh_ok(&["start", "mig"]);
+    let was = a.domstate("mig");
+    for mode in [None, Some("--p2p")] {
+        let mut more = vec!["--bandwidth", "1"];
+        more.extend(mode);
+        let child = migrate_cmd(&a, "mig", &dest, &more)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_migrating(&a, "mig");
+        let pid = b.qemu_pid("mig");
+        let killed = Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let out = child.wait_with_output().unwrap();
+        let err = failed(&out);
+        eprintln!("{mode:?}: {err}");
+        // The destination's reason (its domain is gone), or the source's (the stream
+        // broke) when the destination had not yet seen its QEMU go.
+        assert!(
+            err.contains("error: operation failed: migration in job: domain 'mig' stopped on the destination before the migration finished")
+                || err.contains("error: operation failed: migration out job: "),
+            "{mode:?}: {err}"
+        );
+        assert_failed_cleanly(&a, &b, "mig", &was);
+    }
+    let (out, _) = migrate(&a, "mig", &dest);
+    assert!(out.status.success(), "virsh migrate failed: {}", text(&out));
+    assert_state(&b, "mig", "running (migrated)");
+}
+
+/// The destination's daemon killed mid-transfer: the two QEMUs finish the transfer
+/// between themselves, the client's Finish call on the dead daemon fails, so the source
+/// is confirmed cancelled and runs again (`running (migration canceled)`). The restarted
+/// destination daemon does not keep the half-migrated incoming domain: it kills its QEMU
+/// (as libvirtd does with a domain that was in an incoming migration job). A retry
+/// succeeds.
+#[test]
+fn a_destination_daemon_killed_mid_transfer_leaves_no_incoming_domain() {
+    let Some((a, mut b, dest)) = pair("mig-dkill") else {
+        return;
+    };
+    a.define("mig", "");
+    a.virsh_ok(&["start", "mig"]);
+    let child = migrate_cmd(&a, "mig", &dest, &["--bandwidth", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_migrating(&a, "mig");
+    b.kill_daemon();
+    // Let the QEMUs finish quickly.
+    a.virsh_ok(&["migrate-setspeed", "mig", "8796093022207"]);
+    let out = child.wait_with_output().unwrap();
+    let err = failed(&out);
+    // The client lost the destination (libvirt's words for a closed connection).
+    assert!(
+        err.contains("error: internal error: client socket is closed"),
+        "{err}"
+    );
+    assert_state(&a, "mig", "running (migration canceled)");
+    b.restart_daemon();
+    assert_clean(&b);
+    let (out, _) = migrate(&a, "mig", &dest);
+    assert!(out.status.success(), "virsh migrate failed: {}", text(&out));
+    assert_state(&b, "mig", "running (migrated)");
+}
+
+/// A definition the destination cannot run (`--xml` naming an emulator that does not
+/// exist): the destination's prepare fails and says why; the source runs on untouched,
+/// the destination keeps nothing, and the migration without it succeeds.
+#[test]
+fn a_definition_the_destination_cannot_run_fails_in_prepare() {
+    let Some((a, b, dest)) = pair("mig-badcfg") else {
+        return;
+    };
+    a.define("mig", "");
+    a.virsh_ok(&["start", "mig"]);
+    let was = a.domstate("mig");
+    let live = a.virsh_ok(&["dumpxml", "--migratable", "mig"]);
+    let bad = match live.find("<emulator>") {
+        Some(at) => {
+            let end = live[at..].find("</emulator>").unwrap() + at + "</emulator>".len();
+            format!(
+                "{}<emulator>/nonexistent/qemu-system-x86_64</emulator>{}",
+                &live[..at],
+                &live[end..]
+            )
+        }
+        None => live.replace(
+            "<devices>",
+            "<devices>\n    <emulator>/nonexistent/qemu-system-x86_64</emulator>",
+        ),
+    };
+    let file = a.base.join("bad.xml");
+    std::fs::write(&file, &bad).unwrap();
+    for mode in [None, Some("--p2p")] {
+        let mut more = vec!["--xml", file.to_str().unwrap()];
+        more.extend(mode);
+        let (out, _) = migrate_with(&a, "mig", &dest, &more);
+        let err = failed(&out);
+        eprintln!("{mode:?}: {err}");
+        assert!(
+            err.contains("/nonexistent/qemu-system-x86_64"),
+            "{mode:?}: {err}"
+        );
+        assert_failed_cleanly(&a, &b, "mig", &was);
+    }
+    let (out, _) = migrate(&a, "mig", &dest);
+    assert!(out.status.success(), "virsh migrate failed: {}", text(&out));
+    assert_state(&b, "mig", "running (migrated)");
+}
+
+/// Prints the lifecycle events of a connection as `NAME EVENT DETAIL` (virsh's words), and
+/// `NAME job-completed` for `VIR_DOMAIN_EVENT_ID_JOB_COMPLETED`; `READY` once registered.
+const EVENTS_PY: &str = r#"
+import sys, libvirt
+libvirt.virEventRegisterDefaultImpl()
+conn = libvirt.open(sys.argv[1])
+T = ["Defined", "Undefined", "Started", "Suspended", "Resumed", "Stopped", "Shutdown",
+     "PMSuspended", "Crashed"]
+D = {0: ["Added", "Updated", "Renamed", "Snapshot"], 1: ["Removed", "Renamed"],
+     2: ["Booted", "Migrated", "Restored", "Snapshot", "Wakeup"],
+     3: ["Paused", "Migrated", "I/O Error", "Watchdog", "Restored", "Snapshot", "API error",
+         "Post-copy", "Post-copy Error"],
+     4: ["Unpaused", "Migrated", "Snapshot", "Post-copy"],
+     5: ["Shutdown", "Destroyed", "Crashed", "Migrated", "Saved", "Failed", "Snapshot"],
+     6: ["Finished", "On guest request", "On host request"]}
+def life(c, dom, ev, det, _):
+    names = D.get(ev, [])
+    print(dom.name(), T[ev], names[det] if det < len(names) else det, flush=True)
+def job(c, dom, params, _):
+    print(dom.name(), "job-completed", flush=True)
+conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, life, None)
+try:
+    conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_JOB_COMPLETED, job, None)
+except libvirt.libvirtError as e:
+    print("no job-completed events:", e, flush=True)
+print("READY", flush=True)
+while True:
+    libvirt.virEventRunDefaultImpl()
+"#;
+
+/// The events a daemon reports while it is watched (python-libvirt's callbacks).
+struct Events {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+/// The domain whose definition ends a watched sequence.
+const SENTINEL: &str = "zz-sentinel";
+
+impl Events {
+    /// Starts watching `env`'s events; returns once the callbacks are registered.
+    fn watch(env: &QemuEnv) -> Events {
+        let mut child = Command::new(PYTHON)
+            .args(["-c", EVENTS_PY, &env.uri()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let events = Events { child, lines };
+        events.wait_line("READY");
+        events
+    }
+
+    fn wait_line(&self, want: &str) {
+        let until = Instant::now() + Duration::from_secs(60);
+        loop {
+            if self.lines.lock().unwrap().iter().any(|l| l == want) {
+                return;
+            }
+            assert!(
+                Instant::now() < until,
+                "no {want:?} among the events: {:?}",
+                self.lines.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Defines the sentinel domain on `env` and waits for its event: the events of `name`
+    /// reported before it, in order (the sentinel is undefined again).
+    fn of(&self, env: &QemuEnv, name: &str) -> Vec<String> {
+        let sentinel = format!("{SENTINEL} Defined Added");
+        env.define(SENTINEL, "");
+        self.wait_line(&sentinel);
+        env.virsh_ok(&["undefine", SENTINEL]);
+        let mut lines = self.lines.lock().unwrap();
+        let end = lines.iter().position(|l| *l == sentinel).unwrap();
+        let prefix = format!("{name} ");
+        // Taken up to the sentinel (the events of other domains, such as the sentinel's
+        // own undefinition arriving later, are left out).
+        lines
+            .drain(..=end)
+            .filter_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
+            .collect()
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The lifecycle events of both ends during live migrations, as libvirt 9.0's QEMU driver
+/// reports them (qemu_migration.c): the source `Suspended Migrated` when QEMU stops the
+/// guest at switchover, then `Stopped Migrated` at confirm (and no `Undefined` for
+/// `--undefinesource`: libvirt deletes the config and drops the domain silently); the
+/// destination `Started Migrated` at prepare, `Defined Added` (or `Updated`) for
+/// `--persistent` before the CPUs run, then `Resumed Migrated`.
+#[test]
+fn migration_events_follow_libvirts_sequence_on_both_ends() {
+    let Some((a, b, dest)) = pair("mig-events") else {
+        return;
+    };
+    a.define("mig", "");
+    a.boot("mig");
+    let on_a = Events::watch(&a);
+    let on_b = Events::watch(&b);
+
+    // A → B, client-driven, --persistent --undefinesource.
+    let (out, _) = migrate_with(&a, "mig", &dest, &["--persistent", "--undefinesource"]);
+    assert!(out.status.success(), "virsh migrate failed: {}", text(&out));
+    assert_only_on(&a, &[]);
+    assert_state(&b, "mig", "running (migrated)");
+    let source = on_a.of(&a, "mig");
+    let destination = on_b.of(&b, "mig");
+    eprintln!("A → B --persistent --undefinesource: A {source:?}, B {destination:?}");
+    assert_eq!(
+        source,
+        ["Suspended Migrated", "Stopped Migrated"],
+        "source events"
+    );
+    assert_eq!(
+        destination,
+        ["Started Migrated", "Defined Added", "Resumed Migrated"],
+        "destination events"
+    );
+
+    // B → A, peer-to-peer, plain: B keeps its definition (shut off), A runs it transient.
+    let out = virsh_migrate(
+        &b,
+        &[
+            "--live",
+            "--p2p",
+            "mig",
+            &a.uri(),
+            "--migrateuri",
+            "tcp://127.0.0.1",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "virsh migrate --p2p failed: {}",
+        text(&out)
+    );
+    assert_state(&a, "mig", "running (migrated)");
+    assert_state(&b, "mig", "shut off (migrated)");
+    let source = on_b.of(&b, "mig");
+    let destination = on_a.of(&a, "mig");
+    eprintln!("B → A --p2p: B {source:?}, A {destination:?}");
+    assert_eq!(
+        source,
+        ["Suspended Migrated", "Stopped Migrated"],
+        "source events"
+    );
+    assert_eq!(
+        destination,
+        ["Started Migrated", "Resumed Migrated"],
+        "destination events"
+    );
 }
