@@ -24,7 +24,9 @@ const LIBVIRT: &str = "qemu:///system";
 const LIBVIRT_DEST: &str = "qemu+unix:///system?socket=/var/run/libvirt/libvirt-sock";
 /// oxvirtd's host UUID (libvirtd's is the machine's).
 const OX_UUID: &str = "6c0b7a52-1d3e-4f8a-9b21-5e7d4c3a2f0d";
+/// The domains' names (one per test: the tests share libvirtd).
 const NAME: &str = "oxvirt-mig-libvirt";
+const NAME_OFFLINE: &str = "oxvirt-mig-libvirt-off";
 
 fn text(out: &Output) -> String {
     format!(
@@ -59,18 +61,24 @@ fn lv_state(name: &str) -> String {
 
 /// Removes the domain from libvirtd, running or not, whatever happened (also before the
 /// test, for a run that was killed).
-struct LibvirtDomain;
+struct LibvirtDomain(&'static str);
 
 impl LibvirtDomain {
-    fn clean() {
-        let _ = lv(&["destroy", NAME]);
-        let _ = lv(&["undefine", NAME]);
+    fn new(name: &'static str) -> LibvirtDomain {
+        let d = LibvirtDomain(name);
+        d.clean();
+        d
+    }
+
+    fn clean(&self) {
+        let _ = lv(&["destroy", self.0]);
+        let _ = lv(&["undefine", self.0]);
     }
 }
 
 impl Drop for LibvirtDomain {
     fn drop(&mut self) {
-        LibvirtDomain::clean();
+        self.clean();
     }
 }
 
@@ -115,8 +123,7 @@ fn live_migration_to_and_from_debians_libvirtd() {
     );
     let ox = QemuEnv::start_with("mig-libvirt", g, None, &["--host-uuid", OX_UUID]);
     let oxuri = ox.uri();
-    LibvirtDomain::clean();
-    let _cleanup = LibvirtDomain;
+    let _cleanup = LibvirtDomain::new(NAME);
 
     // Defined and booted on libvirtd (until the guest reports its disks: acpid runs).
     let file = ox.base.join("libvirt.xml");
@@ -199,5 +206,64 @@ fn live_migration_to_and_from_debians_libvirtd() {
             "the migrated guest did not power off: {state}"
         );
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `ox`'s and libvirtd's view of the definition: whether each has it, and persistent.
+fn defined(ox: &QemuEnv, name: &str) -> (bool, bool) {
+    let persistent = |out: Output| {
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Persistent:     yes")
+    };
+    (
+        persistent(ox.virsh(&["dominfo", name])),
+        persistent(lv(&["dominfo", name])),
+    )
+}
+
+#[test]
+fn offline_migration_to_and_from_debians_libvirtd() {
+    let test = "migrate_libvirt_offline";
+    if UnixStream::connect(SYSTEM_SOCK).is_err() {
+        skip(
+            test,
+            &format!("no libvirtd listening on {SYSTEM_SOCK} (virtlogd -d; libvirtd -d)"),
+        );
+        return;
+    }
+    let Some(g) = guest(test) else {
+        return;
+    };
+    let ox = QemuEnv::start_with("mig-libvirt-off", g, None, &["--host-uuid", OX_UUID]);
+    let oxuri = ox.uri();
+    let _cleanup = LibvirtDomain::new(NAME_OFFLINE);
+    let file = ox.base.join("libvirt.xml");
+    std::fs::write(&file, ox.domain_xml(NAME_OFFLINE, "", "")).unwrap();
+    lv_ok(&["define", file.to_str().unwrap()]);
+
+    // The stopped definition moves there and back in each mode; the source's goes.
+    let offline = ["--offline", "--persistent", "--undefinesource"];
+    for (src, dest, mode, there) in [
+        (LIBVIRT, oxuri.as_str(), "", (true, false)),
+        (oxuri.as_str(), LIBVIRT_DEST, "", (false, true)),
+        (LIBVIRT, oxuri.as_str(), "--p2p", (true, false)),
+        // oxvirtd's peer-to-peer finish sends libvirt no cookie, as libvirt does: the
+        // prepare phase's would be libvirtd's own ("Attempt to migrate guest to the same
+        // host").
+        (oxuri.as_str(), LIBVIRT_DEST, "--p2p", (false, true)),
+    ] {
+        let what = format!("offline {src} -> {dest} {mode}");
+        let out = Command::new("timeout")
+            .args(["120", "virsh", "-c", src, "migrate"])
+            .args(offline)
+            .args([mode].into_iter().filter(|m| !m.is_empty()))
+            .args([NAME_OFFLINE, dest])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{what} failed: {}", text(&out));
+        assert_eq!(
+            defined(&ox, NAME_OFFLINE),
+            there,
+            "{what}: (oxvirtd, libvirtd) defined"
+        );
     }
 }

@@ -81,7 +81,10 @@ async fn peer2peer(
         params = with_string(&params, "destination_name", &dom.name);
     }
     let performed = if flags & OFFLINE != 0 {
-        Ok(cookie)
+        // No perform phase: the finish phase gets no cookie, as libvirt sends it (the
+        // prepare phase's cookie is the destination's own, which libvirt's finish refuses
+        // as "Attempt to migrate guest to the same host").
+        Ok(Vec::new())
     } else {
         drv.migrate_perform3_params(&dom, None, &params, &cookie, flags)
             .await
