@@ -1,10 +1,11 @@
 //! Live migration between Debian's libvirtd 9.0 (the system daemon, `qemu:///system` on
 //! /var/run/libvirt/libvirt-sock) and oxvirtd, with Debian's unchanged `virsh migrate`, in
 //! both directions and both modes (client-driven and `--p2p`), the same QEMU on both
-//! sides: a booted test guest goes libvirtd → oxvirtd → libvirtd → oxvirtd → libvirtd and
-//! still answers the power button at the end. Skipped (with a SKIPPED line) when libvirtd
-//! is not running. The domain is destroyed and undefined on both sides even when the test
-//! fails.
+//! sides: a booted test guest goes libvirtd → oxvirtd → libvirtd three times (plain,
+//! `--p2p`, `--p2p --tunnelled`, with and without `--persistent --undefinesource`) and
+//! still answers the power button at the end; a stopped definition moves with `--offline`.
+//! Skipped (with a SKIPPED line) when libvirtd is not running. The domain is destroyed and
+//! undefined on both sides even when the test fails.
 
 #![allow(clippy::unwrap_used)]
 
@@ -82,14 +83,20 @@ impl Drop for LibvirtDomain {
     }
 }
 
-/// `virsh -c SRC migrate --live --verbose MORE NAME DEST --migrateuri tcp://127.0.0.1`,
-/// asserted to succeed; how long it took.
+/// `virsh -c SRC migrate --live --verbose MORE NAME DEST --migrateuri tcp://127.0.0.1` (no
+/// URI when tunnelled), asserted to succeed; how long it took.
 fn migrate(src: &str, dest: &str, more: &[&str], what: &str) -> Duration {
     let start = Instant::now();
     let out = Command::new("timeout")
         .args(["120", "virsh", "-c", src, "migrate", "--live", "--verbose"])
         .args(more)
-        .args([NAME, dest, "--migrateuri", "tcp://127.0.0.1"])
+        .args([NAME, dest])
+        // A tunnelled migration has no URI of its own.
+        .args(if more.contains(&"--tunnelled") {
+            &[][..]
+        } else {
+            &["--migrateuri", "tcp://127.0.0.1"][..]
+        })
         .output()
         .unwrap();
     let took = start.elapsed();
@@ -193,7 +200,24 @@ fn live_migration_to_and_from_debians_libvirtd() {
         "{job}"
     );
 
-    // After four moves the guest still runs: the power button turns it off.
+    // 5., 6. Tunnelled (the QEMU stream inside the RPC connection, procedure 304), there
+    //    and back.
+    migrate(
+        LIBVIRT,
+        &oxuri,
+        &["--p2p", "--tunnelled"],
+        "libvirtd -> oxvirtd --p2p --tunnelled",
+    );
+    assert_eq!(ox.domstate(NAME), "running (migrated)");
+    migrate(
+        &oxuri,
+        LIBVIRT_DEST,
+        &["--p2p", "--tunnelled"],
+        "oxvirtd -> libvirtd --p2p --tunnelled",
+    );
+    assert_eq!(lv_state(NAME), "running (migrated)");
+
+    // After six moves the guest still runs: the power button turns it off.
     lv_ok(&["shutdown", NAME]);
     let until = Instant::now() + Duration::from_secs(60);
     loop {
