@@ -239,22 +239,56 @@ pub(crate) fn start_oxvirtd(
 /// A private libvirtd inside namespace `ns`: tmpfs over libvirt's state folders (in the
 /// namespace's own mount view), sockets in `dir/sock`, no TCP, no polkit.
 pub(crate) fn start_libvirtd(lab: &mut NetnsLab, ns: &str, dir: &Path) -> Result<String> {
+    start_libvirtd_with(lab, ns, dir, &LibvirtdExtra::default())
+}
+
+/// What a private libvirtd gets on top of [`start_libvirtd`]'s setup.
+#[derive(Debug, Default)]
+pub(crate) struct LibvirtdExtra<'a> {
+    /// Listen on TCP (`listen_tcp = 1` and `--listen`); `auth_tcp` is then "none".
+    pub(crate) tcp: bool,
+    /// More lines for libvirtd.conf (like `host_uuid = "..."`).
+    pub(crate) conf: &'a str,
+    /// Shell commands run in the namespace's mount view after the tmpfs mounts, before
+    /// libvirtd starts (like a virtlogd of its own).
+    pub(crate) prelude: &'a str,
+}
+
+/// [`start_libvirtd`] with `extra`.
+pub(crate) fn start_libvirtd_with(
+    lab: &mut NetnsLab,
+    ns: &str,
+    dir: &Path,
+    extra: &LibvirtdExtra<'_>,
+) -> Result<String> {
     let sock_dir = dir.join("sock");
     std::fs::create_dir_all(&sock_dir)?;
     let conf = dir.join("libvirtd.conf");
+    let tcp = if extra.tcp {
+        "listen_tcp = 1\nauth_tcp = \"none\"\n"
+    } else {
+        "listen_tcp = 0\n"
+    };
     std::fs::write(
         &conf,
         format!(
-            "listen_tls = 0\nlisten_tcp = 0\nunix_sock_dir = \"{}\"\n\
-             auth_unix_rw = \"none\"\nauth_unix_ro = \"none\"\nlog_outputs = \"3:stderr\"\n",
-            sock_dir.display()
+            "listen_tls = 0\n{tcp}unix_sock_dir = \"{}\"\n\
+             auth_unix_rw = \"none\"\nauth_unix_ro = \"none\"\nlog_outputs = \"3:stderr\"\n{}",
+            sock_dir.display(),
+            extra.conf
         ),
     )?;
+    let prelude = if extra.prelude.is_empty() {
+        String::new()
+    } else {
+        format!("{}; ", extra.prelude)
+    };
     let script = format!(
         "set -e; for d in /run/libvirt /var/lib/libvirt /etc/libvirt/qemu /etc/libvirt/storage \
          /var/cache/libvirt; do mkdir -p $d; mount -t tmpfs oxvirt-bench $d; done; \
-         exec libvirtd -f {} -p /run/libvirt/libvirtd.pid",
-        conf.display()
+         {prelude}exec libvirtd -f {} -p /run/libvirt/libvirtd.pid{}",
+        conf.display(),
+        if extra.tcp { " --listen" } else { "" }
     );
     let log = dir.join("libvirtd.log");
     lab.spawn_in(ns, &["sh", "-c", &script], &log)?;

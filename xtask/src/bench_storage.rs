@@ -47,7 +47,7 @@ pub(crate) fn bench_storage(root: &Path) -> Result<()> {
     let ours_dir = lab.scratch().join("oxvirtd-daemon");
     let theirs_dir = lab.scratch().join("libvirtd-daemon");
     eprintln!("\n==> oxvirtd in namespace {ours_ns}, a private libvirtd in {theirs_ns}");
-    let ours = start_oxvirtd_on_tmpfs(root, &mut lab, &ours_ns, &ours_dir)?;
+    let ours = start_oxvirtd_on_tmpfs(root, &mut lab, &ours_ns, &ours_dir, &[])?;
     let theirs = start_libvirtd(&mut lab, &theirs_ns, &theirs_dir)?;
     let json = root.join("target/bench-storage.json");
     let pools = lab.scratch().join("pools");
@@ -70,8 +70,15 @@ pub(crate) fn bench_storage(root: &Path) -> Result<()> {
 }
 
 /// A release oxvirtd inside namespace `ns` with tmpfs over its state directory and its
-/// runtime `storage/` folder, as the private libvirtd has over its own; its URI.
-fn start_oxvirtd_on_tmpfs(root: &Path, lab: &mut NetnsLab, ns: &str, dir: &Path) -> Result<String> {
+/// runtime `storage/` folder, as the private libvirtd has over its own, with more command
+/// line arguments `extra`; its URI.
+pub(crate) fn start_oxvirtd_on_tmpfs(
+    root: &Path,
+    lab: &mut NetnsLab,
+    ns: &str,
+    dir: &Path,
+    extra: &[&str],
+) -> Result<String> {
     let run = dir.join("run");
     let state = dir.join("state");
     let log = dir.join("oxvirtd.log");
@@ -79,10 +86,11 @@ fn start_oxvirtd_on_tmpfs(root: &Path, lab: &mut NetnsLab, ns: &str, dir: &Path)
     let script = format!(
         "set -e; mkdir -p {run}/storage {state}; \
          mount -t tmpfs oxvirt-bench {run}/storage; mount -t tmpfs oxvirt-bench {state}; \
-         exec {bin} --runtime-dir {run} --state-dir {state}",
+         exec {bin} --runtime-dir {run} --state-dir {state}{extra}",
         run = run.display(),
         state = state.display(),
-        bin = bin.display()
+        bin = bin.display(),
+        extra = extra.iter().map(|a| format!(" {a}")).collect::<String>()
     );
     std::fs::create_dir_all(dir)?;
     lab.spawn_in(ns, &["sh", "-c", &script], &log)?;

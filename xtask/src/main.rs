@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
+mod bench_migrate;
 mod bench_network;
 mod bench_storage;
 mod guest;
@@ -61,6 +62,12 @@ commands:
                            pool-destroy, vol-create-as of a 1 GiB qcow2, pool-refresh and
                            vol-list over 1,000 volumes, and the ratio; JSON in
                            target/bench-storage.json (root)
+  bench migrate            `virsh migrate --live` (plain, --p2p, --p2p --tunnelled) of a
+                           booted 256 MiB TCG guest between two release oxvirtd nodes and
+                           between two private Debian libvirtd 9.0 nodes (namespaces on a
+                           bridge, TCP), and raw QEMU to raw QEMU, same run: median wall
+                           time and downtime per mode, the ratio and the gap to raw QEMU;
+                           in target/bench/migrate.txt (root; OXBENCH_ROUNDS, 6 by default)
   fuzz [SECONDS] [TARGET...]
                            seed fuzz/corpus/<target> from ../shared's XML, then run each
                            target (all by default) for SECONDS (60 by default); needs a
@@ -655,6 +662,9 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
     }
     if args.first().map(String::as_str) == Some("storage") {
         return bench_storage::bench_storage(root);
+    }
+    if args.first().map(String::as_str) == Some("migrate") {
+        return bench_migrate::bench_migrate(root);
     }
     if args.first().map(String::as_str) == Some("qemu") {
         kvm_node_as_udev_leaves_it();

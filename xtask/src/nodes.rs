@@ -195,7 +195,7 @@ fn env_text(root: &Path) -> String {
 }
 
 /// Whether network interface `name` exists in the root namespace.
-fn link_exists(name: &str) -> bool {
+pub(crate) fn link_exists(name: &str) -> bool {
     Command::new("ip")
         .args(["link", "show", "dev", name])
         .stdout(Stdio::null())
@@ -298,25 +298,7 @@ fn up(root: &Path) -> Result<()> {
 /// Builds the network and starts the daemons.
 fn start(root: &Path) -> Result<()> {
     eprintln!("\n==> bridge {BRIDGE} ({HOST_ADDR}/{PREFIX}) in the root namespace");
-    run_quiet(Command::new("ip").args([
-        "link",
-        "add",
-        BRIDGE,
-        "type",
-        "bridge",
-        "forward_delay",
-        "0",
-        "nf_call_iptables",
-        "0",
-    ]))?;
-    run_quiet(Command::new("ip").args([
-        "addr",
-        "add",
-        &format!("{HOST_ADDR}/{PREFIX}"),
-        "dev",
-        BRIDGE,
-    ]))?;
-    run_quiet(Command::new("ip").args(["link", "set", BRIDGE, "up"]))?;
+    add_bridge(BRIDGE, &format!("{HOST_ADDR}/{PREFIX}"))?;
     for node in NODES {
         eprintln!(
             "==> node {}: netns {}, eth0 {}/{PREFIX}",
@@ -325,20 +307,7 @@ fn start(root: &Path) -> Result<()> {
         let ns = node.netns;
         run_quiet(Command::new("ip").args(["netns", "add", ns]))?;
         run_quiet(Command::new("ip").args(["-n", ns, "link", "set", "lo", "up"]))?;
-        run_quiet(Command::new("ip").args([
-            "link", "add", ns, "type", "veth", "peer", "name", "eth0", "netns", ns,
-        ]))?;
-        run_quiet(Command::new("ip").args(["link", "set", ns, "master", BRIDGE, "up"]))?;
-        run_quiet(Command::new("ip").args([
-            "-n",
-            ns,
-            "addr",
-            "add",
-            &format!("{}/{PREFIX}", node.addr),
-            "dev",
-            "eth0",
-        ]))?;
-        run_quiet(Command::new("ip").args(["-n", ns, "link", "set", "eth0", "up"]))?;
+        plug_ns(BRIDGE, ns, ns, &format!("{}/{PREFIX}", node.addr))?;
     }
     for node in NODES {
         spawn_daemon(root, &node)?;
@@ -347,6 +316,36 @@ fn start(root: &Path) -> Result<()> {
         wait_daemon(root, &node)?;
     }
     Ok(())
+}
+
+/// Creates bridge `name` in the root namespace (no STP delay, no netfilter) with address
+/// `addr_cidr`, and sets it up.
+pub(crate) fn add_bridge(name: &str, addr_cidr: &str) -> Result<()> {
+    run_quiet(Command::new("ip").args([
+        "link",
+        "add",
+        name,
+        "type",
+        "bridge",
+        "forward_delay",
+        "0",
+        "nf_call_iptables",
+        "0",
+    ]))?;
+    run_quiet(Command::new("ip").args(["addr", "add", addr_cidr, "dev", name]))?;
+    run_quiet(Command::new("ip").args(["link", "set", name, "up"]))
+}
+
+/// Plugs namespace `ns` into `bridge`: a veth whose leg in the root namespace is `leg`
+/// (at most 15 bytes) and whose other leg is the namespace's `eth0` with `addr_cidr`, all
+/// up. Deleting the namespace deletes the veth.
+pub(crate) fn plug_ns(bridge: &str, ns: &str, leg: &str, addr_cidr: &str) -> Result<()> {
+    run_quiet(Command::new("ip").args([
+        "link", "add", leg, "type", "veth", "peer", "name", "eth0", "netns", ns,
+    ]))?;
+    run_quiet(Command::new("ip").args(["link", "set", leg, "master", bridge, "up"]))?;
+    run_quiet(Command::new("ip").args(["-n", ns, "addr", "add", addr_cidr, "dev", "eth0"]))?;
+    run_quiet(Command::new("ip").args(["-n", ns, "link", "set", "eth0", "up"]))
 }
 
 /// Starts the node's oxvirtd in its namespace, detached from the xtask (its own process
