@@ -110,6 +110,25 @@ fn migrate(src: &str, dest: &str, more: &[&str], what: &str) -> Duration {
     took
 }
 
+/// The test guest's XML for libvirtd, its kernel and initrd copied into `ox`'s directory
+/// (libvirtd runs QEMU as its own user, which may not reach the workspace).
+fn libvirt_xml(ox: &QemuEnv, name: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = ox.base.join("guest");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut xml = ox.domain_xml(name, "", "");
+    for from in [&ox.guest.kernel, &ox.guest.initrd] {
+        let to = dir.join(from.file_name().unwrap());
+        std::fs::copy(from, &to).unwrap();
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o644)).unwrap();
+        xml = xml.replace(from.to_str().unwrap(), to.to_str().unwrap());
+    }
+    for d in [&*ox.base, dir.as_path()] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    xml
+}
+
 #[test]
 fn live_migration_to_and_from_debians_libvirtd() {
     let test = "migrate_libvirt";
@@ -134,7 +153,7 @@ fn live_migration_to_and_from_debians_libvirtd() {
 
     // Defined and booted on libvirtd (until the guest reports its disks: acpid runs).
     let file = ox.base.join("libvirt.xml");
-    std::fs::write(&file, ox.domain_xml(NAME, "", "")).unwrap();
+    std::fs::write(&file, libvirt_xml(&ox, NAME)).unwrap();
     lv_ok(&["define", file.to_str().unwrap()]);
     lv_ok(&["start", "--paused", NAME]);
     let out = Command::new("timeout")
@@ -261,7 +280,7 @@ fn offline_migration_to_and_from_debians_libvirtd() {
     let oxuri = ox.uri();
     let _cleanup = LibvirtDomain::new(NAME_OFFLINE);
     let file = ox.base.join("libvirt.xml");
-    std::fs::write(&file, ox.domain_xml(NAME_OFFLINE, "", "")).unwrap();
+    std::fs::write(&file, libvirt_xml(&ox, NAME_OFFLINE)).unwrap();
     lv_ok(&["define", file.to_str().unwrap()]);
 
     // The stopped definition moves there and back in each mode; the source's goes.
