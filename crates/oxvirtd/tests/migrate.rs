@@ -633,25 +633,32 @@ fn a_destination_daemon_killed_mid_transfer_leaves_no_incoming_domain() {
     };
     a.define("mig", "");
     a.virsh_ok(&["start", "mig"]);
-    let child = migrate_cmd(&a, "mig", &dest, &["--bandwidth", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_migrating(&a, "mig");
-    b.kill_daemon();
-    // Let the QEMUs finish quickly.
-    a.virsh_ok(&["migrate-setspeed", "mig", "8796093022207"]);
-    let out = child.wait_with_output().unwrap();
-    let err = failed(&out);
-    // The client lost the destination (libvirt's words for a closed connection).
-    assert!(
-        err.contains("error: internal error: client socket is closed"),
-        "{err}"
-    );
-    assert_state(&a, "mig", "running (migration canceled)");
-    b.restart_daemon();
-    assert_clean(&b);
+    for mode in [None, Some("--p2p")] {
+        let mut more = vec!["--bandwidth", "1"];
+        more.extend(mode);
+        let child = migrate_cmd(&a, "mig", &dest, &more)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_migrating(&a, "mig");
+        b.kill_daemon();
+        // Let the QEMUs finish quickly.
+        a.virsh_ok(&["migrate-setspeed", "mig", "8796093022207"]);
+        let out = child.wait_with_output().unwrap();
+        let err = failed(&out);
+        eprintln!("{mode:?}: {err}");
+        // The client (or the source daemon) lost the destination: libvirt's words for a
+        // closed connection.
+        assert!(
+            err.contains("error: internal error: client socket is closed"),
+            "{mode:?}: {err}"
+        );
+        // Paused at the switchover, then confirmed cancelled: running again.
+        assert_state(&a, "mig", "running (migration canceled)");
+        b.restart_daemon();
+        assert_clean(&b);
+    }
     let (out, _) = migrate(&a, "mig", &dest);
     assert!(out.status.success(), "virsh migrate failed: {}", text(&out));
     assert_state(&b, "mig", "running (migrated)");
@@ -872,4 +879,99 @@ fn migration_events_follow_libvirts_sequence_on_both_ends() {
         ["Started Migrated", "Resumed Migrated"],
         "destination events"
     );
+}
+
+/// A network namespace of its own, deleted on drop (after the daemons in it, declared
+/// after it, are gone).
+struct Netns(String);
+
+impl Netns {
+    fn new(tag: &str) -> Netns {
+        let name = format!("oxvt-{tag}-{}", std::process::id());
+        let out = Command::new("ip")
+            .args(["netns", "add", &name])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        let out = Command::new("ip")
+            .args(["-n", &name, "link", "set", "lo", "up"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        Netns(name)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "delete", &self.0])
+            .status();
+    }
+}
+
+/// An isolated virtual network `name` on bridge `bridge`, defined and started on `env`.
+fn start_network(env: &QemuEnv, name: &str, bridge: &str) {
+    let file = env.base.join(format!("{name}-net.xml"));
+    std::fs::write(
+        &file,
+        format!("<network>\n  <name>{name}</name>\n  <bridge name='{bridge}'/>\n</network>\n"),
+    )
+    .unwrap();
+    env.virsh_ok(&["net-define", file.to_str().unwrap()]);
+    env.virsh_ok(&["net-start", name]);
+}
+
+/// A guest on a virtual network that exists on the source only: the destination's
+/// prepare fails on it, with libvirt's "no network with matching name", in both modes;
+/// the source runs on untouched, the destination keeps nothing. Once the destination has
+/// the network, the same migration succeeds. (Both daemons share one network namespace of
+/// their own, for their bridges; the client reaches them by their sockets.)
+#[test]
+fn a_network_missing_on_the_destination_fails_in_prepare() {
+    let test = "a_network_missing_on_the_destination_fails_in_prepare";
+    // Root, `ip` for the namespace and `nft` (the network driver loads its firewall table
+    // even for a network without an address); no DHCP server is needed.
+    let tools = ["ip", "nft"];
+    if !oxvirt_xml::testdata::is_root() || !tools.iter().all(|t| oxvirt_xml::testdata::have(t)) {
+        // `cargo xtask ci` (OXVIRT_REQUIRE_GUEST=1) runs everything.
+        if std::env::var("OXVIRT_REQUIRE_GUEST").is_ok_and(|v| v == "1") {
+            panic!("{test}: OXVIRT_REQUIRE_GUEST=1 but this needs root, ip and nft");
+        }
+        common::skip(test, "needs root, ip and nft");
+        return;
+    }
+    let (Some(ga), Some(gb)) = (guest(test), guest(test)) else {
+        return;
+    };
+    let ns = Netns::new("migcfg");
+    let a = QemuEnv::start_with("a-mig-net", ga, Some(&ns.0), &["--host-uuid", UUID_A]);
+    let b = QemuEnv::start_with("b-mig-net", gb, Some(&ns.0), &["--host-uuid", UUID_B]);
+    start_network(&a, "mignet", "oxvmiga");
+    a.define(
+        "mig",
+        "<interface type='network'>\n      <source network='mignet'/>\n      \
+         <model type='virtio'/>\n    </interface>",
+    );
+    a.virsh_ok(&["start", "mig"]);
+    let was = a.domstate("mig");
+    let dest = b.uri();
+    for mode in [None, Some("--p2p")] {
+        let mut more = vec![];
+        more.extend(mode);
+        let (out, _) = migrate_with(&a, "mig", &dest, &more);
+        let err = failed(&out);
+        eprintln!("{mode:?}: {err}");
+        assert!(
+            err.contains("error: Network not found: no network with matching name 'mignet'"),
+            "{mode:?}: {err}"
+        );
+        assert_failed_cleanly(&a, &b, "mig", &was);
+    }
+    start_network(&b, "mignet", "oxvmigb");
+    let (out, _) = migrate(&a, "mig", &dest);
+    assert!(out.status.success(), "virsh migrate failed: {}", text(&out));
+    assert_state(&b, "mig", "running (migrated)");
+    let list = b.virsh_ok(&["domiflist", "mig"]);
+    assert!(list.contains("mignet"), "{list}");
 }
