@@ -219,6 +219,12 @@ fn a_tunnel_broken_mid_way_leaves_the_source_running_and_the_destination_clean()
         text(&out)
     );
     eprintln!("broken tunnel reported as: {}", text(&out).trim());
+    // The destination's side of the stream says why.
+    assert!(
+        text(&out).contains("cannot write to stream: Broken pipe"),
+        "{}",
+        text(&out)
+    );
     assert_running(&a.env, "mig");
     let until = Instant::now() + Duration::from_secs(30);
     while !names(&b.env).is_empty() {
@@ -230,5 +236,51 @@ fn a_tunnel_broken_mid_way_leaves_the_source_running_and_the_destination_clean()
         "a QEMU is left on B"
     );
     assert!(a.env.leftover_processes().len() == 1, "A runs one QEMU");
+    assert_guest_alive(&a.env, "mig");
+}
+
+#[test]
+fn an_aborted_tunnelled_migration_leaves_the_source_running_and_the_destination_clean() {
+    let Some((a, b)) = pair("tunnel-abort") else {
+        return;
+    };
+    a.env.define("mig", "");
+    a.env.boot("mig");
+    let child = tunnelled_cmd(&a, "mig", &b, &["--bandwidth", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let info = a.env.virsh_ok(&["domjobinfo", "mig"]);
+        if info.contains("Unbounded") && names(&b.env) == ["mig"] {
+            break;
+        }
+        assert!(Instant::now() < until, "no migration job: {info}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    a.env.virsh_ok(&["domjobabort", "mig"]);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        !out.status.success(),
+        "virsh migrate succeeded: {}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("operation aborted: migration out job: canceled by client"),
+        "{}",
+        text(&out)
+    );
+    assert_running(&a.env, "mig");
+    let until = Instant::now() + Duration::from_secs(30);
+    while !names(&b.env).is_empty() {
+        assert!(Instant::now() < until, "B kept {:?}", names(&b.env));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        b.env.wait_no_leftovers(30).is_empty(),
+        "a QEMU is left on B"
+    );
     assert_guest_alive(&a.env, "mig");
 }

@@ -64,12 +64,21 @@ fn with_uri(params: &[TypedParam], uri: &str) -> Vec<TypedParam> {
     out
 }
 
+/// The text `strerror` gives for `err` (Rust's rendering without " (os error N)").
+fn strerror(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
 /// libvirt's error for a tunnel that could not be written to (`virFDStreamWrite`).
 fn write_failure(err: &std::io::Error) -> VirError {
     VirError::new(
         ErrorDomain::Streams,
         ErrorCode::SystemError,
-        format!("cannot write to stream: {err}"),
+        format!("cannot write to stream: {}", strerror(err)),
     )
 }
 
@@ -79,7 +88,10 @@ fn read_failure(err: &std::io::Error) -> VirError {
     VirError::new(
         ErrorDomain::Qemu,
         ErrorCode::OperationFailed,
-        format!("tunnelled migration failed to read from qemu: {err}"),
+        format!(
+            "tunnelled migration failed to read from qemu: {}",
+            strerror(err)
+        ),
     )
 }
 
@@ -87,7 +99,7 @@ fn socket_failure(what: &str, path: &std::path::Path, err: &std::io::Error) -> V
     VirError::new(
         ErrorDomain::Qemu,
         ErrorCode::SystemError,
-        format!("{what} '{}': {err}", path.display()),
+        format!("{what} '{}': {}", path.display(), strerror(err)),
     )
 }
 
@@ -115,8 +127,9 @@ pub(crate) async fn feed_qemu(mut end: TunnelEnd, mut qemu: UnixStream) {
     }
 }
 
-/// Copies `qemu`'s stream into `tunnel` until QEMU closes it, then finishes the tunnel.
-async fn drain_qemu(mut qemu: UnixStream, mut tunnel: MigrationTunnel) -> Result<()> {
+/// Copies `qemu`'s stream into `tunnel` until QEMU closes it; the tunnel, to finish once
+/// QEMU says the migration completed (QEMU closes it after a cancelled one too).
+async fn drain_qemu(mut qemu: UnixStream, mut tunnel: MigrationTunnel) -> Result<MigrationTunnel> {
     let mut buf = vec![0u8; CHUNK];
     loop {
         let n = tokio::select! {
@@ -124,7 +137,7 @@ async fn drain_qemu(mut qemu: UnixStream, mut tunnel: MigrationTunnel) -> Result
             err = tunnel.closed() => return Err(err),
         };
         if n == 0 {
-            return tunnel.finish().await;
+            return Ok(tunnel);
         }
         tunnel.send(buf[..n].to_vec()).await?;
     }
@@ -226,15 +239,21 @@ impl QemuDriver {
             drain_qemu(qemu, tunnel).await
         };
         tokio::pin!(perform, pump);
+        // The tunnel is finished once QEMU completed and closed its end (the rest of the
+        // stream through); a failed perform phase drops it, which aborts it.
         let result = tokio::select! {
             performed = &mut perform => match performed {
-                // QEMU closes its end once it completed: the rest goes through, then the
-                // tunnel is finished.
-                Ok(cookie) => pump.await.map(|()| cookie),
+                Ok(cookie) => match pump.await {
+                    Ok(tunnel) => tunnel.finish().await.map(|()| cookie),
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e),
             },
             pumped = &mut pump => match pumped {
-                Ok(()) => perform.await,
+                Ok(tunnel) => match perform.await {
+                    Ok(cookie) => tunnel.finish().await.map(|()| cookie),
+                    Err(e) => Err(e),
+                },
                 // The tunnel broke: QEMU's writes now fail (the socket is closed), and its
                 // migration with them; the tunnel's error says why.
                 Err(e) => {
@@ -309,18 +328,17 @@ mod tests {
             }
         }
         let err = err.expect("the tunnel breaks");
-        assert!(
-            err.message.starts_with("cannot write to stream:"),
-            "{}",
-            err.message
-        );
+        assert_eq!(err.message, "cannot write to stream: Broken pipe");
     }
 
     #[tokio::test]
-    async fn drain_copies_until_qemu_closes_then_finishes() {
+    async fn drain_copies_until_qemu_closes_then_the_tunnel_is_finished() {
         let (mut qemu, ours) = UnixStream::pair().unwrap();
         let (tunnel, mut end) = migration_tunnel();
-        let drained = tokio::spawn(drain_qemu(ours, tunnel));
+        let drained = tokio::spawn(async move {
+            let tunnel = drain_qemu(ours, tunnel).await?;
+            tunnel.finish().await
+        });
         qemu.write_all(&[7u8; 300_000]).await.unwrap();
         drop(qemu);
         let mut got = 0;
