@@ -99,12 +99,12 @@ impl Framer {
             Ok(packet) => Ok(Some(Frame::Packet(packet))),
             Err(PacketError::Header(_)) => {
                 let raw = RawHeader {
-                    prog: word(&bytes, 4),
-                    vers: word(&bytes, 8),
-                    procedure: word(&bytes, 12) as i32,
-                    kind: word(&bytes, 16) as i32,
-                    serial: word(&bytes, 20),
-                    status: word(&bytes, 24) as i32,
+                    prog: word(bytes, 4),
+                    vers: word(bytes, 8),
+                    procedure: word(bytes, 12) as i32,
+                    kind: word(bytes, 16) as i32,
+                    serial: word(bytes, 20),
+                    status: word(bytes, 24) as i32,
                 };
                 Ok(Some(Frame::OddHeader(raw)))
             }
