@@ -13,7 +13,8 @@ use oxvirt_domain::driver::{
 use oxvirt_rpc::remote::{
     AuthListRet, AuthPolkitRet, AuthType, ConnectDomainEventCallbackRegisterAnyArgs,
     ConnectDomainEventCallbackRegisterAnyRet, ConnectGetTypeRet, ConnectGetUriRet, ConnectOpenArgs,
-    ConnectSupportsFeatureArgs, ConnectSupportsFeatureRet, DomainEventCallbackTunableMsg,
+    ConnectSupportsFeatureArgs, ConnectSupportsFeatureRet, DomainEventCallbackJobCompletedMsg,
+    DomainEventCallbackTunableMsg,
 };
 use oxvirt_rpc::types::{NonnullDomain, NonnullDomainSnapshot};
 use oxvirt_rpc::xdr::{decode_from, encode_to_vec};
@@ -311,6 +312,11 @@ pub fn decode_event(msg: &EventMessage) -> Option<DomainEvent> {
             let m: DomainEventCallbackTunableMsg = decode_from(p).ok()?;
             let params = m.params.into_iter().map(Into::into).collect();
             (m.dom, EventKind::Tunable { params })
+        }
+        P::DomainEventCallbackJobCompleted => {
+            let m: DomainEventCallbackJobCompletedMsg = decode_from(p).ok()?;
+            let params = m.params.into_iter().map(Into::into).collect();
+            (m.dom, EventKind::JobCompleted { params })
         }
         P::DomainEventCallbackMetadataChange => {
             let m: CallbackMetadataMsg = decode_from(p).ok()?;

@@ -330,6 +330,14 @@ fn encode_event(cb: &Callback, event: &DomainEvent) -> Option<(P, Vec<u8>)> {
                 params: params.iter().cloned().map(Into::into).collect(),
             }),
         ),
+        EventKind::JobCompleted { params } => (
+            P::DomainEventCallbackJobCompleted,
+            encode_to_vec(&DomainEventCallbackJobCompletedMsg {
+                callback_id,
+                dom,
+                params: params.iter().cloned().map(Into::into).collect(),
+            }),
+        ),
         _ => return None,
     })
 }

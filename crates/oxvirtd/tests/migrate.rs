@@ -710,7 +710,8 @@ fn a_definition_the_destination_cannot_run_fails_in_prepare() {
 }
 
 /// Prints the lifecycle events of a connection as `NAME EVENT DETAIL` (virsh's words), and
-/// `NAME job-completed` for `VIR_DOMAIN_EVENT_ID_JOB_COMPLETED`; `READY` once registered.
+/// `NAME job-completed operation=N downtime=True|False` for
+/// `VIR_DOMAIN_EVENT_ID_JOB_COMPLETED`; `READY` once registered.
 const EVENTS_PY: &str = r#"
 import sys, libvirt
 libvirt.virEventRegisterDefaultImpl()
@@ -728,7 +729,8 @@ def life(c, dom, ev, det, _):
     names = D.get(ev, [])
     print(dom.name(), T[ev], names[det] if det < len(names) else det, flush=True)
 def job(c, dom, params, _):
-    print(dom.name(), "job-completed", flush=True)
+    print(dom.name(), "job-completed", "operation=%s" % params.get("operation"),
+          "downtime=%s" % ("downtime" in params), flush=True)
 conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, life, None)
 try:
     conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_JOB_COMPLETED, job, None)
@@ -817,7 +819,9 @@ impl Drop for Events {
 /// guest at switchover, then `Stopped Migrated` at confirm (and no `Undefined` for
 /// `--undefinesource`: libvirt deletes the config and drops the domain silently); the
 /// destination `Started Migrated` at prepare, `Defined Added` (or `Updated`) for
-/// `--persistent` before the CPUs run, then `Resumed Migrated`.
+/// `--persistent` before the CPUs run, then `Resumed Migrated`. Only the source reports
+/// `VIR_DOMAIN_EVENT_ID_JOB_COMPLETED` (an outgoing migration, `operation` 5, with its
+/// downtime), right after `Stopped Migrated`.
 #[test]
 fn migration_events_follow_libvirts_sequence_on_both_ends() {
     let Some((a, b, dest)) = pair("mig-events") else {
@@ -838,7 +842,11 @@ fn migration_events_follow_libvirts_sequence_on_both_ends() {
     eprintln!("A → B --persistent --undefinesource: A {source:?}, B {destination:?}");
     assert_eq!(
         source,
-        ["Suspended Migrated", "Stopped Migrated"],
+        [
+            "Suspended Migrated",
+            "Stopped Migrated",
+            "job-completed operation=5 downtime=True"
+        ],
         "source events"
     );
     assert_eq!(
@@ -871,7 +879,11 @@ fn migration_events_follow_libvirts_sequence_on_both_ends() {
     eprintln!("B → A --p2p: B {source:?}, A {destination:?}");
     assert_eq!(
         source,
-        ["Suspended Migrated", "Stopped Migrated"],
+        [
+            "Suspended Migrated",
+            "Stopped Migrated",
+            "job-completed operation=5 downtime=True"
+        ],
         "source events"
     );
     assert_eq!(

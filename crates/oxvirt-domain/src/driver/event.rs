@@ -262,6 +262,13 @@ pub enum EventKind {
         /// The parameters, in the order the driver set them.
         params: Vec<TypedParam>,
     },
+    /// A job completed, e.g. an outgoing migration at its confirm phase
+    /// (`VIR_DOMAIN_EVENT_ID_JOB_COMPLETED`): its statistics, as `virDomainGetJobStats`
+    /// with `VIR_DOMAIN_JOB_STATS_COMPLETED` gives them.
+    JobCompleted {
+        /// The statistics (`operation`, `time_elapsed`, `downtime`, ...).
+        params: Vec<TypedParam>,
+    },
 }
 
 impl EventKind {
@@ -275,6 +282,7 @@ impl EventKind {
             EventKind::BalloonChange { .. } => EventId::BalloonChange,
             EventKind::MetadataChange { .. } => EventId::MetadataChange,
             EventKind::Tunable { .. } => EventId::Tunable,
+            EventKind::JobCompleted { .. } => EventId::JobCompleted,
         }
     }
 }

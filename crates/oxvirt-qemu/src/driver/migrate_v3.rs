@@ -10,7 +10,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oxvirt_domain::driver::flags::xml;
 use oxvirt_domain::driver::state::PausedReason;
-use oxvirt_domain::driver::{DomainRef, StateReason, TypedParam, TypedValue};
+use oxvirt_domain::driver::{
+    DomainEvent, DomainRef, EventKind, StateReason, TypedParam, TypedValue,
+};
 use oxvirt_domain::format::format_domain;
 use oxvirt_migrate::cookie::{CookieFeature, Statistics};
 use oxvirt_migrate::{check_flags, MigrateFlags, MigrateParams, MigrationCookie};
@@ -632,11 +634,33 @@ impl QemuDriver {
         }
         if !flags.contains(MigrateFlags::OFFLINE) {
             self.migration_confirm(dom, !cancelled).await?;
+            if !cancelled {
+                self.emit_job_completed(dom);
+            }
         }
         if !cancelled && flags.contains(MigrateFlags::UNDEFINE_SOURCE) {
             self.forget_migrated(dom)?;
         }
         Ok(())
+    }
+
+    /// `VIR_DOMAIN_EVENT_ID_JOB_COMPLETED` for the outgoing migration of `dom` that just
+    /// completed, right after its `STOPPED_MIGRATED`, as libvirt's source sends it (its
+    /// destination sends none): the completed job's statistics, which stay for
+    /// `virDomainGetJobStats` to read.
+    fn emit_job_completed(&self, dom: &DomainRef) {
+        let params = super::lock(&self.inner.completed_jobs)
+            .get(&dom.uuid)
+            .cloned();
+        if let Some(params) = params {
+            self.emit(vec![DomainEvent {
+                domain: DomainRef {
+                    id: -1,
+                    ..dom.clone()
+                },
+                kind: EventKind::JobCompleted { params },
+            }]);
+        }
     }
 
     /// `VIR_MIGRATE_UNDEFINE_SOURCE` after a migration that completed: the definition

@@ -144,6 +144,19 @@ pub struct DomainEventCallbackTunableMsg {
     pub params: Vec<TypedParam>,
 }
 
+/// `remote_domain_event_callback_job_completed_msg`: procedure 363
+/// (`REMOTE_PROC_DOMAIN_EVENT_CALLBACK_JOB_COMPLETED`, no legacy form).
+#[derive(Debug, Clone, PartialEq, Xdr)]
+pub struct DomainEventCallbackJobCompletedMsg {
+    /// The callback the event is for.
+    pub callback_id: i32,
+    /// The domain.
+    pub dom: NonnullDomain,
+    /// The completed job's statistics, as `virDomainGetJobStats` names them.
+    #[xdr(max = crate::remote::DOMAIN_JOB_STATS_MAX)]
+    pub params: Vec<TypedParam>,
+}
+
 /// `remote_connect_domain_event_register_ret` and `..._deregister_ret` (procedures 105,
 /// 106): a redundant flag.
 #[derive(Debug, Clone, PartialEq, Eq, Xdr)]
