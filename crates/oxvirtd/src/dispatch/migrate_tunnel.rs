@@ -514,6 +514,16 @@ mod tests {
     }
 
     #[test]
+    fn procedure_304_is_a_stream_procedure_a_readonly_connection_may_not_call() {
+        let p = oxvirt_rpc::RemoteProcedure::DomainMigratePrepareTunnel3Params;
+        assert!(super::super::stream::is_stream_procedure(p.number()));
+        assert_eq!(
+            super::super::mutating_function(p).as_deref(),
+            Some("virDomainMigratePrepareTunnel3Params")
+        );
+    }
+
+    #[test]
     fn a_migration_uri_is_refused() {
         let p = vec![DriverParam::new(
             "migrate_uri",
