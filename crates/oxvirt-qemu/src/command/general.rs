@@ -66,7 +66,7 @@ pub fn build(argv: &mut Args, domain: &Domain, ctx: &BuildContext) -> Result<(),
     argv.opt("-overcommit", "mem-lock=off");
     resources::smp(argv, domain, ctx);
     resources::iothreads(argv, domain)?;
-    resources::numa(argv, domain)?;
+    resources::numa(argv, domain, ctx)?;
     if let Some(uuid) = &domain.uuid {
         argv.opt("-uuid", uuid.to_string());
     }

@@ -50,6 +50,9 @@ pub struct Caps {
     pub spice_disable_ticketing: bool,
     /// The PC speaker's backend is a machine property (`pcspk-audiodev`; `-soundhw` is gone).
     pub machine_pcspk_audiodev: bool,
+    /// Machine types from 5.1 on refuse `-numa node,mem=` (QEMU's `numa-mem-supported` is
+    /// false): each guest NUMA cell gets a `memory-backend-ram` object (`memdev`).
+    pub numa_memdev: bool,
 }
 
 impl Caps {
@@ -69,6 +72,7 @@ impl Caps {
             kvm_pit_tick_policy: true,
             spice_disable_ticketing: true,
             machine_pcspk_audiodev: true,
+            numa_memdev: true,
         }
     }
 }

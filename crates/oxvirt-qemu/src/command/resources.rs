@@ -114,9 +114,26 @@ pub(super) fn smp(argv: &mut Args, domain: &Domain, ctx: &BuildContext) {
     argv.opt("-smp", s);
 }
 
+/// Whether QEMU takes `-numa node,mem=` for the domain's machine type: only types before
+/// 5.1 (`pc-i440fx-5.0`, `pc-q35-4.2`, `pc-1.0` ...) have `numa-mem-supported`; an alias
+/// (`pc`, `q35`) is the newest type.
+fn legacy_numa_mem(domain: &Domain) -> bool {
+    let machine = super::general::machine(domain);
+    let Some((_, version)) = machine.rsplit_once('-') else {
+        return false;
+    };
+    let mut parts = version.split('.').map(|p| p.parse::<u32>());
+    match (parts.next(), parts.next()) {
+        (Some(Ok(major)), Some(Ok(minor))) => (major, minor) < (5, 1),
+        _ => false,
+    }
+}
+
 /// `-numa node,nodeid=N,cpus=A-B,cpus=C,mem=MiB` per cell, then `-numa dist,...` per
-/// distance, for cells backed by ordinary guest RAM.
-pub(super) fn numa(argv: &mut Args, domain: &Domain) -> Result<(), VirError> {
+/// distance, for cells backed by ordinary guest RAM. A cell gets a `memory-backend-ram`
+/// object (`memdev=ram-nodeN`, as libvirt names it: the RAM block a migration stream
+/// names) when `<numatune>` binds one, or when the machine type no longer takes `mem=`.
+pub(super) fn numa(argv: &mut Args, domain: &Domain, ctx: &BuildContext) -> Result<(), VirError> {
     let Some(numa) = domain.cpu.as_ref().and_then(|c| c.numa.as_ref()) else {
         return Ok(());
     };
@@ -127,7 +144,8 @@ pub(super) fn numa(argv: &mut Args, domain: &Domain) -> Result<(), VirError> {
     let tune = domain.numatune.as_ref();
     // libvirt backs every cell with a memory object once one cell needs it; a cell bound
     // by its own `<memnode>` does.
-    let memnodes = tune.is_some_and(|t| !t.memnodes.is_empty());
+    let memnodes = tune.is_some_and(|t| !t.memnodes.is_empty())
+        || (ctx.caps.numa_memdev && !legacy_numa_mem(domain));
     if backed || numa.cells.iter().any(|c| c.mem_access.is_some()) {
         return Err(unsupported("NUMA cells with memory backends"));
     }

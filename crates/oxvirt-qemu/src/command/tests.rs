@@ -103,3 +103,50 @@ fn refuses_what_it_does_not_build() {
          disabled in qemu.conf"
     );
 }
+
+#[test]
+fn numa_cells_of_new_machine_types_get_memory_backends() {
+    // QEMU 7.2 refuses `-numa node,mem=` for machine types from 5.1 on; libvirt then backs
+    // each cell with `memory-backend-ram,id=ram-nodeN` (the RAM block a migration names).
+    let numa = |machine: &str| {
+        let xml = GUEST
+            .replace("machine='pc'", &format!("machine='{machine}'"))
+            .replace(
+                "<os>",
+                "<cpu><numa><cell id='0' cpus='0' memory='131072' unit='KiB'/>\
+                 <cell id='1' cpus='1' memory='87028' unit='KiB'/></numa></cpu><os>",
+            );
+        let ctx = BuildContext {
+            caps: Caps::qemu_7_2(),
+            ..BuildContext::libvirt_test("g")
+        };
+        let argv = argv_of(&xml, &ctx);
+        argv.windows(2)
+            .filter(|w| w[0] == "-numa" || w[1].starts_with("memory-backend-ram"))
+            .map(|w| w[1].clone())
+            .collect::<Vec<_>>()
+    };
+    let modern = [
+        "memory-backend-ram,id=ram-node0,size=134217728",
+        "node,nodeid=0,cpus=0,memdev=ram-node0",
+        "memory-backend-ram,id=ram-node1,size=89128960",
+        "node,nodeid=1,cpus=1,memdev=ram-node1",
+    ];
+    assert_eq!(numa("pc-i440fx-7.2"), modern);
+    assert_eq!(numa("pc"), modern);
+    assert_eq!(numa("pc-i440fx-5.1").len(), 4);
+    assert_eq!(
+        numa("pc-i440fx-5.0"),
+        [
+            "node,nodeid=0,cpus=0,mem=128",
+            "node,nodeid=1,cpus=1,mem=85"
+        ]
+    );
+    assert_eq!(
+        numa("pc-1.0"),
+        [
+            "node,nodeid=0,cpus=0,mem=128",
+            "node,nodeid=1,cpus=1,mem=85"
+        ]
+    );
+}

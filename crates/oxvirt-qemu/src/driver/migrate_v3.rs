@@ -318,12 +318,14 @@ impl QemuDriver {
         let uuid = def.uuid.map(|u| u.to_string()).unwrap_or_default();
         if let Some(cookie) = parse_cookie(cookie_in)? {
             // libvirt's source makes `lockstate` mandatory even with its `nop` lock manager
-            // (no `<lockstate>` then): accepted, as oxvirt holds no leases either.
+            // (no `<lockstate>` then): accepted, as oxvirt holds no leases either; and
+            // `memory-hotplug` for a domain with `<maxMemory slots>`, which the definition
+            // itself carries (and oxvirt runs).
             cookie.check_received(
                 &origname,
                 &uuid,
                 &self.host_uuid().unwrap_or_default(),
-                &[CookieFeature::Lockstate],
+                &[CookieFeature::Lockstate, CookieFeature::MemoryHotplug],
             )?;
             if let Some(lock) = cookie.lockstate.as_ref().filter(|l| l.driver != "nop") {
                 return Err(migrate_error(
