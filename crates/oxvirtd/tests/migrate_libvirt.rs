@@ -28,6 +28,7 @@ const OX_UUID: &str = "6c0b7a52-1d3e-4f8a-9b21-5e7d4c3a2f0d";
 /// The domains' names (one per test: the tests share libvirtd).
 const NAME: &str = "oxvirt-mig-libvirt";
 const NAME_OFFLINE: &str = "oxvirt-mig-libvirt-off";
+const NAME_NUMA: &str = "oxvirt-mig-libvirt-numa";
 
 fn text(out: &Output) -> String {
     format!(
@@ -309,4 +310,55 @@ fn offline_migration_to_and_from_debians_libvirtd() {
             "{what}: (oxvirtd, libvirtd) defined"
         );
     }
+}
+
+#[test]
+fn a_numa_guest_with_hotplug_memory_migrates_to_and_from_debians_libvirtd() {
+    // Its NUMA cell is a memory-backend-ram object `ram-node0` on both sides (the RAM block
+    // the stream names), and libvirtd's cookie makes `memory-hotplug` mandatory.
+    let test = "migrate_libvirt_numa";
+    if UnixStream::connect(SYSTEM_SOCK).is_err() {
+        skip(
+            test,
+            &format!("no libvirtd listening on {SYSTEM_SOCK} (virtlogd -d; libvirtd -d)"),
+        );
+        return;
+    }
+    let Some(g) = guest(test) else {
+        return;
+    };
+    let ox = QemuEnv::start_with("mig-libvirt-numa", g, None, &["--host-uuid", OX_UUID]);
+    let oxuri = ox.uri();
+    let _cleanup = LibvirtDomain::new(NAME_NUMA);
+    let xml = libvirt_xml(&ox, NAME_NUMA)
+        .replace(
+            "<memory unit='MiB'>256</memory>",
+            "<maxMemory slots='2' unit='MiB'>1024</maxMemory><memory unit='MiB'>256</memory>",
+        )
+        .replace(
+            "<features>",
+            "<cpu><numa><cell id='0' cpus='0' memory='256' unit='MiB'/></numa></cpu><features>",
+        );
+    let file = ox.base.join("numa.xml");
+    std::fs::write(&file, xml).unwrap();
+    lv_ok(&["define", file.to_str().unwrap()]);
+    lv_ok(&["start", NAME_NUMA]);
+    for (src, dest, what) in [
+        (LIBVIRT, oxuri.as_str(), "NUMA guest libvirtd -> oxvirtd"),
+        (
+            oxuri.as_str(),
+            LIBVIRT_DEST,
+            "NUMA guest oxvirtd -> libvirtd",
+        ),
+    ] {
+        let out = Command::new("timeout")
+            .args([
+                "120", "virsh", "-c", src, "migrate", "--live", NAME_NUMA, dest,
+            ])
+            .args(["--migrateuri", "tcp://127.0.0.1"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{what} failed: {}", text(&out));
+    }
+    assert_eq!(lv_state(NAME_NUMA), "running (migrated)");
 }
