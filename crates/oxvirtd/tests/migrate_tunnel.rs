@@ -109,6 +109,11 @@ fn tunnelled_migration_moves_a_booted_guest_there_and_back() {
         text(&out)
     );
     eprintln!("virsh migrate --live --p2p --tunnelled A->B (256 MiB TCG guest) took {took:?}");
+    assert!(
+        text(&out).contains("Migration: [100 %]"),
+        "no progress: {}",
+        text(&out)
+    );
     assert_eq!(b.env.domstate("mig"), "running (migrated)");
     assert_eq!(a.env.domstate("mig"), "shut off (migrated)");
     // The destination knows the completed job from the source's cookie.
@@ -282,5 +287,40 @@ fn an_aborted_tunnelled_migration_leaves_the_source_running_and_the_destination_
         b.env.wait_no_leftovers(30).is_empty(),
         "a QEMU is left on B"
     );
+    assert_guest_alive(&a.env, "mig");
+}
+
+#[test]
+fn a_destination_daemon_dying_mid_way_leaves_the_source_running() {
+    let Some((a, mut b)) = pair("tunnel-dies") else {
+        return;
+    };
+    a.env.define("mig", "");
+    a.env.boot("mig");
+    let child = tunnelled_cmd(&a, "mig", &b, &["--bandwidth", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    while names(&b.env) != ["mig"] || !b.env.domstate("mig").starts_with("paused") {
+        assert!(Instant::now() < until, "B is not prepared");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // The connection the stream travels in goes with the daemon.
+    b.env.kill_daemon();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        !out.status.success(),
+        "virsh migrate succeeded: {}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("error: operation failed: Lost connection to destination host"),
+        "{}",
+        text(&out)
+    );
+    assert_running(&a.env, "mig");
     assert_guest_alive(&a.env, "mig");
 }

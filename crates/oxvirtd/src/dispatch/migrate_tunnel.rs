@@ -181,6 +181,24 @@ pub(crate) async fn peer2peer(
     run(drv, dest.as_ref(), dom, params, flags).await
 }
 
+/// Whether `err` says the connection to the destination went away (the client's
+/// "client socket is closed" or "End of file while reading data").
+fn connection_lost(err: &VirError) -> bool {
+    err.domain == ErrorDomain::Rpc
+        && (err.message.ends_with("client socket is closed")
+            || err.message.starts_with("End of file while reading data"))
+}
+
+/// libvirt's error for a destination whose connection went away during the migration
+/// (`qemuMigrationSrcPerformPeer2Peer3`).
+fn lost_destination() -> VirError {
+    VirError::new(
+        ErrorDomain::Qemu,
+        ErrorCode::OperationFailed,
+        "Lost connection to destination host",
+    )
+}
+
 /// The phases of [`peer2peer`] between this driver and the destination's.
 async fn run(
     drv: &dyn Hypervisor,
@@ -209,7 +227,14 @@ async fn run(
     };
     let performed = drv
         .migrate_perform3_tunnel(&dom, &params, &cookie, flags, tunnel)
-        .await;
+        .await
+        .map_err(|e| {
+            if connection_lost(&e) {
+                lost_destination()
+            } else {
+                e
+            }
+        });
     let cookie = performed.clone().unwrap_or_default();
     let finished = dest
         .migrate_finish3_params(&params, &cookie, dest_flags, performed.is_err())
@@ -521,6 +546,25 @@ mod tests {
             super::super::mutating_function(p).as_deref(),
             Some("virDomainMigratePrepareTunnel3Params")
         );
+    }
+
+    #[test]
+    fn a_lost_connection_is_named_as_libvirt_names_it() {
+        assert!(connection_lost(&oxvirt_remote::socket_closed()));
+        assert!(connection_lost(&oxvirt_remote::end_of_file()));
+        assert!(!connection_lost(&tunnel_error()));
+        assert_eq!(
+            lost_destination().message,
+            "operation failed: Lost connection to destination host"
+        );
+    }
+
+    fn tunnel_error() -> VirError {
+        VirError::new(
+            ErrorDomain::Streams,
+            ErrorCode::SystemError,
+            "cannot write to stream: Broken pipe",
+        )
     }
 
     #[test]
