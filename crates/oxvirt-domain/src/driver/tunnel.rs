@@ -27,6 +27,8 @@ enum Piece {
 pub struct MigrationTunnel {
     tx: Option<mpsc::Sender<Piece>>,
     done: oneshot::Receiver<Result<()>>,
+    /// The far end's error once read from `done` (which may be read only once).
+    failed: Option<VirError>,
 }
 
 impl std::fmt::Debug for MigrationTunnel {
@@ -72,7 +74,11 @@ pub fn migration_tunnel() -> (MigrationTunnel, TunnelEnd) {
     let (tx, rx) = mpsc::channel(DEPTH);
     let (done_tx, done) = oneshot::channel();
     (
-        MigrationTunnel { tx: Some(tx), done },
+        MigrationTunnel {
+            tx: Some(tx),
+            done,
+            failed: None,
+        },
         TunnelEnd {
             rx,
             done: Some(done_tx),
@@ -84,10 +90,15 @@ impl MigrationTunnel {
     /// The far end's error once it stopped taking data.
     async fn failure(&mut self) -> VirError {
         self.tx = None;
-        match (&mut self.done).await {
+        if let Some(e) = &self.failed {
+            return e.clone();
+        }
+        let e = match (&mut self.done).await {
             Ok(Err(e)) => e,
             _ => tunnel_broken(),
-        }
+        };
+        self.failed = Some(e.clone());
+        e
     }
 
     /// Sends `data` on; waits while the far end is [`DEPTH`] pieces behind. Fails with
@@ -202,6 +213,10 @@ mod tests {
         end.done(Err(err.clone()));
         assert!(t.is_closed());
         assert_eq!(t.send(vec![1]).await.unwrap_err(), err);
+        // Asked again, the same error.
+        assert_eq!(t.send(vec![1]).await.unwrap_err(), err);
+        assert_eq!(t.closed().await, err);
+        assert_eq!(t.finish().await.unwrap_err(), err);
         let (t, end) = migration_tunnel();
         drop(end);
         assert_eq!(t.finish().await.unwrap_err(), tunnel_broken());
