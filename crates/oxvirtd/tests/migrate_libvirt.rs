@@ -28,7 +28,8 @@ const OX_UUID: &str = "6c0b7a52-1d3e-4f8a-9b21-5e7d4c3a2f0d";
 /// The domains' names (one per test: the tests share libvirtd).
 const NAME: &str = "oxvirt-mig-libvirt";
 const NAME_OFFLINE: &str = "oxvirt-mig-libvirt-off";
-const NAME_NUMA: &str = "oxvirt-mig-libvirt-numa";
+/// (Short: the agent channel's socket path in oxvirtd's directory must fit in 108 bytes.)
+const NAME_NUMA: &str = "oxmig-numa";
 
 fn text(out: &Output) -> String {
     format!(
@@ -313,9 +314,10 @@ fn offline_migration_to_and_from_debians_libvirtd() {
 }
 
 #[test]
-fn a_numa_guest_with_hotplug_memory_migrates_to_and_from_debians_libvirtd() {
+fn a_numa_guest_with_hotplug_memory_and_an_agent_channel_migrates_to_and_from_libvirtd() {
     // Its NUMA cell is a memory-backend-ram object `ram-node0` on both sides (the RAM block
-    // the stream names), and libvirtd's cookie makes `memory-hotplug` mandatory.
+    // the stream names), libvirtd's cookie makes `memory-hotplug` mandatory, and the guest
+    // agent's channel comes without a socket path (each side makes up its own).
     let test = "migrate_libvirt_numa";
     if UnixStream::connect(SYSTEM_SOCK).is_err() {
         skip(
@@ -327,7 +329,7 @@ fn a_numa_guest_with_hotplug_memory_migrates_to_and_from_debians_libvirtd() {
     let Some(g) = guest(test) else {
         return;
     };
-    let ox = QemuEnv::start_with("mig-libvirt-numa", g, None, &["--host-uuid", OX_UUID]);
+    let ox = QemuEnv::start_with("lv-numa", g, None, &["--host-uuid", OX_UUID]);
     let oxuri = ox.uri();
     let _cleanup = LibvirtDomain::new(NAME_NUMA);
     let xml = libvirt_xml(&ox, NAME_NUMA)
@@ -338,6 +340,11 @@ fn a_numa_guest_with_hotplug_memory_migrates_to_and_from_debians_libvirtd() {
         .replace(
             "<features>",
             "<cpu><numa><cell id='0' cpus='0' memory='256' unit='MiB'/></numa></cpu><features>",
+        )
+        .replace(
+            "<devices>",
+            "<devices><channel type='unix'>\
+             <target type='virtio' name='org.qemu.guest_agent.0'/></channel>",
         );
     let file = ox.base.join("numa.xml");
     std::fs::write(&file, xml).unwrap();
@@ -361,4 +368,9 @@ fn a_numa_guest_with_hotplug_memory_migrates_to_and_from_debians_libvirtd() {
         assert!(out.status.success(), "{what} failed: {}", text(&out));
     }
     assert_eq!(lv_state(NAME_NUMA), "running (migrated)");
+    let xml = lv_ok(&["dumpxml", NAME_NUMA]);
+    assert!(
+        xml.contains("/channel/target/domain-") && xml.contains("org.qemu.guest_agent.0'/>"),
+        "{xml}"
+    );
 }

@@ -94,6 +94,11 @@ pub(crate) fn source_backend(src: &ChardevSource, alias: &str) -> Result<String,
             let p = path.ok_or_else(|| unsupported("unix character device without path"))?;
             format!("socket,id=char{alias},path={p}")
         }
+        // A listening socket (libvirt hands QEMU the socket already bound, as `fd=N`).
+        ChardevType::Unix => {
+            let p = path.ok_or_else(|| unsupported("unix character device without path"))?;
+            format!("socket,id=char{alias},path={p},server=on,wait=off")
+        }
         other => return Err(unsupported(format!("character device type '{other}'"))),
     })
 }

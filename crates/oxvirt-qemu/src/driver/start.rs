@@ -99,6 +99,68 @@ fn master_key() -> Result<Vec<u8>, VirError> {
     Ok(key)
 }
 
+/// Whether `path` is one a daemon made up for a channel (`.../channel/target/domain-*/F`,
+/// libvirt's layout and oxvirtd's): the source host's, which a migrated domain does not
+/// keep (libvirt drops such paths when it reads a definition, too).
+fn made_up_channel_path(path: &str) -> bool {
+    let dir = std::path::Path::new(path).parent();
+    dir.and_then(|d| d.file_name())
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("domain-"))
+        && dir
+            .and_then(|d| d.parent())
+            .is_some_and(|g| g.ends_with("channel/target"))
+}
+
+/// Gives each virtio channel of type `unix` without a path (or with one made up on another
+/// host) (the guest agent's, as
+/// virt-install adds it and as libvirt's migratable XML leaves it) a listening socket in
+/// `dir`, named after the channel (`vioser-C-B-P.sock` without a name), as libvirt's
+/// `qemuDomainPrepareChannel` does in its `channel_target_dir`; `dir` is created when
+/// needed.
+fn channel_paths(mut def: Domain, dir: &std::path::Path) -> Result<Domain, VirError> {
+    use oxvirt_domain::devices::chardev::{ChannelTargetType, ChardevTargetType, SourceMode};
+    for chan in &mut def.devices.channels {
+        let target = chan.target.as_ref();
+        let virtio = target.and_then(|t| t.kind)
+            == Some(ChardevTargetType::Channel(ChannelTargetType::Virtio));
+        let src = &mut chan.source;
+        let own_path = src
+            .sources
+            .first()
+            .and_then(|s| s.path.as_deref())
+            .is_some_and(|p| !made_up_channel_path(p));
+        if !virtio || src.kind != ChardevType::Unix || own_path {
+            continue;
+        }
+        let file = match target.and_then(|t| t.name.as_deref()) {
+            Some(name) => name.to_string(),
+            None => match &chan.info.address {
+                Some(oxvirt_domain::DeviceAddress::VirtioSerial {
+                    controller,
+                    bus,
+                    port,
+                    ..
+                }) => format!(
+                    "vioser-{:02}-{:02}-{:02}.sock",
+                    controller.unwrap_or(0),
+                    bus.unwrap_or(0),
+                    port.unwrap_or(0)
+                ),
+                _ => continue,
+            },
+        };
+        std::fs::create_dir_all(dir)
+            .map_err(|e| internal(format!("cannot create directory '{}': {e}", dir.display())))?;
+        if src.sources.is_empty() {
+            src.sources.push(SourceSpec::default());
+        }
+        src.sources[0].mode = Some(SourceMode::Bind);
+        src.sources[0].path = Some(dir.join(file).to_string_lossy().into_owned());
+    }
+    Ok(def)
+}
+
 /// Writes the pty QEMU opened for character device `dev` into it.
 fn set_pty(dev: &mut Chardev, path: &str) {
     if dev.source.kind != ChardevType::Pty {
@@ -161,6 +223,12 @@ impl QemuDriver {
         let name = def.name.clone();
         let config = &self.inner.config;
         let private_dir = config.state_dir.join(format!("domain-{id}-{name}"));
+        let def = channel_paths(
+            def,
+            &config
+                .state_dir
+                .join(format!("channel/target/domain-{id}-{name}")),
+        )?;
         let monitor = config.runtime_dir.join(format!("{id}.monitor"));
         let cleanup = |dir: &PathBuf| {
             let _ = std::fs::remove_dir_all(dir);
@@ -379,5 +447,51 @@ impl QemuDriver {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channel_source(xml_source: &str) -> (Option<String>, bool) {
+        let xml = format!(
+            "<domain type='qemu'><name>g</name><memory>1024</memory><os><type>hvm</type></os>\
+             <devices><channel type='unix'>{xml_source}\
+             <target type='virtio' name='org.qemu.guest_agent.0'/></channel></devices></domain>"
+        );
+        let def = Domain::parse(&xml).expect("parse").domain;
+        let dir = std::env::temp_dir().join(format!("oxvirt-chan-{}", std::process::id()));
+        let def = channel_paths(def, &dir.join("channel/target/domain-3-g")).expect("paths");
+        let _ = std::fs::remove_dir_all(&dir);
+        let spec = &def.devices.channels[0].source.sources[0];
+        (
+            spec.path
+                .clone()
+                .map(|p| p.replace(&*dir.to_string_lossy(), "D")),
+            spec.mode == Some(oxvirt_domain::devices::chardev::SourceMode::Bind),
+        )
+    }
+
+    #[test]
+    fn guest_agent_channels_get_a_socket_of_their_own() {
+        let made = (
+            Some("D/channel/target/domain-3-g/org.qemu.guest_agent.0".to_string()),
+            true,
+        );
+        assert_eq!(channel_source(""), made);
+        // The source host's made-up path (libvirt's or oxvirtd's) is replaced ...
+        assert_eq!(
+            channel_source(
+                "<source mode='bind' path='/var/lib/libvirt/qemu/channel/target/\
+                 domain-7-g/org.qemu.guest_agent.0'/>"
+            ),
+            made
+        );
+        // ... a path of the user's is kept.
+        assert_eq!(
+            channel_source("<source mode='bind' path='/run/ga.sock'/>"),
+            (Some("/run/ga.sock".to_string()), true)
+        );
     }
 }
