@@ -265,6 +265,10 @@ impl QemuDriver {
         };
         let _ = std::fs::remove_file(&vm.monitor);
         let _ = std::fs::remove_dir_all(&vm.private_dir);
+        // The channels' sockets (`channel/target/domain-ID-NAME` beside the private dir).
+        if let (Some(state), Some(dir)) = (vm.private_dir.parent(), vm.private_dir.file_name()) {
+            let _ = std::fs::remove_dir_all(state.join("channel/target").join(dir));
+        }
         self.unplug_ports(ports).await;
         self.clear_in_use(&name);
         self.emit(vec![event]);
