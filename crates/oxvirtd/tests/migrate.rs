@@ -89,6 +89,13 @@ fn failed(out: &Output) -> String {
         "virsh migrate succeeded: {}",
         text(out)
     );
+    // 124: `timeout` stopped it (a hang, not a failure).
+    assert_ne!(
+        out.status.code(),
+        Some(124),
+        "virsh migrate hung: {}",
+        text(out)
+    );
     text(out)
 }
 
@@ -520,9 +527,11 @@ fn migration_to_an_unreachable_destination_leaves_both_nodes_consistent() {
     a.define("mig", "");
     a.virsh_ok(&["start", "mig"]);
     let was = a.domstate("mig");
+    // An address of the loopback net no daemon or QEMU of the tests listens on (they use
+    // 127.0.0.1), so no other test can take the port meanwhile.
     let port = free_port();
-    let nobody = format!("qemu+tcp://127.0.0.1:{port}/system");
-    let refused = format!("unable to connect to server at '127.0.0.1:{port}': Connection refused");
+    let nobody = format!("qemu+tcp://127.0.0.9:{port}/system");
+    let refused = format!("unable to connect to server at '127.0.0.9:{port}': Connection refused");
 
     // Client-driven: virsh itself cannot connect.
     let (out, _) = migrate(&a, "mig", &nobody);
