@@ -172,7 +172,7 @@ pub struct MigrateParams {
     pub persist_xml: Option<String>,
     /// `bandwidth`: the maximum bandwidth in MiB/s.
     pub bandwidth: Option<u64>,
-    /// `bandwidth.postcopy`: the maximum bandwidth in post-copy, in bytes/s.
+    /// `bandwidth.postcopy`: the maximum bandwidth in post-copy, in MiB/s.
     pub bandwidth_postcopy: Option<u64>,
     /// `graphics_uri`: where graphics clients reconnect.
     pub graphics_uri: Option<String>,

@@ -736,6 +736,11 @@ impl Hypervisor for RemoteDriver {
         Ok(r.downtime)
     }
 
+    async fn migrate_start_post_copy(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.void_call(P::DomainMigrateStartPostCopy, &df(dom, flags))
+            .await
+    }
+
     async fn abort_job(&self, dom: &DomainRef) -> Result<()> {
         self.void_call(P::DomainAbortJob, &d(dom)).await
     }

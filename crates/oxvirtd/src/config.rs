@@ -42,6 +42,13 @@ pub struct Config {
     /// The host UUID the node reports (libvirtd.conf's `host_uuid`); `None`: the machine's
     /// own (SMBIOS, else `/etc/machine-id`, else a random one).
     pub host_uuid: Option<Uuid>,
+    /// The credentials directory of migrations with TLS (qemu.conf's
+    /// `migrate_tls_x509_cert_dir`).
+    pub migrate_tls_x509_cert_dir: PathBuf,
+    /// Whether the destination of a TLS migration checks the source's certificate.
+    pub migrate_tls_x509_verify: bool,
+    /// Whether every migration must use TLS.
+    pub migrate_tls_force: bool,
 }
 
 /// Settings from one source (the file or the flags); `None` means "not given".
@@ -73,6 +80,12 @@ pub struct Settings {
     pub unix_sock_ro_perms: Option<u32>,
     /// `host_uuid` / `--host-uuid`.
     pub host_uuid: Option<Uuid>,
+    /// `migrate_tls_x509_cert_dir` / `--migrate-tls-x509-cert-dir`.
+    pub migrate_tls_x509_cert_dir: Option<PathBuf>,
+    /// `migrate_tls_x509_verify` / `--migrate-tls-x509-verify`.
+    pub migrate_tls_x509_verify: Option<bool>,
+    /// `migrate_tls_force` / `--migrate-tls-force`.
+    pub migrate_tls_force: Option<bool>,
 }
 
 /// A value from the file, before it is checked against its key.
@@ -108,6 +121,9 @@ pub const KEYS: &[&str] = &[
     "unix_sock_rw_perms",
     "unix_sock_ro_perms",
     "host_uuid",
+    "migrate_tls_x509_cert_dir",
+    "migrate_tls_x509_verify",
+    "migrate_tls_force",
 ];
 
 impl Settings {
@@ -144,6 +160,17 @@ impl Settings {
                 .filter(|&n| n > 0)
                 .ok_or_else(|| format!("{key} must be at least 1, not {i}"))
         };
+        let boolean = |v: Value| -> Result<bool, String> {
+            match v {
+                Value::Bool(b) => Ok(b),
+                Value::Str(s) if from_text && s == "true" => Ok(true),
+                Value::Str(s) if from_text && s == "false" => Ok(false),
+                other => Err(format!(
+                    "{key} must be true or false, not {}",
+                    other.describe()
+                )),
+            }
+        };
         match key {
             "runtime_dir" => self.runtime_dir = Some(PathBuf::from(string(&value)?)),
             "state_dir" => self.state_dir = Some(PathBuf::from(string(&value)?)),
@@ -154,19 +181,7 @@ impl Settings {
                 })?;
                 self.listen_tcp = Some(addr);
             }
-            "allow_remote_tcp" => {
-                self.allow_remote_tcp = Some(match value {
-                    Value::Bool(b) => b,
-                    Value::Str(s) if from_text && s == "true" => true,
-                    Value::Str(s) if from_text && s == "false" => false,
-                    other => {
-                        return Err(format!(
-                            "allow_remote_tcp must be true or false, not {}",
-                            other.describe()
-                        ))
-                    }
-                })
-            }
+            "allow_remote_tcp" => self.allow_remote_tcp = Some(boolean(value)?),
             "log_level" => {
                 let s = string(&value)?;
                 self.log_level = Some(Level::parse(&s).ok_or_else(|| {
@@ -198,6 +213,11 @@ impl Settings {
                 }
             }
             "host_uuid" => self.host_uuid = Some(host_uuid(&string(&value)?)?),
+            "migrate_tls_x509_cert_dir" => {
+                self.migrate_tls_x509_cert_dir = Some(PathBuf::from(string(&value)?))
+            }
+            "migrate_tls_x509_verify" => self.migrate_tls_x509_verify = Some(boolean(value)?),
+            "migrate_tls_force" => self.migrate_tls_force = Some(boolean(value)?),
             _ => return Err(format!("unknown setting '{key}'")),
         }
         Ok(())
@@ -219,6 +239,13 @@ impl Settings {
             unix_sock_rw_perms: over.unix_sock_rw_perms.or(self.unix_sock_rw_perms),
             unix_sock_ro_perms: over.unix_sock_ro_perms.or(self.unix_sock_ro_perms),
             host_uuid: over.host_uuid.or(self.host_uuid),
+            migrate_tls_x509_cert_dir: over
+                .migrate_tls_x509_cert_dir
+                .or(self.migrate_tls_x509_cert_dir),
+            migrate_tls_x509_verify: over
+                .migrate_tls_x509_verify
+                .or(self.migrate_tls_x509_verify),
+            migrate_tls_force: over.migrate_tls_force.or(self.migrate_tls_force),
         }
     }
 
@@ -257,6 +284,12 @@ impl Settings {
             unix_sock_rw_perms: self.unix_sock_rw_perms.unwrap_or(0o600),
             unix_sock_ro_perms: self.unix_sock_ro_perms.unwrap_or(0o666),
             host_uuid: self.host_uuid,
+            // libvirt's defaults (`default_tls_x509_cert_dir`, `default_tls_x509_verify`).
+            migrate_tls_x509_cert_dir: self
+                .migrate_tls_x509_cert_dir
+                .unwrap_or_else(|| PathBuf::from("/etc/pki/qemu")),
+            migrate_tls_x509_verify: self.migrate_tls_x509_verify.unwrap_or(true),
+            migrate_tls_force: self.migrate_tls_force.unwrap_or(false),
         })
     }
 }

@@ -308,3 +308,43 @@ fn host_uuid_is_checked_as_libvirtd_does() {
         None
     );
 }
+
+#[test]
+fn migration_tls_settings_take_qemu_conf_names_and_libvirts_defaults() {
+    let e = env(&[("HOME", "/h"), ("XDG_RUNTIME_DIR", "/r")]);
+    let c = Settings::default().resolve(&e).unwrap();
+    assert_eq!(c.migrate_tls_x509_cert_dir, PathBuf::from("/etc/pki/qemu"));
+    assert!(c.migrate_tls_x509_verify);
+    assert!(!c.migrate_tls_force);
+
+    let file = parse_file(
+        "f",
+        "migrate_tls_x509_cert_dir = \"/srv/pki\"\nmigrate_tls_x509_verify = false\n\
+         migrate_tls_force = true\n",
+    )
+    .unwrap();
+    let c = file.clone().resolve(&e).unwrap();
+    assert_eq!(c.migrate_tls_x509_cert_dir, PathBuf::from("/srv/pki"));
+    assert!(!c.migrate_tls_x509_verify);
+    assert!(c.migrate_tls_force);
+
+    let args = parse_args(&strings(&[
+        "--migrate-tls-x509-cert-dir",
+        "/opt/pki",
+        "--migrate-tls-force=false",
+    ]))
+    .unwrap();
+    let c = file.overridden_by(args.settings).resolve(&e).unwrap();
+    assert_eq!(c.migrate_tls_x509_cert_dir, PathBuf::from("/opt/pki"));
+    assert!(!c.migrate_tls_force);
+    assert!(!c.migrate_tls_x509_verify);
+
+    assert_eq!(
+        parse_file("f", "migrate_tls_force = \"yes\"\n").unwrap_err(),
+        "f:1: migrate_tls_force must be true or false, not a string"
+    );
+    assert_eq!(
+        parse_args(&strings(&["--migrate-tls-x509-verify", "1"])).unwrap_err(),
+        "--migrate-tls-x509-verify: migrate_tls_x509_verify must be true or false, not a string"
+    );
+}

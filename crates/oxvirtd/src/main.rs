@@ -22,7 +22,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use oxvirt_domain::driver::ports::NetworkPorts;
 use oxvirt_domain::driver::volumes::StorageVolumes;
 use oxvirt_network::driver::{BridgeDriver, NetworkConfig};
-use oxvirt_qemu::driver::{Attach, QemuConfig, QemuDriver};
+use oxvirt_qemu::driver::{Attach, MigrateTlsConfig, QemuConfig, QemuDriver};
 use oxvirt_storage::driver::{PoolDriver, StorageConfig};
 
 use crate::config::Config;
@@ -71,6 +71,14 @@ Options (each is also a key of the --config file, with '_' for '-'):
   --unix-sock-ro-perms MODE  mode of libvirt-sock-ro, octal (default \"0666\")
   --host-uuid UUID           the host UUID of `virsh capabilities` and migration
                              (default: SMBIOS's, else /etc/machine-id); not all one digit
+  --migrate-tls-x509-cert-dir DIR
+                             credentials of `virsh migrate --tls`: ca-cert.pem,
+                             server-cert.pem/-key.pem (destination), client-cert.pem/
+                             -key.pem (source) (default /etc/pki/qemu)
+  --migrate-tls-x509-verify BOOL
+                             the destination requires the source's client certificate
+                             (default true)
+  --migrate-tls-force BOOL   refuse migrations without --tls (default false)
   -h, --help                 this text
 
 SIGTERM or SIGINT stops accepting clients, lets running calls finish (up to 10 s),
@@ -120,6 +128,11 @@ async fn run(config: Config) -> Result<(), String> {
     };
     let mut qemu_config = QemuConfig::under(&config.state_dir, &config.runtime_dir);
     qemu_config.host_uuid = config.host_uuid;
+    qemu_config.migrate_tls = MigrateTlsConfig {
+        cert_dir: config.migrate_tls_x509_cert_dir.clone(),
+        verify: config.migrate_tls_x509_verify,
+        force: config.migrate_tls_force,
+    };
     match QemuDriver::open_with(qemu_config, Attach { ports, volumes }).await {
         Ok(driver) => {
             let running = driver.running_pids().len();

@@ -641,6 +641,12 @@ pub trait Hypervisor: Send + Sync {
         Err(no_support("virDomainMigrateGetMaxDowntime"))
     }
 
+    /// `virDomainMigrateStartPostCopy`: switches the domain's outgoing migration (started
+    /// with `VIR_MIGRATE_POSTCOPY`) to post-copy.
+    async fn migrate_start_post_copy(&self, _dom: &DomainRef, _flags: u32) -> Result<()> {
+        Err(no_support("virDomainMigrateStartPostCopy"))
+    }
+
     /// `virDomainAbortJob`.
     async fn abort_job(&self, _dom: &DomainRef) -> Result<()> {
         Err(no_support("virDomainAbortJob"))

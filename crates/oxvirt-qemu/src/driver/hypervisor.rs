@@ -388,6 +388,10 @@ impl Hypervisor for QemuDriver {
         QemuDriver::migrate_get_max_downtime(self, dom, flags).await
     }
 
+    async fn migrate_start_post_copy(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        QemuDriver::migrate_start_post_copy(self, dom, flags).await
+    }
+
     async fn abort_job(&self, dom: &DomainRef) -> Result<()> {
         QemuDriver::abort_job(self, dom).await
     }

@@ -19,13 +19,14 @@ use oxvirt_migrate::{check_flags, MigrateFlags, MigrateParams, MigrationCookie};
 use oxvirt_xml::types::Uuid;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
+use super::migrate_tls::TlsEnd;
 use super::migration::{MigrateOptions, MigrationProgress};
 use super::QemuDriver;
 
 type Result<T> = std::result::Result<T, VirError>;
 
 /// The flags the QEMU driver takes in a migration (libvirt's `QEMU_MIGRATION_FLAGS`, less
-/// what oxvirt does not do yet: storage migration, compression, RDMA, TLS, multifd).
+/// what oxvirt does not do yet: storage migration, compression, RDMA, multifd).
 /// `TUNNELLED` only comes with `PEER2PEER` ([`check_flags`]).
 const FLAGS: u32 = MigrateFlags::LIVE.0
     | MigrateFlags::PEER2PEER.0
@@ -38,7 +39,8 @@ const FLAGS: u32 = MigrateFlags::LIVE.0
     | MigrateFlags::UNSAFE.0
     | MigrateFlags::ABORT_ON_ERROR.0
     | MigrateFlags::AUTO_CONVERGE.0
-    | MigrateFlags::POSTCOPY.0;
+    | MigrateFlags::POSTCOPY.0
+    | MigrateFlags::TLS.0;
 
 /// The ports libvirt's QEMU driver gives incoming migrations (`migration_port_min` ..
 /// `migration_port_max` of qemu.conf).
@@ -283,6 +285,7 @@ impl QemuDriver {
         flags: u32,
     ) -> Result<(String, Vec<u8>)> {
         let flags = check(flags, "qemuDomainMigrateBegin3Params")?;
+        self.inner.config.migrate_tls.check_forced(flags)?;
         let params = MigrateParams::from_typed(params)?;
         let offline = flags.contains(MigrateFlags::OFFLINE);
         if !offline {
@@ -309,6 +312,7 @@ impl QemuDriver {
         flags: u32,
     ) -> Result<(Vec<u8>, Option<String>)> {
         let flags = check(flags, "qemuDomainMigratePrepare3Params")?;
+        self.inner.config.migrate_tls.check_forced(flags)?;
         let params = MigrateParams::from_typed(params)?;
         let Some(xml) = params.dest_xml.as_deref() else {
             return Err(migrate_error(ErrorCode::InvalidArg, "no domain XML passed"));
@@ -389,6 +393,7 @@ impl QemuDriver {
         }
         let opts = MigrateOptions {
             postcopy: flags.contains(MigrateFlags::POSTCOPY),
+            tls: flags.contains(MigrateFlags::TLS).then_some(TlsEnd::Server),
             ..MigrateOptions::default()
         };
         let target = unix.unwrap_or_else(|| qemu_tcp(&listen, port));
@@ -458,11 +463,14 @@ impl QemuDriver {
             bandwidth_mib: params.bandwidth.or_else(|| self.migrate_speed(dom)),
             auto_converge: flags.contains(MigrateFlags::AUTO_CONVERGE),
             postcopy: flags.contains(MigrateFlags::POSTCOPY),
+            postcopy_bandwidth_mib: params.bandwidth_postcopy,
+            // The destination's certificate must be for the host the URI names.
+            tls: flags.contains(MigrateFlags::TLS).then(|| TlsEnd::Client {
+                hostname: parse_tcp_uri(uri).map(|(host, _)| host).unwrap_or_default(),
+            }),
             ..MigrateOptions::default()
         };
-        let progress = self
-            .migration_perform(dom, &target, &opts, None)
-            .await?;
+        let progress = self.migration_perform(dom, &target, &opts, None).await?;
         let stats = statistics(&progress);
         self.set_completed_job(dom.uuid, &stats, OPERATION_MIGRATION_OUT);
         cookie.statistics = Some(stats);
@@ -578,6 +586,11 @@ impl QemuDriver {
         let resume = !flags.contains(MigrateFlags::PAUSED);
         self.migration_finish(&dom, resume, Duration::from_millis(10))
             .await?;
+        if flags.contains(MigrateFlags::TLS) {
+            if let Some(vm) = self.vm(&dom.uuid) {
+                super::migrate_tls::reset(&vm).await;
+            }
+        }
         if let Some(stats) = stats {
             self.set_completed_job(dom.uuid, &stats, OPERATION_MIGRATION_IN);
         }

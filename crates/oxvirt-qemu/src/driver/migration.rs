@@ -32,6 +32,8 @@ use oxvirt_xml::types::Uuid;
 use oxvirt_xml::VirError;
 use tokio::sync::watch;
 
+use super::migrate_postcopy::{wait_arrived_or_postcopy, POSTCOPY_ACTIVE};
+use super::migrate_tls::{self, TlsEnd};
 use super::start::{Cpus, StartFrom};
 use super::vm::{Stopping, Vm};
 use super::{check_name, invalid, QemuDriver};
@@ -68,8 +70,14 @@ pub struct MigrateOptions {
     /// faster than it is sent.
     pub auto_converge: bool,
     /// `VIR_MIGRATE_POSTCOPY`: `postcopy-ram` on both ends (the switch to post-copy is
-    /// still the caller's, `migrate-start-postcopy`).
+    /// still the caller's, `migrate-start-postcopy`); the perform phase then returns once
+    /// post-copy runs.
     pub postcopy: bool,
+    /// `VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY` in MiB/s (`max-postcopy-bandwidth`; `None`:
+    /// QEMU's unlimited).
+    pub postcopy_bandwidth_mib: Option<u64>,
+    /// `VIR_MIGRATE_TLS`: the migration stream in TLS, this QEMU being the given end.
+    pub tls: Option<TlsEnd>,
     /// How often the progress is polled.
     pub poll: Duration,
 }
@@ -81,6 +89,8 @@ impl Default for MigrateOptions {
             downtime_limit_ms: None,
             auto_converge: false,
             postcopy: false,
+            postcopy_bandwidth_mib: None,
+            tls: None,
             poll: Duration::from_millis(10),
         }
     }
@@ -113,6 +123,9 @@ impl MigrateOptions {
         MigrationParameters {
             max_bandwidth: Some(mib.saturating_mul(1024 * 1024)),
             downtime_limit: self.downtime_limit_ms,
+            max_postcopy_bandwidth: self
+                .postcopy_bandwidth_mib
+                .map(|m| m.saturating_mul(1024 * 1024)),
             ..MigrationParameters::default()
         }
     }
@@ -282,12 +295,14 @@ impl QemuDriver {
             vm.qmp()
                 .migrate_set_capabilities(&opts.capabilities(false))
                 .await?;
-            vm.qmp().migrate_incoming(uri).await
+            migrate_tls::apply(&vm, &self.inner.config.migrate_tls, opts.tls.as_ref()).await?;
+            vm.qmp().migrate_incoming(uri).await?;
+            Ok::<(), VirError>(())
         }
         .await;
         if let Err(e) = listening {
             let _ = self.stop_quietly(&vm, Stopping::Failed).await;
-            return Err(e.into());
+            return Err(e);
         }
         let (event, dom) = {
             let list = self.domains();
@@ -335,15 +350,27 @@ impl QemuDriver {
         qmp.migrate_set_capabilities(&opts.capabilities(true))
             .await?;
         qmp.migrate_set_parameters(&opts.parameters()).await?;
+        migrate_tls::apply(&vm, &self.inner.config.migrate_tls, opts.tls.as_ref()).await?;
         // QEMU stops the CPUs at switchover: the migration reports it, not the monitor.
         vm.set_cpus_by_call(true);
-        let result = self.run_outgoing(&vm, uri, opts.poll, progress).await;
+        let result = self
+            .run_outgoing(&vm, uri, opts.poll, opts.postcopy, progress)
+            .await;
+        if opts.tls.is_some() {
+            migrate_tls::reset(&vm).await;
+        }
         let done = match result {
             Ok(info) => {
+                // In post-copy the source is stopped for good, for reason post-copy.
+                let (reason, detail) = if info.status() == POSTCOPY_ACTIVE {
+                    (PausedReason::Postcopy, SuspendedDetail::Postcopy)
+                } else {
+                    (PausedReason::Migration, SuspendedDetail::Migrated)
+                };
                 self.update(&dom.uuid, &vm, |obj| {
-                    obj.state = StateReason::Paused(PausedReason::Migration);
+                    obj.state = StateReason::Paused(reason);
                     vec![oxvirt_domain::driver::EventKind::Lifecycle(
-                        Lifecycle::Suspended(SuspendedDetail::Migrated),
+                        Lifecycle::Suspended(detail),
                     )]
                 });
                 Ok(MigrationProgress::from_info(&info))
@@ -370,6 +397,7 @@ impl QemuDriver {
         vm: &Vm,
         uri: &str,
         poll: Duration,
+        postcopy: bool,
         progress: Option<&watch::Sender<MigrationProgress>>,
     ) -> Result<MigrationInfo> {
         let qmp = vm.qmp();
@@ -386,6 +414,8 @@ impl QemuDriver {
             }
             match info.status() {
                 "completed" => return Ok(self.final_figures(vm, info).await),
+                // The destination takes over now (migrate_postcopy.rs).
+                POSTCOPY_ACTIVE if postcopy => return Ok(info),
                 "pre-switchover" if !continued => {
                     qmp.migrate_continue("pre-switchover").await?;
                     continued = true;
@@ -434,7 +464,7 @@ impl QemuDriver {
         let vm = self.running(dom)?;
         let job = self.job(&dom.uuid);
         let _job = job.lock().await;
-        let arrived = vm.qmp().wait_migration_job(poll, "migration in job").await;
+        let arrived = wait_arrived_or_postcopy(&vm, poll, "migration in job").await;
         let info = match arrived {
             Ok(info) => info,
             Err(e) => {
@@ -445,6 +475,7 @@ impl QemuDriver {
         };
         // The state is loaded once QEMU leaves `inmigrate`.
         self.wait_incoming(&vm).await?;
+        let postcopy = info.status() == POSTCOPY_ACTIVE;
         if resume {
             vm.set_cpus_by_call(true);
             let ran = vm.qmp().cont().await;
@@ -454,12 +485,16 @@ impl QemuDriver {
                 let _ = self.stop_quietly(&vm, Stopping::Failed).await;
                 return Err(e.into());
             }
-            self.update(&dom.uuid, &vm, |obj| {
-                obj.state = StateReason::Running(RunningReason::Migrated);
-                vec![oxvirt_domain::driver::EventKind::Lifecycle(
-                    Lifecycle::Resumed(ResumedDetail::Migrated),
-                )]
-            });
+            if postcopy {
+                self.postcopy_incoming_resumed(dom, &vm, poll);
+            } else {
+                self.update(&dom.uuid, &vm, |obj| {
+                    obj.state = StateReason::Running(RunningReason::Migrated);
+                    vec![oxvirt_domain::driver::EventKind::Lifecycle(
+                        Lifecycle::Resumed(ResumedDetail::Migrated),
+                    )]
+                });
+            }
             vm.set_cpus_by_call(false);
         } else {
             // libvirt leaves a domain migrated with VIR_MIGRATE_PAUSED paused by the user.
@@ -481,6 +516,7 @@ impl QemuDriver {
     pub async fn migration_confirm(&self, dom: &DomainRef, success: bool) -> Result<()> {
         let vm = self.running(dom)?;
         if success {
+            self.postcopy_outgoing_done(dom, &vm).await?;
             return self.stop_quietly(&vm, Stopping::Migrated).await;
         }
         let job = self.job(&dom.uuid);
@@ -523,10 +559,10 @@ impl QemuDriver {
     /// pass and the destination pulls the pages it still lacks. Like
     /// [`QemuDriver::migration_cancel`] it does not wait for the perform phase's job.
     ///
-    /// The perform phase still returns at `completed`, and the destination runs once
-    /// [`QemuDriver::migration_finish`] resumes it after that: the guest does not run
-    /// during post-copy yet (libvirt's perform returns at `postcopy-active` and its finish
-    /// resumes the destination then, with the `postcopy` running and paused reasons).
+    /// The perform phase then returns at `postcopy-active` (the source paused for reason
+    /// `post-copy`), [`QemuDriver::migration_finish`] runs the guest on the destination
+    /// while its memory still arrives, and [`QemuDriver::migration_confirm`] waits for the
+    /// last page (see migrate_postcopy.rs).
     pub async fn migration_start_postcopy(&self, dom: &DomainRef) -> Result<()> {
         let vm = self.running(dom)?;
         let info = vm.qmp().query_migrate().await?;

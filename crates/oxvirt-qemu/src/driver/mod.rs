@@ -28,6 +28,8 @@ mod hypervisor;
 mod ifaddr;
 mod lifecycle;
 mod migrate_tunnel;
+mod migrate_postcopy;
+mod migrate_tls;
 mod migrate_v3;
 mod migration;
 mod monitor;
@@ -56,6 +58,7 @@ use oxvirt_xml::types::Uuid;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 use crate::caps::CapsCache;
+pub use migrate_tls::{MigrateTlsConfig, TlsEnd};
 pub use migration::{MigrateOptions, MigrationProgress};
 pub use start::kvm_unusable;
 pub use vm::Vm;
@@ -76,6 +79,8 @@ pub struct QemuConfig {
     /// The host UUID the node reports (libvirtd.conf's `host_uuid`); `None`: the
     /// machine's own.
     pub host_uuid: Option<Uuid>,
+    /// The credentials of migrations with TLS (`virsh migrate --tls`).
+    pub migrate_tls: MigrateTlsConfig,
 }
 
 impl QemuConfig {
@@ -86,6 +91,7 @@ impl QemuConfig {
             runtime_dir: runtime_dir.join("qemu"),
             emulator: PathBuf::from(DEFAULT_EMULATOR),
             host_uuid: None,
+            migrate_tls: MigrateTlsConfig::default(),
         }
     }
 

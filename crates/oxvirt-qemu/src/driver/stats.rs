@@ -642,10 +642,16 @@ impl QemuDriver {
     /// "operation aborted").
     pub(crate) async fn abort_job(&self, dom: &DomainRef) -> Result<()> {
         let vm = self.running_domain(dom)?;
-        let active =
-            vm.qmp().query_migrate().await.is_ok_and(|i| {
-                matches!(i.status(), "setup" | "active" | "device" | "pre-switchover")
-            });
+        let status = vm.qmp().query_migrate().await.ok();
+        let status = status.as_ref().map(|i| i.status());
+        // Neither host holds the whole guest in post-copy: libvirt refuses to abort it.
+        if status == Some("postcopy-active") {
+            return Err(invalid("cannot abort migration in post-copy mode"));
+        }
+        let active = matches!(
+            status,
+            Some("setup" | "active" | "device" | "pre-switchover")
+        );
         if !active {
             return Err(invalid("no job is active on the domain"));
         }

@@ -136,6 +136,7 @@ pub(crate) async fn dispatch_migrate(
         P::DomainMigrateGetMaxSpeed => get_max_speed(drv, payload).await,
         P::DomainMigrateSetMaxDowntime => set_max_downtime(drv, payload).await,
         P::DomainMigrateGetMaxDowntime => get_max_downtime(drv, payload).await,
+        P::DomainMigrateStartPostCopy => start_post_copy(drv, payload).await,
         _ => return None,
     })
 }
@@ -175,6 +176,14 @@ async fn get_max_downtime(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8
     let a: DomainMigrateGetMaxDowntimeArgs = args(payload)?;
     let downtime = drv.migrate_get_max_downtime(&dref(a.dom), a.flags).await?;
     ret(&DomainMigrateGetMaxDowntimeRet { downtime })
+}
+
+/// `virDomainMigrateStartPostCopy` (its arguments have the shape of procedure 387's:
+/// the domain and flags).
+async fn start_post_copy(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirError> {
+    let a: DomainMigrateGetMaxDowntimeArgs = args(payload)?;
+    drv.migrate_start_post_copy(&dref(a.dom), a.flags).await?;
+    void()
 }
 
 async fn begin(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirError> {

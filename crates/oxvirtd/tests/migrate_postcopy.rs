@@ -1,0 +1,225 @@
+//! Post-copy live migration between two oxvirtd daemons with Debian's unchanged virsh:
+//! `virsh migrate --postcopy`, then `virsh migrate-postcopy` (procedure 364) while it runs.
+//! The guest must run on the destination while its memory still arrives, with libvirt's
+//! states and events on both sides.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::free_port;
+use common::qemu::{guest, QemuEnv};
+
+const UUID_A: &str = "3e9a4c21-6b7d-4f10-9a2e-1c5d8b7f6a01";
+const UUID_B: &str = "3e9a4c21-6b7d-4f10-9a2e-1c5d8b7f6a02";
+
+/// The source (A), the destination (B) and B's `qemu+tcp` URI; `None` when skipped.
+fn pair(test: &str) -> Option<(QemuEnv, QemuEnv, String)> {
+    let a = QemuEnv::start_with(
+        &format!("a-{test}"),
+        guest(test)?,
+        None,
+        &["--host-uuid", UUID_A],
+    );
+    let listen = format!("127.0.0.1:{}", free_port());
+    let b = QemuEnv::start_with(
+        &format!("b-{test}"),
+        guest(test)?,
+        None,
+        &["--host-uuid", UUID_B, "--listen-tcp", &listen],
+    );
+    Some((a, b, format!("qemu+tcp://{listen}/system")))
+}
+
+fn spawn(cmd: &mut Command) -> Child {
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// `virsh event --all --loop` on `env`, until killed (virsh itself is the child: killing
+/// a `timeout` wrapper would leave virsh holding the output pipe).
+fn events(env: &QemuEnv) -> Child {
+    spawn(Command::new("virsh").args([
+        "-c",
+        &env.uri(),
+        "event",
+        "--all",
+        "--loop",
+        "--timeout",
+        "120",
+    ]))
+}
+
+/// What an event watcher printed, the lines for domain `mig`.
+fn lines_of(mut watcher: Child) -> Vec<String> {
+    let _ = watcher.kill();
+    let out = watcher.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("for domain 'mig'"))
+        .map(|l| l.split("': ").nth(1).unwrap_or(l).trim().to_string())
+        .collect()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Polls `cond` every 20 ms for up to `secs` seconds.
+fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < until {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// A migration of `mig` from `a` to `dest` at 8 MiB/s in both phases, in the background.
+fn slow_migration(a: &QemuEnv, dest: &str, postcopy: bool) -> Child {
+    let mut cmd = Command::new("timeout");
+    cmd.args(["120", "virsh", "-c", &a.uri(), "migrate", "--live"]);
+    if postcopy {
+        cmd.args(["--postcopy", "--postcopy-bandwidth", "8"]);
+    }
+    cmd.args([
+        "--bandwidth",
+        "8",
+        "mig",
+        dest,
+        "--migrateuri",
+        "tcp://127.0.0.1",
+    ]);
+    spawn(&mut cmd)
+}
+
+/// Waits until `a` reports a migration job for `mig`.
+fn wait_job(a: &QemuEnv) {
+    assert!(
+        wait_for(30, || a
+            .virsh_ok(&["domjobinfo", "mig"])
+            .contains("Unbounded")),
+        "no migration job on A"
+    );
+}
+
+#[test]
+fn postcopy_runs_the_guest_on_the_destination_before_the_memory_has_arrived() {
+    let Some((a, b, dest)) = pair("migrate-postcopy") else {
+        return;
+    };
+    a.define("mig", "");
+    a.boot("mig");
+
+    // No migration yet: libvirt's refusal.
+    let err = a.virsh_err(&["migrate-postcopy", "mig"]);
+    assert!(
+        err.contains("post-copy can only be started while outgoing migration is in progress"),
+        "{err}"
+    );
+
+    // A migration started without --postcopy cannot switch.
+    let plain = slow_migration(&a, &dest, false);
+    wait_job(&a);
+    let err = a.virsh_err(&["migrate-postcopy", "mig"]);
+    assert!(
+        err.contains(
+            "switching to post-copy requires migration to be started with VIR_MIGRATE_POSTCOPY flag"
+        ),
+        "{err}"
+    );
+    a.virsh_ok(&["domjobabort", "mig"]);
+    let out = plain.wait_with_output().unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        wait_for(30, || a.domstate("mig").starts_with("running")),
+        "{}",
+        a.domstate("mig")
+    );
+    assert!(
+        wait_for(30, || b
+            .virsh_ok(&["list", "--all", "--name"])
+            .trim()
+            .is_empty()),
+        "B kept the aborted domain"
+    );
+
+    // With --postcopy: switch while it runs.
+    let (watch_a, watch_b) = (events(&a), events(&b));
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let migration = slow_migration(&a, &dest, true);
+    wait_job(&a);
+    a.virsh_ok(&["migrate-postcopy", "mig"]);
+
+    // The guest runs on B while post-copy is still pulling its pages (8 MiB/s: seconds).
+    assert!(
+        wait_for(30, || b
+            .virsh(&["domstate", "--reason", "mig"])
+            .stdout
+            .starts_with(b"running (post-copy)")),
+        "B never ran the guest in post-copy: {}",
+        b.domstate("mig")
+    );
+    assert_eq!(a.domstate("mig"), "paused (post-copy)");
+    // Neither host holds the whole guest: the job cannot be aborted.
+    let err = a.virsh_err(&["domjobabort", "mig"]);
+    assert!(
+        err.contains("cannot abort migration in post-copy mode"),
+        "{err}"
+    );
+
+    let out = migration.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "virsh migrate --postcopy failed: {}",
+        text(&out)
+    );
+    eprintln!(
+        "virsh migrate --postcopy at 8 MiB/s took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        wait_for(30, || b.domstate("mig") == "running (migrated)"),
+        "{}",
+        b.domstate("mig")
+    );
+    assert_eq!(a.domstate("mig"), "shut off (migrated)");
+
+    // libvirt's post-copy events, in order.
+    std::thread::sleep(Duration::from_millis(300));
+    let on_a = lines_of(watch_a);
+    let on_b = lines_of(watch_b);
+    assert_eq!(
+        on_a.iter()
+            .filter(|l| l.starts_with("Suspended") || l.starts_with("Stopped"))
+            .collect::<Vec<_>>(),
+        ["Suspended Post-copy", "Stopped Migrated"],
+        "A: {on_a:?}"
+    );
+    assert_eq!(
+        on_b.iter()
+            .filter(|l| l.starts_with("Started") || l.starts_with("Resumed"))
+            .collect::<Vec<_>>(),
+        ["Started Migrated", "Resumed Post-copy", "Resumed Migrated"],
+        "B: {on_b:?}"
+    );
+
+    // The guest still works on B: its power button powers it off.
+    b.virsh_ok(&["shutdown", "mig"]);
+    assert!(
+        b.wait_no_leftovers(60).is_empty(),
+        "the guest did not power off"
+    );
+}
