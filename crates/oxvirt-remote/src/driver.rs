@@ -14,7 +14,7 @@ use oxvirt_rpc::remote::{
     AuthListRet, AuthPolkitRet, AuthType, ConnectDomainEventCallbackRegisterAnyArgs,
     ConnectDomainEventCallbackRegisterAnyRet, ConnectGetTypeRet, ConnectGetUriRet, ConnectOpenArgs,
     ConnectSupportsFeatureArgs, ConnectSupportsFeatureRet, DomainEventCallbackJobCompletedMsg,
-    DomainEventCallbackTunableMsg,
+    DomainEventCallbackMigrationIterationMsg, DomainEventCallbackTunableMsg,
 };
 use oxvirt_rpc::types::{NonnullDomain, NonnullDomainSnapshot};
 use oxvirt_rpc::xdr::{decode_from, encode_to_vec};
@@ -312,6 +312,15 @@ pub fn decode_event(msg: &EventMessage) -> Option<DomainEvent> {
             let m: DomainEventCallbackTunableMsg = decode_from(p).ok()?;
             let params = m.params.into_iter().map(Into::into).collect();
             (m.dom, EventKind::Tunable { params })
+        }
+        P::DomainEventCallbackMigrationIteration => {
+            let m: DomainEventCallbackMigrationIterationMsg = decode_from(p).ok()?;
+            (
+                m.dom,
+                EventKind::MigrationIteration {
+                    iteration: m.iteration,
+                },
+            )
         }
         P::DomainEventCallbackJobCompleted => {
             let m: DomainEventCallbackJobCompletedMsg = decode_from(p).ok()?;

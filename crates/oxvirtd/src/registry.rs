@@ -330,6 +330,14 @@ fn encode_event(cb: &Callback, event: &DomainEvent) -> Option<(P, Vec<u8>)> {
                 params: params.iter().cloned().map(Into::into).collect(),
             }),
         ),
+        EventKind::MigrationIteration { iteration } => (
+            P::DomainEventCallbackMigrationIteration,
+            encode_to_vec(&DomainEventCallbackMigrationIterationMsg {
+                callback_id,
+                dom,
+                iteration: *iteration,
+            }),
+        ),
         EventKind::JobCompleted { params } => (
             P::DomainEventCallbackJobCompleted,
             encode_to_vec(&DomainEventCallbackJobCompletedMsg {

@@ -223,3 +223,61 @@ fn postcopy_runs_the_guest_on_the_destination_before_the_memory_has_arrived() {
         "the guest did not power off"
     );
 }
+
+/// `--postcopy-after-precopy`: virsh waits for the migration-iteration event (procedure
+/// 359, from QEMU's MIGRATION_PASS) of the second pass and switches to post-copy itself.
+#[test]
+fn postcopy_after_precopy_switches_on_the_second_pass() {
+    let Some((a, b, dest)) = pair("migrate-pc-after") else {
+        return;
+    };
+    a.define("mig", "");
+    a.boot("mig");
+    let (watch_a, watch_b) = (events(&a), events(&b));
+    std::thread::sleep(Duration::from_millis(500));
+    let out = Command::new("timeout")
+        .args(["120", "virsh", "-c", &a.uri(), "migrate", "--live"])
+        .args([
+            "--postcopy",
+            "--postcopy-after-precopy",
+            "--postcopy-bandwidth",
+            "8",
+        ])
+        .args([
+            "--bandwidth",
+            "8",
+            "mig",
+            &dest,
+            "--migrateuri",
+            "tcp://127.0.0.1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "virsh migrate --postcopy-after-precopy failed: {}",
+        text(&out)
+    );
+    assert!(
+        wait_for(30, || b.domstate("mig") == "running (migrated)"),
+        "{}",
+        b.domstate("mig")
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let on_a = lines_of(watch_a);
+    let on_b = lines_of(watch_b);
+    // The passes as virsh prints them, counting from 1; the switch came at the second.
+    let passes: Vec<&String> = on_a
+        .iter()
+        .filter(|l| l.starts_with("iteration:"))
+        .collect();
+    assert!(
+        passes.len() >= 2 && passes[0] == "iteration: '1'" && passes[1] == "iteration: '2'",
+        "A: {on_a:?}"
+    );
+    assert!(
+        on_a.iter().any(|l| l == "Suspended Post-copy"),
+        "A: {on_a:?}"
+    );
+    assert!(on_b.iter().any(|l| l == "Resumed Post-copy"), "B: {on_b:?}");
+}

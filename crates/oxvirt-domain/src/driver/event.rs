@@ -269,6 +269,12 @@ pub enum EventKind {
         /// The statistics (`operation`, `time_elapsed`, `downtime`, ...).
         params: Vec<TypedParam>,
     },
+    /// An outgoing migration began another pass over the guest's memory
+    /// (`VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION`, from QEMU's `MIGRATION_PASS`).
+    MigrationIteration {
+        /// The pass that began (1 is the first).
+        iteration: i32,
+    },
 }
 
 impl EventKind {
@@ -283,6 +289,7 @@ impl EventKind {
             EventKind::MetadataChange { .. } => EventId::MetadataChange,
             EventKind::Tunable { .. } => EventId::Tunable,
             EventKind::JobCompleted { .. } => EventId::JobCompleted,
+            EventKind::MigrationIteration { .. } => EventId::MigrationIteration,
         }
     }
 }

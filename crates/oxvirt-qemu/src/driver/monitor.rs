@@ -126,6 +126,23 @@ impl QemuDriver {
                     vm.set_migration_status(status);
                 }
             }
+            // A new pass of an outgoing migration (QEMU sends it with the `events`
+            // capability, which every migration turns on), as libvirt reports it.
+            "MIGRATION_PASS" => {
+                let Some(pass) = ev.data.get("pass").and_then(|v| v.as_i64()) else {
+                    return;
+                };
+                // Nothing changes in the domain's state: no status file to write.
+                let domain = self.domains().find_by_uuid(uuid).map(|obj| obj.to_ref());
+                if let Some(domain) = domain {
+                    self.emit(vec![DomainEvent {
+                        domain,
+                        kind: EventKind::MigrationIteration {
+                            iteration: i32::try_from(pass).unwrap_or(i32::MAX),
+                        },
+                    }]);
+                }
+            }
             "DEVICE_DELETED" => {
                 if let Some(alias) = ev.data.get("device").and_then(|v| v.as_str()) {
                     self.on_device_deleted(uuid, vm, alias);

@@ -157,6 +157,18 @@ pub struct DomainEventCallbackJobCompletedMsg {
     pub params: Vec<TypedParam>,
 }
 
+/// `remote_domain_event_callback_migration_iteration_msg`: procedure 359
+/// (`REMOTE_PROC_DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION`, no legacy form).
+#[derive(Debug, Clone, PartialEq, Eq, Xdr)]
+pub struct DomainEventCallbackMigrationIterationMsg {
+    /// The callback the event is for.
+    pub callback_id: i32,
+    /// The domain.
+    pub dom: NonnullDomain,
+    /// The pass over the guest's memory that has just begun (1 is the first).
+    pub iteration: i32,
+}
+
 /// `remote_connect_domain_event_register_ret` and `..._deregister_ret` (procedures 105,
 /// 106): a redundant flag.
 #[derive(Debug, Clone, PartialEq, Eq, Xdr)]
