@@ -266,23 +266,28 @@ fn an_aborted_migration_leaves_the_source_running_and_nothing_on_the_destination
     };
     a.define("mig", "");
     a.boot("mig");
-    // 1 MiB/s: the migration takes long enough to be aborted.
-    let child = migrate_cmd(&a, "mig", &dest, &["--bandwidth", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_migrating(&a, "mig");
-    assert_only_on(&b, &["mig"]);
-    a.virsh_ok(&["domjobabort", "mig"]);
-    let out = child.wait_with_output().unwrap();
-    let err = failed(&out);
-    assert!(
-        err.contains("operation aborted: migration out job: canceled by client"),
-        "{err}"
-    );
-    // Never paused by the migration: it runs on for the reason it had.
-    assert_failed_cleanly(&a, &b, "mig", "running (unpaused)");
+    // 1 MiB/s: the migration takes long enough to be aborted. Client-driven, then with
+    // the source daemon driving it.
+    for mode in [None, Some("--p2p")] {
+        let mut more = vec!["--bandwidth", "1"];
+        more.extend(mode);
+        let child = migrate_cmd(&a, "mig", &dest, &more)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_migrating(&a, "mig");
+        assert_only_on(&b, &["mig"]);
+        a.virsh_ok(&["domjobabort", "mig"]);
+        let out = child.wait_with_output().unwrap();
+        let err = failed(&out);
+        assert!(
+            err.contains("error: operation aborted: migration out job: canceled by client"),
+            "{mode:?}: {err}"
+        );
+        // Never paused by the migration: it runs on for the reason it had.
+        assert_failed_cleanly(&a, &b, "mig", "running (unpaused)");
+    }
     // The same migration again succeeds, and the guest answers its power button there.
     let (out, _) = migrate(&a, "mig", &dest);
     assert!(out.status.success(), "virsh migrate failed: {}", text(&out));
