@@ -8,8 +8,7 @@
 //! its nodes: node a is 192.168.251.1, node b .2, each daemon listens on TCP 16509 of its
 //! address without authentication (oxvirtd `--listen-tcp --allow-remote-tcp`, libvirtd
 //! `listen_tcp = 1`, `auth_tcp = "none"`, `--listen`) and has its own `host_uuid`. Each pair
-//! gets fresh namespaces, used by it alone: the raw QEMU pair first, then oxvirtd's, then
-//! libvirtd's. Both daemons keep their state on tmpfs (libvirtd as the storage and network
+//! gets fresh namespaces, used by it alone: oxvirtd's first, then libvirtd's. Both daemons keep their state on tmpfs (libvirtd as the storage and network
 //! benches run it, with a virtlogd of its own; oxvirtd as the storage bench runs it).
 //!
 //! For each daemon and each mode of [`MODES`], the guest (created transient on node a,
@@ -19,13 +18,14 @@
 //! migrate FLAGS migbench qemu+tcp://DEST/system [--migrateuri tcp://DEST]` run and timed
 //! from the root namespace, then `virsh domjobinfo --completed` on the destination (or the
 //! source) gives the downtime. A mode a daemon refuses (its first round fails) is skipped
-//! with the daemon's message. Raw QEMU: a source QEMU with the same guest, a destination
-//! started with `-incoming defer` in the other namespace, then `migrate-incoming`, `migrate`
-//! with libvirt's unlimited `max-bandwidth`, `query-migrate` polled until completed: its
-//! `total-time` and `downtime` (also after two untimed migrations).
+//! with the daemon's message. Each daemon migration is followed by a raw QEMU one in the same
+//! namespaces (so both see the same load on this shared machine): a second guest under a
+//! plain QEMU, a destination started with `-incoming defer` on the other node, then
+//! `migrate-incoming`, `migrate` with libvirt's unlimited `max-bandwidth`, `query-migrate`
+//! polled until completed: its `total-time` and `downtime`.
 //!
-//! The table (medians with min-max, the oxvirtd/libvirtd ratio, oxvirtd's time minus raw
-//! QEMU's) is printed and written to `target/bench/migrate.txt` with every round's figures.
+//! The table (medians with min-max, the oxvirtd/libvirtd ratio, oxvirtd's time minus the
+//! raw QEMU migrations' beside it) is printed and written to `target/bench/migrate.txt` with every round's figures.
 //! Everything (daemons, QEMUs, virtlogd, namespaces, bridge, scratch folder) is removed at
 //! the end, also on failure.
 
@@ -97,8 +97,8 @@ const HOST_CIDR: &str = "192.168.251.254/24";
 const PREFIX: u8 = 24;
 /// libvirt's TCP port.
 const TCP_PORT: u16 = 16509;
-/// The port raw QEMU's destination listens on.
-const RAW_PORT: u16 = 49152;
+/// The port raw QEMU's destination listens on (outside the daemons' 49152-49215).
+const RAW_PORT: u16 = 49400;
 /// The guest's name.
 const NAME: &str = "migbench";
 /// libvirt's "unlimited" migration bandwidth (`QEMU_DOMAIN_MIG_BANDWIDTH_MAX` MiB/s) in
@@ -146,6 +146,8 @@ struct ModeRun {
     rounds: Vec<Round>,
     /// Why the mode stopped before its rounds were done (refused, or failed later).
     stopped: Option<String>,
+    /// Raw QEMU migrations, one right after each of the daemon's, in the same namespaces.
+    raw: Vec<RawRound>,
 }
 
 /// One raw QEMU migration.
@@ -196,10 +198,18 @@ pub(crate) fn bench_migrate(root: &Path) -> Result<()> {
     };
     guest::guest(root, &[])?;
     crate::kvm_node_as_udev_leaves_it();
-    step(
-        "build oxvirtd (release)",
-        cargo(root, &["build", "--release", "-j2", "-p", "oxvirtd"]),
-    )?;
+    // OXBENCH_NO_BUILD=1 takes target/release/oxvirtd as it is (say, while the tree
+    // does not build).
+    if std::env::var_os("OXBENCH_NO_BUILD").is_some()
+        && root.join("target/release/oxvirtd").exists()
+    {
+        eprintln!("OXBENCH_NO_BUILD: target/release/oxvirtd as it is, not rebuilt");
+    } else {
+        step(
+            "build oxvirtd (release)",
+            cargo(root, &["build", "--release", "-j2", "-p", "oxvirtd"]),
+        )?;
+    }
     let base =
         Scratch(std::env::temp_dir().join(format!("oxvirt-bench-mig-{}", std::process::id())));
     let _ = std::fs::remove_dir_all(&base.0);
@@ -216,13 +226,10 @@ pub(crate) fn bench_migrate(root: &Path) -> Result<()> {
     let bridge = Bridge::add(&format!("oxbm{}", std::process::id()))?;
     let mut notes = vec![format!("load average at the start: {}", loadavg())];
 
-    eprintln!("\n==> raw QEMU → raw QEMU ({rounds} migrations)");
-    let raw = raw_qemu(&base.0, &bridge.0, rounds, &files)?;
-    notes.push(format!("load average after raw QEMU: {}", loadavg()));
     let mut runs = Vec::new();
     for daemon in [Daemon::Oxvirtd, Daemon::Libvirtd] {
         eprintln!(
-            "\n==> {0} → {0} ({rounds} migrations per mode)",
+            "\n==> {0} → {0} ({rounds} migrations per mode, each followed by a raw QEMU one)",
             daemon.name()
         );
         let (modes, warm) = daemon_pair(root, &base.0, &bridge.0, daemon, rounds, &files)?;
@@ -241,7 +248,7 @@ pub(crate) fn bench_migrate(root: &Path) -> Result<()> {
             loadavg()
         ));
     }
-    let text = report(rounds, &raw, &runs, &notes);
+    let text = report(rounds, &runs, &notes);
     println!("\n{text}");
     let out = root.join("target/bench/migrate.txt");
     std::fs::create_dir_all(root.join("target/bench"))?;
@@ -375,7 +382,8 @@ fn wait_tcp(addr: &str, port: u16, secs: u64) -> Result<()> {
     Ok(())
 }
 
-/// Whether a QEMU process runs inside namespace `ns`.
+/// Whether a daemon's QEMU process runs inside namespace `ns` (the raw QEMU beside it,
+/// `-name rawbench`, does not count).
 fn qemu_in(ns: &str) -> bool {
     Command::new("ip")
         .args(["netns", "pids", ns])
@@ -386,6 +394,8 @@ fn qemu_in(ns: &str) -> bool {
         .any(|p| {
             std::fs::read_to_string(format!("/proc/{p}/comm"))
                 .is_ok_and(|c| c.starts_with("qemu-system"))
+                && !std::fs::read(format!("/proc/{p}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains("rawbench"))
         })
 }
 
@@ -499,6 +509,7 @@ fn daemon_pair(
         "guest {NAME} booted on node a ({:.1} s)",
         took.as_secs_f64()
     );
+    let mut raw = RawPair::boot(&ns, &lab.scratch().join("raw"), files)?;
     let mut at = 0;
     // Untimed warm-up: the first migration to a node pays for first-time work there (its
     // daemon probes QEMU, ...).
@@ -527,6 +538,8 @@ fn daemon_pair(
         warmup.push(ms);
         at = to;
         settle(&ns[from]);
+        let r = raw.migrate(files)?;
+        eprintln!("{}", raw_line(&r, true));
     }
     let mut runs = Vec::new();
     for mode in MODES {
@@ -534,6 +547,7 @@ fn daemon_pair(
             mode: mode.name,
             rounds: Vec::new(),
             stopped: None,
+            raw: Vec::new(),
         };
         for n in 0..rounds {
             let (from, to) = (at, 1 - at);
@@ -587,6 +601,9 @@ fn daemon_pair(
             run.rounds.push(round);
             at = to;
             settle(&ns[from]);
+            let r = raw.migrate(files)?;
+            eprintln!("{}", raw_line(&r, false));
+            run.raw.push(r);
         }
         runs.push(run);
     }
@@ -653,16 +670,16 @@ impl RawQemu {
         files: &GuestFiles,
         incoming: bool,
     ) -> Result<RawQemu> {
-        let sock = dir.join(format!("qemu-{id}.qmp"));
-        let serial = dir.join(format!("qemu-{id}.serial"));
-        let log = dir.join(format!("qemu-{id}.log"));
+        let sock = dir.join(format!("rawqemu-{id}.qmp"));
+        let serial = Self::serial(dir, id);
+        let log = dir.join(format!("rawqemu-{id}.log"));
         let out = std::fs::File::create(&log)?;
         let err = out.try_clone()?;
         let mut c = Command::new("ip");
         c.args(["netns", "exec", ns, "qemu-system-x86_64"])
             .args([
                 "-name",
-                NAME,
+                "rawbench",
                 "-machine",
                 "pc,accel=tcg",
                 "-m",
@@ -716,7 +733,7 @@ impl RawQemu {
     }
 
     fn serial(dir: &Path, id: usize) -> PathBuf {
-        dir.join(format!("qemu-{id}.serial"))
+        dir.join(format!("rawqemu-{id}.serial"))
     }
 }
 
@@ -774,25 +791,45 @@ impl Qmp {
     }
 }
 
-/// Raw QEMU → raw QEMU, `rounds` times, alternating directions.
-fn raw_qemu(base: &Path, bridge: &str, rounds: usize, files: &GuestFiles) -> Result<Vec<RawRound>> {
-    let nodes = two_nodes(base, 0, "qemu", bridge)?;
-    let ns = &nodes.ns;
-    let dir = nodes.lab.scratch().to_path_buf();
-    let mut id = 0;
-    let mut src = RawQemu::start(&ns[0], &dir, id, files, false)?;
-    let took = wait_marker(&RawQemu::serial(&dir, id), "OXVIRT-DISKS", BOOT_SECS)?;
-    eprintln!(
-        "guest booted under raw QEMU on node a ({:.1} s)",
-        took.as_secs_f64()
-    );
-    let mut at = 0;
-    let mut out = Vec::new();
-    for n in 0..WARMUP + rounds {
-        let to = 1 - at;
-        id += 1;
-        let mut dst = RawQemu::start(&ns[to], &dir, id, files, true)?;
-        src.qmp.cmd(&format!(
+/// Raw QEMU → raw QEMU in the nodes' namespaces, beside a daemon pair: one guest, moved
+/// from node to node.
+struct RawPair {
+    ns: [String; 2],
+    dir: PathBuf,
+    /// The number of the last QEMU started (names its files).
+    id: usize,
+    /// The node whose QEMU runs the guest.
+    at: usize,
+    src: RawQemu,
+}
+
+impl RawPair {
+    /// A QEMU with the guest on node a, booted.
+    fn boot(ns: &[String; 2], dir: &Path, files: &GuestFiles) -> Result<RawPair> {
+        std::fs::create_dir_all(dir)?;
+        let src = RawQemu::start(&ns[0], dir, 0, files, false)?;
+        let took = wait_marker(&RawQemu::serial(dir, 0), "OXVIRT-DISKS", BOOT_SECS)?;
+        eprintln!(
+            "guest booted under raw QEMU on node a ({:.1} s)",
+            took.as_secs_f64()
+        );
+        Ok(RawPair {
+            ns: ns.clone(),
+            dir: dir.to_path_buf(),
+            id: 0,
+            at: 0,
+            src,
+        })
+    }
+
+    /// A QEMU with `-incoming defer` on the other node, then `migrate-incoming` there,
+    /// libvirt's unlimited `max-bandwidth` and `migrate` here, `query-migrate` polled until
+    /// completed; the old source quits.
+    fn migrate(&mut self, files: &GuestFiles) -> Result<RawRound> {
+        let to = 1 - self.at;
+        self.id += 1;
+        let mut dst = RawQemu::start(&self.ns[to], &self.dir, self.id, files, true)?;
+        self.src.qmp.cmd(&format!(
             r#"{{"execute":"migrate-set-parameters","arguments":{{"max-bandwidth":{UNLIMITED_BANDWIDTH}}}}}"#
         ))?;
         let uri = format!("tcp:{}:{RAW_PORT}", NODES[to].addr);
@@ -800,11 +837,11 @@ fn raw_qemu(base: &Path, bridge: &str, rounds: usize, files: &GuestFiles) -> Res
         dst.qmp.cmd(&format!(
             r#"{{"execute":"migrate-incoming","arguments":{{"uri":"{uri}"}}}}"#
         ))?;
-        src.qmp.cmd(&format!(
+        self.src.qmp.cmd(&format!(
             r#"{{"execute":"migrate","arguments":{{"uri":"{uri}"}}}}"#
         ))?;
         let info = loop {
-            let info = src.qmp.cmd(r#"{"execute":"query-migrate"}"#)?;
+            let info = self.src.qmp.cmd(r#"{"execute":"query-migrate"}"#)?;
             if info.contains(r#""status": "completed""#) {
                 break info;
             }
@@ -816,37 +853,34 @@ fn raw_qemu(base: &Path, bridge: &str, rounds: usize, files: &GuestFiles) -> Res
         let wall = started.elapsed();
         let num = |key: &str| crate::json_number(&info, &format!("\"{key}\":"));
         let round = RawRound {
-            from: at,
+            from: self.at,
             total_ms: num("total-time").context("no total-time in query-migrate")?,
             downtime_ms: num("downtime").context("no downtime in query-migrate")?,
             wall_ms: wall.as_secs_f64() * 1000.0,
         };
-        let warm = n < WARMUP;
-        eprintln!(
-            "raw QEMU {}{}→{}: total-time {:.0} ms, downtime {:.0} ms (migrate-incoming to completed {:.0} ms){}",
-            if warm { "warm-up " } else { "" },
-            NODES[at].name,
-            NODES[to].name,
-            round.total_ms,
-            round.downtime_ms,
-            round.wall_ms,
-            if warm { " (not counted)" } else { "" }
-        );
-        if !warm {
-            out.push(round);
-        }
-        // The destination runs the guest now; the source goes.
+        // The destination runs the guest now (it resumes by itself); the source quits.
         let status = dst.qmp.cmd(r#"{"execute":"query-status"}"#)?;
         if !status.contains("running") {
             std::thread::sleep(Duration::from_millis(200));
         }
-        src = dst;
-        at = to;
+        self.src = dst;
+        self.at = to;
         std::thread::sleep(Duration::from_millis(300));
+        Ok(round)
     }
-    drop(src);
-    drop(nodes);
-    Ok(out)
+}
+
+fn raw_line(r: &RawRound, warm: bool) -> String {
+    format!(
+        "raw QEMU {}{}→{}: total-time {:.0} ms, downtime {:.0} ms (migrate-incoming to completed {:.0} ms){}",
+        if warm { "warm-up " } else { "" },
+        NODES[r.from].name,
+        NODES[1 - r.from].name,
+        r.total_ms,
+        r.downtime_ms,
+        r.wall_ms,
+        if warm { " (not counted)" } else { "" }
+    )
 }
 
 /// Median, min and max.
@@ -873,58 +907,44 @@ fn show(s: Option<(f64, f64, f64)>) -> String {
 }
 
 /// The table, the goal check and every round's figures.
-fn report(
-    rounds: usize,
-    raw: &[RawRound],
-    runs: &[(Daemon, Vec<ModeRun>)],
-    notes: &[String],
-) -> String {
+fn report(rounds: usize, runs: &[(Daemon, Vec<ModeRun>)], notes: &[String]) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
         "cargo xtask bench migrate: a booted 256 MiB TCG guest, {rounds} migrations per mode \
-         (a→b, b→a, ...); median (min-max)"
-    );
-    let raw_total = stats(&raw.iter().map(|r| r.total_ms).collect::<Vec<_>>());
-    let raw_down = stats(&raw.iter().map(|r| r.downtime_ms).collect::<Vec<_>>());
-    let raw_wall = stats(&raw.iter().map(|r| r.wall_ms).collect::<Vec<_>>());
-    let _ = writeln!(
-        t,
-        "raw QEMU → raw QEMU: total-time {}, downtime {}; migrate-incoming to completed {}\n",
-        show(raw_total),
-        show(raw_down),
-        show(raw_wall)
+         (a→b, b→a, ...), each followed by a raw QEMU → raw QEMU migration in the same \
+         namespaces; median (min-max)\n"
     );
     let find = |d: Daemon, mode: &str| {
         runs.iter()
             .find(|(daemon, _)| *daemon == d)
             .and_then(|(_, r)| r.iter().find(|m| m.mode == mode))
     };
-    let wall = |m: Option<&ModeRun>| {
-        stats(&m.map_or(vec![], |m| m.rounds.iter().map(|r| r.wall_ms).collect()))
+    let of = |m: Option<&ModeRun>, f: &dyn Fn(&Round) -> Option<f64>| {
+        stats(&m.map_or(vec![], |m| m.rounds.iter().filter_map(f).collect()))
     };
-    let down = |m: Option<&ModeRun>| {
-        stats(&m.map_or(vec![], |m| {
-            m.rounds.iter().filter_map(|r| r.downtime_ms).collect()
-        }))
+    let of_raw = |m: Option<&ModeRun>, f: &dyn Fn(&RawRound) -> f64| {
+        stats(&m.map_or(vec![], |m| m.raw.iter().map(f).collect()))
     };
     let _ = writeln!(
         t,
-        "| virsh migrate | oxvirtd wall | libvirtd wall | oxvirtd/libvirtd | oxvirtd − raw QEMU | \
-         oxvirtd downtime | libvirtd downtime |"
+        "| virsh migrate | oxvirtd wall | libvirtd wall | oxvirtd/libvirtd | raw QEMU total-time \
+         (beside oxvirtd) | oxvirtd − raw QEMU | oxvirtd downtime | libvirtd downtime | raw QEMU \
+         downtime (beside oxvirtd) |"
     );
-    let _ = writeln!(t, "|---|---|---|---|---|---|---|");
+    let _ = writeln!(t, "|---|---|---|---|---|---|---|---|---|");
     let mut goals = Vec::new();
     for mode in MODES {
         let ox = find(Daemon::Oxvirtd, mode.name);
         let lv = find(Daemon::Libvirtd, mode.name);
-        let (ow, lw) = (wall(ox), wall(lv));
-        let (od, ld) = (down(ox), down(lv));
+        let (ow, lw) = (of(ox, &|r| Some(r.wall_ms)), of(lv, &|r| Some(r.wall_ms)));
+        let (od, ld) = (of(ox, &|r| r.downtime_ms), of(lv, &|r| r.downtime_ms));
+        let (rt, rd) = (of_raw(ox, &|r| r.total_ms), of_raw(ox, &|r| r.downtime_ms));
         let ratio = match (ow, lw) {
             (Some((o, ..)), Some((l, ..))) => format!("{:.2}", o / l),
             _ => "-".into(),
         };
-        let over_raw = match (ow, raw_total) {
+        let over_raw = match (ow, rt) {
             (Some((o, ..)), Some((r, ..))) => format!("{:+.0} ms", o - r),
             _ => "-".into(),
         };
@@ -938,14 +958,16 @@ fn report(
         };
         let _ = writeln!(
             t,
-            "| {} | {} | {} | {ratio} | {over_raw} | {} | {} |",
+            "| {} | {} | {} | {ratio} | {} | {over_raw} | {} | {} | {} |",
             mode.name,
             cell(ow, ox),
             cell(lw, lv),
+            show(rt),
             show(od),
-            show(ld)
+            show(ld),
+            show(rd)
         );
-        if let (Some((o, ..)), Some((l, ..)), Some((r, ..))) = (ow, lw, raw_total) {
+        if let (Some((o, ..)), Some((l, ..)), Some((r, ..))) = (ow, lw, rt) {
             let down_ok = match (od, ld) {
                 (Some((o, ..)), Some((l, ..))) => {
                     if o <= l {
@@ -957,7 +979,8 @@ fn report(
                 _ => "?",
             };
             goals.push(format!(
-                "{}: ≤ 1/3 of libvirtd's time: {}; within 150 ms of raw QEMU: {}; downtime ≤ libvirtd's: {down_ok}",
+                "{}: ≤ 1/3 of libvirtd's time: {}; within 150 ms of raw QEMU: {}; downtime ≤ \
+                 libvirtd's: {down_ok}",
                 mode.name,
                 if o * 3.0 <= l { "yes" } else { "no" },
                 if o - r <= 150.0 { "yes" } else { "no" },
@@ -977,43 +1000,36 @@ fn report(
     }
     let _ = writeln!(
         t,
-        "\nevery round (wall / downtime / domjobinfo time elapsed, ms):"
-    );
-    let _ = writeln!(
-        t,
-        "raw QEMU: {}",
-        raw.iter()
-            .map(|r| format!(
-                "{}→{} {:.0}/{:.0}/(wall {:.0})",
-                NODES[r.from].name,
-                NODES[1 - r.from].name,
-                r.total_ms,
-                r.downtime_ms,
-                r.wall_ms
-            ))
-            .collect::<Vec<_>>()
-            .join(", ")
+        "\nevery round: virsh migrate wall / downtime / domjobinfo time elapsed, then the raw \
+         QEMU migration after it: total-time / downtime (ms)"
     );
     for (daemon, modes) in runs {
         for m in modes {
+            let raw_all = of_raw(Some(m), &|r| r.total_ms);
+            let raw_down = of_raw(Some(m), &|r| r.downtime_ms);
             let _ = writeln!(
                 t,
-                "{} {}: {}",
+                "{} {} (raw QEMU beside it: total-time {}, downtime {}):",
                 daemon.name(),
                 m.mode,
-                m.rounds
-                    .iter()
-                    .map(|r| format!(
-                        "{}→{} {:.0}/{}/{}",
-                        NODES[r.from].name,
-                        NODES[1 - r.from].name,
-                        r.wall_ms,
-                        r.downtime_ms.map_or("?".into(), |d| format!("{d:.0}")),
-                        r.elapsed_ms.map_or("?".into(), |d| format!("{d:.0}"))
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                show(raw_all),
+                show(raw_down)
             );
+            for (i, r) in m.rounds.iter().enumerate() {
+                let raw = m.raw.get(i).map_or_else(
+                    || "-".to_string(),
+                    |q| format!("{:.0}/{:.0}", q.total_ms, q.downtime_ms),
+                );
+                let _ = writeln!(
+                    t,
+                    "  {}→{} {:.0}/{}/{}, raw {raw}",
+                    NODES[r.from].name,
+                    NODES[1 - r.from].name,
+                    r.wall_ms,
+                    r.downtime_ms.map_or("?".into(), |d| format!("{d:.0}")),
+                    r.elapsed_ms.map_or("?".into(), |d| format!("{d:.0}"))
+                );
+            }
         }
     }
     for n in notes {

@@ -66,8 +66,10 @@ commands:
                            booted 256 MiB TCG guest between two release oxvirtd nodes and
                            between two private Debian libvirtd 9.0 nodes (namespaces on a
                            bridge, TCP), and raw QEMU to raw QEMU, same run: median wall
-                           time and downtime per mode, the ratio and the gap to raw QEMU;
-                           in target/bench/migrate.txt (root; OXBENCH_ROUNDS, 6 by default)
+                           time and downtime per mode, the ratio and the gap to raw QEMU
+                           (each daemon migration is followed by a raw QEMU one in the same
+                           namespaces); in target/bench/migrate.txt (root; OXBENCH_ROUNDS,
+                           6 by default; OXBENCH_NO_BUILD=1 keeps target/release/oxvirtd)
   fuzz [SECONDS] [TARGET...]
                            seed fuzz/corpus/<target> from ../shared's XML, then run each
                            target (all by default) for SECONDS (60 by default); needs a
