@@ -13,6 +13,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::migrate::{
+    assert_clean, assert_failed_cleanly, assert_only_on, assert_state, failed, names, text,
+};
 use common::qemu::{guest, QemuEnv};
 use common::{free_port, Daemon, Raw, TempDir, PYTHON};
 use oxvirt_rpc::remote::{ConnectOpenArgs, ConnectSupportsFeatureArgs, ConnectSupportsFeatureRet};
@@ -23,23 +26,8 @@ const UUID_A: &str = "6c0b7a52-1d3e-4f8a-9b21-5e7d4c3a2f01";
 const UUID_B: &str = "6c0b7a52-1d3e-4f8a-9b21-5e7d4c3a2f02";
 
 /// The source (A), the destination (B) and B's `qemu+tcp` URI; `None` when skipped.
-/// (Their directories are named after the first 16 characters of their tags.)
 fn pair(test: &str) -> Option<(QemuEnv, QemuEnv, String)> {
-    let a = QemuEnv::start_with(
-        &format!("a-{test}"),
-        guest(test)?,
-        None,
-        &["--host-uuid", UUID_A],
-    );
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let b = QemuEnv::start_with(
-        &format!("b-{test}"),
-        guest(test)?,
-        None,
-        &["--host-uuid", UUID_B, "--listen-tcp", &listen],
-    );
-    Some((a, b, format!("qemu+tcp://127.0.0.1:{port}/system")))
+    common::migrate::pair(test, [UUID_A, UUID_B], &[])
 }
 
 /// `virsh -c A migrate --live --verbose NAME DEST --migrateuri tcp://127.0.0.1`, and how
@@ -64,72 +52,9 @@ fn migrate_cmd(a: &QemuEnv, name: &str, dest: &str, more: &[&str]) -> Command {
     cmd
 }
 
-/// The names `virsh list --all --name` shows.
-fn names(env: &QemuEnv) -> Vec<String> {
-    env.virsh_ok(&["list", "--all", "--name"])
-        .lines()
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
-        .collect()
-}
-
 /// `virsh -c SRC migrate ARGS` (stopped after 120 s).
 fn virsh_migrate(src: &QemuEnv, args: &[&str]) -> Output {
-    Command::new("timeout")
-        .args(["120", "virsh", "-c", &src.uri(), "migrate"])
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// Asserts that `out` is a failed virsh; its output.
-fn failed(out: &Output) -> String {
-    assert!(
-        !out.status.success(),
-        "virsh migrate succeeded: {}",
-        text(out)
-    );
-    // 124: `timeout` stopped it (a hang, not a failure).
-    assert_ne!(
-        out.status.code(),
-        Some(124),
-        "virsh migrate hung: {}",
-        text(out)
-    );
-    text(out)
-}
-
-/// Asserts `domstate --reason NAME` on `env` is `want`.
-fn assert_state(env: &QemuEnv, name: &str, want: &str) {
-    let state = env.domstate(name);
-    assert_eq!(state, want, "the state of {name} on {}", env.uri());
-}
-
-/// Asserts `virsh list --all` on `env` shows exactly `want`.
-fn assert_only_on(env: &QemuEnv, want: &[&str]) {
-    assert_eq!(names(env), want, "the domains on {}", env.uri());
-}
-
-/// Asserts a destination kept nothing of a failed migration: no domain, no QEMU.
-fn assert_clean(dest: &QemuEnv) {
-    assert_only_on(dest, &[]);
-    let left = dest.wait_no_leftovers(30);
-    assert!(left.is_empty(), "QEMU left on {}: {left:?}", dest.uri());
-}
-
-/// Both nodes after a failed migration: `name` is on the source in the state it had before
-/// or was put back in (`want`), the destination kept nothing.
-fn assert_failed_cleanly(src: &QemuEnv, dest: &QemuEnv, name: &str, want: &str) {
-    assert_state(src, name, want);
-    assert_clean(dest);
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    common::migrate::virsh_migrate(src, args).0
 }
 
 #[test]

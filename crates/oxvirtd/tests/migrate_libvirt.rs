@@ -15,6 +15,7 @@ use std::os::unix::net::UnixStream;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use common::migrate::text;
 use common::qemu::{guest, QemuEnv, CONSOLE_PY};
 use common::{skip, PYTHON};
 
@@ -30,14 +31,6 @@ const NAME: &str = "oxvirt-mig-libvirt";
 const NAME_OFFLINE: &str = "oxvirt-mig-libvirt-off";
 /// (Short: the agent channel's socket path in oxvirtd's directory must fit in 108 bytes.)
 const NAME_NUMA: &str = "oxmig-numa";
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// virsh on libvirtd (stopped after 60 s).
 fn lv(args: &[&str]) -> Output {

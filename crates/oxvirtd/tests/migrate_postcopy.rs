@@ -7,31 +7,17 @@
 
 mod common;
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::free_port;
-use common::qemu::{guest, QemuEnv};
+use common::migrate::{text, wait_for};
+use common::qemu::QemuEnv;
 
 const UUID_A: &str = "3e9a4c21-6b7d-4f10-9a2e-1c5d8b7f6a01";
 const UUID_B: &str = "3e9a4c21-6b7d-4f10-9a2e-1c5d8b7f6a02";
 
-/// The source (A), the destination (B) and B's `qemu+tcp` URI; `None` when skipped.
 fn pair(test: &str) -> Option<(QemuEnv, QemuEnv, String)> {
-    let a = QemuEnv::start_with(
-        &format!("a-{test}"),
-        guest(test)?,
-        None,
-        &["--host-uuid", UUID_A],
-    );
-    let listen = format!("127.0.0.1:{}", free_port());
-    let b = QemuEnv::start_with(
-        &format!("b-{test}"),
-        guest(test)?,
-        None,
-        &["--host-uuid", UUID_B, "--listen-tcp", &listen],
-    );
-    Some((a, b, format!("qemu+tcp://{listen}/system")))
+    common::migrate::pair(test, [UUID_A, UUID_B], &[])
 }
 
 fn spawn(cmd: &mut Command) -> Child {
@@ -64,26 +50,6 @@ fn lines_of(mut watcher: Child) -> Vec<String> {
         .filter(|l| l.contains("for domain 'mig'"))
         .map(|l| l.split("': ").nth(1).unwrap_or(l).trim().to_string())
         .collect()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Polls `cond` every 20 ms for up to `secs` seconds.
-fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
-    let until = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < until {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
 }
 
 /// A migration of `mig` from `a` to `dest` at 8 MiB/s in both phases, in the background.
@@ -233,6 +199,10 @@ fn postcopy_after_precopy_switches_on_the_second_pass() {
     };
     a.define("mig", "");
     a.boot("mig");
+    // A pause of at most 1 ms: the pre-copy never converges on its own, so QEMU switches
+    // at the end of the second pass instead of completing it (with QEMU's 300 ms an idle
+    // guest may be done by then, as with libvirt).
+    a.virsh_ok(&["migrate-setmaxdowntime", "mig", "1"]);
     let (watch_a, watch_b) = (events(&a), events(&b));
     std::thread::sleep(Duration::from_millis(500));
     let out = Command::new("timeout")
@@ -279,5 +249,11 @@ fn postcopy_after_precopy_switches_on_the_second_pass() {
         on_a.iter().any(|l| l == "Suspended Post-copy"),
         "A: {on_a:?}"
     );
-    assert!(on_b.iter().any(|l| l == "Resumed Post-copy"), "B: {on_b:?}");
+    // After two passes little is left: the post-copy may be over before B's finish phase
+    // looks (then B resumes straight for reason migrated, as libvirt's does).
+    let resumed: Vec<&String> = on_b.iter().filter(|l| l.starts_with("Resumed")).collect();
+    assert!(
+        resumed == ["Resumed Post-copy", "Resumed Migrated"] || resumed == ["Resumed Migrated"],
+        "B: {on_b:?}"
+    );
 }

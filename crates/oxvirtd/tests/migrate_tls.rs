@@ -13,8 +13,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Instant;
 
-use common::qemu::{guest, QemuEnv};
-use common::{free_port, TempDir};
+use common::migrate::{names, pair_with, text, virsh_migrate};
+use common::qemu::QemuEnv;
+use common::TempDir;
 
 const UUID_A: &str = "7d1c8b63-2e4f-4a9b-8c32-6f8e5d4b3a01";
 const UUID_B: &str = "7d1c8b63-2e4f-4a9b-8c32-6f8e5d4b3a02";
@@ -117,48 +118,20 @@ fn pair(
     pki_b: &Path,
     more: &[&str],
 ) -> Option<(QemuEnv, QemuEnv, String)> {
-    let a_dir = pki_a.display().to_string();
-    let mut a_args = vec!["--host-uuid", UUID_A, "--migrate-tls-x509-cert-dir", &a_dir];
+    let (a_dir, b_dir) = (pki_a.display().to_string(), pki_b.display().to_string());
+    let mut a_args = vec!["--migrate-tls-x509-cert-dir", a_dir.as_str()];
     a_args.extend_from_slice(more);
-    let a = QemuEnv::start_with(&format!("a-{test}"), guest(test)?, None, &a_args);
-    let listen = format!("127.0.0.1:{}", free_port());
-    let b_dir = pki_b.display().to_string();
-    let mut b_args = vec![
-        "--host-uuid",
-        UUID_B,
-        "--listen-tcp",
-        &listen,
-        "--migrate-tls-x509-cert-dir",
-        &b_dir,
-    ];
+    let mut b_args = vec!["--migrate-tls-x509-cert-dir", b_dir.as_str()];
     b_args.extend_from_slice(more);
-    let b = QemuEnv::start_with(&format!("b-{test}"), guest(test)?, None, &b_args);
-    Some((a, b, format!("qemu+tcp://{listen}/system")))
+    pair_with(test, [UUID_A, UUID_B], &a_args, &b_args)
 }
 
+/// `virsh migrate --live MORE NAME DEST --migrateuri tcp://127.0.0.1` from `from`.
 fn migrate(from: &QemuEnv, name: &str, dest: &str, more: &[&str]) -> Output {
-    Command::new("timeout")
-        .args(["120", "virsh", "-c", &from.uri(), "migrate", "--live"])
-        .args(more)
-        .args([name, dest, "--migrateuri", "tcp://127.0.0.1"])
-        .output()
-        .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn names(env: &QemuEnv) -> Vec<String> {
-    env.virsh_ok(&["list", "--all", "--name"])
-        .lines()
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
-        .collect()
+    let mut args = vec!["--live"];
+    args.extend_from_slice(more);
+    args.extend_from_slice(&[name, dest, "--migrateuri", "tcp://127.0.0.1"]);
+    virsh_migrate(from, &args).0
 }
 
 #[test]

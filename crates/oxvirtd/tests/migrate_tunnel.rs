@@ -12,7 +12,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::free_port;
-use common::qemu::{guest, QemuEnv};
+use common::migrate::{names, pair_with, text};
+use common::qemu::QemuEnv;
 
 const UUID_A: &str = "6c0b7a52-1d3e-4f8a-9b21-5e7d4c3a2f11";
 const UUID_B: &str = "6c0b7a52-1d3e-4f8a-9b21-5e7d4c3a2f12";
@@ -23,26 +24,17 @@ struct Node {
     tcp: String,
 }
 
-fn node(tag: &str, test: &str, uuid: &str) -> Option<Node> {
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let env = QemuEnv::start_with(
-        tag,
-        guest(test)?,
-        None,
-        &["--host-uuid", uuid, "--listen-tcp", &listen],
-    );
-    Some(Node {
-        env,
-        tcp: format!("qemu+tcp://127.0.0.1:{port}/system"),
-    })
-}
-
-/// Two nodes, A and B; `None` when skipped (no QEMU or guest image).
+/// Two nodes, A and B, both on TCP (each a destination in turn); `None` when skipped (no
+/// QEMU or guest image).
 fn pair(test: &str) -> Option<(Node, Node)> {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let (a, b, b_tcp) = pair_with(test, [UUID_A, UUID_B], &["--listen-tcp", &listen], &[])?;
     Some((
-        node(&format!("a-{test}"), test, UUID_A)?,
-        node(&format!("b-{test}"), test, UUID_B)?,
+        Node {
+            env: a,
+            tcp: format!("qemu+tcp://{listen}/system"),
+        },
+        Node { env: b, tcp: b_tcp },
     ))
 }
 
@@ -61,23 +53,6 @@ fn tunnelled(src: &Node, name: &str, dest: &Node, more: &[&str]) -> (Output, Dur
     let start = Instant::now();
     let out = tunnelled_cmd(src, name, dest, more).output().unwrap();
     (out, start.elapsed())
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// The names `virsh list --all --name` shows.
-fn names(env: &QemuEnv) -> Vec<String> {
-    env.virsh_ok(&["list", "--all", "--name"])
-        .lines()
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
-        .collect()
 }
 
 fn assert_running(env: &QemuEnv, name: &str) {

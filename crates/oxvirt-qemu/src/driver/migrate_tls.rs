@@ -200,7 +200,8 @@ mod tests {
         assert_eq!(e.code, ErrorCode::OperationInvalid);
         assert_eq!(
             e.message,
-            "this libvirtd instance allows migration only with VIR_MIGRATE_TLS flag"
+            "Requested operation is not valid: this libvirtd instance allows migration only \
+             with VIR_MIGRATE_TLS flag"
         );
         assert!(config
             .check_forced(MigrateFlags(MigrateFlags::LIVE.0 | MigrateFlags::TLS.0))

@@ -9,6 +9,7 @@
 pub mod clients;
 pub mod daemon;
 pub mod golibvirt;
+pub mod migrate;
 pub mod netns;
 pub mod qemu;
 pub mod raw;

@@ -1,0 +1,117 @@
+//! What the live-migration tests share: two daemons as two nodes (each with its own
+//! directories and host UUID, the destination also on TCP), `virsh migrate` run with a time
+//! limit, and the checks of both nodes' states after a migration.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use super::free_port;
+use super::qemu::{guest, QemuEnv};
+
+/// The source (A), the destination (B) and B's `qemu+tcp` URI, with host UUIDs `uuids`
+/// and `extra` arguments for both daemons; `None` when the test guest is missing (the
+/// test is skipped, saying so).
+pub fn pair(test: &str, uuids: [&str; 2], extra: &[&str]) -> Option<(QemuEnv, QemuEnv, String)> {
+    pair_with(test, uuids, extra, extra)
+}
+
+/// [`pair`] with arguments of their own for A (`a_extra`) and B (`b_extra`).
+pub fn pair_with(
+    test: &str,
+    uuids: [&str; 2],
+    a_extra: &[&str],
+    b_extra: &[&str],
+) -> Option<(QemuEnv, QemuEnv, String)> {
+    let mut a_args = vec!["--host-uuid", uuids[0]];
+    a_args.extend_from_slice(a_extra);
+    let a = QemuEnv::start_with(&format!("a-{test}"), guest(test)?, None, &a_args);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut b_args = vec!["--host-uuid", uuids[1], "--listen-tcp", &listen];
+    b_args.extend_from_slice(b_extra);
+    let b = QemuEnv::start_with(&format!("b-{test}"), guest(test)?, None, &b_args);
+    Some((a, b, format!("qemu+tcp://{listen}/system")))
+}
+
+/// `virsh -c SRC migrate ARGS`, stopped after 120 s, and how long it took.
+pub fn virsh_migrate(src: &QemuEnv, args: &[&str]) -> (Output, Duration) {
+    let start = Instant::now();
+    let out = Command::new("timeout")
+        .args(["120", "virsh", "-c", &src.uri(), "migrate"])
+        .args(args)
+        .output()
+        .unwrap();
+    (out, start.elapsed())
+}
+
+/// A command's standard output then its standard error.
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Asserts that `out` is a virsh that failed (and was not stopped by its time limit: that
+/// is a hang); its output.
+pub fn failed(out: &Output) -> String {
+    assert!(
+        !out.status.success(),
+        "virsh migrate succeeded: {}",
+        text(out)
+    );
+    // 124: `timeout` stopped it.
+    assert_ne!(
+        out.status.code(),
+        Some(124),
+        "virsh migrate hung: {}",
+        text(out)
+    );
+    text(out)
+}
+
+/// The names `virsh list --all --name` shows.
+pub fn names(env: &QemuEnv) -> Vec<String> {
+    env.virsh_ok(&["list", "--all", "--name"])
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// Polls `cond` every 20 ms for up to `secs` seconds; whether it came true.
+pub fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < until {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// Asserts `domstate --reason NAME` on `env` is `want`.
+pub fn assert_state(env: &QemuEnv, name: &str, want: &str) {
+    let state = env.domstate(name);
+    assert_eq!(state, want, "the state of {name} on {}", env.uri());
+}
+
+/// Asserts `virsh list --all` on `env` shows exactly `want`.
+pub fn assert_only_on(env: &QemuEnv, want: &[&str]) {
+    assert_eq!(names(env), want, "the domains on {}", env.uri());
+}
+
+/// Asserts a destination kept nothing of a failed migration: no domain, no QEMU.
+pub fn assert_clean(dest: &QemuEnv) {
+    assert_only_on(dest, &[]);
+    let left = dest.wait_no_leftovers(30);
+    assert!(left.is_empty(), "QEMU left on {}: {left:?}", dest.uri());
+}
+
+/// Both nodes after a failed migration: `name` is on the source in the state it had before
+/// or was put back in (`want`), the destination kept nothing.
+pub fn assert_failed_cleanly(src: &QemuEnv, dest: &QemuEnv, name: &str, want: &str) {
+    assert_state(src, name, want);
+    assert_clean(dest);
+}
