@@ -388,10 +388,11 @@ fn assert_consecutive(t: &[u64]) {
 
 /// The acceptance's observable guest: a guest ticking on its serial console (logged to a
 /// file, which the destination's QEMU opens again in append mode, as libvirt's does with
-/// the same `<log>`) moves A → B client-driven and back B → A peer-to-peer; its ticks run
-/// on with no gap and no repeat across both switches, and keep coming after them.
+/// the same `<log>`) moves A → B client-driven, back B → A peer-to-peer, then A → B and
+/// B → A tunnelled; its ticks run on with no gap and no repeat across every switch, and
+/// keep coming after them.
 #[test]
-fn the_guest_ticks_on_without_a_gap_across_migrations_there_and_back() {
+fn the_guest_ticks_on_without_a_gap_across_migrations_in_every_mode() {
     let Some((a, b, dest)) = pair("mig-tick") else {
         return;
     };
@@ -435,12 +436,35 @@ fn the_guest_ticks_on_without_a_gap_across_migrations_there_and_back() {
     let on_a = ticks(&log).len();
     let back = wait_ticks(&log, on_a + 8, 60);
     assert_consecutive(&back);
+
+    // There again tunnelled (the stream inside A's daemon's connection to B), and back.
+    let out = virsh_migrate(&a, &["--live", "--p2p", "--tunnelled", "mig", &dest]);
+    assert!(
+        out.status.success(),
+        "virsh migrate --tunnelled failed: {}",
+        text(&out)
+    );
+    assert_state(&b, "mig", "running (migrated)");
+    let tunnelled = ticks(&log).len();
+    let again = wait_ticks(&log, tunnelled + 4, 60);
+    assert_consecutive(&again);
+    let out = virsh_migrate(&b, &["--live", "--p2p", "--tunnelled", "mig", &a.uri()]);
+    assert!(
+        out.status.success(),
+        "virsh migrate --tunnelled back failed: {}",
+        text(&out)
+    );
+    assert_state(&a, "mig", "running (migrated)");
+    let home = ticks(&log).len();
+    let all = wait_ticks(&log, home + 4, 60);
+    assert_consecutive(&all);
     eprintln!(
-        "{} ticks: {} before the first migration, {} before the second, {} in all",
-        back.len(),
+        "{} ticks: {} before the first migration, then {}, {} and {} before the next ones",
+        all.len(),
         before.len(),
         on_a,
-        back.len()
+        tunnelled,
+        home
     );
 }
 
