@@ -521,8 +521,7 @@ impl Hypervisor for QemuDriver {
         cookie_in: &[u8],
         flags: u32,
     ) -> Result<(Vec<u8>, oxvirt_domain::driver::tunnel::MigrationTunnel)> {
-        self.migrate_prepare_tunnel3(params, cookie_in, flags)
-            .await
+        self.migrate_prepare_tunnel3(params, cookie_in, flags).await
     }
 
     async fn migrate_perform3_tunnel(
