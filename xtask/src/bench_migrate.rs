@@ -8,14 +8,16 @@
 //! its nodes: node a is 192.168.251.1, node b .2, each daemon listens on TCP 16509 of its
 //! address without authentication (oxvirtd `--listen-tcp --allow-remote-tcp`, libvirtd
 //! `listen_tcp = 1`, `auth_tcp = "none"`, `--listen`) and has its own `host_uuid`. Each pair
-//! gets fresh namespaces, used by it alone: oxvirtd's first, then libvirtd's. Both daemons keep their state on tmpfs (libvirtd as the storage and network
-//! benches run it, with a virtlogd of its own; oxvirtd as the storage bench runs it).
+//! gets fresh namespaces, used by it alone: oxvirtd's first, then libvirtd's. Both daemons
+//! keep their state on tmpfs (libvirtd as the storage and network benches run it, with a
+//! virtlogd of its own; oxvirtd as the storage bench runs it).
 //!
 //! For each daemon and each mode of [`MODES`], the guest (created transient on node a,
 //! booted: its `OXVIRT-DISKS` line on the serial console) first moves a→b→a untimed (the
 //! first migration to a node pays for first-time work there, like libvirtd probing QEMU),
-//! then moves a→b, b→a, ... for `OXBENCH_ROUNDS` rounds (6 by default); each round is `virsh -c qemu+tcp://SRC/system
-//! migrate FLAGS migbench qemu+tcp://DEST/system [--migrateuri tcp://DEST]` run and timed
+//! then moves a→b, b→a, ... for `OXBENCH_ROUNDS` rounds (6 by default); each round is
+//! `virsh -c qemu+tcp://SRC/system migrate FLAGS migbench qemu+tcp://DEST/system
+//! [--migrateuri tcp://DEST]` run and timed
 //! from the root namespace, then `virsh domjobinfo --completed` on the destination (or the
 //! source) gives the downtime. A mode a daemon refuses (its first round fails) is skipped
 //! with the daemon's message. Each daemon migration is followed by a raw QEMU one in the same
@@ -25,7 +27,8 @@
 //! polled until completed: its `total-time` and `downtime`.
 //!
 //! The table (medians with min-max, the oxvirtd/libvirtd ratio, oxvirtd's time minus the
-//! raw QEMU migrations' beside it) is printed and written to `target/bench/migrate.txt` with every round's figures.
+//! raw QEMU migrations' beside it) is printed and written to `target/bench/migrate.txt`
+//! with every round's figures.
 //! Everything (daemons, QEMUs, virtlogd, namespaces, bridge, scratch folder) is removed at
 //! the end, also on failure.
 
