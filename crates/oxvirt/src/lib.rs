@@ -47,6 +47,7 @@ mod connect;
 mod domain_handle;
 mod events;
 mod ifaddr;
+mod migrate;
 mod network;
 mod placement;
 mod registry;
@@ -63,6 +64,7 @@ pub use oxvirt_xml as xml;
 pub use connect::{resolve_default, Connect, DEFAULT_URI_ENV, LIBVIRT_API_VERSION};
 pub use domain_handle::Domain;
 pub use events::EventStream;
+pub use migrate::migrate_flags;
 pub use network::{network_flags, Network, NetworkEventStream};
 pub use placement::{
     NODE_CPU_STATS_ALL_CPUS, NODE_MEMORY_STATS_ALL_CELLS, TYPED_PARAM_STRING_OKAY,
@@ -77,7 +79,7 @@ pub use uri::Uri;
 
 pub use oxvirt_domain::driver::{event, flags, state};
 pub use oxvirt_domain::driver::{
-    CpuMap, IothreadInfo, NodeCpuMap, TypedParam, TypedValue, VcpuInfo,
+    CpuMap, IothreadInfo, JobInfo, NodeCpuMap, TypedParam, TypedValue, VcpuInfo,
 };
 pub use oxvirt_domain::driver::{
     DomainEvent, DomainInfo, DomainRef, DomainState, EventId, EventKind, Hypervisor, Lifecycle,
