@@ -42,6 +42,10 @@ pub(crate) async fn wait_arrived_or_postcopy(
     poll: Duration,
     job: &str,
 ) -> Result<MigrationInfo> {
+    // QEMU's MIGRATION events (on with the `events` capability) wake the wait as soon as
+    // the status changes; the poll is the fallback.
+    let mut events = vm.migration_events();
+    events.mark_unchanged();
     loop {
         let info = vm.qmp().query_migrate().await?;
         if matches!(info.status(), "completed" | POSTCOPY_ACTIVE) {
@@ -50,7 +54,10 @@ pub(crate) async fn wait_arrived_or_postcopy(
         if let Some(err) = info.to_vir_error(job) {
             return Err(err);
         }
-        tokio::time::sleep(poll).await;
+        tokio::select! {
+            _ = tokio::time::sleep(poll) => {}
+            _ = events.changed() => {}
+        }
     }
 }
 

@@ -445,7 +445,9 @@ impl QemuDriver {
                     ),
                 ));
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            // Short: QEMU leaves `inmigrate` a moment after the stream ends, and a
+            // migration's finish phase (downtime for the guest) waits on it.
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
 }
