@@ -98,13 +98,18 @@ fn check_disk_flags(flags: u32) -> Result<()> {
 }
 
 /// libvirt's `virDomainMigrateCheckNotLocal`: a peer-to-peer destination must name a host
-/// other than `localhost`.
+/// other than `localhost`, or be an explicit UNIX socket (`qemu+unix:///system?socket=...`:
+/// whoever names one knows what they are doing).
 fn check_not_local(dconnuri: &str) -> Result<()> {
     let uri = Uri::parse(dconnuri)?;
-    match uri.host() {
-        Some(host) if !host.is_empty() && !host.starts_with("localhost") => Ok(()),
-        _ => Err(invalid_arg("Attempt to migrate guest to the same host")),
+    let local = match uri.host().filter(|h| !h.is_empty()) {
+        Some(host) => host.starts_with("localhost"),
+        None => !(uri.transport() == Some("unix") && uri.param("socket").is_some()),
+    };
+    if local {
+        return Err(invalid_arg("Attempt to migrate guest to the same host"));
     }
+    Ok(())
 }
 
 impl Domain {

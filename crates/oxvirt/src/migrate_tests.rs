@@ -390,5 +390,13 @@ async fn to_uri3_peer_to_peer_is_one_perform_on_the_source() {
             .unwrap_err();
         assert_eq!(err.message, want);
     }
-    assert_eq!(p.log().len(), 1);
+    // An explicit UNIX socket is taken as meant.
+    dom.migrate_to_uri3(
+        Some("qemu+unix:///system?socket=/run/b/sock"),
+        &[],
+        mf::PEER2PEER,
+    )
+    .await
+    .unwrap();
+    assert_eq!(p.log().len(), 2);
 }
