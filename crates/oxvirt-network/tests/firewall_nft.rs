@@ -17,7 +17,7 @@ fn unusable() -> Option<String> {
     if !testdata::is_root() {
         return Some("needs root (network namespaces, nft)".into());
     }
-    ["nft", "ip"]
+    ["nft", "ip", "ping"]
         .into_iter()
         .find(|prog| !testdata::have(prog))
         .map(|prog| format!("`{prog}` is not installed"))
