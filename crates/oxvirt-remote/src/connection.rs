@@ -65,6 +65,17 @@ pub fn end_of_file() -> VirError {
     )
 }
 
+/// libvirt's error for the calls pending when keepalive gives up on the server:
+/// `VIR_ERR_INTERNAL_ERROR` from `VIR_FROM_RPC`, "internal error: connection closed due to
+/// keepalive timeout" (later calls get [`socket_closed`]).
+pub fn keepalive_timeout() -> VirError {
+    VirError::new(
+        ErrorDomain::Rpc,
+        ErrorCode::InternalError,
+        "connection closed due to keepalive timeout",
+    )
+}
+
 enum Outgoing {
     Bytes(Vec<u8>),
     /// Bytes holding credit of a stream's window, given back once written.
@@ -329,8 +340,9 @@ impl Connection {
     }
 
     /// Starts pinging: after `interval` without anything from the server a PING goes out,
-    /// then one per `interval`; after `count` unanswered pings the connection is closed and
-    /// every call fails ("client socket is closed"). virsh uses 5 s and 6.
+    /// then one per `interval`; after `count` unanswered pings the connection is closed: the
+    /// pending calls fail with [`keepalive_timeout`], later ones with "client socket is
+    /// closed". virsh uses 5 s and 6.
     pub fn start_keepalive(&self, interval: Duration, count: u32) {
         self.shared.lock().last_rx = Some(Instant::now());
         tokio::spawn(keepalive_loop(
@@ -502,7 +514,7 @@ async fn keepalive_loop(shared: Weak<Shared>, interval: Duration, count: u32) {
                 false
             } else if st.unanswered_pings >= count {
                 drop(st);
-                s.fail(socket_closed());
+                s.fail(keepalive_timeout());
                 return;
             } else {
                 st.unanswered_pings += 1;

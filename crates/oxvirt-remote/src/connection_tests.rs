@@ -227,7 +227,14 @@ async fn keepalive_pings_idle_server_and_gives_up_after_count() {
     srv.next().await.unwrap();
     // Two unanswered pings: the next due ping closes the connection instead.
     let err = pending.await.unwrap_err();
-    assert_eq!(err.message, "internal error: client socket is closed");
+    assert_eq!(
+        err.message,
+        "internal error: connection closed due to keepalive timeout"
+    );
+    let Err(later) = conn.start_call(59, Vec::new()) else {
+        panic!("a call after the keepalive timeout went out");
+    };
+    assert_eq!(later.message, "internal error: client socket is closed");
     assert!(srv.next().await.is_none());
 }
 

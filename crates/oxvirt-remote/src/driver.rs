@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use oxvirt_domain::driver::{
@@ -34,6 +34,28 @@ pub const FEATURE_PROGRAM_KEEPALIVE: i32 = 10;
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
 /// virsh's keepalive count: unanswered pings before the connection is dropped.
 pub const KEEPALIVE_COUNT: u32 = 6;
+
+/// The keepalive this process's connections start (`None`: none); virsh's unless
+/// [`set_client_keepalive`] changed it.
+static CLIENT_KEEPALIVE: Mutex<Option<(Duration, u32)>> =
+    Mutex::new(Some((KEEPALIVE_INTERVAL, KEEPALIVE_COUNT)));
+
+/// Sets the keepalive (interval, count) the connections this process opens from now on
+/// start, or none: a daemon's own outgoing connections (the peer-to-peer migration's, as
+/// libvirt's QEMU driver starts them with qemu.conf's `keepalive_interval` and
+/// `keepalive_count`).
+pub fn set_client_keepalive(setting: Option<(Duration, u32)>) {
+    *CLIENT_KEEPALIVE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = setting;
+}
+
+/// The keepalive (interval, count) new connections start, if any.
+pub fn client_keepalive() -> Option<(Duration, u32)> {
+    *CLIENT_KEEPALIVE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
 
 /// The event IDs [`RemoteDriver`] subscribes to (those [`EventKind`] has): lifecycle,
 /// reboot, balloon change, device removed, tunable, device added, metadata change.
@@ -98,7 +120,7 @@ impl RemoteDriver {
     /// over a connected stream, with `flags` ([`CONNECT_RO`]), in libvirt's client order:
     /// AUTH_LIST (then AUTH_POLKIT if the daemon asks for it; SASL is refused with
     /// `VIR_ERR_AUTH_FAILED`), SUPPORTS_FEATURE(keepalive) and, when supported, virsh's
-    /// keepalive (5 s, 6), CONNECT_OPEN, then CONNECT_GET_URI for an empty name.
+    /// keepalive (5 s, 6; see [`set_client_keepalive`]), CONNECT_OPEN, then CONNECT_GET_URI for an empty name.
     pub async fn open<T: Transport>(
         io: T,
         name: &str,
@@ -221,8 +243,11 @@ async fn handshake(
             },
         )
         .await;
-    if keepalive.is_ok_and(|r| r.supported != 0) {
-        conn.start_keepalive(KEEPALIVE_INTERVAL, KEEPALIVE_COUNT);
+    if let (true, Some((interval, count))) = (
+        keepalive.is_ok_and(|r| r.supported != 0),
+        client_keepalive(),
+    ) {
+        conn.start_keepalive(interval, count);
     }
     conn.call::<_, ()>(
         P::ConnectOpen,

@@ -39,12 +39,12 @@ mod stream;
 pub mod transport;
 
 pub use connection::{
-    end_of_file, socket_closed, Connection, EventMessage, EventSink, PendingCall,
+    end_of_file, keepalive_timeout, socket_closed, Connection, EventMessage, EventSink, PendingCall,
 };
 pub use console::{ConsoleReader, ConsoleWriter};
 pub use driver::{
-    decode_event, RemoteDriver, CONNECT_RO, EVENT_IDS, FEATURE_PROGRAM_KEEPALIVE, KEEPALIVE_COUNT,
-    KEEPALIVE_INTERVAL,
+    client_keepalive, decode_event, set_client_keepalive, RemoteDriver, CONNECT_RO, EVENT_IDS,
+    FEATURE_PROGRAM_KEEPALIVE, KEEPALIVE_COUNT, KEEPALIVE_INTERVAL,
 };
 pub use network::{
     decode_network_event, lease_ref, network_ref, network_wire, RemoteNetworkDriver,

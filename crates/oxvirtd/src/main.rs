@@ -65,7 +65,8 @@ Options (each is also a key of the --config file, with '_' for '-'):
   --max-workers N            calls running at once over all clients; others wait
                              (default 20)
   --keepalive-interval SECS  ping clients that asked for keepalive after SECS idle
-                             (default 5; 0 or less: never)
+                             (default 5; 0 or less: never); also the keepalive of the
+                             connection to a peer-to-peer migration's destination
   --keepalive-count N        close after N unanswered pings (default 5)
   --unix-sock-rw-perms MODE  mode of libvirt-sock, octal (default \"0600\")
   --unix-sock-ro-perms MODE  mode of libvirt-sock-ro, octal (default \"0666\")
@@ -126,6 +127,15 @@ async fn run(config: Config) -> Result<(), String> {
             None
         }
     };
+    // The connections this daemon opens (a peer-to-peer migration's to its destination)
+    // keep alive as its clients must: libvirt's QEMU driver uses qemu.conf's
+    // keepalive_interval / keepalive_count there, 5 and 5 by default as here.
+    oxvirt_remote::set_client_keepalive((config.keepalive_interval > 0).then(|| {
+        (
+            std::time::Duration::from_secs(config.keepalive_interval as u64),
+            config.keepalive_count,
+        )
+    }));
     let mut qemu_config = QemuConfig::under(&config.state_dir, &config.runtime_dir);
     qemu_config.host_uuid = config.host_uuid;
     qemu_config.migrate_tls = MigrateTlsConfig {

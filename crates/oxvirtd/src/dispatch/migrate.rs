@@ -28,6 +28,79 @@ fn with_string(params: &[DriverParam], name: &str, value: &str) -> Vec<DriverPar
     out
 }
 
+/// Opens the destination of a peer-to-peer migration (libvirt's `qemuMigrationSrcConnect`),
+/// with this daemon's keepalive ([`oxvirt_remote::client_keepalive`], set from its
+/// `keepalive_interval` / `keepalive_count`). libvirt's open waits for ever on a daemon
+/// that accepts the connection but never answers; here the whole open is bounded by the
+/// time keepalive would give such a daemon, `interval * (count + 1)`, and fails as a
+/// keepalive timeout: "operation failed: Failed to connect to remote libvirt URI URI:
+/// internal error: connection closed due to keepalive timeout".
+pub(crate) async fn open_destination(dconnuri: &str) -> Result<oxvirt::Connect, VirError> {
+    let failed = |message: &str| {
+        VirError::new(
+            ErrorDomain::Qemu,
+            ErrorCode::OperationFailed,
+            format!("Failed to connect to remote libvirt URI {dconnuri}: {message}"),
+        )
+    };
+    let open = oxvirt::Connect::open(dconnuri);
+    let opened = match oxvirt_remote::client_keepalive() {
+        Some((interval, count)) => tokio::time::timeout(interval * (count + 1), open)
+            .await
+            .map_err(|_| failed(&oxvirt_remote::keepalive_timeout().message))?,
+        None => open.await,
+    };
+    opened.map_err(|e| failed(&e.message))
+}
+
+/// How often [`watching_destination`] asks the destination whether it is still there.
+const DESTINATION_PROBE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// libvirt's error for a destination whose connection went away while the source's QEMU
+/// was sending (`qemuMigrationAnyCompleted`, `VIR_ERR_OPERATION_FAILED`).
+pub(crate) fn lost_destination() -> VirError {
+    VirError::new(
+        ErrorDomain::Qemu,
+        ErrorCode::OperationFailed,
+        "Lost connection to destination host",
+    )
+}
+
+/// Runs `work` (the source's perform phase) while watching the connection to the
+/// destination `dest`, as libvirt checks `virConnectIsAlive(dconn)` while it waits for
+/// QEMU's migration: a call each [`DESTINATION_PROBE`] that fails at the RPC level (the
+/// connection closed, by keepalive for a destination that stopped answering) aborts the
+/// source's migration job, and the phase fails with "Lost connection to destination host"
+/// (unless QEMU had finished already).
+pub(crate) async fn watching_destination<T>(
+    drv: &dyn Hypervisor,
+    dom: &DomainRef,
+    dest: &dyn Hypervisor,
+    work: impl std::future::Future<Output = Result<T, VirError>>,
+) -> Result<T, VirError> {
+    tokio::pin!(work);
+    let lost = async {
+        loop {
+            tokio::time::sleep(DESTINATION_PROBE).await;
+            match dest.version().await {
+                Err(e) if e.domain == ErrorDomain::Rpc => return e,
+                _ => {}
+            }
+        }
+    };
+    tokio::select! {
+        done = &mut work => done,
+        why = lost => {
+            crate::log::log(
+                crate::log::Level::Warn,
+                format_args!("migration of {}: destination lost ({}), aborting", dom.name, why.message),
+            );
+            let _ = drv.abort_job(dom).await;
+            work.await.map_err(|_| lost_destination())
+        }
+    }
+}
+
 /// A peer-to-peer migration (`VIR_MIGRATE_PEER2PEER`, libvirt's
 /// `qemuMigrationSrcPerformPeer2Peer3`): this daemon connects to the destination
 /// `dconnuri` itself and runs the five phases, Begin, Perform and Confirm here, Prepare and
@@ -49,16 +122,7 @@ async fn peer2peer(
     };
     let flags = flags & !PEER2PEER;
     let dest_flags = flags & !SOURCE_ONLY;
-    let dconn = oxvirt::Connect::open(&dconnuri).await.map_err(|e| {
-        VirError::new(
-            ErrorDomain::Qemu,
-            ErrorCode::OperationFailed,
-            format!(
-                "Failed to connect to remote libvirt URI {dconnuri}: {}",
-                e.message
-            ),
-        )
-    })?;
+    let dconn = open_destination(&dconnuri).await?;
     let dest = dconn.driver();
     let (xml, cookie) = drv.migrate_begin3_params(&dom, &params, flags).await?;
     let mut params = with_string(&params, "destination_xml", &xml);
@@ -86,8 +150,8 @@ async fn peer2peer(
         // as "Attempt to migrate guest to the same host").
         Ok(Vec::new())
     } else {
-        drv.migrate_perform3_params(&dom, None, &params, &cookie, flags)
-            .await
+        let perform = drv.migrate_perform3_params(&dom, None, &params, &cookie, flags);
+        watching_destination(drv, &dom, dest.as_ref(), perform).await
     };
     let cookie = performed.clone().unwrap_or_default();
     let finished = dest

@@ -26,6 +26,7 @@ use oxvirt_rpc::{Header, Packet};
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 use tokio::sync::mpsc;
 
+use super::migrate::lost_destination;
 use super::stream::{Ending, Outbox, StreamCall};
 use super::{args, ret};
 
@@ -167,16 +168,7 @@ pub(crate) async fn peer2peer(
         ));
     };
     check_params(&params)?;
-    let dconn = oxvirt::Connect::open(&dconnuri).await.map_err(|e| {
-        VirError::new(
-            ErrorDomain::Qemu,
-            ErrorCode::OperationFailed,
-            format!(
-                "Failed to connect to remote libvirt URI {dconnuri}: {}",
-                e.message
-            ),
-        )
-    })?;
+    let dconn = super::migrate::open_destination(&dconnuri).await?;
     let dest = Arc::clone(dconn.driver());
     run(drv, dest.as_ref(), dom, params, flags).await
 }
@@ -186,17 +178,10 @@ pub(crate) async fn peer2peer(
 fn connection_lost(err: &VirError) -> bool {
     err.domain == ErrorDomain::Rpc
         && (err.message.ends_with("client socket is closed")
+            || err
+                .message
+                .ends_with("connection closed due to keepalive timeout")
             || err.message.starts_with("End of file while reading data"))
-}
-
-/// libvirt's error for a destination whose connection went away during the migration
-/// (`qemuMigrationSrcPerformPeer2Peer3`).
-fn lost_destination() -> VirError {
-    VirError::new(
-        ErrorDomain::Qemu,
-        ErrorCode::OperationFailed,
-        "Lost connection to destination host",
-    )
 }
 
 /// The phases of [`peer2peer`] between this driver and the destination's.
@@ -225,8 +210,8 @@ async fn run(
             return Err(e);
         }
     };
-    let performed = drv
-        .migrate_perform3_tunnel(&dom, &params, &cookie, flags, tunnel)
+    let perform = drv.migrate_perform3_tunnel(&dom, &params, &cookie, flags, tunnel);
+    let performed = super::migrate::watching_destination(drv, &dom, dest, perform)
         .await
         .map_err(|e| {
             if connection_lost(&e) {
