@@ -5,6 +5,7 @@ pub mod event_loop;
 pub mod help;
 pub mod host;
 pub mod ifaddr;
+pub mod migrate;
 pub mod monitor;
 pub mod network;
 pub mod node;
@@ -183,6 +184,14 @@ async fn dispatch(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
         "start" => domain::start(ctl, cmd).await,
         "undefine" => domain::undefine(ctl, cmd).await,
         "domid" => monitor::domid(ctl, cmd).await,
+        "domjobabort" => migrate::domjobabort(ctl, cmd).await,
+        "domjobinfo" => migrate::domjobinfo(ctl, cmd).await,
+        "migrate" => migrate::migrate(ctl, cmd).await,
+        "migrate-setmaxdowntime" => migrate::set_max_downtime(ctl, cmd).await,
+        "migrate-getmaxdowntime" => migrate::get_max_downtime(ctl, cmd).await,
+        "migrate-setspeed" => migrate::set_speed(ctl, cmd).await,
+        "migrate-getspeed" => migrate::get_speed(ctl, cmd).await,
+        "migrate-postcopy" => migrate::postcopy(ctl, cmd).await,
         "domname" => monitor::domname(ctl, cmd).await,
         "domuuid" => monitor::domuuid(ctl, cmd).await,
         "dumpxml" => monitor::dumpxml(ctl, cmd).await,

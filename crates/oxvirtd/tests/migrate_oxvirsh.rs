@@ -1,0 +1,310 @@
+//! Live migration driven by our own client: `oxvirsh migrate` (oxvirt's `Domain::migrate3`
+//! client-driven, `Domain::migrate_to_uri3` with `--p2p`) between two oxvirtd daemons with
+//! a booted TCG guest, its output and errors compared with Debian's `virsh` running the
+//! same commands, and `domjobinfo --completed` compared line by line.
+//!
+//! The oxvirsh binary is the workspace's `target/<profile>/oxvirsh` (next to this test's
+//! `deps` directory): `cargo build -p oxvirsh` first (a workspace build has it).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use common::migrate::{assert_clean, assert_only_on, assert_state, text};
+use common::qemu::QemuEnv;
+
+const UUID_A: &str = "6c0b7a52-1d3e-4f8a-9b21-5e7d4c3a2f31";
+const UUID_B: &str = "6c0b7a52-1d3e-4f8a-9b21-5e7d4c3a2f32";
+
+/// The built oxvirsh: `target/<profile>/oxvirsh`, beside `deps/` where this test runs.
+fn oxvirsh_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join("oxvirsh"))
+        .unwrap();
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (cargo build -p oxvirsh)",
+        bin.display()
+    );
+    bin
+}
+
+/// `PROGRAM -c URI ARGS...`, stopped after 120 s.
+fn run(program: &str, uri: &str, args: &[&str]) -> Output {
+    Command::new("timeout")
+        .arg("120")
+        .arg(program)
+        .args(["-c", uri])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn oxvirsh(env: &QemuEnv, args: &[&str]) -> Output {
+    run(oxvirsh_bin().to_str().unwrap(), &env.uri(), args)
+}
+
+fn virsh(env: &QemuEnv, args: &[&str]) -> Output {
+    run("virsh", &env.uri(), args)
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Standard error with `--verbose`'s progress reduced to its last report (the ones before
+/// depend on timing): what is after the last carriage return.
+fn final_progress(out: &Output) -> String {
+    let err = stderr(out);
+    err.rsplit('\r').next().unwrap_or_default().to_owned()
+}
+
+/// Asserts both tools succeeded and printed the same: standard output byte for byte,
+/// standard error up to the timing-dependent progress reports.
+fn assert_same_success(what: &str, ours: &Output, theirs: &Output) {
+    assert!(
+        ours.status.success(),
+        "oxvirsh {what} failed: {}",
+        text(ours)
+    );
+    assert!(
+        theirs.status.success(),
+        "virsh {what} failed: {}",
+        text(theirs)
+    );
+    assert_eq!(stdout(ours), stdout(theirs), "{what}: standard output");
+    assert_eq!(
+        final_progress(ours),
+        final_progress(theirs),
+        "{what}: the last progress report"
+    );
+}
+
+/// Asserts both tools failed with the same output and exit status.
+fn assert_same_failure(what: &str, ours: &Output, theirs: &Output) {
+    assert!(!theirs.status.success(), "virsh {what} succeeded");
+    assert_ne!(ours.status.code(), Some(124), "oxvirsh {what} hung");
+    assert_eq!(stdout(ours), stdout(theirs), "{what}: standard output");
+    assert_eq!(stderr(ours), stderr(theirs), "{what}: standard error");
+    assert_eq!(
+        ours.status.code(),
+        theirs.status.code(),
+        "{what}: exit status"
+    );
+}
+
+/// The lines of `domjobinfo` as (label, value) pairs.
+fn job_fields(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (label, value) = l.split_once(':').unwrap_or((l, ""));
+            (label.to_owned(), value.trim().to_owned())
+        })
+        .collect()
+}
+
+/// `domjobinfo --completed --keep-completed NAME` on `env` with both tools (the same
+/// statistics, kept for the second reader): identical output; the fields.
+fn compare_completed_job(env: &QemuEnv, name: &str) -> Vec<(String, String)> {
+    let args = ["domjobinfo", "--completed", "--keep-completed", name];
+    let ours = oxvirsh(env, &args);
+    let theirs = virsh(env, &args);
+    assert!(ours.status.success(), "oxvirsh domjobinfo: {}", text(&ours));
+    assert!(
+        theirs.status.success(),
+        "virsh domjobinfo: {}",
+        text(&theirs)
+    );
+    assert_eq!(stdout(&ours), stdout(&theirs), "domjobinfo --completed");
+    for raw in [["--rawstats"], ["--anystats"]] {
+        let mut more = args.to_vec();
+        more.extend(raw);
+        assert_eq!(
+            stdout(&oxvirsh(env, &more)),
+            stdout(&virsh(env, &more)),
+            "domjobinfo {raw:?}"
+        );
+    }
+    job_fields(&stdout(&ours))
+}
+
+/// Field by field, two completed migrations' `domjobinfo`: the same labels in the same
+/// order, the same job type and operation (values that depend on timing may differ).
+fn assert_same_fields(ours: &[(String, String)], theirs: &[(String, String)]) {
+    let labels = |f: &[(String, String)]| f.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>();
+    assert_eq!(labels(ours), labels(theirs), "domjobinfo labels");
+    for label in ["Job type", "Operation", "Page size"] {
+        let get = |f: &[(String, String)]| f.iter().find(|(l, _)| l == label).cloned();
+        assert_eq!(get(ours), get(theirs), "domjobinfo {label}");
+    }
+}
+
+#[test]
+fn oxvirsh_migrates_a_booted_guest_there_and_back_as_virsh_does() {
+    let Some((a, b, dest)) = common::migrate::pair_with("oxvirsh-mig", [UUID_A, UUID_B], &[], &[])
+    else {
+        return;
+    };
+    a.define("mig", "");
+    a.boot("mig");
+    let there = |tool: fn(&QemuEnv, &[&str]) -> Output| {
+        tool(
+            &a,
+            &[
+                "migrate",
+                "--live",
+                "--verbose",
+                "mig",
+                &dest,
+                "--migrateuri",
+                "tcp://127.0.0.1",
+            ],
+        )
+    };
+    let back = |tool: fn(&QemuEnv, &[&str]) -> Output| {
+        tool(
+            &b,
+            &[
+                "migrate",
+                "--live",
+                "--p2p",
+                "--verbose",
+                "mig",
+                &a.uri(),
+                "--migrateuri",
+                "tcp://127.0.0.1",
+            ],
+        )
+    };
+
+    // A → B, client-driven, by oxvirsh.
+    let ours_there = there(oxvirsh);
+    assert!(ours_there.status.success(), "{}", text(&ours_there));
+    assert_state(&b, "mig", "running (migrated)");
+    assert_state(&a, "mig", "shut off (migrated)");
+    let ours_in = compare_completed_job(&b, "mig");
+    let ours_out = compare_completed_job(&a, "mig");
+    assert!(
+        ours_out.iter().any(|(l, _)| l == "Total downtime"),
+        "{ours_out:?}"
+    );
+
+    // B → A, peer to peer (B's daemon drives it), by oxvirsh.
+    let ours_back = back(oxvirsh);
+    assert!(ours_back.status.success(), "{}", text(&ours_back));
+    assert_state(&a, "mig", "running (migrated)");
+    assert_only_on(&b, &[]);
+    let ours_p2p_in = compare_completed_job(&a, "mig");
+
+    // The same two migrations by virsh.
+    let theirs_there = there(virsh);
+    assert_same_success("migrate --live --verbose", &ours_there, &theirs_there);
+    assert_same_fields(&ours_in, &compare_completed_job(&b, "mig"));
+    assert_same_fields(&ours_out, &compare_completed_job(&a, "mig"));
+    let theirs_back = back(virsh);
+    assert_same_success("migrate --live --p2p --verbose", &ours_back, &theirs_back);
+    assert_same_fields(&ours_p2p_in, &compare_completed_job(&a, "mig"));
+    assert_state(&a, "mig", "running (migrated)");
+
+    // The tunables both tools read and set alike (or refuse alike: the daemon has no
+    // post-copy bandwidth yet).
+    for args in [
+        &["migrate-setspeed", "mig", "100"][..],
+        &["migrate-getspeed", "mig"],
+        &["migrate-getspeed", "mig", "--postcopy"],
+        &["migrate-setmaxdowntime", "mig", "250"],
+        &["migrate-getmaxdowntime", "mig"],
+        &["domjobinfo", "mig"],
+    ] {
+        let ours = oxvirsh(&a, args);
+        let theirs = virsh(&a, args);
+        assert_eq!(ours.status.code(), theirs.status.code(), "{args:?}");
+        assert_eq!(stdout(&ours), stdout(&theirs), "{args:?}");
+        assert_eq!(stderr(&ours), stderr(&theirs), "{args:?}");
+    }
+
+    // Failures give virsh's errors, and leave both nodes as they were.
+    let failures: Vec<Vec<String>> = vec![
+        // no job to abort, nothing to switch to post-copy
+        vec!["domjobabort".into(), "mig".into()],
+        vec!["migrate-postcopy".into(), "mig".into()],
+        vec!["migrate-setmaxdowntime".into(), "mig".into(), "0".into()],
+        // tunnelled needs --p2p (libvirt's client refuses)
+        vec![
+            "migrate".into(),
+            "--live".into(),
+            "--tunnelled".into(),
+            "mig".into(),
+            dest.clone(),
+        ],
+        // options that exclude or need each other
+        vec![
+            "migrate".into(),
+            "--live".into(),
+            "--offline".into(),
+            "mig".into(),
+            dest.clone(),
+        ],
+        vec![
+            "migrate".into(),
+            "--postcopy-after-precopy".into(),
+            "mig".into(),
+            dest.clone(),
+        ],
+        // a domain of that name already runs on the destination
+    ];
+    for args in &failures {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let ours = oxvirsh(&a, &args);
+        let theirs = virsh(&a, &args);
+        assert_same_failure(&format!("{args:?}"), &ours, &theirs);
+        assert_state(&a, "mig", "running (migrated)");
+        assert_clean(&b);
+    }
+    // --offline --persistent copies the definition only (the running domain stays).
+    let args = ["migrate", "--offline", "--persistent", "mig", &dest];
+    let ours = oxvirsh(&a, &args);
+    assert!(ours.status.success(), "{}", text(&ours));
+    assert_state(&b, "mig", "shut off (unknown)");
+    b.virsh_ok(&["undefine", "mig"]);
+    let theirs = virsh(&a, &args);
+    assert_same_success("migrate --offline --persistent", &ours, &theirs);
+    assert_state(&b, "mig", "shut off (unknown)");
+    assert_state(&a, "mig", "running (migrated)");
+    b.virsh_ok(&["undefine", "mig"]);
+
+    b.define_xml("mig", &a.virsh_ok(&["dumpxml", "--inactive", "mig"]));
+    b.virsh_ok(&["start", "mig"]);
+    let args = [
+        "migrate",
+        "--live",
+        "mig",
+        &dest,
+        "--migrateuri",
+        "tcp://127.0.0.1",
+    ];
+    let ours = oxvirsh(&a, &args);
+    let theirs = virsh(&a, &args);
+    assert_same_failure("migrate to a host running it", &ours, &theirs);
+    assert!(
+        stderr(&ours).contains("domain 'mig' is already active"),
+        "{}",
+        stderr(&ours)
+    );
+    assert_state(&a, "mig", "running (migrated)");
+    assert_state(&b, "mig", "running (booted)");
+    b.virsh_ok(&["destroy", "mig"]);
+    b.virsh_ok(&["undefine", "mig"]);
+    a.virsh_ok(&["destroy", "mig"]);
+}
