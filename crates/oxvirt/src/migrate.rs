@@ -63,8 +63,10 @@ use migrate_flags as mf;
 /// The flags libvirt's client keeps from the destination's phases.
 const SOURCE_ONLY: u32 = mf::ABORT_ON_ERROR | mf::AUTO_CONVERGE;
 
+/// libvirt's `virReportInvalidArg`: `VIR_ERR_INVALID_ARG` with the bare sentence (as
+/// libvirt 9.0's client reports it, checked with python-libvirt).
 fn invalid_arg(detail: &str) -> VirError {
-    VirError::new(ErrorDomain::Domain, ErrorCode::InvalidArg, detail)
+    VirError::raw(ErrorDomain::Domain, ErrorCode::InvalidArg, detail)
 }
 
 /// `params` with the string parameter `name` set to `value` (libvirt's
