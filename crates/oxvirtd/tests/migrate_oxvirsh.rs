@@ -272,6 +272,18 @@ fn oxvirsh_migrates_a_booted_guest_there_and_back_as_virsh_does() {
         assert_state(&a, "mig", "running (migrated)");
         assert_clean(&b);
     }
+    // A destination nobody listens on (127.0.0.9: no test daemon there), both modes.
+    let nobody = format!("qemu+tcp://127.0.0.9:{}/system", common::free_port());
+    for mode in [None, Some("--p2p")] {
+        let mut args = vec!["migrate", "--live", "mig", &nobody];
+        args.extend(mode);
+        let ours = oxvirsh(&a, &args);
+        let theirs = virsh(&a, &args);
+        assert_same_failure("migrate to an unreachable host", &ours, &theirs);
+        assert_state(&a, "mig", "running (migrated)");
+        assert_clean(&b);
+    }
+
     // --offline --persistent copies the definition only (the running domain stays).
     let args = ["migrate", "--offline", "--persistent", "mig", &dest];
     let ours = oxvirsh(&a, &args);
@@ -286,24 +298,27 @@ fn oxvirsh_migrates_a_booted_guest_there_and_back_as_virsh_does() {
 
     b.define_xml("mig", &a.virsh_ok(&["dumpxml", "--inactive", "mig"]));
     b.virsh_ok(&["start", "mig"]);
-    let args = [
-        "migrate",
-        "--live",
-        "mig",
-        &dest,
-        "--migrateuri",
-        "tcp://127.0.0.1",
-    ];
-    let ours = oxvirsh(&a, &args);
-    let theirs = virsh(&a, &args);
-    assert_same_failure("migrate to a host running it", &ours, &theirs);
-    assert!(
-        stderr(&ours).contains("domain 'mig' is already active"),
-        "{}",
-        stderr(&ours)
-    );
-    assert_state(&a, "mig", "running (migrated)");
-    assert_state(&b, "mig", "running (booted)");
+    for mode in [None, Some("--p2p")] {
+        let mut args = vec![
+            "migrate",
+            "--live",
+            "mig",
+            &dest,
+            "--migrateuri",
+            "tcp://127.0.0.1",
+        ];
+        args.extend(mode);
+        let ours = oxvirsh(&a, &args);
+        let theirs = virsh(&a, &args);
+        assert_same_failure("migrate to a host running it", &ours, &theirs);
+        assert!(
+            stderr(&ours).contains("domain 'mig' is already active"),
+            "{}",
+            stderr(&ours)
+        );
+        assert_state(&a, "mig", "running (migrated)");
+        assert_state(&b, "mig", "running (booted)");
+    }
     b.virsh_ok(&["destroy", "mig"]);
     b.virsh_ok(&["undefine", "mig"]);
     a.virsh_ok(&["destroy", "mig"]);

@@ -226,7 +226,8 @@ pub async fn migrate(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
         Some(
             Connect::open(&desturi)
                 .await
-                .map_err(|e| CmdError::with("failed to connect to the hypervisor", e))?,
+                // virsh reports the library's error alone here
+                .map_err(CmdError::lib)?,
         )
     };
     let (params, flags) = migrate_params(cmd)?;
@@ -292,9 +293,7 @@ pub async fn migrate(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
             }
             Ok(json!({ "action": "migrate", "domain": dom.name(), "uuid": dom.uuid_string() }))
         }
-        Err(e) => {
-            Err(CmdError::lib(e))
-        }
+        Err(e) => Err(CmdError::lib(e)),
     }
 }
 
