@@ -323,3 +323,120 @@ fn oxvirsh_migrates_a_booted_guest_there_and_back_as_virsh_does() {
     b.virsh_ok(&["undefine", "mig"]);
     a.virsh_ok(&["destroy", "mig"]);
 }
+
+/// `PROGRAM -c SRC migrate --live --verbose --bandwidth 1 ... NAME DEST`, started (1 MiB/s:
+/// slow enough to be watched and aborted).
+fn spawn_slow_migration(
+    program: &str,
+    src: &QemuEnv,
+    name: &str,
+    dest: &str,
+    mode: Option<&str>,
+) -> std::process::Child {
+    let mut cmd = Command::new("timeout");
+    cmd.arg("120")
+        .arg(program)
+        .args(["-c", &src.uri(), "migrate", "--live", "--verbose"])
+        .args(["--bandwidth", "1"])
+        .args(mode)
+        .args([name, dest, "--migrateuri", "tcp://127.0.0.1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd.spawn().unwrap()
+}
+
+/// Waits until `domjobinfo` (by oxvirsh) shows `name`'s outgoing migration moving memory.
+fn wait_migrating(src: &QemuEnv, name: &str) -> String {
+    let mut info = String::new();
+    let ok = common::migrate::wait_for(60, || {
+        info = stdout(&oxvirsh(src, &["domjobinfo", name]));
+        info.contains("Unbounded") && info.contains("Memory processed")
+    });
+    assert!(ok, "no migration job: {info}");
+    info
+}
+
+/// Standard error after the last progress report's `%]` (its figure depends on timing).
+fn after_progress(out: &Output) -> String {
+    let err = stderr(out);
+    match err.rfind("%]") {
+        Some(i) => err[i + 2..].to_owned(),
+        None => err,
+    }
+}
+
+/// A migration by oxvirsh aborted with `oxvirsh domjobabort`, client-driven and peer to
+/// peer, then the same by virsh: the running job's `domjobinfo` has virsh's fields, the
+/// migration fails with virsh's error, the source runs on, the destination is clean.
+#[test]
+fn oxvirsh_domjobabort_stops_a_migration_as_virsh_does() {
+    let Some((a, b, dest)) =
+        common::migrate::pair_with("oxvirsh-abort", [UUID_A, UUID_B], &[], &[])
+    else {
+        return;
+    };
+    a.define("mig", "");
+    a.boot("mig");
+    let bin = oxvirsh_bin();
+    for mode in [None, Some("--p2p")] {
+        let mut results = Vec::new();
+        for (program, tool) in [
+            (
+                bin.to_str().unwrap(),
+                oxvirsh as fn(&QemuEnv, &[&str]) -> Output,
+            ),
+            ("virsh", virsh),
+        ] {
+            let child = spawn_slow_migration(program, &a, "mig", &dest, mode);
+            let ours_info = wait_migrating(&a, "mig");
+            let theirs_info = stdout(&virsh(&a, &["domjobinfo", "mig"]));
+            let labels = |t: &str| {
+                job_fields(t)
+                    .into_iter()
+                    .map(|(l, _)| l)
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(labels(&ours_info), labels(&theirs_info), "running job");
+            // Both tools look at the job every 500 ms: give them time to report progress
+            // (at 1 MiB/s the migration lasts minutes).
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            let abort = tool(&a, &["domjobabort", "mig"]);
+            assert!(
+                abort.status.success(),
+                "{program} domjobabort: {}",
+                text(&abort)
+            );
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                !out.status.success(),
+                "{program} migrate {mode:?} succeeded"
+            );
+            assert_ne!(out.status.code(), Some(124), "{program} migrate hung");
+            assert_state(&a, "mig", "running (unpaused)");
+            assert_clean(&b);
+            results.push(out);
+        }
+        let (ours, theirs) = (&results[0], &results[1]);
+        assert_eq!(stdout(ours), stdout(theirs), "{mode:?}: standard output");
+        assert_eq!(
+            after_progress(ours),
+            after_progress(theirs),
+            "{mode:?}: error"
+        );
+        assert!(
+            after_progress(ours)
+                .contains("error: operation aborted: migration out job: canceled by client"),
+            "{mode:?}: {}",
+            stderr(ours)
+        );
+        assert_eq!(ours.status.code(), theirs.status.code());
+        for out in [ours, theirs] {
+            assert!(
+                stderr(out).starts_with("\rMigration: [  0 %]"),
+                "{:?} {:?}",
+                stderr(ours),
+                stderr(theirs)
+            );
+        }
+    }
+}
