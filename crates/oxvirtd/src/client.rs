@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use oxvirt::uri::Uri;
-use oxvirt_domain::driver::Hypervisor;
+use oxvirt_domain::driver::{DomainRef, Hypervisor};
 use oxvirt_driver_test::TestDriver;
 use oxvirt_network::NetworkDriver;
 use oxvirt_qemu::driver::QemuDriver;
@@ -51,6 +51,9 @@ pub struct Client {
     pool_relay: Mutex<Option<JoinHandle<()>>>,
     keepalive: AtomicBool,
     keepalive_started: Notify,
+    /// The domains whose outgoing migration this client began with
+    /// `VIR_MIGRATE_CHANGE_PROTECTION` and has not confirmed yet.
+    migrations: Mutex<Vec<DomainRef>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -208,6 +211,7 @@ impl Client {
             pool_relay: Mutex::new(None),
             keepalive: AtomicBool::new(false),
             keepalive_started: Notify::new(),
+            migrations: Mutex::new(Vec::new()),
         }
     }
 
@@ -500,8 +504,35 @@ impl Client {
     }
 }
 
+impl Client {
+    /// This client began `dom`'s outgoing migration, keeping its migration job until its
+    /// confirm phase.
+    pub fn migration_begun(&self, dom: DomainRef) {
+        lock(&self.migrations).push(dom);
+    }
+
+    /// This client confirmed the migration of the domain `uuid`.
+    pub fn migration_confirmed(&self, uuid: &oxvirt_xml::types::Uuid) {
+        lock(&self.migrations).retain(|d| d.uuid != *uuid);
+    }
+}
+
 impl Drop for Client {
     fn drop(&mut self) {
+        // libvirt's close callback for a migration begun and never confirmed: its job ends
+        // and the domain runs on (QemuDriver::migration_client_gone).
+        let begun = std::mem::take(&mut *lock(&self.migrations));
+        if let (false, Some(qemu), Ok(rt)) = (
+            begun.is_empty(),
+            qemu_driver(),
+            tokio::runtime::Handle::try_current(),
+        ) {
+            rt.spawn(async move {
+                for dom in begun {
+                    qemu.migration_client_gone(&dom).await;
+                }
+            });
+        }
         if let Some(task) = lock(&self.relay).take() {
             task.abort();
         }

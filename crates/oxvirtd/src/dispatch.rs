@@ -354,7 +354,8 @@ pub async fn dispatch(client: &Client, number: i32, payload: &[u8]) -> Result<Ve
             if let Some(result) = storage::dispatch_storage(client, procedure, payload).await {
                 return result;
             }
-            if let Some(result) = migrate::dispatch_migrate(drv.as_ref(), procedure, payload).await
+            if let Some(result) =
+                migrate::dispatch_migrate(client, drv.as_ref(), procedure, payload).await
             {
                 return result;
             }

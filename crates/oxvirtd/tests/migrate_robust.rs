@@ -12,11 +12,16 @@
 mod common;
 
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::migrate::{assert_failed_cleanly, failed, pair_with, text};
+use common::migrate::{assert_failed_cleanly, failed, names, pair_with, text, wait_for};
 use common::qemu::QemuEnv;
+use common::Raw;
+use oxvirt_rpc::remote::{ConnectOpenArgs, DomainMigrateBegin3ParamsArgs};
+use oxvirt_rpc::types::NonnullDomain;
+use oxvirt_rpc::MessageStatus;
 
 const UUID_A: &str = "6c0b7a52-1d3e-4f8a-9b21-5e7d4c3a2f21";
 const UUID_B: &str = "6c0b7a52-1d3e-4f8a-9b21-5e7d4c3a2f22";
@@ -132,6 +137,8 @@ fn a_p2p_destination_that_goes_silent_mid_transfer_is_given_up() {
             err.contains("error: operation failed: Lost connection to destination host"),
             "{mode:?}: {err}"
         );
+        // B, running again, sees its QEMU's incoming migration fail and drops the domain.
+        wait_for(30, || names(&b).is_empty());
         assert_failed_cleanly(&a, &b, "mig", &was);
     }
     // B answers again: the same migration goes through.
@@ -139,4 +146,127 @@ fn a_p2p_destination_that_goes_silent_mid_transfer_is_given_up() {
         .wait_with_output()
         .unwrap();
     assert!(out.status.success(), "virsh migrate failed: {}", text(&out));
+}
+
+/// libvirt's error for a state-changing call that waited 30 s for a migration job
+/// virsh's begin phase started (`VIR_MIGRATE_CHANGE_PROTECTION`).
+const HELD_BY_BEGIN: &str = "error: Timed out during operation: cannot acquire state change \
+                             lock (held by monitor=remoteDispatchDomainMigrateBegin3Params)";
+
+/// During a slow client-driven migration (virsh always asks for
+/// `VIR_MIGRATE_CHANGE_PROTECTION`), the source's state-changing calls (`setmem`,
+/// `attach-device`) wait for the migration job and give up with libvirt's lock timeout,
+/// while `dominfo` and `domjobinfo` answer and `domjobabort` still ends the migration;
+/// afterwards the job is over and `setmem` works again.
+#[test]
+fn the_migration_job_holds_off_state_changes_until_it_ends() {
+    let Some((a, b, dest)) = pair("mig-protect") else {
+        return;
+    };
+    a.define("mig", "");
+    a.virsh_ok(&["start", "mig"]);
+    let was = a.domstate("mig");
+    let disk = a.image("extra.qcow2", "qcow2", "16M");
+    let dev = std::env::temp_dir().join(format!("mig-protect-{}.xml", std::process::id()));
+    std::fs::write(
+        &dev,
+        format!(
+            "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>\
+             <source file='{disk}'/><target dev='vdb' bus='virtio'/></disk>"
+        ),
+    )
+    .unwrap();
+    let child = spawn_migrate(&a, "mig", &dest, &["--bandwidth", "1"]);
+    wait_migrating(&a, "mig");
+    let uri = a.uri();
+    let refused: Vec<_> = [
+        vec!["setmem", "mig", "200000", "--live"],
+        vec!["attach-device", "mig", dev.to_str().unwrap(), "--live"],
+    ]
+    .into_iter()
+    .map(|args| {
+        let args: Vec<String> = args.into_iter().map(String::from).collect();
+        let uri = uri.clone();
+        std::thread::spawn(move || {
+            Command::new("virsh")
+                .args(["-c", &uri])
+                .args(&args)
+                .output()
+                .unwrap()
+        })
+    })
+    .collect();
+    // Queries and the job API answer meanwhile.
+    assert!(a.virsh_ok(&["dominfo", "mig"]).contains("running"));
+    assert!(a.virsh_ok(&["domjobinfo", "mig"]).contains("Unbounded"));
+    for call in refused {
+        let out = call.join().unwrap();
+        let err = text(&out);
+        eprintln!("{err}");
+        assert!(!out.status.success(), "{err}");
+        assert!(err.contains(HELD_BY_BEGIN), "{err}");
+    }
+    a.virsh_ok(&["domjobabort", "mig"]);
+    let out = child.wait_with_output().unwrap();
+    let err = failed(&out);
+    assert!(
+        err.contains("error: operation aborted: migration out job: canceled by client"),
+        "{err}"
+    );
+    assert_failed_cleanly(&a, &b, "mig", &was);
+    // The job ended with the confirm phase: the domain changes again.
+    a.virsh_ok(&["setmem", "mig", "200000", "--live"]);
+    let _ = std::fs::remove_file(&dev);
+}
+
+/// A client that began a migration (Begin with `VIR_MIGRATE_CHANGE_PROTECTION`, procedure
+/// 302, over the raw protocol) and went away before its confirm phase: the job it held
+/// ends with its connection (libvirt's close callback), so a `setmem` that was waiting for
+/// it goes through, and the domain runs on.
+#[test]
+fn a_migration_job_ends_when_the_client_that_began_it_goes_away() {
+    let Some((a, _b, _)) = pair("mig-gone") else {
+        return;
+    };
+    a.define("mig", "");
+    a.virsh_ok(&["start", "mig"]);
+    let uri = a.uri();
+    let sock = uri.split("socket=").nth(1).unwrap();
+    let mut raw = Raw::connect(Path::new(sock));
+    let open = ConnectOpenArgs {
+        name: Some("qemu:///system".into()),
+        flags: 0,
+    };
+    assert_eq!(raw.roundtrip(1, &open).header.status, MessageStatus::Ok);
+    let uuid = a.virsh_ok(&["domuuid", "mig"]);
+    let hex = uuid.trim().replace('-', "");
+    let uuid: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let id: i32 = a.virsh_ok(&["domid", "mig"]).trim().parse().unwrap();
+    let begin = DomainMigrateBegin3ParamsArgs {
+        dom: NonnullDomain {
+            name: "mig".into(),
+            uuid: uuid.try_into().unwrap(),
+            id,
+        },
+        params: Vec::new(),
+        // VIR_MIGRATE_LIVE | VIR_MIGRATE_CHANGE_PROTECTION
+        flags: 1 | (1 << 8),
+    };
+    let p = raw.roundtrip(302, &begin);
+    assert_eq!(p.header.status, MessageStatus::Ok, "begin");
+    // A state change now waits for the migration job...
+    let waiting = std::thread::spawn(move || {
+        Command::new("virsh")
+            .args(["-c", &uri, "setmem", "mig", "200000", "--live"])
+            .output()
+            .unwrap()
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    // ... which ends with the connection of the client that began it.
+    drop(raw);
+    let out = waiting.join().unwrap();
+    assert!(out.status.success(), "setmem: {}", text(&out));
+    assert_eq!(a.domstate("mig"), "running (booted)");
 }

@@ -168,8 +168,7 @@ impl QemuDriver {
             device::LIVE | device::CONFIG,
             "qemuDomainAttachDeviceFlags",
         )?;
-        let job = self.job(&dom.uuid);
-        let _job = job.lock().await;
+        let _job = self.lock_job(&dom.uuid).await?;
         let flags = self.with_obj(dom, |obj| obj.update_modification_impact(flags))?;
         // The persistent change is checked first and committed after the live one.
         let config =
@@ -409,8 +408,7 @@ impl QemuDriver {
             device::LIVE | device::CONFIG,
             "qemuDomainDetachDeviceFlags",
         )?;
-        let job = self.job(&dom.uuid);
-        let _job = job.lock().await;
+        let _job = self.lock_job(&dom.uuid).await?;
         let flags = self.with_obj(dom, |obj| obj.update_modification_impact(flags))?;
         let config =
             self.config_edit(dom, flags, |def| devedit::detach_device(def, xml).map(drop))?;

@@ -502,7 +502,19 @@ impl Hypervisor for QemuDriver {
         params: &[TypedParam],
         flags: u32,
     ) -> Result<(String, Vec<u8>)> {
-        self.migrate_begin3(dom, params, flags).await
+        // VIR_MIGRATE_CHANGE_PROTECTION without VIR_MIGRATE_OFFLINE: the migration job
+        // lasts until the confirm phase.
+        let protect = flags & (1 << 8) != 0 && flags & (1 << 10) == 0;
+        if protect {
+            self.running(dom)?;
+            self.migration_job_start(dom, super::migration_job::BEGIN_OWNER)
+                .await?;
+        }
+        let begun = self.migrate_begin3(dom, params, flags).await;
+        if protect && begun.is_err() {
+            self.migration_job_end(&dom.uuid);
+        }
+        begun
     }
 
     async fn migrate_prepare3_params(
@@ -532,8 +544,14 @@ impl Hypervisor for QemuDriver {
         flags: u32,
         tunnel: oxvirt_domain::driver::tunnel::MigrationTunnel,
     ) -> Result<Vec<u8>> {
-        self.migrate_perform3_tunnel(dom, params, cookie_in, flags, tunnel)
-            .await
+        let own = self.migration_job_for_perform(dom).await?;
+        let performed = self
+            .migrate_perform3_tunnel(dom, params, cookie_in, flags, tunnel)
+            .await;
+        if own {
+            self.migration_job_end(&dom.uuid);
+        }
+        performed
     }
 
     async fn migrate_perform3_params(
@@ -544,7 +562,12 @@ impl Hypervisor for QemuDriver {
         cookie_in: &[u8],
         flags: u32,
     ) -> Result<Vec<u8>> {
-        self.migrate_perform3(dom, params, cookie_in, flags).await
+        let own = flags & (1 << 10) == 0 && self.migration_job_for_perform(dom).await?;
+        let performed = self.migrate_perform3(dom, params, cookie_in, flags).await;
+        if own {
+            self.migration_job_end(&dom.uuid);
+        }
+        performed
     }
 
     async fn migrate_finish3_params(
@@ -566,7 +589,10 @@ impl Hypervisor for QemuDriver {
         flags: u32,
         cancelled: bool,
     ) -> Result<()> {
-        self.migrate_confirm3(dom, cookie_in, flags, cancelled)
-            .await
+        let confirmed = self
+            .migrate_confirm3(dom, cookie_in, flags, cancelled)
+            .await;
+        self.migration_job_end(&dom.uuid);
+        confirmed
     }
 }

@@ -32,6 +32,7 @@ mod migrate_tls;
 mod migrate_tunnel;
 mod migrate_v3;
 mod migration;
+mod migration_job;
 mod monitor;
 mod net;
 mod netports;
@@ -119,6 +120,11 @@ pub(crate) struct Inner {
     vms: Mutex<HashMap<Uuid, Arc<Vm>>>,
     /// Each domain's job lock.
     jobs: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    /// The domains an outgoing migration job holds, with the API that started it
+    /// (migration_job.rs).
+    migration_jobs: Mutex<HashMap<Uuid, &'static str>>,
+    /// Notified when a migration job ends.
+    migration_released: tokio::sync::Notify,
     /// Each domain's last completed job (`virDomainGetJobStats` with
     /// `VIR_DOMAIN_JOB_STATS_COMPLETED`): its statistics as typed parameters.
     pub(crate) completed_jobs: Mutex<HashMap<Uuid, Vec<TypedParam>>>,
@@ -223,6 +229,8 @@ impl QemuDriver {
                 caps: CapsCache::new(),
                 vms: Mutex::new(HashMap::new()),
                 jobs: Mutex::new(HashMap::new()),
+                migration_jobs: Mutex::new(HashMap::new()),
+                migration_released: tokio::sync::Notify::new(),
                 completed_jobs: Mutex::new(HashMap::new()),
                 migrate_speeds: Mutex::new(HashMap::new()),
                 consoles: Mutex::new(HashMap::new()),

@@ -598,8 +598,7 @@ impl QemuDriver {
         L: FnOnce(&mut Domain, &Vm, &Threads, &CpuSet) -> Result<()>,
         C: FnOnce(&mut Domain, &CpuSet) -> Result<()>,
     {
-        let job = self.job(&dom.uuid);
-        let _job = job.lock().await;
+        let _job = self.lock_job(&dom.uuid).await?;
         let (flags, live) = self.live_threads(dom, flags).await?;
         let set = map_to_set(cpumap);
         let PinChange {
@@ -879,8 +878,7 @@ impl QemuDriver {
                 }
             }
         }
-        let job = self.job(&dom.uuid);
-        let _job = job.lock().await;
+        let _job = self.lock_job(&dom.uuid).await?;
         let flags = self.with_obj(dom, |obj| obj.update_modification_impact(flags))?;
         for p in params {
             match &p.value {

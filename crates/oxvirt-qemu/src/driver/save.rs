@@ -143,8 +143,7 @@ impl QemuDriver {
         flags: u32,
     ) -> Result<()> {
         let vm = self.running(dom)?;
-        let job = self.job(&dom.uuid);
-        let _job = job.lock().await;
+        let _job = self.lock_job(&dom.uuid).await?;
         let (state, live) = self.with_obj(dom, |obj| Ok((obj.state(), obj.def().clone())))?;
         let def = match dxml {
             Some(x) => {

@@ -681,8 +681,7 @@ impl QemuDriver {
             memory::LIVE | memory::CONFIG | memory::MAXIMUM,
             "qemuDomainSetMemoryFlags",
         )?;
-        let job = self.job(&dom.uuid);
-        let _job = job.lock().await;
+        let _job = self.lock_job(&dom.uuid).await?;
         let (flags, live_max, config_max, balloon) = self.with_obj(dom, |obj| {
             let flags = obj.update_modification_impact(flags)?;
             let balloon = obj

@@ -8,6 +8,7 @@ use oxvirt_rpc::RemoteProcedure as P;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 use super::{args, dref, ret, void, wire};
+use crate::client::Client;
 
 fn params(wire: Vec<TypedParam>) -> Vec<DriverParam> {
     wire.into_iter().map(DriverParam::from).collect()
@@ -17,6 +18,8 @@ fn params(wire: Vec<TypedParam>) -> Vec<DriverParam> {
 const PEER2PEER: u32 = 1 << 1;
 /// `VIR_MIGRATE_OFFLINE`.
 const OFFLINE: u32 = 1 << 10;
+/// `VIR_MIGRATE_CHANGE_PROTECTION`.
+const CHANGE_PROTECTION: u32 = 1 << 8;
 /// The flags libvirt keeps from the destination (`VIR_MIGRATE_ABORT_ON_ERROR`,
 /// `VIR_MIGRATE_AUTO_CONVERGE`).
 const SOURCE_ONLY: u32 = (1 << 12) | (1 << 13);
@@ -185,16 +188,17 @@ async fn peer2peer(
 
 /// Serves the migration procedures; `None` for any other.
 pub(crate) async fn dispatch_migrate(
+    client: &Client,
     drv: &dyn Hypervisor,
     procedure: P,
     payload: &[u8],
 ) -> Option<Result<Vec<u8>, VirError>> {
     Some(match procedure {
-        P::DomainMigrateBegin3Params => begin(drv, payload).await,
+        P::DomainMigrateBegin3Params => begin(client, drv, payload).await,
         P::DomainMigratePrepare3Params => prepare(drv, payload).await,
         P::DomainMigratePerform3Params => perform(drv, payload).await,
         P::DomainMigrateFinish3Params => finish(drv, payload).await,
-        P::DomainMigrateConfirm3Params => confirm(drv, payload).await,
+        P::DomainMigrateConfirm3Params => confirm(client, drv, payload).await,
         P::DomainGetJobStats => job_stats(drv, payload).await,
         P::DomainMigrateSetMaxSpeed => set_max_speed(drv, payload).await,
         P::DomainMigrateGetMaxSpeed => get_max_speed(drv, payload).await,
@@ -250,11 +254,16 @@ async fn start_post_copy(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>
     void()
 }
 
-async fn begin(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirError> {
+async fn begin(client: &Client, drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirError> {
     let a: DomainMigrateBegin3ParamsArgs = args(payload)?;
+    let dom = dref(a.dom);
     let (xml, cookie) = drv
-        .migrate_begin3_params(&dref(a.dom), &params(a.params), a.flags)
+        .migrate_begin3_params(&dom, &params(a.params), a.flags)
         .await?;
+    if a.flags & CHANGE_PROTECTION != 0 && a.flags & OFFLINE == 0 {
+        // The migration job lasts until this client's confirm phase, or its going away.
+        client.migration_begun(dom);
+    }
     ret(&DomainMigrateBegin3ParamsRet {
         cookie_out: Opaque(cookie),
         xml,
@@ -312,16 +321,24 @@ async fn finish(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirErro
     })
 }
 
-async fn confirm(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirError> {
+async fn confirm(
+    client: &Client,
+    drv: &dyn Hypervisor,
+    payload: &[u8],
+) -> Result<Vec<u8>, VirError> {
     let a: DomainMigrateConfirm3ParamsArgs = args(payload)?;
-    drv.migrate_confirm3_params(
-        &dref(a.dom),
-        &params(a.params),
-        &a.cookie_in.0,
-        a.flags,
-        a.cancelled != 0,
-    )
-    .await?;
+    let dom = dref(a.dom);
+    let confirmed = drv
+        .migrate_confirm3_params(
+            &dom,
+            &params(a.params),
+            &a.cookie_in.0,
+            a.flags,
+            a.cancelled != 0,
+        )
+        .await;
+    client.migration_confirmed(&dom.uuid);
+    confirmed?;
     void()
 }
 
@@ -461,7 +478,7 @@ mod tests {
     }
 
     async fn call(drv: &Fake, p: P, payload: Vec<u8>) -> Vec<u8> {
-        dispatch_migrate(drv, p, &payload)
+        dispatch_migrate(&Client::new(false), drv, p, &payload)
             .await
             .expect("a migration procedure")
             .expect("the call succeeds")
@@ -573,18 +590,25 @@ mod tests {
             }
         }
         let drv = Bare(EventBus::new());
-        assert!(dispatch_migrate(&drv, P::DomainGetInfo, &[])
-            .await
-            .is_none());
+        assert!(
+            dispatch_migrate(&Client::new(false), &drv, P::DomainGetInfo, &[])
+                .await
+                .is_none()
+        );
         let payload = encode_to_vec(&DomainMigrateBegin3ParamsArgs {
             dom: dom(),
             params: Vec::new(),
             flags: 0,
         });
-        let e = dispatch_migrate(&drv, P::DomainMigrateBegin3Params, &payload)
-            .await
-            .unwrap()
-            .unwrap_err();
+        let e = dispatch_migrate(
+            &Client::new(false),
+            &drv,
+            P::DomainMigrateBegin3Params,
+            &payload,
+        )
+        .await
+        .unwrap()
+        .unwrap_err();
         assert_eq!(e.code, ErrorCode::NoSupport);
         assert!(
             e.message.contains("virDomainMigrateBegin3Params"),

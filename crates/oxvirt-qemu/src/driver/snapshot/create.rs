@@ -44,8 +44,7 @@ impl QemuDriver {
         flags: u32,
     ) -> Result<SnapshotRef> {
         check_flags(flags, CREATE_FLAGS, "qemuDomainSnapshotCreateXML")?;
-        let job = self.job(&dom.uuid);
-        let _job = job.lock().await;
+        let _job = self.lock_job(&dom.uuid).await?;
         let taken = self.with_obj(dom, |obj| {
             Ok(Taken {
                 state: obj.state(),

@@ -21,8 +21,7 @@ impl QemuDriver {
             "qemuDomainSnapshotDelete",
         )?;
         let dom = &snap.domain;
-        let job = self.job(&dom.uuid);
-        let _job = job.lock().await;
+        let _job = self.lock_job(&dom.uuid).await?;
         // The snapshots whose data goes, with the images each covers.
         let targets = self.with_obj(dom, |obj| {
             let tree = &obj.snapshots;

@@ -56,8 +56,7 @@ impl QemuDriver {
             "qemuDomainRevertToSnapshot",
         )?;
         let dom = &snap.domain;
-        let job = self.job(&dom.uuid);
-        let _job = job.lock().await;
+        let _job = self.lock_job(&dom.uuid).await?;
         let plan = self.with_obj(dom, |obj| {
             let s = obj.snapshots.lookup(&snap.name).map_err(from_qemu)?;
             let with_memory = matches!(
