@@ -58,8 +58,9 @@ pub fn client_keepalive() -> Option<(Duration, u32)> {
 }
 
 /// The event IDs [`RemoteDriver`] subscribes to (those [`EventKind`] has): lifecycle,
-/// reboot, balloon change, device removed, tunable, device added, metadata change.
-pub const EVENT_IDS: [i32; 7] = [0, 1, 13, 15, 17, 19, 23];
+/// reboot, balloon change, device removed, tunable, device added, migration iteration,
+/// job completed, metadata change.
+pub const EVENT_IDS: [i32; 9] = [0, 1, 13, 15, 17, 19, 20, 21, 23];
 
 /// A hypervisor driver whose every call goes to a libvirt daemon (libvirtd, virtqemud,
 /// oxvirtd) over the remote protocol.

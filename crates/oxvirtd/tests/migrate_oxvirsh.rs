@@ -440,3 +440,102 @@ fn oxvirsh_domjobabort_stops_a_migration_as_virsh_does() {
         }
     }
 }
+
+/// `PROGRAM event --all --loop` on `env`, in the background.
+fn watch_events(program: &str, env: &QemuEnv) -> std::process::Child {
+    Command::new(program)
+        .args([
+            "-c",
+            &env.uri(),
+            "event",
+            "--all",
+            "--loop",
+            "--timeout",
+            "120",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Everything a watcher printed, once stopped.
+fn watched(mut watcher: std::process::Child) -> String {
+    let _ = watcher.kill();
+    let out = watcher.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The events for domain `mig` in a watcher's output (what follows "for domain 'mig': ").
+fn events_of(printed: &str) -> Vec<String> {
+    printed
+        .lines()
+        .filter(|l| l.contains("for domain 'mig'"))
+        .map(|l| l.split("': ").nth(1).unwrap_or(l).trim().to_string())
+        .collect()
+}
+
+/// `oxvirsh migrate --postcopy --postcopy-after-precopy`: oxvirsh waits for the second
+/// pass's migration-iteration event and switches to post-copy itself, as virsh does (with
+/// a 1 ms maximum downtime the pre-copy cannot converge on its own).
+#[test]
+fn oxvirsh_switches_to_post_copy_after_the_first_pass() {
+    let Some((a, b, dest)) =
+        common::migrate::pair_with("oxvirsh-pc-after", [UUID_A, UUID_B], &[], &[])
+    else {
+        return;
+    };
+    a.define("mig", "");
+    a.boot("mig");
+    let set = oxvirsh(&a, &["migrate-setmaxdowntime", "mig", "1"]);
+    assert!(set.status.success(), "{}", text(&set));
+    let watcher = watch_events("virsh", &a);
+    let our_watcher = watch_events(oxvirsh_bin().to_str().unwrap(), &a);
+    // the watcher registers before the migration starts
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let out = oxvirsh(
+        &a,
+        &[
+            "migrate",
+            "--live",
+            "--postcopy",
+            "--postcopy-after-precopy",
+            "--postcopy-bandwidth",
+            "8",
+            "--bandwidth",
+            "8",
+            "mig",
+            &dest,
+            "--migrateuri",
+            "tcp://127.0.0.1",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        common::migrate::wait_for(30, || b.domstate("mig") == "running (migrated)"),
+        "{}",
+        b.domstate("mig")
+    );
+    assert_state(&a, "mig", "shut off (migrated)");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let printed = watched(watcher);
+    // oxvirsh's `event` saw the same events and prints them as virsh does (the
+    // migration-iteration and job-completed events, with its statistics, included).
+    assert_eq!(watched(our_watcher), printed, "oxvirsh event --all");
+    assert!(printed.contains("\toperation: 5\n"), "{printed}");
+    let on_a = events_of(&printed);
+    let passes: Vec<&String> = on_a
+        .iter()
+        .filter(|l| l.starts_with("iteration:"))
+        .collect();
+    assert!(
+        passes.len() >= 2 && passes[0] == "iteration: '1'" && passes[1] == "iteration: '2'",
+        "A: {on_a:?}"
+    );
+    assert!(
+        on_a.iter().any(|l| l == "Suspended Post-copy"),
+        "A: {on_a:?}"
+    );
+    let done = oxvirsh(&b, &["destroy", "mig"]);
+    assert!(done.status.success(), "{}", text(&done));
+}

@@ -249,8 +249,12 @@ pub async fn migrate(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
     let mut timed_out = false;
     let mut switched = false;
     let mut handle = handle;
+    // The job is looked at every 500 ms, as virsh does; with --postcopy-after-precopy the
+    // events are read every 50 ms so that the switch follows the second pass promptly.
+    let tick = if events.is_some() { 50 } else { 500 };
+    let mut ticks = 0u32;
     let joined = loop {
-        if let Ok(joined) = tokio::time::timeout(Duration::from_millis(500), &mut handle).await {
+        if let Ok(joined) = tokio::time::timeout(Duration::from_millis(tick), &mut handle).await {
             break joined;
         }
         if let Some(stream) = events.as_mut() {
@@ -262,6 +266,10 @@ pub async fn migrate(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
                     }
                 }
             }
+        }
+        ticks += 1;
+        if u64::from(ticks) * tick % 500 != 0 {
+            continue;
         }
         let Ok(info) = dom.job_info().await else {
             continue;

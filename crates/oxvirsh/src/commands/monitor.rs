@@ -392,6 +392,20 @@ pub fn event_line(event: &DomainEvent) -> String {
             }
             text
         }
+        EventKind::MigrationIteration { iteration } => {
+            format!("event 'migration-iteration' for domain '{name}': iteration: '{iteration}'\n")
+        }
+        EventKind::JobCompleted { params } => {
+            let mut text = format!("event 'job-completed' for domain '{name}':\n");
+            for p in params {
+                text.push_str(&format!(
+                    "\t{}: {}\n",
+                    p.field,
+                    typed_param_string(&p.value)
+                ));
+            }
+            text
+        }
         other => format!("event '{}' for domain '{name}'\n", event_name(other)),
     }
 }
@@ -464,7 +478,8 @@ fn event_json(event: &DomainEvent) -> Value {
             v["kind"] = json!(kind);
             v["nsuri"] = json!(nsuri);
         }
-        EventKind::Tunable { params } => {
+        EventKind::MigrationIteration { iteration } => v["iteration"] = json!(iteration),
+        EventKind::Tunable { params } | EventKind::JobCompleted { params } => {
             let map: serde_json::Map<String, Value> = params
                 .iter()
                 .map(|p| (p.field.clone(), json!(typed_param_string(&p.value))))
