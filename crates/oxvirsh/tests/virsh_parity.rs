@@ -262,3 +262,54 @@ fn shell_transcripts_differ_only_in_the_programs_name() {
         }
     }
 }
+
+#[test]
+fn migration_commands_match_virsh() {
+    if !virsh_installed() {
+        println!("SKIPPED: virsh not installed");
+        return;
+    }
+    let help: &[&[&str]] = &[
+        &["help migrate; help migrate-setmaxdowntime; help migrate-getmaxdowntime"],
+        &["help migrate-setspeed; help migrate-getspeed; help migrate-postcopy"],
+        &["help domjobinfo; help domjobabort; migrate --help"],
+    ];
+    for args in help {
+        let r = same(args);
+        assert_eq!(r.status, Some(0), "{args:?} should succeed: {r:?}");
+    }
+    // The test driver has no migration and no jobs; the option checks come first.
+    let dest = "qemu+tcp://127.0.0.9:1/system";
+    let errors: Vec<Vec<&str>> = vec![
+        vec!["migrate", "test", dest, "--timeout", "5"],
+        vec!["migrate", "test", dest, "--timeout", "-1", "--live"],
+        vec!["migrate", "test", dest, "--timeout", "abc", "--live"],
+        vec!["migrate", "test", dest, "--live", "--offline"],
+        vec!["migrate", "test", dest, "--postcopy-after-precopy"],
+        vec!["migrate", "test", dest, "--timeout-postcopy"],
+        vec!["migrate", "test", dest, "--persistent-xml", "/nonexistent"],
+        vec!["migrate", "test", dest, "--tls-destination", "x"],
+        vec!["migrate", "test", dest],
+        vec!["migrate", "nosuch", dest],
+        vec!["migrate", "test", "test:///default"],
+        vec!["migrate", "test"],
+        vec!["migrate-setspeed", "test", "-1"],
+        vec!["migrate-setspeed", "test", "x"],
+        vec!["migrate-setspeed", "test", "5", "--postcopy"],
+        vec!["migrate-getspeed", "test"],
+        vec!["migrate-setmaxdowntime", "test", "0"],
+        vec!["migrate-setmaxdowntime", "test", "-1"],
+        vec!["migrate-setmaxdowntime", "test", "100"],
+        vec!["migrate-getmaxdowntime", "test"],
+        vec!["migrate-postcopy", "test"],
+        vec!["domjobinfo", "test"],
+        vec!["domjobinfo", "test", "--completed"],
+        vec!["domjobinfo", "test", "--keep-completed"],
+        vec!["domjobabort", "test"],
+        vec!["domjobabort", "test", "--postcopy"],
+    ];
+    for args in &errors {
+        let r = same(args);
+        assert_eq!(r.status, Some(1), "{args:?} should fail: {r:?}");
+    }
+}

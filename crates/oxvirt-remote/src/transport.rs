@@ -50,7 +50,13 @@ pub async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, VirError> {
         VirError::raw(
             ErrorDomain::Rpc,
             ErrorCode::SystemError,
-            format!("Unable to resolve address '{host}' service '{port}': {e}"),
+            // getaddrinfo's own words (gai_strerror), as libvirt prints them; Rust puts
+            // "failed to lookup address information: " before them.
+            format!(
+                "Unable to resolve address '{host}' service '{port}': {}",
+                e.to_string()
+                    .trim_start_matches("failed to lookup address information: ")
+            ),
         )
     })?;
     let mut last = io::Error::new(

@@ -168,7 +168,16 @@ impl Domain {
 
         let (xml, cookie) = src
             .migrate_begin3_params(&dom, &params, flags | protection)
-            .await?;
+            .await
+            .map_err(|e| {
+                // A driver without migration: libvirt checks for the five phases before
+                // it starts and names the public function.
+                if e.code == ErrorCode::NoSupport {
+                    oxvirt_domain::driver::no_support("virDomainMigrate3")
+                } else {
+                    e
+                }
+            })?;
         if let Ok(state) = src.state(&dom, 0).await {
             if state.state() == DomainState::Paused {
                 flags |= mf::PAUSED;

@@ -39,26 +39,54 @@ fn require(cmd: &Cmd, opt: &str, needs: &str) -> Result<(), CmdError> {
     Ok(())
 }
 
-fn malformed(name: &str) -> CmdError {
+fn malformed(name: &str, value: &str) -> CmdError {
     CmdError::msg(format!(
-        "Numeric value for <{name}> option is malformed or out of range"
+        "Numeric value '{value}' for <{name}> option is malformed or out of range"
     ))
 }
 
-/// `vshCommandOptULongLong`: a number (C's `strtoull`, no sign).
+/// `vshCommandOptULongLong`: a number without a sign (libvirt's `virStrToLong_ullp`).
 fn ullong(cmd: &Cmd, name: &str) -> Result<Option<u64>, CmdError> {
     match cmd.get(name) {
         None => Ok(None),
         Some(v) => {
             let t = v.trim_start();
             if t.starts_with('-') {
-                return Err(malformed(name));
+                return Err(malformed(name, v));
             }
             t.trim_start_matches('+')
                 .parse::<u64>()
                 .map(Some)
-                .map_err(|_| malformed(name))
+                .map_err(|_| malformed(name, v))
         }
+    }
+}
+
+/// `vshCommandOptULWrap`: a number, a negative one wrapping around as C's `strtoull`
+/// makes it (`migrate-setspeed DOM -1` asks for the largest bandwidth).
+fn ullong_wrap(cmd: &Cmd, name: &str) -> Result<Option<u64>, CmdError> {
+    match cmd.get(name) {
+        None => Ok(None),
+        Some(v) => {
+            let t = v.trim_start();
+            let (neg, digits) = match t.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, t.trim_start_matches('+')),
+            };
+            let n = digits.parse::<u64>().map_err(|_| malformed(name, v))?;
+            Ok(Some(if neg { n.wrapping_neg() } else { n }))
+        }
+    }
+}
+
+/// `vshCommandOptUInt`: a number without a sign that fits `unsigned int`.
+fn uint(cmd: &Cmd, name: &str) -> Result<Option<u32>, CmdError> {
+    match cmd.get(name) {
+        None => Ok(None),
+        Some(v) => ullong(cmd, name)?
+            .and_then(|n| u32::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| malformed(name, v)),
     }
 }
 
@@ -69,7 +97,7 @@ fn int(cmd: &Cmd, name: &str) -> Result<Option<i32>, CmdError> {
         Some(v) => parse_c_long(v)
             .and_then(|n| i32::try_from(n).ok())
             .map(Some)
-            .ok_or_else(|| malformed(name)),
+            .ok_or_else(|| malformed(name, v)),
     }
 }
 
@@ -208,15 +236,15 @@ pub async fn migrate(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
     } else {
         TimeoutAction::Suspend
     };
-    let timeout = match int(cmd, "timeout")? {
-        Some(t) if t < 1 => return Err(CmdError::msg("migrate: Invalid timeout")),
-        Some(_) if !cmd.has("live") => {
+    // 0 is no timeout, as in virsh
+    let timeout = match uint(cmd, "timeout")? {
+        Some(t) if t > 0 && !cmd.has("live") => {
             return Err(CmdError::msg(
                 "migrate: Unexpected timeout for offline migration",
             ))
         }
-        Some(t) => Some(Duration::from_secs(t as u64)),
-        None => None,
+        Some(t) if t > 0 => Some(Duration::from_secs(u64::from(t))),
+        _ => None,
     };
     let desturi = cmd.required("desturi").map_err(CmdError::msg)?.to_owned();
     let p2p = cmd.has("p2p") || cmd.has("direct");
@@ -332,7 +360,7 @@ pub async fn get_max_downtime(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
 /// `migrate-setspeed DOMAIN BANDWIDTH [--postcopy]`.
 pub async fn set_speed(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
     let (_, dom) = cmd_domain(ctl, cmd).await?;
-    let bandwidth = ullong(cmd, "bandwidth")?.unwrap_or(0);
+    let bandwidth = ullong_wrap(cmd, "bandwidth")?.unwrap_or(0);
     let flags = if cmd.has("postcopy") {
         MAX_SPEED_POSTCOPY
     } else {
@@ -599,7 +627,7 @@ pub async fn domjobinfo(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
     if cmd.has("keep-completed") {
         flags |= JOB_STATS_KEEP_COMPLETED;
     }
-    let (kind, params) = job_stats(&dom, flags).await?;
+    let (kind, params) = job_stats(&dom, flags, cmd.has("rawstats")).await?;
     let raw: Vec<Value> = params
         .iter()
         .map(|p| json!({ "field": p.field, "value": value_text(&p.value) }))
@@ -618,10 +646,20 @@ pub async fn domjobinfo(ctl: &mut Ctl, cmd: &Cmd) -> CmdResult {
 
 /// `virDomainGetJobStats`, falling back to `virDomainGetJobInfo` for plain statistics
 /// when the driver lacks the former (as virsh does).
-async fn job_stats(dom: &Domain, flags: u32) -> Result<(i32, Vec<TypedParam>), CmdError> {
+async fn job_stats(
+    dom: &Domain,
+    flags: u32,
+    rawstats: bool,
+) -> Result<(i32, Vec<TypedParam>), CmdError> {
     match dom.job_stats(flags).await {
         Ok(stats) => Ok(stats),
-        Err(e) if e.code == oxvirt::ErrorCode::NoSupport && flags == 0 => {
+        Err(e) if e.code == oxvirt::ErrorCode::NoSupport && (flags != 0 || rawstats) => {
+            Err(CmdError::with(
+                "Optional flags or --rawstats are not supported by the daemon",
+                e,
+            ))
+        }
+        Err(e) if e.code == oxvirt::ErrorCode::NoSupport => {
             let info = dom.job_info().await.map_err(CmdError::lib)?;
             let u = |f: &str, v: u64| TypedParam::new(f, TypedValue::ULLong(v));
             Ok((
