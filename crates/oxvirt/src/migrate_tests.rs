@@ -371,10 +371,7 @@ async fn to_uri3_peer_to_peer_is_one_perform_on_the_source() {
         ["src perform flags=0x3 cookie= [bandwidth=ULLong(5)] dconnuri=Some(\"qemu+tcp://10.0.0.2/system\")"]
     );
     for (uri, want) in [
-        (
-            None,
-            "dconnuri in virDomainMigrateToURI3 must not be NULL",
-        ),
+        (None, "dconnuri in virDomainMigrateToURI3 must not be NULL"),
         (
             Some("qemu:///system"),
             "Attempt to migrate guest to the same host",
@@ -399,4 +396,16 @@ async fn to_uri3_peer_to_peer_is_one_perform_on_the_source() {
     .await
     .unwrap();
     assert_eq!(p.log().len(), 2);
+}
+
+#[tokio::test]
+async fn a_driver_without_migration_is_named_as_libvirt_names_it() {
+    let (src, _) = crate::testing::fake_pair(false);
+    let (dst, _) = crate::testing::fake_pair(false);
+    let dom = src.lookup_domain_by_name("test").await.unwrap();
+    let err = dom.migrate3(&dst, &[], mf::LIVE).await.unwrap_err();
+    assert_eq!(
+        err.message,
+        "this function is not supported by the connection driver: virDomainMigrate3"
+    );
 }
