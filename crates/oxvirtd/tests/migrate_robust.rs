@@ -148,16 +148,21 @@ fn a_p2p_destination_that_goes_silent_mid_transfer_is_given_up() {
     assert!(out.status.success(), "virsh migrate failed: {}", text(&out));
 }
 
-/// libvirt's error for a state-changing call that waited 30 s for a migration job
-/// virsh's begin phase started (`VIR_MIGRATE_CHANGE_PROTECTION`).
-const HELD_BY_BEGIN: &str = "error: Timed out during operation: cannot acquire state change \
-                             lock (held by monitor=remoteDispatchDomainMigrateBegin3Params)";
+/// libvirt's error for a state-changing call that waited 30 s for a migration job the
+/// API `owner` started.
+fn held_by(owner: &str) -> String {
+    format!(
+        "error: Timed out during operation: cannot acquire state change lock \
+         (held by monitor={owner})"
+    )
+}
 
-/// During a slow client-driven migration (virsh always asks for
-/// `VIR_MIGRATE_CHANGE_PROTECTION`), the source's state-changing calls (`setmem`,
-/// `attach-device`) wait for the migration job and give up with libvirt's lock timeout,
-/// while `dominfo` and `domjobinfo` answer and `domjobabort` still ends the migration;
-/// afterwards the job is over and `setmem` works again.
+/// During a slow migration (virsh always asks for `VIR_MIGRATE_CHANGE_PROTECTION`), the
+/// source's state-changing calls (`setmem`, `attach-device`) wait for the migration job
+/// and give up with libvirt's lock timeout, naming the call that started the job (virsh's
+/// Begin client-driven, its Perform peer-to-peer), while `dominfo` and `domjobinfo`
+/// answer and `domjobabort` still ends the migration; afterwards the job is over and
+/// `setmem` works again.
 #[test]
 fn the_migration_job_holds_off_state_changes_until_it_ends() {
     let Some((a, b, dest)) = pair("mig-protect") else {
@@ -176,46 +181,53 @@ fn the_migration_job_holds_off_state_changes_until_it_ends() {
         ),
     )
     .unwrap();
-    let child = spawn_migrate(&a, "mig", &dest, &["--bandwidth", "1"]);
-    wait_migrating(&a, "mig");
-    let uri = a.uri();
-    let refused: Vec<_> = [
-        vec!["setmem", "mig", "200000", "--live"],
-        vec!["attach-device", "mig", dev.to_str().unwrap(), "--live"],
-    ]
-    .into_iter()
-    .map(|args| {
-        let args: Vec<String> = args.into_iter().map(String::from).collect();
-        let uri = uri.clone();
-        std::thread::spawn(move || {
-            Command::new("virsh")
-                .args(["-c", &uri])
-                .args(&args)
-                .output()
-                .unwrap()
+    for (mode, owner) in [
+        (None, "remoteDispatchDomainMigrateBegin3Params"),
+        (Some("--p2p"), "remoteDispatchDomainMigratePerform3Params"),
+    ] {
+        let mut more = vec!["--bandwidth", "1"];
+        more.extend(mode);
+        let child = spawn_migrate(&a, "mig", &dest, &more);
+        wait_migrating(&a, "mig");
+        let uri = a.uri();
+        let refused: Vec<_> = [
+            vec!["setmem", "mig", "200000", "--live"],
+            vec!["attach-device", "mig", dev.to_str().unwrap(), "--live"],
+        ]
+        .into_iter()
+        .map(|args| {
+            let args: Vec<String> = args.into_iter().map(String::from).collect();
+            let uri = uri.clone();
+            std::thread::spawn(move || {
+                Command::new("virsh")
+                    .args(["-c", &uri])
+                    .args(&args)
+                    .output()
+                    .unwrap()
+            })
         })
-    })
-    .collect();
-    // Queries and the job API answer meanwhile.
-    assert!(a.virsh_ok(&["dominfo", "mig"]).contains("running"));
-    assert!(a.virsh_ok(&["domjobinfo", "mig"]).contains("Unbounded"));
-    for call in refused {
-        let out = call.join().unwrap();
-        let err = text(&out);
-        eprintln!("{err}");
-        assert!(!out.status.success(), "{err}");
-        assert!(err.contains(HELD_BY_BEGIN), "{err}");
+        .collect();
+        // Queries and the job API answer meanwhile.
+        assert!(a.virsh_ok(&["dominfo", "mig"]).contains("running"));
+        assert!(a.virsh_ok(&["domjobinfo", "mig"]).contains("Unbounded"));
+        for call in refused {
+            let out = call.join().unwrap();
+            let err = text(&out);
+            eprintln!("{mode:?}: {err}");
+            assert!(!out.status.success(), "{err}");
+            assert!(err.contains(&held_by(owner)), "{mode:?}: {err}");
+        }
+        a.virsh_ok(&["domjobabort", "mig"]);
+        let out = child.wait_with_output().unwrap();
+        let err = failed(&out);
+        assert!(
+            err.contains("error: operation aborted: migration out job: canceled by client"),
+            "{mode:?}: {err}"
+        );
+        assert_failed_cleanly(&a, &b, "mig", &was);
+        // The job ended with the confirm phase: the domain changes again.
+        a.virsh_ok(&["setmem", "mig", "200000", "--live"]);
     }
-    a.virsh_ok(&["domjobabort", "mig"]);
-    let out = child.wait_with_output().unwrap();
-    let err = failed(&out);
-    assert!(
-        err.contains("error: operation aborted: migration out job: canceled by client"),
-        "{err}"
-    );
-    assert_failed_cleanly(&a, &b, "mig", &was);
-    // The job ended with the confirm phase: the domain changes again.
-    a.virsh_ok(&["setmem", "mig", "200000", "--live"]);
     let _ = std::fs::remove_file(&dev);
 }
 
@@ -258,15 +270,18 @@ fn a_migration_job_ends_when_the_client_that_began_it_goes_away() {
     assert_eq!(p.header.status, MessageStatus::Ok, "begin");
     // A state change now waits for the migration job...
     let waiting = std::thread::spawn(move || {
-        Command::new("virsh")
+        let start = Instant::now();
+        let out = Command::new("virsh")
             .args(["-c", &uri, "setmem", "mig", "200000", "--live"])
             .output()
-            .unwrap()
+            .unwrap();
+        (out, start.elapsed())
     });
     std::thread::sleep(Duration::from_secs(1));
     // ... which ends with the connection of the client that began it.
     drop(raw);
-    let out = waiting.join().unwrap();
+    let (out, took) = waiting.join().unwrap();
+    eprintln!("setmem took {took:?} (waiting for the job): {}", text(&out));
     assert!(out.status.success(), "setmem: {}", text(&out));
     assert_eq!(a.domstate("mig"), "running (booted)");
 }

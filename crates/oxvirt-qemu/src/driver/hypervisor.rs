@@ -507,8 +507,13 @@ impl Hypervisor for QemuDriver {
         let protect = flags & (1 << 8) != 0 && flags & (1 << 10) == 0;
         if protect {
             self.running(dom)?;
-            self.migration_job_start(dom, super::migration_job::BEGIN_OWNER)
-                .await?;
+            // A peer-to-peer migration's phases all run in the client's Perform call.
+            let owner = if flags & (1 << 1) != 0 {
+                super::migration_job::PERFORM_OWNER
+            } else {
+                super::migration_job::BEGIN_OWNER
+            };
+            self.migration_job_start(dom, owner).await?;
         }
         let begun = self.migrate_begin3(dom, params, flags).await;
         if protect && begun.is_err() {

@@ -127,7 +127,10 @@ async fn peer2peer(
     let dest_flags = flags & !SOURCE_ONLY;
     let dconn = open_destination(&dconnuri).await?;
     let dest = dconn.driver();
-    let (xml, cookie) = drv.migrate_begin3_params(&dom, &params, flags).await?;
+    // Begin sees PEER2PEER, as libvirt's (the migration job is then the Perform call's).
+    let (xml, cookie) = drv
+        .migrate_begin3_params(&dom, &params, flags | PEER2PEER)
+        .await?;
     let mut params = with_string(&params, "destination_xml", &xml);
     let (cookie, uri_out) = match dest
         .migrate_prepare3_params(&params, &cookie, dest_flags)
