@@ -539,3 +539,74 @@ fn oxvirsh_switches_to_post_copy_after_the_first_pass() {
     let done = oxvirsh(&b, &["destroy", "mig"]);
     assert!(done.status.success(), "{}", text(&done));
 }
+
+/// oxvirsh with the flags that change definitions and the tunnelled mode: `--persistent
+/// --undefinesource` client-driven moves the definition with the running guest (none left
+/// on the source), `--p2p --tunnelled` brings it back through B's daemon's connection, and
+/// `--offline --persistent --undefinesource` moves the stopped definition alone.
+#[test]
+fn oxvirsh_moves_definitions_and_tunnels() {
+    let Some((a, b, dest)) =
+        common::migrate::pair_with("oxvirsh-persist", [UUID_A, UUID_B], &[], &[])
+    else {
+        return;
+    };
+    a.define("mig", "");
+    a.boot("mig");
+    let ok = |env: &QemuEnv, args: &[&str]| {
+        let out = oxvirsh(env, args);
+        assert!(out.status.success(), "oxvirsh {args:?}: {}", text(&out));
+        assert_eq!(stdout(&out), "\n", "{args:?}");
+        assert_eq!(stderr(&out), "", "{args:?}");
+    };
+    ok(
+        &a,
+        &[
+            "migrate",
+            "--live",
+            "--persistent",
+            "--undefinesource",
+            "mig",
+            &dest,
+            "--migrateuri",
+            "tcp://127.0.0.1",
+        ],
+    );
+    assert_only_on(&a, &[]);
+    assert_state(&b, "mig", "running (migrated)");
+    let persistent = b.virsh_ok(&["dominfo", "mig"]);
+    assert!(persistent.contains("Persistent:     yes"), "{persistent}");
+
+    ok(
+        &b,
+        &[
+            "migrate",
+            "--live",
+            "--p2p",
+            "--tunnelled",
+            "--persistent",
+            "--undefinesource",
+            "mig",
+            &a.uri(),
+        ],
+    );
+    assert_only_on(&b, &[]);
+    assert_state(&a, "mig", "running (migrated)");
+
+    // Stopped: only the definition goes.
+    a.virsh_ok(&["destroy", "mig"]);
+    ok(
+        &a,
+        &[
+            "migrate",
+            "--offline",
+            "--persistent",
+            "--undefinesource",
+            "mig",
+            &dest,
+        ],
+    );
+    assert_only_on(&a, &[]);
+    assert_state(&b, "mig", "shut off (unknown)");
+    b.virsh_ok(&["undefine", "mig"]);
+}
