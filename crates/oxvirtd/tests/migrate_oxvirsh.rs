@@ -610,3 +610,50 @@ fn oxvirsh_moves_definitions_and_tunnels() {
     assert_state(&b, "mig", "shut off (unknown)");
     b.virsh_ok(&["undefine", "mig"]);
 }
+
+/// `--timeout 1 --timeout-postcopy`: a migration still running after a second (8 MiB/s)
+/// is switched to post-copy by oxvirsh (unlimited then, it completes).
+#[test]
+fn oxvirsh_timeout_switches_to_post_copy() {
+    let Some((a, b, dest)) =
+        common::migrate::pair_with("oxvirsh-timeout", [UUID_A, UUID_B], &[], &[])
+    else {
+        return;
+    };
+    a.define("mig", "");
+    a.boot("mig");
+    let watcher = watch_events("virsh", &a);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let out = oxvirsh(
+        &a,
+        &[
+            "migrate",
+            "--live",
+            "--postcopy",
+            "--timeout",
+            "1",
+            "--timeout-postcopy",
+            "--bandwidth",
+            "8",
+            "mig",
+            &dest,
+            "--migrateuri",
+            "tcp://127.0.0.1",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        common::migrate::wait_for(30, || b.domstate("mig") == "running (migrated)"),
+        "{}",
+        b.domstate("mig")
+    );
+    assert_state(&a, "mig", "shut off (migrated)");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let on_a = events_of(&watched(watcher));
+    assert!(
+        on_a.iter().any(|l| l == "Suspended Post-copy"),
+        "A: {on_a:?}"
+    );
+    let done = oxvirsh(&b, &["destroy", "mig"]);
+    assert!(done.status.success(), "{}", text(&done));
+}
