@@ -147,14 +147,20 @@ impl Hypervisor for QemuDriver {
     }
 
     async fn shutdown(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        // libvirt's shutdown is a modify job: it waits for a migration job.
+        self.wait_no_migration_job(&dom.uuid).await?;
         QemuDriver::shutdown(self, dom, flags).await
     }
 
     async fn reboot(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        // libvirt's reboot is a modify job: it waits for a migration job.
+        self.wait_no_migration_job(&dom.uuid).await?;
         QemuDriver::reboot(self, dom, flags).await
     }
 
     async fn reset(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        // libvirt's reset is a modify job: it waits for a migration job.
+        self.wait_no_migration_job(&dom.uuid).await?;
         QemuDriver::reset(self, dom, flags).await
     }
 

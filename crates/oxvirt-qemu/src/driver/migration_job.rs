@@ -1,11 +1,11 @@
 //! The source's migration job as other calls see it (libvirt's migration async job):
 //! from the begin phase to the confirm phase of a migration with
 //! `VIR_MIGRATE_CHANGE_PROTECTION` (which virsh always sets), or for the perform phase
-//! alone without it, the domain's state-changing calls that take [`QemuDriver::lock_job`]
-//! wait for the migration, at most libvirt's 30 s, then fail with its "Timed out during
-//! operation: cannot acquire state change lock (held by monitor=API)". Queries, the job
-//! API (`domjobinfo`, `domjobabort`), `suspend`/`resume` and `destroy` are not held up,
-//! as libvirt's migration job allows them.
+//! alone without it, the domain's state-changing calls that take
+//! [`QemuDriver::lock_job`] (and `shutdown`, `reboot`, `reset`) wait for the migration,
+//! at most libvirt's 30 s, then fail with its "Timed out during operation: cannot acquire
+//! state change lock (held by monitor=API)". Queries, the job API (`domjobinfo`,
+//! `domjobabort`) and `destroy` are not held up, as libvirt's migration job allows them.
 
 use std::time::Duration;
 
@@ -40,7 +40,7 @@ impl QemuDriver {
     }
 
     /// Waits (at most [`JOB_WAIT`]) until no migration job holds `uuid`.
-    async fn wait_no_migration_job(&self, uuid: &Uuid) -> Result<(), VirError> {
+    pub(crate) async fn wait_no_migration_job(&self, uuid: &Uuid) -> Result<(), VirError> {
         let deadline = tokio::time::Instant::now() + JOB_WAIT;
         loop {
             let released = self.inner.migration_released.notified();
