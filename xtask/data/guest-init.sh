@@ -4,7 +4,8 @@
 # button (QMP system_powerdown), and reports its disks on the serial console at boot and
 # whenever the set changes, as `OXVIRT-DISKS: vda vdb`, followed by their sizes in
 # 512-byte sectors, as `OXVIRT-DISK-SIZES: vda=131072 vdb=204800`. With `oxvirt.tick` on the
-# kernel command line it also ticks on the console (`OXVIRT-TICK: N`, see below).
+# kernel command line it also ticks on the console (`OXVIRT-TICK: N`, see below); with
+# `oxvirt.dirty` it keeps rewriting 8 MiB of memory.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 
 mount -t proc proc /proc
@@ -80,6 +81,19 @@ case " $(cat /proc/cmdline) " in
             echo "OXVIRT-TICK: $n"
             n=$((n + 1))
             sleep 0.25
+        done
+    ) &
+    ;;
+esac
+
+# With `oxvirt.dirty` on the kernel command line: 8 MiB of memory rewritten over and over
+# (a file in the initramfs's RAM), for migration tests that need a guest whose pre-copy
+# cannot converge on its own.
+case " $(cat /proc/cmdline) " in
+*" oxvirt.dirty "*)
+    (
+        while :; do
+            dd if=/dev/zero of=/dirty bs=64k count=128 conv=notrunc 2>/dev/null
         done
     ) &
     ;;

@@ -70,14 +70,21 @@ fn slow_migration(a: &QemuEnv, dest: &str, postcopy: bool) -> Child {
     spawn(&mut cmd)
 }
 
-/// Waits until `a` reports a migration job for `mig`.
-fn wait_job(a: &QemuEnv) {
-    assert!(
-        wait_for(30, || a
-            .virsh_ok(&["domjobinfo", "mig"])
-            .contains("Unbounded")),
-        "no migration job on A"
-    );
+/// Waits until `a` reports a migration job for `mig` (the migration `virsh` runs in
+/// `migration`, which must not have ended).
+fn wait_job(a: &QemuEnv, migration: &mut Child) {
+    let seen = wait_for(30, || {
+        a.virsh_ok(&["domjobinfo", "mig"]).contains("Unbounded")
+            || migration.try_wait().ok().flatten().is_some()
+    });
+    if migration.try_wait().ok().flatten().is_some() {
+        let mut out = String::new();
+        if let Some(mut e) = migration.stderr.take() {
+            std::io::Read::read_to_string(&mut e, &mut out).unwrap();
+        }
+        panic!("the migration ended before its job was seen: {out}");
+    }
+    assert!(seen, "no migration job on A");
 }
 
 #[test]
@@ -96,8 +103,8 @@ fn postcopy_runs_the_guest_on_the_destination_before_the_memory_has_arrived() {
     );
 
     // A migration started without --postcopy cannot switch.
-    let plain = slow_migration(&a, &dest, false);
-    wait_job(&a);
+    let mut plain = slow_migration(&a, &dest, false);
+    wait_job(&a, &mut plain);
     let err = a.virsh_err(&["migrate-postcopy", "mig"]);
     assert!(
         err.contains(
@@ -125,8 +132,8 @@ fn postcopy_runs_the_guest_on_the_destination_before_the_memory_has_arrived() {
     let (watch_a, watch_b) = (events(&a), events(&b));
     std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
-    let migration = slow_migration(&a, &dest, true);
-    wait_job(&a);
+    let mut migration = slow_migration(&a, &dest, true);
+    wait_job(&a, &mut migration);
     a.virsh_ok(&["migrate-postcopy", "mig"]);
 
     // The guest runs on B while post-copy is still pulling its pages (8 MiB/s: seconds).
@@ -197,11 +204,15 @@ fn postcopy_after_precopy_switches_on_the_second_pass() {
     let Some((a, b, dest)) = pair("migrate-pc-after") else {
         return;
     };
-    a.define("mig", "");
+    // A guest that keeps rewriting 8 MiB and a pause of at most 1 ms: the pre-copy cannot
+    // converge on its own, so QEMU switches after the second pass instead of completing
+    // (an idle guest may be done before virsh's call arrives, with libvirt as with us).
+    let xml = a
+        .domain_xml("mig", "", "")
+        .replace("panic=-1</cmdline>", "panic=-1 oxvirt.dirty</cmdline>");
+    assert!(xml.contains("oxvirt.dirty"), "{xml}");
+    a.define_xml("mig", &xml);
     a.boot("mig");
-    // A pause of at most 1 ms: the pre-copy never converges on its own, so QEMU switches
-    // at the end of the second pass instead of completing it (with QEMU's 300 ms an idle
-    // guest may be done by then, as with libvirt).
     a.virsh_ok(&["migrate-setmaxdowntime", "mig", "1"]);
     let (watch_a, watch_b) = (events(&a), events(&b));
     std::thread::sleep(Duration::from_millis(500));

@@ -349,7 +349,9 @@ impl QemuDriver {
             .uri
             .clone()
             .filter(|u| u.starts_with("unix:") && flags.contains(MigrateFlags::TUNNELLED));
-        let (listen, port, uri_out) = match params.uri.as_deref() {
+        // `uri_base`: the URI answered without its port, when the port is this side's
+        // choice.
+        let (listen, port, uri_base) = match params.uri.as_deref() {
             Some(_) if unix.is_some() => (String::new(), 0, None),
             Some(uri) => {
                 let (host, port) = parse_tcp_uri(uri)?;
@@ -364,7 +366,7 @@ impl QemuDriver {
                     Some(p) => (listen, p, None),
                     None => {
                         let p = free_port(&listen)?;
-                        (listen, p, Some(format!("{uri}:{p}")))
+                        (listen, p, Some(uri.to_string()))
                     }
                 }
             }
@@ -377,10 +379,11 @@ impl QemuDriver {
                 (
                     listen,
                     p,
-                    Some(format!("tcp:{}:{p}", Self::node_hostname())),
+                    Some(format!("tcp:{}", Self::node_hostname())),
                 )
             }
         };
+        let mut uri_out = uri_base.as_ref().map(|b| format!("{b}:{port}"));
         let cookie = self.own_cookie(&origname, &uuid);
         if flags.contains(MigrateFlags::OFFLINE) {
             // Nothing runs here (libvirt still answers a URI, which the client insists
@@ -396,8 +399,29 @@ impl QemuDriver {
             tls: flags.contains(MigrateFlags::TLS).then_some(TlsEnd::Server),
             ..MigrateOptions::default()
         };
-        let target = unix.unwrap_or_else(|| qemu_tcp(&listen, port));
-        self.migration_prepare_def(def, &target, &opts).await?;
+        let Some(base) = uri_base.filter(|_| unix.is_none()) else {
+            let target = unix.unwrap_or_else(|| qemu_tcp(&listen, port));
+            self.migration_prepare_def(def, &target, &opts).await?;
+            return Ok((cookie_bytes(&cookie), uri_out));
+        };
+        // A port of our choosing can be taken between the check and QEMU's bind (another
+        // daemon on this host choosing at the same moment): another port then.
+        let mut port = port;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self
+                .migration_prepare_def(def.clone(), &qemu_tcp(&listen, port), &opts)
+                .await
+            {
+                Ok(_) => break,
+                Err(e) if attempts < 4 && e.message.contains("Address already in use") => {
+                    port = free_port(&listen)?;
+                    uri_out = Some(format!("{base}:{port}"));
+                }
+                Err(e) => return Err(e),
+            }
+        }
         // The cookie names the domain as the source knows it (libvirt answers with the
         // name of the cookie it received).
         Ok((cookie_bytes(&cookie), uri_out))
