@@ -157,11 +157,13 @@ fn now_ms() -> u64 {
 
 /// The cookie's `<statistics>` of a completed migration.
 fn statistics(p: &MigrationProgress) -> Statistics {
-    let stopped = now_ms();
+    let now = now_ms();
     Statistics {
-        started: stopped.saturating_sub(p.time_elapsed_ms),
-        stopped,
-        sent: stopped,
+        started: now.saturating_sub(p.time_elapsed_ms),
+        // When the source paused (QEMU's downtime runs from there to the end of the
+        // transfer): the destination counts the guest's downtime from it, as libvirt's does.
+        stopped: now.saturating_sub(p.downtime_ms.unwrap_or(0)),
+        sent: now,
         time_elapsed: p.time_elapsed_ms,
         downtime: p.downtime_ms,
         setup_time: Some(p.setup_time_ms),
@@ -615,7 +617,12 @@ impl QemuDriver {
                 super::migrate_tls::reset(&vm).await;
             }
         }
-        if let Some(stats) = stats {
+        if let Some(mut stats) = stats {
+            // The downtime the guest saw: from the source's pause to its resumption here
+            // (libvirt's qemuDomainJobDataUpdateDowntime), not only QEMU's transfer part.
+            if stats.stopped > 0 {
+                stats.downtime = Some(now_ms().saturating_sub(stats.stopped));
+            }
             self.set_completed_job(dom.uuid, &stats, OPERATION_MIGRATION_IN);
         }
         let dom = self.lookup_uuid(&dom.uuid)?;
