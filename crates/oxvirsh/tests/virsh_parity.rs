@@ -291,7 +291,9 @@ fn migration_commands_match_virsh() {
         vec!["migrate", "test", dest, "--tls-destination", "x"],
         vec!["migrate", "test", dest],
         vec!["migrate", "nosuch", dest],
-        vec!["migrate", "test", "test:///default"],
+        // Not the refusals made once virsh's migration thread runs (`--p2p` or a reachable
+        // destination on the test driver): Debian's virsh hangs on them now and then,
+        // watching a job that never was. The facade's unit tests cover those.
         vec!["migrate", "test"],
         vec!["migrate-setspeed", "test", "-1"],
         vec!["migrate-setspeed", "test", "x"],

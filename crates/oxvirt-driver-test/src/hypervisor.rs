@@ -28,6 +28,18 @@ impl Hypervisor for TestDriver {
         "TEST"
     }
 
+    /// In process, not remote, and without migration: REMOTE and the migration features
+    /// (V1, V2, P2P, DIRECT, V3, CHANGE_PROTECTION, OFFLINE, PARAMS) are not supported;
+    /// others are not answered here.
+    async fn supports_feature(&self, feature: i32) -> Result<bool> {
+        match feature {
+            1..=7 | 12 | 13 => Ok(false),
+            _ => Err(oxvirt_domain::driver::no_support(
+                "virConnectSupportsFeature",
+            )),
+        }
+    }
+
     async fn version(&self) -> Result<u64> {
         Ok(TEST_VERSION)
     }

@@ -104,6 +104,16 @@ impl Hypervisor for RemoteDriver {
         self.type_str()
     }
 
+    async fn supports_feature(&self, feature: i32) -> Result<bool> {
+        let r: ConnectSupportsFeatureRet = self
+            .dom_call(
+                P::ConnectSupportsFeature,
+                &ConnectSupportsFeatureArgs { feature },
+            )
+            .await?;
+        Ok(r.supported != 0)
+    }
+
     async fn version(&self) -> Result<u64> {
         let r: ConnectGetVersionRet = self.dom_call(P::ConnectGetVersion, &()).await?;
         Ok(r.hv_ver)

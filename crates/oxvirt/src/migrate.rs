@@ -60,6 +60,25 @@ pub mod migrate_flags {
 
 use migrate_flags as mf;
 
+/// `VIR_DRV_FEATURE_MIGRATION_P2P`.
+const FEATURE_P2P: i32 = 4;
+/// `VIR_DRV_FEATURE_MIGRATION_DIRECT`.
+const FEATURE_DIRECT: i32 = 5;
+/// `VIR_DRV_FEATURE_MIGRATION_OFFLINE`.
+const FEATURE_OFFLINE: i32 = 12;
+/// `VIR_DRV_FEATURE_MIGRATION_PARAMS`.
+const FEATURE_PARAMS: i32 = 13;
+
+/// Whether `conn`'s driver says it lacks `feature` (libvirt's `VIR_DRV_SUPPORTS_FEATURE`
+/// false); a driver that does not answer is not refused here.
+async fn lacks(conn: &Connect, feature: i32) -> bool {
+    matches!(conn.driver().supports_feature(feature).await, Ok(false))
+}
+
+fn unsupported_arg(detail: &str) -> VirError {
+    VirError::new(ErrorDomain::Domain, ErrorCode::ArgumentUnsupported, detail)
+}
+
 /// The flags libvirt's client keeps from the destination's phases.
 const SOURCE_ONLY: u32 = mf::ABORT_ON_ERROR | mf::AUTO_CONVERGE;
 
@@ -147,6 +166,23 @@ impl Domain {
             return Err(invalid_arg(
                 "cannot perform tunnelled migration without using peer2peer flag",
             ));
+        }
+        if flags & mf::OFFLINE != 0 {
+            if lacks(self.connect(), FEATURE_OFFLINE).await {
+                return Err(unsupported_arg(
+                    "offline migration is not supported by the source host",
+                ));
+            }
+            if lacks(dconn, FEATURE_OFFLINE).await {
+                return Err(unsupported_arg(
+                    "offline migration is not supported by the destination host",
+                ));
+            }
+        }
+        // Without parameters on either side libvirt would fall back to the older
+        // protocols, which oxvirt does not speak.
+        if lacks(self.connect(), FEATURE_PARAMS).await || lacks(dconn, FEATURE_PARAMS).await {
+            return Err(oxvirt_domain::driver::no_support("virDomainMigrate3"));
         }
         // CHANGE_PROTECTION is the client's to add for the source only (libvirt masks a
         // caller's and re-adds it, every QEMU driver supporting it).
@@ -324,6 +360,23 @@ impl Domain {
     ) -> Result<()> {
         self.writable("virDomainMigrateToURI3")?;
         check_disk_flags(flags)?;
+        // libvirt's virDomainMigrateUnmanagedCheckCompat
+        if flags & mf::OFFLINE != 0 && lacks(self.connect(), FEATURE_OFFLINE).await {
+            return Err(unsupported_arg(
+                "offline migration is not supported by the source host",
+            ));
+        }
+        if flags & mf::PEER2PEER != 0 {
+            if lacks(self.connect(), FEATURE_P2P).await {
+                return Err(unsupported_arg(
+                    "p2p migration is not supported by the source host",
+                ));
+            }
+        } else if lacks(self.connect(), FEATURE_DIRECT).await {
+            return Err(unsupported_arg(
+                "direct migration is not supported by the source host",
+            ));
+        }
         let dconnuri = if flags & mf::PEER2PEER != 0 {
             let Some(uri) = dconnuri else {
                 return Err(invalid_arg(

@@ -409,3 +409,39 @@ async fn a_driver_without_migration_is_named_as_libvirt_names_it() {
         "this function is not supported by the connection driver: virDomainMigrate3"
     );
 }
+
+#[tokio::test]
+async fn the_features_a_driver_lacks_are_refused_first() {
+    // libvirt's test driver (in process) has no migration and says so.
+    let src = Connect::open("test:///default").await.unwrap();
+    let dst = Connect::open("test:///default").await.unwrap();
+    let dom = src.lookup_domain_by_name("test").await.unwrap();
+    let err = dom.migrate3(&dst, &[], mf::OFFLINE).await.unwrap_err();
+    assert_eq!(
+        err.message,
+        "argument unsupported: offline migration is not supported by the source host"
+    );
+    assert_eq!(err.code, ErrorCode::ArgumentUnsupported);
+    let err = dom.migrate3(&dst, &[], mf::LIVE).await.unwrap_err();
+    assert_eq!(
+        err.message,
+        "this function is not supported by the connection driver: virDomainMigrate3"
+    );
+    for (flags, want) in [
+        (
+            mf::PEER2PEER,
+            "p2p migration is not supported by the source host",
+        ),
+        (0, "direct migration is not supported by the source host"),
+        (
+            mf::OFFLINE | mf::PEER2PEER,
+            "offline migration is not supported by the source host",
+        ),
+    ] {
+        let err = dom
+            .migrate_to_uri3(Some("qemu+tcp://10.0.0.2/system"), &[], flags)
+            .await
+            .unwrap_err();
+        assert_eq!(err.message, format!("argument unsupported: {want}"));
+    }
+}

@@ -160,6 +160,14 @@ pub trait Hypervisor: Send + Sync {
     /// The driver's name as `virConnectGetType` reports it (`TEST`, `QEMU`).
     fn hypervisor_type(&self) -> &str;
 
+    /// `virConnectSupportsFeature`: whether the driver has the `VIR_DRV_FEATURE_*`
+    /// `feature` (the migration features are what clients ask: P2P 4, DIRECT 5, V3 6,
+    /// CHANGE_PROTECTION 7, OFFLINE 12, PARAMS 13). A driver that does not answer leaves
+    /// its callers to find out from the calls themselves.
+    async fn supports_feature(&self, _feature: i32) -> Result<bool> {
+        Err(no_support("virConnectSupportsFeature"))
+    }
+
     /// The hypervisor's version, encoded as libvirt does (`major * 1_000_000 + minor *
     /// 1_000 + release`).
     async fn version(&self) -> Result<u64> {
