@@ -414,6 +414,16 @@ fn oxvirsh_domjobabort_stops_a_migration_as_virsh_does() {
             assert_ne!(out.status.code(), Some(124), "{program} migrate hung");
             assert_state(&a, "mig", "running (unpaused)");
             assert_clean(&b);
+            // The aborted job as both tools show it (the same kept statistics).
+            for more in [&[][..], &["--anystats"], &["--rawstats"]] {
+                let mut args = vec!["domjobinfo", "mig", "--completed", "--keep-completed"];
+                args.extend(more);
+                let ours = oxvirsh(&a, &args);
+                let theirs = virsh(&a, &args);
+                assert_eq!(ours.status.code(), theirs.status.code(), "{args:?}");
+                assert_eq!(stdout(&ours), stdout(&theirs), "{args:?}");
+                assert_eq!(stderr(&ours), stderr(&theirs), "{args:?}");
+            }
             results.push(out);
         }
         let (ours, theirs) = (&results[0], &results[1]);
