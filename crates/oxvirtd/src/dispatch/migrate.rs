@@ -22,10 +22,63 @@ const OFFLINE: u32 = 1 << 10;
 const CHANGE_PROTECTION: u32 = 1 << 8;
 /// The flags libvirt keeps from the destination (`VIR_MIGRATE_ABORT_ON_ERROR`,
 /// `VIR_MIGRATE_AUTO_CONVERGE`).
-const SOURCE_ONLY: u32 = (1 << 12) | (1 << 13);
+pub(crate) const SOURCE_ONLY: u32 = (1 << 12) | (1 << 13);
+
+/// The destination URI a peer-to-peer migration needs.
+pub(crate) fn require_dconnuri(dconnuri: Option<String>) -> Result<String, VirError> {
+    dconnuri.ok_or_else(|| {
+        VirError::new(
+            ErrorDomain::Qemu,
+            ErrorCode::InvalidArg,
+            "missing destination URI for peer-to-peer migration",
+        )
+    })
+}
+
+/// The end of a peer-to-peer migration once Perform has run (`performed`, its cookie or
+/// its error): Finish on the destination (`cancelled` if Perform failed), Confirm here
+/// (`cancelled` if Finish failed), and the error that says best why. As libvirt: after a
+/// failed Perform, a destination that reports a real error (not
+/// `VIR_ERR_MIGRATE_FINISH_OK`) explains a source's bare `VIR_ERR_OPERATION_FAILED`.
+pub(crate) async fn finish_and_confirm(
+    drv: &dyn Hypervisor,
+    dest: &dyn Hypervisor,
+    dom: &DomainRef,
+    params: &[DriverParam],
+    performed: Result<Vec<u8>, VirError>,
+    flags: u32,
+) -> Result<(), VirError> {
+    let dest_flags = flags & !SOURCE_ONLY;
+    let cookie = performed.clone().unwrap_or_default();
+    let finished = dest
+        .migrate_finish3_params(params, &cookie, dest_flags, performed.is_err())
+        .await;
+    let cookie = finished
+        .as_ref()
+        .map(|(_, c)| c.clone())
+        .unwrap_or_default();
+    let confirmed = drv
+        .migrate_confirm3_params(dom, params, &cookie, flags, finished.is_err())
+        .await;
+    if let Err(e) = performed {
+        return Err(match finished {
+            Err(f)
+                if e.domain == ErrorDomain::Qemu
+                    && e.code == ErrorCode::OperationFailed
+                    && f.domain == ErrorDomain::Qemu
+                    && f.code != ErrorCode::MigrateFinishOk =>
+            {
+                f
+            }
+            _ => e,
+        });
+    }
+    finished?;
+    confirmed
+}
 
 /// `params` with the string parameter `name` set to `value`.
-fn with_string(params: &[DriverParam], name: &str, value: &str) -> Vec<DriverParam> {
+pub(crate) fn with_string(params: &[DriverParam], name: &str, value: &str) -> Vec<DriverParam> {
     let mut out: Vec<DriverParam> = params.iter().filter(|p| p.field != name).cloned().collect();
     out.push(DriverParam::new(name, TypedValue::String(value.to_owned())));
     out
@@ -116,13 +169,7 @@ async fn peer2peer(
     params: Vec<DriverParam>,
     flags: u32,
 ) -> Result<(), VirError> {
-    let Some(dconnuri) = dconnuri else {
-        return Err(VirError::new(
-            ErrorDomain::Qemu,
-            ErrorCode::InvalidArg,
-            "missing destination URI for peer-to-peer migration",
-        ));
-    };
+    let dconnuri = require_dconnuri(dconnuri)?;
     let flags = flags & !PEER2PEER;
     let dest_flags = flags & !SOURCE_ONLY;
     let dconn = open_destination(&dconnuri).await?;
@@ -159,34 +206,7 @@ async fn peer2peer(
         let perform = drv.migrate_perform3_params(&dom, None, &params, &cookie, flags);
         watching_destination(drv, &dom, dest.as_ref(), perform).await
     };
-    let cookie = performed.clone().unwrap_or_default();
-    let finished = dest
-        .migrate_finish3_params(&params, &cookie, dest_flags, performed.is_err())
-        .await;
-    let cookie = finished
-        .as_ref()
-        .map(|(_, c)| c.clone())
-        .unwrap_or_default();
-    let confirmed = drv
-        .migrate_confirm3_params(&dom, &params, &cookie, flags, finished.is_err())
-        .await;
-    if let Err(e) = performed {
-        // As libvirt: a destination that reports a real error (not
-        // VIR_ERR_MIGRATE_FINISH_OK) after the source's QEMU failed says better why.
-        return Err(match finished {
-            Err(f)
-                if e.domain == ErrorDomain::Qemu
-                    && e.code == ErrorCode::OperationFailed
-                    && f.domain == ErrorDomain::Qemu
-                    && f.code != ErrorCode::MigrateFinishOk =>
-            {
-                f
-            }
-            _ => e,
-        });
-    }
-    finished?;
-    confirmed
+    finish_and_confirm(drv, dest.as_ref(), &dom, &params, performed, flags).await
 }
 
 /// Serves the migration procedures; `None` for any other.

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use oxvirt_domain::driver::tunnel::MigrationTunnel;
-use oxvirt_domain::driver::{DomainRef, Hypervisor, TypedParam as DriverParam, TypedValue};
+use oxvirt_domain::driver::{DomainRef, Hypervisor, TypedParam as DriverParam};
 use oxvirt_rpc::remote::{
     DomainMigratePrepareTunnel3ParamsArgs, DomainMigratePrepareTunnel3ParamsRet,
 };
@@ -26,15 +26,14 @@ use oxvirt_rpc::{Header, Packet};
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 use tokio::sync::mpsc;
 
-use super::migrate::lost_destination;
+use super::migrate::{
+    finish_and_confirm, lost_destination, require_dconnuri, with_string, SOURCE_ONLY,
+};
 use super::stream::{Ending, Outbox, StreamCall};
 use super::{args, ret};
 
 /// `VIR_MIGRATE_TUNNELLED`.
 pub(crate) const TUNNELLED: u32 = 1 << 2;
-/// The flags libvirt keeps from the destination (`VIR_MIGRATE_ABORT_ON_ERROR`,
-/// `VIR_MIGRATE_AUTO_CONVERGE`).
-const SOURCE_ONLY: u32 = (1 << 12) | (1 << 13);
 
 /// A source that never ends: the destination sends nothing back on a tunnel's stream.
 struct Silent;
@@ -131,13 +130,6 @@ pub(crate) async fn pump(
     }
 }
 
-/// `params` with the string parameter `name` set to `value`.
-fn with_string(params: &[DriverParam], name: &str, value: &str) -> Vec<DriverParam> {
-    let mut out: Vec<DriverParam> = params.iter().filter(|p| p.field != name).cloned().collect();
-    out.push(DriverParam::new(name, TypedValue::String(value.to_owned())));
-    out
-}
-
 /// The checks libvirt makes before a tunnelled peer-to-peer migration starts
 /// (`qemuMigrationSrcPerformPeer2Peer`).
 fn check_params(params: &[DriverParam]) -> Result<(), VirError> {
@@ -160,13 +152,7 @@ pub(crate) async fn peer2peer(
     params: Vec<DriverParam>,
     flags: u32,
 ) -> Result<(), VirError> {
-    let Some(dconnuri) = dconnuri else {
-        return Err(VirError::new(
-            ErrorDomain::Qemu,
-            ErrorCode::InvalidArg,
-            "missing destination URI for peer-to-peer migration",
-        ));
-    };
+    let dconnuri = require_dconnuri(dconnuri)?;
     check_params(&params)?;
     let dconn = super::migrate::open_destination(&dconnuri).await?;
     let dest = Arc::clone(dconn.driver());
@@ -220,20 +206,7 @@ async fn run(
                 e
             }
         });
-    let cookie = performed.clone().unwrap_or_default();
-    let finished = dest
-        .migrate_finish3_params(&params, &cookie, dest_flags, performed.is_err())
-        .await;
-    let cookie = finished
-        .as_ref()
-        .map(|(_, c)| c.clone())
-        .unwrap_or_default();
-    let confirmed = drv
-        .migrate_confirm3_params(&dom, &params, &cookie, flags, finished.is_err())
-        .await;
-    performed?;
-    finished?;
-    confirmed
+    finish_and_confirm(drv, dest, &dom, &params, performed, flags).await
 }
 
 #[cfg(test)]
@@ -419,10 +392,10 @@ mod tests {
         ) -> Result<(DomainRef, Vec<u8>)> {
             self.log(format!("finish {cookie_in:?} {flags} {cancelled}"));
             if cancelled {
-                return Err(VirError::new(
+                // What the QEMU driver answers once it dropped the incoming domain.
+                return Err(VirError::bare(
                     ErrorDomain::Qemu,
-                    ErrorCode::OperationFailed,
-                    "migration in job: canceled by client",
+                    ErrorCode::MigrateFinishOk,
                 ));
             }
             Ok((
@@ -556,7 +529,7 @@ mod tests {
     fn a_migration_uri_is_refused() {
         let p = vec![DriverParam::new(
             "migrate_uri",
-            TypedValue::String("tcp://h".into()),
+            oxvirt_domain::driver::TypedValue::String("tcp://h".into()),
         )];
         let e = check_params(&p).unwrap_err();
         assert_eq!(e.code, ErrorCode::ArgumentUnsupported);
