@@ -378,11 +378,7 @@ impl QemuDriver {
                     .clone()
                     .unwrap_or_else(|| "0.0.0.0".to_string());
                 let p = free_port(&listen)?;
-                (
-                    listen,
-                    p,
-                    Some(format!("tcp:{}", Self::node_hostname())),
-                )
+                (listen, p, Some(format!("tcp:{}", Self::node_hostname())))
             }
         };
         let mut uri_out = uri_base.as_ref().map(|b| format!("{b}:{port}"));
