@@ -219,7 +219,7 @@ fn an_aborted_migration_leaves_the_source_running_and_nothing_on_the_destination
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        wait_migrating(&a, "mig");
+        common::migrate::wait_migrating(&a, "mig");
         assert_only_on(&b, &["mig"]);
         a.virsh_ok(&["domjobabort", "mig"]);
         let out = child.wait_with_output().unwrap();
@@ -545,22 +545,6 @@ fn migration_to_an_unreachable_destination_leaves_both_nodes_consistent() {
     assert_state(&a, "mig", "shut off (migrated)");
 }
 
-/// Waits until `name`'s outgoing migration runs on `src` (`domjobinfo` shows it).
-fn wait_migrating(src: &QemuEnv, name: &str) {
-    let until = Instant::now() + Duration::from_secs(60);
-    loop {
-        let info = src.virsh_ok(&["domjobinfo", name]);
-        if info.contains("Unbounded") && info.contains("Memory processed") {
-            return;
-        }
-        assert!(Instant::now() < until, "no migration job: {info}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// The destination's QEMU killed mid-transfer (a 1 MiB/s migration, client-driven and
-/// peer-to-peer): the migration fails at the source's QEMU, which says so; the source runs
-/// on, the destination keeps nothing, a retry succeeds.
 #[test]
 fn a_destination_qemu_killed_mid_transfer_fails_the_migration_cleanly() {
     let Some((a, b, dest)) = pair("mig-qkill") else {
@@ -577,7 +561,7 @@ fn a_destination_qemu_killed_mid_transfer_fails_the_migration_cleanly() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        wait_migrating(&a, "mig");
+        common::migrate::wait_migrating(&a, "mig");
         let pid = b.qemu_pid("mig");
         let killed = Command::new("kill")
             .args(["-9", &pid.to_string()])
@@ -622,7 +606,7 @@ fn a_destination_daemon_killed_mid_transfer_leaves_no_incoming_domain() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        wait_migrating(&a, "mig");
+        common::migrate::wait_migrating(&a, "mig");
         b.kill_daemon();
         // Let the QEMUs finish quickly.
         a.virsh_ok(&["migrate-setspeed", "mig", "8796093022207"]);

@@ -13,7 +13,9 @@ mod common;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use common::migrate::{assert_clean, assert_only_on, assert_state, text};
+use common::migrate::{
+    assert_clean, assert_only_on, assert_state, events_of, text, watch_events, watched,
+};
 use common::qemu::QemuEnv;
 
 const UUID_A: &str = "6c0b7a52-1d3e-4f8a-9b21-5e7d4c3a2f31";
@@ -333,16 +335,10 @@ fn spawn_slow_migration(
     dest: &str,
     mode: Option<&str>,
 ) -> std::process::Child {
-    let mut cmd = Command::new("timeout");
-    cmd.arg("120")
-        .arg(program)
-        .args(["-c", &src.uri(), "migrate", "--live", "--verbose"])
-        .args(["--bandwidth", "1"])
-        .args(mode)
-        .args([name, dest, "--migrateuri", "tcp://127.0.0.1"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    cmd.spawn().unwrap()
+    let mut args = vec!["--live", "--verbose", "--bandwidth", "1"];
+    args.extend(mode);
+    args.extend_from_slice(&[name, dest, "--migrateuri", "tcp://127.0.0.1"]);
+    common::migrate::spawn_migrate(program, src, &args)
 }
 
 /// Waits until `domjobinfo` (by oxvirsh) shows `name`'s outgoing migration moving memory.
@@ -451,40 +447,6 @@ fn oxvirsh_domjobabort_stops_a_migration_as_virsh_does() {
     }
 }
 
-/// `PROGRAM event --all --loop` on `env`, in the background.
-fn watch_events(program: &str, env: &QemuEnv) -> std::process::Child {
-    Command::new(program)
-        .args([
-            "-c",
-            &env.uri(),
-            "event",
-            "--all",
-            "--loop",
-            "--timeout",
-            "120",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-/// Everything a watcher printed, once stopped.
-fn watched(mut watcher: std::process::Child) -> String {
-    let _ = watcher.kill();
-    let out = watcher.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The events for domain `mig` in a watcher's output (what follows "for domain 'mig': ").
-fn events_of(printed: &str) -> Vec<String> {
-    printed
-        .lines()
-        .filter(|l| l.contains("for domain 'mig'"))
-        .map(|l| l.split("': ").nth(1).unwrap_or(l).trim().to_string())
-        .collect()
-}
-
 /// `oxvirsh migrate --postcopy --postcopy-after-precopy`: oxvirsh waits for the second
 /// pass's migration-iteration event and switches to post-copy itself, as virsh does (with
 /// a 1 ms maximum downtime the pre-copy cannot converge on its own).
@@ -539,7 +501,7 @@ fn oxvirsh_switches_to_post_copy_after_the_first_pass() {
     // migration-iteration and job-completed events, with its statistics, included).
     assert_eq!(watched(our_watcher), printed, "oxvirsh event --all");
     assert!(printed.contains("\toperation: 5\n"), "{printed}");
-    let on_a = events_of(&printed);
+    let on_a = events_of(&printed, "mig");
     let passes: Vec<&String> = on_a
         .iter()
         .filter(|l| l.starts_with("iteration:"))
@@ -665,7 +627,7 @@ fn oxvirsh_timeout_switches_to_post_copy() {
     );
     assert_state(&a, "mig", "shut off (migrated)");
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let on_a = events_of(&watched(watcher));
+    let on_a = events_of(&watched(watcher), "mig");
     assert!(
         on_a.iter().any(|l| l == "Suspended Post-copy"),
         "A: {on_a:?}"

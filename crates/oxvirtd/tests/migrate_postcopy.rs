@@ -7,10 +7,10 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use common::migrate::{text, wait_for};
+use common::migrate::{events_of, spawn_migrate, text, wait_for, watch_events, watched};
 use common::qemu::QemuEnv;
 
 const UUID_A: &str = "3e9a4c21-6b7d-4f10-9a2e-1c5d8b7f6a01";
@@ -20,46 +20,13 @@ fn pair(test: &str) -> Option<(QemuEnv, QemuEnv, String)> {
     common::migrate::pair(test, [UUID_A, UUID_B], &[])
 }
 
-fn spawn(cmd: &mut Command) -> Child {
-    cmd.stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// `virsh event --all --loop` on `env`, until killed (virsh itself is the child: killing
-/// a `timeout` wrapper would leave virsh holding the output pipe).
-fn events(env: &QemuEnv) -> Child {
-    spawn(Command::new("virsh").args([
-        "-c",
-        &env.uri(),
-        "event",
-        "--all",
-        "--loop",
-        "--timeout",
-        "120",
-    ]))
-}
-
-/// What an event watcher printed, the lines for domain `mig`.
-fn lines_of(mut watcher: Child) -> Vec<String> {
-    let _ = watcher.kill();
-    let out = watcher.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains("for domain 'mig'"))
-        .map(|l| l.split("': ").nth(1).unwrap_or(l).trim().to_string())
-        .collect()
-}
-
 /// A migration of `mig` from `a` to `dest` at 8 MiB/s in both phases, in the background.
 fn slow_migration(a: &QemuEnv, dest: &str, postcopy: bool) -> Child {
-    let mut cmd = Command::new("timeout");
-    cmd.args(["120", "virsh", "-c", &a.uri(), "migrate", "--live"]);
+    let mut args = vec!["--live"];
     if postcopy {
-        cmd.args(["--postcopy", "--postcopy-bandwidth", "8"]);
+        args.extend_from_slice(&["--postcopy", "--postcopy-bandwidth", "8"]);
     }
-    cmd.args([
+    args.extend_from_slice(&[
         "--bandwidth",
         "8",
         "mig",
@@ -67,7 +34,7 @@ fn slow_migration(a: &QemuEnv, dest: &str, postcopy: bool) -> Child {
         "--migrateuri",
         "tcp://127.0.0.1",
     ]);
-    spawn(&mut cmd)
+    spawn_migrate("virsh", a, &args)
 }
 
 /// Waits until `a` reports a migration job for `mig` (the migration `virsh` runs in
@@ -129,7 +96,7 @@ fn postcopy_runs_the_guest_on_the_destination_before_the_memory_has_arrived() {
     );
 
     // With --postcopy: switch while it runs.
-    let (watch_a, watch_b) = (events(&a), events(&b));
+    let (watch_a, watch_b) = (watch_events("virsh", &a), watch_events("virsh", &b));
     std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
     let mut migration = slow_migration(&a, &dest, true);
@@ -172,8 +139,8 @@ fn postcopy_runs_the_guest_on_the_destination_before_the_memory_has_arrived() {
 
     // libvirt's post-copy events, in order.
     std::thread::sleep(Duration::from_millis(300));
-    let on_a = lines_of(watch_a);
-    let on_b = lines_of(watch_b);
+    let on_a = events_of(&watched(watch_a), "mig");
+    let on_b = events_of(&watched(watch_b), "mig");
     assert_eq!(
         on_a.iter()
             .filter(|l| l.starts_with("Suspended") || l.starts_with("Stopped"))
@@ -214,7 +181,7 @@ fn postcopy_after_precopy_switches_on_the_second_pass() {
     a.define_xml("mig", &xml);
     a.boot("mig");
     a.virsh_ok(&["migrate-setmaxdowntime", "mig", "1"]);
-    let (watch_a, watch_b) = (events(&a), events(&b));
+    let (watch_a, watch_b) = (watch_events("virsh", &a), watch_events("virsh", &b));
     std::thread::sleep(Duration::from_millis(500));
     let out = Command::new("timeout")
         .args(["120", "virsh", "-c", &a.uri(), "migrate", "--live"])
@@ -245,8 +212,8 @@ fn postcopy_after_precopy_switches_on_the_second_pass() {
         b.domstate("mig")
     );
     std::thread::sleep(Duration::from_millis(300));
-    let on_a = lines_of(watch_a);
-    let on_b = lines_of(watch_b);
+    let on_a = events_of(&watched(watch_a), "mig");
+    let on_b = events_of(&watched(watch_b), "mig");
     // The passes as virsh prints them, counting from 1; the switch came at the second.
     let passes: Vec<&String> = on_a
         .iter()

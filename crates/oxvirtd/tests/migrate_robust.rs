@@ -13,7 +13,7 @@ mod common;
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::migrate::{assert_failed_cleanly, failed, names, pair_with, text, wait_for};
@@ -36,30 +36,13 @@ fn pair(test: &str) -> Option<(QemuEnv, QemuEnv, String)> {
 /// `virsh -c A migrate --live ARGS NAME DEST` (with `--migrateuri tcp://127.0.0.1` unless
 /// tunnelled; stopped after 120 s), started.
 fn spawn_migrate(a: &QemuEnv, name: &str, dest: &str, more: &[&str]) -> Child {
-    let mut cmd = Command::new("timeout");
-    cmd.args(["120", "virsh", "-c", &a.uri(), "migrate", "--live"])
-        .args(more)
-        .args([name, dest]);
+    let mut args = vec!["--live"];
+    args.extend_from_slice(more);
+    args.extend_from_slice(&[name, dest]);
     if !more.contains(&"--tunnelled") {
-        cmd.args(["--migrateuri", "tcp://127.0.0.1"]);
+        args.extend_from_slice(&["--migrateuri", "tcp://127.0.0.1"]);
     }
-    cmd.stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// Waits until `name`'s outgoing migration runs on `src` (`domjobinfo` shows it).
-fn wait_migrating(src: &QemuEnv, name: &str) {
-    let until = Instant::now() + Duration::from_secs(60);
-    loop {
-        let info = src.virsh_ok(&["domjobinfo", name]);
-        if info.contains("Unbounded") && info.contains("Memory processed") {
-            return;
-        }
-        assert!(Instant::now() < until, "no migration job: {info}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::migrate::spawn_migrate("virsh", a, &args)
 }
 
 /// Sends `signal` to process `pid`.
@@ -126,7 +109,7 @@ fn a_p2p_destination_that_goes_silent_mid_transfer_is_given_up() {
         let mut more = vec!["--bandwidth", "1"];
         more.extend_from_slice(mode);
         let child = spawn_migrate(&a, "mig", &dest, &more);
-        wait_migrating(&a, "mig");
+        common::migrate::wait_migrating(&a, "mig");
         signal(b.daemon_pid(), "-STOP");
         let out = child.wait_with_output();
         signal(b.daemon_pid(), "-CONT");
@@ -188,7 +171,7 @@ fn the_migration_job_holds_off_state_changes_until_it_ends() {
         let mut more = vec!["--bandwidth", "1"];
         more.extend(mode);
         let child = spawn_migrate(&a, "mig", &dest, &more);
-        wait_migrating(&a, "mig");
+        common::migrate::wait_migrating(&a, "mig");
         let uri = a.uri();
         let refused: Vec<_> = [
             vec!["setmem", "mig", "200000", "--live"],

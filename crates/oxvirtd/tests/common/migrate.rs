@@ -2,7 +2,7 @@
 //! directories and host UUID, the destination also on TCP), `virsh migrate` run with a time
 //! limit, and the checks of both nodes' states after a migration.
 
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use super::free_port;
@@ -114,4 +114,56 @@ pub fn assert_clean(dest: &QemuEnv) {
 pub fn assert_failed_cleanly(src: &QemuEnv, dest: &QemuEnv, name: &str, want: &str) {
     assert_state(src, name, want);
     assert_clean(dest);
+}
+
+/// `timeout 120 PROGRAM -c SRC migrate ARGS` (virsh or oxvirsh), started, its output piped.
+pub fn spawn_migrate(program: &str, src: &QemuEnv, args: &[&str]) -> Child {
+    Command::new("timeout")
+        .args(["120", program, "-c", &src.uri(), "migrate"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (up to 60 s) until `virsh domjobinfo NAME` on `src` shows an outgoing migration
+/// moving memory; what it showed.
+pub fn wait_migrating(src: &QemuEnv, name: &str) -> String {
+    let mut info = String::new();
+    let moving = wait_for(60, || {
+        info = src.virsh_ok(&["domjobinfo", name]);
+        info.contains("Unbounded") && info.contains("Memory processed")
+    });
+    assert!(moving, "no migration job: {info}");
+    info
+}
+
+/// `PROGRAM event --all --loop` on `env` (virsh or oxvirsh itself the child, so that
+/// killing it ends the output), in the background.
+pub fn watch_events(program: &str, env: &QemuEnv) -> Child {
+    Command::new(program)
+        .args(["-c", &env.uri(), "event", "--all", "--loop"])
+        .args(["--timeout", "120"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Everything an event watcher printed, once stopped.
+pub fn watched(mut watcher: Child) -> String {
+    let _ = watcher.kill();
+    let out = watcher.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The events for domain `name` in a watcher's output (what follows "for domain 'NAME': ").
+pub fn events_of(printed: &str, name: &str) -> Vec<String> {
+    let tag = format!("for domain '{name}'");
+    printed
+        .lines()
+        .filter(|l| l.contains(&tag))
+        .map(|l| l.split("': ").nth(1).unwrap_or(l).trim().to_string())
+        .collect()
 }
