@@ -34,9 +34,29 @@ struct Opened {
     storage: Option<Arc<dyn StorageDriver>>,
 }
 
+/// Who is at the other end of a connection, as its transport tells: the peer credentials
+/// of a unix socket (`SO_PEERCRED`), the subject DN of a TLS client certificate. This is
+/// the subject access control decides on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// `unix`, `tcp` or `tls`.
+    pub transport: &'static str,
+    /// The peer process's user id (unix sockets).
+    pub uid: Option<u32>,
+    /// The peer process's group id (unix sockets).
+    pub gid: Option<u32>,
+    /// The peer process's id (unix sockets).
+    pub pid: Option<i32>,
+    /// The subject DN of the client certificate, as GnuTLS writes it (TLS).
+    pub x509_dn: Option<String>,
+    /// The peer for log lines: `unix pid 12 uid 0`, `tcp 127.0.0.1:40000`.
+    pub peer: String,
+}
+
 /// A client of the daemon.
 pub struct Client {
     readonly_socket: bool,
+    identity: Identity,
     opened: Mutex<Option<Opened>>,
     /// Where packets to this client go (events); `None` in unit tests.
     outbox: Option<mpsc::UnboundedSender<Packet>>,
@@ -202,6 +222,7 @@ impl Client {
     ) -> Self {
         Client {
             readonly_socket,
+            identity: Identity::default(),
             opened: Mutex::new(None),
             outbox,
             state_dir,
@@ -213,6 +234,17 @@ impl Client {
             keepalive_started: Notify::new(),
             migrations: Mutex::new(Vec::new()),
         }
+    }
+
+    /// This client, whose transport says it is `identity`.
+    pub fn with_identity(mut self, identity: Identity) -> Self {
+        self.identity = identity;
+        self
+    }
+
+    /// Who the client is.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<Opened>> {

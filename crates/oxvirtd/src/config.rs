@@ -49,6 +49,28 @@ pub struct Config {
     pub migrate_tls_x509_verify: bool,
     /// Whether every migration must use TLS.
     pub migrate_tls_force: bool,
+    /// The TLS listener's address (`listen_tls`, `listen_addr`, `tls_port`).
+    pub listen_tls: Option<SocketAddr>,
+    /// The CA certificate TLS peers are checked against; `None`: libvirt's default path.
+    pub ca_file: Option<PathBuf>,
+    /// The daemon's TLS certificate; `None`: libvirt's default path.
+    pub cert_file: Option<PathBuf>,
+    /// The daemon's TLS private key; `None`: libvirt's default path.
+    pub key_file: Option<PathBuf>,
+    /// The certificate revocation list; `None`: libvirt's default path, if it exists.
+    pub crl_file: Option<PathBuf>,
+    /// Whether TLS clients are let in without a valid certificate.
+    pub tls_no_verify_certificate: bool,
+    /// Glob patterns one of which a TLS client's subject DN must match; `None`: any DN.
+    pub tls_allowed_dn_list: Option<Vec<String>>,
+    /// The group that owns both unix sockets; `None`: the daemon's own group.
+    pub unix_sock_group: Option<String>,
+    /// Connections accepted but not yet authenticated (TLS handshake, CONNECT_OPEN) kept
+    /// at once; beyond it the oldest of them is closed. 0: no limit.
+    pub max_anonymous_clients: usize,
+    /// The access-control policy file (TOML rules); `None`: every client that can connect
+    /// to the read-write socket may do everything, as with libvirtd without polkit.
+    pub access_policy: Option<PathBuf>,
 }
 
 /// Settings from one source (the file or the flags); `None` means "not given".
@@ -86,6 +108,42 @@ pub struct Settings {
     pub migrate_tls_x509_verify: Option<bool>,
     /// `migrate_tls_force` / `--migrate-tls-force`.
     pub migrate_tls_force: Option<bool>,
+    /// `listen_tls` / `--listen-tls`.
+    pub listen_tls: Option<ListenTls>,
+    /// `listen_addr` / `--listen-addr`.
+    pub listen_addr: Option<std::net::IpAddr>,
+    /// `tls_port` / `--tls-port`.
+    pub tls_port: Option<u16>,
+    /// `ca_file` / `--ca-file`.
+    pub ca_file: Option<PathBuf>,
+    /// `cert_file` / `--cert-file`.
+    pub cert_file: Option<PathBuf>,
+    /// `key_file` / `--key-file`.
+    pub key_file: Option<PathBuf>,
+    /// `crl_file` / `--crl-file`.
+    pub crl_file: Option<PathBuf>,
+    /// `tls_no_verify_certificate` / `--tls-no-verify-certificate`.
+    pub tls_no_verify_certificate: Option<bool>,
+    /// `tls_allowed_dn_list` / `--tls-allowed-dn-list` (repeated, one pattern each).
+    pub tls_allowed_dn_list: Option<Vec<String>>,
+    /// `unix_sock_group` / `--unix-sock-group`.
+    pub unix_sock_group: Option<String>,
+    /// `max_anonymous_clients` / `--max-anonymous-clients`.
+    pub max_anonymous_clients: Option<usize>,
+    /// `access_policy` / `--access-policy`.
+    pub access_policy: Option<PathBuf>,
+}
+
+/// `listen_tls` as given: libvirtd.conf's boolean (`1`/`true`: listen on `listen_addr`
+/// and `tls_port`), or an address of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenTls {
+    /// No TLS listener.
+    Off,
+    /// Listen on `listen_addr` (default `0.0.0.0`) and `tls_port` (default 16514).
+    On,
+    /// Listen on this address.
+    At(SocketAddr),
 }
 
 /// A value from the file, before it is checked against its key.
@@ -94,6 +152,7 @@ enum Value {
     Str(String),
     Int(i64),
     Bool(bool),
+    List(Vec<String>),
 }
 
 impl Value {
@@ -102,6 +161,7 @@ impl Value {
             Value::Str(_) => "a string",
             Value::Int(_) => "an integer",
             Value::Bool(_) => "a boolean",
+            Value::List(_) => "a list",
         }
     }
 }
@@ -124,6 +184,18 @@ pub const KEYS: &[&str] = &[
     "migrate_tls_x509_cert_dir",
     "migrate_tls_x509_verify",
     "migrate_tls_force",
+    "listen_tls",
+    "listen_addr",
+    "tls_port",
+    "ca_file",
+    "cert_file",
+    "key_file",
+    "crl_file",
+    "tls_no_verify_certificate",
+    "tls_allowed_dn_list",
+    "unix_sock_group",
+    "max_anonymous_clients",
+    "access_policy",
 ];
 
 impl Settings {
@@ -218,6 +290,86 @@ impl Settings {
             }
             "migrate_tls_x509_verify" => self.migrate_tls_x509_verify = Some(boolean(value)?),
             "migrate_tls_force" => self.migrate_tls_force = Some(boolean(value)?),
+            "listen_tls" => {
+                self.listen_tls = Some(match value {
+                    Value::Bool(false) => ListenTls::Off,
+                    Value::Int(0) => ListenTls::Off,
+                    Value::Str(s) if from_text && (s == "false" || s == "0") => ListenTls::Off,
+                    Value::Bool(true) => ListenTls::On,
+                    Value::Int(1) => ListenTls::On,
+                    Value::Str(s) if from_text && (s == "true" || s == "1") => ListenTls::On,
+                    Value::Str(s) => ListenTls::At(s.parse().map_err(|_| {
+                        format!(
+                            "listen_tls must be ADDRESS:PORT (like 0.0.0.0:16514) or true, \
+                             not '{s}'"
+                        )
+                    })?),
+                    other => {
+                        return Err(format!(
+                            "listen_tls must be ADDRESS:PORT or true, not {}",
+                            other.describe()
+                        ))
+                    }
+                });
+            }
+            "listen_addr" => {
+                let s = string(&value)?;
+                self.listen_addr = Some(s.parse().map_err(|_| {
+                    format!("listen_addr must be an IP address (like 0.0.0.0), not '{s}'")
+                })?);
+            }
+            "tls_port" => {
+                // libvirtd.conf writes the port as a string ("16514"); an integer works too.
+                let port = match &value {
+                    Value::Str(s) => s.parse::<u16>().ok(),
+                    Value::Int(i) => u16::try_from(*i).ok(),
+                    _ => None,
+                };
+                self.tls_port = Some(port.filter(|p| *p > 0).ok_or_else(|| {
+                    format!("tls_port must be a port number (like \"16514\"), not {value:?}")
+                })?);
+            }
+            "ca_file" => self.ca_file = Some(PathBuf::from(string(&value)?)),
+            "cert_file" => self.cert_file = Some(PathBuf::from(string(&value)?)),
+            "key_file" => self.key_file = Some(PathBuf::from(string(&value)?)),
+            "crl_file" => self.crl_file = Some(PathBuf::from(string(&value)?)),
+            "tls_no_verify_certificate" => {
+                // libvirtd.conf writes 0/1; true/false work too.
+                self.tls_no_verify_certificate = Some(match value {
+                    Value::Int(0) => false,
+                    Value::Int(1) => true,
+                    other => boolean(other)?,
+                })
+            }
+            "tls_allowed_dn_list" => match value {
+                Value::List(list) => self.tls_allowed_dn_list = Some(list),
+                // A flag adds one pattern each time it is given.
+                Value::Str(s) if from_text => self
+                    .tls_allowed_dn_list
+                    .get_or_insert_with(Vec::new)
+                    .push(s),
+                other => {
+                    return Err(format!(
+                        "{key} must be a list of strings like [\"CN=*\"], not {}",
+                        other.describe()
+                    ))
+                }
+            },
+            "unix_sock_group" => {
+                let s = string(&value)?;
+                if s.is_empty() {
+                    return Err("unix_sock_group must name a group".to_owned());
+                }
+                self.unix_sock_group = Some(s);
+            }
+            "max_anonymous_clients" => {
+                let i = int(&value)?;
+                self.max_anonymous_clients =
+                    Some(usize::try_from(i).map_err(|_| {
+                        format!("max_anonymous_clients must be 0 or more, not {i}")
+                    })?);
+            }
+            "access_policy" => self.access_policy = Some(PathBuf::from(string(&value)?)),
             _ => return Err(format!("unknown setting '{key}'")),
         }
         Ok(())
@@ -246,6 +398,20 @@ impl Settings {
                 .migrate_tls_x509_verify
                 .or(self.migrate_tls_x509_verify),
             migrate_tls_force: over.migrate_tls_force.or(self.migrate_tls_force),
+            listen_tls: over.listen_tls.or(self.listen_tls),
+            listen_addr: over.listen_addr.or(self.listen_addr),
+            tls_port: over.tls_port.or(self.tls_port),
+            ca_file: over.ca_file.or(self.ca_file),
+            cert_file: over.cert_file.or(self.cert_file),
+            key_file: over.key_file.or(self.key_file),
+            crl_file: over.crl_file.or(self.crl_file),
+            tls_no_verify_certificate: over
+                .tls_no_verify_certificate
+                .or(self.tls_no_verify_certificate),
+            tls_allowed_dn_list: over.tls_allowed_dn_list.or(self.tls_allowed_dn_list),
+            unix_sock_group: over.unix_sock_group.or(self.unix_sock_group),
+            max_anonymous_clients: over.max_anonymous_clients.or(self.max_anonymous_clients),
+            access_policy: over.access_policy.or(self.access_policy),
         }
     }
 
@@ -290,6 +456,26 @@ impl Settings {
                 .unwrap_or_else(|| PathBuf::from("/etc/pki/qemu")),
             migrate_tls_x509_verify: self.migrate_tls_x509_verify.unwrap_or(true),
             migrate_tls_force: self.migrate_tls_force.unwrap_or(false),
+            listen_tls: match self.listen_tls {
+                None | Some(ListenTls::Off) => None,
+                Some(ListenTls::At(addr)) => Some(addr),
+                // libvirtd's defaults: every address, port 16514.
+                Some(ListenTls::On) => Some(SocketAddr::new(
+                    self.listen_addr
+                        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+                    self.tls_port.unwrap_or(16514),
+                )),
+            },
+            ca_file: self.ca_file,
+            cert_file: self.cert_file,
+            key_file: self.key_file,
+            crl_file: self.crl_file,
+            tls_no_verify_certificate: self.tls_no_verify_certificate.unwrap_or(false),
+            tls_allowed_dn_list: self.tls_allowed_dn_list,
+            unix_sock_group: self.unix_sock_group,
+            // libvirtd's default.
+            max_anonymous_clients: self.max_anonymous_clients.unwrap_or(20),
+            access_policy: self.access_policy,
         })
     }
 }
@@ -364,35 +550,78 @@ pub fn parse_file(file: &str, text: &str) -> Result<Settings, String> {
     Ok(settings)
 }
 
+/// The rest of a line after a value: nothing, or a comment.
+fn end_of_line(rest: &str, what: &str) -> Result<(), String> {
+    let rest = rest.trim();
+    if !rest.is_empty() && !rest.starts_with('#') {
+        return Err(format!("unexpected '{rest}' after the {what}"));
+    }
+    Ok(())
+}
+
+/// A double-quoted string at the start of `text` (after its opening quote): its value and
+/// what follows the closing quote.
+fn parse_string(body: &str) -> Result<(String, &str), String> {
+    let mut out = String::new();
+    let mut chars = body.chars();
+    loop {
+        match chars.next() {
+            None => return Err("unterminated string".to_owned()),
+            Some('"') => break,
+            Some('\\') => match chars.next() {
+                Some('"') => out.push('"'),
+                Some('\\') => out.push('\\'),
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                other => {
+                    return Err(format!(
+                        "unsupported escape '\\{}' in string",
+                        other.map(String::from).unwrap_or_default()
+                    ))
+                }
+            },
+            Some(c) => out.push(c),
+        }
+    }
+    Ok((out, chars.as_str()))
+}
+
+/// A list of strings on one line (`["a", "b"]`, after its `[`), as libvirtd.conf writes
+/// `tls_allowed_dn_list`.
+fn parse_list(mut rest: &str) -> Result<Value, String> {
+    let mut items = Vec::new();
+    loop {
+        rest = rest.trim_start();
+        if rest.is_empty() || rest.starts_with('#') {
+            return Err("unterminated list (a list must be on one line)".to_owned());
+        }
+        if let Some(after) = rest.strip_prefix(']') {
+            end_of_line(after, "list")?;
+            return Ok(Value::List(items));
+        }
+        let Some(body) = rest.strip_prefix('"') else {
+            return Err("a list holds \"strings\" only, on one line: [\"a\", \"b\"]".to_owned());
+        };
+        let (item, after) = parse_string(body)?;
+        items.push(item);
+        rest = after.trim_start();
+        if let Some(after) = rest.strip_prefix(',') {
+            rest = after;
+        } else if !rest.starts_with(']') {
+            return Err("expected ',' or ']' in the list (a list must be on one line)".to_owned());
+        }
+    }
+}
+
 /// One value, with an optional trailing comment.
 fn parse_value(text: &str) -> Result<Value, String> {
     if let Some(body) = text.strip_prefix('"') {
-        let mut out = String::new();
-        let mut chars = body.chars();
-        loop {
-            match chars.next() {
-                None => return Err("unterminated string".to_owned()),
-                Some('"') => break,
-                Some('\\') => match chars.next() {
-                    Some('"') => out.push('"'),
-                    Some('\\') => out.push('\\'),
-                    Some('n') => out.push('\n'),
-                    Some('t') => out.push('\t'),
-                    other => {
-                        return Err(format!(
-                            "unsupported escape '\\{}' in string",
-                            other.map(String::from).unwrap_or_default()
-                        ))
-                    }
-                },
-                Some(c) => out.push(c),
-            }
-        }
-        let rest = chars.as_str().trim();
-        if !rest.is_empty() && !rest.starts_with('#') {
-            return Err(format!("unexpected '{rest}' after the string"));
-        }
+        let (out, rest) = parse_string(body)?;
+        end_of_line(rest, "string")?;
         return Ok(Value::Str(out));
+    }
+    if let Some(rest) = text.strip_prefix('[') {
+        return parse_list(rest);
     }
     let token = text.split('#').next().unwrap_or("").trim();
     match token {

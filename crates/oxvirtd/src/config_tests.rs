@@ -72,17 +72,47 @@ fn unknown_key_names_key_and_line() {
 #[test]
 fn bad_lines_are_refused_with_line_numbers() {
     let cases = [
-        ("[section]\n", "f:1: expected 'key = value', found '[section]'"),
-        ("max_clients = \"ten\"\n", "f:1: max_clients must be an integer, not a string"),
-        ("\nmax_clients = 1.5\n", "f:2: cannot understand value '1.5' (expected a \"string\", an integer, true or false)"),
+        (
+            "[section]\n",
+            "f:1: expected 'key = value', found '[section]'",
+        ),
+        (
+            "max_clients = \"ten\"\n",
+            "f:1: max_clients must be an integer, not a string",
+        ),
+        (
+            "\nmax_clients = 1.5\n",
+            "f:2: cannot understand value '1.5' (expected a \"string\", an integer, true or false)",
+        ),
         ("runtime_dir = \"/x\n", "f:1: unterminated string"),
-        ("runtime_dir = [\"a\"]\n", "f:1: cannot understand value '[\"a\"]' (expected a \"string\", an integer, true or false)"),
-        ("log_level = \"loud\"\n", "f:1: log_level must be error, warn, info or debug, not 'loud'"),
-        ("unix_sock_rw_perms = \"0999\"\n", "f:1: unix_sock_rw_perms must be an octal mode like \"0770\", not '0999'"),
-        ("max_clients = 1\nmax_clients = 2\n", "f:2: key 'max_clients' is set twice"),
-        ("max_clients = 0\n", "f:1: max_clients must be at least 1, not 0"),
-        ("allow_remote_tcp = 1\n", "f:1: allow_remote_tcp must be true or false, not an integer"),
-        ("state_dir = \"/x\" junk\n", "f:1: unexpected 'junk' after the string"),
+        (
+            "runtime_dir = [\"a\"]\n",
+            "f:1: runtime_dir must be a string, not a list",
+        ),
+        (
+            "log_level = \"loud\"\n",
+            "f:1: log_level must be error, warn, info or debug, not 'loud'",
+        ),
+        (
+            "unix_sock_rw_perms = \"0999\"\n",
+            "f:1: unix_sock_rw_perms must be an octal mode like \"0770\", not '0999'",
+        ),
+        (
+            "max_clients = 1\nmax_clients = 2\n",
+            "f:2: key 'max_clients' is set twice",
+        ),
+        (
+            "max_clients = 0\n",
+            "f:1: max_clients must be at least 1, not 0",
+        ),
+        (
+            "allow_remote_tcp = 1\n",
+            "f:1: allow_remote_tcp must be true or false, not an integer",
+        ),
+        (
+            "state_dir = \"/x\" junk\n",
+            "f:1: unexpected 'junk' after the string",
+        ),
     ];
     for (text, want) in cases {
         assert_eq!(parse_file("f", text).unwrap_err(), want, "for {text:?}");
@@ -347,4 +377,126 @@ fn migration_tls_settings_take_qemu_conf_names_and_libvirts_defaults() {
         parse_args(&strings(&["--migrate-tls-x509-verify", "1"])).unwrap_err(),
         "--migrate-tls-x509-verify: migrate_tls_x509_verify must be true or false, not a string"
     );
+}
+
+#[test]
+fn remote_access_settings_take_libvirtd_conf_names_and_defaults() {
+    let e = env(&[("HOME", "/h"), ("XDG_RUNTIME_DIR", "/r")]);
+    let c = Settings::default().resolve(&e).unwrap();
+    assert_eq!(c.listen_tls, None);
+    assert_eq!((c.ca_file.clone(), c.cert_file.clone()), (None, None));
+    assert_eq!((c.key_file.clone(), c.crl_file.clone()), (None, None));
+    assert!(!c.tls_no_verify_certificate);
+    assert_eq!(c.tls_allowed_dn_list, None);
+    assert_eq!(c.unix_sock_group, None);
+    assert_eq!(c.max_anonymous_clients, 20);
+    assert_eq!(c.access_policy, None);
+
+    // libvirtd.conf's own spelling: booleans as 0/1, the port as a string, the DN list.
+    let file = parse_file(
+        "f",
+        "listen_tls = 1\ntls_port = \"16600\"\nlisten_addr = \"127.0.0.1\"\n\
+         ca_file = \"/p/ca.pem\"\ncert_file = \"/p/c.pem\"\nkey_file = \"/p/k.pem\"\n\
+         crl_file = \"/p/crl.pem\"\ntls_no_verify_certificate = 1\n\
+         tls_allowed_dn_list = [\"C=GB,ST=London,L=London,O=Red Hat,CN=*\", \"CN=admin\"] # two\n\
+         unix_sock_group = \"libvirt\"\nmax_anonymous_clients = 0\n\
+         access_policy = \"/etc/oxvirt/policy.toml\"\n",
+    )
+    .unwrap();
+    let c = file.clone().resolve(&e).unwrap();
+    assert_eq!(c.listen_tls, Some("127.0.0.1:16600".parse().unwrap()));
+    assert_eq!(c.ca_file, Some(PathBuf::from("/p/ca.pem")));
+    assert_eq!(c.cert_file, Some(PathBuf::from("/p/c.pem")));
+    assert_eq!(c.key_file, Some(PathBuf::from("/p/k.pem")));
+    assert_eq!(c.crl_file, Some(PathBuf::from("/p/crl.pem")));
+    assert!(c.tls_no_verify_certificate);
+    assert_eq!(
+        c.tls_allowed_dn_list,
+        Some(vec![
+            "C=GB,ST=London,L=London,O=Red Hat,CN=*".to_owned(),
+            "CN=admin".to_owned()
+        ])
+    );
+    assert_eq!(c.unix_sock_group.as_deref(), Some("libvirt"));
+    assert_eq!(c.max_anonymous_clients, 0);
+    assert_eq!(
+        c.access_policy,
+        Some(PathBuf::from("/etc/oxvirt/policy.toml"))
+    );
+
+    // `true` alone: every address, libvirtd's port.
+    let c = parse_file("f", "listen_tls = true\n")
+        .unwrap()
+        .resolve(&e)
+        .unwrap();
+    assert_eq!(c.listen_tls, Some("0.0.0.0:16514".parse().unwrap()));
+
+    // Flags: an address of its own, `false` turning the file's listener off, the DN list
+    // one pattern per flag.
+    let args = parse_args(&strings(&[
+        "--listen-tls",
+        "[::1]:1234",
+        "--tls-allowed-dn-list",
+        "CN=a,O=x",
+        "--tls-allowed-dn-list=CN=b",
+    ]))
+    .unwrap();
+    let c = file
+        .clone()
+        .overridden_by(args.settings)
+        .resolve(&e)
+        .unwrap();
+    assert_eq!(c.listen_tls, Some("[::1]:1234".parse().unwrap()));
+    assert_eq!(
+        c.tls_allowed_dn_list,
+        Some(vec!["CN=a,O=x".to_owned(), "CN=b".to_owned()])
+    );
+    let args = parse_args(&strings(&["--listen-tls", "false"])).unwrap();
+    let c = file.overridden_by(args.settings).resolve(&e).unwrap();
+    assert_eq!(c.listen_tls, None);
+
+    for (text, err) in [
+        (
+            "listen_tls = \"nowhere\"\n",
+            "f:1: listen_tls must be ADDRESS:PORT (like 0.0.0.0:16514) or true, not 'nowhere'",
+        ),
+        (
+            "tls_port = \"0\"\n",
+            "f:1: tls_port must be a port number (like \"16514\"), not Str(\"0\")",
+        ),
+        (
+            "tls_allowed_dn_list = \"CN=a\"\n",
+            "f:1: tls_allowed_dn_list must be a list of strings like [\"CN=*\"], not a string",
+        ),
+        (
+            "tls_allowed_dn_list = [\"CN=a\" \"CN=b\"]\n",
+            "f:1: expected ',' or ']' in the list (a list must be on one line)",
+        ),
+        (
+            "tls_allowed_dn_list = [\"CN=a\",\n",
+            "f:1: unterminated list (a list must be on one line)",
+        ),
+        (
+            "tls_allowed_dn_list = [1]\n",
+            "f:1: a list holds \"strings\" only, on one line: [\"a\", \"b\"]",
+        ),
+        (
+            "ca_file = [\"a\"]\n",
+            "f:1: ca_file must be a string, not a list",
+        ),
+        (
+            "max_anonymous_clients = -1\n",
+            "f:1: max_anonymous_clients must be 0 or more, not -1",
+        ),
+        (
+            "unix_sock_group = \"\"\n",
+            "f:1: unix_sock_group must name a group",
+        ),
+        (
+            "tls_no_verify_certificate = 2\n",
+            "f:1: tls_no_verify_certificate must be true or false, not an integer",
+        ),
+    ] {
+        assert_eq!(parse_file("f", text).unwrap_err(), err, "{text}");
+    }
 }

@@ -24,7 +24,7 @@ pub enum Listener {
 /// The socket is bound inside a private (0700) staging directory, given its mode, then
 /// renamed into place: nobody can connect to it before it has its final permissions,
 /// whatever the process's umask.
-pub fn bind_unix(path: &Path, mode: u32) -> Result<UnixListener, String> {
+pub fn bind_unix(path: &Path, mode: u32, group: Option<u32>) -> Result<UnixListener, String> {
     let shown = |e: std::io::Error| format!("{}: {e}", path.display());
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
@@ -46,12 +46,35 @@ pub fn bind_unix(path: &Path, mode: u32) -> Result<UnixListener, String> {
         .map_err(shown)?;
     let staged = staging.join(name);
     let result = UnixListener::bind(&staged).and_then(|listener| {
+        if let Some(gid) = group {
+            std::os::unix::fs::chown(&staged, None, Some(gid))?;
+        }
         std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(mode))?;
         std::fs::rename(&staged, path)?;
         Ok(listener)
     });
     let _ = std::fs::remove_dir_all(&staging);
     result.map_err(shown)
+}
+
+/// The group id of `unix_sock_group`: a group name from `/etc/group`, or a number.
+pub fn group_id(group: &str) -> Result<u32, String> {
+    group_id_in(
+        group,
+        &std::fs::read_to_string("/etc/group").unwrap_or_default(),
+    )
+}
+
+fn group_id_in(group: &str, etc_group: &str) -> Result<u32, String> {
+    let found = etc_group.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        (fields.next() == Some(group))
+            .then(|| fields.nth(1).and_then(|gid| gid.parse().ok()))
+            .flatten()
+    });
+    found
+        .or_else(|| group.parse().ok())
+        .ok_or_else(|| format!("Failed to lookup group '{group}' (unix_sock_group)"))
 }
 
 /// Binds the TCP listener.
@@ -71,9 +94,9 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("oxvirtd-listen-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("sock");
-        let listener = bind_unix(&path, 0o640).unwrap();
+        let listener = bind_unix(&path, 0o640, None).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o640);
-        let Err(err) = bind_unix(&path, 0o600) else {
+        let Err(err) = bind_unix(&path, 0o600, None) else {
             panic!("bound over a live socket")
         };
         assert_eq!(
@@ -82,7 +105,34 @@ mod tests {
         );
         drop(listener);
         // A stale socket is replaced.
-        bind_unix(&path, 0o600).unwrap();
+        bind_unix(&path, 0o600, None).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn socket_group_by_name_or_number() {
+        let etc = "root:x:0:\nlibvirt:x:117:alice,bob\n# odd line\nkvm:x:104:\n";
+        assert_eq!(group_id_in("libvirt", etc), Ok(117));
+        assert_eq!(group_id_in("kvm", etc), Ok(104));
+        assert_eq!(group_id_in("2000", etc), Ok(2000));
+        assert_eq!(
+            group_id_in("nogroup-here", etc),
+            Err("Failed to lookup group 'nogroup-here' (unix_sock_group)".to_owned())
+        );
+    }
+
+    #[tokio::test]
+    async fn socket_gets_its_group() {
+        let dir = std::env::temp_dir().join(format!("oxvirtd-group-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("sock");
+        let gid = std::fs::metadata("/proc/self").unwrap().gid();
+        // Our own group always works, root or not; root can give any group.
+        let want = if gid == 0 { 12345 } else { gid };
+        let _listener = bind_unix(&path, 0o660, Some(want)).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.gid(), want);
+        assert_eq!(meta.mode() & 0o777, 0o660);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -42,10 +42,11 @@ usage: oxvirtd [OPTIONS]
 Serves libvirt's RPC protocol for the QEMU driver (qemu:///system: QEMU guests, the
 node, virtual networks) and the test driver (test:///default, test:///path/node.xml) on
 RUNTIME_DIR/libvirt-sock (read-write) and RUNTIME_DIR/libvirt-sock-ro (read-only), and on
-TCP with --listen-tcp. Clients:
+TCP with --listen-tcp, TLS with --listen-tls. Clients:
   virsh -c 'qemu+unix:///system?socket=RUNTIME_DIR/libvirt-sock'
   virsh -c 'test+unix:///default?socket=RUNTIME_DIR/libvirt-sock'
   virsh -c 'test+tcp://127.0.0.1:16509/default'
+  virsh -c 'qemu+tls://HOST/system?pkipath=DIR'
 
 Options (each is also a key of the --config file, with '_' for '-'):
   --config FILE              TOML file of `key = value` lines (flags override it);
@@ -56,7 +57,30 @@ Options (each is also a key of the --config file, with '_' for '-'):
                              root, else $XDG_DATA_HOME/oxvirt or ~/.local/share/oxvirt)
   --listen-tcp ADDR:PORT     also listen on TCP, without authentication; only loopback
                              addresses unless --allow-remote-tcp
-  --allow-remote-tcp         allow a non-loopback --listen-tcp address
+  --allow-remote-tcp         allow a non-loopback --listen-tcp address (logged as a
+                             warning: plain TCP has no authentication nor encryption)
+  --listen-tls ADDR:PORT     also listen for TLS clients (qemu+tls://); `true` means
+                             LISTEN_ADDR:TLS_PORT; client certificates are required
+  --listen-addr ADDR         the address of `--listen-tls true` (default 0.0.0.0)
+  --tls-port PORT            the port of `--listen-tls true` (default 16514)
+  --ca-file FILE             CA certificate of TLS peers (default /etc/pki/CA/cacert.pem)
+  --cert-file FILE           the daemon's TLS certificate
+                             (default /etc/pki/libvirt/servercert.pem)
+  --key-file FILE            its private key
+                             (default /etc/pki/libvirt/private/serverkey.pem)
+  --crl-file FILE            revoked certificates (default /etc/pki/CA/cacrl.pem if
+                             it exists)
+  --tls-no-verify-certificate BOOL
+                             let TLS clients in without a valid certificate (default
+                             false; they then get no x509 identity)
+  --tls-allowed-dn-list PATTERN
+                             a client certificate's subject DN must match one of these
+                             globs (repeat the flag; the file takes a list of strings)
+  --max-anonymous-clients N  connections not yet authenticated (TLS handshake,
+                             CONNECT_OPEN) kept at once; more close the oldest (default
+                             20; 0: no limit)
+  --unix-sock-group GROUP    group of both unix sockets (name or number)
+  --access-policy FILE       access-control rules (TOML; see docs/security.md)
   --log-level LEVEL          error, warn (default), info (start, stop, listeners) or
                              debug (every call with its duration); lines go to stderr
   --max-clients N            connections beyond N are closed at once (default 5000)
@@ -155,8 +179,12 @@ async fn run(config: Config) -> Result<(), String> {
     }
     let rw_path = config.runtime_dir.join("libvirt-sock");
     let ro_path = config.runtime_dir.join("libvirt-sock-ro");
-    let rw = listen::bind_unix(&rw_path, config.unix_sock_rw_perms)?;
-    let ro = match listen::bind_unix(&ro_path, config.unix_sock_ro_perms) {
+    let group = match &config.unix_sock_group {
+        Some(name) => Some(listen::group_id(name)?),
+        None => None,
+    };
+    let rw = listen::bind_unix(&rw_path, config.unix_sock_rw_perms, group)?;
+    let ro = match listen::bind_unix(&ro_path, config.unix_sock_ro_perms, group) {
         Ok(ro) => ro,
         Err(err) => {
             let _ = std::fs::remove_file(&rw_path);
@@ -196,7 +224,15 @@ async fn run(config: Config) -> Result<(), String> {
     ];
     if let Some(tcp) = tcp {
         if let Ok(addr) = tcp.local_addr() {
-            info!("listening on tcp {addr} (read-write, no authentication)");
+            if addr.ip().is_loopback() {
+                info!("listening on tcp {addr} (read-write, no authentication)");
+            } else {
+                warning!(
+                    "listening on tcp {addr} without TLS: anyone who can reach this address \
+                     has full, unauthenticated, unencrypted access (allow_remote_tcp); use \
+                     listen_tls instead"
+                );
+            }
         }
         tasks.push(tokio::spawn(Arc::clone(&server).serve(Listener::Tcp(tcp))));
     }

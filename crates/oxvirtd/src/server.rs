@@ -2,9 +2,9 @@
 //! (one task: read, hand every frame to its [`Conn`], write everything queued in one go),
 //! descriptors passed with `*_WITH_FDS` calls, and the shutdown shared by all.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch, Notify, Semaphore};
 use tokio::time::Instant;
 
-use crate::client::Client;
+use crate::client::{Client, Identity};
 use crate::config::Config;
 use crate::conn::{push_packet, Conn, Reader};
 use crate::dispatch::stream::Outbox;
@@ -34,6 +34,50 @@ pub struct Server {
     /// One permit per call allowed to run at once (`max_workers`).
     workers: Arc<Semaphore>,
     shutdown: watch::Sender<bool>,
+    /// Connections not yet authenticated (TLS handshake, CONNECT_OPEN), oldest first,
+    /// each with the signal that closes it.
+    anonymous: Mutex<VecDeque<(u64, Arc<Notify>)>>,
+    next_id: AtomicU64,
+}
+
+/// A connection's place among the unauthenticated ones, until it authenticates or goes.
+pub(crate) struct Anonymous {
+    server: Arc<Server>,
+    id: u64,
+    /// Notified when the connection is closed to make room for a newer one.
+    evicted: Arc<Notify>,
+    pending: bool,
+}
+
+impl Anonymous {
+    /// Whether the connection has not authenticated yet.
+    pub(crate) fn pending(&self) -> bool {
+        self.pending
+    }
+
+    /// Completes when the daemon closes this unauthenticated connection to make room for a
+    /// newer one (`max_anonymous_clients`); never once it authenticated.
+    pub(crate) async fn evicted(&self) {
+        if self.pending {
+            self.evicted.notified().await
+        } else {
+            std::future::pending().await
+        }
+    }
+
+    /// The connection authenticated: it no longer counts against `max_anonymous_clients`.
+    pub(crate) fn authenticated(&mut self) {
+        if self.pending {
+            self.pending = false;
+            self.server.leave_anonymous(self.id);
+        }
+    }
+}
+
+impl Drop for Anonymous {
+    fn drop(&mut self) {
+        self.authenticated();
+    }
 }
 
 /// Counts one running call for as long as it lives.
@@ -73,8 +117,59 @@ impl Server {
             calls: AtomicUsize::new(0),
             workers: Arc::new(Semaphore::new(config.max_workers)),
             shutdown: watch::channel(false).0,
+            anonymous: Mutex::new(VecDeque::new()),
+            next_id: AtomicU64::new(0),
             config,
         })
+    }
+
+    /// Counts a new connection as unauthenticated; if that makes more than
+    /// `max_anonymous_clients`, the oldest unauthenticated connection is closed. libvirtd
+    /// stops accepting instead, which lets idle connections lock everyone out; closing the
+    /// oldest keeps the daemon reachable under such a flood.
+    pub(crate) fn enter_anonymous(self: &Arc<Self>, peer: &str) -> Anonymous {
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
+        let evicted = Arc::new(Notify::new());
+        let mut queue = self
+            .anonymous
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let limit = self.config.max_anonymous_clients;
+        if limit > 0 && queue.len() >= limit {
+            if let Some((_, oldest)) = queue.pop_front() {
+                warning!(
+                    "{} clients have not authenticated yet (max_anonymous_clients); closing \
+                     the oldest to admit {peer}",
+                    limit
+                );
+                // A stored permit: the connection sees it even if it is not waiting yet.
+                oldest.notify_one();
+            }
+        }
+        queue.push_back((id, Arc::clone(&evicted)));
+        Anonymous {
+            server: Arc::clone(self),
+            id,
+            evicted,
+            pending: true,
+        }
+    }
+
+    fn leave_anonymous(&self, id: u64) {
+        let mut queue = self
+            .anonymous
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        queue.retain(|(i, _)| *i != id);
+    }
+
+    /// Connections that have not authenticated yet.
+    #[cfg(test)]
+    pub(crate) fn anonymous_count(&self) -> usize {
+        self.anonymous
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
     }
 
     /// Stops every accept loop; connections stay up so running calls can answer.
@@ -126,42 +221,53 @@ impl Server {
         if count >= self.config.max_clients {
             error!(
                 "Too many active clients ({count}), dropping connection from {}",
-                conn.peer
+                conn.identity.peer
             );
             return;
         }
-        debug!("new client from {}", conn.peer);
+        debug!("new client from {}", conn.identity.peer);
         let server = Arc::clone(self);
+        let anonymous = self.enter_anonymous(&conn.identity.peer);
+        let session = Session {
+            readonly: conn.readonly,
+            identity: conn.identity,
+            anonymous,
+            _guard: guard,
+        };
         match conn.stream {
             Stream::Unix(s) => {
                 let (rd, wr) = s.into_split();
-                tokio::spawn(server.handle(Reader::Unix(rd), wr, conn.readonly, guard));
+                tokio::spawn(server.handle(Reader::Unix(rd), wr, session));
             }
             Stream::Tcp(s) => {
                 let _ = s.set_nodelay(true);
                 let (rd, wr) = s.into_split();
-                tokio::spawn(server.handle(Reader::Stream(Box::new(rd)), wr, false, guard));
+                tokio::spawn(server.handle(Reader::Stream(Box::new(rd)), wr, session));
             }
         }
     }
 
     /// Serves one client until it hangs up, sends bytes that are not a packet, or stops
     /// answering keepalive.
-    async fn handle<W>(
-        self: Arc<Self>,
-        mut rd: Reader,
-        mut wr: W,
-        readonly: bool,
-        _guard: ClientGuard,
-    ) where
+    async fn handle<W>(self: Arc<Self>, mut rd: Reader, mut wr: W, session: Session)
+    where
         W: AsyncWrite + Unpin + Send + 'static,
     {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Packet>();
-        let client = Arc::new(Client::with_outbox(
+        let Session {
             readonly,
-            Some(tx.clone()),
-            Some(self.config.state_dir.clone()),
-        ));
+            identity,
+            mut anonymous,
+            _guard,
+        } = session;
+        let (tx, mut rx) = mpsc::unbounded_channel::<Packet>();
+        let client = Arc::new(
+            Client::with_outbox(
+                readonly,
+                Some(tx.clone()),
+                Some(self.config.state_dir.clone()),
+            )
+            .with_identity(identity),
+        );
         let outbox = Outbox::new(tx.clone());
         let conn = Conn {
             server: Arc::clone(&self),
@@ -205,6 +311,10 @@ impl Server {
                     None => break,
                 },
                 _ = conn.dead.notified() => break,
+                _ = anonymous.evicted() => {
+                    debug!("closing unauthenticated client {}", client.identity().peer);
+                    break;
+                }
             };
             if let Some(n) = n {
                 conn.lock_keepalive().received(Instant::now());
@@ -255,6 +365,9 @@ impl Server {
                     }
                 }
             }
+            if anonymous.pending() && client.is_open() {
+                anonymous.authenticated();
+            }
             while let Ok(packet) = rx.try_recv() {
                 credit += Outbox::credit_of(&packet);
                 push_packet(&mut out, &packet);
@@ -285,21 +398,39 @@ enum Stream {
 struct Accepted {
     stream: Stream,
     readonly: bool,
-    peer: String,
+    identity: Identity,
+}
+
+/// What a connection's task owns besides its socket.
+struct Session {
+    readonly: bool,
+    identity: Identity,
+    anonymous: Anonymous,
+    _guard: ClientGuard,
 }
 
 async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
     Ok(match listener {
         Listener::Unix { listener, readonly } => {
             let (s, _) = listener.accept().await?;
-            let peer = match s.peer_cred() {
-                Ok(c) => format!("unix pid {:?} uid {}", c.pid(), c.uid()),
-                Err(_) => "unix".to_owned(),
+            let mut identity = Identity {
+                transport: "unix",
+                peer: "unix".to_owned(),
+                ..Identity::default()
             };
+            if let Ok(c) = s.peer_cred() {
+                identity.uid = Some(c.uid());
+                identity.gid = Some(c.gid());
+                identity.pid = c.pid();
+                identity.peer = match c.pid() {
+                    Some(pid) => format!("unix pid {pid} uid {}", c.uid()),
+                    None => format!("unix uid {}", c.uid()),
+                };
+            }
             Accepted {
                 stream: Stream::Unix(s),
                 readonly: *readonly,
-                peer,
+                identity,
             }
         }
         Listener::Tcp(listener) => {
@@ -307,7 +438,11 @@ async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
             Accepted {
                 stream: Stream::Tcp(s),
                 readonly: false,
-                peer: format!("tcp {addr}"),
+                identity: Identity {
+                    transport: "tcp",
+                    peer: format!("tcp {addr}"),
+                    ..Identity::default()
+                },
             }
         }
     })
@@ -369,6 +504,44 @@ mod tests {
         assert_eq!(err.message, "Cannot find program 536903814 version 2");
         let err = unknown_program(&call(0xffff_fffe, 1));
         assert_eq!(err.message, "Cannot find program -2 version 1");
+    }
+
+    #[tokio::test]
+    async fn the_oldest_unauthenticated_connection_makes_room() {
+        let config = crate::config::parse_file(
+            "t",
+            "runtime_dir = \"/r\"\nstate_dir = \"/s\"\nmax_anonymous_clients = 2\n",
+        )
+        .unwrap()
+        .resolve(&|_| None)
+        .unwrap();
+        let server = Server::new(config);
+        let first = server.enter_anonymous("a");
+        let mut second = server.enter_anonymous("b");
+        assert_eq!(server.anonymous_count(), 2);
+        // An authenticated connection no longer counts, and is never closed for room.
+        second.authenticated();
+        assert!(!second.pending());
+        assert_eq!(server.anonymous_count(), 1);
+        let third = server.enter_anonymous("c");
+        assert_eq!(server.anonymous_count(), 2);
+        let fourth = server.enter_anonymous("d");
+        // `first` was the oldest pending one: it is told to close; the others are not.
+        tokio::time::timeout(Duration::from_secs(5), first.evicted())
+            .await
+            .expect("the oldest unauthenticated connection is closed");
+        let quiet = tokio::time::timeout(Duration::from_millis(20), async {
+            tokio::select! {
+                _ = second.evicted() => "second",
+                _ = third.evicted() => "third",
+                _ = fourth.evicted() => "fourth",
+            }
+        })
+        .await;
+        assert!(quiet.is_err(), "{quiet:?} was closed too");
+        assert_eq!(server.anonymous_count(), 2);
+        drop((first, third, fourth));
+        assert_eq!(server.anonymous_count(), 0);
     }
 
     #[tokio::test]

@@ -1694,7 +1694,7 @@ mod remote {
         let storage: Arc<dyn StorageDriver> = fake.clone();
         crate::client::set_test_storage_driver(&config.state_dir, storage);
         let sock = dir.join("sock");
-        let listener = bind_unix(&sock, 0o600).unwrap();
+        let listener = bind_unix(&sock, 0o600, None).unwrap();
         let server = Server::new(config);
         tokio::spawn(Arc::clone(&server).serve(Listener::Unix {
             listener,
