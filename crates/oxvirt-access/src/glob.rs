@@ -1,0 +1,131 @@
+//! Shell-style globs as `fnmatch(3)` without flags treats them: `*` any run of
+//! characters, `?` one character, `[...]` one of a set (`[!...]` or `[^...]` none of it,
+//! `a-z` ranges), `\` quotes the next character.
+
+/// Whether `text` matches `pattern` as a whole.
+pub fn matches(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    // Iterative matching with one backtrack point (the last `*`): linear in practice,
+    // never exponential.
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() {
+            match p[pi] {
+                '*' => {
+                    star = Some((pi, ti));
+                    pi += 1;
+                    continue;
+                }
+                '?' => {
+                    pi += 1;
+                    ti += 1;
+                    continue;
+                }
+                '[' => {
+                    if let Some((hit, next)) = class(&p, pi, t[ti]) {
+                        if hit {
+                            pi = next;
+                            ti += 1;
+                            continue;
+                        }
+                    } else if t[ti] == '[' {
+                        // An unterminated '[' is an ordinary character.
+                        pi += 1;
+                        ti += 1;
+                        continue;
+                    }
+                }
+                '\\' if pi + 1 < p.len() => {
+                    if p[pi + 1] == t[ti] {
+                        pi += 2;
+                        ti += 1;
+                        continue;
+                    }
+                }
+                c => {
+                    if c == t[ti] {
+                        pi += 1;
+                        ti += 1;
+                        continue;
+                    }
+                }
+            }
+        }
+        match star {
+            Some((sp, st)) => {
+                pi = sp + 1;
+                ti = st + 1;
+                star = Some((sp, st + 1));
+            }
+            None => return false,
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// Matches `c` against the bracket expression at `p[start]` (`[`): whether it matched
+/// and the index after the closing `]`; `None` if there is no closing `]`.
+fn class(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
+    let mut i = start + 1;
+    let negate = matches!(p.get(i), Some('!') | Some('^'));
+    if negate {
+        i += 1;
+    }
+    let mut hit = false;
+    let mut first = true;
+    loop {
+        let &ch = p.get(i)?;
+        if ch == ']' && !first {
+            return Some((hit != negate, i + 1));
+        }
+        first = false;
+        let (lo, next) = if ch == '\\' {
+            (*p.get(i + 1)?, i + 2)
+        } else {
+            (ch, i + 1)
+        };
+        if p.get(next) == Some(&'-') && p.get(next + 1).is_some_and(|&e| e != ']') {
+            let hi = p[next + 1];
+            if lo <= c && c <= hi {
+                hit = true;
+            }
+            i = next + 2;
+        } else {
+            if lo == c {
+                hit = true;
+            }
+            i = next;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches;
+
+    #[test]
+    fn globs() {
+        assert!(matches("*", ""));
+        assert!(matches("*", "anything"));
+        assert!(matches("domain:*", "domain:start"));
+        assert!(!matches("domain:*", "network:start"));
+        assert!(matches("*:getattr", "domain:getattr"));
+        assert!(!matches("*:getattr", "domain:getattr2"));
+        assert!(matches("a?c", "abc"));
+        assert!(!matches("a?c", "ac"));
+        assert!(matches("web-[0-9]*", "web-1x"));
+        assert!(!matches("web-[0-9]*", "web-x"));
+        assert!(matches("[!a]b", "cb"));
+        assert!(!matches("[!a]b", "ab"));
+        assert!(matches("C=GB,O=Example,CN=*", "C=GB,O=Example,CN=client1"));
+        assert!(!matches("C=GB,O=Example,CN=*", "C=GB,O=Other,CN=client1"));
+        assert!(matches("a\\*", "a*"));
+        assert!(!matches("a\\*", "ab"));
+        assert!(matches("[", "["));
+        assert!(matches("*a*b*c*", "xxaxxbxxcxx"));
+        assert!(!matches("*a*b*c*", "xxaxxcxxbxx"));
+        assert!(matches("é*", "écrit"));
+    }
+}
