@@ -117,6 +117,20 @@ impl RemoteDriver {
         RemoteDriver::open(stream, name, flags).await
     }
 
+    /// Connects to `host:port` over TLS ([`crate::transport::connect_tls`]: `pkipath`,
+    /// `no_verify` as in a `qemu+tls://` URI) and opens `name` there.
+    pub async fn open_tls(
+        host: &str,
+        port: u16,
+        pkipath: Option<&Path>,
+        no_verify: bool,
+        name: &str,
+        flags: u32,
+    ) -> Result<RemoteDriver, VirError> {
+        let stream = crate::transport::connect_tls(host, port, pkipath, no_verify).await?;
+        RemoteDriver::open(stream, name, flags).await
+    }
+
     /// Opens the driver URI `name` (empty: the daemon picks and CONNECT_GET_URI says which)
     /// over a connected stream, with `flags` ([`CONNECT_RO`]), in libvirt's client order:
     /// AUTH_LIST (then AUTH_POLKIT if the daemon asks for it; SASL is refused with

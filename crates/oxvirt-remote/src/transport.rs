@@ -79,6 +79,41 @@ pub async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, VirError> {
     ))
 }
 
+/// Connects to `host:port` over TLS as libvirt's `qemu+tls://` does: the credentials from
+/// `pkipath` (else `~/.pki/libvirt` for non-root, else `/etc/pki`), the server's
+/// certificate checked against the CA and `host` unless `no_verify`, then the server's
+/// confirmation byte. Errors are libvirt's (`VIR_FROM_RPC`): "Cannot read CA certificate
+/// '/etc/pki/CA/cacert.pem': No such file or directory", "authentication failed: Failed to
+/// verify peer's certificate: ...", "Unable to read TLS confirmation: Input/output error"
+/// (the server refused our certificate), "server verification (of our certificate or IP
+/// address) failed".
+pub async fn connect_tls(
+    host: &str,
+    port: u16,
+    pkipath: Option<&Path>,
+    no_verify: bool,
+) -> Result<oxvirt_tls::client_stream::TlsStream<TcpStream>, VirError> {
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    let paths = oxvirt_tls::CredentialPaths::for_process(pkipath, oxvirt_tls::Side::Client, root);
+    let load_error = |e: oxvirt_tls::LoadError| {
+        VirError::raw(ErrorDomain::Rpc, ErrorCode::SystemError, e.message)
+    };
+    let creds =
+        oxvirt_tls::Credentials::load(&paths, oxvirt_tls::Side::Client).map_err(load_error)?;
+    let client = oxvirt_tls::TlsClient::new(&creds, no_verify).map_err(load_error)?;
+    let tcp = connect_tcp(host, port).await?;
+    client.connect(tcp, host).await.map_err(|e| {
+        let code = match e.code {
+            oxvirt_tls::ErrorCode::SystemError => ErrorCode::SystemError,
+            oxvirt_tls::ErrorCode::Rpc => ErrorCode::Rpc,
+            oxvirt_tls::ErrorCode::AuthFailed => ErrorCode::AuthFailed,
+        };
+        // The code's template: "authentication failed: Failed to verify peer's ...".
+        VirError::new(ErrorDomain::Rpc, code, e.message)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,11 @@ pub mod paths;
 pub mod server;
 
 pub use client::{ConnectError, ErrorCode, TlsClient};
+
+/// The client's stream type (`tokio_rustls::client`), for callers naming it.
+pub mod client_stream {
+    pub use tokio_rustls::client::TlsStream;
+}
 pub use load::{Credentials, LoadError};
 pub use paths::{CredentialPaths, Side};
 pub use server::{Accepted, Refusal, Refused, ServerOptions, TlsServer};

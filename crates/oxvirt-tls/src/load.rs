@@ -83,7 +83,8 @@ impl Credentials {
                     paths.cacert.display()
                 ),
             })?;
-        let crls = if paths.cacrl.exists() {
+        // An empty CRL path means none, as in libvirt.
+        let crls = if !paths.cacrl.as_os_str().is_empty() && paths.cacrl.exists() {
             let pem = read("CA revocation list", &paths.cacrl)?;
             CertificateRevocationListDer::pem_slice_iter(&pem)
                 .collect::<Result<Vec<_>, _>>()

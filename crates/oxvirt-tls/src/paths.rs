@@ -29,7 +29,7 @@ pub enum Side {
 pub struct CredentialPaths {
     /// The CA certificate(s) peers are verified against.
     pub cacert: PathBuf,
-    /// The certificate revocation list; a missing file means no CRL.
+    /// The certificate revocation list; a missing file (or an empty path) means no CRL.
     pub cacrl: PathBuf,
     /// Our own certificate.
     pub cert: PathBuf,
