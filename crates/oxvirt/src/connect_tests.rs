@@ -61,11 +61,12 @@ async fn uris_for_a_daemon_fail_with_the_remote_drivers_errors() {
             "invalid argument: transport 'ssh' is not supported yet (oxvirt speaks unix and tcp)"
                 .to_owned(),
         ),
+        // A host without a transport means TLS (virsh's words for a missing CA file).
         (
-            "test://host/default".to_owned(),
-            ErrorCode::InvalidArg,
-            ErrorDomain::Remote,
-            "invalid argument: transport 'tls' is not supported yet (oxvirt speaks unix and tcp)"
+            "test://host/default?pkipath=/nonexistent-oxvirt".to_owned(),
+            ErrorCode::SystemError,
+            ErrorDomain::Rpc,
+            "Cannot read CA certificate '/nonexistent-oxvirt/cacert.pem': No such file or directory"
                 .to_owned(),
         ),
         (

@@ -49,6 +49,22 @@ async fn open_remote(uri: &Uri, read_only: bool) -> Result<Drivers, VirError> {
         Target::Tcp { host, port } => {
             RemoteDriver::open_tcp(host, *port, &route.name, flags).await?
         }
+        Target::Tls {
+            host,
+            port,
+            pkipath,
+            no_verify,
+        } => {
+            RemoteDriver::open_tls(
+                host,
+                *port,
+                pkipath.as_deref(),
+                *no_verify,
+                &route.name,
+                flags,
+            )
+            .await?
+        }
     };
     let network: Arc<dyn NetworkDriver> = Arc::new(driver.network_driver());
     let storage = remote_storage(&driver);

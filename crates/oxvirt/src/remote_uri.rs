@@ -3,7 +3,7 @@
 //!
 //! * the transport is the scheme's `+` part (case-insensitive); without one it is `tls`
 //!   when the URI names a host, `unix` otherwise. `unix` with a host is refused, as is an
-//!   unknown transport. Only `unix` and `tcp` are implemented here; `tls`, `ssh`,
+//!   unknown transport. `unix`, `tcp` and `tls` are implemented here; `ssh`,
 //!   `libssh`, `libssh2` and `ext` fail with `VIR_ERR_INVALID_ARG` (what libvirt reports
 //!   for a transport its build lacks);
 //! * the client consumes the query parameters `name`, `command`, `socket`, `auth`,
@@ -19,7 +19,10 @@
 //!   libvirtd, Debian's default), each with `-ro` for a read-only open; a non-root user's
 //!   `/session` or `test+` URI uses `$XDG_RUNTIME_DIR/libvirt/...-sock` (no `-ro`).
 //!   `?mode=legacy|direct` forces one of the two;
-//! * TCP goes to the URI's host (default `localhost`) and port (default 16509).
+//! * TCP goes to the URI's host (default `localhost`) and port (default 16509);
+//! * TLS to the URI's host (default `localhost`) and port (default 16514), with the
+//!   credentials of `?pkipath=` (else libvirt's default files) and, with `?no_verify=1`,
+//!   without checking the server's certificate.
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +32,9 @@ use crate::uri::Uri;
 
 /// libvirtd's TCP port.
 pub(crate) const TCP_PORT: u16 = 16509;
+
+/// libvirtd's TLS port.
+pub(crate) const TLS_PORT: u16 = 16514;
 
 /// The transports libvirt knows, in its enum's order.
 const TRANSPORTS: [&str; 7] = ["tls", "unix", "ssh", "libssh2", "ext", "tcp", "libssh"];
@@ -65,6 +71,17 @@ pub(crate) enum Target {
         host: String,
         /// Port.
         port: u16,
+    },
+    /// TLS (`qemu+tls://host[:port]/...`).
+    Tls {
+        /// Host name or address; the server's certificate must match it.
+        host: String,
+        /// Port (default 16514).
+        port: u16,
+        /// `?pkipath=DIR`: the CA, certificate and key files in DIR.
+        pkipath: Option<PathBuf>,
+        /// `?no_verify=1`: the server's certificate is not checked.
+        no_verify: bool,
     },
 }
 
@@ -146,6 +163,8 @@ pub(crate) fn route(uri: &Uri, read_only: bool, env: &HostEnv<'_>) -> Result<Rou
     let mut name = None;
     let mut socket = None;
     let mut mode = None;
+    let mut pkipath = None;
+    let mut no_verify = false;
     let mut kept = Vec::new();
     for (key, value) in uri.params() {
         let lower = key.to_ascii_lowercase();
@@ -157,11 +176,13 @@ pub(crate) fn route(uri: &Uri, read_only: bool, env: &HostEnv<'_>) -> Result<Rou
             "name" => name = Some(value.clone()),
             "socket" => socket = Some(value.clone()),
             "mode" => mode = Some(value.clone()),
+            "pkipath" => pkipath = Some(PathBuf::from(value)),
             "no_sanity" | "no_verify" | "no_tty" if value.trim().parse::<i32>().is_err() => {
                 return Err(invalid_arg(format!(
                     "Failed to parse value of URI component {key}"
                 )));
             }
+            "no_verify" => no_verify = value.trim().parse::<i32>().is_ok_and(|v| v != 0),
             _ => {}
         }
     }
@@ -185,6 +206,12 @@ pub(crate) fn route(uri: &Uri, read_only: bool, env: &HostEnv<'_>) -> Result<Rou
         "tcp" => Target::Tcp {
             host: uri.host().unwrap_or("localhost").to_owned(),
             port: uri.port().unwrap_or(TCP_PORT),
+        },
+        "tls" => Target::Tls {
+            host: uri.host().unwrap_or("localhost").to_owned(),
+            port: uri.port().unwrap_or(TLS_PORT),
+            pkipath,
+            no_verify,
         },
         other => {
             return Err(invalid_arg(format!(

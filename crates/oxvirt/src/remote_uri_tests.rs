@@ -18,6 +18,15 @@ fn unix(path: &str) -> Target {
     Target::Unix(PathBuf::from(path))
 }
 
+fn tls(host: &str, port: u16, pkipath: Option<&str>, no_verify: bool) -> Target {
+    Target::Tls {
+        host: host.to_owned(),
+        port,
+        pkipath: pkipath.map(PathBuf::from),
+        no_verify,
+    }
+}
+
 fn tcp(host: &str, port: u16) -> Target {
     Target::Tcp {
         host: host.to_owned(),
@@ -54,6 +63,11 @@ fn routes_like_libvirts_remote_driver() {
         ("qemu+tcp://h.example/system", false, &root, tcp("h.example", 16509), "qemu:///system"),
         ("qemu+tcp://u@10.0.0.1:1234/system?x=1", false, &root, tcp("10.0.0.1", 1234), "qemu:///system?x=1"),
         ("test+tcp:///default", false, &root, tcp("localhost", 16509), "test:///default"),
+        // TLS: a host without a transport, port 16514 by default; pkipath and no_verify
+        // are the client's, not sent.
+        ("qemu://h/system", false, &root, tls("h", 16514, None, false), "qemu:///system"),
+        ("qemu+tls://10.0.0.1:1234/system?pkipath=/p&no_verify=1&x=1", false, &root, tls("10.0.0.1", 1234, Some("/p"), true), "qemu:///system?x=1"),
+        ("test+tls:///default?no_verify=0", false, &root, tls("localhost", 16514, None, false), "test:///default"),
     ];
     for (text, ro, env, target, name) in table {
         let uri = Uri::parse(text).unwrap();
@@ -83,11 +97,6 @@ fn refusals_carry_libvirts_words() {
         (
             "qemu+ssh://h/system?no_verify=x",
             "invalid argument: Failed to parse value of URI component no_verify",
-        ),
-        // A host without a transport means TLS, which we do not speak yet.
-        (
-            "qemu://h/system",
-            "invalid argument: transport 'tls' is not supported yet (oxvirt speaks unix and tcp)",
         ),
         (
             "qemu+ssh://root@h/system",
