@@ -17,6 +17,14 @@ pub enum Listener {
     },
     /// The TCP listener (no authentication, read-write).
     Tcp(TcpListener),
+    /// The TLS listener: each connection's handshake and certificate checks run in its
+    /// own task before it is served.
+    Tls {
+        /// The socket.
+        listener: TcpListener,
+        /// The credentials and checks.
+        tls: std::sync::Arc<oxvirt_tls::TlsServer>,
+    },
 }
 
 /// Binds `path` with `mode`, replacing a stale socket; refuses if a daemon answers there.
@@ -75,6 +83,49 @@ fn group_id_in(group: &str, etc_group: &str) -> Result<u32, String> {
     found
         .or_else(|| group.parse().ok())
         .ok_or_else(|| format!("Failed to lookup group '{group}' (unix_sock_group)"))
+}
+
+/// The TLS context of `listen_tls`: `ca_file`, `cert_file`, `key_file` (all three or none:
+/// then libvirt's default files, `~/.pki/libvirt` first when not root), `crl_file`,
+/// `tls_no_verify_certificate`, `tls_allowed_dn_list`. A file that is missing or unusable
+/// is an error naming it.
+pub fn tls_server(config: &crate::config::Config) -> Result<oxvirt_tls::TlsServer, String> {
+    use oxvirt_tls::{CredentialPaths, Credentials, ServerOptions, Side, TlsServer};
+    let paths = match (&config.ca_file, &config.cert_file, &config.key_file) {
+        (None, None, None) => {
+            let mut paths = CredentialPaths::for_process(None, Side::Server, is_root());
+            if let Some(crl) = &config.crl_file {
+                paths.cacrl = crl.clone();
+            }
+            paths
+        }
+        (Some(ca), Some(cert), Some(key)) => CredentialPaths {
+            cacert: ca.clone(),
+            // No crl_file: no revocation list, as libvirtd.
+            cacrl: config.crl_file.clone().unwrap_or_default(),
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        // libvirtd's words.
+        (None, _, _) => return Err("No CA certificate path set to match server key/cert".into()),
+        (_, None, _) => return Err("No server certificate path set to match server key".into()),
+        (_, _, None) => return Err("No server key path set to match server cert".into()),
+    };
+    let creds = Credentials::load(&paths, Side::Server).map_err(|e| e.message)?;
+    TlsServer::new(
+        &creds,
+        ServerOptions {
+            no_verify: config.tls_no_verify_certificate,
+            allowed_dns: config.tls_allowed_dn_list.clone(),
+        },
+    )
+    .map_err(|e| e.message)
+}
+
+/// Whether the daemon runs as root (`/proc/self` belongs to the effective user).
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
 /// Binds the TCP listener.

@@ -177,6 +177,14 @@ async fn run(config: Config) -> Result<(), String> {
         }
         Err(err) => warning!("qemu:///system is unavailable: {}", err.message),
     }
+    // TLS before the sockets: a missing credential file stops the daemon, naming it.
+    let tls = match config.listen_tls {
+        Some(addr) => {
+            let tls = Arc::new(listen::tls_server(&config)?);
+            Some((listen::bind_tcp(addr).await?, tls))
+        }
+        None => None,
+    };
     let rw_path = config.runtime_dir.join("libvirt-sock");
     let ro_path = config.runtime_dir.join("libvirt-sock-ro");
     let group = match &config.unix_sock_group {
@@ -235,6 +243,14 @@ async fn run(config: Config) -> Result<(), String> {
             }
         }
         tasks.push(tokio::spawn(Arc::clone(&server).serve(Listener::Tcp(tcp))));
+    }
+    if let Some((listener, tls)) = tls {
+        if let Ok(addr) = listener.local_addr() {
+            info!("listening on tls {addr}");
+        }
+        tasks.push(tokio::spawn(
+            Arc::clone(&server).serve(Listener::Tls { listener, tls }),
+        ));
     }
     let signal = tokio::select! {
         _ = term.recv() => "SIGTERM",

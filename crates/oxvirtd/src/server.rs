@@ -244,6 +244,51 @@ impl Server {
                 let (rd, wr) = s.into_split();
                 tokio::spawn(server.handle(Reader::Stream(Box::new(rd)), wr, session));
             }
+            Stream::Tls(s, tls) => {
+                let _ = s.set_nodelay(true);
+                tokio::spawn(server.handle_tls(s, tls, session));
+            }
+        }
+    }
+
+    /// A TLS client's handshake and certificate checks, in its own task (a slow or
+    /// silent peer holds up nobody else), then the connection served as any other with
+    /// the certificate's DN in its identity. Every refusal is logged with the peer, the
+    /// failed check and the DN.
+    async fn handle_tls(
+        self: Arc<Self>,
+        tcp: tokio::net::TcpStream,
+        tls: Arc<oxvirt_tls::TlsServer>,
+        mut session: Session,
+    ) {
+        let accepted = tokio::select! {
+            accepted = tls.accept(tcp, TLS_HANDSHAKE_LIMIT) => accepted,
+            _ = session.anonymous.evicted() => {
+                warning!(
+                    "closing {} during its TLS handshake (max_anonymous_clients)",
+                    session.identity.peer
+                );
+                return;
+            }
+        };
+        match accepted {
+            Ok(accepted) => {
+                if let Some(ignored) = &accepted.ignored {
+                    warning!("{ignored}; accepted anyway (tls_no_verify_certificate)");
+                }
+                debug!(
+                    "{}: TLS client certificate DN '{}'",
+                    session.identity.peer,
+                    accepted.dn.as_deref().unwrap_or("")
+                );
+                // A certificate let in only by tls_no_verify_certificate is no identity.
+                if accepted.ignored.is_none() {
+                    session.identity.x509_dn = accepted.dn;
+                }
+                let (rd, wr) = tokio::io::split(accepted.stream);
+                self.handle(Reader::Stream(Box::new(rd)), wr, session).await;
+            }
+            Err(refusal) => warning!("{refusal}"),
         }
     }
 
@@ -393,7 +438,11 @@ impl Server {
 enum Stream {
     Unix(tokio::net::UnixStream),
     Tcp(tokio::net::TcpStream),
+    Tls(tokio::net::TcpStream, Arc<oxvirt_tls::TlsServer>),
 }
+
+/// How long a TLS client may take for its handshake and the confirmation byte.
+const TLS_HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
 
 struct Accepted {
     stream: Stream,
@@ -441,6 +490,18 @@ async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
                 identity: Identity {
                     transport: "tcp",
                     peer: format!("tcp {addr}"),
+                    ..Identity::default()
+                },
+            }
+        }
+        Listener::Tls { listener, tls } => {
+            let (s, addr) = listener.accept().await?;
+            Accepted {
+                stream: Stream::Tls(s, Arc::clone(tls)),
+                readonly: false,
+                identity: Identity {
+                    transport: "tls",
+                    peer: format!("tls {addr}"),
                     ..Identity::default()
                 },
             }
