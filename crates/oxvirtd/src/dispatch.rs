@@ -1,5 +1,6 @@
 //! The one place that maps a REMOTE procedure to a driver call: decode the arguments,
-//! check read-only access, call the driver, encode the result.
+//! check read-only access and the access policy ([`crate::access`]), call the driver,
+//! encode the result.
 
 use oxvirt_domain::driver::{flags, DomainRef};
 use oxvirt_rpc::remote::*;
@@ -224,6 +225,7 @@ pub async fn dispatch(client: &Client, number: i32, payload: &[u8]) -> Result<Ve
         }
         P::ConnectOpen => {
             let a: ConnectOpenArgs = args(payload)?;
+            crate::access::check_open(client, a.name.as_deref(), a.flags)?;
             client.open(a.name.as_deref(), a.flags)?;
             return void();
         }
@@ -233,6 +235,9 @@ pub async fn dispatch(client: &Client, number: i32, payload: &[u8]) -> Result<Ve
     if client.readonly() {
         check_readonly(procedure, payload)?;
     }
+    // Access control: after the read-only gate (libvirt's public API checks that first,
+    // its drivers the ACL), before the driver is called.
+    crate::access::check(client, drv.as_ref(), procedure, payload).await?;
     match procedure {
         P::ConnectClose => {
             client.close();
@@ -285,7 +290,8 @@ pub async fn dispatch(client: &Client, number: i32, payload: &[u8]) -> Result<Ve
         }
         P::ConnectListAllDomains => {
             let a: ConnectListAllDomainsArgs = args(payload)?;
-            let doms = drv.list_all(a.flags).await?;
+            let mut doms = drv.list_all(a.flags).await?;
+            crate::access::filter_domains(client, procedure, &mut doms);
             let count = doms.len() as u32;
             let domains = if a.need_results != 0 {
                 doms.into_iter().map(wire).collect()
@@ -299,26 +305,25 @@ pub async fn dispatch(client: &Client, number: i32, payload: &[u8]) -> Result<Ve
         }
         P::ConnectNumOfDomains | P::ConnectNumOfDefinedDomains => {
             let active = procedure == P::ConnectNumOfDomains;
-            let n = drv
-                .list_all(0)
-                .await?
-                .iter()
-                .filter(|d| d.is_active() == active)
-                .count();
+            let mut doms = drv.list_all(0).await?;
+            crate::access::filter_domains(client, procedure, &mut doms);
+            let n = doms.iter().filter(|d| d.is_active() == active).count();
             ret(&ConnectNumOfDomainsRet { num: n as i32 })
         }
         P::ConnectListDomains => {
             let a: ConnectListDomainsArgs = args(payload)?;
-            let mut ids: Vec<i32> = drv.list_all(0).await?.iter().map(|d| d.id).collect();
+            let mut doms = drv.list_all(0).await?;
+            crate::access::filter_domains(client, procedure, &mut doms);
+            let mut ids: Vec<i32> = doms.iter().map(|d| d.id).collect();
             ids.retain(|&id| id >= 0);
             ids.truncate(usize::try_from(a.maxids).unwrap_or(0));
             ret(&ConnectListDomainsRet { ids })
         }
         P::ConnectListDefinedDomains => {
             let a: ConnectListDefinedDomainsArgs = args(payload)?;
-            let mut names: Vec<String> = drv
-                .list_all(0)
-                .await?
+            let mut doms = drv.list_all(0).await?;
+            crate::access::filter_domains(client, procedure, &mut doms);
+            let mut names: Vec<String> = doms
                 .into_iter()
                 .filter(|d| !d.is_active())
                 .map(|d| d.name)

@@ -2,6 +2,7 @@
 //! `DIR/libvirt-sock-ro` (read-only, 0666) and optionally TCP, backed by oxvirt's test
 //! driver.
 
+mod access;
 mod client;
 mod config;
 mod conn;
@@ -111,6 +112,8 @@ removes the sockets and exits 0.";
 
 async fn run(config: Config) -> Result<(), String> {
     crate::log::set_level(config.log_level);
+    // The policy first: a bad file stops the daemon, naming the file and the line.
+    access::install(config.access_policy.as_deref())?;
     std::fs::create_dir_all(&config.runtime_dir)
         .map_err(|e| format!("{}: {e}", config.runtime_dir.display()))?;
     std::fs::create_dir_all(&config.state_dir)

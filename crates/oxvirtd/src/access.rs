@@ -1,0 +1,670 @@
+//! Access control, in the one place every call passes ([`crate::dispatch::dispatch`]):
+//! who the client is (its [`Identity`]), which of libvirt's ACL permissions the call
+//! requires ([`oxvirt_access::table`]), on which object (decoded from the arguments,
+//! resolved through the driver as the driver will find it), and what the policy file says.
+//!
+//! Without a policy file every client that reached a socket may do everything, except a
+//! unix peer that is neither root nor the daemon's own user on the read-write socket: it
+//! is refused at CONNECT_OPEN, as libvirtd's polkit default refuses unprivileged users
+//! there. With a policy, every call of every client is decided by it, except those of
+//! root and of the daemon's own user on a unix socket (polkit, which libvirt's ACLs ask,
+//! always authorises root). Denials are libvirt's `VIR_ERR_ACCESS_DENIED` ("access
+//! denied: 'QEMU' denied access") and a warning in the log naming the subject, the
+//! procedure and the object.
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+use oxvirt_access::{Accounts, Policy, Subject, Target};
+use oxvirt_domain::driver::{DomainRef, Hypervisor};
+use oxvirt_rpc::remote::{
+    DomainLookupByIdArgs, DomainLookupByNameArgs, DomainLookupByUuidArgs, NetworkLookupByNameArgs,
+    NetworkLookupByUuidArgs, StoragePoolLookupByNameArgs, StoragePoolLookupByTargetPathArgs,
+    StoragePoolLookupByUuidArgs, StorageVolLookupByKeyArgs, StorageVolLookupByPathArgs,
+};
+use oxvirt_rpc::types::{
+    NonnullDomain, NonnullDomainSnapshot, NonnullNetwork, NonnullStoragePool, NonnullStorageVol,
+};
+use oxvirt_rpc::xdr::decode_from;
+use oxvirt_rpc::RemoteProcedure as P;
+use oxvirt_xml::types::Uuid;
+use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
+
+use crate::client::{Client, Identity};
+use crate::log::warning;
+
+/// The daemon's access-control state, set once at startup.
+struct Access {
+    /// The policy and the file it came from; `None`: no policy file.
+    policy: Option<(Policy, PathBuf)>,
+    /// The daemon's own user id.
+    own_uid: u32,
+    /// For the groups of unix peers.
+    accounts: Accounts,
+    /// The groups of each (uid, primary gid) seen so far.
+    groups: Mutex<HashMap<(u32, u32), Vec<u32>>>,
+}
+
+static ACCESS: OnceLock<Access> = OnceLock::new();
+
+/// The daemon's effective user id (the owner of `/proc/self`).
+fn own_uid() -> u32 {
+    std::fs::metadata("/proc/self").map_or(0, |m| m.uid())
+}
+
+/// Loads the policy file at `path` (if any) and installs access control; a file that
+/// cannot be read or parsed is an error naming the file and the line.
+pub fn install(path: Option<&Path>) -> Result<(), String> {
+    let accounts = Accounts::system();
+    let policy = match path {
+        Some(path) => Some((load(path, &accounts)?, path.to_path_buf())),
+        None => None,
+    };
+    let _ = ACCESS.set(Access {
+        policy,
+        own_uid: own_uid(),
+        accounts,
+        groups: Mutex::new(HashMap::new()),
+    });
+    Ok(())
+}
+
+/// Reads and parses a policy file, its user and group names resolved with `accounts`.
+pub fn load(path: &Path, accounts: &Accounts) -> Result<Policy, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("access policy {}: {e}", path.display()))?;
+    let mut policy =
+        Policy::parse(&text).map_err(|e| format!("access policy {}:{e}", path.display()))?;
+    policy
+        .resolve(accounts)
+        .map_err(|e| format!("access policy {}:{e}", path.display()))?;
+    Ok(policy)
+}
+
+/// libvirt's denial: `VIR_ERR_ACCESS_DENIED` from `VIR_FROM_ACCESS`, naming the
+/// connection's driver as libvirt's `virAccessManagerSanitizeError` does.
+pub fn denied_error(driver_name: &str) -> VirError {
+    VirError::new(
+        ErrorDomain::Access,
+        ErrorCode::AccessDenied,
+        format!("'{driver_name}' denied access"),
+    )
+}
+
+/// The name libvirt's driver of `hypervisor_type` has (`conn->driver->name`).
+fn driver_name(hypervisor_type: &str) -> &str {
+    match hypervisor_type {
+        "TEST" | "test" => "Test",
+        "qemu" => "QEMU",
+        other => other,
+    }
+}
+
+/// The driver name for a CONNECT_OPEN of `uri` (none: `test:///default`).
+fn driver_name_for_uri(uri: Option<&str>) -> String {
+    let scheme = uri
+        .filter(|u| !u.is_empty())
+        .and_then(|u| u.split(':').next())
+        .unwrap_or("test");
+    match scheme {
+        "qemu" => "QEMU".to_owned(),
+        "test" => "Test".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// Whether the peer is root or the daemon's own user on a unix socket: never limited.
+fn privileged(access: &Access, id: &Identity) -> bool {
+    id.transport == "unix" && id.uid.is_some_and(|uid| uid == 0 || uid == access.own_uid)
+}
+
+/// The policy's view of the peer.
+fn subject(access: &Access, id: &Identity) -> Subject {
+    let gids = match (id.uid, id.gid) {
+        (Some(uid), Some(gid)) => {
+            let mut cache = access.groups.lock().unwrap_or_else(PoisonError::into_inner);
+            cache
+                .entry((uid, gid))
+                .or_insert_with(|| access.accounts.groups_of(uid, gid))
+                .clone()
+        }
+        (_, Some(gid)) => vec![gid],
+        _ => Vec::new(),
+    };
+    Subject {
+        uid: id.uid,
+        gids,
+        x509_dn: id.x509_dn.clone(),
+    }
+}
+
+/// The subject as log lines name it.
+fn describe(id: &Identity) -> String {
+    let mut s = String::new();
+    if let Some(uid) = id.uid {
+        s.push_str(&format!("uid={uid} "));
+    }
+    if let Some(gid) = id.gid {
+        s.push_str(&format!("gid={gid} "));
+    }
+    if let Some(pid) = id.pid {
+        s.push_str(&format!("pid={pid} "));
+    }
+    if let Some(dn) = &id.x509_dn {
+        s.push_str(&format!("x509_dn='{dn}' "));
+    }
+    s.push_str(&format!("peer='{}'", id.peer));
+    s
+}
+
+/// An object a call is on: its kind's word in log lines, name and UUID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    /// `domain`, `network`, `storage_pool`.
+    pub kind: &'static str,
+    /// Its name.
+    pub name: String,
+    /// Its UUID.
+    pub uuid: String,
+}
+
+impl Object {
+    fn target(&self) -> Target<'_> {
+        Target {
+            name: Some(&self.name),
+            uuid: Some(&self.uuid),
+        }
+    }
+}
+
+fn domain_object(d: &DomainRef) -> Object {
+    Object {
+        kind: "domain",
+        name: d.name.clone(),
+        uuid: d.uuid.to_string(),
+    }
+}
+
+/// What a call is on, as far as the access check is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Objects {
+    /// The objects (one, or two when a client names an object by a name and a UUID of
+    /// different objects: both are checked).
+    Known(Vec<Object>),
+    /// The kind is known but not which object (a restore from an image): only rules
+    /// without object keys can grant it.
+    Unknown,
+    /// It does not exist: the driver will say so (libvirt checks access after finding
+    /// the object).
+    Missing,
+}
+
+/// The name and UUID of the top-level `<name>` and `<uuid>` of an XML definition.
+pub fn xml_identity(xml: &str) -> (Option<String>, Option<String>) {
+    let (mut name, mut uuid) = (None, None);
+    let mut depth = 0usize;
+    let mut rest = xml;
+    while let Some(lt) = rest.find('<') {
+        rest = &rest[lt..];
+        if let Some(r) = rest.strip_prefix("<!--") {
+            rest = r.find("-->").map_or("", |e| &r[e + 3..]);
+            continue;
+        }
+        if let Some(r) = rest.strip_prefix("<![CDATA[") {
+            rest = r.find("]]>").map_or("", |e| &r[e + 3..]);
+            continue;
+        }
+        let Some(gt) = rest.find('>') else {
+            break;
+        };
+        let tag = &rest[1..gt];
+        rest = &rest[gt + 1..];
+        if tag.starts_with('?') || tag.starts_with('!') {
+            continue;
+        }
+        if tag.starts_with('/') {
+            depth = depth.saturating_sub(1);
+            continue;
+        }
+        let self_closing = tag.ends_with('/');
+        let element = tag
+            .split(|c: char| c.is_whitespace() || c == '/')
+            .next()
+            .unwrap_or("");
+        if depth == 1 && !self_closing && (element == "name" || element == "uuid") {
+            let text = rest.split('<').next().unwrap_or("");
+            let text = unescape(text.trim());
+            let slot = if element == "name" {
+                &mut name
+            } else {
+                &mut uuid
+            };
+            if slot.is_none() {
+                *slot = Some(text);
+            }
+        }
+        if !self_closing {
+            depth += 1;
+        }
+    }
+    (name, uuid)
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+fn from_xml(kind: &'static str, payload: &[u8]) -> Objects {
+    let Ok(xml) = decode_from::<String>(payload) else {
+        return Objects::Missing;
+    };
+    match xml_identity(&xml) {
+        (Some(name), uuid) => Objects::Known(vec![Object {
+            kind,
+            name,
+            uuid: uuid.map(|u| u.to_ascii_lowercase()).unwrap_or_default(),
+        }]),
+        _ => Objects::Unknown,
+    }
+}
+
+/// The domain a wire reference stands for: found by UUID as the drivers find it, and
+/// by name too when the name is another domain's.
+async fn wire_domain(drv: &dyn Hypervisor, dom: &NonnullDomain) -> Objects {
+    let mut out = Vec::new();
+    if let Ok(d) = drv.lookup_by_uuid(&Uuid::from(dom.uuid)).await {
+        out.push(domain_object(&d));
+    }
+    if out.first().is_none_or(|o| o.name != dom.name) {
+        if let Ok(d) = drv.lookup_by_name(&dom.name).await {
+            out.push(domain_object(&d));
+        }
+    }
+    if out.is_empty() {
+        Objects::Missing
+    } else {
+        Objects::Known(out)
+    }
+}
+
+fn found<T>(r: Result<T, VirError>, f: impl FnOnce(T) -> Object) -> Objects {
+    match r {
+        Ok(t) => Objects::Known(vec![f(t)]),
+        Err(_) => Objects::Missing,
+    }
+}
+
+/// The procedures whose arguments start with a snapshot (`remote_nonnull_domain_snapshot`).
+fn snapshot_first(p: P) -> bool {
+    matches!(
+        p,
+        P::DomainSnapshotGetXmlDesc
+            | P::DomainSnapshotNumChildren
+            | P::DomainSnapshotListChildrenNames
+            | P::DomainSnapshotListAllChildren
+            | P::DomainSnapshotGetParent
+            | P::DomainSnapshotIsCurrent
+            | P::DomainSnapshotHasMetadata
+            | P::DomainRevertToSnapshot
+            | P::DomainSnapshotDelete
+    )
+}
+
+/// The object `procedure` with `payload` is on, for an operation on `object_kind`
+/// (`domain`, `network`...).
+pub async fn objects(
+    client: &Client,
+    drv: &dyn Hypervisor,
+    procedure: P,
+    object_kind: &str,
+    payload: &[u8],
+) -> Objects {
+    let name = procedure.short_name();
+    match object_kind {
+        "domain" => match procedure {
+            P::DomainLookupByName => match decode_from::<DomainLookupByNameArgs>(payload) {
+                Ok(a) => found(drv.lookup_by_name(&a.name).await, |d| domain_object(&d)),
+                Err(_) => Objects::Missing,
+            },
+            P::DomainLookupByUuid => match decode_from::<DomainLookupByUuidArgs>(payload) {
+                Ok(a) => found(drv.lookup_by_uuid(&Uuid::from(a.uuid)).await, |d| {
+                    domain_object(&d)
+                }),
+                Err(_) => Objects::Missing,
+            },
+            P::DomainLookupById => match decode_from::<DomainLookupByIdArgs>(payload) {
+                Ok(a) => found(drv.lookup_by_id(a.id).await, |d| domain_object(&d)),
+                Err(_) => Objects::Missing,
+            },
+            P::DomainCreateXml
+            | P::DomainCreateXmlWithFiles
+            | P::DomainDefineXml
+            | P::DomainDefineXmlFlags => from_xml("domain", payload),
+            p if snapshot_first(p) => match decode_from::<NonnullDomainSnapshot>(payload) {
+                Ok(s) => wire_domain(drv, &s.dom).await,
+                Err(_) => Objects::Missing,
+            },
+            _ if name.starts_with("DOMAIN_MIGRATE_PREPARE")
+                || name.starts_with("DOMAIN_MIGRATE_FINISH")
+                || name.starts_with("DOMAIN_RESTORE")
+                || name.starts_with("DOMAIN_SAVE_IMAGE") =>
+            {
+                Objects::Unknown
+            }
+            _ if name.starts_with("DOMAIN_") => match decode_from::<NonnullDomain>(payload) {
+                Ok(d) => wire_domain(drv, &d).await,
+                Err(_) => Objects::Missing,
+            },
+            _ => Objects::Unknown,
+        },
+        "network" | "network_port" => {
+            let Ok(net) = client.network_driver("") else {
+                return Objects::Missing;
+            };
+            let object = |n: oxvirt_network::NetworkRef| Object {
+                kind: "network",
+                name: n.name,
+                uuid: n.uuid.to_string(),
+            };
+            match procedure {
+                P::NetworkLookupByName => match decode_from::<NetworkLookupByNameArgs>(payload) {
+                    Ok(a) => found(net.lookup_by_name(&a.name).await, object),
+                    Err(_) => Objects::Missing,
+                },
+                P::NetworkLookupByUuid => match decode_from::<NetworkLookupByUuidArgs>(payload) {
+                    Ok(a) => found(net.lookup_by_uuid(&Uuid::from(a.uuid)).await, object),
+                    Err(_) => Objects::Missing,
+                },
+                P::NetworkCreateXml
+                | P::NetworkCreateXmlFlags
+                | P::NetworkDefineXml
+                | P::NetworkDefineXmlFlags => from_xml("network", payload),
+                _ => match decode_from::<NonnullNetwork>(payload) {
+                    Ok(n) => found(net.lookup_by_uuid(&Uuid::from(n.uuid)).await, object),
+                    Err(_) => Objects::Missing,
+                },
+            }
+        }
+        "storage_pool" | "storage_vol" => {
+            let Ok(st) = client.storage_driver("") else {
+                return Objects::Missing;
+            };
+            let object = |p: oxvirt_storage::api::PoolRef| Object {
+                kind: "storage_pool",
+                name: p.name,
+                uuid: p.uuid.to_string(),
+            };
+            let by_name = |name: String| {
+                let st = st.clone();
+                async move { found(st.pool_lookup_by_name(&name).await, object) }
+            };
+            match procedure {
+                P::StoragePoolLookupByName => {
+                    match decode_from::<StoragePoolLookupByNameArgs>(payload) {
+                        Ok(a) => by_name(a.name).await,
+                        Err(_) => Objects::Missing,
+                    }
+                }
+                P::StoragePoolLookupByUuid => {
+                    match decode_from::<StoragePoolLookupByUuidArgs>(payload) {
+                        Ok(a) => found(st.pool_lookup_by_uuid(&Uuid::from(a.uuid)).await, object),
+                        Err(_) => Objects::Missing,
+                    }
+                }
+                P::StoragePoolLookupByTargetPath => {
+                    match decode_from::<StoragePoolLookupByTargetPathArgs>(payload) {
+                        Ok(a) => found(st.pool_lookup_by_target_path(&a.path).await, object),
+                        Err(_) => Objects::Missing,
+                    }
+                }
+                P::StoragePoolCreateXml | P::StoragePoolDefineXml => {
+                    from_xml("storage_pool", payload)
+                }
+                P::StorageVolLookupByKey | P::StorageVolLookupByPath => {
+                    let vol = if procedure == P::StorageVolLookupByKey {
+                        match decode_from::<StorageVolLookupByKeyArgs>(payload) {
+                            Ok(a) => st.vol_lookup_by_key(&a.key).await,
+                            Err(_) => return Objects::Missing,
+                        }
+                    } else {
+                        match decode_from::<StorageVolLookupByPathArgs>(payload) {
+                            Ok(a) => st.vol_lookup_by_path(&a.path).await,
+                            Err(_) => return Objects::Missing,
+                        }
+                    };
+                    match vol {
+                        Ok(v) => by_name(v.pool).await,
+                        Err(_) => Objects::Missing,
+                    }
+                }
+                P::StoragePoolLookupByVolume => match decode_from::<NonnullStorageVol>(payload) {
+                    Ok(v) => by_name(v.pool).await,
+                    Err(_) => Objects::Missing,
+                },
+                P::StorageVolCreateXml | P::StorageVolCreateXmlFrom | P::StorageVolLookupByName => {
+                    match decode_from::<NonnullStoragePool>(payload) {
+                        Ok(p) => found(st.pool_lookup_by_uuid(&Uuid::from(p.uuid)).await, object),
+                        Err(_) => Objects::Missing,
+                    }
+                }
+                _ if name.starts_with("STORAGE_VOL_") => {
+                    match decode_from::<NonnullStorageVol>(payload) {
+                        Ok(v) => by_name(v.pool).await,
+                        Err(_) => Objects::Missing,
+                    }
+                }
+                _ => match decode_from::<NonnullStoragePool>(payload) {
+                    Ok(p) => found(st.pool_lookup_by_uuid(&Uuid::from(p.uuid)).await, object),
+                    Err(_) => Objects::Missing,
+                },
+            }
+        }
+        _ => Objects::Unknown,
+    }
+}
+
+/// The call's flags and the argument before them: the last two 32-bit words of the
+/// arguments (every procedure with a conditional permission ends its arguments so).
+fn flags_and_arg(payload: &[u8]) -> (u32, u32) {
+    let word = |end: usize| -> u32 {
+        end.checked_sub(4)
+            .and_then(|start| payload.get(start..end))
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u32::from_be_bytes)
+    };
+    (word(payload.len()), word(payload.len().saturating_sub(4)))
+}
+
+fn log_denial(id: &Identity, procedure: &str, operation: &str, object: Option<&Object>, why: &str) {
+    let object = match object {
+        Some(o) => format!("{} '{}' ({})", o.kind, o.name, o.uuid),
+        None => "no object".to_owned(),
+    };
+    warning!(
+        "access denied: {} calling {procedure} on {object}: {operation} refused by {why}",
+        describe(id)
+    );
+}
+
+/// CONNECT_OPEN's check: `connect:getattr`, and `connect:write` for a read-write
+/// connection; without a policy, a unix peer that is neither root nor the daemon's user
+/// is refused on the read-write socket.
+pub fn check_open(client: &Client, uri: Option<&str>, flags: u32) -> Result<(), VirError> {
+    let Some(access) = ACCESS.get() else {
+        return Ok(());
+    };
+    let id = client.identity();
+    if privileged(access, id) {
+        return Ok(());
+    }
+    let readonly = client.readonly() || flags & crate::client::CONNECT_RO != 0;
+    let driver = driver_name_for_uri(uri);
+    let Some((policy, path)) = &access.policy else {
+        if id.transport == "unix" && !client.readonly() {
+            log_denial(
+                id,
+                "CONNECT_OPEN",
+                "connect:write",
+                None,
+                "the read-write socket (no access policy: only root and the daemon's user)",
+            );
+            return Err(denied_error(&driver));
+        }
+        return Ok(());
+    };
+    let subject = subject(access, id);
+    let ops: &[&str] = if readonly {
+        &["connect:getattr"]
+    } else {
+        &["connect:getattr", "connect:write"]
+    };
+    for op in ops {
+        let d = policy.decide(&subject, op, None);
+        if !d.allowed() {
+            log_denial(id, "CONNECT_OPEN", op, None, &why(path, d.rule_line));
+            return Err(denied_error(&driver));
+        }
+    }
+    Ok(())
+}
+
+fn why(path: &Path, line: Option<usize>) -> String {
+    match line {
+        Some(l) => format!("{}:{l}", path.display()),
+        None => format!("{} (default)", path.display()),
+    }
+}
+
+/// The check before `procedure` reaches the driver: every permission its table entry
+/// requires (with the call's flags), on the object its arguments name.
+pub async fn check(
+    client: &Client,
+    drv: &dyn Hypervisor,
+    procedure: P,
+    payload: &[u8],
+) -> Result<(), VirError> {
+    let Some(access) = ACCESS.get() else {
+        return Ok(());
+    };
+    let Some((policy, path)) = &access.policy else {
+        return Ok(());
+    };
+    let id = client.identity();
+    if privileged(access, id) {
+        return Ok(());
+    }
+    let Some(perms) = oxvirt_access::permissions(procedure.number()) else {
+        return Ok(());
+    };
+    let (flags, arg) = flags_and_arg(payload);
+    let subject = subject(access, id);
+    let mut objects: Option<Objects> = None;
+    for req in perms.required.iter().filter(|r| r.applies(flags, arg)) {
+        let kind = req.object();
+        if kind == "connect" {
+            let d = policy.decide(&subject, req.operation, None);
+            if !d.allowed() {
+                log_denial(
+                    id,
+                    procedure.short_name(),
+                    req.operation,
+                    None,
+                    &why(path, d.rule_line),
+                );
+                return Err(denied_error(driver_name(drv.hypervisor_type())));
+            }
+            continue;
+        }
+        if objects.is_none() {
+            objects = Some(self::objects(client, drv, procedure, kind, payload).await);
+        }
+        match objects.as_ref() {
+            Some(Objects::Known(list)) => {
+                for o in list {
+                    let d = policy.decide(&subject, req.operation, Some(&o.target()));
+                    if !d.allowed() {
+                        log_denial(
+                            id,
+                            procedure.short_name(),
+                            req.operation,
+                            Some(o),
+                            &why(path, d.rule_line),
+                        );
+                        return Err(denied_error(driver_name(drv.hypervisor_type())));
+                    }
+                }
+            }
+            Some(Objects::Unknown) => {
+                let d = policy.decide(&subject, req.operation, None);
+                if !d.allowed() {
+                    log_denial(
+                        id,
+                        procedure.short_name(),
+                        req.operation,
+                        None,
+                        &why(path, d.rule_line),
+                    );
+                    return Err(denied_error(driver_name(drv.hypervisor_type())));
+                }
+            }
+            Some(Objects::Missing) | None => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
+/// A filter for listing calls (libvirt's `@aclfilter`): whether the client may see an
+/// object of the filter's kind named `name` with `uuid`. `None`: no filtering needed
+/// (no policy, a privileged peer, a call without a filter).
+pub struct Filter {
+    policy: &'static Policy,
+    subject: Subject,
+    operation: &'static str,
+}
+
+impl Filter {
+    /// The filter for `procedure`'s results on `client`.
+    pub fn for_call(client: &Client, procedure: P) -> Option<Filter> {
+        let access = ACCESS.get()?;
+        let (policy, _) = access.policy.as_ref()?;
+        let id = client.identity();
+        if privileged(access, id) {
+            return None;
+        }
+        let operation = oxvirt_access::permissions(procedure.number())?.filter?;
+        Some(Filter {
+            policy,
+            subject: subject(access, id),
+            operation,
+        })
+    }
+
+    /// Whether the object named `name` with `uuid` is shown.
+    pub fn shows(&self, name: &str, uuid: &Uuid) -> bool {
+        let uuid = uuid.to_string();
+        let target = Target {
+            name: Some(name),
+            uuid: Some(&uuid),
+        };
+        self.policy
+            .decide(&self.subject, self.operation, Some(&target))
+            .allowed()
+    }
+}
+
+/// Keeps the domains of `list` the client may see for `procedure`.
+pub fn filter_domains(client: &Client, procedure: P, list: &mut Vec<DomainRef>) {
+    if let Some(f) = Filter::for_call(client, procedure) {
+        list.retain(|d| f.shows(&d.name, &d.uuid));
+    }
+}
+
+#[cfg(test)]
+#[path = "access_tests.rs"]
+mod tests;

@@ -1,0 +1,148 @@
+//! Access control's pieces that need no daemon: XML identities, the flags of calls,
+//! the table's coverage of every call.
+
+use oxvirt_rpc::remote::*;
+use oxvirt_rpc::types::NonnullDomain;
+use oxvirt_rpc::xdr::encode_to_vec;
+use oxvirt_rpc::RemoteProcedure as P;
+
+use super::*;
+
+#[test]
+fn every_call_has_permissions() {
+    let mut missing = Vec::new();
+    for p in P::ALL {
+        if crate::extra::is_event_message(*p) {
+            continue;
+        }
+        if oxvirt_access::permissions(p.number()).is_none() {
+            missing.push(p.short_name());
+        }
+    }
+    assert!(missing.is_empty(), "no permissions for {missing:?}");
+}
+
+#[test]
+fn xml_identity_takes_the_top_level_elements() {
+    let xml = "<?xml version='1.0'?>\n<!-- <name>comment</name> -->\n<domain type='kvm'>\
+               <metadata><app><name>inner</name><uuid>0</uuid></app></metadata>\
+               <name>a&amp;b</name><uuid>C7A5FDBD-EDAF-9455-926A-D65C16DB1809</uuid>\
+               <devices><disk/><name>deep</name></devices></domain>";
+    assert_eq!(
+        xml_identity(xml),
+        (
+            Some("a&b".to_owned()),
+            Some("C7A5FDBD-EDAF-9455-926A-D65C16DB1809".to_owned())
+        )
+    );
+    assert_eq!(
+        xml_identity("<network><name> n </name></network>")
+            .0
+            .as_deref(),
+        Some("n")
+    );
+    assert_eq!(xml_identity("<domain/>"), (None, None));
+    assert_eq!(xml_identity("not xml <"), (None, None));
+    assert_eq!(xml_identity(""), (None, None));
+}
+
+fn dom() -> NonnullDomain {
+    NonnullDomain {
+        name: "a".into(),
+        uuid: [7; 16],
+        id: -1,
+    }
+}
+
+/// The conditional permissions read the flags (and the argument before them) from the
+/// end of the arguments: true of the calls served with such permissions.
+#[test]
+fn flags_are_the_last_word() {
+    const F: u32 = 0x1234_5678;
+    let cases: Vec<(P, Vec<u8>)> = vec![
+        (
+            P::DomainGetXmlDesc,
+            encode_to_vec(&DomainGetXmlDescArgs {
+                dom: dom(),
+                flags: F,
+            }),
+        ),
+        (
+            P::DomainReboot,
+            encode_to_vec(&DomainRebootArgs {
+                dom: dom(),
+                flags: F,
+            }),
+        ),
+        (
+            P::DomainShutdownFlags,
+            encode_to_vec(&DomainShutdownFlagsArgs {
+                dom: dom(),
+                flags: F,
+            }),
+        ),
+        (
+            P::DomainAttachDeviceFlags,
+            encode_to_vec(&DomainAttachDeviceFlagsArgs {
+                dom: dom(),
+                xml: "<disk/>".into(),
+                flags: F,
+            }),
+        ),
+        (
+            P::DomainSetVcpusFlags,
+            encode_to_vec(&DomainSetVcpusFlagsArgs {
+                dom: dom(),
+                nvcpus: 3,
+                flags: F,
+            }),
+        ),
+        (
+            P::DomainGetVcpusFlags,
+            encode_to_vec(&DomainGetVcpusFlagsArgs {
+                dom: dom(),
+                flags: F,
+            }),
+        ),
+        (
+            P::DomainSetMemoryFlags,
+            encode_to_vec(&DomainSetMemoryFlagsArgs {
+                dom: dom(),
+                memory: 1,
+                flags: F,
+            }),
+        ),
+    ];
+    for (p, bytes) in cases {
+        assert_eq!(flags_and_arg(&bytes).0, F, "{p}");
+        assert!(
+            oxvirt_access::permissions(p.number())
+                .unwrap()
+                .required
+                .iter()
+                .any(|r| r.when != oxvirt_access::When::Always),
+            "{p} has a conditional permission"
+        );
+    }
+    let addrs = encode_to_vec(&DomainInterfaceAddressesArgs {
+        dom: dom(),
+        source: 1,
+        flags: F,
+    });
+    assert_eq!(flags_and_arg(&addrs), (F, 1));
+    assert_eq!(flags_and_arg(&[]), (0, 0));
+    assert_eq!(flags_and_arg(&[0, 0, 0, 9]), (9, 0));
+}
+
+#[test]
+fn denial_is_libvirts() {
+    let e = denied_error("QEMU");
+    assert_eq!(e.code, ErrorCode::AccessDenied);
+    assert_eq!(e.domain, ErrorDomain::Access);
+    assert_eq!(e.message, "access denied: 'QEMU' denied access");
+    assert_eq!(driver_name("TEST"), "Test");
+    assert_eq!(driver_name("QEMU"), "QEMU");
+    assert_eq!(driver_name_for_uri(Some("qemu:///system")), "QEMU");
+    assert_eq!(driver_name_for_uri(None), "Test");
+    assert_eq!(driver_name_for_uri(Some("test:///default")), "Test");
+}
