@@ -261,6 +261,9 @@ fn virsh_refused_peers_and_server_name() {
     let port = free_port();
     let mut d = daemon("tls-refused", &pki, port);
     let good = tls_uri("test", "127.0.0.1", port, "/default", &pki.good, "");
+    // A peer that never starts its handshake holds up nobody: the handshake runs in the
+    // connection's own task, which gives up after 10 s.
+    let mut silent = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     // no_sanity=1: virsh would otherwise refuse its own expired or foreign certificate
     // before connecting ("The client certificate ... has expired").
     for (dir, extra) in [
@@ -311,12 +314,19 @@ fn virsh_refused_peers_and_server_name() {
         &["list"],
     );
     assert!(out.status.success(), "{}", text(&out));
+    // The silent peer: closed by the daemon once its time is up.
+    silent
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    assert_eq!(std::io::Read::read(&mut silent, &mut byte).unwrap(), 0);
 
     assert!(d.signal_and_wait("TERM").success());
     let log = d.stderr();
     assert_lines_in(
         &log,
         &[
+            "refused (handshake): TLS handshake failed: no handshake within 10s",
             "refused (no certificate): Unable to verify TLS peer: No certificate was found.",
             "refused (expired), DN 'O=oxvirt test,CN=old': The client certificate [session] has expired",
             "refused (revoked), DN 'O=oxvirt test,CN=revoked': Certificate failed validation: \
@@ -363,6 +373,19 @@ async fn facade_over_tls() {
         .collect();
     assert_eq!(names, ["test"]);
     drop(conn);
+    // Open and one call, over TLS and over the unix socket: printed, not checked.
+    for (label, uri) in [("tls", good.clone()), ("unix", d.uri())] {
+        let runs = 20;
+        let started = Instant::now();
+        for _ in 0..runs {
+            let conn = Connect::open(&uri).await.unwrap();
+            assert_eq!(conn.list_all_domains(0).await.unwrap().len(), 1);
+        }
+        println!(
+            "facade open + list over {label}: {:?}",
+            started.elapsed() / runs
+        );
+    }
 
     let qemu = Connect::open(&tls_uri(
         "qemu",
