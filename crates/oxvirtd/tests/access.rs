@@ -1,0 +1,327 @@
+//! Access control end to end: Debian's virsh run as an unprivileged user (an unused uid
+//! and gid, through `setpriv`) against the daemon with its sockets open to everyone.
+//! Without a policy the user is refused on the read-write socket and may only read on the
+//! read-only one; with a policy that lets the user start domain `a`, only `a` is visible
+//! and startable; root is never limited; every denial is a warning in the daemon's log
+//! naming subject, procedure and object.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::os::unix::fs::chown;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{oxvirtd, virsh, Daemon, TempDir};
+
+/// An unprivileged user: a uid and gid no account has, and a home it owns.
+struct User {
+    uid: u32,
+    home: TempDir,
+}
+
+impl User {
+    fn new(tag: &str) -> User {
+        assert!(
+            Path::new("/usr/bin/virsh").exists(),
+            "this test needs Debian's virsh (package libvirt-clients)"
+        );
+        assert!(
+            Path::new("/usr/bin/setpriv").exists(),
+            "this test needs setpriv (package util-linux)"
+        );
+        let me = Command::new("id").arg("-u").output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&me.stdout).trim(),
+            "0",
+            "this test runs virsh as another user with setpriv, which needs root"
+        );
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
+        let taken = |text: &str, id: u32| {
+            text.lines()
+                .any(|l| l.split(':').nth(2) == Some(id.to_string().as_str()))
+        };
+        let uid = (64100..65000)
+            .find(|&id| !taken(&passwd, id) && !taken(&group, id))
+            .unwrap();
+        let home = TempDir::new(&format!("{tag}-home"));
+        chown(&*home, Some(uid), Some(uid)).unwrap();
+        User { uid, home }
+    }
+
+    /// virsh on `uri` as this user, stopped after 30 s.
+    fn virsh(&self, uri: &str, args: &[&str]) -> Output {
+        let id = self.uid.to_string();
+        Command::new("setpriv")
+            .args(["--reuid", &id, "--regid", &id, "--clear-groups"])
+            .args(["timeout", "30", "virsh", "-c", uri])
+            .args(args)
+            .env("HOME", &*self.home)
+            .env("XDG_CONFIG_HOME", self.home.join("config"))
+            .env("XDG_CACHE_HOME", self.home.join("cache"))
+            .env("XDG_RUNTIME_DIR", &*self.home)
+            .output()
+            .unwrap()
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}stderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn ok(out: Output) -> String {
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The command failed with `error` among virsh's error lines.
+fn refused(out: Output, error: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.lines().any(|l| l == error),
+        "expected {error:?}\n{}",
+        text(&out)
+    );
+}
+
+/// The names `virsh list --all --name` prints.
+fn names(out: String) -> Vec<String> {
+    out.lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn without_a_policy_unprivileged_users_only_read() {
+    let user = User::new("acl-nopolicy");
+    let mut daemon = Daemon::logged("acl-nopolicy", &["--unix-sock-rw-perms", "0666"]);
+
+    // Refused on the read-write socket, as libvirtd's polkit default refuses them.
+    let out = user.virsh(&daemon.uri(), &["list", "--all"]);
+    refused(out, "error: access denied: 'Test' denied access");
+
+    // Reads work on the read-only socket.
+    let ro = daemon.ro_uri();
+    assert_eq!(
+        names(ok(user.virsh(&ro, &["list", "--all", "--name"]))),
+        ["test"]
+    );
+    assert!(ok(user.virsh(&ro, &["dominfo", "test"])).contains("State:          running"));
+    assert!(ok(user.virsh(&ro, &["net-list", "--all"])).contains("default"));
+    assert!(ok(user.virsh(&ro, &["pool-list", "--all"])).contains("default-pool"));
+
+    // Every write is refused there.
+    let xml = user.home.join("d.xml");
+    std::fs::write(
+        &xml,
+        "<domain type='test'><name>x</name><memory>8192</memory><os><type>hvm</type></os></domain>",
+    )
+    .unwrap();
+    let xml = xml.to_str().unwrap();
+    let writes: &[(&[&str], &str)] = &[
+        (&["destroy", "test"], "virDomainDestroy"),
+        (&["suspend", "test"], "virDomainSuspend"),
+        (&["shutdown", "test"], "virDomainShutdown"),
+        (&["reboot", "test"], "virDomainReboot"),
+        (&["reset", "test"], "virDomainReset"),
+        (&["setmem", "test", "4096"], "virDomainSetMemoryFlags"),
+        (&["autostart", "test"], "virDomainSetAutostart"),
+        (&["define", xml], "virDomainDefineXML"),
+        (&["create", xml], "virDomainCreateXML"),
+        (&["undefine", "test"], "virDomainUndefineFlags"),
+        (&["net-destroy", "default"], "virNetworkDestroy"),
+        (&["net-autostart", "default"], "virNetworkSetAutostart"),
+        (&["pool-destroy", "default-pool"], "virStoragePoolDestroy"),
+    ];
+    for (args, function) in writes {
+        let out = user.virsh(&ro, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success()
+                && stderr.contains(&format!(
+                    "operation forbidden: read only access prevents {function}"
+                )),
+            "{args:?}\n{}",
+            text(&out)
+        );
+    }
+    // Nothing changed.
+    let root_view = ok(virsh(&daemon.uri(), &["list", "--all"]));
+    assert!(root_view.contains(" 1    test   running"), "{root_view}");
+
+    // Root is not limited on the read-write socket.
+    assert_eq!(
+        names(ok(virsh(&daemon.uri(), &["list", "--all", "--name"]))),
+        ["test"]
+    );
+
+    daemon.signal_and_wait("TERM");
+    let log = daemon.stderr();
+    let line = log
+        .lines()
+        .find(|l| l.contains("access denied") && l.contains("CONNECT_OPEN"))
+        .unwrap_or_else(|| panic!("no denial logged:\n{log}"));
+    assert!(line.contains(": warning : "), "{line}");
+    assert!(
+        line.contains(&format!("uid={} gid={}", user.uid, user.uid)),
+        "{line}"
+    );
+    assert!(line.contains("pid="), "{line}");
+}
+
+const POLICY: &str = r#"
+# The test user may connect and list, and see and start domain "a" only.
+default = "deny"
+
+[[rule]]
+action = "allow"
+uids = [UID]
+operations = ["connect:getattr", "connect:write", "connect:read", "connect:search_domains"]
+
+[[rule]]
+action = "allow"
+uids = [UID]
+operations = ["domain:getattr", "domain:read", "domain:start"]
+domains = ["a"]
+"#;
+
+#[test]
+fn a_policy_lets_the_user_start_a_only() {
+    let user = User::new("acl-policy");
+    let dir = TempDir::new("acl-policy-files");
+    let policy = dir.join("policy.toml");
+    std::fs::write(&policy, POLICY.replace("UID", &user.uid.to_string())).unwrap();
+    let mut daemon = Daemon::logged(
+        "acl-policy",
+        &[
+            "--unix-sock-rw-perms",
+            "0666",
+            "--access-policy",
+            policy.to_str().unwrap(),
+        ],
+    );
+    let uri = daemon.uri();
+    for name in ["a", "b"] {
+        let xml = dir.join(format!("{name}.xml"));
+        std::fs::write(
+            &xml,
+            format!(
+                "<domain type='test'><name>{name}</name><memory>8192</memory>\
+                 <os><type>hvm</type></os></domain>"
+            ),
+        )
+        .unwrap();
+        ok(virsh(&uri, &["define", xml.to_str().unwrap()]));
+    }
+
+    // Listing shows only what the user may see.
+    assert_eq!(
+        names(ok(user.virsh(&uri, &["list", "--all", "--name"]))),
+        ["a"]
+    );
+    assert!(ok(user.virsh(&uri, &["list", "--all"])).contains(" -    a      shut off"));
+
+    // Starting a works, b does not (it cannot even be looked up), nor stopping a.
+    assert!(ok(user.virsh(&uri, &["start", "a"])).contains("Domain 'a' started"));
+    refused(
+        user.virsh(&uri, &["start", "b"]),
+        "error: failed to get domain 'b'",
+    );
+    refused(
+        user.virsh(&uri, &["destroy", "a"]),
+        "error: access denied: 'Test' denied access",
+    );
+    refused(
+        user.virsh(&uri, &["setmem", "a", "4096"]),
+        "error: access denied: 'Test' denied access",
+    );
+    refused(
+        user.virsh(&uri, &["dumpxml", "test"]),
+        "error: failed to get domain 'test'",
+    );
+    assert!(ok(user.virsh(&uri, &["dominfo", "a"])).contains("State:          running"));
+
+    // Root is not limited.
+    assert_eq!(
+        names(ok(virsh(&uri, &["list", "--all", "--name"]))),
+        ["test", "a", "b"]
+    );
+    ok(virsh(&uri, &["start", "b"]));
+    ok(virsh(&uri, &["destroy", "a"]));
+
+    daemon.signal_and_wait("TERM");
+    let log = daemon.stderr();
+    let denial = |procedure: &str, object: &str| {
+        log.lines()
+            .find(|l| l.contains("access denied") && l.contains(procedure) && l.contains(object))
+            .unwrap_or_else(|| panic!("no denial of {procedure} on {object} logged:\n{log}"))
+            .to_owned()
+    };
+    let line = denial("DOMAIN_LOOKUP_BY_NAME", "domain 'b'");
+    assert!(
+        line.contains(&format!("uid={} gid={}", user.uid, user.uid)),
+        "{line}"
+    );
+    assert!(line.contains("domain:getattr"), "{line}");
+    let line = denial("DOMAIN_DESTROY", "domain 'a'");
+    assert!(line.contains("domain:stop"), "{line}");
+    assert!(line.contains("(default)"), "{line}");
+}
+
+#[test]
+fn a_bad_policy_stops_the_daemon_naming_file_and_line() {
+    let dir = TempDir::new("acl-bad");
+    let policy = dir.join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[rule]]\naction = \"allow\"\noperations = [\"domain:strat\"]\n",
+    )
+    .unwrap();
+    let out = oxvirtd()
+        .arg("--runtime-dir")
+        .arg(dir.join("run"))
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--access-policy")
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        format!(
+            "oxvirtd: access policy {}:3: operation 'domain:strat' matches no libvirt \
+             permission (object:permission, like domain:start)",
+            policy.display()
+        )
+    );
+    assert!(!dir.join("run/libvirt-sock").exists());
+
+    std::fs::write(
+        &policy,
+        "[[rule]]\naction = \"allow\"\nusers = [\"no-such-user-x\"]\n",
+    )
+    .unwrap();
+    let out = oxvirtd()
+        .arg("--runtime-dir")
+        .arg(dir.join("run"))
+        .arg("--access-policy")
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(":1: unknown user 'no-such-user-x' (not in passwd)"),
+        "{}",
+        text(&out)
+    );
+}
