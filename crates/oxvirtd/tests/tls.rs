@@ -518,3 +518,195 @@ fn missing_credentials_stop_the_daemon() {
         )
     );
 }
+
+/// A private Debian libvirtd (its own mount namespace: tmpfs over libvirt's state folders,
+/// so the system's daemon and files are untouched) listening for TLS on 127.0.0.1:port
+/// with `pki`'s server files and the same allowed DNs as [`daemon`].
+struct Libvirtd {
+    child: std::process::Child,
+    log: PathBuf,
+    _dir: TempDir,
+}
+
+impl Libvirtd {
+    fn start(pki: &Pki, port: u16) -> Libvirtd {
+        assert!(
+            Path::new("/usr/sbin/libvirtd").exists(),
+            "libvirtd is missing: install Debian's libvirt-daemon-system"
+        );
+        let dir = TempDir::new("tls-libvirtd-run");
+        let s = |f: &str| pki.server.join(f).display().to_string();
+        let conf = dir.join("libvirtd.conf");
+        std::fs::create_dir_all(dir.join("sock")).unwrap();
+        std::fs::write(
+            &conf,
+            format!(
+                "listen_tls = 1\nlisten_tcp = 0\nlisten_addr = \"127.0.0.1\"\n\
+                 tls_port = \"{port}\"\nca_file = \"{}\"\ncert_file = \"{}\"\n\
+                 key_file = \"{}\"\ncrl_file = \"{}\"\n\
+                 tls_allowed_dn_list = [\"O=oxvirt test,CN=alice\", \"*CN=old\", \"*CN=revoked\"]\n\
+                 unix_sock_dir = \"{}\"\nauth_unix_rw = \"none\"\nauth_unix_ro = \"none\"\n\
+                 log_outputs = \"3:stderr\"\n",
+                s("cacert.pem"),
+                s("servercert.pem"),
+                s("serverkey.pem"),
+                s("cacrl.pem"),
+                dir.join("sock").display()
+            ),
+        )
+        .unwrap();
+        let log = dir.join("libvirtd.log");
+        let script = format!(
+            "set -e; for d in /run/libvirt /var/run/libvirt /var/lib/libvirt /etc/libvirt/qemu \
+             /etc/libvirt/storage /var/cache/libvirt /var/log/libvirt; do mkdir -p $d; \
+             mount -t tmpfs oxvirt-tls $d; done; exec libvirtd -f {} --listen",
+            conf.display()
+        );
+        let child = std::process::Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+            .stdout(std::fs::File::create(dir.join("libvirtd.out")).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut d = Libvirtd {
+            child,
+            log,
+            _dir: dir,
+        };
+        for _ in 0..1500 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return d;
+            }
+            if let Ok(Some(status)) = d.child.try_wait() {
+                panic!("libvirtd exited ({status}): {}", d.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("libvirtd does not listen on {port}: {}", d.log_text());
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Libvirtd {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..500 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Our facade against Debian's libvirtd with TLS: domains managed with a good
+/// certificate; the refused ones fail as they fail against oxvirtd (and as virsh fails
+/// against libvirtd), so the daemon's words and the clients' are the same on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn facade_against_debians_libvirtd_over_tls() {
+    needs_virsh();
+    let pki = pki("tls-libvirtd");
+    let port = free_port();
+    let lv = Libvirtd::start(&pki, port);
+    let uri =
+        |dir: &Path, host: &str, extra: &str| tls_uri("qemu", host, port, "/system", dir, extra);
+    let conn = Connect::open(&uri(&pki.good, "127.0.0.1", ""))
+        .await
+        .unwrap();
+    assert_eq!(conn.hypervisor_type(), "QEMU");
+    let defined = conn.define_domain_xml(DOMAIN, 0).await;
+    match defined {
+        Ok(dom) => {
+            let info = conn
+                .lookup_domain_by_name("tls-guest")
+                .await
+                .unwrap()
+                .info()
+                .await
+                .unwrap();
+            assert_eq!(info.max_mem_kib, 64 * 1024);
+            let names: Vec<String> = conn
+                .list_all_domains(0)
+                .await
+                .unwrap()
+                .iter()
+                .map(|d| d.name().to_owned())
+                .collect();
+            assert_eq!(names, ["tls-guest"]);
+            dom.undefine(0).await.unwrap();
+        }
+        // libvirtd checks the emulator at define time.
+        Err(e) if e.message.contains("No emulator found") => {
+            println!("NOTE: no qemu-system-x86_64 here: listing only");
+        }
+        Err(e) => panic!("define on libvirtd: {e:?}"),
+    }
+    assert!(conn.list_all_domains(0).await.unwrap().is_empty());
+    drop(conn);
+
+    for (dir, extra) in [
+        (&pki.none, ""),
+        (&pki.foreign, "&no_sanity=1"),
+        (&pki.expired, "&no_sanity=1"),
+        (&pki.revoked, ""),
+        (&pki.bob, ""),
+    ] {
+        let ours = err_of(Connect::open(&uri(dir, "127.0.0.1", extra)).await);
+        assert_eq!(
+            ours,
+            (
+                ErrorCode::SystemError,
+                ErrorDomain::Rpc,
+                "Unable to read TLS confirmation: Input/output error".to_owned()
+            ),
+            "{}",
+            dir.display()
+        );
+        let out = virsh(&uri(dir, "127.0.0.1", extra), &["list"]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            VIRSH_REFUSED,
+            "{}",
+            dir.display()
+        );
+        Connect::open(&uri(&pki.good, "127.0.0.1", ""))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        err_of(Connect::open(&uri(&pki.good, "localhost", "")).await).2,
+        "authentication failed: Failed to verify peer's certificate: Certificate [session] \
+         owner does not match the hostname localhost"
+    );
+    // libvirtd's own log names each refusal (its words, for the record).
+    let log = lv.log_text();
+    println!("libvirtd's refusals:");
+    for line in log
+        .lines()
+        .filter(|l| l.contains("Certificate check failed"))
+    {
+        println!("  {line}");
+    }
+    assert!(
+        log.contains("The certificate hasn't got a known issuer."),
+        "{log}"
+    );
+    assert!(log.contains("The certificate has been revoked."), "{log}");
+    // An expired certificate is merely "not trusted" to libvirtd (GnuTLS's status bits);
+    // oxvirtd says "The client certificate [session] has expired".
+    assert!(
+        log.contains("Certificate failed validation: The certificate is not trusted."),
+        "{log}"
+    );
+    assert!(
+        log.contains("Client's Distinguished Name is not on the list"),
+        "{log}"
+    );
+}
