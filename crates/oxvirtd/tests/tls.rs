@@ -92,30 +92,35 @@ fn pki(tag: &str) -> Pki {
 /// `alice`, `old` and `revoked` (so those two are refused for their dates and revocation,
 /// not their names), its log captured.
 fn daemon(tag: &str, pki: &Pki, port: u16) -> Daemon {
+    daemon_with(tag, pki, port, &[])
+}
+
+/// [`daemon`] with more flags.
+fn daemon_with(tag: &str, pki: &Pki, port: u16, extra: &[&str]) -> Daemon {
     let s = |f: &str| pki.server.join(f).display().to_string();
-    let d = Daemon::logged(
-        tag,
-        &[
-            "--log-level",
-            "info",
-            "--listen-tls",
-            &format!("127.0.0.1:{port}"),
-            "--ca-file",
-            &s("cacert.pem"),
-            "--cert-file",
-            &s("servercert.pem"),
-            "--key-file",
-            &s("serverkey.pem"),
-            "--crl-file",
-            &s("cacrl.pem"),
-            "--tls-allowed-dn-list",
-            "O=oxvirt test,CN=alice",
-            "--tls-allowed-dn-list",
-            "*CN=old",
-            "--tls-allowed-dn-list",
-            "*CN=revoked",
-        ],
-    );
+    let mut args = vec![
+        "--log-level".to_owned(),
+        "info".to_owned(),
+        "--listen-tls".to_owned(),
+        format!("127.0.0.1:{port}"),
+        "--ca-file".to_owned(),
+        s("cacert.pem"),
+        "--cert-file".to_owned(),
+        s("servercert.pem"),
+        "--key-file".to_owned(),
+        s("serverkey.pem"),
+        "--crl-file".to_owned(),
+        s("cacrl.pem"),
+        "--tls-allowed-dn-list".to_owned(),
+        "O=oxvirt test,CN=alice".to_owned(),
+        "--tls-allowed-dn-list".to_owned(),
+        "*CN=old".to_owned(),
+        "--tls-allowed-dn-list".to_owned(),
+        "*CN=revoked".to_owned(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let d = Daemon::logged(tag, &args);
     wait_port(port);
     d
 }
@@ -709,4 +714,38 @@ async fn facade_against_debians_libvirtd_over_tls() {
         log.contains("Client's Distinguished Name is not on the list"),
         "{log}"
     );
+}
+
+/// tls_no_verify_certificate: clients without a valid certificate are let in (and logged).
+#[test]
+fn no_verify_certificate_lets_everyone_in() {
+    needs_virsh();
+    let pki = pki("tls-noverify");
+    let port = free_port();
+    let mut d = daemon_with(
+        "tls-noverify",
+        &pki,
+        port,
+        &["--tls-no-verify-certificate", "true"],
+    );
+    for dir in [&pki.none, &pki.revoked, &pki.bob, &pki.good] {
+        let out = virsh(
+            &tls_uri("test", "127.0.0.1", port, "/default", dir, ""),
+            &["list", "--all"],
+        );
+        assert!(out.status.success(), "{}: {}", dir.display(), text(&out));
+    }
+    assert!(d.signal_and_wait("TERM").success());
+    let log = d.stderr();
+    assert_lines_in(
+        &log,
+        &[
+            "refused (no certificate): Unable to verify TLS peer: No certificate was found.; \
+             accepted anyway (tls_no_verify_certificate)",
+            "refused (revoked), DN 'O=oxvirt test,CN=revoked': Certificate failed validation: \
+             The certificate has been revoked.; accepted anyway (tls_no_verify_certificate)",
+            "refused (DN not allowed), DN 'O=oxvirt test,CN=bob'",
+        ],
+    );
+    assert_eq!(log.matches("accepted anyway").count(), 3, "{log}");
 }
