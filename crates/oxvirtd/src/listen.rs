@@ -140,6 +140,36 @@ mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;
 
+    fn config(file: &str) -> crate::config::Config {
+        crate::config::Settings::default()
+            .overridden_by(
+                crate::config::parse_file("t", &format!("runtime_dir = \"/r\"\n{file}")).unwrap(),
+            )
+            .resolve(&|_| None)
+            .unwrap()
+    }
+
+    #[test]
+    fn tls_files_come_all_three_or_none() {
+        let err = |file: &str| tls_server(&config(file)).err().unwrap();
+        assert_eq!(
+            err("cert_file = \"/c\"\nkey_file = \"/k\"\n"),
+            "No CA certificate path set to match server key/cert"
+        );
+        assert_eq!(
+            err("ca_file = \"/a\"\nkey_file = \"/k\"\n"),
+            "No server certificate path set to match server key"
+        );
+        assert_eq!(
+            err("ca_file = \"/a\"\ncert_file = \"/c\"\n"),
+            "No server key path set to match server cert"
+        );
+        assert_eq!(
+            err("ca_file = \"/nonexistent/a\"\ncert_file = \"/c\"\nkey_file = \"/k\"\n"),
+            "Cannot read CA certificate '/nonexistent/a': No such file or directory"
+        );
+    }
+
     #[tokio::test]
     async fn socket_gets_its_mode_and_refuses_a_live_daemon() {
         let dir = std::env::temp_dir().join(format!("oxvirtd-listen-{}", std::process::id()));
