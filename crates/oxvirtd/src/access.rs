@@ -658,6 +658,33 @@ impl Filter {
     }
 }
 
+impl Filter {
+    /// Keeps the items of `list` that `filter` shows (`None`: all of them); `id` gives an
+    /// item's object's name and UUID (a volume's: its pool's).
+    pub fn keep<T>(
+        filter: Option<&Filter>,
+        list: &mut Vec<T>,
+        id: impl Fn(&T) -> (&String, &Uuid),
+    ) {
+        if let Some(f) = filter {
+            list.retain(|item| {
+                let (name, uuid) = id(item);
+                f.shows(name, uuid)
+            });
+        }
+    }
+}
+
+impl Filter {
+    /// Keeps the items of `list`, all in the object named `name` with `uuid` (a pool's
+    /// volumes), if `filter` shows that object; else empties it.
+    pub fn keep_in<T>(filter: Option<&Filter>, list: &mut Vec<T>, name: &str, uuid: &Uuid) {
+        if filter.is_some_and(|f| !f.shows(name, uuid)) {
+            list.clear();
+        }
+    }
+}
+
 /// Keeps the domains of `list` the client may see for `procedure`.
 pub fn filter_domains(client: &Client, procedure: P, list: &mut Vec<DomainRef>) {
     if let Some(f) = Filter::for_call(client, procedure) {

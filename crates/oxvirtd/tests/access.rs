@@ -184,13 +184,19 @@ default = "deny"
 [[rule]]
 action = "allow"
 uids = [UID]
-operations = ["connect:getattr", "connect:write", "connect:read", "connect:search_domains"]
+operations = ["connect:getattr", "connect:write", "connect:read", "connect:search_*"]
 
 [[rule]]
 action = "allow"
 uids = [UID]
 operations = ["domain:getattr", "domain:read", "domain:start"]
 domains = ["a"]
+
+[[rule]]
+action = "allow"
+uids = [UID]
+operations = ["network:getattr", "network:read"]
+networks = ["default"]
 "#;
 
 #[test]
@@ -228,6 +234,18 @@ fn a_policy_lets_the_user_start_a_only() {
         ["a"]
     );
     assert!(ok(user.virsh(&uri, &["list", "--all"])).contains(" -    a      shut off"));
+
+    // The same for networks and pools.
+    assert_eq!(
+        names(ok(user.virsh(&uri, &["net-list", "--all", "--name"]))),
+        ["default"]
+    );
+    assert!(!names(ok(virsh(&uri, &["pool-list", "--all", "--name"]))).is_empty());
+    assert!(names(ok(user.virsh(&uri, &["pool-list", "--all", "--name"]))).is_empty());
+    refused(
+        user.virsh(&uri, &["pool-dumpxml", "default-pool"]),
+        "error: failed to get pool 'default-pool'",
+    );
 
     // Starting a works, b does not (it cannot even be looked up), nor stopping a.
     assert!(ok(user.virsh(&uri, &["start", "a"])).contains("Domain 'a' started"));

@@ -13,6 +13,7 @@ use oxvirt_xml::types::Uuid;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 use super::{args, int, ret, void};
+use crate::access::Filter;
 use crate::client::Client;
 
 /// A wire network as the driver names it.
@@ -101,8 +102,10 @@ pub(crate) async fn dispatch_network(
         return None;
     }
     let function = crate::extra::public_function(procedure).unwrap_or_default();
+    // Listing calls show only what the client may see (libvirt's @aclfilter).
+    let visible = crate::access::Filter::for_call(client, procedure);
     Some(match client.network_driver(&function) {
-        Ok(drv) => call(&drv, procedure, &function, payload).await,
+        Ok(drv) => call(&drv, procedure, &function, payload, visible.as_ref()).await,
         Err(e) => Err(e),
     })
 }
@@ -113,6 +116,7 @@ async fn names(
     payload: &[u8],
     active: bool,
     function: &str,
+    visible: Option<&Filter>,
 ) -> Result<Vec<u8>, VirError> {
     let a: ConnectListNetworksArgs = args(payload)?;
     if a.maxnames > NETWORK_LIST_MAX as i32 {
@@ -124,12 +128,9 @@ async fn names(
     } else {
         flags::list::INACTIVE
     };
-    let mut names: Vec<String> = drv
-        .list_all(filter)
-        .await?
-        .into_iter()
-        .map(|n| n.name)
-        .collect();
+    let mut nets = drv.list_all(filter).await?;
+    Filter::keep(visible, &mut nets, |n| (&n.name, &n.uuid));
+    let mut names: Vec<String> = nets.into_iter().map(|n| n.name).collect();
     names.truncate(max);
     ret(&ConnectListNetworksRet { names })
 }
@@ -139,11 +140,13 @@ async fn call(
     procedure: P,
     function: &str,
     payload: &[u8],
+    visible: Option<&Filter>,
 ) -> Result<Vec<u8>, VirError> {
     match procedure {
         P::ConnectListAllNetworks => {
             let a: ConnectListAllNetworksArgs = args(payload)?;
-            let nets = drv.list_all(a.flags).await?;
+            let mut nets = drv.list_all(a.flags).await?;
+            Filter::keep(visible, &mut nets, |n| (&n.name, &n.uuid));
             if nets.len() > NETWORK_LIST_MAX {
                 return Err(rpc_error(format!(
                     "Too many networks '{}' for limit '{NETWORK_LIST_MAX}'",
@@ -164,13 +167,15 @@ async fn call(
             } else {
                 flags::list::INACTIVE
             };
-            let num = drv.list_all(filter).await?.len();
+            let mut nets = drv.list_all(filter).await?;
+            Filter::keep(visible, &mut nets, |n| (&n.name, &n.uuid));
+            let num = nets.len();
             ret(&ConnectNumOfNetworksRet {
                 num: i32::try_from(num).unwrap_or(i32::MAX),
             })
         }
-        P::ConnectListNetworks => names(drv, payload, true, function).await,
-        P::ConnectListDefinedNetworks => names(drv, payload, false, function).await,
+        P::ConnectListNetworks => names(drv, payload, true, function, visible).await,
+        P::ConnectListDefinedNetworks => names(drv, payload, false, function, visible).await,
         P::NetworkLookupByName => {
             let a: NetworkLookupByNameArgs = args(payload)?;
             ret(&NetworkLookupByNameRet {

@@ -16,6 +16,7 @@ use oxvirt_xml::types::Uuid;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 use super::{args, int, ret, void};
+use crate::access::Filter;
 use crate::client::Client;
 
 /// A wire pool as the driver names it.
@@ -129,8 +130,10 @@ pub(crate) async fn dispatch_storage(
         return None;
     }
     let function = crate::extra::public_function(procedure).unwrap_or_default();
+    // Listing calls show only what the client may see (libvirt's @aclfilter).
+    let visible = crate::access::Filter::for_call(client, procedure);
     Some(match client.storage_driver(&function) {
-        Ok(drv) => call(&drv, procedure, &function, payload).await,
+        Ok(drv) => call(&drv, procedure, &function, payload, visible.as_ref()).await,
         Err(e) => Err(e),
     })
 }
@@ -142,6 +145,7 @@ async fn pool_names(
     payload: &[u8],
     active: bool,
     function: &str,
+    visible: Option<&Filter>,
 ) -> Result<Vec<u8>, VirError> {
     let a: ConnectListStoragePoolsArgs = args(payload)?;
     if a.maxnames > STORAGE_POOL_LIST_MAX as i32 {
@@ -153,12 +157,9 @@ async fn pool_names(
     } else {
         flags::list::INACTIVE
     };
-    let mut names: Vec<String> = drv
-        .list_all_pools(filter)
-        .await?
-        .into_iter()
-        .map(|p| p.name)
-        .collect();
+    let mut pools = drv.list_all_pools(filter).await?;
+    Filter::keep(visible, &mut pools, |p| (&p.name, &p.uuid));
+    let mut names: Vec<String> = pools.into_iter().map(|p| p.name).collect();
     names.truncate(max);
     ret(&ConnectListStoragePoolsRet { names })
 }
@@ -168,11 +169,13 @@ async fn call(
     procedure: P,
     function: &str,
     payload: &[u8],
+    visible: Option<&Filter>,
 ) -> Result<Vec<u8>, VirError> {
     match procedure {
         P::ConnectListAllStoragePools => {
             let a: ConnectListAllStoragePoolsArgs = args(payload)?;
-            let pools = drv.list_all_pools(a.flags).await?;
+            let mut pools = drv.list_all_pools(a.flags).await?;
+            Filter::keep(visible, &mut pools, |p| (&p.name, &p.uuid));
             if pools.len() > STORAGE_POOL_LIST_MAX {
                 return Err(rpc_error(format!(
                     "Too many storage pools '{}' for limit '{STORAGE_POOL_LIST_MAX}'",
@@ -193,11 +196,15 @@ async fn call(
             } else {
                 flags::list::INACTIVE
             };
-            let num = count(drv.list_all_pools(filter).await?.len());
+            let mut pools = drv.list_all_pools(filter).await?;
+            Filter::keep(visible, &mut pools, |p| (&p.name, &p.uuid));
+            let num = count(pools.len());
             ret(&ConnectNumOfStoragePoolsRet { num })
         }
-        P::ConnectListStoragePools => pool_names(drv, payload, true, function).await,
-        P::ConnectListDefinedStoragePools => pool_names(drv, payload, false, function).await,
+        P::ConnectListStoragePools => pool_names(drv, payload, true, function, visible).await,
+        P::ConnectListDefinedStoragePools => {
+            pool_names(drv, payload, false, function, visible).await
+        }
         P::ConnectFindStoragePoolSources => {
             let a: ConnectFindStoragePoolSourcesArgs = args(payload)?;
             let xml = drv
@@ -313,7 +320,10 @@ async fn call(
         }
         P::StoragePoolNumOfVolumes => {
             let a: StoragePoolNumOfVolumesArgs = args(payload)?;
-            let num = count(drv.pool_list_volumes(&pref(a.pool)).await?.len());
+            let pool = pref(a.pool);
+            let mut vols = drv.pool_list_volumes(&pool).await?;
+            Filter::keep_in(visible, &mut vols, &pool.name, &pool.uuid);
+            let num = count(vols.len());
             ret(&StoragePoolNumOfVolumesRet { num })
         }
         P::StoragePoolListVolumes => {
@@ -322,12 +332,10 @@ async fn call(
                 return Err(rpc_error("maxnames > REMOTE_STORAGE_VOL_LIST_MAX".into()));
             }
             let max = non_negative(a.maxnames, "maxnames", function)?;
-            let mut names: Vec<String> = drv
-                .pool_list_volumes(&pref(a.pool))
-                .await?
-                .into_iter()
-                .map(|v| v.name)
-                .collect();
+            let pool = pref(a.pool);
+            let mut vols = drv.pool_list_volumes(&pool).await?;
+            Filter::keep_in(visible, &mut vols, &pool.name, &pool.uuid);
+            let mut names: Vec<String> = vols.into_iter().map(|v| v.name).collect();
             names.truncate(max);
             ret(&StoragePoolListVolumesRet { names })
         }
@@ -340,7 +348,10 @@ async fn call(
                 0,
                 "storagePoolListAllVolumes",
             )?;
-            let vols = drv.pool_list_volumes(&pref(a.pool)).await?;
+            let pool = pref(a.pool);
+            let mut vols = drv.pool_list_volumes(&pool).await?;
+            // A volume is seen through its pool: all of them or none.
+            Filter::keep_in(visible, &mut vols, &pool.name, &pool.uuid);
             if vols.len() > STORAGE_VOL_LIST_MAX {
                 return Err(rpc_error(format!(
                     "Too many storage volumes '{}' for limit '{STORAGE_VOL_LIST_MAX}'",
