@@ -10,12 +10,13 @@ use oxvirt_domain::driver::{DomainRef, Hypervisor};
 use oxvirt_driver_test::TestDriver;
 use oxvirt_network::NetworkDriver;
 use oxvirt_qemu::driver::QemuDriver;
-use oxvirt_rpc::Packet;
+use oxvirt_rpc::{Packet, RemoteProcedure};
 use oxvirt_storage::api::StorageDriver;
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
+use crate::access::Filter;
 use crate::registry::{Family, Registry};
 
 /// `VIR_CONNECT_RO`: the only CONNECT_OPEN flag the server honours.
@@ -353,8 +354,17 @@ impl Client {
                 if let Some(outbox) = self.outbox.clone() {
                     let mut rx = drv.subscribe();
                     let events = Arc::clone(&self.events);
+                    // Only the domains the client may see (as libvirt filters events).
+                    let visible = Filter::for_call(
+                        self,
+                        RemoteProcedure::ConnectDomainEventCallbackRegisterAny,
+                    );
                     *relay = Some(tokio::spawn(async move {
                         while let Some(event) = rx.recv().await {
+                            let d = &event.domain;
+                            if visible.as_ref().is_some_and(|f| !f.shows(&d.name, &d.uuid)) {
+                                continue;
+                            }
                             let packets = lock(&events).packets(&event);
                             for packet in packets {
                                 if outbox.send(packet).is_err() {
@@ -390,8 +400,13 @@ impl Client {
         };
         let mut rx = network.subscribe();
         let events = Arc::clone(&self.events);
+        let visible = Filter::for_call(self, RemoteProcedure::ConnectNetworkEventRegisterAny);
         *relay = Some(tokio::spawn(async move {
             while let Some(event) = rx.recv().await {
+                let n = &event.network;
+                if visible.as_ref().is_some_and(|f| !f.shows(&n.name, &n.uuid)) {
+                    continue;
+                }
                 let packets = lock(&events).network_packets(&event);
                 for packet in packets {
                     if outbox.send(packet).is_err() {
@@ -417,8 +432,13 @@ impl Client {
         };
         let mut rx = storage.subscribe();
         let events = Arc::clone(&self.events);
+        let visible = Filter::for_call(self, RemoteProcedure::ConnectStoragePoolEventRegisterAny);
         *relay = Some(tokio::spawn(async move {
             while let Some(event) = rx.recv().await {
+                let p = &event.pool;
+                if visible.as_ref().is_some_and(|f| !f.shows(&p.name, &p.uuid)) {
+                    continue;
+                }
                 let packets = lock(&events).pool_packets(&event);
                 for packet in packets {
                     if outbox.send(packet).is_err() {

@@ -170,6 +170,18 @@ fn check_readonly(procedure: P, payload: &[u8]) -> Result<(), VirError> {
     Ok(())
 }
 
+/// The records of `reply` (CONNECT_GET_ALL_DOMAIN_STATS) for the domains the client may
+/// read (libvirt's `@aclfilter: domain:read`).
+fn visible_stats(client: &Client, reply: Vec<u8>) -> Result<Vec<u8>, VirError> {
+    let Some(filter) = crate::access::Filter::for_call(client, P::ConnectGetAllDomainStats) else {
+        return Ok(reply);
+    };
+    let mut r: ConnectGetAllDomainStatsRet = args(&reply)?;
+    r.ret_stats
+        .retain(|s| filter.shows(&s.dom.name, &Uuid::from(s.dom.uuid)));
+    ret(&r)
+}
+
 pub(crate) fn args<T: XdrDecode>(payload: &[u8]) -> Result<T, VirError> {
     decode_from(payload).map_err(|e| e.to_vir_error())
 }
@@ -364,7 +376,11 @@ pub async fn dispatch(client: &Client, number: i32, payload: &[u8]) -> Result<Ve
             {
                 return result;
             }
-            domain::dispatch_domain(drv.as_ref(), procedure, payload).await
+            let reply = domain::dispatch_domain(drv.as_ref(), procedure, payload).await?;
+            if procedure == P::ConnectGetAllDomainStats {
+                return visible_stats(client, reply);
+            }
+            Ok(reply)
         }
     }
 }

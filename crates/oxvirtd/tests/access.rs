@@ -343,3 +343,83 @@ fn a_bad_policy_stops_the_daemon_naming_file_and_line() {
         text(&out)
     );
 }
+
+#[test]
+fn events_only_for_domains_the_user_may_see() {
+    let user = User::new("acl-events");
+    let dir = TempDir::new("acl-events-files");
+    let policy = dir.join("policy.toml");
+    std::fs::write(&policy, POLICY.replace("UID", &user.uid.to_string())).unwrap();
+    let daemon = Daemon::start_with(
+        "acl-events",
+        &[
+            "--unix-sock-rw-perms",
+            "0666",
+            "--access-policy",
+            policy.to_str().unwrap(),
+        ],
+    );
+    let uri = daemon.uri();
+    for name in ["a", "b"] {
+        let xml = dir.join(format!("{name}.xml"));
+        std::fs::write(
+            &xml,
+            format!(
+                "<domain type='test'><name>{name}</name><memory>8192</memory>\
+                 <os><type>hvm</type></os></domain>"
+            ),
+        )
+        .unwrap();
+        ok(virsh(&uri, &["define", xml.to_str().unwrap()]));
+    }
+    let id = user.uid.to_string();
+    let watcher = Command::new("setpriv")
+        .args(["--reuid", &id, "--regid", &id, "--clear-groups"])
+        .args([
+            "virsh",
+            "-c",
+            &uri,
+            "event",
+            "--all",
+            "--loop",
+            "--timeout",
+            "8",
+        ])
+        .env("HOME", &*user.home)
+        .env("XDG_CONFIG_HOME", user.home.join("config"))
+        .env("XDG_CACHE_HOME", user.home.join("cache"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let root_watcher = Command::new("virsh")
+        .args(["-c", &uri, "event", "--all", "--loop", "--timeout", "8"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Root changes both domains for a while: the watcher sees a's events, never b's.
+    for _ in 0..6 {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        for name in ["a", "b"] {
+            ok(virsh(&uri, &["start", name]));
+            ok(virsh(&uri, &["destroy", name]));
+        }
+    }
+    let out = watcher.wait_with_output().unwrap();
+    let events = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        events.contains("event 'lifecycle' for domain 'a': Started Booted"),
+        "{}",
+        text(&out)
+    );
+    assert!(!events.contains("domain 'b'"), "{}", text(&out));
+    // Root sees both.
+    let out = root_watcher.wait_with_output().unwrap();
+    let events = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        events.contains("event 'lifecycle' for domain 'b': Started Booted"),
+        "{}",
+        text(&out)
+    );
+}
