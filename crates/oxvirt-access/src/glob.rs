@@ -4,53 +4,56 @@
 
 /// Whether `text` matches `pattern` as a whole.
 pub fn matches(pattern: &str, text: &str) -> bool {
+    if pattern.is_ascii() && text.is_ascii() {
+        // The common case, without allocating.
+        return matches_in(pattern.as_bytes(), text.as_bytes());
+    }
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
+    matches_in(&p, &t)
+}
+
+/// [`matches`] over bytes (ASCII) or characters.
+fn matches_in<C: Copy + Ord + From<u8>>(p: &[C], t: &[C]) -> bool {
+    let (star_c, any, open, escape) = (C::from(b'*'), C::from(b'?'), C::from(b'['), C::from(b'\\'));
     // Iterative matching with one backtrack point (the last `*`): linear in practice,
     // never exponential.
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
         if pi < p.len() {
-            match p[pi] {
-                '*' => {
-                    star = Some((pi, ti));
-                    pi += 1;
-                    continue;
-                }
-                '?' => {
+            let c = p[pi];
+            if c == star_c {
+                star = Some((pi, ti));
+                pi += 1;
+                continue;
+            } else if c == any {
+                pi += 1;
+                ti += 1;
+                continue;
+            } else if c == open {
+                if let Some((hit, next)) = class(p, pi, t[ti]) {
+                    if hit {
+                        pi = next;
+                        ti += 1;
+                        continue;
+                    }
+                } else if t[ti] == open {
+                    // An unterminated '[' is an ordinary character.
                     pi += 1;
                     ti += 1;
                     continue;
                 }
-                '[' => {
-                    if let Some((hit, next)) = class(&p, pi, t[ti]) {
-                        if hit {
-                            pi = next;
-                            ti += 1;
-                            continue;
-                        }
-                    } else if t[ti] == '[' {
-                        // An unterminated '[' is an ordinary character.
-                        pi += 1;
-                        ti += 1;
-                        continue;
-                    }
+            } else if c == escape && pi + 1 < p.len() {
+                if p[pi + 1] == t[ti] {
+                    pi += 2;
+                    ti += 1;
+                    continue;
                 }
-                '\\' if pi + 1 < p.len() => {
-                    if p[pi + 1] == t[ti] {
-                        pi += 2;
-                        ti += 1;
-                        continue;
-                    }
-                }
-                c => {
-                    if c == t[ti] {
-                        pi += 1;
-                        ti += 1;
-                        continue;
-                    }
-                }
+            } else if c == t[ti] {
+                pi += 1;
+                ti += 1;
+                continue;
             }
         }
         match star {
@@ -62,14 +65,17 @@ pub fn matches(pattern: &str, text: &str) -> bool {
             None => return false,
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    p[pi..].iter().all(|&c| c == star_c)
 }
 
 /// Matches `c` against the bracket expression at `p[start]` (`[`): whether it matched
 /// and the index after the closing `]`; `None` if there is no closing `]`.
-fn class(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
+fn class<C: Copy + Ord + From<u8>>(p: &[C], start: usize, c: C) -> Option<(bool, usize)> {
+    let (close, dash, escape) = (C::from(b']'), C::from(b'-'), C::from(b'\\'));
     let mut i = start + 1;
-    let negate = matches!(p.get(i), Some('!') | Some('^'));
+    let negate = p
+        .get(i)
+        .is_some_and(|&n| n == C::from(b'!') || n == C::from(b'^'));
     if negate {
         i += 1;
     }
@@ -77,16 +83,16 @@ fn class(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
     let mut first = true;
     loop {
         let &ch = p.get(i)?;
-        if ch == ']' && !first {
+        if ch == close && !first {
             return Some((hit != negate, i + 1));
         }
         first = false;
-        let (lo, next) = if ch == '\\' {
+        let (lo, next) = if ch == escape {
             (*p.get(i + 1)?, i + 2)
         } else {
             (ch, i + 1)
         };
-        if p.get(next) == Some(&'-') && p.get(next + 1).is_some_and(|&e| e != ']') {
+        if p.get(next) == Some(&dash) && p.get(next + 1).is_some_and(|&e| e != close) {
             let hi = p[next + 1];
             if lo <= c && c <= hi {
                 hit = true;
