@@ -277,26 +277,48 @@ fn from_xml(kind: &'static str, payload: &[u8]) -> Objects {
 /// The domain a wire reference stands for: found by UUID as the drivers find it, and
 /// by name too when the name is another domain's.
 async fn wire_domain(drv: &dyn Hypervisor, dom: &NonnullDomain) -> Objects {
-    let mut out = Vec::new();
-    if let Ok(d) = drv.lookup_by_uuid(&Uuid::from(dom.uuid)).await {
-        out.push(domain_object(&d));
-    }
-    if out.first().is_none_or(|o| o.name != dom.name) {
-        if let Ok(d) = drv.lookup_by_name(&dom.name).await {
-            out.push(domain_object(&d));
+    let by_uuid = drv.lookup_by_uuid(&Uuid::from(dom.uuid)).await;
+    let by_uuid = by_uuid.map(|d| domain_object(&d));
+    // The name is looked up only when the UUID found another domain, or none.
+    if let Ok(o) = &by_uuid {
+        if o.name == dom.name {
+            return Objects::Known(vec![o.clone()]);
         }
     }
-    if out.is_empty() {
-        Objects::Missing
-    } else {
-        Objects::Known(out)
-    }
+    let by_name = drv
+        .lookup_by_name(&dom.name)
+        .await
+        .map(|d| domain_object(&d));
+    both(by_uuid, &dom.name, by_name)
 }
 
 fn found<T>(r: Result<T, VirError>, f: impl FnOnce(T) -> Object) -> Objects {
     match r {
         Ok(t) => Objects::Known(vec![f(t)]),
         Err(_) => Objects::Missing,
+    }
+}
+
+/// The object a wire reference's UUID finds and, when it is another (or none), the one
+/// its `name` finds: drivers find objects by one or the other, so both are checked.
+fn both(
+    by_uuid: Result<Object, VirError>,
+    name: &str,
+    by_name: Result<Object, VirError>,
+) -> Objects {
+    let mut out = Vec::new();
+    if let Ok(o) = by_uuid {
+        out.push(o);
+    }
+    if out.first().is_none_or(|o| o.name != name) {
+        if let Ok(o) = by_name {
+            out.push(o);
+        }
+    }
+    if out.is_empty() {
+        Objects::Missing
+    } else {
+        Objects::Known(out)
     }
 }
 
@@ -386,7 +408,11 @@ pub async fn objects(
                 | P::NetworkDefineXml
                 | P::NetworkDefineXmlFlags => from_xml("network", payload),
                 _ => match decode_from::<NonnullNetwork>(payload) {
-                    Ok(n) => found(net.lookup_by_uuid(&Uuid::from(n.uuid)).await, object),
+                    Ok(n) => both(
+                        net.lookup_by_uuid(&Uuid::from(n.uuid)).await.map(object),
+                        &n.name,
+                        net.lookup_by_name(&n.name).await.map(object),
+                    ),
                     Err(_) => Objects::Missing,
                 },
             }
@@ -449,7 +475,13 @@ pub async fn objects(
                 },
                 P::StorageVolCreateXml | P::StorageVolCreateXmlFrom | P::StorageVolLookupByName => {
                     match decode_from::<NonnullStoragePool>(payload) {
-                        Ok(p) => found(st.pool_lookup_by_uuid(&Uuid::from(p.uuid)).await, object),
+                        Ok(p) => both(
+                            st.pool_lookup_by_uuid(&Uuid::from(p.uuid))
+                                .await
+                                .map(object),
+                            &p.name,
+                            st.pool_lookup_by_name(&p.name).await.map(object),
+                        ),
                         Err(_) => Objects::Missing,
                     }
                 }
@@ -460,7 +492,13 @@ pub async fn objects(
                     }
                 }
                 _ => match decode_from::<NonnullStoragePool>(payload) {
-                    Ok(p) => found(st.pool_lookup_by_uuid(&Uuid::from(p.uuid)).await, object),
+                    Ok(p) => both(
+                        st.pool_lookup_by_uuid(&Uuid::from(p.uuid))
+                            .await
+                            .map(object),
+                        &p.name,
+                        st.pool_lookup_by_name(&p.name).await.map(object),
+                    ),
                     Err(_) => Objects::Missing,
                 },
             }

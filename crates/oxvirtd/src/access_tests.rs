@@ -146,3 +146,35 @@ fn denial_is_libvirts() {
     assert_eq!(driver_name_for_uri(None), "Test");
     assert_eq!(driver_name_for_uri(Some("test:///default")), "Test");
 }
+
+fn obj(name: &str) -> Object {
+    Object {
+        kind: "domain",
+        name: name.to_owned(),
+        uuid: format!("uuid-of-{name}"),
+    }
+}
+
+/// A client naming an object by the name of one and the UUID of another gets both
+/// checked: whichever the driver uses, it is checked.
+#[test]
+fn mismatched_name_and_uuid_check_both() {
+    let missing = || Err(VirError::bare(ErrorDomain::Domain, ErrorCode::NoDomain));
+    assert_eq!(
+        both(Ok(obj("a")), "a", Ok(obj("a"))),
+        Objects::Known(vec![obj("a")])
+    );
+    assert_eq!(
+        both(Ok(obj("a")), "b", Ok(obj("b"))),
+        Objects::Known(vec![obj("a"), obj("b")])
+    );
+    assert_eq!(
+        both(missing(), "b", Ok(obj("b"))),
+        Objects::Known(vec![obj("b")])
+    );
+    assert_eq!(
+        both(Ok(obj("a")), "b", missing()),
+        Objects::Known(vec![obj("a")])
+    );
+    assert_eq!(both(missing(), "b", missing()), Objects::Missing);
+}
