@@ -107,6 +107,9 @@ fn without_a_policy_unprivileged_users_only_read() {
     // Refused on the read-write socket, as libvirtd's polkit default refuses them.
     let out = user.virsh(&daemon.uri(), &["list", "--all"]);
     refused(out, "error: access denied: 'Test' denied access");
+    let qemu = format!("qemu+unix:///system?socket={}", daemon.sock().display());
+    let out = user.virsh(&qemu, &["list", "--all"]);
+    refused(out, "error: access denied: 'QEMU' denied access");
 
     // Reads work on the read-only socket.
     let ro = daemon.ro_uri();
