@@ -8,12 +8,15 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "../../oxvirt-tls/tests/pki/mod.rs"]
+mod pki;
 
 use std::os::unix::fs::chown;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{oxvirtd, virsh, Daemon, TempDir};
+use common::{free_port, oxvirtd, virsh, Daemon, TempDir};
+use pki::{write_dir, Ca, Leaf};
 
 /// An unprivileged user: a uid and gid no account has, and a home it owns.
 struct User {
@@ -424,5 +427,97 @@ fn events_only_for_domains_the_user_may_see() {
         events.contains("event 'lifecycle' for domain 'b': Started Booted"),
         "{}",
         text(&out)
+    );
+}
+
+/// TLS clients are subjects by their certificate's DN: alice may read, bob may not even
+/// connect; neither is privileged, whoever runs the client.
+#[test]
+fn x509_dn_rules_decide_for_tls_clients() {
+    assert!(
+        Path::new("/usr/bin/virsh").exists(),
+        "this test needs Debian's virsh (package libvirt-clients)"
+    );
+    let dir = TempDir::new("acl-tls-pki");
+    let mut ca = Ca::new("oxvirt test CA");
+    let server = ca.issue(&Leaf::server(&["127.0.0.1"]));
+    write_dir(
+        &dir.join("server"),
+        &ca.pem(),
+        Some(("server", &server)),
+        Some(&ca.crl_pem()),
+    );
+    for name in ["alice", "bob"] {
+        let issued = ca.issue(&Leaf::client(name));
+        write_dir(&dir.join(name), &ca.pem(), Some(("client", &issued)), None);
+    }
+    let policy = dir.join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[rule]]\naction = \"allow\"\nx509_dns = [\"O=oxvirt test,CN=alice\"]\n\
+         operations = [\"connect:*\", \"domain:getattr\", \"domain:read\"]\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let s = |f: &str| dir.join("server").join(f).display().to_string();
+    let mut daemon = Daemon::logged(
+        "acl-tls",
+        &[
+            "--listen-tls",
+            &format!("127.0.0.1:{port}"),
+            "--ca-file",
+            &s("cacert.pem"),
+            "--cert-file",
+            &s("servercert.pem"),
+            "--key-file",
+            &s("serverkey.pem"),
+            "--crl-file",
+            &s("cacrl.pem"),
+            "--access-policy",
+            policy.to_str().unwrap(),
+        ],
+    );
+    for _ in 0..250 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let uri = |who: &str| {
+        format!(
+            "test+tls://127.0.0.1:{port}/default?pkipath={}",
+            dir.join(who).display()
+        )
+    };
+    assert_eq!(
+        names(ok(virsh(&uri("alice"), &["list", "--all", "--name"]))),
+        ["test"]
+    );
+    assert!(ok(virsh(&uri("alice"), &["dominfo", "test"])).contains("running"));
+    refused(
+        virsh(&uri("alice"), &["destroy", "test"]),
+        "error: access denied: 'Test' denied access",
+    );
+    refused(
+        virsh(&uri("bob"), &["list", "--all"]),
+        "error: access denied: 'Test' denied access",
+    );
+    // Root on the unix socket is not limited.
+    ok(virsh(&daemon.uri(), &["list", "--all"]));
+
+    daemon.signal_and_wait("TERM");
+    let log = daemon.stderr();
+    let line = log
+        .lines()
+        .find(|l| l.contains("access denied") && l.contains("CN=bob"))
+        .unwrap_or_else(|| panic!("no denial of bob logged:\n{log}"));
+    assert!(line.contains("x509_dn='O=oxvirt test,CN=bob'"), "{line}");
+    assert!(line.contains("CONNECT_OPEN"), "{line}");
+    assert!(line.contains("peer='tls 127.0.0.1:"), "{line}");
+    assert!(
+        log.lines().any(|l| l.contains("access denied")
+            && l.contains("CN=alice")
+            && l.contains("DOMAIN_DESTROY")),
+        "{log}"
     );
 }
