@@ -203,6 +203,12 @@ action = "allow"
 uids = [UID]
 operations = ["network:getattr", "network:read"]
 networks = ["default"]
+
+[[rule]]
+action = "allow"
+uids = [UID]
+operations = ["domain:write", "domain:save"]
+domains = ["new-*"]
 "#;
 
 #[test]
@@ -273,10 +279,29 @@ fn a_policy_lets_the_user_start_a_only() {
     );
     assert!(ok(user.virsh(&uri, &["dominfo", "a"])).contains("State:          running"));
 
+    // Definitions are checked against the name in their XML.
+    for name in ["new-1", "c"] {
+        let xml = dir.join(format!("{name}.xml"));
+        std::fs::write(
+            &xml,
+            format!(
+                "<domain type='test'><name>{name}</name><memory>8192</memory>\
+                 <os><type>hvm</type></os></domain>"
+            ),
+        )
+        .unwrap();
+        let out = user.virsh(&uri, &["define", xml.to_str().unwrap()]);
+        if name == "new-1" {
+            assert!(ok(out).contains("Domain 'new-1' defined"));
+        } else {
+            refused(out, "error: access denied: 'Test' denied access");
+        }
+    }
+
     // Root is not limited.
     assert_eq!(
         names(ok(virsh(&uri, &["list", "--all", "--name"]))),
-        ["test", "a", "b"]
+        ["test", "a", "b", "new-1"]
     );
     ok(virsh(&uri, &["start", "b"]));
     ok(virsh(&uri, &["destroy", "a"]));
