@@ -10,7 +10,14 @@
 //! root and of the daemon's own user on a unix socket (polkit, which libvirt's ACLs ask,
 //! always authorises root). Denials are libvirt's `VIR_ERR_ACCESS_DENIED` ("access
 //! denied: 'QEMU' denied access") and a warning in the log naming the subject, the
-//! procedure and the object.
+//! procedure, the object and the rule (file:line, or the default) that decided.
+//!
+//! As libvirt, listing calls leave out the objects the client may not `getattr`
+//! ([`Filter`], the table's `@aclfilter`), and events reach a client only for objects it
+//! may `getattr`. A call on an object that does not exist is left to the driver, which
+//! says so (libvirt checks access once it has found the object). An object the arguments
+//! do not name (a restore from an image, an incoming migration) is "unknown": only rules
+//! without object keys grant an operation on it.
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
