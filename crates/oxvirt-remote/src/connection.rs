@@ -392,6 +392,13 @@ async fn read_loop<R: tokio::io::AsyncRead + Unpin>(mut reader: R, shared: Weak<
                 return;
             }
             Ok(n) => n,
+            // A transport that knows more about the end of file (ssh's stderr) says it.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                if let Some(s) = shared.upgrade() {
+                    s.fail(system_error("End of file while reading data", &e));
+                }
+                return;
+            }
             Err(e) => {
                 if let Some(s) = shared.upgrade() {
                     s.fail(system_error("Cannot recv data", &e));

@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 
 use crate::connection::{Connection, EventMessage};
 use crate::msgs::*;
+use crate::ssh::{connect_ssh, SshTarget};
 use crate::transport::{connect_tcp, connect_unix, Transport};
 
 /// `VIR_CONNECT_RO`: the CONNECT_OPEN flag of a read-only connection.
@@ -128,6 +129,17 @@ impl RemoteDriver {
         flags: u32,
     ) -> Result<RemoteDriver, VirError> {
         let stream = crate::transport::connect_tls(host, port, pkipath, no_verify).await?;
+        RemoteDriver::open(stream, name, flags).await
+    }
+
+    /// Spawns the system `ssh` for `target` as libvirt does (see [`crate::ssh`]) and opens
+    /// `name` over it; the ssh process lives as long as the connection.
+    pub async fn open_ssh(
+        target: &SshTarget,
+        name: &str,
+        flags: u32,
+    ) -> Result<RemoteDriver, VirError> {
+        let stream = connect_ssh(target).await?;
         RemoteDriver::open(stream, name, flags).await
     }
 

@@ -2,7 +2,8 @@
 //!
 //! - [`Connection`]: one multiplexed RPC connection (a reader task, a writer task, calls
 //!   matched to replies by serial, events routed by callback ID, keepalive).
-//! - [`transport`]: unix sockets, TCP, and the [`Transport`] trait for anything else.
+//! - [`transport`]: unix sockets, TCP, and the [`Transport`] trait for anything else;
+//!   [`ssh`]: the system `ssh` as libvirt spawns it.
 //! - [`RemoteDriver`]: an [`oxvirt_domain::driver::Hypervisor`] whose calls are REMOTE
 //!   procedures, opened with libvirt's client handshake.
 //! - [`RemoteNetworkDriver`]: an [`oxvirt_network::NetworkDriver`] over the same
@@ -34,6 +35,7 @@ mod hypervisor;
 mod migrate_tunnel;
 pub mod msgs;
 mod network;
+pub mod ssh;
 mod storage;
 mod stream;
 pub mod transport;
@@ -49,6 +51,7 @@ pub use driver::{
 pub use network::{
     decode_network_event, lease_ref, network_ref, network_wire, RemoteNetworkDriver,
 };
+pub use ssh::{SshProxy, SshTarget};
 pub use storage::{decode_pool_event, pool_ref, pool_wire, vol_ref, vol_wire, RemoteStorageDriver};
 pub use stream::{IncomingStream, Piece};
 pub use transport::Transport;
