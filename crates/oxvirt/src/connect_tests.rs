@@ -54,11 +54,20 @@ async fn open_refuses_what_libvirt_refuses() {
 async fn uris_for_a_daemon_fail_with_the_remote_drivers_errors() {
     let missing = "/nonexistent/oxvirt-test.sock";
     for (uri, code, domain, message) in [
+        // ssh as libvirt spawns it: a command not in $PATH, one that cannot run.
         (
-            "qemu+ssh://root@host:2222/system?keyfile=/k&no_verify=1".to_owned(),
-            ErrorCode::InvalidArg,
-            ErrorDomain::Remote,
-            "invalid argument: transport 'ssh' is not supported yet (oxvirt speaks unix and tcp)"
+            "qemu+ssh://root@host:2222/system?keyfile=/k&no_verify=1&command=oxvirt-no-ssh"
+                .to_owned(),
+            ErrorCode::SystemError,
+            ErrorDomain::None,
+            "Cannot find 'oxvirt-no-ssh' in path: No such file or directory".to_owned(),
+        ),
+        (
+            "qemu+ssh://root@host:2222/system?command=/nonexistent/ssh".to_owned(),
+            ErrorCode::SystemError,
+            ErrorDomain::Rpc,
+            "Cannot recv data: libvirt:  error : cannot execute binary /nonexistent/ssh: \
+             No such file or directory: Connection reset by peer"
                 .to_owned(),
         ),
         // A host without a transport means TLS (virsh's words for a missing CA file).

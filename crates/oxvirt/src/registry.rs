@@ -65,6 +65,7 @@ async fn open_remote(uri: &Uri, read_only: bool) -> Result<Drivers, VirError> {
             )
             .await?
         }
+        Target::Ssh(ssh) => RemoteDriver::open_ssh(ssh, &route.name, flags).await?,
     };
     let network: Arc<dyn NetworkDriver> = Arc::new(driver.network_driver());
     let storage = remote_storage(&driver);

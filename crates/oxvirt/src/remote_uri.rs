@@ -3,7 +3,7 @@
 //!
 //! * the transport is the scheme's `+` part (case-insensitive); without one it is `tls`
 //!   when the URI names a host, `unix` otherwise. `unix` with a host is refused, as is an
-//!   unknown transport. `unix`, `tcp` and `tls` are implemented here; `ssh`,
+//!   unknown transport. `unix`, `tcp`, `tls` and `ssh` are implemented here;
 //!   `libssh`, `libssh2` and `ext` fail with `VIR_ERR_INVALID_ARG` (what libvirt reports
 //!   for a transport its build lacks);
 //! * the client consumes the query parameters `name`, `command`, `socket`, `auth`,
@@ -22,10 +22,18 @@
 //! * TCP goes to the URI's host (default `localhost`) and port (default 16509);
 //! * TLS to the URI's host (default `localhost`) and port (default 16514), with the
 //!   credentials of `?pkipath=` (else libvirt's default files) and, with `?no_verify=1`,
-//!   without checking the server's certificate.
+//!   without checking the server's certificate;
+//! * SSH runs `?command=` (default `ssh`) to the URI's host (default `localhost`) with its
+//!   port and user if given, `?keyfile=`, `?no_verify=1` (`StrictHostKeyChecking=no`),
+//!   `?no_tty=1` (`BatchMode=yes`); the remote end runs `virt-ssh-helper [-r] NAME`, or
+//!   `nc -U SOCKET` (`?netcat=`, `?socket=`), as `?proxy=auto|netcat|native` says. The
+//!   default proxy is `netcat` with `?socket=`, `native` for a non-root user's URI, else
+//!   `auto`; the remote socket is always the legacy one (`/var/run/libvirt/libvirt-sock`,
+//!   `-ro` when read-only), `?mode=direct` being refused (see [`oxvirt_remote::ssh`]).
 
 use std::path::{Path, PathBuf};
 
+use oxvirt_remote::{SshProxy, SshTarget};
 use oxvirt_xml::{ErrorCode, ErrorDomain, VirError};
 
 use crate::uri::Uri;
@@ -83,6 +91,8 @@ pub(crate) enum Target {
         /// `?no_verify=1`: the server's certificate is not checked.
         no_verify: bool,
     },
+    /// The system `ssh` (`qemu+ssh://user@host:port/system?keyfile=...`).
+    Ssh(SshTarget),
 }
 
 /// Where to connect and what to open there.
@@ -165,6 +175,7 @@ pub(crate) fn route(uri: &Uri, read_only: bool, env: &HostEnv<'_>) -> Result<Rou
     let mut mode = None;
     let mut pkipath = None;
     let mut no_verify = false;
+    let mut ssh = SshParams::default();
     let mut kept = Vec::new();
     for (key, value) in uri.params() {
         let lower = key.to_ascii_lowercase();
@@ -183,6 +194,12 @@ pub(crate) fn route(uri: &Uri, read_only: bool, env: &HostEnv<'_>) -> Result<Rou
                 )));
             }
             "no_verify" => no_verify = value.trim().parse::<i32>().is_ok_and(|v| v != 0),
+            "no_tty" => ssh.no_tty = value.trim().parse::<i32>().is_ok_and(|v| v != 0),
+            "command" => ssh.command = Some(value.clone()),
+            "netcat" => ssh.netcat = Some(value.clone()),
+            "keyfile" => ssh.keyfile = Some(value.clone()),
+            "known_hosts" => ssh.known_hosts = Some(value.clone()),
+            "proxy" => ssh.proxy = Some(value.clone()),
             _ => {}
         }
     }
@@ -213,6 +230,11 @@ pub(crate) fn route(uri: &Uri, read_only: bool, env: &HostEnv<'_>) -> Result<Rou
             pkipath,
             no_verify,
         },
+        "ssh" => {
+            ssh.no_verify = no_verify;
+            ssh.socket = socket;
+            Target::Ssh(ssh_target(uri, ssh, direct, &name, read_only, env)?)
+        }
         other => {
             return Err(invalid_arg(format!(
                 "transport '{other}' is not supported yet (oxvirt speaks unix and tcp)"
@@ -247,6 +269,67 @@ fn unix_socket(
     let legacy_sock = sock("libvirt");
     let use_direct = direct.unwrap_or_else(|| (env.exists)(&direct_sock));
     Ok(if use_direct { direct_sock } else { legacy_sock })
+}
+
+/// The ssh parameters of a URI.
+#[derive(Default)]
+struct SshParams {
+    command: Option<String>,
+    netcat: Option<String>,
+    keyfile: Option<String>,
+    known_hosts: Option<String>,
+    proxy: Option<String>,
+    socket: Option<String>,
+    no_verify: bool,
+    no_tty: bool,
+}
+
+/// The ssh transport's target, as `doRemoteOpen` and `remoteGetUNIXSocket` make it.
+fn ssh_target(
+    uri: &Uri,
+    params: SshParams,
+    direct: Option<bool>,
+    name: &str,
+    read_only: bool,
+    env: &HostEnv<'_>,
+) -> Result<SshTarget, VirError> {
+    let user = !env.root && (uri.path() == "/session" || uri.scheme().starts_with("test+"));
+    let proxy = match params.proxy.as_deref() {
+        // libvirt's spelling.
+        Some(text) => SshProxy::parse(text)
+            .ok_or_else(|| invalid_arg(format!("Unnkown proxy type '{text}'")))?,
+        None if params.socket.is_some() => SshProxy::Netcat,
+        None if user => SshProxy::Native,
+        None => SshProxy::Auto,
+    };
+    let socket = match params.socket {
+        Some(path) => path,
+        None if direct == Some(true) => {
+            return Err(VirError::new(
+                ErrorDomain::Remote,
+                ErrorCode::OperationUnsupported,
+                "Cannot use direct socket mode for ssh transport",
+            ))
+        }
+        None if user => format!("{}/libvirt-sock", env.user_runtime_dir()),
+        None if read_only => "/var/run/libvirt/libvirt-sock-ro".to_owned(),
+        None => "/var/run/libvirt/libvirt-sock".to_owned(),
+    };
+    Ok(SshTarget {
+        host: uri.host().unwrap_or("localhost").to_owned(),
+        port: uri.port(),
+        user: uri.user().map(str::to_owned),
+        keyfile: params.keyfile,
+        known_hosts: params.known_hosts,
+        no_verify: params.no_verify,
+        no_tty: params.no_tty,
+        netcat: params.netcat,
+        command: params.command.unwrap_or_else(|| "ssh".to_owned()),
+        socket,
+        proxy,
+        uri: name.to_owned(),
+        read_only,
+    })
 }
 
 /// `remoteConnectFormatURI`: `driver://path?kept#fragment`, written as `virURIFormat`

@@ -98,9 +98,14 @@ fn refusals_carry_libvirts_words() {
             "qemu+ssh://h/system?no_verify=x",
             "invalid argument: Failed to parse value of URI component no_verify",
         ),
+        // libvirt's spelling.
         (
-            "qemu+ssh://root@h/system",
-            "invalid argument: transport 'ssh' is not supported yet (oxvirt speaks unix and tcp)",
+            "qemu+ssh://h/system?proxy=bogus",
+            "invalid argument: Unnkown proxy type 'bogus'",
+        ),
+        (
+            "qemu+ssh://h/system?no_tty=yes",
+            "invalid argument: Failed to parse value of URI component no_tty",
         ),
         (
             "qemu+libssh2://h/system",
@@ -117,6 +122,120 @@ fn refusals_carry_libvirts_words() {
         assert_eq!(err.domain, ErrorDomain::Remote, "{text}");
         assert_eq!(err.message, message, "{text}");
     }
+}
+
+/// An ssh target with libvirt's defaults for `host` and the helper URI `uri`.
+fn ssh(host: &str, uri: &str) -> SshTarget {
+    SshTarget {
+        host: host.to_owned(),
+        port: None,
+        user: None,
+        keyfile: None,
+        known_hosts: None,
+        no_verify: false,
+        no_tty: false,
+        netcat: None,
+        command: "ssh".to_owned(),
+        socket: "/var/run/libvirt/libvirt-sock".to_owned(),
+        proxy: SshProxy::Auto,
+        uri: uri.to_owned(),
+        read_only: false,
+    }
+}
+
+#[test]
+fn ssh_routes_like_libvirts_remote_driver() {
+    let root = env(true, &["/var/run/libvirt/virtqemud-sock"]);
+    let user = env(false, &[]);
+    let route_of = |text: &str, ro: bool, env: &HostEnv<'_>| {
+        let got = route(&Uri::parse(text).unwrap(), ro, env).unwrap();
+        match got.target {
+            Target::Ssh(t) => (t, got.name),
+            other => panic!("{text}: {other:?}"),
+        }
+    };
+    // Everything given: the client's parameters stay here, the others travel.
+    let (t, name) = route_of(
+        "qemu+ssh://bob@h.example:2222/system?keyfile=/k%20y&no_verify=1&no_tty=1\
+         &known_hosts=/kh&command=/usr/bin/ssh&foo=bar",
+        false,
+        &root,
+    );
+    let want = SshTarget {
+        port: Some(2222),
+        user: Some("bob".to_owned()),
+        keyfile: Some("/k y".to_owned()),
+        known_hosts: Some("/kh".to_owned()),
+        no_verify: true,
+        no_tty: true,
+        command: "/usr/bin/ssh".to_owned(),
+        ..ssh("h.example", "qemu:///system?foo=bar")
+    };
+    assert_eq!((t, name.as_str()), (want, "qemu:///system?foo=bar"));
+    // Defaults: localhost, the legacy socket even with virtqemud-sock here (the remote
+    // host's files are unknown), -ro when read-only.
+    let (t, _) = route_of("qemu+ssh:///system", true, &root);
+    assert_eq!(
+        t,
+        SshTarget {
+            socket: "/var/run/libvirt/libvirt-sock-ro".to_owned(),
+            read_only: true,
+            ..ssh("localhost", "qemu:///system")
+        }
+    );
+    // ?socket= means netcat; ?netcat= is kept (auto then picks netcat when connecting).
+    let (t, _) = route_of("qemu+ssh://h/system?socket=/s&netcat=/bin/nc", false, &root);
+    assert_eq!(
+        t,
+        SshTarget {
+            socket: "/s".to_owned(),
+            netcat: Some("/bin/nc".to_owned()),
+            proxy: SshProxy::Netcat,
+            ..ssh("h", "qemu:///system")
+        }
+    );
+    // A user's session URI: the helper (native), the local user socket path for nc.
+    let (t, _) = route_of("qemu+ssh://h/session", false, &user);
+    assert_eq!(
+        t,
+        SshTarget {
+            socket: "/run/user/1000/libvirt/libvirt-sock".to_owned(),
+            proxy: SshProxy::Native,
+            ..ssh("h", "qemu:///session")
+        }
+    );
+    // Root's session goes through the system socket, auto proxy.
+    assert_eq!(
+        route_of("qemu+ssh://h/session", false, &root).0.proxy,
+        SshProxy::Auto
+    );
+    // ?proxy= and ?name= as given.
+    let (t, name) = route_of(
+        "test+ssh://h/default?proxy=native&name=test:///x",
+        false,
+        &root,
+    );
+    assert_eq!(
+        (t.proxy, t.uri.as_str(), name.as_str()),
+        (SshProxy::Native, "test:///x", "test:///x")
+    );
+    let (t, _) = route_of("qemu+ssh://[::1]/system?proxy=netcat", false, &root);
+    assert_eq!((t.host.as_str(), t.proxy), ("::1", SshProxy::Netcat));
+    // mode=direct cannot reach a remote host's per-driver socket.
+    let err = route(
+        &Uri::parse("qemu+ssh://h/system?mode=direct").unwrap(),
+        false,
+        &root,
+    )
+    .unwrap_err();
+    assert_eq!(
+        (err.code, err.domain, err.message.as_str()),
+        (
+            ErrorCode::OperationUnsupported,
+            ErrorDomain::Remote,
+            "Operation not supported: Cannot use direct socket mode for ssh transport"
+        )
+    );
 }
 
 #[test]
