@@ -36,6 +36,17 @@ impl Raw {
         }
     }
 
+    /// A raw connection over an already connected stream (a socket pair to a helper
+    /// process); reads time out after 10 s.
+    pub fn over(stream: UnixStream) -> Raw {
+        stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        Raw {
+            stream,
+            decoder: PacketDecoder::new(),
+            serial: 0,
+        }
+    }
+
     /// Writes `bytes` as they are.
     pub fn send_bytes(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).unwrap();

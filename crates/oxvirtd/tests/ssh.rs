@@ -1,0 +1,669 @@
+//! The ssh transport end to end: `oxvirt-ssh-helper` bridging to oxvirtd, OpenSSH's sshd
+//! on loopback in a network namespace the test creates, Debian's virsh and our facade
+//! connecting with `test+ssh://root@127.0.0.1:2222/default?keyfile=KEY&no_verify=1`.
+//!
+//! sshd puts a directory first in the session's PATH (`SetEnv PATH=...`) where
+//! `virt-ssh-helper` is a symlink to the built `oxvirt-ssh-helper` (Debian's own
+//! /usr/bin/virt-ssh-helper is installed on the test machines and must not answer), and
+//! sets OXVIRT_RUNTIME_DIR to the test daemon's runtime directory. Domains defined over ssh
+//! show up on the test daemon's own socket: the helper was ours.
+//!
+//! The ssh client of each test (virsh's, the facade's) runs inside the namespace with
+//! `/etc/ssh/ssh_config` replaced, in that process's private mount namespace, by one that
+//! keeps host keys in the test's directory (root's ~/.ssh/known_hosts stays untouched).
+//!
+//! Needs root, ip, sshd (Debian's openssh-server), ssh and ssh-keygen (openssh-client),
+//! virsh (libvirt-clients), and the helper built: `cargo build -p oxvirt-ssh-helper` (a
+//! workspace build has it). A missing one fails the test with what is missing.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{Daemon, Raw};
+use oxvirt_rpc::remote::{DomainDefineXmlArgs, DomainDefineXmlRet};
+use oxvirt_rpc::xdr::decode_from;
+use oxvirt_rpc::{MessageStatus, RemoteProcedure as P};
+
+/// sshd's port inside the test's namespace (nothing else listens there).
+const PORT: u16 = 2222;
+
+/// The environment variable that makes [`facade_child`] act (set only when a test
+/// re-runs this binary inside the namespace).
+const CHILD_URI: &str = "OXVIRT_SSH_TEST_URI";
+
+/// The built helper: `target/<profile>/oxvirt-ssh-helper`, beside `deps/` where this test
+/// runs.
+fn helper_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("oxvirt-ssh-helper"))
+        .unwrap();
+    assert!(
+        path.exists(),
+        "{} is missing: build it first (cargo build -p oxvirt-ssh-helper)",
+        path.display()
+    );
+    path
+}
+
+/// Fails the test with what is missing, if anything.
+fn require_tools() {
+    let mut missing = Vec::new();
+    if !oxvirt_xml::testdata::is_root() {
+        missing.push("not root (network namespaces, sshd)".to_owned());
+    }
+    for (tool, package) in [
+        ("/usr/sbin/sshd", "openssh-server"),
+        ("/usr/bin/ssh", "openssh-client"),
+        ("/usr/bin/ssh-keygen", "openssh-client"),
+        ("/usr/bin/virsh", "libvirt-clients"),
+        ("/usr/bin/which", "debianutils"),
+        ("/usr/sbin/ip", "iproute2"),
+    ] {
+        if !Path::new(tool).exists() {
+            missing.push(format!("{tool} is missing (Debian package {package})"));
+        }
+    }
+    assert!(missing.is_empty(), "ssh tests: {}", missing.join("; "));
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A domain for the QEMU driver of the test daemon (defined only, never started).
+fn domain_xml(name: &str) -> String {
+    format!(
+        "<domain type='kvm'><name>{name}</name><memory unit='MiB'>64</memory>\
+         <os><type arch='x86_64' machine='pc'>hvm</type></os></domain>"
+    )
+}
+
+/// The daemon, the namespace with sshd, and the test's keys and configuration; all torn
+/// down on drop (every process in the namespace killed, the namespace deleted).
+struct Lab {
+    daemon: Daemon,
+    ns: String,
+    dir: PathBuf,
+    sshd: Option<Child>,
+    sshd_log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Lab {
+    fn start(tag: &str) -> Lab {
+        require_tools();
+        let helper = helper_binary();
+        let pid = std::process::id();
+        let dir = std::env::temp_dir().join(format!("oxvirt-ssh-it-{pid}-{tag}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("bin")).unwrap();
+        let mut lab = Lab {
+            daemon: Daemon::start(&format!("ssh-{tag}")),
+            ns: format!("oxvt-ssh{tag}-{pid}"),
+            dir: dir.clone(),
+            sshd: None,
+            sshd_log: Arc::default(),
+        };
+        run_ok(Command::new("ip").args(["netns", "add", &lab.ns]));
+        run_ok(Command::new("ip").args(["-n", &lab.ns, "link", "set", "lo", "up"]));
+        for key in ["host_key", "client_key", "other_key"] {
+            run_ok(Command::new("ssh-keygen").args([
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                key,
+                "-f",
+                dir.join(key).to_str().unwrap(),
+            ]));
+        }
+        std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys")).unwrap();
+        std::os::unix::fs::symlink(&helper, dir.join("bin/virt-ssh-helper")).unwrap();
+        let d = dir.display();
+        std::fs::write(
+            dir.join("sshd_config"),
+            format!(
+                "Port {PORT}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile none\n\
+                 AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                 PermitRootLogin prohibit-password\nLogLevel VERBOSE\n\
+                 SetEnv PATH={d}/bin:/usr/local/bin:/usr/bin:/bin OXVIRT_RUNTIME_DIR={}\n",
+                lab.daemon.dir.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("ssh_config"),
+            format!(
+                "Host *\n  UserKnownHostsFile {d}/known_hosts\n  GlobalKnownHostsFile /dev/null\n"
+            ),
+        )
+        .unwrap();
+        // sshd's privilege separation directory (Debian's service unit makes it).
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        lab.start_sshd();
+        lab
+    }
+
+    /// Starts sshd in the namespace and waits until it listens.
+    fn start_sshd(&mut self) {
+        let mut child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns,
+                "/usr/sbin/sshd",
+                "-D",
+                "-e",
+                "-f",
+            ])
+            .arg(self.dir.join("sshd_config"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::clone(&self.sshd_log);
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                log.lock().unwrap().push(line);
+            }
+        });
+        self.sshd = Some(child);
+        let until = Instant::now() + Duration::from_secs(20);
+        let ready = format!("Server listening on 127.0.0.1 port {PORT}.");
+        while !self.sshd_log.lock().unwrap().contains(&ready) {
+            let exited = self.sshd.as_mut().unwrap().try_wait().unwrap();
+            assert!(
+                exited.is_none() && Instant::now() < until,
+                "sshd did not start ({exited:?}): {:?}",
+                self.sshd_log.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the listening sshd (sessions in progress are killed by [`Lab::reap`]).
+    fn stop_sshd(&mut self) {
+        if let Some(mut child) = self.sshd.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// A command run inside the namespace, with the test's ssh client configuration.
+    fn command(&self, program: &Path) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns, "sh", "-c"])
+            .arg("mount --bind \"$0\" /etc/ssh/ssh_config && exec \"$@\"")
+            .arg(self.dir.join("ssh_config"))
+            .arg(program);
+        cmd
+    }
+
+    /// Debian's virsh inside the namespace (killed after 60 s if it hangs).
+    fn virsh(&self, args: &[&str]) -> Output {
+        let mut cmd = self.command(Path::new("/usr/bin/timeout"));
+        cmd.args(["60", "virsh"]).args(args).output().unwrap()
+    }
+
+    /// `test+ssh://root@127.0.0.1:PORT/default` with `key` and no host key check.
+    fn uri(&self, key: &str) -> String {
+        format!(
+            "test+ssh://root@127.0.0.1:{PORT}/default?keyfile={}&no_verify=1",
+            self.dir.join(key).display()
+        )
+    }
+
+    /// `qemu+ssh://root@127.0.0.1:PORT/system` with the authorized key.
+    fn qemu_uri(&self) -> String {
+        format!(
+            "qemu+ssh://root@127.0.0.1:{PORT}/system?keyfile={}&no_verify=1",
+            self.dir.join("client_key").display()
+        )
+    }
+
+    /// The processes in the namespace but the listening sshd.
+    fn others_in_ns(&self) -> Vec<String> {
+        let listener = self.sshd.as_ref().map(Child::id);
+        let pids = run_ok(Command::new("ip").args(["netns", "pids", &self.ns]));
+        pids.split_whitespace()
+            .filter(|p| Some(p.parse::<u32>().unwrap_or(0)) != listener)
+            // The `ip netns exec` wrapper of sshd is sshd itself (exec).
+            .map(|p| {
+                let cmdline = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+                format!(
+                    "{p}: {}",
+                    String::from_utf8_lossy(&cmdline).replace('\0', " ")
+                )
+            })
+            .collect()
+    }
+
+    /// Waits (up to 10 s) until nothing but the listening sshd runs in the namespace: ssh
+    /// sessions, helpers and clients all gone. What is left, if anything.
+    fn settle(&self) -> Vec<String> {
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = self.others_in_ns();
+            if left.is_empty() || Instant::now() > until {
+                return left;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The domain names the test daemon lists on its own read-write socket.
+    fn daemon_domains(&self, uri: &str) -> Vec<String> {
+        let socket = format!("{uri}?socket={}", self.daemon.sock().display());
+        let out = common::virsh(&socket, &["list", "--all", "--name"]);
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.stop_sshd();
+        if let Ok(out) = Command::new("ip")
+            .args(["netns", "pids", &self.ns])
+            .output()
+        {
+            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                let _ = Command::new("kill").args(["-9", pid]).status();
+            }
+        }
+        let _ = Command::new("ip")
+            .args(["netns", "delete", &self.ns])
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The helper with `args`, its stdin and stdout one end of a socket pair (as sshd and
+/// libvirt's client give it a stream), OXVIRT_RUNTIME_DIR at `dir`; the other end as a
+/// raw protocol connection.
+fn spawn_helper(dir: &Path, args: &[&str]) -> (Child, Raw) {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let child = Command::new(helper_binary())
+        .args(args)
+        .env("OXVIRT_RUNTIME_DIR", dir)
+        .stdin(OwnedFd::from(theirs.try_clone().unwrap()))
+        .stdout(OwnedFd::from(theirs))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    (child, Raw::over(ours))
+}
+
+fn wait_exit(child: &mut Child) -> Option<i32> {
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        assert!(Instant::now() < until, "the helper did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn helper_bridges_rpc_to_the_daemons_sockets() {
+    let d = Daemon::start("ssh-helper");
+    // Read-write: AUTH_LIST, CONNECT_OPEN, a define that the daemon then lists.
+    let (mut child, mut raw) = spawn_helper(&d.dir, &["qemu:///system"]);
+    let auth = raw.roundtrip(66, &());
+    assert_eq!(auth.header.status, MessageStatus::Ok);
+    raw.open();
+    let xml = DomainDefineXmlArgs {
+        xml: domain_xml("helper-rw").replace("kvm", "test"),
+    };
+    let p = raw.roundtrip(P::DomainDefineXml.number(), &xml);
+    assert_eq!(
+        p.header.status,
+        MessageStatus::Ok,
+        "{:?}",
+        common::error_parts(&p)
+    );
+    let ret: DomainDefineXmlRet = decode_from(&p.payload).unwrap();
+    assert_eq!(ret.dom.name, "helper-rw");
+    // Our end closing ends the helper, successfully.
+    drop(raw);
+    assert_eq!(wait_exit(&mut child), Some(0));
+    assert!(d.daemon_list().contains(&"helper-rw".to_owned()));
+
+    // -r: the read-only socket; the daemon refuses the write there.
+    let (mut child, mut raw) = spawn_helper(&d.dir, &["-r", "qemu:///system"]);
+    raw.open_flags(1);
+    let p = raw.roundtrip(P::DomainDefineXml.number(), &xml);
+    let (code, _, message) = common::error_parts(&p);
+    assert_eq!(
+        (code, message.as_str()),
+        (
+            29,
+            "operation forbidden: read only access prevents virDomainDefineXML"
+        )
+    );
+    drop(raw);
+    assert_eq!(wait_exit(&mut child), Some(0));
+
+    // The daemon going away ends the helper too.
+    let mut d = d;
+    let (mut child, mut raw) = spawn_helper(&d.dir, &["test:///default"]);
+    raw.open();
+    let _ = d.child.kill();
+    let _ = d.child.wait();
+    assert_eq!(wait_exit(&mut child), Some(0));
+    assert!(raw.closed());
+
+    // No daemon (its socket file left behind): virt-ssh-helper's message, status 1.
+    let out = Command::new(helper_binary())
+        .arg("-r")
+        .arg("qemu:///system")
+        .env("OXVIRT_RUNTIME_DIR", &d.dir)
+        .output()
+        .unwrap();
+    let sock = d.dir.join("libvirt-sock-ro");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "{}: cannot connect to '{s}': Failed to connect socket to '{s}': \
+             Connection refused\n",
+            helper_binary().display(),
+            s = sock.display()
+        )
+    );
+}
+
+/// Domain names on a daemon's read-write socket (test:///default).
+trait DaemonList {
+    fn daemon_list(&self) -> Vec<String>;
+}
+
+impl DaemonList for Daemon {
+    fn daemon_list(&self) -> Vec<String> {
+        let out = common::virsh(&self.uri(), &["list", "--all", "--name"]);
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+#[test]
+fn virsh_over_ssh_reaches_oxvirtd_through_our_helper() {
+    let lab = Lab::start("virsh");
+    let uri = lab.qemu_uri();
+    // Define over ssh; the domain is on the test daemon (so the helper that answered was
+    // ours, not Debian's, which would have gone to /var/run/libvirt).
+    let file = lab.dir.join("dom.xml");
+    std::fs::write(&file, domain_xml("over-ssh")).unwrap();
+    let out = lab.virsh(&["-c", &uri, "define", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(lab
+        .daemon_domains("qemu+unix:///system")
+        .contains(&"over-ssh".to_owned()));
+    let out = lab.virsh(&["-c", &uri, "list", "--all"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["-", "over-ssh", "shut", "off"]),
+        "{listed}"
+    );
+    // The session ran `virt-ssh-helper 'qemu:///system'` from the test's PATH.
+    let log = lab.sshd_log.lock().unwrap().join("\n");
+    assert!(
+        log.contains("Accepted publickey for root from 127.0.0.1"),
+        "{log}"
+    );
+
+    // Read-only: the -ro socket; reads work, writes are refused in libvirt's words.
+    let out = lab.virsh(&["-r", "-c", &uri, "list", "--all", "--name"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("over-ssh"));
+    std::fs::write(&file, domain_xml("refused-ro")).unwrap();
+    let out = lab.virsh(&["-r", "-c", &uri, "define", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("error: operation forbidden: read only access prevents virDomainDefineXML"),
+        "{}",
+        text(&out)
+    );
+    assert!(!lab
+        .daemon_domains("qemu+unix:///system")
+        .contains(&"refused-ro".to_owned()));
+
+    let out = lab.virsh(&["-c", &uri, "undefine", "over-ssh"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!lab
+        .daemon_domains("qemu+unix:///system")
+        .contains(&"over-ssh".to_owned()));
+
+    // test:///default over ssh: the daemon's built-in "test" domain.
+    let out = lab.virsh(&["-c", &lab.uri("client_key"), "list", "--name"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "test");
+
+    // Each virsh's ssh, session and helper are gone once it exits.
+    assert_eq!(lab.settle(), Vec::<String>::new());
+
+    // Timing, for the report: virsh list over ssh and over the unix socket.
+    let started = Instant::now();
+    for _ in 0..5 {
+        assert!(lab.virsh(&["-c", &uri, "list"]).status.success());
+    }
+    let ssh = started.elapsed() / 5;
+    let local = format!("qemu+unix:///system?socket={}", lab.daemon.sock().display());
+    let started = Instant::now();
+    for _ in 0..5 {
+        assert!(lab.virsh(&["-c", &local, "list"]).status.success());
+    }
+    let unix = started.elapsed() / 5;
+    eprintln!("virsh list: over ssh {ssh:?}, over the unix socket {unix:?} (mean of 5)");
+}
+
+/// The facade's side of [`facade_over_ssh`]: acts only in the process that test starts
+/// inside the namespace (with [`CHILD_URI`] set); prints one `@@ key: value` line a step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn facade_child() {
+    let Ok(uri) = std::env::var(CHILD_URI) else {
+        return;
+    };
+    // The marker finds the lines among the test harness's own output.
+    let step = |key: &str, value: String| println!("\n@@ {key}: {value}");
+    let started = Instant::now();
+    let conn = oxvirt::Connect::open(&uri).await;
+    let conn = match conn {
+        Ok(conn) => conn,
+        Err(e) => {
+            step(
+                "open-error",
+                format!("{:?} {:?} {}", e.code, e.domain, e.message),
+            );
+            return;
+        }
+    };
+    let names = |doms: Vec<oxvirt::Domain>| {
+        doms.iter()
+            .map(|d| d.name().to_owned())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let listed = names(conn.list_all_domains(0).await.unwrap());
+    step("connect+list", format!("{:?}", started.elapsed()));
+    step("domains", listed);
+    let dom = conn
+        .define_domain_xml(&std::env::var("OXVIRT_SSH_TEST_XML").unwrap(), 0)
+        .await
+        .unwrap();
+    step("defined", dom.name().to_owned());
+    step("domains", names(conn.list_all_domains(0).await.unwrap()));
+    dom.undefine(0).await.unwrap();
+    step("domains", names(conn.list_all_domains(0).await.unwrap()));
+    drop(conn);
+
+    let ro = oxvirt::Connect::open_read_only(&uri).await.unwrap();
+    step("ro-domains", names(ro.list_all_domains(0).await.unwrap()));
+    let err = ro
+        .define_domain_xml(&std::env::var("OXVIRT_SSH_TEST_XML").unwrap(), 0)
+        .await
+        .unwrap_err();
+    step("ro-define", err.message);
+    drop(ro);
+    // Give the connections' tasks a moment to shut ssh down before the runtime goes.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
+/// Runs [`facade_child`] inside the namespace with `uri`; its `key: value` lines.
+fn facade(lab: &Lab, uri: &str, xml: &str) -> Vec<(String, String)> {
+    let out = lab
+        .command(&std::env::current_exe().unwrap())
+        .args(["--exact", "facade_child", "--nocapture", "--test-threads=1"])
+        .env(CHILD_URI, uri)
+        .env("OXVIRT_SSH_TEST_XML", xml)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("@@ ")?.split_once(": "))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+fn value<'a>(lines: &'a [(String, String)], key: &str) -> Vec<&'a str> {
+    lines
+        .iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+#[test]
+fn facade_over_ssh() {
+    let lab = Lab::start("facade");
+    let lines = facade(&lab, &lab.qemu_uri(), &domain_xml("facade-ssh"));
+    assert_eq!(
+        value(&lines, "domains"),
+        ["", "facade-ssh", ""],
+        "{lines:?}"
+    );
+    assert_eq!(value(&lines, "defined"), ["facade-ssh"]);
+    assert_eq!(value(&lines, "ro-domains"), [""]);
+    assert_eq!(
+        value(&lines, "ro-define"),
+        ["operation forbidden: read only access prevents virDomainDefineXML"]
+    );
+    // test:///default: the test daemon's own node.
+    let lines = facade(
+        &lab,
+        &lab.uri("client_key"),
+        &domain_xml("facade-t").replace("kvm", "test"),
+    );
+    assert_eq!(value(&lines, "domains")[0], "test", "{lines:?}");
+    assert_eq!(value(&lines, "defined"), ["facade-t"]);
+    // The child's ssh processes, sessions and helpers are gone.
+    assert_eq!(lab.settle(), Vec::<String>::new());
+    // Timing, for the report: connect + list over ssh and over the unix socket.
+    let over_ssh = value(&lines, "connect+list")[0].to_owned();
+    let local = format!(
+        "test+unix:///default?socket={}",
+        lab.daemon.sock().display()
+    );
+    let lines = facade(&lab, &local, &domain_xml("facade-u").replace("kvm", "test"));
+    eprintln!(
+        "facade connect+list: over ssh {over_ssh}, over the unix socket {}",
+        value(&lines, "connect+list")[0]
+    );
+}
+
+#[test]
+fn failures_give_ssh_stderr_in_libvirts_words_and_leave_nothing_running() {
+    let mut lab = Lab::start("fail");
+    // A key sshd does not know: ssh's own words inside libvirt's message, the same from
+    // virsh and from the facade.
+    let uri = lab.uri("other_key");
+    // Once known, the host key adds no warning to the message.
+    assert!(lab
+        .virsh(&["-c", &lab.uri("client_key"), "uri"])
+        .status
+        .success());
+    let want = "Cannot recv data: root@127.0.0.1: Permission denied (publickey).: \
+                Connection reset by peer";
+    let out = lab.virsh(&["-c", &uri, "list"]);
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("error: failed to connect to the hypervisor\nerror: {want}\n"),
+        "{}",
+        text(&out)
+    );
+    let lines = facade(&lab, &uri, "");
+    assert_eq!(
+        value(&lines, "open-error"),
+        [format!("SystemError Rpc {want}").as_str()]
+    );
+    assert_eq!(lab.settle(), Vec::<String>::new());
+
+    // sshd down.
+    lab.stop_sshd();
+    let want = format!(
+        "Cannot recv data: ssh: connect to host 127.0.0.1 port {PORT}: Connection refused: \
+         Connection reset by peer"
+    );
+    let uri = lab.uri("client_key");
+    let out = lab.virsh(&["-c", &uri, "list"]);
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("error: failed to connect to the hypervisor\nerror: {want}\n")
+    );
+    let lines = facade(&lab, &uri, "");
+    assert_eq!(
+        value(&lines, "open-error"),
+        [format!("SystemError Rpc {want}").as_str()]
+    );
+    assert_eq!(lab.settle(), Vec::<String>::new());
+}
