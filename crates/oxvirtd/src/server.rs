@@ -38,7 +38,13 @@ pub struct Server {
     /// each with the signal that closes it.
     anonymous: Mutex<VecDeque<(u64, Arc<Notify>)>>,
     next_id: AtomicU64,
+    /// Unauthenticated connections closed to make room, and when that was last logged
+    /// (a flood must not flood the log too).
+    evictions: Mutex<(u64, Option<Instant>)>,
 }
+
+/// How often closing unauthenticated connections for room is logged.
+const EVICTION_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// A connection's place among the unauthenticated ones, until it authenticates or goes.
 pub(crate) struct Anonymous {
@@ -119,6 +125,7 @@ impl Server {
             shutdown: watch::channel(false).0,
             anonymous: Mutex::new(VecDeque::new()),
             next_id: AtomicU64::new(0),
+            evictions: Mutex::new((0, None)),
             config,
         })
     }
@@ -137,13 +144,9 @@ impl Server {
         let limit = self.config.max_anonymous_clients;
         if limit > 0 && queue.len() >= limit {
             if let Some((_, oldest)) = queue.pop_front() {
-                warning!(
-                    "{} clients have not authenticated yet (max_anonymous_clients); closing \
-                     the oldest to admit {peer}",
-                    limit
-                );
                 // A stored permit: the connection sees it even if it is not waiting yet.
                 oldest.notify_one();
+                self.count_eviction(limit, peer);
             }
         }
         queue.push_back((id, Arc::clone(&evicted)));
@@ -152,6 +155,28 @@ impl Server {
             id,
             evicted,
             pending: true,
+        }
+    }
+
+    /// Counts one connection closed for room; logs the first, then at most one line per
+    /// `EVICTION_LOG_EVERY` with the running total.
+    fn count_eviction(&self, limit: usize, peer: &str) {
+        let mut evictions = self
+            .evictions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        evictions.0 += 1;
+        let now = Instant::now();
+        if evictions
+            .1
+            .is_none_or(|last| now.duration_since(last) >= EVICTION_LOG_EVERY)
+        {
+            evictions.1 = Some(now);
+            warning!(
+                "{limit} clients have not authenticated yet (max_anonymous_clients); closing \
+                 the oldest to admit {peer} ({} closed so far)",
+                evictions.0
+            );
         }
     }
 

@@ -1,0 +1,119 @@
+//! Connections that never authenticate: a flood of them must not lock out a legitimate
+//! client (`max_anonymous_clients`), and before CONNECT_OPEN nothing but the connection
+//! set-up procedures is served.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use common::{error_parts, free_port, needs_virsh, virsh, Daemon, Raw};
+
+/// How many of `streams` the daemon has closed (EOF or reset within a short wait).
+fn closed_by_daemon<S: Read>(streams: &mut [S], set_timeout: impl Fn(&S)) -> usize {
+    let mut closed = 0;
+    for s in streams.iter_mut() {
+        set_timeout(s);
+        let mut byte = [0u8; 1];
+        match s.read(&mut byte) {
+            Ok(0) => closed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => closed += 1,
+            _ => {}
+        }
+    }
+    closed
+}
+
+#[test]
+fn a_flood_of_silent_connections_does_not_lock_out_clients() {
+    if !needs_virsh("a_flood_of_silent_connections_does_not_lock_out_clients") {
+        return;
+    }
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut d = Daemon::logged("flood", &["--listen-tcp", &addr, "--log-level", "warn"]);
+    let tcp_uri = format!("test+tcp://127.0.0.1:{port}/default");
+
+    // 500 connections on each transport that connect and never say a word.
+    let mut tcp: Vec<TcpStream> = (0..500)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    let mut unix: Vec<UnixStream> = (0..500)
+        .map(|_| UnixStream::connect(d.sock()).unwrap())
+        .collect();
+
+    // Legitimate clients still get in at once, on both transports, with the flood
+    // still connected.
+    for uri in [tcp_uri.as_str(), d.uri().as_str()] {
+        let out = virsh(uri, &["list", "--all"]);
+        assert!(out.status.success(), "{uri}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(" test "),
+            "{uri}: {out:?}"
+        );
+    }
+
+    // The daemon closed the flood's oldest connections to make room: all but the newest
+    // `max_anonymous_clients` (20) of the 1000, less the room virsh's own took.
+    let closed_tcp = closed_by_daemon(&mut tcp, |s: &TcpStream| {
+        s.set_read_timeout(Some(Duration::from_millis(20))).unwrap()
+    });
+    let closed_unix = closed_by_daemon(&mut unix, |s: &UnixStream| {
+        s.set_read_timeout(Some(Duration::from_millis(20))).unwrap()
+    });
+    assert!(
+        closed_tcp + closed_unix >= 1000 - 20,
+        "only {closed_tcp} TCP and {closed_unix} unix connections were closed"
+    );
+    // A client that authenticated (opened its connection) is never closed for room.
+    let mut opened = Raw::connect(&d.sock());
+    opened.open();
+    let _more: Vec<UnixStream> = (0..100)
+        .map(|_| UnixStream::connect(d.sock()).unwrap())
+        .collect();
+    let p = opened.roundtrip(3, &()); // CONNECT_GET_TYPE
+    assert_eq!(p.header.status, oxvirt_rpc::MessageStatus::Ok);
+
+    assert!(d.alive());
+    drop((tcp, unix));
+    assert!(d.signal_and_wait("TERM").success());
+    let log = d.stderr();
+    assert!(
+        log.contains(
+            "20 clients have not authenticated yet (max_anonymous_clients); closing the \
+             oldest to admit"
+        ),
+        "{log}"
+    );
+    // Nearly a thousand connections were closed, but the log did not grow with them.
+    let lines = log.matches("have not authenticated yet").count();
+    assert!(lines <= 2, "{lines} eviction lines:\n{log}");
+}
+
+#[test]
+fn nothing_but_connection_setup_before_connect_open() {
+    let d = Daemon::start("preopen");
+    let mut raw = Raw::connect(&d.sock());
+    // AUTH_LIST (66) and SUPPORTS_FEATURE for keepalive (60) are answered...
+    let p = raw.roundtrip(66, &());
+    assert_eq!(p.header.status, oxvirt_rpc::MessageStatus::Ok);
+    let p = raw.roundtrip(60, &10i32);
+    assert_eq!(p.payload, vec![0, 0, 0, 1]);
+    // ...anything else is refused as libvirtd refuses it: "connection not open".
+    for procedure in [3, 23, 9, 273] {
+        let p = raw.roundtrip(procedure, &());
+        assert_eq!(p.header.status, oxvirt_rpc::MessageStatus::Error);
+        let (code, domain, message) = error_parts(&p);
+        assert_eq!(
+            (code, domain, message.as_str()),
+            (1, 7, "internal error: connection not open"),
+            "procedure {procedure}"
+        );
+    }
+    // And the connection still opens afterwards.
+    raw.open();
+}
