@@ -4,9 +4,10 @@
 //! resolved through the driver as the driver will find it), and what the policy file says.
 //!
 //! Without a policy file every client that reached a socket may do everything, except a
-//! unix peer that is neither root nor the daemon's own user on the read-write socket: it
-//! is refused at CONNECT_OPEN, as libvirtd's polkit default refuses unprivileged users
-//! there. With a policy, every call of every client is decided by it, except those of
+//! unix peer on the read-write socket that is neither root, nor the daemon's own user, nor
+//! a member of `unix_sock_group`: it is refused at CONNECT_OPEN, as libvirtd's polkit
+//! default refuses unprivileged users there (Debian's polkit rule lets the `libvirt`
+//! group in). With a policy, every call of every client is decided by it, except those of
 //! root and of the daemon's own user on a unix socket (polkit, which libvirt's ACLs ask,
 //! always authorises root). Denials are libvirt's `VIR_ERR_ACCESS_DENIED` ("access
 //! denied: 'QEMU' denied access") and a warning in the log naming the subject, the
@@ -48,6 +49,9 @@ struct Access {
     policy: Option<(Policy, PathBuf)>,
     /// The daemon's own user id.
     own_uid: u32,
+    /// `unix_sock_group`'s gid: without a policy, its members may use the read-write
+    /// socket (as Debian's polkit rule lets the `libvirt` group manage libvirtd).
+    sock_gid: Option<u32>,
     /// For the groups of unix peers.
     accounts: Accounts,
     /// The groups of each (uid, primary gid) seen so far.
@@ -61,10 +65,15 @@ fn own_uid() -> u32 {
     std::fs::metadata("/proc/self").map_or(0, |m| m.uid())
 }
 
-/// Loads the policy file at `path` (if any) and installs access control; a file that
-/// cannot be read or parsed is an error naming the file and the line.
-pub fn install(path: Option<&Path>) -> Result<(), String> {
+/// Loads the policy file at `path` (if any) and installs access control, with the
+/// sockets' `unix_sock_group` (a name or a number); a file that cannot be read or parsed
+/// is an error naming the file and the line.
+pub fn install(path: Option<&Path>, unix_sock_group: Option<&str>) -> Result<(), String> {
     let accounts = Accounts::system();
+    let sock_gid = match unix_sock_group {
+        Some(group) => Some(crate::listen::group_id(group)?),
+        None => None,
+    };
     let policy = match path {
         Some(path) => Some((load(path, &accounts)?, path.to_path_buf())),
         None => None,
@@ -72,6 +81,7 @@ pub fn install(path: Option<&Path>) -> Result<(), String> {
     let _ = ACCESS.set(Access {
         policy,
         own_uid: own_uid(),
+        sock_gid,
         accounts,
         groups: Mutex::new(HashMap::new()),
     });
@@ -551,13 +561,17 @@ pub fn check_open(client: &Client, uri: Option<&str>, flags: u32) -> Result<(), 
     let readonly = client.readonly() || flags & crate::client::CONNECT_RO != 0;
     let driver = driver_name_for_uri(uri);
     let Some((policy, path)) = &access.policy else {
-        if id.transport == "unix" && !client.readonly() {
+        let in_sock_group = access
+            .sock_gid
+            .is_some_and(|gid| subject(access, id).gids.contains(&gid));
+        if id.transport == "unix" && !client.readonly() && !in_sock_group {
             log_denial(
                 id,
                 "CONNECT_OPEN",
                 "connect:write",
                 None,
-                "the read-write socket (no access policy: only root and the daemon's user)",
+                "the read-write socket (no access policy: only root, the daemon's user \
+                 and unix_sock_group)",
             );
             return Err(denied_error(&driver));
         }

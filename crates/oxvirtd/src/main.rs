@@ -80,8 +80,11 @@ Options (each is also a key of the --config file, with '_' for '-'):
   --max-anonymous-clients N  connections not yet authenticated (TLS handshake,
                              CONNECT_OPEN) kept at once; more close the oldest (default
                              20; 0: no limit)
-  --unix-sock-group GROUP    group of both unix sockets (name or number)
-  --access-policy FILE       access-control rules (TOML; see docs/security.md)
+  --unix-sock-group GROUP    group of both unix sockets (name or number); without an
+                             access policy, its members may use the read-write socket
+  --access-policy FILE       access-control rules (TOML; see docs/security.md); without
+                             one, only root, the daemon's user and --unix-sock-group
+                             may open the read-write socket
   --log-level LEVEL          error, warn (default), info (start, stop, listeners) or
                              debug (every call with its duration); lines go to stderr
   --max-clients N            connections beyond N are closed at once (default 5000)
@@ -113,7 +116,10 @@ removes the sockets and exits 0.";
 async fn run(config: Config) -> Result<(), String> {
     crate::log::set_level(config.log_level);
     // The policy first: a bad file stops the daemon, naming the file and the line.
-    access::install(config.access_policy.as_deref())?;
+    access::install(
+        config.access_policy.as_deref(),
+        config.unix_sock_group.as_deref(),
+    )?;
     std::fs::create_dir_all(&config.runtime_dir)
         .map_err(|e| format!("{}: {e}", config.runtime_dir.display()))?;
     std::fs::create_dir_all(&config.state_dir)

@@ -183,6 +183,21 @@ fn without_a_policy_unprivileged_users_only_read() {
     assert!(line.contains("pid="), "{line}");
 }
 
+/// Without a policy, members of `unix_sock_group` may use the read-write socket (as
+/// Debian's polkit rule lets the `libvirt` group manage libvirtd).
+#[test]
+fn without_a_policy_the_socket_group_may_write() {
+    let user = User::new("acl-group");
+    let gid = user.uid.to_string();
+    let daemon = Daemon::start_with(
+        "acl-group",
+        &["--unix-sock-rw-perms", "0660", "--unix-sock-group", &gid],
+    );
+    // The user is in the group by its primary gid (setpriv --regid).
+    ok(user.virsh(&daemon.uri(), &["destroy", "test"]));
+    assert!(ok(user.virsh(&daemon.uri(), &["list", "--all"])).contains("test   shut off"));
+}
+
 const POLICY: &str = r#"
 # The test user may connect and list, and see and start domain "a" only.
 default = "deny"
