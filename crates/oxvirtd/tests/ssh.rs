@@ -542,6 +542,8 @@ async fn facade_child() {
     step("domains", names(conn.list_all_domains(0).await.unwrap()));
     dom.undefine(0).await.unwrap();
     step("domains", names(conn.list_all_domains(0).await.unwrap()));
+    // The domain handle holds the connection too.
+    drop(dom);
     drop(conn);
 
     let ro = oxvirt::Connect::open_read_only(&uri).await.unwrap();
@@ -552,8 +554,33 @@ async fn facade_child() {
         .unwrap_err();
     step("ro-define", err.message);
     drop(ro);
-    // Give the connections' tasks a moment to shut ssh down before the runtime goes.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Both connections dropped: their ssh processes are killed (or have exited) and
+    // reaped, while this process lives on.
+    let until = Instant::now() + Duration::from_secs(10);
+    let mut children = own_children();
+    while !children.is_empty() && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        children = own_children();
+    }
+    step("children-after-close", children.join(","));
+}
+
+/// This process's child processes (zombies included), as `PID COMM STATE`.
+fn own_children() -> Vec<String> {
+    let me = std::process::id().to_string();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // PID (COMM) STATE PPID ...
+        let Some((head, tail)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let fields: Vec<&str> = tail.split_whitespace().collect();
+        if fields.get(1) == Some(&me.as_str()) {
+            found.push(format!("{head}) {}", fields[0]));
+        }
+    }
+    found
 }
 
 /// Runs [`facade_child`] inside the namespace with `uri`; its `key: value` lines.
@@ -592,6 +619,7 @@ fn facade_over_ssh() {
     );
     assert_eq!(value(&lines, "defined"), ["facade-ssh"]);
     assert_eq!(value(&lines, "ro-domains"), [""]);
+    assert_eq!(value(&lines, "children-after-close"), [""], "{lines:?}");
     assert_eq!(
         value(&lines, "ro-define"),
         ["operation forbidden: read only access prevents virDomainDefineXML"]
