@@ -561,3 +561,243 @@ fn x509_dn_rules_decide_for_tls_clients() {
         "{log}"
     );
 }
+
+/// Debian's libvirtd 9.0 with polkit access control (`access_drivers = ["polkit"]`), in
+/// a private mount namespace with its own system bus and polkitd, a polkit rule for the
+/// test user and the user in a private copy of /etc/passwd: the reference for what a
+/// denial looks like. Killed (with its bus and polkitd) on drop.
+struct PolkitLibvirtd {
+    child: std::process::Child,
+    dir: TempDir,
+}
+
+impl PolkitLibvirtd {
+    fn start(uid: u32, rules: &str) -> PolkitLibvirtd {
+        for (tool, package) in [
+            ("/usr/sbin/libvirtd", "libvirt-daemon-system"),
+            ("/usr/bin/dbus-daemon", "dbus"),
+            ("/usr/lib/polkit-1/polkitd", "polkitd"),
+            ("/usr/bin/unshare", "util-linux"),
+        ] {
+            assert!(
+                Path::new(tool).exists(),
+                "this test needs {tool} (package {package})"
+            );
+        }
+        let dir = TempDir::new("acl-libvirtd");
+        let d = |p: &str| dir.join(p).display().to_string();
+        std::fs::create_dir_all(dir.join("sock")).unwrap();
+        let mut passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+        passwd.push_str(&format!("acltest:x:{uid}:{uid}::/nonexistent:/bin/sh\n"));
+        std::fs::write(dir.join("passwd"), passwd).unwrap();
+        let mut group = std::fs::read_to_string("/etc/group").unwrap();
+        group.push_str(&format!("acltest:x:{uid}:\n"));
+        std::fs::write(dir.join("group"), group).unwrap();
+        std::fs::write(dir.join("10-acltest.rules"), rules).unwrap();
+        std::fs::write(
+            dir.join("libvirtd.conf"),
+            format!(
+                "unix_sock_dir = \"{}\"\nunix_sock_rw_perms = \"0666\"\n\
+                 auth_unix_rw = \"none\"\nauth_unix_ro = \"none\"\n\
+                 access_drivers = [ \"polkit\" ]\nlog_outputs = \"3:stderr\"\n",
+                d("sock")
+            ),
+        )
+        .unwrap();
+        let script = format!(
+            "set -e\n\
+             for m in /run/dbus /run/libvirt /var/run/libvirt /var/lib/libvirt \
+               /etc/libvirt/qemu /etc/libvirt/storage /etc/libvirt/qemu/networks \
+               /var/cache/libvirt /var/log/libvirt /etc/polkit-1/rules.d; do \
+               mkdir -p $m; mount -t tmpfs oxvirt-acl $m; done\n\
+             cp {rules} /etc/polkit-1/rules.d/\n\
+             mount --bind {passwd} /etc/passwd\n\
+             mount --bind {group} /etc/group\n\
+             dbus-daemon --system --nofork & DBUS=$!\n\
+             while [ ! -S /run/dbus/system_bus_socket ]; do sleep 0.05; done\n\
+             /usr/lib/polkit-1/polkitd --no-debug & PK=$!\n\
+             trap 'kill $LV $PK $DBUS 2>/dev/null' EXIT INT TERM\n\
+             libvirtd -f {conf} & LV=$!\n\
+             wait $LV\n",
+            rules = d("10-acltest.rules"),
+            passwd = d("passwd"),
+            group = d("group"),
+            conf = d("libvirtd.conf"),
+        );
+        let child = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+            .stdout(std::fs::File::create(dir.join("libvirtd.out")).unwrap())
+            .stderr(std::fs::File::create(dir.join("libvirtd.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut lv = PolkitLibvirtd { child, dir };
+        for _ in 0..1500 {
+            if std::os::unix::net::UnixStream::connect(lv.sock()).is_ok() {
+                return lv;
+            }
+            if let Ok(Some(status)) = lv.child.try_wait() {
+                panic!("libvirtd exited ({status}): {}", lv.log());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("libvirtd did not start: {}", lv.log());
+    }
+
+    fn sock(&self) -> std::path::PathBuf {
+        self.dir.join("sock/libvirt-sock")
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("libvirtd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for PolkitLibvirtd {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..500 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The polkit rule of the comparison: the user may not see `b`, may start `a`; polkit's
+/// defaults for libvirt's actions do the rest (getattr, read and search for anyone).
+const POLKIT_RULES: &str = r#"
+polkit.addRule(function(action, subject) {
+    if (subject.user != "acltest") return polkit.Result.NOT_HANDLED;
+    if (action.id == "org.libvirt.api.domain.getattr" && action.lookup("domain_name") == "b")
+        return polkit.Result.NO;
+    if (action.id == "org.libvirt.api.domain.start" && action.lookup("domain_name") == "a")
+        return polkit.Result.YES;
+    return polkit.Result.NOT_HANDLED;
+});
+"#;
+
+/// The same as an oxvirtd policy: the rule, then libvirt's polkit defaults (and
+/// connect:write, which oxvirtd asks of a read-write CONNECT_OPEN).
+const SAME_POLICY: &str = r#"
+[[rule]]
+action = "deny"
+uids = [UID]
+operations = ["domain:getattr"]
+domains = ["b"]
+
+[[rule]]
+action = "allow"
+uids = [UID]
+operations = ["domain:start"]
+domains = ["a"]
+
+[[rule]]
+action = "allow"
+operations = ["*:getattr", "*:read", "connect:search_*", "connect:write"]
+"#;
+
+/// What the user sees of one command on a daemon, for comparing daemons.
+fn seen(out: &Output) -> String {
+    format!(
+        "status {:?}\n{}{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The same user, policy and commands against libvirtd (polkit ACLs) and oxvirtd: the
+/// same listings and the same refusals, word for word.
+#[test]
+fn same_denials_as_libvirtd_with_polkit() {
+    let user = User::new("acl-cmp");
+    let files = TempDir::new("acl-cmp-files");
+    let policy = files.join("policy.toml");
+    std::fs::write(&policy, SAME_POLICY.replace("UID", &user.uid.to_string())).unwrap();
+    let lv = PolkitLibvirtd::start(user.uid, POLKIT_RULES);
+    let ox = Daemon::logged(
+        "acl-cmp",
+        &[
+            "--unix-sock-rw-perms",
+            "0666",
+            "--access-policy",
+            policy.to_str().unwrap(),
+        ],
+    );
+    let uris = [
+        format!("qemu+unix:///system?socket={}", lv.sock().display()),
+        format!("qemu+unix:///system?socket={}", ox.sock().display()),
+    ];
+    for name in ["a", "b", "c"] {
+        std::fs::write(
+            files.join(format!("{name}.xml")),
+            format!(
+                "<domain type='qemu'><name>{name}</name><memory unit='MiB'>32</memory>\
+                 <os><type arch='x86_64'>hvm</type></os></domain>"
+            ),
+        )
+        .unwrap();
+    }
+    let xml = |name: &str| files.join(format!("{name}.xml")).display().to_string();
+    for uri in &uris {
+        for name in ["a", "b"] {
+            ok(virsh(uri, &["define", &xml(name)]));
+        }
+    }
+    let commands: Vec<Vec<String>> = vec![
+        vec!["list".into(), "--all".into(), "--name".into()],
+        vec!["start".into(), "b".into()],
+        vec!["dominfo".into(), "b".into()],
+        vec![
+            "setmaxmem".into(),
+            "a".into(),
+            "40000".into(),
+            "--config".into(),
+        ],
+        vec!["autostart".into(), "a".into()],
+        vec!["undefine".into(), "a".into()],
+        vec!["define".into(), xml("c")],
+    ];
+    for args in &commands {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let theirs = seen(&user.virsh(&uris[0], &args));
+        let ours = seen(&user.virsh(&uris[1], &args));
+        assert_eq!(ours, theirs, "virsh {args:?}");
+        println!("virsh {args:?}:\n{theirs}");
+    }
+    let count = "import libvirt, sys\n\
+                 c = libvirt.open(sys.argv[1])\n\
+                 print(c.numOfDefinedDomains(), c.listDefinedDomains())\n\
+                 try:\n    c.lookupByName('b')\n\
+                 except libvirt.libvirtError as e:\n\
+                 \x20   print(e.get_error_code(), e.get_error_domain(), e)\n";
+    let id = user.uid.to_string();
+    let python = |uri: &str| {
+        let out = Command::new("setpriv")
+            .args(["--reuid", &id, "--regid", &id, "--clear-groups"])
+            .args(["/usr/bin/python3", "-c", count, uri])
+            .env("HOME", &*user.home)
+            .output()
+            .unwrap();
+        seen(&out)
+    };
+    let theirs = python(&uris[0]);
+    assert_eq!(python(&uris[1]), theirs);
+    assert!(
+        theirs.contains("1 ['a']\n88 55 access denied: 'QEMU' denied access"),
+        "{theirs}"
+    );
+    // Root is not limited by either.
+    for uri in &uris {
+        assert_eq!(
+            names(ok(virsh(uri, &["list", "--all", "--name"]))),
+            ["a", "b"]
+        );
+    }
+    assert!(lv.log().contains("access denied: 'QEMU' denied access"));
+}
