@@ -367,9 +367,10 @@ fn helper_bridges_rpc_to_the_daemons_sockets() {
     assert_eq!(wait_exit(&mut child), Some(0));
     assert!(d.daemon_list().contains(&"helper-rw".to_owned()));
 
-    // -r: the read-only socket; the daemon refuses the write there.
+    // -r: the read-only socket; the daemon refuses the write there, even from a client
+    // that opened without VIR_CONNECT_RO.
     let (mut child, mut raw) = spawn_helper(&d.dir, &["-r", "qemu:///system"]);
-    raw.open_flags(1);
+    raw.open_flags(0);
     let p = raw.roundtrip(P::DomainDefineXml.number(), &xml);
     let (code, _, message) = common::error_parts(&p);
     assert_eq!(
@@ -475,6 +476,38 @@ fn virsh_over_ssh_reaches_oxvirtd_through_our_helper() {
         .daemon_domains("qemu+unix:///system")
         .contains(&"refused-ro".to_owned()));
 
+    // With the read-write socket out of the way, -r still works (the helper got -r and
+    // went to libvirt-sock-ro) and a read-write open fails with the helper's words, carried
+    // through ssh's stderr into libvirt's message.
+    let rw = lab.daemon.sock();
+    let aside = lab.daemon.dir.join("libvirt-sock.aside");
+    std::fs::rename(&rw, &aside).unwrap();
+    let ro_out = lab.virsh(&["-r", "-c", &uri, "list", "--all", "--name"]);
+    let rw_out = lab.virsh(&["-c", &uri, "list", "--all", "--name"]);
+    std::fs::rename(&aside, &rw).unwrap();
+    assert!(ro_out.status.success(), "{}", text(&ro_out));
+    assert!(String::from_utf8_lossy(&ro_out.stdout).contains("over-ssh"));
+    assert!(!rw_out.status.success());
+    let helper_words = format!(
+        "virt-ssh-helper: cannot connect to '{p}': Failed to connect socket to '{p}': \
+         No such file or directory",
+        p = rw.display()
+    );
+    let stderr = String::from_utf8_lossy(&rw_out.stderr);
+    assert!(
+        stderr
+            == format!(
+                "error: failed to connect to the hypervisor\n\
+             error: End of file while reading data: {helper_words}: Input/output error\n"
+            )
+            || stderr
+                == format!(
+                    "error: failed to connect to the hypervisor\n\
+             error: Cannot recv data: {helper_words}: Connection reset by peer\n"
+                ),
+        "{stderr}"
+    );
+
     let out = lab.virsh(&["-c", &uri, "undefine", "over-ssh"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(!lab
@@ -489,7 +522,10 @@ fn virsh_over_ssh_reaches_oxvirtd_through_our_helper() {
     // Each virsh's ssh, session and helper are gone once it exits.
     assert_eq!(lab.settle(), Vec::<String>::new());
 
-    // Timing, for the report: virsh list over ssh and over the unix socket.
+    // Timing (OXVIRT_SSH_TIMING=1): virsh list over ssh and over the unix socket.
+    if !timing() {
+        return;
+    }
     let started = Instant::now();
     for _ in 0..5 {
         assert!(lab.virsh(&["-c", &uri, "list"]).status.success());
@@ -502,6 +538,11 @@ fn virsh_over_ssh_reaches_oxvirtd_through_our_helper() {
     }
     let unix = started.elapsed() / 5;
     eprintln!("virsh list: over ssh {ssh:?}, over the unix socket {unix:?} (mean of 5)");
+}
+
+/// Whether to measure and print timings (`OXVIRT_SSH_TIMING=1`).
+fn timing() -> bool {
+    std::env::var("OXVIRT_SSH_TIMING").is_ok_and(|v| v == "1")
 }
 
 /// The facade's side of [`facade_over_ssh`]: acts only in the process that test starts
@@ -632,9 +673,33 @@ fn facade_over_ssh() {
     );
     assert_eq!(value(&lines, "domains")[0], "test", "{lines:?}");
     assert_eq!(value(&lines, "defined"), ["facade-t"]);
+    // The helper's failure reaches the facade as it reaches virsh: through ssh's stderr.
+    let rw = lab.daemon.sock();
+    let aside = lab.daemon.dir.join("libvirt-sock.aside");
+    std::fs::rename(&rw, &aside).unwrap();
+    let failed = facade(&lab, &lab.qemu_uri(), "");
+    std::fs::rename(&aside, &rw).unwrap();
+    let helper_words = format!(
+        "virt-ssh-helper: cannot connect to '{p}': Failed to connect socket to '{p}': \
+         No such file or directory",
+        p = rw.display()
+    );
+    let got = value(&failed, "open-error");
+    assert!(
+        got == [format!(
+            "SystemError Rpc End of file while reading data: {helper_words}: Input/output error"
+        )] || got
+            == [format!(
+                "SystemError Rpc Cannot recv data: {helper_words}: Connection reset by peer"
+            )],
+        "{failed:?}"
+    );
     // The child's ssh processes, sessions and helpers are gone.
     assert_eq!(lab.settle(), Vec::<String>::new());
-    // Timing, for the report: connect + list over ssh and over the unix socket.
+    // Timing (OXVIRT_SSH_TIMING=1): connect + list over ssh and over the unix socket.
+    if !timing() {
+        return;
+    }
     let over_ssh = value(&lines, "connect+list")[0].to_owned();
     let local = format!(
         "test+unix:///default?socket={}",
