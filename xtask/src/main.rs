@@ -123,6 +123,8 @@ const FUZZ_TARGETS: &[(&str, &[&str])] = &[
     ),
     ("uri", &["project:fuzz/seeds/uri"]),
     ("rpc_packet", &["project:fuzz/seeds/rpc"]),
+    ("x509_dn", &["project:fuzz/seeds/x509"]),
+    ("access_policy", &["project:fuzz/seeds/policy"]),
     (
         "network_xml",
         &[
