@@ -289,7 +289,8 @@ impl Server {
         let accepted = tokio::select! {
             accepted = tls.accept(tcp, TLS_HANDSHAKE_LIMIT) => accepted,
             _ = session.anonymous.evicted() => {
-                warning!(
+                // Counted and logged (rate-limited) where the room was made.
+                debug!(
                     "closing {} during its TLS handshake (max_anonymous_clients)",
                     session.identity.peer
                 );
