@@ -12,7 +12,11 @@
 //! `/etc/ssh/ssh_config` replaced, in that process's private mount namespace, by one that
 //! keeps host keys in the test's directory (root's ~/.ssh/known_hosts stays untouched).
 //!
-//! Needs root, ip, sshd (Debian's openssh-server), ssh and ssh-keygen (openssh-client),
+//! `ssh_command_lines_are_virshs` needs only virsh: Debian's virsh and our facade run the
+//! same fake `?command=` ssh for a set of URIs and must give it the same arguments and
+//! environment, and show the same error.
+//!
+//! The others need root, ip, sshd (Debian's openssh-server), ssh and ssh-keygen (openssh-client),
 //! virsh (libvirt-clients), and the helper built: `cargo build -p oxvirt-ssh-helper` (a
 //! workspace build has it). A missing one fails the test with what is missing.
 
@@ -759,4 +763,96 @@ fn failures_give_ssh_stderr_in_libvirts_words_and_leave_nothing_running() {
         [format!("SystemError Rpc {want}").as_str()]
     );
     assert_eq!(lab.settle(), Vec::<String>::new());
+}
+
+/// What a fake `?command=` ssh recorded: its arguments and the names of its environment.
+fn recorded(dir: &Path) -> (Vec<String>, Vec<String>) {
+    let args = std::fs::read_to_string(dir.join("args")).unwrap();
+    let env = std::fs::read_to_string(dir.join("env")).unwrap();
+    let mut names: Vec<String> = env
+        .split('\0')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, _)| k.to_owned())
+        .collect();
+    names.sort();
+    (
+        args.split('\0')
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        names,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_command_lines_are_virshs() {
+    // One fake ssh for both clients: it records its arguments and environment (NUL
+    // separated), reads the AUTH_LIST call (28 bytes), complains and exits.
+    assert!(
+        common::have("/usr/bin/virsh"),
+        "virsh is missing (libvirt-clients)"
+    );
+    let dir = common::TempDir::new("ssh-cmdline");
+    let fake = dir.join("fake ssh");
+    let script = "#!/bin/sh\nd=$(dirname \"$0\")\nprintf '%s\\0' \"$@\" > \"$d/args\"\n\
+                  env -0 > \"$d/env\"\nhead -c 28 >/dev/null\necho \"oops\" >&2\nexit 255\n";
+    // Written by another process, so that no descriptor of ours open for writing can
+    // make the exec fail (ETXTBSY) if a test forks meanwhile.
+    let status = Command::new("sh")
+        .args([
+            "-c",
+            "printf '%s' \"$1\" > \"$2\" && chmod 755 \"$2\"",
+            "sh",
+        ])
+        .arg(script)
+        .arg(&fake)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let command = fake.to_str().unwrap().replace(' ', "%20");
+    let uris = [
+        format!("qemu+ssh://bob@h.example:2222/system?keyfile=/k%20y&no_verify=1&no_tty=1&foo=bar&command={command}"),
+        format!("qemu+ssh://h/system?netcat=/bin/n%20c&socket=/s&command={command}"),
+        format!("test+ssh://h/default?proxy=native&command={command}"),
+        format!("qemu+ssh:///system?command={command}"),
+        format!("qemu+ssh://[::1]/session?name=xen:///x%27y&command={command}"),
+        format!("qemu+ssh://h/system?proxy=netcat&known_hosts=/kh&command={command}"),
+    ];
+    for uri in &uris {
+        for read_only in [false, true] {
+            let mut args = vec!["-c", uri.as_str(), "uri"];
+            if read_only {
+                args.insert(0, "-r");
+            }
+            let clear = || {
+                let _ = std::fs::remove_file(dir.join("args"));
+                let _ = std::fs::remove_file(dir.join("env"));
+            };
+            clear();
+            let out = Command::new("virsh").args(&args).output().unwrap();
+            let virsh_error = String::from_utf8_lossy(&out.stderr).into_owned();
+            let theirs = recorded(&dir);
+            assert!(theirs.0.len() > 4 && theirs.1.contains(&"LC_ALL".to_owned()));
+            clear();
+            let ours = if read_only {
+                oxvirt::Connect::open_read_only(uri).await
+            } else {
+                oxvirt::Connect::open(uri).await
+            };
+            let ours_error = match ours {
+                Ok(_) => panic!("{uri}: opened through a fake ssh"),
+                Err(e) => e.message,
+            };
+            assert_eq!(recorded(&dir), theirs, "{uri} read_only={read_only}");
+            assert_eq!(
+                virsh_error,
+                format!("error: failed to connect to the hypervisor\nerror: {ours_error}\n"),
+                "{uri} read_only={read_only}"
+            );
+            assert_eq!(
+                ours_error,
+                "End of file while reading data: oops: Input/output error"
+            );
+        }
+    }
 }
