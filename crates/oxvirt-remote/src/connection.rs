@@ -393,7 +393,7 @@ async fn read_loop<R: tokio::io::AsyncRead + Unpin>(mut reader: R, shared: Weak<
             }
             Ok(n) => n,
             // A transport that knows more about the end of file (ssh's stderr) says it.
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Err(e) if crate::ssh::is_end_of_file(&e) => {
                 if let Some(s) = shared.upgrade() {
                     s.fail(system_error("End of file while reading data", &e));
                 }

@@ -230,6 +230,26 @@ impl Stderr {
     }
 }
 
+/// The end of file of an ssh child's stdout, with what follows libvirt's "End of file while
+/// reading data: " (ssh's stderr and the errno text).
+#[derive(Debug)]
+struct EndOfFile(String);
+
+impl std::fmt::Display for EndOfFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for EndOfFile {}
+
+/// Whether a read error is an ssh stream's end of file (see [`SshStream`]): the
+/// connection then says "End of file while reading data: ..." rather than "Cannot recv
+/// data: ...".
+pub(crate) fn is_end_of_file(err: &io::Error) -> bool {
+    err.get_ref().is_some_and(|inner| inner.is::<EndOfFile>())
+}
+
 /// A connected ssh child: its stdin/stdout as a stream. Dropping it kills and reaps ssh.
 pub struct SshStream {
     io: UnixStream,
@@ -351,7 +371,7 @@ impl AsyncRead for SshStream {
                 let text = this.stderr.text();
                 Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    format!("{text}: Input/output error"),
+                    EndOfFile(format!("{text}: Input/output error")),
                 )))
             }
             // "Cannot recv data: STDERR: REASON".
