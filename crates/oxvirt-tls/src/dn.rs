@@ -103,8 +103,9 @@ const SEQUENCE: u8 = 0x30;
 const SET: u8 = 0x31;
 const OID: u8 = 0x06;
 
-/// The subject Name of a DER certificate: the raw `Name` element (a SEQUENCE).
-fn subject_name(cert_der: &[u8]) -> Result<&[u8], DerError> {
+/// The validity and subject of a DER certificate: the `Validity` and `Name` elements'
+/// contents.
+fn validity_and_subject(cert_der: &[u8]) -> Result<(&[u8], &[u8]), DerError> {
     let cert = Reader::new(cert_der).expect(SEQUENCE, "not a certificate")?;
     let tbs = Reader::new(cert.body).expect(SEQUENCE, "no tbsCertificate")?;
     let mut fields = Reader::new(tbs.body);
@@ -118,13 +119,68 @@ fn subject_name(cert_der: &[u8]) -> Result<&[u8], DerError> {
     }
     fields.expect(SEQUENCE, "no signature algorithm")?;
     fields.expect(SEQUENCE, "no issuer")?;
-    fields.expect(SEQUENCE, "no validity")?;
-    Ok(fields.expect(SEQUENCE, "no subject")?.body)
+    let validity = fields.expect(SEQUENCE, "no validity")?.body;
+    Ok((validity, fields.expect(SEQUENCE, "no subject")?.body))
 }
 
 /// The subject DN of the DER certificate `cert_der`, as `gnutls_x509_crt_get_dn` gives it.
 pub fn subject_dn(cert_der: &[u8]) -> Result<String, DerError> {
-    name_to_string(subject_name(cert_der)?)
+    name_to_string(validity_and_subject(cert_der)?.1)
+}
+
+/// The validity period of the DER certificate `cert_der`: `notBefore` and `notAfter` in
+/// seconds since the Unix epoch.
+pub fn validity(cert_der: &[u8]) -> Result<(i64, i64), DerError> {
+    let mut times = Reader::new(validity_and_subject(cert_der)?.0);
+    let not_before = time(times.next()?)?;
+    let not_after = time(times.next()?)?;
+    Ok((not_before, not_after))
+}
+
+/// A UTCTime (`YYMMDDHHMMSSZ`, years 1950-2049) or GeneralizedTime (`YYYYMMDDHHMMSSZ`) in
+/// seconds since the Unix epoch.
+fn time(tlv: Tlv<'_>) -> Result<i64, DerError> {
+    let digits = |b: &[u8]| -> Result<i64, DerError> {
+        b.iter().try_fold(0i64, |n, &c| {
+            if c.is_ascii_digit() {
+                Ok(n * 10 + i64::from(c - b'0'))
+            } else {
+                Err(DerError("bad time"))
+            }
+        })
+    };
+    let (year, rest) = match (tlv.tag, tlv.body.len()) {
+        (0x17, 13) => {
+            let yy = digits(&tlv.body[..2])?;
+            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, &tlv.body[2..])
+        }
+        (0x18, 15) => (digits(&tlv.body[..4])?, &tlv.body[4..]),
+        _ => return Err(DerError("bad time")),
+    };
+    if rest[10] != b'Z' {
+        return Err(DerError("bad time"));
+    }
+    let (month, day) = (digits(&rest[0..2])?, digits(&rest[2..4])?);
+    let (hour, min, sec) = (
+        digits(&rest[4..6])?,
+        digits(&rest[6..8])?,
+        digits(&rest[8..10])?,
+    );
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+        return Err(DerError("bad time"));
+    }
+    // Days from 1970-01-01 to the date (proleptic Gregorian calendar).
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Ok(days * 86_400 + hour * 3_600 + min * 60 + sec)
 }
 
 /// A `Name`'s contents (the RDNSequence's elements) as GnuTLS writes them.
@@ -411,6 +467,7 @@ mod tests {
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
             let _ = subject_dn(&bytes);
             let _ = name_to_string(&bytes);
+            let _ = validity(&bytes);
         }
 
         #[test]
@@ -420,6 +477,7 @@ mod tests {
                 cert[pos] = byte;
             }
             let _ = subject_dn(&cert);
+            let _ = validity(&cert);
             let _ = subject_dn(&cert[..pos.min(cert.len())]);
         }
     }
@@ -430,5 +488,66 @@ mod tests {
     #[test]
     fn reads_a_real_certificate() {
         assert_eq!(subject_dn(SAMPLE).unwrap(), "C=GB,O=Example,CN=client");
+        let (not_before, not_after) = validity(SAMPLE).unwrap();
+        // 3650 days.
+        assert_eq!(not_after - not_before, 3650 * 86_400);
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(
+            time(Tlv {
+                tag: 0x17,
+                body: b"700101000000Z",
+                raw: &[]
+            })
+            .unwrap(),
+            0
+        );
+        assert_eq!(
+            time(Tlv {
+                tag: 0x17,
+                body: b"491231235959Z",
+                raw: &[]
+            })
+            .unwrap(),
+            2_524_607_999
+        );
+        assert_eq!(
+            time(Tlv {
+                tag: 0x18,
+                body: b"20000229120000Z",
+                raw: &[]
+            })
+            .unwrap(),
+            951_825_600
+        );
+        assert_eq!(
+            time(Tlv {
+                tag: 0x18,
+                body: b"99991231235959Z",
+                raw: &[]
+            })
+            .unwrap(),
+            253_402_300_799
+        );
+        assert!(time(Tlv {
+            tag: 0x17,
+            body: b"700101000000+",
+            raw: &[]
+        })
+        .is_err());
+        assert!(time(Tlv {
+            tag: 0x17,
+            body: b"701301000000Z",
+            raw: &[]
+        })
+        .is_err());
+        assert!(time(Tlv {
+            tag: 0x18,
+            body: b"700101000000Z",
+            raw: &[]
+        })
+        .is_err());
     }
 }

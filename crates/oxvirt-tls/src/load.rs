@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rustls::client::danger::ServerCertVerifier as _;
 use rustls::crypto::CryptoProvider;
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
@@ -123,6 +124,80 @@ impl Credentials {
         })
     }
 
+    /// libvirt's sanity checks of our own credentials
+    /// (`virNetTLSContextSanityCheckCredentials`, on unless `tls_no_sanity_certificate` /
+    /// `no_sanity=1`): our certificate and the CA's are within their dates, and ours is
+    /// signed by the CA. The errors are libvirt's, naming the file: "The server
+    /// certificate /etc/pki/libvirt/servercert.pem has expired", "Our own certificate X
+    /// failed validation against Y: The certificate hasn't got a known issuer."
+    pub fn check_sanity(&self, side: Side) -> Result<(), LoadError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let which = match side {
+            Side::Server => "server",
+            Side::Client => "client",
+        };
+        let leaf = self.identity.as_ref().and_then(|i| i.cert.first());
+        if let Some(leaf) = leaf {
+            check_times(leaf, &self.paths.cert, which, now)?;
+        }
+        for ca in &self.ca {
+            check_times(ca, &self.paths.cacert, "CA", now)?;
+        }
+        let (Some(identity), Some(leaf)) = (&self.identity, leaf) else {
+            return Ok(());
+        };
+        // Checked for its own side's purpose: webpki looks at the purpose before the
+        // issuer. The host name is not this check's business.
+        let roots = Arc::new(self.roots());
+        let import_error = |e: rustls::server::VerifierBuilderError| LoadError {
+            file: self.paths.cacert.clone(),
+            message: format!(
+                "Unable to import CA certificate list {}: {e}",
+                self.paths.cacert.display()
+            ),
+        };
+        let now = rustls::pki_types::UnixTime::now();
+        let verdict = match side {
+            Side::Server => {
+                let verifier =
+                    rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider())
+                        .build()
+                        .map_err(import_error)?;
+                let any = rustls::pki_types::ServerName::from(std::net::IpAddr::from([0, 0, 0, 0]));
+                verifier
+                    .verify_server_cert(leaf, &identity.cert[1..], &any, &[], now)
+                    .map(|_| ())
+            }
+            Side::Client => {
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots, provider())
+                    .build()
+                    .map_err(import_error)?
+                    .verify_client_cert(leaf, &identity.cert[1..], now)
+                    .map(|_| ())
+            }
+        };
+        let reason = match verdict {
+            Err(rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)) => {
+                "The certificate hasn't got a known issuer."
+            }
+            Err(rustls::Error::InvalidCertificate(rustls::CertificateError::BadSignature)) => {
+                "The certificate is not trusted."
+            }
+            // Its name or purpose is not this check's business.
+            _ => return Ok(()),
+        };
+        Err(LoadError {
+            file: self.paths.cert.clone(),
+            message: format!(
+                "Our own certificate {} failed validation against {}: {reason}",
+                self.paths.cert.display(),
+                self.paths.cacert.display()
+            ),
+        })
+    }
+
     /// The CA certificates as a root store.
     pub fn roots(&self) -> rustls::RootCertStore {
         let mut roots = rustls::RootCertStore::empty();
@@ -130,6 +205,29 @@ impl Credentials {
         let _ = roots.add_parsable_certificates(self.ca.iter().cloned());
         roots
     }
+}
+
+/// `virNetTLSContextCheckCertTimes`: "The {which} certificate FILE has expired" or "is not
+/// yet active" (`which`: server, client or CA).
+fn check_times(cert: &[u8], file: &Path, which: &str, now: i64) -> Result<(), LoadError> {
+    let (not_before, not_after) = crate::dn::validity(cert).map_err(|e| LoadError {
+        file: file.to_owned(),
+        message: format!(
+            "Unable to import {which} certificate {}: {e}",
+            file.display()
+        ),
+    })?;
+    let state = if not_after < now {
+        "has expired"
+    } else if not_before > now {
+        "is not yet active"
+    } else {
+        return Ok(());
+    };
+    Err(LoadError {
+        file: file.to_owned(),
+        message: format!("The {which} certificate {} {state}", file.display()),
+    })
 }
 
 fn load_identity(cert: &Path, key: &Path, side: Side) -> Result<Arc<CertifiedKey>, LoadError> {

@@ -474,3 +474,82 @@ fn dn_matches_gnutls() {
 }
 
 use rustls_pki_types::pem::PemObject as _;
+
+/// libvirt's sanity checks of our own files, in its words.
+#[test]
+fn sanity_checks_of_our_own_credentials() {
+    let mut s = setup("sanity");
+    let load = |dir: &Path, side: Side| {
+        let paths = CredentialPaths::locate(Some(dir), None, side);
+        Credentials::load(&paths, side).unwrap()
+    };
+    load(&s.server_dir, Side::Server)
+        .check_sanity(Side::Server)
+        .unwrap();
+    let good = client_dir(&mut s, "good", &Leaf::client("alice"));
+    load(&good, Side::Client)
+        .check_sanity(Side::Client)
+        .unwrap();
+    let expired = client_dir(
+        &mut s,
+        "expired",
+        &Leaf {
+            expired: true,
+            ..Leaf::client("old")
+        },
+    );
+    assert_eq!(
+        load(&expired, Side::Client)
+            .check_sanity(Side::Client)
+            .unwrap_err()
+            .message,
+        format!(
+            "The client certificate {} has expired",
+            expired.join("clientcert.pem").display()
+        )
+    );
+    let mut other = Ca::new("other CA");
+    let foreign = other.issue(&Leaf::client("mallory"));
+    let foreign_dir = write_dir(
+        &s.root.join("foreign"),
+        &s.ca.pem(),
+        Some(("client", &foreign)),
+        None,
+    );
+    assert_eq!(
+        load(&foreign_dir, Side::Client)
+            .check_sanity(Side::Client)
+            .unwrap_err()
+            .message,
+        format!(
+            "Our own certificate {} failed validation against {}: The certificate hasn't got a known issuer.",
+            foreign_dir.join("clientcert.pem").display(),
+            foreign_dir.join("cacert.pem").display()
+        )
+    );
+    // A server certificate from another CA.
+    let imposter = other.issue(&Leaf::server(&["127.0.0.1"]));
+    let imposter_dir = write_dir(
+        &s.root.join("imposter"),
+        &s.ca.pem(),
+        Some(("server", &imposter)),
+        None,
+    );
+    assert_eq!(
+        load(&imposter_dir, Side::Server)
+            .check_sanity(Side::Server)
+            .unwrap_err()
+            .message,
+        format!(
+            "Our own certificate {} failed validation against {}: The certificate hasn't got a known issuer.",
+            imposter_dir.join("servercert.pem").display(),
+            imposter_dir.join("cacert.pem").display()
+        )
+    );
+    // No certificate: only the CA is checked.
+    let none = write_dir(&s.root.join("none"), &s.ca.pem(), None, None);
+    load(&none, Side::Client)
+        .check_sanity(Side::Client)
+        .unwrap();
+    std::fs::remove_dir_all(&s.root).unwrap();
+}
