@@ -118,17 +118,16 @@ impl RemoteDriver {
         RemoteDriver::open(stream, name, flags).await
     }
 
-    /// Connects to `host:port` over TLS ([`crate::transport::connect_tls`]: `pkipath`,
-    /// `no_verify` as in a `qemu+tls://` URI) and opens `name` there.
+    /// Connects to `host:port` over TLS ([`crate::transport::connect_tls`], with a
+    /// `qemu+tls://` URI's `options`) and opens `name` there.
     pub async fn open_tls(
         host: &str,
         port: u16,
-        pkipath: Option<&Path>,
-        no_verify: bool,
+        options: &crate::transport::TlsOptions,
         name: &str,
         flags: u32,
     ) -> Result<RemoteDriver, VirError> {
-        let stream = crate::transport::connect_tls(host, port, pkipath, no_verify).await?;
+        let stream = crate::transport::connect_tls(host, port, options).await?;
         RemoteDriver::open(stream, name, flags).await
     }
 

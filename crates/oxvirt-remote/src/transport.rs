@@ -79,8 +79,21 @@ pub async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, VirError> {
     ))
 }
 
-/// Connects to `host:port` over TLS as libvirt's `qemu+tls://` does: the credentials from
-/// `pkipath` (else `~/.pki/libvirt` for non-root, else `/etc/pki`), the server's
+/// The `qemu+tls://` URI parameters the client itself uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// `?pkipath=DIR`: the CA, certificate and key files in DIR (else `~/.pki/libvirt`
+    /// for non-root, else `/etc/pki`).
+    pub pkipath: Option<std::path::PathBuf>,
+    /// `?no_verify=1`: the server's certificate is not checked.
+    pub no_verify: bool,
+    /// `?no_sanity=1`: our own certificate is not checked before use.
+    pub no_sanity: bool,
+}
+
+/// Connects to `host:port` over TLS as libvirt's `qemu+tls://` does: the credentials
+/// `options` name, checked first unless `no_sanity` ("The client certificate X has
+/// expired", "Our own certificate X failed validation against Y: ..."), the server's
 /// certificate checked against the CA and `host` unless `no_verify`, then the server's
 /// confirmation byte. Errors are libvirt's (`VIR_FROM_RPC`): "Cannot read CA certificate
 /// '/etc/pki/CA/cacert.pem': No such file or directory", "authentication failed: Failed to
@@ -90,18 +103,26 @@ pub async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, VirError> {
 pub async fn connect_tls(
     host: &str,
     port: u16,
-    pkipath: Option<&Path>,
-    no_verify: bool,
+    options: &TlsOptions,
 ) -> Result<oxvirt_tls::client_stream::TlsStream<TcpStream>, VirError> {
     use std::os::unix::fs::MetadataExt;
     let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
-    let paths = oxvirt_tls::CredentialPaths::for_process(pkipath, oxvirt_tls::Side::Client, root);
+    let paths = oxvirt_tls::CredentialPaths::for_process(
+        options.pkipath.as_deref(),
+        oxvirt_tls::Side::Client,
+        root,
+    );
     let load_error = |e: oxvirt_tls::LoadError| {
         VirError::raw(ErrorDomain::Rpc, ErrorCode::SystemError, e.message)
     };
     let creds =
         oxvirt_tls::Credentials::load(&paths, oxvirt_tls::Side::Client).map_err(load_error)?;
-    let client = oxvirt_tls::TlsClient::new(&creds, no_verify).map_err(load_error)?;
+    if !options.no_sanity {
+        creds
+            .check_sanity(oxvirt_tls::Side::Client)
+            .map_err(load_error)?;
+    }
+    let client = oxvirt_tls::TlsClient::new(&creds, options.no_verify).map_err(load_error)?;
     let tcp = connect_tcp(host, port).await?;
     client.connect(tcp, host).await.map_err(|e| {
         let code = match e.code {

@@ -54,16 +54,14 @@ async fn open_remote(uri: &Uri, read_only: bool) -> Result<Drivers, VirError> {
             port,
             pkipath,
             no_verify,
+            no_sanity,
         } => {
-            RemoteDriver::open_tls(
-                host,
-                *port,
-                pkipath.as_deref(),
-                *no_verify,
-                &route.name,
-                flags,
-            )
-            .await?
+            let options = oxvirt_remote::transport::TlsOptions {
+                pkipath: pkipath.clone(),
+                no_verify: *no_verify,
+                no_sanity: *no_sanity,
+            };
+            RemoteDriver::open_tls(host, *port, &options, &route.name, flags).await?
         }
         Target::Ssh(ssh) => RemoteDriver::open_ssh(ssh, &route.name, flags).await?,
     };

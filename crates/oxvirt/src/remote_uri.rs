@@ -21,8 +21,8 @@
 //!   `?mode=legacy|direct` forces one of the two;
 //! * TCP goes to the URI's host (default `localhost`) and port (default 16509);
 //! * TLS to the URI's host (default `localhost`) and port (default 16514), with the
-//!   credentials of `?pkipath=` (else libvirt's default files) and, with `?no_verify=1`,
-//!   without checking the server's certificate;
+//!   credentials of `?pkipath=` (else libvirt's default files), checked before use unless
+//!   `?no_sanity=1`, and, with `?no_verify=1`, without checking the server's certificate;
 //! * SSH runs `?command=` (default `ssh`) to the URI's host (default `localhost`) with its
 //!   port and user if given, `?keyfile=`, `?no_verify=1` (`StrictHostKeyChecking=no`),
 //!   `?no_tty=1` (`BatchMode=yes`); the remote end runs `virt-ssh-helper [-r] NAME`, or
@@ -90,6 +90,8 @@ pub(crate) enum Target {
         pkipath: Option<PathBuf>,
         /// `?no_verify=1`: the server's certificate is not checked.
         no_verify: bool,
+        /// `?no_sanity=1`: our own certificate is not checked before use.
+        no_sanity: bool,
     },
     /// The system `ssh` (`qemu+ssh://user@host:port/system?keyfile=...`).
     Ssh(SshTarget),
@@ -175,6 +177,7 @@ pub(crate) fn route(uri: &Uri, read_only: bool, env: &HostEnv<'_>) -> Result<Rou
     let mut mode = None;
     let mut pkipath = None;
     let mut no_verify = false;
+    let mut no_sanity = false;
     let mut ssh = SshParams::default();
     let mut kept = Vec::new();
     for (key, value) in uri.params() {
@@ -194,6 +197,7 @@ pub(crate) fn route(uri: &Uri, read_only: bool, env: &HostEnv<'_>) -> Result<Rou
                 )));
             }
             "no_verify" => no_verify = value.trim().parse::<i32>().is_ok_and(|v| v != 0),
+            "no_sanity" => no_sanity = value.trim().parse::<i32>().is_ok_and(|v| v != 0),
             "no_tty" => ssh.no_tty = value.trim().parse::<i32>().is_ok_and(|v| v != 0),
             "command" => ssh.command = Some(value.clone()),
             "netcat" => ssh.netcat = Some(value.clone()),
@@ -229,6 +233,7 @@ pub(crate) fn route(uri: &Uri, read_only: bool, env: &HostEnv<'_>) -> Result<Rou
             port: uri.port().unwrap_or(TLS_PORT),
             pkipath,
             no_verify,
+            no_sanity,
         },
         "ssh" => {
             ssh.no_verify = no_verify;

@@ -18,12 +18,13 @@ fn unix(path: &str) -> Target {
     Target::Unix(PathBuf::from(path))
 }
 
-fn tls(host: &str, port: u16, pkipath: Option<&str>, no_verify: bool) -> Target {
+fn tls(host: &str, port: u16, pkipath: Option<&str>, no_verify: bool, no_sanity: bool) -> Target {
     Target::Tls {
         host: host.to_owned(),
         port,
         pkipath: pkipath.map(PathBuf::from),
         no_verify,
+        no_sanity,
     }
 }
 
@@ -65,9 +66,10 @@ fn routes_like_libvirts_remote_driver() {
         ("test+tcp:///default", false, &root, tcp("localhost", 16509), "test:///default"),
         // TLS: a host without a transport, port 16514 by default; pkipath and no_verify
         // are the client's, not sent.
-        ("qemu://h/system", false, &root, tls("h", 16514, None, false), "qemu:///system"),
-        ("qemu+tls://10.0.0.1:1234/system?pkipath=/p&no_verify=1&x=1", false, &root, tls("10.0.0.1", 1234, Some("/p"), true), "qemu:///system?x=1"),
-        ("test+tls:///default?no_verify=0", false, &root, tls("localhost", 16514, None, false), "test:///default"),
+        ("qemu://h/system", false, &root, tls("h", 16514, None, false, false), "qemu:///system"),
+        ("qemu+tls://10.0.0.1:1234/system?pkipath=/p&no_verify=1&x=1", false, &root, tls("10.0.0.1", 1234, Some("/p"), true, false), "qemu:///system?x=1"),
+        ("qemu+tls://h/system?no_sanity=1", false, &root, tls("h", 16514, None, false, true), "qemu:///system"),
+        ("test+tls:///default?no_verify=0", false, &root, tls("localhost", 16514, None, false, false), "test:///default"),
     ];
     for (text, ro, env, target, name) in table {
         let uri = Uri::parse(text).unwrap();
