@@ -112,6 +112,8 @@ pub fn tls_server(config: &crate::config::Config) -> Result<oxvirt_tls::TlsServe
         (_, _, None) => return Err("No server key path set to match server cert".into()),
     };
     let creds = Credentials::load(&paths, Side::Server).map_err(|e| e.message)?;
+    // libvirtd's tls_no_sanity_certificate = 0: our own files checked before use.
+    creds.check_sanity(Side::Server).map_err(|e| e.message)?;
     TlsServer::new(
         &creds,
         ServerOptions {

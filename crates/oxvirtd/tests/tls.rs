@@ -424,14 +424,15 @@ async fn facade_over_tls() {
         ErrorDomain::Rpc,
         "Unable to read TLS confirmation: Input/output error".to_owned(),
     );
-    for dir in [
-        &pki.none,
-        &pki.foreign,
-        &pki.expired,
-        &pki.revoked,
-        &pki.bob,
+    // no_sanity=1 for the certificates we would refuse ourselves, as virsh does.
+    for (dir, extra) in [
+        (&pki.none, ""),
+        (&pki.foreign, "&no_sanity=1"),
+        (&pki.expired, "&no_sanity=1"),
+        (&pki.revoked, ""),
+        (&pki.bob, ""),
     ] {
-        let uri = tls_uri("test", "127.0.0.1", port, "/default", dir, "");
+        let uri = tls_uri("test", "127.0.0.1", port, "/default", dir, extra);
         assert_eq!(err_of(Connect::open(&uri).await), refused, "{uri}");
         let conn = Connect::open(&good).await.unwrap();
         assert_eq!(conn.list_all_domains(0).await.unwrap().len(), 1);
@@ -466,6 +467,18 @@ async fn facade_over_tls() {
     ))
     .await
     .unwrap();
+    // Without no_sanity, our own expired or foreign certificate is refused before
+    // connecting, in virsh's words.
+    for dir in [&pki.expired, &pki.foreign] {
+        let uri = tls_uri("test", "127.0.0.1", port, "/default", dir, "");
+        let (code, domain, message) = err_of(Connect::open(&uri).await);
+        assert_eq!((code, domain), (ErrorCode::SystemError, ErrorDomain::Rpc));
+        let out = virsh(&uri, &["list"]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("error: failed to connect to the hypervisor\nerror: {message}\n")
+        );
+    }
 
     assert!(d.signal_and_wait("TERM").success());
     let log = d.stderr();
@@ -487,18 +500,15 @@ async fn facade_over_tls() {
 fn missing_credentials_stop_the_daemon() {
     let pki = pki("tls-files");
     let s = |f: &str| pki.server.join(f).display().to_string();
-    let run = |key: &str| {
+    let run = |cert: &str, key: &str| {
         let dir = TempDir::new("tls-files-run");
-        let out = common::oxvirtd()
+        // Under `timeout`: a daemon that wrongly starts fails the test instead of hanging it.
+        let out = std::process::Command::new("timeout")
+            .args(["20", env!("CARGO_BIN_EXE_oxvirtd")])
             .args(["--runtime-dir", dir.join("run").to_str().unwrap()])
             .args(["--state-dir", dir.join("state").to_str().unwrap()])
             .args(["--listen-tls", &format!("127.0.0.1:{}", free_port())])
-            .args([
-                "--ca-file",
-                &s("cacert.pem"),
-                "--cert-file",
-                &s("servercert.pem"),
-            ])
+            .args(["--ca-file", &s("cacert.pem"), "--cert-file", cert])
             .args(["--key-file", key])
             .output()
             .unwrap();
@@ -506,7 +516,7 @@ fn missing_credentials_stop_the_daemon() {
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     assert_eq!(
-        run(&s("nokey.pem")),
+        run(&s("servercert.pem"), &s("nokey.pem")),
         format!(
             "oxvirtd: Cannot read private key '{}': No such file or directory\n",
             s("nokey.pem")
@@ -514,11 +524,40 @@ fn missing_credentials_stop_the_daemon() {
     );
     // The CA certificate is not the server's key.
     assert_eq!(
-        run(&s("cacert.pem")),
+        run(&s("servercert.pem"), &s("cacert.pem")),
         format!(
             "oxvirtd: Unable to set x509 key and certificate: {}, {}: no PEM private key in {}\n",
             s("cacert.pem"),
             s("servercert.pem"),
+            s("cacert.pem")
+        )
+    );
+    // libvirtd's sanity checks: an expired server certificate, one from another CA.
+    let mut other = Ca::new("another CA");
+    let expired = other.issue(&Leaf {
+        expired: true,
+        ..Leaf::server(&["127.0.0.1"])
+    });
+    let foreign = other.issue(&Leaf::server(&["127.0.0.1"]));
+    let dir = pki.server.parent().unwrap();
+    for (name, issued) in [("expired", &expired), ("foreign", &foreign)] {
+        std::fs::write(dir.join(format!("{name}-cert.pem")), &issued.cert_pem).unwrap();
+        std::fs::write(dir.join(format!("{name}-key.pem")), &issued.key_pem).unwrap();
+    }
+    let f = |n: &str| dir.join(n).display().to_string();
+    assert_eq!(
+        run(&f("expired-cert.pem"), &f("expired-key.pem")),
+        format!(
+            "oxvirtd: The server certificate {} has expired\n",
+            f("expired-cert.pem")
+        )
+    );
+    assert_eq!(
+        run(&f("foreign-cert.pem"), &f("foreign-key.pem")),
+        format!(
+            "oxvirtd: Our own certificate {} failed validation against {}: The certificate \
+             hasn't got a known issuer.\n",
+            f("foreign-cert.pem"),
             s("cacert.pem")
         )
     );
