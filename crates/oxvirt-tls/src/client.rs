@@ -150,12 +150,13 @@ impl TlsClient {
         tcp: TcpStream,
         host: &str,
     ) -> Result<TlsStream<TcpStream>, ConnectError> {
-        let name = ServerName::try_from(host.to_owned())
-            .or_else(|_| ServerName::try_from("localhost".to_owned()))
-            .map_err(|e| ConnectError {
-                code: ErrorCode::AuthFailed,
-                message: format!("TLS handshake failed {e}"),
-            })?;
+        // The name the certificate must match; a host that is neither a DNS name nor an
+        // address matches no certificate (the handshake itself needs some name: no SNI is
+        // sent).
+        let exact = ServerName::try_from(host.to_owned()).ok();
+        let name = exact.clone().unwrap_or(ServerName::IpAddress(
+            std::net::Ipv4Addr::UNSPECIFIED.into(),
+        ));
         let mut stream = self
             .connector
             .connect(name.clone(), tcp)
@@ -165,7 +166,12 @@ impl TlsClient {
                 message: format!("TLS handshake failed {e}"),
             })?;
         if !self.no_verify {
-            self.check(&stream, &name, host)?;
+            self.check(
+                &stream,
+                exact.as_ref().unwrap_or(&name),
+                exact.is_some(),
+                host,
+            )?;
         }
         let mut byte = [0u8; 1];
         match stream.read(&mut byte).await {
@@ -186,6 +192,7 @@ impl TlsClient {
         &self,
         stream: &TlsStream<TcpStream>,
         name: &ServerName<'static>,
+        valid_name: bool,
         host: &str,
     ) -> Result<(), ConnectError> {
         let failed = |detail: String| ConnectError {
@@ -198,16 +205,20 @@ impl TlsClient {
                 "Unable to verify TLS peer: No certificate was found.".to_owned(),
             ));
         };
+        let mismatch = || {
+            failed(format!(
+                "Certificate [session] owner does not match the hostname {host}"
+            ))
+        };
         match self
             .verifier
             .verify_server_cert(leaf, intermediates, name, &[], UnixTime::now())
         {
-            Ok(_) => Ok(()),
+            Ok(_) if valid_name => Ok(()),
+            Ok(_) => Err(mismatch()),
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Err(failed(format!(
-                "Certificate [session] owner does not match the hostname {host}"
-            ))),
+            )) => Err(mismatch()),
             Err(err) => Err(failed(crate::server::classify(&err, "server").1)),
         }
     }

@@ -264,6 +264,12 @@ async fn client_checks_the_server() {
         err.message,
         "Failed to verify peer's certificate: Certificate [session] owner does not match the hostname localhost"
     );
+    // A host that is no DNS name matches no certificate.
+    let (_, connected) = attempt(&srv, &client(&dir, false), "not_a host").await;
+    assert_eq!(
+        connected.unwrap_err().message,
+        "Failed to verify peer's certificate: Certificate [session] owner does not match the hostname not_a host"
+    );
     // no_verify=1 skips the check.
     let (served, connected) = attempt(&srv, &client(&dir, true), "localhost").await;
     connected.unwrap();
