@@ -216,6 +216,23 @@ impl TlsClient {
         {
             Ok(_) if valid_name => Ok(()),
             Ok(_) => Err(mismatch()),
+            // GnuTLS (gnutls_x509_crt_check_hostname) falls back to the subject's CN for a
+            // host name, not an address, when the certificate has no subjectAltName names
+            // at all (checked with virsh: CN=localhost alone matches "localhost" and
+            // "LOCALHOST"; with any SAN, even an address, it does not).
+            Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
+                presented,
+                ..
+            })) if valid_name
+                && presented.is_empty()
+                && host.parse::<std::net::IpAddr>().is_err()
+                && crate::dn::common_names(leaf)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|cn| cn.eq_ignore_ascii_case(host)) =>
+            {
+                Ok(())
+            }
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Err(mismatch()),

@@ -128,6 +128,28 @@ pub fn subject_dn(cert_der: &[u8]) -> Result<String, DerError> {
     name_to_string(validity_and_subject(cert_der)?.1)
 }
 
+/// The subject's common names (CN) of the DER certificate `cert_der`, in certificate order
+/// (values of a string type GnuTLS reads as text only).
+pub fn common_names(cert_der: &[u8]) -> Result<Vec<String>, DerError> {
+    let mut names = Vec::new();
+    let mut seq = Reader::new(validity_and_subject(cert_der)?.1);
+    while !seq.is_empty() {
+        let mut set = Reader::new(seq.expect(SET, "an RDN is not a SET")?.body);
+        while !set.is_empty() {
+            let mut parts =
+                Reader::new(set.expect(SEQUENCE, "an attribute is not a SEQUENCE")?.body);
+            let oid = parts.expect(OID, "an attribute type is not an OID")?;
+            let value = parts.next()?;
+            if oid.body == [0x55, 0x04, 0x03] {
+                if let Some(text) = string_value(value, Expect::Directory) {
+                    names.push(text);
+                }
+            }
+        }
+    }
+    Ok(names)
+}
+
 /// The validity period of the DER certificate `cert_der`: `notBefore` and `notAfter` in
 /// seconds since the Unix epoch.
 pub fn validity(cert_der: &[u8]) -> Result<(i64, i64), DerError> {
@@ -468,6 +490,7 @@ mod tests {
             let _ = subject_dn(&bytes);
             let _ = name_to_string(&bytes);
             let _ = validity(&bytes);
+            let _ = common_names(&bytes);
         }
 
         #[test]
@@ -488,6 +511,7 @@ mod tests {
     #[test]
     fn reads_a_real_certificate() {
         assert_eq!(subject_dn(SAMPLE).unwrap(), "C=GB,O=Example,CN=client");
+        assert_eq!(common_names(SAMPLE).unwrap(), ["client"]);
         let (not_before, not_after) = validity(SAMPLE).unwrap();
         // 3650 days.
         assert_eq!(not_after - not_before, 3650 * 86_400);

@@ -788,3 +788,72 @@ fn no_verify_certificate_lets_everyone_in() {
     );
     assert_eq!(log.matches("accepted anyway").count(), 3, "{log}");
 }
+
+/// The server's name as GnuTLS checks it, from virsh and from our facade alike: the subject
+/// CN counts for a host name (any case) only when the certificate has no subjectAltName
+/// at all, and never for an address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_name_from_the_common_name_as_gnutls() {
+    needs_virsh();
+    let base = TempDir::new("tls-cn-pki");
+    let mut ca = Ca::new("cn CA");
+    let client = ca.issue(&Leaf::client("alice"));
+    let cdir = write_dir(
+        &base.join("client"),
+        &ca.pem(),
+        Some(("client", &client)),
+        None,
+    );
+    for (sans, accepted) in [
+        (vec![], vec!["localhost", "LOCALHOST"]),
+        (vec!["127.0.0.2"], vec![]),
+    ] {
+        let server = ca.issue(&Leaf {
+            role: pki::Role::Server,
+            dn: vec![(rcgen::DnType::CommonName, "localhost")],
+            sans,
+            expired: false,
+        });
+        let dir = write_dir(
+            &base.join("server"),
+            &ca.pem(),
+            Some(("server", &server)),
+            None,
+        );
+        let port = free_port();
+        let s = |f: &str| dir.join(f).display().to_string();
+        let _d = Daemon::logged(
+            "tls-cn",
+            &[
+                "--listen-tls",
+                &format!("127.0.0.1:{port}"),
+                "--ca-file",
+                &s("cacert.pem"),
+                "--cert-file",
+                &s("servercert.pem"),
+                "--key-file",
+                &s("serverkey.pem"),
+            ],
+        );
+        wait_port(port);
+        for host in ["localhost", "LOCALHOST", "127.0.0.1"] {
+            let uri = tls_uri("test", host, port, "/default", &cdir, "");
+            let ok = accepted.contains(&host);
+            let out = virsh(&uri, &["uri"]);
+            assert_eq!(out.status.success(), ok, "virsh {uri}: {}", text(&out));
+            match Connect::open(&uri).await {
+                Ok(_) => assert!(ok, "facade accepted {uri}"),
+                Err(e) => {
+                    assert!(!ok, "facade refused {uri}: {e:?}");
+                    assert_eq!(
+                        e.message,
+                        format!(
+                            "authentication failed: Failed to verify peer's certificate: \
+                             Certificate [session] owner does not match the hostname {host}"
+                        )
+                    );
+                }
+            }
+        }
+    }
+}
