@@ -857,3 +857,104 @@ async fn server_name_from_the_common_name_as_gnutls() {
         }
     }
 }
+
+/// Credentials made the way libvirt's documentation makes them (GnuTLS's certtool, RSA
+/// keys written after their text description, critical key usages, the DN list written as
+/// virt-pki-query-dn prints it) work with oxvirtd, virsh and our facade.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certtool_made_credentials() {
+    needs_virsh();
+    assert!(
+        Path::new("/usr/bin/certtool").exists(),
+        "certtool is missing: install Debian's gnutls-bin"
+    );
+    let dir = TempDir::new("tls-certtool");
+    let certtool = |args: &[&str], out: &str| {
+        let o = std::process::Command::new("certtool")
+            .args(args)
+            .current_dir(&*dir)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "certtool {args:?}: {}", text(&o));
+        std::fs::write(dir.join(out), &o.stdout).unwrap();
+    };
+    let template = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+    template(
+        "ca.info",
+        "cn = Test CA\nca\ncert_signing_key\nexpiration_days = 700\n",
+    );
+    template(
+        "server.info",
+        "organization = Test Org\ncn = localhost\nip_address = 127.0.0.1\n\
+         dns_name = localhost\ntls_www_server\nencryption_key\nsigning_key\n",
+    );
+    template(
+        "client.info",
+        "country = GB\nstate = London\nlocality = London\norganization = Test Org\n\
+         cn = client1\ntls_www_client\nencryption_key\nsigning_key\n",
+    );
+    certtool(&["--generate-privkey"], "cakey.pem");
+    certtool(
+        &[
+            "--generate-self-signed",
+            "--load-privkey",
+            "cakey.pem",
+            "--template",
+            "ca.info",
+        ],
+        "cacert.pem",
+    );
+    for side in ["server", "client"] {
+        certtool(&["--generate-privkey"], &format!("{side}key.pem"));
+        certtool(
+            &[
+                "--generate-certificate",
+                "--load-privkey",
+                &format!("{side}key.pem"),
+                "--load-ca-certificate",
+                "cacert.pem",
+                "--load-ca-privkey",
+                "cakey.pem",
+                "--template",
+                &format!("{side}.info"),
+            ],
+            &format!("{side}cert.pem"),
+        );
+    }
+    let dn = std::process::Command::new("virt-pki-query-dn")
+        .arg(dir.join("clientcert.pem"))
+        .output()
+        .unwrap();
+    let dn = String::from_utf8(dn.stdout).unwrap();
+    assert_eq!(dn.trim(), "C=GB,ST=London,L=London,O=Test Org,CN=client1");
+    let port = free_port();
+    let s = |f: &str| dir.join(f).display().to_string();
+    let _d = Daemon::logged(
+        "tls-certtool-d",
+        &[
+            "--listen-tls",
+            &format!("127.0.0.1:{port}"),
+            "--ca-file",
+            &s("cacert.pem"),
+            "--cert-file",
+            &s("servercert.pem"),
+            "--key-file",
+            &s("serverkey.pem"),
+            "--tls-allowed-dn-list",
+            "C=GB,ST=London,L=London,O=Test Org,CN=*",
+        ],
+    );
+    wait_port(port);
+    for host in ["localhost", "127.0.0.1"] {
+        let uri = tls_uri("test", host, port, "/default", &dir, "");
+        let out = virsh(&uri, &["list", "--name"]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "test",
+            "{}",
+            text(&out)
+        );
+        let conn = Connect::open(&uri).await.unwrap();
+        assert_eq!(conn.list_all_domains(0).await.unwrap().len(), 1);
+    }
+}
