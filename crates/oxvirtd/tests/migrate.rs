@@ -8,13 +8,13 @@
 mod common;
 
 use std::io::BufRead;
-use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::migrate::{
-    assert_clean, assert_failed_cleanly, assert_only_on, assert_state, failed, names, text,
+    assert_clean, assert_consecutive, assert_failed_cleanly, assert_only_on, assert_state,
+    define_ticking, failed, names, text, ticks, wait_ticks,
 };
 use common::qemu::{guest, QemuEnv};
 use common::{free_port, Daemon, Raw, TempDir, PYTHON};
@@ -355,55 +355,6 @@ fn peer_to_peer_migration_is_driven_by_the_source_daemon() {
     assert_state(&b, "mig", "running (migrated)");
 }
 
-/// The `OXVIRT-TICK: N` numbers of the guest's serial log, complete lines only.
-fn ticks(log: &Path) -> Vec<u64> {
-    let text = String::from_utf8_lossy(&std::fs::read(log).unwrap_or_default()).into_owned();
-    text.split("OXVIRT-TICK: ")
-        .skip(1)
-        .filter_map(|rest| {
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            let after = rest[digits.len()..].chars().next();
-            matches!(after, Some('\r' | '\n'))
-                .then(|| digits.parse().ok())
-                .flatten()
-        })
-        .collect()
-}
-
-/// Polls the serial log until it holds at least `n` ticks (at most `secs`); the ticks.
-fn wait_ticks(log: &Path, n: usize, secs: u64) -> Vec<u64> {
-    let until = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let t = ticks(log);
-        if t.len() >= n {
-            return t;
-        }
-        assert!(
-            Instant::now() < until,
-            "only {} of {n} ticks in {}: {:?}",
-            t.len(),
-            log.display(),
-            t.iter().rev().take(5).collect::<Vec<_>>()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// Asserts the ticks count up from 1 one by one: no gap, no repeat (a guest that
-/// restarted would count from 1 again).
-fn assert_consecutive(t: &[u64]) {
-    assert_eq!(t.first(), Some(&1), "the ticks do not start at 1: {t:?}");
-    for (i, w) in t.windows(2).enumerate() {
-        assert_eq!(
-            w[1],
-            w[0] + 1,
-            "tick {} is followed by {} (line {i} of the ticks)",
-            w[0],
-            w[1]
-        );
-    }
-}
-
 /// The acceptance's observable guest: a guest ticking on its serial console (logged to a
 /// file, which the destination's QEMU opens again in append mode, as libvirt's does with
 /// the same `<log>`) moves A → B client-driven, back B → A peer-to-peer, then A → B and
@@ -415,16 +366,7 @@ fn the_guest_ticks_on_without_a_gap_across_migrations_in_every_mode() {
         return;
     };
     let logdir = TempDir::new("mig-tick-log");
-    let log = logdir.join("serial.log");
-    let xml = a
-        .domain_xml(
-            "mig",
-            "",
-            &format!("<log file='{}' append='on'/>", log.display()),
-        )
-        .replace("panic=-1</cmdline>", "panic=-1 oxvirt.tick</cmdline>");
-    assert!(xml.contains("oxvirt.tick"), "{xml}");
-    a.define_xml("mig", &xml);
+    let log = define_ticking(&a, "mig", &logdir);
     a.boot("mig");
     let before = wait_ticks(&log, 4, 60);
 

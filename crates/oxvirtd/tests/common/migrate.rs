@@ -2,6 +2,7 @@
 //! directories and host UUID, the destination also on TCP), `virsh migrate` run with a time
 //! limit, and the checks of both nodes' states after a migration.
 
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -166,4 +167,71 @@ pub fn events_of(printed: &str, name: &str) -> Vec<String> {
         .filter(|l| l.contains(&tag))
         .map(|l| l.split("': ").nth(1).unwrap_or(l).trim().to_string())
         .collect()
+}
+
+/// The `OXVIRT-TICK: N` numbers of the guest's serial log, complete lines only.
+pub fn ticks(log: &Path) -> Vec<u64> {
+    let text = String::from_utf8_lossy(&std::fs::read(log).unwrap_or_default()).into_owned();
+    text.split("OXVIRT-TICK: ")
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            let after = rest[digits.len()..].chars().next();
+            matches!(after, Some('\r' | '\n'))
+                .then(|| digits.parse().ok())
+                .flatten()
+        })
+        .collect()
+}
+
+/// Polls the serial log until it holds at least `n` ticks (at most `secs`); the ticks.
+pub fn wait_ticks(log: &Path, n: usize, secs: u64) -> Vec<u64> {
+    let until = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let t = ticks(log);
+        if t.len() >= n {
+            return t;
+        }
+        assert!(
+            Instant::now() < until,
+            "only {} of {n} ticks in {}: {:?}",
+            t.len(),
+            log.display(),
+            t.iter().rev().take(5).collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Asserts the ticks count up from 1 one by one: no gap, no repeat (a guest that
+/// restarted would count from 1 again).
+pub fn assert_consecutive(t: &[u64]) {
+    assert_eq!(t.first(), Some(&1), "the ticks do not start at 1: {t:?}");
+    for (i, w) in t.windows(2).enumerate() {
+        assert_eq!(
+            w[1],
+            w[0] + 1,
+            "tick {} is followed by {} (line {i} of the ticks)",
+            w[0],
+            w[1]
+        );
+    }
+}
+
+/// Defines on `env` the guest `name` that ticks on its serial console (`oxvirt.tick` on
+/// its kernel command line), the console logged to `dir/serial.log` in append mode (the
+/// destination's QEMU opens the same file again, as libvirt's does with the same `<log>`);
+/// the log's path.
+pub fn define_ticking(env: &QemuEnv, name: &str, dir: &Path) -> PathBuf {
+    let log = dir.join("serial.log");
+    let xml = env
+        .domain_xml(
+            name,
+            "",
+            &format!("<log file='{}' append='on'/>", log.display()),
+        )
+        .replace("panic=-1</cmdline>", "panic=-1 oxvirt.tick</cmdline>");
+    assert!(xml.contains("oxvirt.tick"), "{xml}");
+    env.define_xml(name, &xml);
+    log
 }

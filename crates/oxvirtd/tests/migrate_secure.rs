@@ -1,0 +1,411 @@
+//! Live migration whose control connections run over the secure transports, with Debian's
+//! unchanged virsh and real TCG guests: peer-to-peer (`virsh migrate --live --p2p`, and
+//! `--p2p --tunnelled`, where the migration stream itself rides in that connection) with
+//! the source oxvirtd opening the destination through
+//! `qemu+tls://127.0.0.1:PORT/system?pkipath=DIR` (the destination listening with TLS,
+//! the source presenting the client certificate of its `pkipath`) or through
+//! `qemu+ssh://root@127.0.0.1:2222/system?keyfile=K&no_verify=1` (OpenSSH's sshd in a
+//! network namespace, `virt-ssh-helper` our `oxvirt-ssh-helper`); and client-driven, virsh
+//! itself on TLS to both daemons. The guest ticks on its serial console: the ticks go on
+//! with no gap and no repeat across every move. A destination whose TLS refuses the
+//! source's certificate fails the migration with libvirt's words, the source's guest runs
+//! on in the same QEMU, and the destination keeps nothing.
+//!
+//! The certificates are made here with rcgen, one `pkipath`-layout directory per node
+//! holding its server and its client credentials (`cacert.pem`, `servercert.pem`,
+//! `serverkey.pem`, `clientcert.pem`, `clientkey.pem`). Wall times of the migrations are
+//! printed (TLS against plain TCP), never asserted.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+#[path = "../../oxvirt-tls/tests/pki/mod.rs"]
+mod pki;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::migrate::{
+    assert_clean, assert_consecutive, assert_state, define_ticking, failed, names, pair_with, text,
+    ticks, wait_ticks,
+};
+use common::qemu::QemuEnv;
+use common::{free_port, TempDir};
+use pki::{write_dir, Ca, Leaf};
+
+const UUID_A: &str = "8e2d9c74-3f5a-4b0c-9d43-7a9f6e5c4b01";
+const UUID_B: &str = "8e2d9c74-3f5a-4b0c-9d43-7a9f6e5c4b02";
+
+/// The certificates of one test, all from one CA unless said otherwise.
+struct Pki {
+    _dir: TempDir,
+    /// Node A's server (127.0.0.1) and client (CN=node-a) credentials.
+    a: PathBuf,
+    /// Node B's server (127.0.0.1) and client (CN=node-b) credentials.
+    b: PathBuf,
+    /// virsh's client credentials (CN=virsh).
+    virsh: PathBuf,
+    /// The CA and a client certificate (CN=mallory) of another CA.
+    foreign: PathBuf,
+}
+
+fn pki(tag: &str) -> Pki {
+    let dir = TempDir::new(&format!("{tag}-pki"));
+    let mut ca = Ca::new("oxvirt migration CA");
+    let node = |name: &str, cn: &str, ca: &mut Ca| {
+        let path = dir.join(name);
+        let server = ca.issue(&Leaf::server(&["127.0.0.1"]));
+        write_dir(&path, &ca.pem(), Some(("server", &server)), None);
+        let client = ca.issue(&Leaf::client(cn));
+        write_dir(&path, &ca.pem(), Some(("client", &client)), None)
+    };
+    let a = node("a", "node-a", &mut ca);
+    let b = node("b", "node-b", &mut ca);
+    let virsh = write_dir(
+        &dir.join("virsh"),
+        &ca.pem(),
+        Some(("client", &ca.issue(&Leaf::client("virsh")))),
+        None,
+    );
+    let mut other = Ca::new("another CA");
+    let foreign = write_dir(
+        &dir.join("foreign"),
+        &ca.pem(),
+        Some(("client", &other.issue(&Leaf::client("mallory")))),
+        None,
+    );
+    Pki {
+        _dir: dir,
+        a,
+        b,
+        virsh,
+        foreign,
+    }
+}
+
+/// The daemon flags that make it listen for TLS on 127.0.0.1:`port` with the server
+/// credentials in `dir`.
+fn tls_flags(dir: &Path, port: u16) -> Vec<String> {
+    let f = |name: &str| dir.join(name).display().to_string();
+    vec![
+        "--listen-tls".into(),
+        format!("127.0.0.1:{port}"),
+        "--ca-file".into(),
+        f("cacert.pem"),
+        "--cert-file".into(),
+        f("servercert.pem"),
+        "--key-file".into(),
+        f("serverkey.pem"),
+    ]
+}
+
+/// `qemu+tls://127.0.0.1:PORT/system?pkipath=DIR`.
+fn tls_uri(port: u16, pkipath: &Path) -> String {
+    format!(
+        "qemu+tls://127.0.0.1:{port}/system?pkipath={}",
+        pkipath.display()
+    )
+}
+
+/// Waits until something listens on 127.0.0.1:`port`.
+fn wait_port(port: u16) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < until, "nothing listens on port {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Two nodes with TLS listeners (A on `ports[0]`, B on `ports[1]`, their own
+/// credentials) and the plain TCP listener [`pair_with`] gives B (its URI is returned),
+/// with `a_more` / `b_more` flags. `None` when skipped.
+fn tls_pair(
+    test: &str,
+    pki: &Pki,
+    ports: [u16; 2],
+    a_more: &[&str],
+    b_more: &[&str],
+) -> Option<(QemuEnv, QemuEnv, String)> {
+    let mut a_args = tls_flags(&pki.a, ports[0]);
+    a_args.extend(a_more.iter().map(|s| s.to_string()));
+    let mut b_args = tls_flags(&pki.b, ports[1]);
+    b_args.extend(b_more.iter().map(|s| s.to_string()));
+    let a_args: Vec<&str> = a_args.iter().map(String::as_str).collect();
+    let b_args: Vec<&str> = b_args.iter().map(String::as_str).collect();
+    let pair = pair_with(test, [UUID_A, UUID_B], &a_args, &b_args)?;
+    wait_port(ports[0]);
+    wait_port(ports[1]);
+    Some(pair)
+}
+
+/// `virsh -c CONN migrate ARGS` (stopped after 120 s), and how long it took.
+fn virsh_migrate(conn: &str, args: &[&str]) -> (Output, Duration) {
+    let start = Instant::now();
+    let out = Command::new("timeout")
+        .args(["120", "virsh", "-c", conn, "migrate"])
+        .args(args)
+        .output()
+        .unwrap();
+    (out, start.elapsed())
+}
+
+/// Runs `virsh -c CONN migrate ARGS`, asserts it succeeded and that `name` now runs on
+/// `to` (reason migrated) and is gone from `from`, and that the guest's ticks in `log`
+/// go on there with no gap or repeat; the migration's wall time.
+#[allow(clippy::too_many_arguments)]
+fn moved(
+    what: &str,
+    conn: &str,
+    args: &[&str],
+    from: &QemuEnv,
+    to: &QemuEnv,
+    name: &str,
+    log: &Path,
+) -> Duration {
+    let (out, took) = virsh_migrate(conn, args);
+    assert!(out.status.success(), "{what} failed: {}", text(&out));
+    eprintln!("{what}: {took:?}");
+    assert_state(to, name, "running (migrated)");
+    // Defined on A: shut off there; transient on B: gone from there.
+    if names(from).iter().any(|n| n == name) {
+        assert_state(from, name, "shut off (migrated)");
+    }
+    let now = ticks(log).len();
+    let after = wait_ticks(log, now + 3, 60);
+    assert_consecutive(&after);
+    took
+}
+
+/// The acceptance: one ticking guest moved A → B peer-to-peer over TLS, B → A tunnelled
+/// over TLS, A → B client-driven with virsh on TLS to both daemons, then the same
+/// peer-to-peer moves over plain TCP for comparison and TLS again; its ticks never skip or
+/// repeat, and each move's wall time is printed.
+#[test]
+fn p2p_tunnelled_and_client_driven_migrations_over_tls_keep_the_guest_ticking() {
+    let pki = pki("mig-sec");
+    let (pa, pb) = (free_port(), free_port());
+    let pa_tcp = free_port();
+    let listen_a = format!("127.0.0.1:{pa_tcp}");
+    let Some((a, b, b_tcp)) = tls_pair(
+        "migrate-secure",
+        &pki,
+        [pa, pb],
+        &["--listen-tcp", &listen_a],
+        &[],
+    ) else {
+        return;
+    };
+    let a_tcp = format!("qemu+tcp://{listen_a}/system");
+    let logdir = TempDir::new("mig-sec-log");
+    let log = define_ticking(&a, "mig", &logdir);
+    a.boot("mig");
+    assert_consecutive(&wait_ticks(&log, 4, 60));
+
+    // A's daemon opens B over TLS with A's client certificate.
+    let b_tls = tls_uri(pb, &pki.a);
+    let tls_p2p = moved(
+        "p2p over TLS (A -> B)",
+        &a.uri(),
+        &[
+            "--live",
+            "--p2p",
+            "mig",
+            &b_tls,
+            "--migrateuri",
+            "tcp://127.0.0.1",
+        ],
+        &a,
+        &b,
+        "mig",
+        &log,
+    );
+    // B's daemon opens A over TLS with B's; the migration stream rides inside.
+    let a_tls = tls_uri(pa, &pki.b);
+    let tls_tunnel = moved(
+        "p2p tunnelled over TLS (B -> A)",
+        &b.uri(),
+        &["--live", "--p2p", "--tunnelled", "mig", &a_tls],
+        &b,
+        &a,
+        "mig",
+        &log,
+    );
+    // Client-driven: virsh itself on TLS to both, with its own certificate.
+    let client = moved(
+        "client-driven, virsh on TLS to both (A -> B)",
+        &tls_uri(pa, &pki.virsh),
+        &[
+            "--live",
+            "mig",
+            &tls_uri(pb, &pki.virsh),
+            "--migrateuri",
+            "tcp://127.0.0.1",
+        ],
+        &a,
+        &b,
+        "mig",
+        &log,
+    );
+    // The same peer-to-peer moves with the control connection in the clear.
+    let tcp_p2p = moved(
+        "p2p over TCP (B -> A)",
+        &b.uri(),
+        &[
+            "--live",
+            "--p2p",
+            "mig",
+            &a_tcp,
+            "--migrateuri",
+            "tcp://127.0.0.1",
+        ],
+        &b,
+        &a,
+        "mig",
+        &log,
+    );
+    let tcp_tunnel = moved(
+        "p2p tunnelled over TCP (A -> B)",
+        &a.uri(),
+        &["--live", "--p2p", "--tunnelled", "mig", &b_tcp],
+        &a,
+        &b,
+        "mig",
+        &log,
+    );
+    let tls_p2p_back = moved(
+        "p2p over TLS (B -> A)",
+        &b.uri(),
+        &[
+            "--live",
+            "--p2p",
+            "mig",
+            &a_tls,
+            "--migrateuri",
+            "tcp://127.0.0.1",
+        ],
+        &b,
+        &a,
+        "mig",
+        &log,
+    );
+    let all = ticks(&log);
+    assert_consecutive(&all);
+    eprintln!(
+        "wall times (256 MiB TCG guest): p2p TLS {tls_p2p:?} and {tls_p2p_back:?}, p2p TCP \
+         {tcp_p2p:?}; tunnelled TLS {tls_tunnel:?}, tunnelled TCP {tcp_tunnel:?}; \
+         client-driven TLS {client:?}; {} ticks in all",
+        all.len()
+    );
+}
+
+/// A destination whose TLS refuses the source daemon's client certificate (a DN not in its
+/// `tls_allowed_dn_list`, or one from another CA): `virsh migrate --p2p` (tunnelled or
+/// not) fails with libvirt's "Failed to connect to remote libvirt URI ...", the source's
+/// guest runs on in the same QEMU, the destination keeps nothing and logs whom it refused;
+/// a certificate the source itself finds invalid is refused before connecting. With a
+/// certificate B allows, the same migration then succeeds.
+#[test]
+fn a_destination_refusing_the_sources_certificate_leaves_the_guest_running() {
+    let pki = pki("mig-sec-ref");
+    let (pa, pb) = (free_port(), free_port());
+    // B lets in virsh's certificate and B's own, not A's.
+    let Some((a, b, _)) = tls_pair(
+        "migrate-secure-refused",
+        &pki,
+        [pa, pb],
+        &[],
+        &[
+            "--log-level",
+            "info",
+            "--tls-allowed-dn-list",
+            "O=oxvirt test,CN=virsh",
+            "--tls-allowed-dn-list",
+            "O=oxvirt test,CN=node-b",
+        ],
+    ) else {
+        return;
+    };
+    a.define("mig", "");
+    a.virsh_ok(&["start", "mig"]);
+    let pid = a.qemu_pid("mig");
+    let was = a.domstate("mig");
+
+    let confirmation = "Unable to read TLS confirmation: Input/output error";
+    let not_allowed = tls_uri(pb, &pki.a);
+    let foreign = format!("{}&no_sanity=1", tls_uri(pb, &pki.foreign));
+    for (dest, tunnelled) in [
+        (&not_allowed, false),
+        (&not_allowed, true),
+        (&foreign, false),
+    ] {
+        let mut args = vec!["--live", "--p2p"];
+        if tunnelled {
+            args.push("--tunnelled");
+        }
+        args.extend_from_slice(&["mig", dest.as_str()]);
+        if !tunnelled {
+            args.extend_from_slice(&["--migrateuri", "tcp://127.0.0.1"]);
+        }
+        let (out, _) = virsh_migrate(&a.uri(), &args);
+        let err = failed(&out);
+        let want = format!(
+            "error: operation failed: Failed to connect to remote libvirt URI {dest}: \
+             {confirmation}"
+        );
+        assert!(err.contains(&want), "{args:?}: {err}");
+        assert_eq!(a.domstate("mig"), was);
+        assert_eq!(a.qemu_pid("mig"), pid, "the source's QEMU changed");
+        assert_clean(&b);
+    }
+    // A foreign certificate the source checks itself first (no no_sanity): refused before
+    // connecting, in libvirt's words for its own credentials.
+    let dest = tls_uri(pb, &pki.foreign);
+    let (out, _) = virsh_migrate(
+        &a.uri(),
+        &[
+            "--live",
+            "--p2p",
+            "mig",
+            &dest,
+            "--migrateuri",
+            "tcp://127.0.0.1",
+        ],
+    );
+    let err = failed(&out);
+    let want = format!(
+        "error: operation failed: Failed to connect to remote libvirt URI {dest}: Our own \
+         certificate {} failed validation against {}: The certificate hasn't got a known \
+         issuer.",
+        pki.foreign.join("clientcert.pem").display(),
+        pki.foreign.join("cacert.pem").display()
+    );
+    assert!(err.contains(&want), "{err}");
+    assert_eq!(a.qemu_pid("mig"), pid, "the source's QEMU changed");
+    assert_clean(&b);
+
+    // B said whom it refused, and why.
+    let log = std::fs::read_to_string(b.base.join("daemon0.log")).unwrap();
+    for line in [
+        "refused (DN not allowed), DN 'O=oxvirt test,CN=node-a'",
+        "refused (unknown CA), DN 'O=oxvirt test,CN=mallory'",
+    ] {
+        assert!(log.contains(line), "no {line:?} in B's log:\n{log}");
+    }
+
+    // With a certificate B lets in, the same migration goes through.
+    let (out, _) = virsh_migrate(
+        &a.uri(),
+        &[
+            "--live",
+            "--p2p",
+            "mig",
+            &tls_uri(pb, &pki.virsh),
+            "--migrateuri",
+            "tcp://127.0.0.1",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_state(&b, "mig", "running (migrated)");
+    assert_state(&a, "mig", "shut off (migrated)");
+}
