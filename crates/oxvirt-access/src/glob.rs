@@ -2,7 +2,22 @@
 //! characters, `?` one character, `[...]` one of a set (`[!...]` or `[^...]` none of it,
 //! `a-z` ranges), `\` quotes the next character.
 
+/// Whether `pattern` is malformed for [`matches`]: glibc takes an unterminated bracket
+/// expression literally, so only a trailing lone `\` is refused, as glibc refuses it.
+pub fn is_malformed(pattern: &str) -> bool {
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' && chars.next().is_none() {
+            return true;
+        }
+    }
+    false
+}
+
 /// Whether `text` matches `pattern` as a whole.
+///
+/// libvirt matches `tls_allowed_dn_list` entries with the same `fnmatch`, so the TLS
+/// transport uses this too.
 pub fn matches(pattern: &str, text: &str) -> bool {
     if pattern.is_ascii() && text.is_ascii() {
         // The common case, without allocating.
@@ -109,7 +124,7 @@ fn class<C: Copy + Ord + From<u8>>(p: &[C], start: usize, c: C) -> Option<(bool,
 
 #[cfg(test)]
 mod tests {
-    use super::matches;
+    use super::{is_malformed, matches};
 
     #[test]
     fn globs() {
@@ -133,5 +148,20 @@ mod tests {
         assert!(matches("*a*b*c*", "xxaxxbxxcxx"));
         assert!(!matches("*a*b*c*", "xxaxxcxxbxx"));
         assert!(matches("é*", "écrit"));
+        // libvirt's tls_allowed_dn_list entries.
+        assert!(matches("*CN=client", "C=GB,O=Example,CN=client"));
+        assert!(matches("a*b*c", "aXXbYYc"));
+        assert!(!matches("a*b*c", "aXXbYY"));
+        assert!(matches("CN=?lient", "CN=client"));
+        assert!(matches("CN=[abc]lient", "CN=client"));
+        assert!(!matches("CN=[!c]lient", "CN=client"));
+        assert!(matches("CN=[a-d]lient", "CN=client"));
+        assert!(matches("CN=[]x]", "CN=]"));
+        assert!(matches("O=a/b*", "O=a/b/c"));
+        assert!(matches("CN=[x", "CN=[x"));
+        assert!(matches("CN=a\\,b", "CN=a,b"));
+        assert!(!matches("exact", "exactly"));
+        assert!(is_malformed("abc\\"));
+        assert!(!is_malformed("abc\\*"));
     }
 }

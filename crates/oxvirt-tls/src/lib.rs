@@ -7,11 +7,11 @@
 //!   CRL, `tls_allowed_dn_list`) and the confirmation byte; no TLS 1.3 session tickets;
 //! - [`client`]: the client's handshake, its checks of the server (CA, host name) and the
 //!   wait for the confirmation byte;
-//! - [`dn`]: a certificate's subject DN as GnuTLS prints it; [`glob`]: `fnmatch`.
+//! - [`dn`]: a certificate's subject DN as GnuTLS prints it; the allowed-DN globs are
+//!   `fnmatch`'s, from `oxvirt_access::glob` (the access policy's globs are the same).
 
 pub mod client;
 pub mod dn;
-pub mod glob;
 pub mod load;
 pub mod paths;
 pub mod server;

@@ -187,7 +187,7 @@ impl TlsServer {
             .allowed_dns
             .iter()
             .flatten()
-            .find(|p| crate::glob::is_malformed(p))
+            .find(|p| oxvirt_access::glob::is_malformed(p))
         {
             return Err(LoadError {
                 file: creds.paths.cert.clone(),
@@ -316,7 +316,7 @@ impl TlsServer {
             return (Some(dn), Err(classify(&err, "client")));
         }
         if let Some(allowed) = &self.options.allowed_dns {
-            if !allowed.iter().any(|p| crate::glob::matches(p, &dn)) {
+            if !allowed.iter().any(|p| oxvirt_access::glob::matches(p, &dn)) {
                 return (
                     Some(dn),
                     Err((Refused::DnNotAllowed, DN_NOT_ALLOWED.to_owned())),
