@@ -221,6 +221,39 @@ fn remote_tcp_and_bad_configuration_are_refused() {
 }
 
 #[test]
+fn allowed_remote_tcp_is_a_logged_warning() {
+    let port = free_port();
+    let addr = format!("0.0.0.0:{port}");
+    let mut d = Daemon::logged(
+        "remote-tcp",
+        &[
+            "--listen-tcp",
+            &addr,
+            "--allow-remote-tcp",
+            "--log-level",
+            "warn",
+        ],
+    );
+    // Served, as the administrator asked...
+    let tcp = format!("test+tcp://127.0.0.1:{port}/default");
+    if needs_virsh("allowed_remote_tcp_is_a_logged_warning") {
+        let out = virsh(&tcp, &["uri"]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    // ...and said out loud at start.
+    assert!(d.signal_and_wait("TERM").success());
+    let log = d.stderr();
+    assert!(
+        log.contains(&format!(
+            "warning : listening on tcp {addr} without TLS: anyone who can reach this \
+             address has full, unauthenticated, unencrypted access (allow_remote_tcp); use \
+             listen_tls instead"
+        )),
+        "{log}"
+    );
+}
+
+#[test]
 fn config_file_sets_modes_and_flags_override_it() {
     let dir = TempDir::new("conffile");
     let conf = dir.join("oxvirtd.conf");
