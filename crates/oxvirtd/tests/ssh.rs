@@ -24,74 +24,21 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::sshd::{helper_binary, Sshd, PORT};
 use common::{Daemon, Raw};
 use oxvirt_rpc::remote::{DomainDefineXmlArgs, DomainDefineXmlRet};
 use oxvirt_rpc::xdr::decode_from;
 use oxvirt_rpc::{MessageStatus, RemoteProcedure as P};
 
-/// sshd's port inside the test's namespace (nothing else listens there).
-const PORT: u16 = 2222;
-
 /// The environment variable that makes [`facade_child`] act (set only when a test
 /// re-runs this binary inside the namespace).
 const CHILD_URI: &str = "OXVIRT_SSH_TEST_URI";
-
-/// The built helper: `target/<profile>/oxvirt-ssh-helper`, beside `deps/` where this test
-/// runs.
-fn helper_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join("oxvirt-ssh-helper"))
-        .unwrap();
-    assert!(
-        path.exists(),
-        "{} is missing: build it first (cargo build -p oxvirt-ssh-helper)",
-        path.display()
-    );
-    path
-}
-
-/// Fails the test with what is missing, if anything.
-fn require_tools() {
-    let mut missing = Vec::new();
-    if !oxvirt_xml::testdata::is_root() {
-        missing.push("not root (network namespaces, sshd)".to_owned());
-    }
-    for (tool, package) in [
-        ("/usr/sbin/sshd", "openssh-server"),
-        ("/usr/bin/ssh", "openssh-client"),
-        ("/usr/bin/ssh-keygen", "openssh-client"),
-        ("/usr/bin/virsh", "libvirt-clients"),
-        ("/usr/bin/which", "debianutils"),
-        ("/usr/sbin/ip", "iproute2"),
-    ] {
-        if !Path::new(tool).exists() {
-            missing.push(format!("{tool} is missing (Debian package {package})"));
-        }
-    }
-    assert!(missing.is_empty(), "ssh tests: {}", missing.join("; "));
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn text(out: &Output) -> String {
     format!(
@@ -110,181 +57,25 @@ fn domain_xml(name: &str) -> String {
     )
 }
 
-/// The daemon, the namespace with sshd, and the test's keys and configuration; all torn
-/// down on drop (every process in the namespace killed, the namespace deleted).
+/// The test daemon, and sshd in a namespace of its own in front of it (the namespace, keys
+/// and configuration of [`Sshd`], whose methods a `Lab` has too); all torn down on drop.
 struct Lab {
+    sshd: Sshd,
     daemon: Daemon,
-    ns: String,
-    dir: PathBuf,
-    sshd: Option<Child>,
-    sshd_log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Lab {
     fn start(tag: &str) -> Lab {
-        require_tools();
-        let helper = helper_binary();
-        let pid = std::process::id();
-        let dir = std::env::temp_dir().join(format!("oxvirt-ssh-it-{pid}-{tag}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("bin")).unwrap();
-        let mut lab = Lab {
-            daemon: Daemon::start(&format!("ssh-{tag}")),
-            ns: format!("oxvt-ssh{tag}-{pid}"),
-            dir: dir.clone(),
-            sshd: None,
-            sshd_log: Arc::default(),
-        };
-        run_ok(Command::new("ip").args(["netns", "add", &lab.ns]));
-        run_ok(Command::new("ip").args(["-n", &lab.ns, "link", "set", "lo", "up"]));
-        for key in ["host_key", "client_key", "other_key"] {
-            run_ok(Command::new("ssh-keygen").args([
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                key,
-                "-f",
-                dir.join(key).to_str().unwrap(),
-            ]));
-        }
-        std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys")).unwrap();
-        std::os::unix::fs::symlink(&helper, dir.join("bin/virt-ssh-helper")).unwrap();
-        let d = dir.display();
-        std::fs::write(
-            dir.join("sshd_config"),
-            format!(
-                "Port {PORT}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile none\n\
-                 AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\n\
-                 PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-                 PermitRootLogin prohibit-password\nLogLevel VERBOSE\n\
-                 SetEnv PATH={d}/bin:/usr/local/bin:/usr/bin:/bin OXVIRT_RUNTIME_DIR={}\n",
-                lab.daemon.dir.display()
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("ssh_config"),
-            format!(
-                "Host *\n  UserKnownHostsFile {d}/known_hosts\n  GlobalKnownHostsFile /dev/null\n"
-            ),
-        )
-        .unwrap();
-        // sshd's privilege separation directory (Debian's service unit makes it).
-        std::fs::create_dir_all("/run/sshd").unwrap();
-        lab.start_sshd();
-        lab
-    }
-
-    /// Starts sshd in the namespace and waits until it listens.
-    fn start_sshd(&mut self) {
-        let mut child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.ns,
-                "/usr/sbin/sshd",
-                "-D",
-                "-e",
-                "-f",
-            ])
-            .arg(self.dir.join("sshd_config"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Arc::clone(&self.sshd_log);
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                log.lock().unwrap().push(line);
-            }
-        });
-        self.sshd = Some(child);
-        let until = Instant::now() + Duration::from_secs(20);
-        let ready = format!("Server listening on 127.0.0.1 port {PORT}.");
-        while !self.sshd_log.lock().unwrap().contains(&ready) {
-            let exited = self.sshd.as_mut().unwrap().try_wait().unwrap();
-            assert!(
-                exited.is_none() && Instant::now() < until,
-                "sshd did not start ({exited:?}): {:?}",
-                self.sshd_log.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Stops the listening sshd (sessions in progress are killed by [`Lab::reap`]).
-    fn stop_sshd(&mut self) {
-        if let Some(mut child) = self.sshd.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// A command run inside the namespace, with the test's ssh client configuration.
-    fn command(&self, program: &Path) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.ns, "sh", "-c"])
-            .arg("mount --bind \"$0\" /etc/ssh/ssh_config && exec \"$@\"")
-            .arg(self.dir.join("ssh_config"))
-            .arg(program);
-        cmd
+        let mut sshd = Sshd::new(tag);
+        let daemon = Daemon::start(&format!("ssh-{tag}"));
+        sshd.serve(&daemon.dir);
+        Lab { sshd, daemon }
     }
 
     /// Debian's virsh inside the namespace (killed after 60 s if it hangs).
     fn virsh(&self, args: &[&str]) -> Output {
         let mut cmd = self.command(Path::new("/usr/bin/timeout"));
         cmd.args(["60", "virsh"]).args(args).output().unwrap()
-    }
-
-    /// `test+ssh://root@127.0.0.1:PORT/default` with `key` and no host key check.
-    fn uri(&self, key: &str) -> String {
-        format!(
-            "test+ssh://root@127.0.0.1:{PORT}/default?keyfile={}&no_verify=1",
-            self.dir.join(key).display()
-        )
-    }
-
-    /// `qemu+ssh://root@127.0.0.1:PORT/system` with the authorized key.
-    fn qemu_uri(&self) -> String {
-        format!(
-            "qemu+ssh://root@127.0.0.1:{PORT}/system?keyfile={}&no_verify=1",
-            self.dir.join("client_key").display()
-        )
-    }
-
-    /// The processes in the namespace but the listening sshd.
-    fn others_in_ns(&self) -> Vec<String> {
-        let listener = self.sshd.as_ref().map(Child::id);
-        let pids = run_ok(Command::new("ip").args(["netns", "pids", &self.ns]));
-        pids.split_whitespace()
-            .filter(|p| Some(p.parse::<u32>().unwrap_or(0)) != listener)
-            // The `ip netns exec` wrapper of sshd is sshd itself (exec).
-            .map(|p| {
-                let cmdline = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
-                format!(
-                    "{p}: {}",
-                    String::from_utf8_lossy(&cmdline).replace('\0', " ")
-                )
-            })
-            .collect()
-    }
-
-    /// Waits (up to 10 s) until nothing but the listening sshd runs in the namespace: ssh
-    /// sessions, helpers and clients all gone. What is left, if anything.
-    fn settle(&self) -> Vec<String> {
-        let until = Instant::now() + Duration::from_secs(10);
-        loop {
-            let left = self.others_in_ns();
-            if left.is_empty() || Instant::now() > until {
-                return left;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
     }
 
     /// The domain names the test daemon lists on its own read-write socket.
@@ -301,21 +92,17 @@ impl Lab {
     }
 }
 
-impl Drop for Lab {
-    fn drop(&mut self) {
-        self.stop_sshd();
-        if let Ok(out) = Command::new("ip")
-            .args(["netns", "pids", &self.ns])
-            .output()
-        {
-            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                let _ = Command::new("kill").args(["-9", pid]).status();
-            }
-        }
-        let _ = Command::new("ip")
-            .args(["netns", "delete", &self.ns])
-            .status();
-        let _ = std::fs::remove_dir_all(&self.dir);
+impl std::ops::Deref for Lab {
+    type Target = Sshd;
+
+    fn deref(&self) -> &Sshd {
+        &self.sshd
+    }
+}
+
+impl std::ops::DerefMut for Lab {
+    fn deref_mut(&mut self) -> &mut Sshd {
+        &mut self.sshd
     }
 }
 

@@ -13,6 +13,7 @@ pub mod migrate;
 pub mod netns;
 pub mod qemu;
 pub mod raw;
+pub mod sshd;
 
 pub use clients::*;
 pub use daemon::*;
