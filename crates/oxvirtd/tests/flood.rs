@@ -5,13 +5,16 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "../../oxvirt-tls/tests/pki/mod.rs"]
+mod pki;
 
 use std::io::Read;
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use common::{error_parts, free_port, needs_virsh, virsh, Daemon, Raw};
+use common::{error_parts, free_port, needs_virsh, virsh, Daemon, Raw, TempDir};
+use pki::{write_dir, Ca, Leaf};
 
 /// How many of `streams` the daemon has closed (EOF or reset within a short wait).
 fn closed_by_daemon<S: Read>(streams: &mut [S], set_timeout: impl Fn(&S)) -> usize {
@@ -92,6 +95,87 @@ fn a_flood_of_silent_connections_does_not_lock_out_clients() {
     // Nearly a thousand connections were closed, but the log did not grow with them.
     let lines = log.matches("have not authenticated yet").count();
     assert!(lines <= 2, "{lines} eviction lines:\n{log}");
+}
+
+#[test]
+fn a_flood_of_silent_tls_connections_does_not_lock_out_clients() {
+    if !needs_virsh("a_flood_of_silent_tls_connections_does_not_lock_out_clients") {
+        return;
+    }
+    let dir = TempDir::new("flood-tls-pki");
+    let mut ca = Ca::new("oxvirt flood CA");
+    let server = write_dir(
+        &dir.join("server"),
+        &ca.pem(),
+        Some(("server", &ca.issue(&Leaf::server(&["127.0.0.1"])))),
+        None,
+    );
+    let client = ca.issue(&Leaf::client("alice"));
+    let client = write_dir(
+        &dir.join("client"),
+        &ca.pem(),
+        Some(("client", &client)),
+        None,
+    );
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let file = |f: &str| server.join(f).display().to_string();
+    let mut d = Daemon::logged(
+        "flood-tls",
+        &[
+            "--listen-tls",
+            &addr,
+            "--ca-file",
+            &file("cacert.pem"),
+            "--cert-file",
+            &file("servercert.pem"),
+            "--key-file",
+            &file("serverkey.pem"),
+        ],
+    );
+    let mut silent = Vec::new();
+    for _ in 0..250 {
+        match TcpStream::connect(&addr) {
+            Ok(s) => {
+                silent.push(s);
+                break;
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    assert_eq!(silent.len(), 1, "oxvirtd does not listen on {addr}");
+    // 500 connections that never start their handshake.
+    silent.extend((1..500).map(|_| TcpStream::connect(&addr).unwrap()));
+
+    // A legitimate TLS client gets in at once, the flood still connected.
+    let uri = format!(
+        "test+tls://127.0.0.1:{port}/default?pkipath={}",
+        client.display()
+    );
+    let out = virsh(&uri, &["list", "--all"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(" test "),
+        "{out:?}"
+    );
+
+    // The flood's handshakes were abandoned for room: all but the newest 20.
+    let closed = closed_by_daemon(&mut silent, |s: &TcpStream| {
+        s.set_read_timeout(Some(Duration::from_millis(20))).unwrap()
+    });
+    assert!(
+        closed >= 500 - 20,
+        "only {closed} silent TLS connections were closed"
+    );
+    assert!(d.alive());
+    drop(silent);
+    assert!(d.signal_and_wait("TERM").success());
+    let log = d.stderr();
+    assert_eq!(
+        log.matches("have not authenticated yet").count(),
+        1,
+        "{log}"
+    );
 }
 
 #[test]
