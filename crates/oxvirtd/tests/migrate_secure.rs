@@ -28,9 +28,10 @@ use std::time::{Duration, Instant};
 
 use common::migrate::{
     assert_clean, assert_consecutive, assert_state, define_ticking, failed, names, pair_with, text,
-    ticks, wait_ticks,
+    ticks, wait_for, wait_ticks,
 };
-use common::qemu::QemuEnv;
+use common::qemu::{guest, QemuEnv};
+use common::sshd::Sshd;
 use common::{free_port, TempDir};
 use pki::{write_dir, Ca, Leaf};
 
@@ -108,15 +109,6 @@ fn tls_uri(port: u16, pkipath: &Path) -> String {
     )
 }
 
-/// Waits until something listens on 127.0.0.1:`port`.
-fn wait_port(port: u16) {
-    let until = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < until, "nothing listens on port {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Two nodes with TLS listeners (A on `ports[0]`, B on `ports[1]`, their own
 /// credentials) and the plain TCP listener [`pair_with`] gives B (its URI is returned),
 /// with `a_more` / `b_more` flags. `None` when skipped.
@@ -133,10 +125,9 @@ fn tls_pair(
     b_args.extend(b_more.iter().map(|s| s.to_string()));
     let a_args: Vec<&str> = a_args.iter().map(String::as_str).collect();
     let b_args: Vec<&str> = b_args.iter().map(String::as_str).collect();
-    let pair = pair_with(test, [UUID_A, UUID_B], &a_args, &b_args)?;
-    wait_port(ports[0]);
-    wait_port(ports[1]);
-    Some(pair)
+    // oxvirtd binds its TLS port before its unix socket, which `pair_with` waits for (a
+    // probe of the TLS port would be logged as a refused handshake).
+    pair_with(test, [UUID_A, UUID_B], &a_args, &b_args)
 }
 
 /// `virsh -c CONN migrate ARGS` (stopped after 120 s), and how long it took.
@@ -408,4 +399,123 @@ fn a_destination_refusing_the_sources_certificate_leaves_the_guest_running() {
     assert!(out.status.success(), "{}", text(&out));
     assert_state(&b, "mig", "running (migrated)");
     assert_state(&a, "mig", "shut off (migrated)");
+}
+
+/// The ssh sessions (sshd's per-connection processes, ssh clients, helpers) in `sshd`'s
+/// namespace: everything there but the daemons, their QEMUs and the listening sshd.
+fn ssh_sessions(sshd: &Sshd) -> Vec<String> {
+    sshd.others_in_ns()
+        .into_iter()
+        .filter(|p| !p.contains("oxvirtd") && !p.contains("qemu-system"))
+        .collect()
+}
+
+/// Peer-to-peer over ssh: both daemons in a network namespace with OpenSSH's sshd (the
+/// tests/ssh.rs lab), the source daemon's own `ssh` opening
+/// `qemu+ssh://root@127.0.0.1:2222/system?keyfile=K&no_verify=1`, whose session runs our
+/// helper as `virt-ssh-helper` into the destination's socket. A ticking guest moves A → B
+/// peer-to-peer and back B → A tunnelled (sshd then in front of A), its ticks never skip
+/// or repeat, no ssh session is left once a migration is over; then A → B over plain TCP
+/// for comparison (wall times printed).
+#[test]
+fn p2p_and_tunnelled_migrations_over_ssh_keep_the_guest_ticking() {
+    let (Some(guest_a), Some(guest_b)) = (guest("migrate-ssh"), guest("migrate-ssh")) else {
+        return;
+    };
+    // Dropped last: killing what runs in the namespace and deleting it.
+    let mut sshd = Sshd::new("mig");
+    sshd.client_config_for_namespace();
+    let tcp_b = format!("127.0.0.1:{}", free_port());
+    let a = QemuEnv::start_with(
+        "a-migrate-ssh",
+        guest_a,
+        Some(&sshd.ns),
+        &["--host-uuid", UUID_A],
+    );
+    let b = QemuEnv::start_with(
+        "b-migrate-ssh",
+        guest_b,
+        Some(&sshd.ns),
+        &["--host-uuid", UUID_B, "--listen-tcp", &tcp_b],
+    );
+    sshd.serve(&b.run);
+    let logdir = TempDir::new("mig-ssh-log");
+    let log = define_ticking(&a, "mig", &logdir);
+    a.boot("mig");
+    assert_consecutive(&wait_ticks(&log, 4, 60));
+
+    let ssh_uri = sshd.qemu_uri();
+    let ssh_p2p = moved(
+        "p2p over ssh (A -> B)",
+        &a.uri(),
+        &[
+            "--live",
+            "--p2p",
+            "mig",
+            &ssh_uri,
+            "--migrateuri",
+            "tcp://127.0.0.1",
+        ],
+        &a,
+        &b,
+        "mig",
+        &log,
+    );
+    let mut left = Vec::new();
+    assert!(
+        wait_for(10, || {
+            left = ssh_sessions(&sshd);
+            left.is_empty()
+        }),
+        "ssh sessions left after the migration: {left:?}"
+    );
+    let sessions = sshd.sshd_log.lock().unwrap().join("\n");
+    assert!(
+        sessions.contains("Accepted publickey for root from 127.0.0.1"),
+        "{sessions}"
+    );
+
+    // sshd in front of A now; B's daemon tunnels the migration stream through ssh.
+    sshd.stop_sshd();
+    sshd.serve(&a.run);
+    let ssh_tunnel = moved(
+        "p2p tunnelled over ssh (B -> A)",
+        &b.uri(),
+        &["--live", "--p2p", "--tunnelled", "mig", &ssh_uri],
+        &b,
+        &a,
+        "mig",
+        &log,
+    );
+    assert!(
+        wait_for(10, || {
+            left = ssh_sessions(&sshd);
+            left.is_empty()
+        }),
+        "ssh sessions left after the migration: {left:?}"
+    );
+
+    // The same move with the control connection in the clear, for comparison.
+    let tcp_p2p = moved(
+        "p2p over TCP (A -> B)",
+        &a.uri(),
+        &[
+            "--live",
+            "--p2p",
+            "mig",
+            &format!("qemu+tcp://{tcp_b}/system"),
+            "--migrateuri",
+            "tcp://127.0.0.1",
+        ],
+        &a,
+        &b,
+        "mig",
+        &log,
+    );
+    assert_consecutive(&ticks(&log));
+    eprintln!(
+        "wall times (256 MiB TCG guest): p2p ssh {ssh_p2p:?}, tunnelled ssh {ssh_tunnel:?}, \
+         p2p TCP {tcp_p2p:?}"
+    );
+    drop((a, b));
 }
