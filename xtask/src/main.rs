@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 
 mod bench_migrate;
 mod bench_network;
+mod bench_remote;
 mod bench_storage;
 mod guest;
 mod nodes;
@@ -70,6 +71,14 @@ commands:
                            (each daemon migration is followed by a raw QEMU one in the same
                            namespaces); in target/bench/migrate.txt (root; OXBENCH_ROUNDS,
                            6 by default; OXBENCH_NO_BUILD=1 keeps target/release/oxvirtd)
+  bench remote             remote access on a release oxvirtd and a private Debian libvirtd
+                           9.0 (TLS with certtool's certificates, sshd, in a network
+                           namespace), same python3-libvirt process, same run: median
+                           connect+open+call+close over unix, TLS and SSH, calls/s on
+                           one open connection, and the per-call cost of access control
+                           (a 5-rule policy; libvirtd with polkit) for a non-root uid and
+                           a TLS DN; in target/bench/remote.txt (root; OXBENCH_ROUNDS, 200
+                           by default; OXBENCH_NO_BUILD=1)
   fuzz [SECONDS] [TARGET...]
                            seed fuzz/corpus/<target> from ../shared's XML, then run each
                            target (all by default) for SECONDS (60 by default); needs a
@@ -669,6 +678,9 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
     }
     if args.first().map(String::as_str) == Some("migrate") {
         return bench_migrate::bench_migrate(root);
+    }
+    if args.first().map(String::as_str) == Some("remote") {
+        return bench_remote::bench_remote(root);
     }
     if args.first().map(String::as_str) == Some("qemu") {
         kvm_node_as_udev_leaves_it();
