@@ -478,6 +478,24 @@ fn p2p_and_tunnelled_migrations_over_ssh_keep_the_guest_ticking() {
     // sshd in front of A now; B's daemon tunnels the migration stream through ssh.
     sshd.stop_sshd();
     sshd.serve(&a.run);
+    // A key sshd does not know: ssh's words inside libvirt's; B's guest runs on.
+    let wrong = ssh_uri.replace("client_key", "other_key");
+    let (out, _) = virsh_migrate(&b.uri(), &["--live", "--p2p", "--tunnelled", "mig", &wrong]);
+    let err = failed(&out);
+    let want = format!(
+        "error: operation failed: Failed to connect to remote libvirt URI {wrong}: Cannot \
+         recv data: root@127.0.0.1: Permission denied (publickey).: Connection reset by peer"
+    );
+    assert!(err.contains(&want), "{err}");
+    assert_state(&b, "mig", "running (migrated)");
+    assert_state(&a, "mig", "shut off (migrated)");
+    assert!(
+        wait_for(10, || {
+            left = ssh_sessions(&sshd);
+            left.is_empty()
+        }),
+        "ssh sessions left after the failed migration: {left:?}"
+    );
     let ssh_tunnel = moved(
         "p2p tunnelled over ssh (B -> A)",
         &b.uri(),

@@ -152,8 +152,10 @@ impl Sshd {
         self.start_sshd();
     }
 
-    /// Starts sshd in the namespace and waits until it listens.
+    /// Starts sshd in the namespace and waits until it listens (says so in its log after
+    /// what an earlier sshd logged).
     pub fn start_sshd(&mut self) {
+        let earlier = self.sshd_log.lock().unwrap().len();
         let mut child = Command::new("ip")
             .args([
                 "netns",
@@ -180,7 +182,7 @@ impl Sshd {
         self.sshd = Some(child);
         let until = Instant::now() + Duration::from_secs(20);
         let ready = format!("Server listening on 127.0.0.1 port {PORT}.");
-        while !self.sshd_log.lock().unwrap().contains(&ready) {
+        while !self.sshd_log.lock().unwrap()[earlier..].contains(&ready) {
             let exited = self.sshd.as_mut().unwrap().try_wait().unwrap();
             assert!(
                 exited.is_none() && Instant::now() < until,
