@@ -537,3 +537,97 @@ fn p2p_and_tunnelled_migrations_over_ssh_keep_the_guest_ticking() {
     );
     drop((a, b));
 }
+
+/// Sends `signal` to process `pid`.
+fn signal(pid: u32, signal: &str) {
+    let sent = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill {signal} {pid}");
+}
+
+/// Over TLS as over TCP, a destination that stops answering is given up by the source's
+/// keepalive (here 1 s, 2 probes): one that accepts the TCP connection and never starts
+/// its TLS handshake fails the open with libvirt's keepalive error, one that goes silent
+/// (SIGSTOP) mid-transfer of a 1 MiB/s migration fails it with "Lost connection to
+/// destination host", peer-to-peer and tunnelled; the source's guest runs on in the same
+/// QEMU, and B, running again, keeps nothing. Then the same migration goes through.
+#[test]
+fn a_tls_destination_that_goes_silent_is_given_up_and_the_guest_runs_on() {
+    let pki = pki("mig-sec-stop");
+    let (pa, pb) = (free_port(), free_port());
+    let quick = ["--keepalive-interval", "1", "--keepalive-count", "2"];
+    let Some((a, b, _)) = tls_pair("migrate-secure-silent", &pki, [pa, pb], &quick, &[]) else {
+        return;
+    };
+    a.define("mig", "");
+    a.virsh_ok(&["start", "mig"]);
+    let pid = a.qemu_pid("mig");
+    let was = a.domstate("mig");
+
+    // Accepts and holds every connection, reading nothing, answering nothing.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent = tls_uri(listener.local_addr().unwrap().port(), &pki.a);
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+    let dest = tls_uri(pb, &pki.a);
+    for tunnelled in [false, true] {
+        let args = |to: &str, more: &[&str]| {
+            let mut args: Vec<String> = vec!["--live".into(), "--p2p".into()];
+            args.extend(more.iter().map(|s| s.to_string()));
+            if tunnelled {
+                args.push("--tunnelled".into());
+            }
+            args.extend(["mig".to_string(), to.to_string()]);
+            if !tunnelled {
+                args.extend(["--migrateuri".to_string(), "tcp://127.0.0.1".to_string()]);
+            }
+            args
+        };
+        let silent_args = args(&silent, &[]);
+        let silent_args: Vec<&str> = silent_args.iter().map(String::as_str).collect();
+        let (out, _) = virsh_migrate(&a.uri(), &silent_args);
+        let err = failed(&out);
+        let want = format!(
+            "error: operation failed: Failed to connect to remote libvirt URI {silent}: \
+             internal error: connection closed due to keepalive timeout"
+        );
+        assert!(err.contains(&want), "tunnelled {tunnelled}: {err}");
+        assert_eq!(a.domstate("mig"), was);
+
+        let slow = args(&dest, &["--bandwidth", "1"]);
+        let slow: Vec<&str> = slow.iter().map(String::as_str).collect();
+        let child = common::migrate::spawn_migrate("virsh", &a, &slow);
+        common::migrate::wait_migrating(&a, "mig");
+        signal(b.daemon_pid(), "-STOP");
+        let out = child.wait_with_output();
+        signal(b.daemon_pid(), "-CONT");
+        let err = failed(&out.unwrap());
+        assert!(
+            err.contains("error: operation failed: Lost connection to destination host"),
+            "tunnelled {tunnelled}: {err}"
+        );
+        assert!(wait_for(30, || names(&b).is_empty()), "B kept the domain");
+        assert_eq!(a.domstate("mig"), was);
+        assert_eq!(a.qemu_pid("mig"), pid, "the source's QEMU changed");
+        assert_clean(&b);
+    }
+    let (out, _) = virsh_migrate(
+        &a.uri(),
+        &[
+            "--live",
+            "--p2p",
+            "mig",
+            &dest,
+            "--migrateuri",
+            "tcp://127.0.0.1",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_state(&b, "mig", "running (migrated)");
+}
