@@ -631,3 +631,99 @@ fn a_tls_destination_that_goes_silent_is_given_up_and_the_guest_runs_on() {
     assert!(out.status.success(), "{}", text(&out));
     assert_state(&b, "mig", "running (migrated)");
 }
+
+/// Over ssh, a destination daemon that goes silent (SIGSTOP) mid-transfer of a 1 MiB/s
+/// migration, peer-to-peer and tunnelled: the source's keepalive (1 s, 2 probes) gives it
+/// up through the ssh session, fails with "Lost connection to destination host", and its
+/// ssh client is gone (killed and reaped); the guest runs on in the same QEMU; B, running
+/// again, keeps nothing; then the same migration goes through.
+#[test]
+fn a_ssh_destination_that_goes_silent_is_given_up_and_the_guest_runs_on() {
+    let (Some(guest_a), Some(guest_b)) = (guest("migrate-ssh-stop"), guest("migrate-ssh-stop"))
+    else {
+        return;
+    };
+    let mut sshd = Sshd::new("migstop");
+    sshd.client_config_for_namespace();
+    let a = QemuEnv::start_with(
+        "a-migrate-ssh-stop",
+        guest_a,
+        Some(&sshd.ns),
+        &[
+            "--host-uuid",
+            UUID_A,
+            "--keepalive-interval",
+            "1",
+            "--keepalive-count",
+            "2",
+        ],
+    );
+    let b = QemuEnv::start_with(
+        "b-migrate-ssh-stop",
+        guest_b,
+        Some(&sshd.ns),
+        &["--host-uuid", UUID_B],
+    );
+    sshd.serve(&b.run);
+    a.define("mig", "");
+    a.virsh_ok(&["start", "mig"]);
+    let pid = a.qemu_pid("mig");
+    let was = a.domstate("mig");
+    let dest = sshd.qemu_uri();
+    let mut left = Vec::new();
+    for mode in [&["--p2p"][..], &["--p2p", "--tunnelled"]] {
+        let mut args = vec!["--live", "--bandwidth", "1"];
+        args.extend_from_slice(mode);
+        args.extend_from_slice(&["mig", &dest]);
+        if mode.len() == 1 {
+            args.extend_from_slice(&["--migrateuri", "tcp://127.0.0.1"]);
+        }
+        let child = common::migrate::spawn_migrate("virsh", &a, &args);
+        common::migrate::wait_migrating(&a, "mig");
+        signal(b.daemon_pid(), "-STOP");
+        let out = child.wait_with_output();
+        // The source's ssh client is gone while B is still stopped.
+        let sessions_gone = wait_for(10, || {
+            left = ssh_sessions(&sshd)
+                .into_iter()
+                .filter(|p| p.contains(": ssh "))
+                .collect();
+            left.is_empty()
+        });
+        signal(b.daemon_pid(), "-CONT");
+        let err = failed(&out.unwrap());
+        assert!(
+            err.contains("error: operation failed: Lost connection to destination host"),
+            "{mode:?}: {err}"
+        );
+        assert!(
+            sessions_gone,
+            "{mode:?}: the source's ssh is left: {left:?}"
+        );
+        assert!(wait_for(30, || names(&b).is_empty()), "B kept the domain");
+        assert_eq!(a.domstate("mig"), was);
+        assert_eq!(a.qemu_pid("mig"), pid, "the source's QEMU changed");
+        assert_clean(&b);
+        assert!(
+            wait_for(10, || {
+                left = ssh_sessions(&sshd);
+                left.is_empty()
+            }),
+            "{mode:?}: ssh sessions left: {left:?}"
+        );
+    }
+    let (out, _) = virsh_migrate(
+        &a.uri(),
+        &[
+            "--live",
+            "--p2p",
+            "mig",
+            &dest,
+            "--migrateuri",
+            "tcp://127.0.0.1",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_state(&b, "mig", "running (migrated)");
+    drop((a, b));
+}
