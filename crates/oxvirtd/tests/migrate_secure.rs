@@ -727,3 +727,79 @@ fn a_ssh_destination_that_goes_silent_is_given_up_and_the_guest_runs_on() {
     assert_state(&b, "mig", "running (migrated)");
     drop((a, b));
 }
+
+/// The destination's access policy decides by the source daemon's certificate: B lets
+/// CN=virsh connect and look, CN=node-a do anything. A peer-to-peer migration whose source
+/// presents CN=virsh (tunnelled or not) is refused at the prepare phase with libvirt's
+/// "access denied: 'QEMU' denied access", logged by B with the DN and the procedure; the
+/// source's guest runs on in the same QEMU and B keeps nothing. With A's own certificate
+/// the same migration goes through.
+#[test]
+fn the_destinations_access_policy_decides_by_the_sources_certificate() {
+    let pki = pki("mig-sec-acl");
+    let policy = pki.a.parent().unwrap().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[rule]]\naction = \"allow\"\nx509_dns = [\"O=oxvirt test,CN=virsh\"]\n\
+         operations = [\"connect:*\", \"domain:getattr\", \"domain:read\"]\n\n\
+         [[rule]]\naction = \"allow\"\nx509_dns = [\"O=oxvirt test,CN=node-a\"]\n",
+    )
+    .unwrap();
+    let (pa, pb) = (free_port(), free_port());
+    let Some((a, b, _)) = tls_pair(
+        "migrate-secure-acl",
+        &pki,
+        [pa, pb],
+        &[],
+        &["--access-policy", policy.to_str().unwrap()],
+    ) else {
+        return;
+    };
+    a.define("mig", "");
+    a.virsh_ok(&["start", "mig"]);
+    let pid = a.qemu_pid("mig");
+    let was = a.domstate("mig");
+    let looker = tls_uri(pb, &pki.virsh);
+    for tunnelled in [false, true] {
+        let mut args = vec!["--live", "--p2p"];
+        if tunnelled {
+            args.push("--tunnelled");
+        }
+        args.extend_from_slice(&["mig", &looker]);
+        if !tunnelled {
+            args.extend_from_slice(&["--migrateuri", "tcp://127.0.0.1"]);
+        }
+        let (out, _) = virsh_migrate(&a.uri(), &args);
+        let err = failed(&out);
+        assert!(
+            err.contains("error: access denied: 'QEMU' denied access"),
+            "tunnelled {tunnelled}: {err}"
+        );
+        assert_eq!(a.domstate("mig"), was);
+        assert_eq!(a.qemu_pid("mig"), pid, "the source's QEMU changed");
+        assert_clean(&b);
+    }
+    let log = std::fs::read_to_string(b.base.join("daemon0.log")).unwrap();
+    for procedure in ["MIGRATE_PREPARE3_PARAMS", "MIGRATE_PREPARE_TUNNEL3_PARAMS"] {
+        assert!(
+            log.lines().any(|l| l.contains("access denied")
+                && l.contains("x509_dn='O=oxvirt test,CN=virsh'")
+                && l.contains(procedure)),
+            "no denial of {procedure} for CN=virsh in B's log:\n{log}"
+        );
+    }
+
+    let (out, _) = virsh_migrate(
+        &a.uri(),
+        &[
+            "--live",
+            "--p2p",
+            "mig",
+            &tls_uri(pb, &pki.a),
+            "--migrateuri",
+            "tcp://127.0.0.1",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_state(&b, "mig", "running (migrated)");
+}

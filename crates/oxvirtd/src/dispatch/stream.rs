@@ -88,6 +88,11 @@ pub async fn dispatch_stream(
             return Err(super::denied(&function));
         }
     }
+    // The access policy, as for every other call (after the read-only gate, before the
+    // driver): a stream procedure is no way around it.
+    if let Some(p) = P::from_number(procedure) {
+        crate::access::check(client, drv.as_ref(), p, payload).await?;
+    }
     match P::from_number(procedure) {
         Some(P::DomainScreenshot) => {
             let a: DomainScreenshotArgs = args(payload)?;
