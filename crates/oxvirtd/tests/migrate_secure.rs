@@ -141,6 +141,18 @@ fn virsh_migrate(conn: &str, args: &[&str]) -> (Output, Duration) {
     (out, start.elapsed())
 }
 
+/// Asserts `err` (a failed virsh's output) is a source daemon's failed open of the
+/// destination as Debian's libvirtd 9.0 reports it (checked with it as a p2p source against
+/// an unreachable address and against oxvirtd refusing its certificate): the open's own
+/// error `why`, not wrapped in older libvirt's "Failed to connect to remote libvirt URI".
+fn assert_open_failed(err: &str, why: &str) {
+    assert!(
+        err.contains(&format!("error: {why}"))
+            && !err.contains("Failed to connect to remote libvirt URI"),
+        "{err}"
+    );
+}
+
 /// Runs `virsh -c CONN migrate ARGS`, asserts it succeeded and that `name` now runs on
 /// `to` (reason migrated) and is gone from `from`, and that the guest's ticks in `log`
 /// go on there with no gap or repeat; the migration's wall time.
@@ -292,7 +304,7 @@ fn p2p_tunnelled_and_client_driven_migrations_over_tls_keep_the_guest_ticking() 
 
 /// A destination whose TLS refuses the source daemon's client certificate (a DN not in its
 /// `tls_allowed_dn_list`, or one from another CA): `virsh migrate --p2p` (tunnelled or
-/// not) fails with libvirt's "Failed to connect to remote libvirt URI ...", the source's
+/// not) fails with the open's own error, as Debian's libvirtd 9.0 reports it, the source's
 /// guest runs on in the same QEMU, the destination keeps nothing and logs whom it refused;
 /// a certificate the source itself finds invalid is refused before connecting. With a
 /// certificate B allows, the same migration then succeeds.
@@ -340,11 +352,7 @@ fn a_destination_refusing_the_sources_certificate_leaves_the_guest_running() {
         }
         let (out, _) = virsh_migrate(&a.uri(), &args);
         let err = failed(&out);
-        let want = format!(
-            "error: operation failed: Failed to connect to remote libvirt URI {dest}: \
-             {confirmation}"
-        );
-        assert!(err.contains(&want), "{args:?}: {err}");
+        assert_open_failed(&err, confirmation);
         assert_eq!(a.domstate("mig"), was);
         assert_eq!(a.qemu_pid("mig"), pid, "the source's QEMU changed");
         assert_clean(&b);
@@ -365,13 +373,12 @@ fn a_destination_refusing_the_sources_certificate_leaves_the_guest_running() {
     );
     let err = failed(&out);
     let want = format!(
-        "error: operation failed: Failed to connect to remote libvirt URI {dest}: Our own \
-         certificate {} failed validation against {}: The certificate hasn't got a known \
-         issuer.",
+        "Our own certificate {} failed validation against {}: The certificate hasn't got a \
+         known issuer.",
         pki.foreign.join("clientcert.pem").display(),
         pki.foreign.join("cacert.pem").display()
     );
-    assert!(err.contains(&want), "{err}");
+    assert_open_failed(&err, &want);
     assert_eq!(a.qemu_pid("mig"), pid, "the source's QEMU changed");
     assert_clean(&b);
 
@@ -482,11 +489,11 @@ fn p2p_and_tunnelled_migrations_over_ssh_keep_the_guest_ticking() {
     let wrong = ssh_uri.replace("client_key", "other_key");
     let (out, _) = virsh_migrate(&b.uri(), &["--live", "--p2p", "--tunnelled", "mig", &wrong]);
     let err = failed(&out);
-    let want = format!(
-        "error: operation failed: Failed to connect to remote libvirt URI {wrong}: Cannot \
-         recv data: root@127.0.0.1: Permission denied (publickey).: Connection reset by peer"
+    assert_open_failed(
+        &err,
+        "Cannot recv data: root@127.0.0.1: Permission denied (publickey).: Connection reset \
+         by peer",
     );
-    assert!(err.contains(&want), "{err}");
     assert_state(&b, "mig", "running (migrated)");
     assert_state(&a, "mig", "shut off (migrated)");
     assert!(
@@ -593,11 +600,10 @@ fn a_tls_destination_that_goes_silent_is_given_up_and_the_guest_runs_on() {
         let silent_args: Vec<&str> = silent_args.iter().map(String::as_str).collect();
         let (out, _) = virsh_migrate(&a.uri(), &silent_args);
         let err = failed(&out);
-        let want = format!(
-            "error: operation failed: Failed to connect to remote libvirt URI {silent}: \
-             internal error: connection closed due to keepalive timeout"
+        assert_open_failed(
+            &err,
+            "internal error: connection closed due to keepalive timeout",
         );
-        assert!(err.contains(&want), "tunnelled {tunnelled}: {err}");
         assert_eq!(a.domstate("mig"), was);
 
         let slow = args(&dest, &["--bandwidth", "1"]);
