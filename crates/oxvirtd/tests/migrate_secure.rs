@@ -809,3 +809,177 @@ fn the_destinations_access_policy_decides_by_the_sources_certificate() {
     assert!(out.status.success(), "{}", text(&out));
     assert_state(&b, "mig", "running (migrated)");
 }
+
+/// Debian's libvirtd 9.0 on private directories: a mount namespace of its own with tmpfs
+/// over the directories it keeps state in (so it is not the machine's libvirtd, and
+/// leaves nothing behind), its sockets in the test's directory. Enough to define domains
+/// and run offline peer-to-peer migrations as a source; killed on drop.
+struct PrivateLibvirtd {
+    child: std::process::Child,
+    dir: TempDir,
+}
+
+impl PrivateLibvirtd {
+    fn start(tag: &str) -> PrivateLibvirtd {
+        assert!(
+            Path::new("/usr/sbin/libvirtd").exists() && Path::new("/usr/bin/unshare").exists(),
+            "this test needs Debian's libvirtd (package libvirt-daemon-system) and unshare \
+             (util-linux)"
+        );
+        let dir = TempDir::new(tag);
+        let d = |f: &str| dir.join(f).display().to_string();
+        std::fs::create_dir_all(dir.join("sock")).unwrap();
+        std::fs::write(
+            dir.join("libvirtd.conf"),
+            format!(
+                "unix_sock_dir = \"{}\"\nunix_sock_rw_perms = \"0600\"\nauth_unix_rw = \
+                 \"none\"\nauth_unix_ro = \"none\"\nlog_outputs = \"3:stderr\"\n",
+                d("sock")
+            ),
+        )
+        .unwrap();
+        let script = format!(
+            "set -e\n\
+             for m in /run/libvirt /var/lib/libvirt /etc/libvirt/qemu /etc/libvirt/storage \
+               /var/cache/libvirt /var/log/libvirt; do \
+               mkdir -p $m; mount -t tmpfs oxvirt-mig $m; done\n\
+             exec libvirtd -f {} -p {}\n",
+            d("libvirtd.conf"),
+            d("libvirtd.pid")
+        );
+        let child = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("libvirtd.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut lv = PrivateLibvirtd { child, dir };
+        let sock = lv.dir.join("sock/libvirt-sock");
+        let until = Instant::now() + Duration::from_secs(30);
+        while std::os::unix::net::UnixStream::connect(&sock).is_err() {
+            if let Ok(Some(status)) = lv.child.try_wait() {
+                panic!("libvirtd exited ({status}): {}", lv.log());
+            }
+            assert!(
+                Instant::now() < until,
+                "libvirtd did not start: {}",
+                lv.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        lv
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("libvirtd.log")).unwrap_or_default()
+    }
+
+    fn uri(&self) -> String {
+        format!(
+            "qemu+unix:///system?socket={}",
+            self.dir.join("sock/libvirt-sock").display()
+        )
+    }
+}
+
+impl Drop for PrivateLibvirtd {
+    fn drop(&mut self) {
+        // `unshare` and `sh` exec'd libvirtd: the child is libvirtd itself.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let until = Instant::now() + Duration::from_secs(10);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `virsh -c CONN ARGS` (stopped after 60 s), asserted to succeed.
+fn virsh_ok(conn: &str, args: &[&str]) -> String {
+    let out = Command::new("timeout")
+        .args(["60", "virsh", "-c", conn])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "virsh {args:?}: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Debian's libvirtd 9.0 and oxvirtd as sources of the same offline peer-to-peer
+/// migrations into an oxvirtd listening with TLS (the source presenting the client
+/// certificate of the URI's `pkipath`): libvirtd's GnuTLS client reaches oxvirtd's TLS and
+/// moves its definition there as oxvirtd's does, and both sources fail in the same words
+/// when B refuses the certificate (DN not allowed), when B's policy refuses the
+/// migration, and when nobody listens.
+#[test]
+fn debians_libvirtd_and_oxvirtd_as_p2p_sources_over_tls_say_the_same() {
+    let pki = pki("mig-sec-lv");
+    let policy = pki.a.parent().unwrap().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[rule]]\naction = \"allow\"\nx509_dns = [\"O=oxvirt test,CN=virsh\"]\n\
+         operations = [\"connect:*\", \"domain:getattr\", \"domain:read\"]\n\n\
+         [[rule]]\naction = \"allow\"\nx509_dns = [\"O=oxvirt test,CN=node-a\"]\n",
+    )
+    .unwrap();
+    let (pa, pb) = (free_port(), free_port());
+    let Some((ox, b, _)) = tls_pair(
+        "migrate-secure-libvirtd",
+        &pki,
+        [pa, pb],
+        &[],
+        &[
+            "--access-policy",
+            policy.to_str().unwrap(),
+            "--tls-allowed-dn-list",
+            "O=oxvirt test,CN=node-a",
+            "--tls-allowed-dn-list",
+            "O=oxvirt test,CN=virsh",
+        ],
+    ) else {
+        return;
+    };
+    let lv = PrivateLibvirtd::start("mig-sec-libvirtd");
+    // The same definition on both sources (B may hold one of each name).
+    for (src, name) in [(lv.uri(), "lv-mig"), (ox.uri(), "ox-mig")] {
+        let file = ox.base.join(format!("{name}.xml"));
+        std::fs::write(&file, ox.domain_xml(name, "", "")).unwrap();
+        virsh_ok(&src, &["define", file.to_str().unwrap()]);
+    }
+    let offline = |src: &str, name: &str, dest: &str| -> String {
+        let (out, _) = virsh_migrate(src, &["--offline", "--persistent", "--p2p", name, dest]);
+        if out.status.success() {
+            return "ok".into();
+        }
+        failed(&out);
+        String::from_utf8_lossy(&out.stderr).trim().to_owned()
+    };
+    let nobody = format!(
+        "qemu+tls://127.0.0.9:{}/system?pkipath={}",
+        free_port(),
+        pki.a.display()
+    );
+    let cases = [
+        ("DN not allowed", tls_uri(pb, &pki.b)),
+        ("access policy", tls_uri(pb, &pki.virsh)),
+        ("nobody listens", nobody),
+        ("allowed", tls_uri(pb, &pki.a)),
+    ];
+    for (what, dest) in &cases {
+        let theirs = offline(&lv.uri(), "lv-mig", dest);
+        let ours = offline(&ox.uri(), "ox-mig", dest);
+        eprintln!("{what}: {theirs}");
+        assert_eq!(ours, theirs, "{what}: oxvirtd's source against libvirtd's");
+    }
+    assert_eq!(
+        offline(&lv.uri(), "lv-mig", &cases[0].1),
+        "error: Unable to read TLS confirmation: Input/output error"
+    );
+    let defined = b.virsh_ok(&["list", "--all", "--persistent", "--name"]);
+    for name in ["lv-mig", "ox-mig"] {
+        assert!(defined.lines().any(|l| l.trim() == name), "{defined}");
+    }
+}
