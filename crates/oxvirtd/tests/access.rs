@@ -538,6 +538,12 @@ fn x509_dn_rules_decide_for_tls_clients() {
         virsh(&uri("alice"), &["destroy", "test"]),
         "error: access denied: 'Test' denied access",
     );
+    // A stream procedure is no way around the policy (domain:screenshot not granted).
+    let shot = dir.join("shot.ppm");
+    refused(
+        virsh(&uri("alice"), &["screenshot", "test", shot.to_str().unwrap()]),
+        "error: access denied: 'Test' denied access",
+    );
     refused(
         virsh(&uri("bob"), &["list", "--all"]),
         "error: access denied: 'Test' denied access",
