@@ -541,7 +541,10 @@ fn x509_dn_rules_decide_for_tls_clients() {
     // A stream procedure is no way around the policy (domain:screenshot not granted).
     let shot = dir.join("shot.ppm");
     refused(
-        virsh(&uri("alice"), &["screenshot", "test", shot.to_str().unwrap()]),
+        virsh(
+            &uri("alice"),
+            &["screenshot", "test", shot.to_str().unwrap()],
+        ),
         "error: access denied: 'Test' denied access",
     );
     refused(
