@@ -14,7 +14,8 @@
 //! The certificates are made here with rcgen, one `pkipath`-layout directory per node
 //! holding its server and its client credentials (`cacert.pem`, `servercert.pem`,
 //! `serverkey.pem`, `clientcert.pem`, `clientkey.pem`). Wall times of the migrations are
-//! printed (TLS against plain TCP), never asserted.
+//! printed (TLS against plain TCP), never asserted; `OXVIRT_MIG_TIMING=N` adds N rounds of
+//! each peer-to-peer mode over TLS and TCP and prints their medians.
 
 #![allow(clippy::unwrap_used)]
 
@@ -300,6 +301,42 @@ fn p2p_tunnelled_and_client_driven_migrations_over_tls_keep_the_guest_ticking() 
          client-driven TLS {client:?}; {} ticks in all",
         all.len()
     );
+
+    // OXVIRT_MIG_TIMING=N: N more rounds of each mode, there and back, and the medians.
+    let rounds: usize = std::env::var("OXVIRT_MIG_TIMING")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let modes = [
+        ("p2p TLS", &b_tls, &a_tls, false),
+        ("p2p TCP", &b_tcp, &a_tcp, false),
+        ("p2p tunnelled TLS", &b_tls, &a_tls, true),
+        ("p2p tunnelled TCP", &b_tcp, &a_tcp, true),
+    ];
+    for (what, to_b, to_a, tunnelled) in modes.into_iter().filter(|_| rounds > 0) {
+        let mut took = Vec::new();
+        for _ in 0..rounds {
+            for (from, to, dest) in [(&a, &b, to_b), (&b, &a, to_a)] {
+                let mut args = vec!["--live", "--p2p"];
+                if tunnelled {
+                    args.push("--tunnelled");
+                }
+                args.extend_from_slice(&["mig", dest.as_str()]);
+                if !tunnelled {
+                    args.extend_from_slice(&["--migrateuri", "tcp://127.0.0.1"]);
+                }
+                took.push(moved(what, &from.uri(), &args, from, to, "mig", &log));
+            }
+        }
+        took.sort();
+        eprintln!(
+            "{what}: median {:?} of {} (min {:?}, max {:?})",
+            took[took.len() / 2],
+            took.len(),
+            took[0],
+            took[took.len() - 1]
+        );
+    }
 }
 
 /// A destination whose TLS refuses the source daemon's client certificate (a DN not in its
