@@ -858,6 +858,11 @@ struct PrivateLibvirtd {
 
 impl PrivateLibvirtd {
     fn start(tag: &str) -> PrivateLibvirtd {
+        PrivateLibvirtd::start_with(tag, "", &[])
+    }
+
+    /// [`PrivateLibvirtd::start`] with more libvirtd.conf lines and flags (`--listen`).
+    fn start_with(tag: &str, conf: &str, flags: &[&str]) -> PrivateLibvirtd {
         assert!(
             Path::new("/usr/sbin/libvirtd").exists() && Path::new("/usr/bin/unshare").exists(),
             "this test needs Debian's libvirtd (package libvirt-daemon-system) and unshare \
@@ -870,7 +875,7 @@ impl PrivateLibvirtd {
             dir.join("libvirtd.conf"),
             format!(
                 "unix_sock_dir = \"{}\"\nunix_sock_rw_perms = \"0600\"\nauth_unix_rw = \
-                 \"none\"\nauth_unix_ro = \"none\"\nlog_outputs = \"3:stderr\"\n",
+                 \"none\"\nauth_unix_ro = \"none\"\nlog_outputs = \"3:stderr\"\n{conf}",
                 d("sock")
             ),
         )
@@ -880,9 +885,10 @@ impl PrivateLibvirtd {
              for m in /run/libvirt /var/lib/libvirt /etc/libvirt/qemu /etc/libvirt/storage \
                /var/cache/libvirt /var/log/libvirt; do \
                mkdir -p $m; mount -t tmpfs oxvirt-mig $m; done\n\
-             exec libvirtd -f {} -p {}\n",
+             exec libvirtd -f {} -p {} {}\n",
             d("libvirtd.conf"),
-            d("libvirtd.pid")
+            d("libvirtd.pid"),
+            flags.join(" ")
         );
         let child = Command::new("unshare")
             .args(["--mount", "--propagation", "private", "sh", "-c", &script])
@@ -1019,4 +1025,73 @@ fn debians_libvirtd_and_oxvirtd_as_p2p_sources_over_tls_say_the_same() {
     for name in ["lv-mig", "ox-mig"] {
         assert!(defined.lines().any(|l| l.trim() == name), "{defined}");
     }
+}
+
+/// The other way: oxvirtd as the source of offline peer-to-peer migrations into Debian's
+/// libvirtd 9.0 listening with TLS (GnuTLS, its `tls_allowed_dn_list` naming A's
+/// certificate): our rustls client with A's certificate moves the definition there; with a
+/// certificate libvirtd refuses, oxvirtd's source fails in the words virsh's client gets
+/// from that libvirtd, and the definition stays.
+#[test]
+fn oxvirtd_as_p2p_source_into_debians_libvirtd_over_tls() {
+    let pki = pki("mig-sec-tolv");
+    let Some(g) = guest("migrate-secure-to-libvirtd") else {
+        return;
+    };
+    let ox = QemuEnv::start_with("migrate-secure-tolv", g, None, &["--host-uuid", UUID_A]);
+    let port = free_port();
+    let f = |name: &str| pki.b.join(name).display().to_string();
+    let lv = PrivateLibvirtd::start_with(
+        "mig-sec-tolv-lv",
+        &format!(
+            "listen_tls = 1\nlisten_tcp = 0\nlisten_addr = \"127.0.0.1\"\ntls_port = \"{port}\"\n\
+             ca_file = \"{}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n\
+             tls_allowed_dn_list = [\"O=oxvirt test,CN=node-a\"]\n",
+            f("cacert.pem"),
+            f("servercert.pem"),
+            f("serverkey.pem")
+        ),
+        &["--listen"],
+    );
+    let until = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < until,
+            "libvirtd does not listen: {}",
+            lv.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ox.define("mig", "");
+    let refused_uri = tls_uri(port, &pki.virsh);
+    let out = Command::new("timeout")
+        .args(["60", "virsh", "-c", &refused_uri, "list"])
+        .output()
+        .unwrap();
+    let virsh_says = String::from_utf8_lossy(&out.stderr).into_owned();
+    let want = "error: Unable to read TLS confirmation: Input/output error";
+    assert!(virsh_says.lines().any(|l| l == want), "{virsh_says}");
+    let (out, _) = virsh_migrate(
+        &ox.uri(),
+        &["--offline", "--persistent", "--p2p", "mig", &refused_uri],
+    );
+    let err = failed(&out);
+    assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), want, "{err}");
+    assert!(!virsh_ok(&lv.uri(), &["list", "--all", "--name"]).contains("mig"));
+
+    let (out, took) = virsh_migrate(
+        &ox.uri(),
+        &[
+            "--offline",
+            "--persistent",
+            "--p2p",
+            "mig",
+            &tls_uri(port, &pki.a),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    eprintln!("offline p2p into libvirtd over TLS: {took:?}");
+    let there = virsh_ok(&lv.uri(), &["list", "--all", "--persistent", "--name"]);
+    assert!(there.lines().any(|l| l.trim() == "mig"), "{there}");
+    let _ = virsh_ok(&lv.uri(), &["undefine", "mig"]);
 }
