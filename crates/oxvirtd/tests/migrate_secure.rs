@@ -8,8 +8,15 @@
 //! network namespace, `virt-ssh-helper` our `oxvirt-ssh-helper`); and client-driven, virsh
 //! itself on TLS to both daemons. The guest ticks on its serial console: the ticks go on
 //! with no gap and no repeat across every move. A destination whose TLS refuses the
-//! source's certificate fails the migration with libvirt's words, the source's guest runs
-//! on in the same QEMU, and the destination keeps nothing.
+//! source's certificate, whose sshd refuses its key, whose access policy refuses its DN, or
+//! which goes silent mid-transfer fails the migration in libvirt 9.0's words, the source's
+//! guest runs on in the same QEMU, and the destination keeps nothing. Debian's libvirtd
+//! (private, in a mount namespace of its own) is compared as a p2p source into oxvirtd
+//! over TLS and serves as a TLS destination for oxvirtd (offline migrations).
+//!
+//! Needs root, qemu-system-x86, virsh (libvirt-clients), libvirtd (libvirt-daemon-system),
+//! unshare (util-linux), ip (iproute2), sshd and ssh (openssh-server, openssh-client), and
+//! the built `oxvirt-ssh-helper`; the test guest (`cargo xtask guest`), else skipped.
 //!
 //! The certificates are made here with rcgen, one `pkipath`-layout directory per node
 //! holding its server and its client credentials (`cacert.pem`, `servercert.pem`,
