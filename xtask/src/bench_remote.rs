@@ -52,7 +52,7 @@ const TLS_LV: u16 = 16516;
 const SSH_OX: u16 = 2222;
 const SSH_LV: u16 = 2223;
 /// The client certificate's DN, as oxvirtd and libvirt print it.
-const CLIENT_DN: &str = "O=oxvirt bench,CN=bench-client";
+const CLIENT_DN: &str = "O=oxvirt bench,CN=client";
 
 /// oxvirtd's policy: five rules for the bench user and the TLS client.
 const POLICY: &str = r#"
@@ -212,31 +212,19 @@ fn free_uid() -> Result<u32> {
         .context("no free uid in 64100..65000")
 }
 
-/// The CA, server and client credentials, made with certtool as libvirt's documentation
-/// makes them: `dir/server` (cacert, servercert, serverkey) and `dir/client` (the pkipath:
-/// cacert, clientcert, clientkey).
-fn make_pki(dir: &Path) -> Result<()> {
-    for d in ["server", "client"] {
-        std::fs::create_dir_all(dir.join(d))?;
-    }
+/// Credentials made with GnuTLS's `certtool`, as libvirt's documentation makes them, in
+/// `pkipath` layout: a CA named `org` CA, `dir/server/` for 127.0.0.1 and localhost, and
+/// `dir/CLIENT/` for each client (`CN=CLIENT`, `O=org`), each with the CA's `cacert.pem`.
+pub(crate) fn make_pki(dir: &Path, org: &str, clients: &[&str]) -> Result<()> {
     let certtool = |args: &[&str], out: &str| -> Result<()> {
         let text = run(Command::new("certtool").args(args).current_dir(dir))?;
         std::fs::write(dir.join(out), text)?;
         Ok(())
     };
+    std::fs::create_dir_all(dir)?;
     std::fs::write(
         dir.join("ca.info"),
-        "cn = oxvirt bench CA\nca\ncert_signing_key\nexpiration_days = 30\n",
-    )?;
-    std::fs::write(
-        dir.join("server.info"),
-        "organization = oxvirt bench\ncn = localhost\nip_address = 127.0.0.1\n\
-         dns_name = localhost\ntls_www_server\nencryption_key\nsigning_key\n",
-    )?;
-    std::fs::write(
-        dir.join("client.info"),
-        "organization = oxvirt bench\ncn = bench-client\ntls_www_client\nencryption_key\n\
-         signing_key\n",
+        format!("cn = {org} CA\nca\ncert_signing_key\nexpiration_days = 30\n"),
     )?;
     certtool(&["--generate-privkey"], "cakey.pem")?;
     certtool(
@@ -249,23 +237,44 @@ fn make_pki(dir: &Path) -> Result<()> {
         ],
         "cacert.pem",
     )?;
-    for side in ["server", "client"] {
-        certtool(&["--generate-privkey"], &format!("{side}/{side}key.pem"))?;
+    let mut sides = vec![(
+        "server",
+        "server",
+        format!(
+            "organization = {org}\ncn = localhost\nip_address = 127.0.0.1\n\
+             dns_name = localhost\ntls_www_server\nencryption_key\nsigning_key\n"
+        ),
+    )];
+    for client in clients {
+        sides.push((
+            client,
+            "client",
+            format!(
+                "organization = {org}\ncn = {client}\ntls_www_client\nencryption_key\n\
+                 signing_key\n"
+            ),
+        ));
+    }
+    for (name, side, info) in sides {
+        std::fs::create_dir_all(dir.join(name))?;
+        std::fs::write(dir.join(format!("{name}.info")), info)?;
+        let key = format!("{name}/{side}key.pem");
+        certtool(&["--generate-privkey"], &key)?;
         certtool(
             &[
                 "--generate-certificate",
                 "--load-privkey",
-                &format!("{side}/{side}key.pem"),
+                &key,
                 "--load-ca-certificate",
                 "cacert.pem",
                 "--load-ca-privkey",
                 "cakey.pem",
                 "--template",
-                &format!("{side}.info"),
+                &format!("{name}.info"),
             ],
-            &format!("{side}/{side}cert.pem"),
+            &format!("{name}/{side}cert.pem"),
         )?;
-        std::fs::copy(dir.join("cacert.pem"), dir.join(side).join("cacert.pem"))?;
+        std::fs::copy(dir.join("cacert.pem"), dir.join(name).join("cacert.pem"))?;
     }
     Ok(())
 }
@@ -612,7 +621,7 @@ pub(crate) fn bench_remote(root: &Path) -> Result<()> {
 
     let pki = base.join("pki");
     eprintln!("\n==> certificates (certtool) in {}", pki.display());
-    make_pki(&pki)?;
+    make_pki(&pki, "oxvirt bench", &["client"])?;
     let uid = free_uid()?;
     let home = base.join("home");
     std::fs::create_dir_all(&home)?;

@@ -15,6 +15,7 @@ mod bench_remote;
 mod bench_storage;
 mod guest;
 mod nodes;
+mod remote_job;
 mod storage_job;
 
 const HELP: &str = "\
@@ -274,7 +275,8 @@ fn run_main_job(root: &Path, files: &[String]) -> Result<()> {
 /// wire protocol, drives a guest through its whole life: define, start, snapshot, memory,
 /// pause, save/restore, managed save, shutdown, undefine. Then the same daemon runs a real
 /// QEMU guest ([`qemu_workload`]) and storage pool work with a guest on a volume
-/// ([`storage_job::storage_workload`]), and a NAT network with a DHCP client and a guest runs
+/// ([`storage_job::storage_workload`]); a second daemon serves TLS clients under an access
+/// policy ([`remote_job::remote_workload`]); and a NAT network with a DHCP client and a guest runs
 /// on an oxvirtd inside a network namespace ([`bench_network::network_workload`]). Where Debian's virsh
 /// is installed, `virsh event --loop --all` watches the same daemon and prints the events.
 fn run_workload(root: &Path) -> Result<()> {
@@ -350,6 +352,9 @@ fn run_workload(root: &Path) -> Result<()> {
     }
     if result.is_ok() {
         result = storage_job::storage_workload(root, &scratch, &sock);
+    }
+    if result.is_ok() {
+        result = remote_job::remote_workload(root, &scratch);
     }
     if result.is_ok() {
         let oxvirsh = root.join("target/release/oxvirsh").display().to_string();
