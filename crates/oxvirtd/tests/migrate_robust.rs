@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use common::migrate::{assert_failed_cleanly, failed, names, pair_with, text, wait_for};
+use common::migrate::{assert_failed_cleanly, failed, names, pair_with, signal, text, wait_for};
 use common::qemu::QemuEnv;
 use common::Raw;
 use oxvirt_rpc::remote::{ConnectOpenArgs, DomainMigrateBegin3ParamsArgs};
@@ -43,15 +43,6 @@ fn spawn_migrate(a: &QemuEnv, name: &str, dest: &str, more: &[&str]) -> Child {
         args.extend_from_slice(&["--migrateuri", "tcp://127.0.0.1"]);
     }
     common::migrate::spawn_migrate("virsh", a, &args)
-}
-
-/// Sends `signal` to process `pid`.
-fn signal(pid: u32, signal: &str) {
-    let sent = Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success(), "kill {signal} {pid}");
 }
 
 /// A "destination" that accepts TCP connections and never says a word (a daemon hung

@@ -35,8 +35,8 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::migrate::{
-    assert_clean, assert_consecutive, assert_state, define_ticking, failed, names, pair_with, text,
-    ticks, wait_for, wait_ticks,
+    assert_clean, assert_consecutive, assert_state, define_ticking, failed, names, pair_with,
+    signal, text, ticks, wait_for, wait_ticks,
 };
 use common::qemu::{guest, QemuEnv};
 use common::sshd::Sshd;
@@ -161,19 +161,72 @@ fn assert_open_failed(err: &str, why: &str) {
     );
 }
 
-/// Runs `virsh -c CONN migrate ARGS`, asserts it succeeded and that `name` now runs on
+/// `--live --p2p MORE [--tunnelled] mig DEST [--migrateuri tcp://127.0.0.1]`: a
+/// peer-to-peer migration of `mig`, its stream over a TCP connection of its own unless
+/// `tunnelled`.
+fn p2p_args<'a>(dest: &'a str, tunnelled: bool, more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["--live", "--p2p"];
+    args.extend_from_slice(more);
+    if tunnelled {
+        args.push("--tunnelled");
+    }
+    args.extend_from_slice(&["mig", dest]);
+    if !tunnelled {
+        args.extend_from_slice(&["--migrateuri", "tcp://127.0.0.1"]);
+    }
+    args
+}
+
+/// Migrates `mig` from the daemon at `src` to `dest` peer-to-peer (not tunnelled), asserted
+/// to succeed and leave it running on `to`.
+fn p2p_ok(src: &str, dest: &str, to: &QemuEnv) {
+    let (out, _) = virsh_migrate(src, &p2p_args(dest, false, &[]));
+    assert!(out.status.success(), "{}", text(&out));
+    assert_state(to, "mig", "running (migrated)");
+}
+
+/// Defines and starts the guest `mig` on `a`: its QEMU's pid and its state, for
+/// [`assert_untouched`].
+fn start_mig(a: &QemuEnv) -> (u32, String) {
+    a.define("mig", "");
+    a.virsh_ok(&["start", "mig"]);
+    (a.qemu_pid("mig"), a.domstate("mig"))
+}
+
+/// Asserts a failed migration left `mig` on `a` as [`start_mig`] found it (state `was`,
+/// the same QEMU `pid`) and nothing on `b`.
+fn assert_untouched(a: &QemuEnv, b: &QemuEnv, pid: u32, was: &str) {
+    assert_eq!(a.domstate("mig"), was);
+    assert_eq!(a.qemu_pid("mig"), pid, "the source's QEMU changed");
+    assert_clean(b);
+}
+
+/// B's access policy, written next to `pki`'s directories: CN=virsh may connect and look,
+/// CN=node-a do anything.
+fn acl_policy(pki: &Pki) -> PathBuf {
+    let policy = pki.a.parent().unwrap().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[rule]]\naction = \"allow\"\nx509_dns = [\"O=oxvirt test,CN=virsh\"]\n\
+         operations = [\"connect:*\", \"domain:getattr\", \"domain:read\"]\n\n\
+         [[rule]]\naction = \"allow\"\nx509_dns = [\"O=oxvirt test,CN=node-a\"]\n",
+    )
+    .unwrap();
+    policy
+}
+
+/// Runs `virsh -c CONN migrate ARGS`, asserts it succeeded and that `mig` now runs on
 /// `to` (reason migrated) and is gone from `from`, and that the guest's ticks in `log`
 /// go on there with no gap or repeat; the migration's wall time.
-#[allow(clippy::too_many_arguments)]
 fn moved(
     what: &str,
     conn: &str,
     args: &[&str],
     from: &QemuEnv,
     to: &QemuEnv,
-    name: &str,
     log: &Path,
 ) -> Duration {
+    let name = "mig";
     let (out, took) = virsh_migrate(conn, args);
     assert!(out.status.success(), "{what} failed: {}", text(&out));
     eprintln!("{what}: {took:?}");
@@ -213,93 +266,54 @@ fn p2p_tunnelled_and_client_driven_migrations_over_tls_keep_the_guest_ticking() 
     a.boot("mig");
     assert_consecutive(&wait_ticks(&log, 4, 60));
 
-    // A's daemon opens B over TLS with A's client certificate.
-    let b_tls = tls_uri(pb, &pki.a);
-    let tls_p2p = moved(
-        "p2p over TLS (A -> B)",
-        &a.uri(),
-        &[
-            "--live",
-            "--p2p",
-            "mig",
-            &b_tls,
-            "--migrateuri",
-            "tcp://127.0.0.1",
-        ],
-        &a,
-        &b,
-        "mig",
-        &log,
-    );
-    // B's daemon opens A over TLS with B's; the migration stream rides inside.
-    let a_tls = tls_uri(pa, &pki.b);
-    let tls_tunnel = moved(
-        "p2p tunnelled over TLS (B -> A)",
-        &b.uri(),
-        &["--live", "--p2p", "--tunnelled", "mig", &a_tls],
-        &b,
-        &a,
-        "mig",
-        &log,
-    );
-    // Client-driven: virsh itself on TLS to both, with its own certificate.
-    let client = moved(
-        "client-driven, virsh on TLS to both (A -> B)",
-        &tls_uri(pa, &pki.virsh),
-        &[
-            "--live",
-            "mig",
-            &tls_uri(pb, &pki.virsh),
-            "--migrateuri",
-            "tcp://127.0.0.1",
-        ],
-        &a,
-        &b,
-        "mig",
-        &log,
-    );
-    // The same peer-to-peer moves with the control connection in the clear.
-    let tcp_p2p = moved(
-        "p2p over TCP (B -> A)",
-        &b.uri(),
-        &[
-            "--live",
-            "--p2p",
-            "mig",
-            &a_tcp,
-            "--migrateuri",
-            "tcp://127.0.0.1",
-        ],
-        &b,
-        &a,
-        "mig",
-        &log,
-    );
-    let tcp_tunnel = moved(
-        "p2p tunnelled over TCP (A -> B)",
-        &a.uri(),
-        &["--live", "--p2p", "--tunnelled", "mig", &b_tcp],
-        &a,
-        &b,
-        "mig",
-        &log,
-    );
-    let tls_p2p_back = moved(
-        "p2p over TLS (B -> A)",
-        &b.uri(),
-        &[
-            "--live",
-            "--p2p",
-            "mig",
-            &a_tls,
-            "--migrateuri",
-            "tcp://127.0.0.1",
-        ],
-        &b,
-        &a,
-        "mig",
-        &log,
-    );
+    // A's daemon opens B over TLS with A's client certificate, B's opens A with B's (the
+    // tunnelled migration stream rides inside), virsh itself on TLS to both with its own
+    // (client-driven); then the same peer-to-peer moves with the control connection in
+    // the clear, and TLS again.
+    let (b_tls, a_tls) = (tls_uri(pb, &pki.a), tls_uri(pa, &pki.b));
+    let (virsh_a, virsh_b) = (tls_uri(pa, &pki.virsh), tls_uri(pb, &pki.virsh));
+    let client_args = ["--live", "mig", &virsh_b, "--migrateuri", "tcp://127.0.0.1"];
+    let (a_uri, b_uri) = (a.uri(), b.uri());
+    let (ab, ba) = ([&a, &b], [&b, &a]);
+    let [tls_p2p, tls_tunnel, client, tcp_p2p, tcp_tunnel, tls_p2p_back] = [
+        (
+            "p2p over TLS (A -> B)",
+            &a_uri,
+            p2p_args(&b_tls, false, &[]),
+            ab,
+        ),
+        (
+            "p2p tunnelled over TLS (B -> A)",
+            &b_uri,
+            p2p_args(&a_tls, true, &[]),
+            ba,
+        ),
+        (
+            "client-driven, virsh on TLS to both (A -> B)",
+            &virsh_a,
+            client_args.to_vec(),
+            ab,
+        ),
+        (
+            "p2p over TCP (B -> A)",
+            &b_uri,
+            p2p_args(&a_tcp, false, &[]),
+            ba,
+        ),
+        (
+            "p2p tunnelled over TCP (A -> B)",
+            &a_uri,
+            p2p_args(&b_tcp, true, &[]),
+            ab,
+        ),
+        (
+            "p2p over TLS (B -> A)",
+            &b_uri,
+            p2p_args(&a_tls, false, &[]),
+            ba,
+        ),
+    ]
+    .map(|(what, conn, args, [from, to])| moved(what, conn, &args, from, to, &log));
     let all = ticks(&log);
     assert_consecutive(&all);
     eprintln!(
@@ -324,15 +338,8 @@ fn p2p_tunnelled_and_client_driven_migrations_over_tls_keep_the_guest_ticking() 
         let mut took = Vec::new();
         for _ in 0..rounds {
             for (from, to, dest) in [(&a, &b, to_b), (&b, &a, to_a)] {
-                let mut args = vec!["--live", "--p2p"];
-                if tunnelled {
-                    args.push("--tunnelled");
-                }
-                args.extend_from_slice(&["mig", dest.as_str()]);
-                if !tunnelled {
-                    args.extend_from_slice(&["--migrateuri", "tcp://127.0.0.1"]);
-                }
-                took.push(moved(what, &from.uri(), &args, from, to, "mig", &log));
+                let args = p2p_args(dest, tunnelled, &[]);
+                took.push(moved(what, &from.uri(), &args, from, to, &log));
             }
         }
         took.sort();
@@ -373,10 +380,7 @@ fn a_destination_refusing_the_sources_certificate_leaves_the_guest_running() {
     ) else {
         return;
     };
-    a.define("mig", "");
-    a.virsh_ok(&["start", "mig"]);
-    let pid = a.qemu_pid("mig");
-    let was = a.domstate("mig");
+    let (pid, was) = start_mig(&a);
 
     let confirmation = "Unable to read TLS confirmation: Input/output error";
     let not_allowed = tls_uri(pb, &pki.a);
@@ -386,35 +390,15 @@ fn a_destination_refusing_the_sources_certificate_leaves_the_guest_running() {
         (&not_allowed, true),
         (&foreign, false),
     ] {
-        let mut args = vec!["--live", "--p2p"];
-        if tunnelled {
-            args.push("--tunnelled");
-        }
-        args.extend_from_slice(&["mig", dest.as_str()]);
-        if !tunnelled {
-            args.extend_from_slice(&["--migrateuri", "tcp://127.0.0.1"]);
-        }
-        let (out, _) = virsh_migrate(&a.uri(), &args);
+        let (out, _) = virsh_migrate(&a.uri(), &p2p_args(dest, tunnelled, &[]));
         let err = failed(&out);
         assert_open_failed(&err, confirmation);
-        assert_eq!(a.domstate("mig"), was);
-        assert_eq!(a.qemu_pid("mig"), pid, "the source's QEMU changed");
-        assert_clean(&b);
+        assert_untouched(&a, &b, pid, &was);
     }
     // A foreign certificate the source checks itself first (no no_sanity): refused before
     // connecting, in libvirt's words for its own credentials.
     let dest = tls_uri(pb, &pki.foreign);
-    let (out, _) = virsh_migrate(
-        &a.uri(),
-        &[
-            "--live",
-            "--p2p",
-            "mig",
-            &dest,
-            "--migrateuri",
-            "tcp://127.0.0.1",
-        ],
-    );
+    let (out, _) = virsh_migrate(&a.uri(), &p2p_args(&dest, false, &[]));
     let err = failed(&out);
     let want = format!(
         "Our own certificate {} failed validation against {}: The certificate hasn't got a \
@@ -423,8 +407,7 @@ fn a_destination_refusing_the_sources_certificate_leaves_the_guest_running() {
         pki.foreign.join("cacert.pem").display()
     );
     assert_open_failed(&err, &want);
-    assert_eq!(a.qemu_pid("mig"), pid, "the source's QEMU changed");
-    assert_clean(&b);
+    assert_untouched(&a, &b, pid, &was);
 
     // B said whom it refused, and why.
     let log = std::fs::read_to_string(b.base.join("daemon0.log")).unwrap();
@@ -436,19 +419,7 @@ fn a_destination_refusing_the_sources_certificate_leaves_the_guest_running() {
     }
 
     // With a certificate B lets in, the same migration goes through.
-    let (out, _) = virsh_migrate(
-        &a.uri(),
-        &[
-            "--live",
-            "--p2p",
-            "mig",
-            &tls_uri(pb, &pki.virsh),
-            "--migrateuri",
-            "tcp://127.0.0.1",
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    assert_state(&b, "mig", "running (migrated)");
+    p2p_ok(&a.uri(), &tls_uri(pb, &pki.virsh), &b);
     assert_state(&a, "mig", "shut off (migrated)");
 }
 
@@ -459,6 +430,19 @@ fn ssh_sessions(sshd: &Sshd) -> Vec<String> {
         .into_iter()
         .filter(|p| !p.contains("oxvirtd") && !p.contains("qemu-system"))
         .collect()
+}
+
+/// Asserts every ssh session in `sshd`'s namespace is gone within 10 s (`when` says after
+/// what, if not).
+fn assert_sessions_end(sshd: &Sshd, when: &str) {
+    let mut left = Vec::new();
+    assert!(
+        wait_for(10, || {
+            left = ssh_sessions(sshd);
+            left.is_empty()
+        }),
+        "{when}: ssh sessions left: {left:?}"
+    );
 }
 
 /// Peer-to-peer over ssh: both daemons in a network namespace with OpenSSH's sshd (the
@@ -499,27 +483,12 @@ fn p2p_and_tunnelled_migrations_over_ssh_keep_the_guest_ticking() {
     let ssh_p2p = moved(
         "p2p over ssh (A -> B)",
         &a.uri(),
-        &[
-            "--live",
-            "--p2p",
-            "mig",
-            &ssh_uri,
-            "--migrateuri",
-            "tcp://127.0.0.1",
-        ],
+        &p2p_args(&ssh_uri, false, &[]),
         &a,
         &b,
-        "mig",
         &log,
     );
-    let mut left = Vec::new();
-    assert!(
-        wait_for(10, || {
-            left = ssh_sessions(&sshd);
-            left.is_empty()
-        }),
-        "ssh sessions left after the migration: {left:?}"
-    );
+    assert_sessions_end(&sshd, "after the migration");
     let sessions = sshd.sshd_log.lock().unwrap().join("\n");
     assert!(
         sessions.contains("Accepted publickey for root from 127.0.0.1"),
@@ -531,7 +500,7 @@ fn p2p_and_tunnelled_migrations_over_ssh_keep_the_guest_ticking() {
     sshd.serve(&a.run);
     // A key sshd does not know: ssh's words inside libvirt's; B's guest runs on.
     let wrong = ssh_uri.replace("client_key", "other_key");
-    let (out, _) = virsh_migrate(&b.uri(), &["--live", "--p2p", "--tunnelled", "mig", &wrong]);
+    let (out, _) = virsh_migrate(&b.uri(), &p2p_args(&wrong, true, &[]));
     let err = failed(&out);
     assert_open_failed(
         &err,
@@ -540,45 +509,24 @@ fn p2p_and_tunnelled_migrations_over_ssh_keep_the_guest_ticking() {
     );
     assert_state(&b, "mig", "running (migrated)");
     assert_state(&a, "mig", "shut off (migrated)");
-    assert!(
-        wait_for(10, || {
-            left = ssh_sessions(&sshd);
-            left.is_empty()
-        }),
-        "ssh sessions left after the failed migration: {left:?}"
-    );
+    assert_sessions_end(&sshd, "after the failed migration");
     let ssh_tunnel = moved(
         "p2p tunnelled over ssh (B -> A)",
         &b.uri(),
-        &["--live", "--p2p", "--tunnelled", "mig", &ssh_uri],
+        &p2p_args(&ssh_uri, true, &[]),
         &b,
         &a,
-        "mig",
         &log,
     );
-    assert!(
-        wait_for(10, || {
-            left = ssh_sessions(&sshd);
-            left.is_empty()
-        }),
-        "ssh sessions left after the migration: {left:?}"
-    );
+    assert_sessions_end(&sshd, "after the migration");
 
     // The same move with the control connection in the clear, for comparison.
     let tcp_p2p = moved(
         "p2p over TCP (A -> B)",
         &a.uri(),
-        &[
-            "--live",
-            "--p2p",
-            "mig",
-            &format!("qemu+tcp://{tcp_b}/system"),
-            "--migrateuri",
-            "tcp://127.0.0.1",
-        ],
+        &p2p_args(&format!("qemu+tcp://{tcp_b}/system"), false, &[]),
         &a,
         &b,
-        "mig",
         &log,
     );
     assert_consecutive(&ticks(&log));
@@ -587,15 +535,6 @@ fn p2p_and_tunnelled_migrations_over_ssh_keep_the_guest_ticking() {
          p2p TCP {tcp_p2p:?}"
     );
     drop((a, b));
-}
-
-/// Sends `signal` to process `pid`.
-fn signal(pid: u32, signal: &str) {
-    let sent = Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success(), "kill {signal} {pid}");
 }
 
 /// Over TLS as over TCP, a destination that stops answering is given up by the source's
@@ -612,10 +551,7 @@ fn a_tls_destination_that_goes_silent_is_given_up_and_the_guest_runs_on() {
     let Some((a, b, _)) = tls_pair("migrate-secure-silent", &pki, [pa, pb], &quick, &[]) else {
         return;
     };
-    a.define("mig", "");
-    a.virsh_ok(&["start", "mig"]);
-    let pid = a.qemu_pid("mig");
-    let was = a.domstate("mig");
+    let (pid, was) = start_mig(&a);
 
     // Accepts and holds every connection, reading nothing, answering nothing.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -628,21 +564,7 @@ fn a_tls_destination_that_goes_silent_is_given_up_and_the_guest_runs_on() {
     });
     let dest = tls_uri(pb, &pki.a);
     for tunnelled in [false, true] {
-        let args = |to: &str, more: &[&str]| {
-            let mut args: Vec<String> = vec!["--live".into(), "--p2p".into()];
-            args.extend(more.iter().map(|s| s.to_string()));
-            if tunnelled {
-                args.push("--tunnelled".into());
-            }
-            args.extend(["mig".to_string(), to.to_string()]);
-            if !tunnelled {
-                args.extend(["--migrateuri".to_string(), "tcp://127.0.0.1".to_string()]);
-            }
-            args
-        };
-        let silent_args = args(&silent, &[]);
-        let silent_args: Vec<&str> = silent_args.iter().map(String::as_str).collect();
-        let (out, _) = virsh_migrate(&a.uri(), &silent_args);
+        let (out, _) = virsh_migrate(&a.uri(), &p2p_args(&silent, tunnelled, &[]));
         let err = failed(&out);
         assert_open_failed(
             &err,
@@ -650,8 +572,7 @@ fn a_tls_destination_that_goes_silent_is_given_up_and_the_guest_runs_on() {
         );
         assert_eq!(a.domstate("mig"), was);
 
-        let slow = args(&dest, &["--bandwidth", "1"]);
-        let slow: Vec<&str> = slow.iter().map(String::as_str).collect();
+        let slow = p2p_args(&dest, tunnelled, &["--bandwidth", "1"]);
         let child = common::migrate::spawn_migrate("virsh", &a, &slow);
         common::migrate::wait_migrating(&a, "mig");
         signal(b.daemon_pid(), "-STOP");
@@ -663,23 +584,9 @@ fn a_tls_destination_that_goes_silent_is_given_up_and_the_guest_runs_on() {
             "tunnelled {tunnelled}: {err}"
         );
         assert!(wait_for(30, || names(&b).is_empty()), "B kept the domain");
-        assert_eq!(a.domstate("mig"), was);
-        assert_eq!(a.qemu_pid("mig"), pid, "the source's QEMU changed");
-        assert_clean(&b);
+        assert_untouched(&a, &b, pid, &was);
     }
-    let (out, _) = virsh_migrate(
-        &a.uri(),
-        &[
-            "--live",
-            "--p2p",
-            "mig",
-            &dest,
-            "--migrateuri",
-            "tcp://127.0.0.1",
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    assert_state(&b, "mig", "running (migrated)");
+    p2p_ok(&a.uri(), &dest, &b);
 }
 
 /// Over ssh, a destination daemon that goes silent (SIGSTOP) mid-transfer of a 1 MiB/s
@@ -715,19 +622,11 @@ fn a_ssh_destination_that_goes_silent_is_given_up_and_the_guest_runs_on() {
         &["--host-uuid", UUID_B],
     );
     sshd.serve(&b.run);
-    a.define("mig", "");
-    a.virsh_ok(&["start", "mig"]);
-    let pid = a.qemu_pid("mig");
-    let was = a.domstate("mig");
+    let (pid, was) = start_mig(&a);
     let dest = sshd.qemu_uri();
     let mut left = Vec::new();
-    for mode in [&["--p2p"][..], &["--p2p", "--tunnelled"]] {
-        let mut args = vec!["--live", "--bandwidth", "1"];
-        args.extend_from_slice(mode);
-        args.extend_from_slice(&["mig", &dest]);
-        if mode.len() == 1 {
-            args.extend_from_slice(&["--migrateuri", "tcp://127.0.0.1"]);
-        }
+    for tunnelled in [false, true] {
+        let args = p2p_args(&dest, tunnelled, &["--bandwidth", "1"]);
         let child = common::migrate::spawn_migrate("virsh", &a, &args);
         common::migrate::wait_migrating(&a, "mig");
         signal(b.daemon_pid(), "-STOP");
@@ -744,37 +643,17 @@ fn a_ssh_destination_that_goes_silent_is_given_up_and_the_guest_runs_on() {
         let err = failed(&out.unwrap());
         assert!(
             err.contains("error: operation failed: Lost connection to destination host"),
-            "{mode:?}: {err}"
+            "tunnelled {tunnelled}: {err}"
         );
         assert!(
             sessions_gone,
-            "{mode:?}: the source's ssh is left: {left:?}"
+            "tunnelled {tunnelled}: the source's ssh is left: {left:?}"
         );
         assert!(wait_for(30, || names(&b).is_empty()), "B kept the domain");
-        assert_eq!(a.domstate("mig"), was);
-        assert_eq!(a.qemu_pid("mig"), pid, "the source's QEMU changed");
-        assert_clean(&b);
-        assert!(
-            wait_for(10, || {
-                left = ssh_sessions(&sshd);
-                left.is_empty()
-            }),
-            "{mode:?}: ssh sessions left: {left:?}"
-        );
+        assert_untouched(&a, &b, pid, &was);
+        assert_sessions_end(&sshd, &format!("tunnelled {tunnelled}"));
     }
-    let (out, _) = virsh_migrate(
-        &a.uri(),
-        &[
-            "--live",
-            "--p2p",
-            "mig",
-            &dest,
-            "--migrateuri",
-            "tcp://127.0.0.1",
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    assert_state(&b, "mig", "running (migrated)");
+    p2p_ok(&a.uri(), &dest, &b);
     drop((a, b));
 }
 
@@ -787,14 +666,7 @@ fn a_ssh_destination_that_goes_silent_is_given_up_and_the_guest_runs_on() {
 #[test]
 fn the_destinations_access_policy_decides_by_the_sources_certificate() {
     let pki = pki("mig-sec-acl");
-    let policy = pki.a.parent().unwrap().join("policy.toml");
-    std::fs::write(
-        &policy,
-        "[[rule]]\naction = \"allow\"\nx509_dns = [\"O=oxvirt test,CN=virsh\"]\n\
-         operations = [\"connect:*\", \"domain:getattr\", \"domain:read\"]\n\n\
-         [[rule]]\naction = \"allow\"\nx509_dns = [\"O=oxvirt test,CN=node-a\"]\n",
-    )
-    .unwrap();
+    let policy = acl_policy(&pki);
     let (pa, pb) = (free_port(), free_port());
     let Some((a, b, _)) = tls_pair(
         "migrate-secure-acl",
@@ -805,29 +677,16 @@ fn the_destinations_access_policy_decides_by_the_sources_certificate() {
     ) else {
         return;
     };
-    a.define("mig", "");
-    a.virsh_ok(&["start", "mig"]);
-    let pid = a.qemu_pid("mig");
-    let was = a.domstate("mig");
+    let (pid, was) = start_mig(&a);
     let looker = tls_uri(pb, &pki.virsh);
     for tunnelled in [false, true] {
-        let mut args = vec!["--live", "--p2p"];
-        if tunnelled {
-            args.push("--tunnelled");
-        }
-        args.extend_from_slice(&["mig", &looker]);
-        if !tunnelled {
-            args.extend_from_slice(&["--migrateuri", "tcp://127.0.0.1"]);
-        }
-        let (out, _) = virsh_migrate(&a.uri(), &args);
+        let (out, _) = virsh_migrate(&a.uri(), &p2p_args(&looker, tunnelled, &[]));
         let err = failed(&out);
         assert!(
             err.contains("error: access denied: 'QEMU' denied access"),
             "tunnelled {tunnelled}: {err}"
         );
-        assert_eq!(a.domstate("mig"), was);
-        assert_eq!(a.qemu_pid("mig"), pid, "the source's QEMU changed");
-        assert_clean(&b);
+        assert_untouched(&a, &b, pid, &was);
     }
     let log = std::fs::read_to_string(b.base.join("daemon0.log")).unwrap();
     for procedure in ["MIGRATE_PREPARE3_PARAMS", "MIGRATE_PREPARE_TUNNEL3_PARAMS"] {
@@ -839,19 +698,7 @@ fn the_destinations_access_policy_decides_by_the_sources_certificate() {
         );
     }
 
-    let (out, _) = virsh_migrate(
-        &a.uri(),
-        &[
-            "--live",
-            "--p2p",
-            "mig",
-            &tls_uri(pb, &pki.a),
-            "--migrateuri",
-            "tcp://127.0.0.1",
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    assert_state(&b, "mig", "running (migrated)");
+    p2p_ok(&a.uri(), &tls_uri(pb, &pki.a), &b);
 }
 
 /// Debian's libvirtd 9.0 on private directories: a mount namespace of its own with tmpfs
@@ -967,14 +814,7 @@ fn virsh_ok(conn: &str, args: &[&str]) -> String {
 #[test]
 fn debians_libvirtd_and_oxvirtd_as_p2p_sources_over_tls_say_the_same() {
     let pki = pki("mig-sec-lv");
-    let policy = pki.a.parent().unwrap().join("policy.toml");
-    std::fs::write(
-        &policy,
-        "[[rule]]\naction = \"allow\"\nx509_dns = [\"O=oxvirt test,CN=virsh\"]\n\
-         operations = [\"connect:*\", \"domain:getattr\", \"domain:read\"]\n\n\
-         [[rule]]\naction = \"allow\"\nx509_dns = [\"O=oxvirt test,CN=node-a\"]\n",
-    )
-    .unwrap();
+    let policy = acl_policy(&pki);
     let (pa, pb) = (free_port(), free_port());
     let Some((ox, b, _)) = tls_pair(
         "migrate-secure-libvirtd",

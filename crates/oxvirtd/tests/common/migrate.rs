@@ -235,3 +235,12 @@ pub fn define_ticking(env: &QemuEnv, name: &str, dir: &Path) -> PathBuf {
     env.define_xml(name, &xml);
     log
 }
+
+/// Sends `signal` to process `pid`.
+pub fn signal(pid: u32, signal: &str) {
+    let sent = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill {signal} {pid}");
+}
