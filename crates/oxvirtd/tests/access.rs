@@ -8,15 +8,14 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-#[path = "../../oxvirt-tls/tests/pki/mod.rs"]
-mod pki;
 
 use std::os::unix::fs::chown;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::tls::pki::Ca;
+use common::tls::{client_dir, require_virsh, server_dir, text, tls_daemon};
 use common::{free_port, oxvirtd, virsh, Daemon, TempDir};
-use pki::{write_dir, Ca, Leaf};
 
 /// An unprivileged user: a uid and gid no account has, and a home it owns.
 struct User {
@@ -26,10 +25,7 @@ struct User {
 
 impl User {
     fn new(tag: &str) -> User {
-        assert!(
-            Path::new("/usr/bin/virsh").exists(),
-            "this test needs Debian's virsh (package libvirt-clients)"
-        );
+        require_virsh();
         assert!(
             Path::new("/usr/bin/setpriv").exists(),
             "this test needs setpriv (package util-linux)"
@@ -54,29 +50,33 @@ impl User {
         User { uid, home }
     }
 
-    /// virsh on `uri` as this user, stopped after 30 s.
-    fn virsh(&self, uri: &str, args: &[&str]) -> Output {
+    /// `command` (a program and its arguments) to be run as this user, in its home.
+    fn command(&self, command: &[&str]) -> Command {
         let id = self.uid.to_string();
-        Command::new("setpriv")
-            .args(["--reuid", &id, "--regid", &id, "--clear-groups"])
-            .args(["timeout", "30", "virsh", "-c", uri])
-            .args(args)
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid", &id, "--regid", &id, "--clear-groups"])
+            .args(command)
             .env("HOME", &*self.home)
             .env("XDG_CONFIG_HOME", self.home.join("config"))
             .env("XDG_CACHE_HOME", self.home.join("cache"))
-            .env("XDG_RUNTIME_DIR", &*self.home)
+            .env("XDG_RUNTIME_DIR", &*self.home);
+        cmd
+    }
+
+    /// `policy`, its `UID` this user's uid, written to `dir/policy.toml`; its path.
+    fn write_policy(&self, dir: &Path, policy: &str) -> PathBuf {
+        let path = dir.join("policy.toml");
+        std::fs::write(&path, policy.replace("UID", &self.uid.to_string())).unwrap();
+        path
+    }
+
+    /// virsh on `uri` as this user, stopped after 30 s.
+    fn virsh(&self, uri: &str, args: &[&str]) -> Output {
+        self.command(&["timeout", "30", "virsh", "-c", uri])
+            .args(args)
             .output()
             .unwrap()
     }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}stderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn ok(out: Output) -> String {
@@ -92,6 +92,31 @@ fn refused(out: Output, error: &str) {
         "expected {error:?}\n{}",
         text(&out)
     );
+}
+
+/// The flags of a daemon whose read-write socket anyone may open, under the access policy
+/// in `policy`.
+fn under_policy(policy: &Path) -> [&str; 4] {
+    [
+        "--unix-sock-rw-perms",
+        "0666",
+        "--access-policy",
+        policy.to_str().unwrap(),
+    ]
+}
+
+/// Writes the definition of a test-driver domain `name` to `dir/{name}.xml`; its path.
+fn domain_xml(dir: &Path, name: &str) -> String {
+    let xml = dir.join(format!("{name}.xml"));
+    std::fs::write(
+        &xml,
+        format!(
+            "<domain type='test'><name>{name}</name><memory>8192</memory>\
+             <os><type>hvm</type></os></domain>"
+        ),
+    )
+    .unwrap();
+    xml.display().to_string()
 }
 
 /// The names `virsh list --all --name` prints.
@@ -125,13 +150,8 @@ fn without_a_policy_unprivileged_users_only_read() {
     assert!(ok(user.virsh(&ro, &["pool-list", "--all"])).contains("default-pool"));
 
     // Every write is refused there.
-    let xml = user.home.join("d.xml");
-    std::fs::write(
-        &xml,
-        "<domain type='test'><name>x</name><memory>8192</memory><os><type>hvm</type></os></domain>",
-    )
-    .unwrap();
-    let xml = xml.to_str().unwrap();
+    let xml = domain_xml(&user.home, "x");
+    let xml = xml.as_str();
     let writes: &[(&[&str], &str)] = &[
         (&["destroy", "test"], "virDomainDestroy"),
         (&["suspend", "test"], "virDomainSuspend"),
@@ -230,29 +250,11 @@ domains = ["new-*"]
 fn a_policy_lets_the_user_start_a_only() {
     let user = User::new("acl-policy");
     let dir = TempDir::new("acl-policy-files");
-    let policy = dir.join("policy.toml");
-    std::fs::write(&policy, POLICY.replace("UID", &user.uid.to_string())).unwrap();
-    let mut daemon = Daemon::logged(
-        "acl-policy",
-        &[
-            "--unix-sock-rw-perms",
-            "0666",
-            "--access-policy",
-            policy.to_str().unwrap(),
-        ],
-    );
+    let policy = user.write_policy(&dir, POLICY);
+    let mut daemon = Daemon::logged("acl-policy", &under_policy(&policy));
     let uri = daemon.uri();
     for name in ["a", "b"] {
-        let xml = dir.join(format!("{name}.xml"));
-        std::fs::write(
-            &xml,
-            format!(
-                "<domain type='test'><name>{name}</name><memory>8192</memory>\
-                 <os><type>hvm</type></os></domain>"
-            ),
-        )
-        .unwrap();
-        ok(virsh(&uri, &["define", xml.to_str().unwrap()]));
+        ok(virsh(&uri, &["define", &domain_xml(&dir, name)]));
     }
 
     // Listing shows only what the user may see.
@@ -296,16 +298,7 @@ fn a_policy_lets_the_user_start_a_only() {
 
     // Definitions are checked against the name in their XML.
     for name in ["new-1", "c"] {
-        let xml = dir.join(format!("{name}.xml"));
-        std::fs::write(
-            &xml,
-            format!(
-                "<domain type='test'><name>{name}</name><memory>8192</memory>\
-                 <os><type>hvm</type></os></domain>"
-            ),
-        )
-        .unwrap();
-        let out = user.virsh(&uri, &["define", xml.to_str().unwrap()]);
+        let out = user.virsh(&uri, &["define", &domain_xml(&dir, name)]);
         if name == "new-1" {
             assert!(ok(out).contains("Domain 'new-1' defined"));
         } else {
@@ -394,34 +387,14 @@ fn a_bad_policy_stops_the_daemon_naming_file_and_line() {
 fn events_only_for_domains_the_user_may_see() {
     let user = User::new("acl-events");
     let dir = TempDir::new("acl-events-files");
-    let policy = dir.join("policy.toml");
-    std::fs::write(&policy, POLICY.replace("UID", &user.uid.to_string())).unwrap();
-    let daemon = Daemon::start_with(
-        "acl-events",
-        &[
-            "--unix-sock-rw-perms",
-            "0666",
-            "--access-policy",
-            policy.to_str().unwrap(),
-        ],
-    );
+    let policy = user.write_policy(&dir, POLICY);
+    let daemon = Daemon::start_with("acl-events", &under_policy(&policy));
     let uri = daemon.uri();
     for name in ["a", "b"] {
-        let xml = dir.join(format!("{name}.xml"));
-        std::fs::write(
-            &xml,
-            format!(
-                "<domain type='test'><name>{name}</name><memory>8192</memory>\
-                 <os><type>hvm</type></os></domain>"
-            ),
-        )
-        .unwrap();
-        ok(virsh(&uri, &["define", xml.to_str().unwrap()]));
+        ok(virsh(&uri, &["define", &domain_xml(&dir, name)]));
     }
-    let id = user.uid.to_string();
-    let watcher = Command::new("setpriv")
-        .args(["--reuid", &id, "--regid", &id, "--clear-groups"])
-        .args([
+    let watcher = user
+        .command(&[
             "virsh",
             "-c",
             &uri,
@@ -431,9 +404,6 @@ fn events_only_for_domains_the_user_may_see() {
             "--timeout",
             "8",
         ])
-        .env("HOME", &*user.home)
-        .env("XDG_CONFIG_HOME", user.home.join("config"))
-        .env("XDG_CACHE_HOME", user.home.join("cache"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -474,22 +444,12 @@ fn events_only_for_domains_the_user_may_see() {
 /// connect; neither is privileged, whoever runs the client.
 #[test]
 fn x509_dn_rules_decide_for_tls_clients() {
-    assert!(
-        Path::new("/usr/bin/virsh").exists(),
-        "this test needs Debian's virsh (package libvirt-clients)"
-    );
+    require_virsh();
     let dir = TempDir::new("acl-tls-pki");
     let mut ca = Ca::new("oxvirt test CA");
-    let server = ca.issue(&Leaf::server(&["127.0.0.1"]));
-    write_dir(
-        &dir.join("server"),
-        &ca.pem(),
-        Some(("server", &server)),
-        Some(&ca.crl_pem()),
-    );
+    let server = server_dir(&mut ca, &dir.join("server"), true);
     for name in ["alice", "bob"] {
-        let issued = ca.issue(&Leaf::client(name));
-        write_dir(&dir.join(name), &ca.pem(), Some(("client", &issued)), None);
+        client_dir(&mut ca, &dir.join(name), name);
     }
     let policy = dir.join("policy.toml");
     std::fs::write(
@@ -499,30 +459,18 @@ fn x509_dn_rules_decide_for_tls_clients() {
     )
     .unwrap();
     let port = free_port();
-    let s = |f: &str| dir.join("server").join(f).display().to_string();
-    let mut daemon = Daemon::logged(
+    let crl = server.join("cacrl.pem").display().to_string();
+    let mut daemon = tls_daemon(
         "acl-tls",
+        &server,
+        port,
         &[
-            "--listen-tls",
-            &format!("127.0.0.1:{port}"),
-            "--ca-file",
-            &s("cacert.pem"),
-            "--cert-file",
-            &s("servercert.pem"),
-            "--key-file",
-            &s("serverkey.pem"),
             "--crl-file",
-            &s("cacrl.pem"),
+            &crl,
             "--access-policy",
             policy.to_str().unwrap(),
         ],
     );
-    for _ in 0..250 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
     let uri = |who: &str| {
         format!(
             "test+tls://127.0.0.1:{port}/default?pkipath={}",
@@ -626,12 +574,13 @@ impl PolkitLibvirtd {
              while [ ! -S /run/dbus/system_bus_socket ]; do sleep 0.05; done\n\
              /usr/lib/polkit-1/polkitd --no-debug & PK=$!\n\
              trap 'kill $LV $PK $DBUS 2>/dev/null' EXIT INT TERM\n\
-             libvirtd -f {conf} & LV=$!\n\
+             libvirtd -f {conf} -p {pid} & LV=$!\n\
              wait $LV\n",
             rules = d("10-acltest.rules"),
             passwd = d("passwd"),
             group = d("group"),
             conf = d("libvirtd.conf"),
+            pid = d("libvirtd.pid"),
         );
         let child = Command::new("unshare")
             .args(["--mount", "--propagation", "private", "sh", "-c", &script])
@@ -726,18 +675,9 @@ fn seen(out: &Output) -> String {
 fn same_denials_as_libvirtd_with_polkit() {
     let user = User::new("acl-cmp");
     let files = TempDir::new("acl-cmp-files");
-    let policy = files.join("policy.toml");
-    std::fs::write(&policy, SAME_POLICY.replace("UID", &user.uid.to_string())).unwrap();
+    let policy = user.write_policy(&files, SAME_POLICY);
     let lv = PolkitLibvirtd::start(user.uid, POLKIT_RULES);
-    let ox = Daemon::logged(
-        "acl-cmp",
-        &[
-            "--unix-sock-rw-perms",
-            "0666",
-            "--access-policy",
-            policy.to_str().unwrap(),
-        ],
-    );
+    let ox = Daemon::logged("acl-cmp", &under_policy(&policy));
     let uris = [
         format!("qemu+unix:///system?socket={}", lv.sock().display()),
         format!("qemu+unix:///system?socket={}", ox.sock().display()),
@@ -785,15 +725,13 @@ fn same_denials_as_libvirtd_with_polkit() {
                  try:\n    c.lookupByName('b')\n\
                  except libvirt.libvirtError as e:\n\
                  \x20   print(e.get_error_code(), e.get_error_domain(), e)\n";
-    let id = user.uid.to_string();
     let python = |uri: &str| {
-        let out = Command::new("setpriv")
-            .args(["--reuid", &id, "--regid", &id, "--clear-groups"])
-            .args(["/usr/bin/python3", "-c", count, uri])
-            .env("HOME", &*user.home)
-            .output()
-            .unwrap();
-        seen(&out)
+        seen(
+            &user
+                .command(&["/usr/bin/python3", "-c", count, uri])
+                .output()
+                .unwrap(),
+        )
     };
     let theirs = python(&uris[0]);
     assert_eq!(python(&uris[1]), theirs);

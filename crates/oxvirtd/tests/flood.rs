@@ -5,16 +5,15 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-#[path = "../../oxvirt-tls/tests/pki/mod.rs"]
-mod pki;
 
 use std::io::Read;
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
+use common::tls::pki::Ca;
+use common::tls::{client_dir, server_dir, tls_flags};
 use common::{error_parts, free_port, needs_virsh, virsh, Daemon, Raw, TempDir};
-use pki::{write_dir, Ca, Leaf};
 
 /// How many of `streams` the daemon has closed (EOF or reset within a short wait).
 fn closed_by_daemon<S: Read>(streams: &mut [S], set_timeout: impl Fn(&S)) -> usize {
@@ -104,35 +103,14 @@ fn a_flood_of_silent_tls_connections_does_not_lock_out_clients() {
     }
     let dir = TempDir::new("flood-tls-pki");
     let mut ca = Ca::new("oxvirt flood CA");
-    let server = write_dir(
-        &dir.join("server"),
-        &ca.pem(),
-        Some(("server", &ca.issue(&Leaf::server(&["127.0.0.1"])))),
-        None,
-    );
-    let client = ca.issue(&Leaf::client("alice"));
-    let client = write_dir(
-        &dir.join("client"),
-        &ca.pem(),
-        Some(("client", &client)),
-        None,
-    );
+    let server = server_dir(&mut ca, &dir.join("server"), false);
+    let client = client_dir(&mut ca, &dir.join("client"), "alice");
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let file = |f: &str| server.join(f).display().to_string();
-    let mut d = Daemon::logged(
-        "flood-tls",
-        &[
-            "--listen-tls",
-            &addr,
-            "--ca-file",
-            &file("cacert.pem"),
-            "--cert-file",
-            &file("servercert.pem"),
-            "--key-file",
-            &file("serverkey.pem"),
-        ],
-    );
+    let flags = tls_flags(&server, port);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    // Not `tls_daemon`: the first connection that gets in is kept, one of the flood.
+    let mut d = Daemon::logged("flood-tls", &flags);
     let mut silent = Vec::new();
     for _ in 0..250 {
         match TcpStream::connect(&addr) {

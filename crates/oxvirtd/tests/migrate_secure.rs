@@ -27,8 +27,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-#[path = "../../oxvirt-tls/tests/pki/mod.rs"]
-mod pki;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -40,8 +38,9 @@ use common::migrate::{
 };
 use common::qemu::{guest, QemuEnv};
 use common::sshd::Sshd;
+use common::tls::pki::Ca;
+use common::tls::{client_dir, foreign_client_dir, server_dir, tls_flags};
 use common::{free_port, TempDir};
-use pki::{write_dir, Ca, Leaf};
 
 const UUID_A: &str = "8e2d9c74-3f5a-4b0c-9d43-7a9f6e5c4b01";
 const UUID_B: &str = "8e2d9c74-3f5a-4b0c-9d43-7a9f6e5c4b02";
@@ -62,51 +61,18 @@ struct Pki {
 fn pki(tag: &str) -> Pki {
     let dir = TempDir::new(&format!("{tag}-pki"));
     let mut ca = Ca::new("oxvirt migration CA");
-    let node = |name: &str, cn: &str, ca: &mut Ca| {
-        let path = dir.join(name);
-        let server = ca.issue(&Leaf::server(&["127.0.0.1"]));
-        write_dir(&path, &ca.pem(), Some(("server", &server)), None);
-        let client = ca.issue(&Leaf::client(cn));
-        write_dir(&path, &ca.pem(), Some(("client", &client)), None)
+    let mut node = |name: &str, cn: &str| {
+        server_dir(&mut ca, &dir.join(name), false);
+        client_dir(&mut ca, &dir.join(name), cn)
     };
-    let a = node("a", "node-a", &mut ca);
-    let b = node("b", "node-b", &mut ca);
-    let virsh = write_dir(
-        &dir.join("virsh"),
-        &ca.pem(),
-        Some(("client", &ca.issue(&Leaf::client("virsh")))),
-        None,
-    );
-    let mut other = Ca::new("another CA");
-    let foreign = write_dir(
-        &dir.join("foreign"),
-        &ca.pem(),
-        Some(("client", &other.issue(&Leaf::client("mallory")))),
-        None,
-    );
+    let (a, b) = (node("a", "node-a"), node("b", "node-b"));
     Pki {
-        _dir: dir,
         a,
         b,
-        virsh,
-        foreign,
+        virsh: client_dir(&mut ca, &dir.join("virsh"), "virsh"),
+        foreign: foreign_client_dir(&ca, &dir.join("foreign")),
+        _dir: dir,
     }
-}
-
-/// The daemon flags that make it listen for TLS on 127.0.0.1:`port` with the server
-/// credentials in `dir`.
-fn tls_flags(dir: &Path, port: u16) -> Vec<String> {
-    let f = |name: &str| dir.join(name).display().to_string();
-    vec![
-        "--listen-tls".into(),
-        format!("127.0.0.1:{port}"),
-        "--ca-file".into(),
-        f("cacert.pem"),
-        "--cert-file".into(),
-        f("servercert.pem"),
-        "--key-file".into(),
-        f("serverkey.pem"),
-    ]
 }
 
 /// `qemu+tls://127.0.0.1:PORT/system?pkipath=DIR`.

@@ -8,18 +8,16 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-#[path = "../../oxvirt-tls/tests/pki/mod.rs"]
-mod pki;
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use oxvirt::xml::{ErrorCode, ErrorDomain};
 use oxvirt::Connect;
 
-use common::{free_port, Daemon, TempDir};
-use pki::{write_dir, Ca, Leaf};
+use common::tls::pki::{self, write_dir, Ca, Leaf};
+use common::tls::{client_dir, foreign_client_dir, require_virsh, server_dir, text, tls_daemon};
+use common::{free_port, virsh_within, Daemon, TempDir};
 
 /// The certificates of one test: the daemon's files, and one `pkipath` directory per client.
 struct Pki {
@@ -42,121 +40,81 @@ struct Pki {
 fn pki(tag: &str) -> Pki {
     let dir = TempDir::new(&format!("{tag}-pki"));
     let mut ca = Ca::new("oxvirt test CA");
-    // The server's certificate names 127.0.0.1 only: `localhost` must not match.
-    let server = ca.issue(&Leaf::server(&["127.0.0.1"]));
-    let client = |name: &str, leaf: Leaf<'_>, ca: &mut Ca| {
-        let issued = ca.issue(&leaf);
-        write_dir(&dir.join(name), &ca.pem(), Some(("client", &issued)), None);
-        issued
-    };
-    client("good", Leaf::client("alice"), &mut ca);
-    client("bob", Leaf::client("bob"), &mut ca);
-    client(
-        "expired",
-        Leaf {
-            expired: true,
-            ..Leaf::client("old")
-        },
-        &mut ca,
-    );
-    let revoked = client("revoked", Leaf::client("revoked"), &mut ca);
-    ca.revoke(&revoked);
-    let mut other = Ca::new("another CA");
-    let foreign = other.issue(&Leaf::client("mallory"));
-    write_dir(
-        &dir.join("foreign"),
+    let good = client_dir(&mut ca, &dir.join("good"), "alice");
+    let bob = client_dir(&mut ca, &dir.join("bob"), "bob");
+    let expired = ca.issue(&Leaf {
+        expired: true,
+        ..Leaf::client("old")
+    });
+    let expired = write_dir(
+        &dir.join("expired"),
         &ca.pem(),
-        Some(("client", &foreign)),
+        Some(("client", &expired)),
         None,
     );
-    write_dir(&dir.join("none"), &ca.pem(), None, None);
-    write_dir(
-        &dir.join("server"),
+    let revoked = ca.issue(&Leaf::client("revoked"));
+    ca.revoke(&revoked);
+    let revoked = write_dir(
+        &dir.join("revoked"),
         &ca.pem(),
-        Some(("server", &server)),
-        Some(&ca.crl_pem()),
+        Some(("client", &revoked)),
+        None,
     );
     Pki {
-        server: dir.join("server"),
-        good: dir.join("good"),
-        none: dir.join("none"),
-        foreign: dir.join("foreign"),
-        expired: dir.join("expired"),
-        revoked: dir.join("revoked"),
-        bob: dir.join("bob"),
+        foreign: foreign_client_dir(&ca, &dir.join("foreign")),
+        none: write_dir(&dir.join("none"), &ca.pem(), None, None),
+        // The server's certificate names 127.0.0.1 only: `localhost` must not match.
+        server: server_dir(&mut ca, &dir.join("server"), true),
+        good,
+        bob,
+        expired,
+        revoked,
         _dir: dir,
     }
 }
 
-/// oxvirtd listening for TLS on 127.0.0.1:port with `pki`'s server files, the allowed DNs
-/// `alice`, `old` and `revoked` (so those two are refused for their dates and revocation,
-/// not their names), its log captured.
-fn daemon(tag: &str, pki: &Pki, port: u16) -> Daemon {
-    daemon_with(tag, pki, port, &[])
-}
-
-/// [`daemon`] with more flags.
-fn daemon_with(tag: &str, pki: &Pki, port: u16, extra: &[&str]) -> Daemon {
-    let s = |f: &str| pki.server.join(f).display().to_string();
-    let mut args = vec![
-        "--log-level".to_owned(),
-        "info".to_owned(),
-        "--listen-tls".to_owned(),
-        format!("127.0.0.1:{port}"),
-        "--ca-file".to_owned(),
-        s("cacert.pem"),
-        "--cert-file".to_owned(),
-        s("servercert.pem"),
-        "--key-file".to_owned(),
-        s("serverkey.pem"),
-        "--crl-file".to_owned(),
-        s("cacrl.pem"),
-        "--tls-allowed-dn-list".to_owned(),
-        "O=oxvirt test,CN=alice".to_owned(),
-        "--tls-allowed-dn-list".to_owned(),
-        "*CN=old".to_owned(),
-        "--tls-allowed-dn-list".to_owned(),
-        "*CN=revoked".to_owned(),
-    ];
-    args.extend(extra.iter().map(|a| a.to_string()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let d = Daemon::logged(tag, &args);
-    wait_port(port);
-    d
-}
-
-fn wait_port(port: u16) {
-    for _ in 0..250 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
+impl Pki {
+    /// The refused clients' `pkipath` directories, each with the URI parameters a client
+    /// needs to present it (no_sanity=1 for the certificates it would refuse itself).
+    fn refused(&self) -> [(&Path, &'static str); 5] {
+        [
+            (&self.none, ""),
+            (&self.foreign, "&no_sanity=1"),
+            (&self.expired, "&no_sanity=1"),
+            (&self.revoked, ""),
+            (&self.bob, ""),
+        ]
     }
-    panic!("oxvirtd does not listen on {port}");
 }
 
-fn needs_virsh() {
-    assert!(
-        Path::new("/usr/bin/virsh").exists(),
-        "virsh is missing: install Debian's libvirt-clients"
-    );
+/// The certificates of test `tag` ([`pki`]), a free port, and oxvirtd listening for TLS
+/// on 127.0.0.1 there with the server files, its CRL and the allowed DNs `alice`, `old`
+/// and `revoked` (so those two are refused for their dates and revocation, not their
+/// names), and `extra` flags, its log captured.
+fn started(tag: &str, extra: &[&str]) -> (Pki, u16, Daemon) {
+    let pki = pki(tag);
+    let port = free_port();
+    let crl = pki.server.join("cacrl.pem").display().to_string();
+    let mut more = vec![
+        "--log-level",
+        "info",
+        "--crl-file",
+        &crl,
+        "--tls-allowed-dn-list",
+        "O=oxvirt test,CN=alice",
+        "--tls-allowed-dn-list",
+        "*CN=old",
+        "--tls-allowed-dn-list",
+        "*CN=revoked",
+    ];
+    more.extend_from_slice(extra);
+    let d = tls_daemon(tag, &pki.server, port, &more);
+    (pki, port, d)
 }
 
-fn virsh(uri: &str, args: &[&str]) -> Output {
-    std::process::Command::new("timeout")
-        .args(["60", "virsh", "-c", uri])
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+/// Debian's virsh on `uri`, stopped after 60 s.
+fn virsh(uri: &str, args: &[&str]) -> std::process::Output {
+    virsh_within(60, uri, args)
 }
 
 fn tls_uri(scheme: &str, host: &str, port: u16, path: &str, dir: &Path, extra: &str) -> String {
@@ -188,10 +146,8 @@ const DOMAIN: &str = "<domain type='qemu'><name>tls-guest</name><memory unit='Mi
 /// wait for the confirmation byte), and lists what it lists over the unix socket.
 #[test]
 fn virsh_manages_domains_over_tls() {
-    needs_virsh();
-    let pki = pki("tls-virsh");
-    let port = free_port();
-    let d = daemon("tls-virsh", &pki, port);
+    require_virsh();
+    let (pki, port, d) = started("tls-virsh", &[]);
     let test_tls = tls_uri("test", "127.0.0.1", port, "/default", &pki.good, "");
     let over_tls = virsh(&test_tls, &["list", "--all"]);
     assert!(over_tls.status.success(), "{}", text(&over_tls));
@@ -261,23 +217,15 @@ fn virsh_manages_domains_over_tls() {
 /// DN), and a good client served right after each.
 #[test]
 fn virsh_refused_peers_and_server_name() {
-    needs_virsh();
-    let pki = pki("tls-refused");
-    let port = free_port();
-    let mut d = daemon("tls-refused", &pki, port);
+    require_virsh();
+    let (pki, port, mut d) = started("tls-refused", &[]);
     let good = tls_uri("test", "127.0.0.1", port, "/default", &pki.good, "");
     // A peer that never starts its handshake holds up nobody: the handshake runs in the
     // connection's own task, which gives up after 10 s.
     let mut silent = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     // no_sanity=1: virsh would otherwise refuse its own expired or foreign certificate
     // before connecting ("The client certificate ... has expired").
-    for (dir, extra) in [
-        (&pki.none, ""),
-        (&pki.foreign, "&no_sanity=1"),
-        (&pki.expired, "&no_sanity=1"),
-        (&pki.revoked, ""),
-        (&pki.bob, ""),
-    ] {
+    for (dir, extra) in pki.refused() {
         let uri = tls_uri("test", "127.0.0.1", port, "/default", dir, extra);
         let out = virsh(&uri, &["list", "--all"]);
         assert!(!out.status.success(), "{uri}: {}", text(&out));
@@ -364,9 +312,7 @@ fn err_of<T>(result: oxvirt::Result<T>) -> (ErrorCode, ErrorDomain, String) {
 /// regardless of the CA list, so the daemon names it: unknown CA), the server's name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn facade_over_tls() {
-    let pki = pki("tls-facade");
-    let port = free_port();
-    let mut d = daemon("tls-facade", &pki, port);
+    let (pki, port, mut d) = started("tls-facade", &[]);
     let good = tls_uri("test", "127.0.0.1", port, "/default", &pki.good, "");
     let conn = Connect::open(&good).await.unwrap();
     let names: Vec<String> = conn
@@ -425,13 +371,7 @@ async fn facade_over_tls() {
         "Unable to read TLS confirmation: Input/output error".to_owned(),
     );
     // no_sanity=1 for the certificates we would refuse ourselves, as virsh does.
-    for (dir, extra) in [
-        (&pki.none, ""),
-        (&pki.foreign, "&no_sanity=1"),
-        (&pki.expired, "&no_sanity=1"),
-        (&pki.revoked, ""),
-        (&pki.bob, ""),
-    ] {
+    for (dir, extra) in pki.refused() {
         let uri = tls_uri("test", "127.0.0.1", port, "/default", dir, extra);
         assert_eq!(err_of(Connect::open(&uri).await), refused, "{uri}");
         let conn = Connect::open(&good).await.unwrap();
@@ -603,8 +543,9 @@ impl Libvirtd {
         let script = format!(
             "set -e; for d in /run/libvirt /var/run/libvirt /var/lib/libvirt /etc/libvirt/qemu \
              /etc/libvirt/storage /var/cache/libvirt /var/log/libvirt; do mkdir -p $d; \
-             mount -t tmpfs oxvirt-tls $d; done; exec libvirtd -f {} --listen",
-            conf.display()
+             mount -t tmpfs oxvirt-tls $d; done; exec libvirtd -f {} -p {} --listen",
+            conf.display(),
+            dir.join("libvirtd.pid").display()
         );
         let child = std::process::Command::new("unshare")
             .args(["--mount", "--propagation", "private", "sh", "-c", &script])
@@ -655,7 +596,7 @@ impl Drop for Libvirtd {
 /// against libvirtd), so the daemon's words and the clients' are the same on both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn facade_against_debians_libvirtd_over_tls() {
-    needs_virsh();
+    require_virsh();
     let pki = pki("tls-libvirtd");
     let port = free_port();
     let lv = Libvirtd::start(&pki, port);
@@ -695,13 +636,7 @@ async fn facade_against_debians_libvirtd_over_tls() {
     assert!(conn.list_all_domains(0).await.unwrap().is_empty());
     drop(conn);
 
-    for (dir, extra) in [
-        (&pki.none, ""),
-        (&pki.foreign, "&no_sanity=1"),
-        (&pki.expired, "&no_sanity=1"),
-        (&pki.revoked, ""),
-        (&pki.bob, ""),
-    ] {
+    for (dir, extra) in pki.refused() {
         let ours = err_of(Connect::open(&uri(dir, "127.0.0.1", extra)).await);
         assert_eq!(
             ours,
@@ -758,15 +693,8 @@ async fn facade_against_debians_libvirtd_over_tls() {
 /// tls_no_verify_certificate: clients without a valid certificate are let in (and logged).
 #[test]
 fn no_verify_certificate_lets_everyone_in() {
-    needs_virsh();
-    let pki = pki("tls-noverify");
-    let port = free_port();
-    let mut d = daemon_with(
-        "tls-noverify",
-        &pki,
-        port,
-        &["--tls-no-verify-certificate", "true"],
-    );
+    require_virsh();
+    let (pki, port, mut d) = started("tls-noverify", &["--tls-no-verify-certificate", "true"]);
     for dir in [&pki.none, &pki.revoked, &pki.bob, &pki.good] {
         let out = virsh(
             &tls_uri("test", "127.0.0.1", port, "/default", dir, ""),
@@ -794,7 +722,7 @@ fn no_verify_certificate_lets_everyone_in() {
 /// at all, and never for an address.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_name_from_the_common_name_as_gnutls() {
-    needs_virsh();
+    require_virsh();
     let base = TempDir::new("tls-cn-pki");
     let mut ca = Ca::new("cn CA");
     let client = ca.issue(&Leaf::client("alice"));
@@ -821,21 +749,7 @@ async fn server_name_from_the_common_name_as_gnutls() {
             None,
         );
         let port = free_port();
-        let s = |f: &str| dir.join(f).display().to_string();
-        let _d = Daemon::logged(
-            "tls-cn",
-            &[
-                "--listen-tls",
-                &format!("127.0.0.1:{port}"),
-                "--ca-file",
-                &s("cacert.pem"),
-                "--cert-file",
-                &s("servercert.pem"),
-                "--key-file",
-                &s("serverkey.pem"),
-            ],
-        );
-        wait_port(port);
+        let _d = tls_daemon("tls-cn", &dir, port, &[]);
         for host in ["localhost", "LOCALHOST", "127.0.0.1"] {
             let uri = tls_uri("test", host, port, "/default", &cdir, "");
             let ok = accepted.contains(&host);
@@ -863,7 +777,7 @@ async fn server_name_from_the_common_name_as_gnutls() {
 /// virt-pki-query-dn prints it) work with oxvirtd, virsh and our facade.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certtool_made_credentials() {
-    needs_virsh();
+    require_virsh();
     assert!(
         Path::new("/usr/bin/certtool").exists(),
         "certtool is missing: install Debian's gnutls-bin"
@@ -928,23 +842,15 @@ async fn certtool_made_credentials() {
     let dn = String::from_utf8(dn.stdout).unwrap();
     assert_eq!(dn.trim(), "C=GB,ST=London,L=London,O=Test Org,CN=client1");
     let port = free_port();
-    let s = |f: &str| dir.join(f).display().to_string();
-    let _d = Daemon::logged(
+    let _d = tls_daemon(
         "tls-certtool-d",
+        &dir,
+        port,
         &[
-            "--listen-tls",
-            &format!("127.0.0.1:{port}"),
-            "--ca-file",
-            &s("cacert.pem"),
-            "--cert-file",
-            &s("servercert.pem"),
-            "--key-file",
-            &s("serverkey.pem"),
             "--tls-allowed-dn-list",
             "C=GB,ST=London,L=London,O=Test Org,CN=*",
         ],
     );
-    wait_port(port);
     for host in ["localhost", "127.0.0.1"] {
         let uri = tls_uri("test", host, port, "/default", &dir, "");
         let out = virsh(&uri, &["list", "--name"]);

@@ -14,6 +14,7 @@ pub mod netns;
 pub mod qemu;
 pub mod raw;
 pub mod sshd;
+pub mod tls;
 
 pub use clients::*;
 pub use daemon::*;
