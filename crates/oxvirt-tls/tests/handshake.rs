@@ -12,7 +12,7 @@ use std::time::Duration;
 use oxvirt_tls::{
     CredentialPaths, Credentials, ErrorCode, Refused, ServerOptions, Side, TlsClient, TlsServer,
 };
-use pki::{write_dir, Ca, Leaf};
+use pki::{write_dir, Ca, Issued, Leaf};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -23,14 +23,18 @@ fn tempdir(name: &str) -> PathBuf {
     dir
 }
 
+/// The `side` credentials in the `pkipath` directory `dir`.
+fn load(dir: &Path, side: Side) -> Credentials {
+    let paths = CredentialPaths::locate(Some(dir), None, side);
+    Credentials::load(&paths, side).unwrap()
+}
+
 fn server(dir: &Path, options: ServerOptions) -> TlsServer {
-    let paths = CredentialPaths::locate(Some(dir), None, Side::Server);
-    TlsServer::new(&Credentials::load(&paths, Side::Server).unwrap(), options).unwrap()
+    TlsServer::new(&load(dir, Side::Server), options).unwrap()
 }
 
 fn client(dir: &Path, no_verify: bool) -> TlsClient {
-    let paths = CredentialPaths::locate(Some(dir), None, Side::Client);
-    TlsClient::new(&Credentials::load(&paths, Side::Client).unwrap(), no_verify).unwrap()
+    TlsClient::new(&load(dir, Side::Client), no_verify).unwrap()
 }
 
 /// One connection: the server's outcome (DN or refusal) and the client's.
@@ -100,12 +104,20 @@ fn setup(name: &str) -> Setup {
 
 fn client_dir(s: &mut Setup, name: &str, leaf: &Leaf<'_>) -> PathBuf {
     let issued = s.ca.issue(leaf);
-    write_dir(
-        &s.root.join(name),
-        &s.ca.pem(),
-        Some(("client", &issued)),
-        None,
-    )
+    s.dir_with(name, "client", &issued)
+}
+
+impl Setup {
+    /// The `pkipath` directory `name` under the root: our CA's certificate and `issued` as
+    /// its `prefix` ("server" or "client") certificate and key.
+    fn dir_with(&self, name: &str, prefix: &str, issued: &Issued) -> PathBuf {
+        write_dir(
+            &self.root.join(name),
+            &self.ca.pem(),
+            Some((prefix, issued)),
+            None,
+        )
+    }
 }
 
 #[tokio::test]
@@ -152,12 +164,7 @@ async fn refused_clients_are_classified() {
     // Signed by another CA (the client trusts our CA, so only the server objects).
     let mut other = Ca::new("other CA");
     let foreign = other.issue(&Leaf::client("mallory"));
-    let foreign_dir = write_dir(
-        &s.root.join("foreign"),
-        &s.ca.pem(),
-        Some(("client", &foreign)),
-        None,
-    );
+    let foreign_dir = s.dir_with("foreign", "client", &foreign);
     let expired_dir = client_dir(
         &mut s,
         "expired",
@@ -167,12 +174,7 @@ async fn refused_clients_are_classified() {
         },
     );
     let revoked = s.ca.issue(&Leaf::client("revoked"));
-    let revoked_dir = write_dir(
-        &s.root.join("revoked"),
-        &s.ca.pem(),
-        Some(("client", &revoked)),
-        None,
-    );
+    let revoked_dir = s.dir_with("revoked", "client", &revoked);
     s.ca.revoke(&revoked);
     std::fs::write(s.server_dir.join("cacrl.pem"), s.ca.crl_pem()).unwrap();
     let good = client_dir(&mut s, "good", &Leaf::client("alice"));
@@ -189,41 +191,35 @@ async fn refused_clients_are_classified() {
         },
     );
 
-    refused(
-        &srv,
-        &none,
-        Refused::NoCertificate,
-        "Unable to verify TLS peer: No certificate was found.",
-    )
-    .await;
-    refused(
-        &srv,
-        &foreign_dir,
-        Refused::UnknownCa,
-        "Certificate failed validation: The certificate hasn't got a known issuer.",
-    )
-    .await;
-    refused(
-        &srv,
-        &expired_dir,
-        Refused::Expired,
-        "The client certificate [session] has expired",
-    )
-    .await;
-    refused(
-        &srv,
-        &revoked_dir,
-        Refused::Revoked,
-        "Certificate failed validation: The certificate has been revoked.",
-    )
-    .await;
-    refused(
-        &srv,
-        &bob,
-        Refused::DnNotAllowed,
-        oxvirt_tls::server::DN_NOT_ALLOWED,
-    )
-    .await;
+    for (dir, kind, message) in [
+        (
+            &none,
+            Refused::NoCertificate,
+            "Unable to verify TLS peer: No certificate was found.",
+        ),
+        (
+            &foreign_dir,
+            Refused::UnknownCa,
+            "Certificate failed validation: The certificate hasn't got a known issuer.",
+        ),
+        (
+            &expired_dir,
+            Refused::Expired,
+            "The client certificate [session] has expired",
+        ),
+        (
+            &revoked_dir,
+            Refused::Revoked,
+            "Certificate failed validation: The certificate has been revoked.",
+        ),
+        (
+            &bob,
+            Refused::DnNotAllowed,
+            oxvirt_tls::server::DN_NOT_ALLOWED,
+        ),
+    ] {
+        refused(&srv, dir, kind, message).await;
+    }
     // The DN of a refused client is reported.
     let (served, _) = attempt(&srv, &client(&bob, false), "127.0.0.1").await;
     assert_eq!(
@@ -277,12 +273,7 @@ async fn client_checks_the_server() {
     // A server whose certificate another CA signed.
     let mut other = Ca::new("other CA");
     let imposter = other.issue(&Leaf::server(&["127.0.0.1"]));
-    let imposter_dir = write_dir(
-        &s.root.join("imposter"),
-        &s.ca.pem(),
-        Some(("server", &imposter)),
-        None,
-    );
+    let imposter_dir = s.dir_with("imposter", "server", &imposter);
     let bad = server(
         &imposter_dir,
         ServerOptions {
@@ -485,9 +476,15 @@ use rustls_pki_types::pem::PemObject as _;
 #[test]
 fn sanity_checks_of_our_own_credentials() {
     let mut s = setup("sanity");
-    let load = |dir: &Path, side: Side| {
-        let paths = CredentialPaths::locate(Some(dir), None, side);
-        Credentials::load(&paths, side).unwrap()
+    let insane = |dir: &Path, side: Side| load(dir, side).check_sanity(side).unwrap_err().message;
+    // libvirt's words for our own `prefix` certificate in `dir` that our CA did not sign.
+    let unknown_issuer = |dir: &Path, prefix: &str| {
+        format!(
+            "Our own certificate {} failed validation against {}: The certificate hasn't got \
+             a known issuer.",
+            dir.join(format!("{prefix}cert.pem")).display(),
+            dir.join("cacert.pem").display()
+        )
     };
     load(&s.server_dir, Side::Server)
         .check_sanity(Side::Server)
@@ -505,10 +502,7 @@ fn sanity_checks_of_our_own_credentials() {
         },
     );
     assert_eq!(
-        load(&expired, Side::Client)
-            .check_sanity(Side::Client)
-            .unwrap_err()
-            .message,
+        insane(&expired, Side::Client),
         format!(
             "The client certificate {} has expired",
             expired.join("clientcert.pem").display()
@@ -516,41 +510,17 @@ fn sanity_checks_of_our_own_credentials() {
     );
     let mut other = Ca::new("other CA");
     let foreign = other.issue(&Leaf::client("mallory"));
-    let foreign_dir = write_dir(
-        &s.root.join("foreign"),
-        &s.ca.pem(),
-        Some(("client", &foreign)),
-        None,
-    );
+    let foreign_dir = s.dir_with("foreign", "client", &foreign);
     assert_eq!(
-        load(&foreign_dir, Side::Client)
-            .check_sanity(Side::Client)
-            .unwrap_err()
-            .message,
-        format!(
-            "Our own certificate {} failed validation against {}: The certificate hasn't got a known issuer.",
-            foreign_dir.join("clientcert.pem").display(),
-            foreign_dir.join("cacert.pem").display()
-        )
+        insane(&foreign_dir, Side::Client),
+        unknown_issuer(&foreign_dir, "client")
     );
     // A server certificate from another CA.
     let imposter = other.issue(&Leaf::server(&["127.0.0.1"]));
-    let imposter_dir = write_dir(
-        &s.root.join("imposter"),
-        &s.ca.pem(),
-        Some(("server", &imposter)),
-        None,
-    );
+    let imposter_dir = s.dir_with("imposter", "server", &imposter);
     assert_eq!(
-        load(&imposter_dir, Side::Server)
-            .check_sanity(Side::Server)
-            .unwrap_err()
-            .message,
-        format!(
-            "Our own certificate {} failed validation against {}: The certificate hasn't got a known issuer.",
-            imposter_dir.join("servercert.pem").display(),
-            imposter_dir.join("cacert.pem").display()
-        )
+        insane(&imposter_dir, Side::Server),
+        unknown_issuer(&imposter_dir, "server")
     );
     // No certificate: only the CA is checked.
     let none = write_dir(&s.root.join("none"), &s.ca.pem(), None, None);
