@@ -337,21 +337,22 @@ fn a_policy_lets_the_user_start_a_only() {
 fn a_bad_policy_stops_the_daemon_naming_file_and_line() {
     let dir = TempDir::new("acl-bad");
     let policy = dir.join("policy.toml");
-    std::fs::write(
-        &policy,
-        "[[rule]]\naction = \"allow\"\noperations = [\"domain:strat\"]\n",
-    )
-    .unwrap();
-    let out = oxvirtd()
-        .arg("--runtime-dir")
-        .arg(dir.join("run"))
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .arg("--access-policy")
-        .arg(&policy)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    // oxvirtd under the policy `rules`: it must exit with status 1.
+    let start = |rules: &str| {
+        std::fs::write(&policy, rules).unwrap();
+        let out = oxvirtd()
+            .arg("--runtime-dir")
+            .arg(dir.join("run"))
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            .arg("--access-policy")
+            .arg(&policy)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        out
+    };
+    let out = start("[[rule]]\naction = \"allow\"\noperations = [\"domain:strat\"]\n");
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim_end(),
         format!(
@@ -362,19 +363,7 @@ fn a_bad_policy_stops_the_daemon_naming_file_and_line() {
     );
     assert!(!dir.join("run/libvirt-sock").exists());
 
-    std::fs::write(
-        &policy,
-        "[[rule]]\naction = \"allow\"\nusers = [\"no-such-user-x\"]\n",
-    )
-    .unwrap();
-    let out = oxvirtd()
-        .arg("--runtime-dir")
-        .arg(dir.join("run"))
-        .arg("--access-policy")
-        .arg(&policy)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let out = start("[[rule]]\naction = \"allow\"\nusers = [\"no-such-user-x\"]\n");
     assert!(
         String::from_utf8_lossy(&out.stderr)
             .contains(":1: unknown user 'no-such-user-x' (not in passwd)"),

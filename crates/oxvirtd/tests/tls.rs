@@ -455,24 +455,7 @@ fn missing_credentials_stop_the_daemon() {
         assert_eq!(out.status.code(), Some(1));
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
-    assert_eq!(
-        run(&s("servercert.pem"), &s("nokey.pem")),
-        format!(
-            "oxvirtd: Cannot read private key '{}': No such file or directory\n",
-            s("nokey.pem")
-        )
-    );
-    // The CA certificate is not the server's key.
-    assert_eq!(
-        run(&s("servercert.pem"), &s("cacert.pem")),
-        format!(
-            "oxvirtd: Unable to set x509 key and certificate: {}, {}: no PEM private key in {}\n",
-            s("cacert.pem"),
-            s("servercert.pem"),
-            s("cacert.pem")
-        )
-    );
-    // libvirtd's sanity checks: an expired server certificate, one from another CA.
+    // For libvirtd's sanity checks: an expired server certificate, one from another CA.
     let mut other = Ca::new("another CA");
     let expired = other.issue(&Leaf {
         expired: true,
@@ -485,27 +468,50 @@ fn missing_credentials_stop_the_daemon() {
         std::fs::write(dir.join(format!("{name}-key.pem")), &issued.key_pem).unwrap();
     }
     let f = |n: &str| dir.join(n).display().to_string();
-    assert_eq!(
-        run(&f("expired-cert.pem"), &f("expired-key.pem")),
-        format!(
-            "oxvirtd: The server certificate {} has expired\n",
-            f("expired-cert.pem")
-        )
-    );
-    assert_eq!(
-        run(&f("foreign-cert.pem"), &f("foreign-key.pem")),
-        format!(
-            "oxvirtd: Our own certificate {} failed validation against {}: The certificate \
-             hasn't got a known issuer.\n",
-            f("foreign-cert.pem"),
-            s("cacert.pem")
-        )
-    );
+    let (ca, cert) = (s("cacert.pem"), s("servercert.pem"));
+    let (expired, foreign) = (f("expired-cert.pem"), f("foreign-cert.pem"));
+    for (cert, key, want) in [
+        (
+            &cert,
+            s("nokey.pem"),
+            format!(
+                "Cannot read private key '{}': No such file or directory",
+                s("nokey.pem")
+            ),
+        ),
+        // The CA certificate is not the server's key.
+        (
+            &cert,
+            ca.clone(),
+            format!(
+                "Unable to set x509 key and certificate: {ca}, {cert}: no PEM private key in {ca}"
+            ),
+        ),
+        (
+            &expired,
+            f("expired-key.pem"),
+            format!("The server certificate {expired} has expired"),
+        ),
+        (
+            &foreign,
+            f("foreign-key.pem"),
+            format!(
+                "Our own certificate {foreign} failed validation against {ca}: The certificate \
+                 hasn't got a known issuer."
+            ),
+        ),
+    ] {
+        assert_eq!(
+            run(cert, &key),
+            format!("oxvirtd: {want}\n"),
+            "{cert} {key}"
+        );
+    }
 }
 
 /// A private Debian libvirtd (its own mount namespace: tmpfs over libvirt's state folders,
 /// so the system's daemon and files are untouched) listening for TLS on 127.0.0.1:port
-/// with `pki`'s server files and the same allowed DNs as [`daemon`].
+/// with `pki`'s server files and the same allowed DNs as [`started`].
 struct Libvirtd {
     child: std::process::Child,
     log: PathBuf,
