@@ -301,6 +301,18 @@ fn virsh_refused_peers_and_server_name() {
     }
 }
 
+/// The names of the domains `conn` lists.
+async fn domain_names(conn: &Connect) -> Vec<String> {
+    let domains = conn.list_all_domains(0).await.unwrap();
+    domains.iter().map(|d| d.name().to_owned()).collect()
+}
+
+/// The memory (KiB) `tls-guest` on `conn` may have.
+async fn guest_max_mem(conn: &Connect) -> u64 {
+    let dom = conn.lookup_domain_by_name("tls-guest").await.unwrap();
+    dom.info().await.unwrap().max_mem_kib
+}
+
 fn err_of<T>(result: oxvirt::Result<T>) -> (ErrorCode, ErrorDomain, String) {
     match result {
         Ok(_) => panic!("succeeded"),
@@ -315,14 +327,7 @@ async fn facade_over_tls() {
     let (pki, port, mut d) = started("tls-facade", &[]);
     let good = tls_uri("test", "127.0.0.1", port, "/default", &pki.good, "");
     let conn = Connect::open(&good).await.unwrap();
-    let names: Vec<String> = conn
-        .list_all_domains(0)
-        .await
-        .unwrap()
-        .iter()
-        .map(|d| d.name().to_owned())
-        .collect();
-    assert_eq!(names, ["test"]);
+    assert_eq!(domain_names(&conn).await, ["test"]);
     drop(conn);
     // Open and one call, over TLS and over the unix socket: printed, not checked.
     for (label, uri) in [("tls", good.clone()), ("unix", d.uri())] {
@@ -350,14 +355,7 @@ async fn facade_over_tls() {
     .unwrap();
     let dom = qemu.define_domain_xml(DOMAIN, 0).await.unwrap();
     assert_eq!(dom.name(), "tls-guest");
-    let info = qemu
-        .lookup_domain_by_name("tls-guest")
-        .await
-        .unwrap()
-        .info()
-        .await
-        .unwrap();
-    assert_eq!(info.max_mem_kib, 64 * 1024);
+    assert_eq!(guest_max_mem(&qemu).await, 64 * 1024);
     dom.undefine(0).await.unwrap();
     assert_eq!(
         err_of(qemu.lookup_domain_by_name("tls-guest").await).0,
@@ -615,22 +613,8 @@ async fn facade_against_debians_libvirtd_over_tls() {
     let defined = conn.define_domain_xml(DOMAIN, 0).await;
     match defined {
         Ok(dom) => {
-            let info = conn
-                .lookup_domain_by_name("tls-guest")
-                .await
-                .unwrap()
-                .info()
-                .await
-                .unwrap();
-            assert_eq!(info.max_mem_kib, 64 * 1024);
-            let names: Vec<String> = conn
-                .list_all_domains(0)
-                .await
-                .unwrap()
-                .iter()
-                .map(|d| d.name().to_owned())
-                .collect();
-            assert_eq!(names, ["tls-guest"]);
+            assert_eq!(guest_max_mem(&conn).await, 64 * 1024);
+            assert_eq!(domain_names(&conn).await, ["tls-guest"]);
             dom.undefine(0).await.unwrap();
         }
         // libvirtd checks the emulator at define time.
