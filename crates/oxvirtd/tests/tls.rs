@@ -117,6 +117,17 @@ fn virsh(uri: &str, args: &[&str]) -> std::process::Output {
     virsh_within(60, uri, args)
 }
 
+/// Asserts that virsh on `uri` prints `want` (and blanks) for `args`.
+fn assert_prints(uri: &str, args: &[&str], want: &str) {
+    let out = virsh(uri, args);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        want,
+        "{}",
+        text(&out)
+    );
+}
+
 fn tls_uri(scheme: &str, host: &str, port: u16, path: &str, dir: &Path, extra: &str) -> String {
     format!(
         "{scheme}+tls://{host}:{port}{path}?pkipath={}{extra}",
@@ -155,13 +166,7 @@ fn virsh_manages_domains_over_tls() {
     assert_eq!(over_tls.stdout, over_unix.stdout);
     let out = virsh(&test_tls, &["suspend", "test"]);
     assert!(out.status.success(), "{}", text(&out));
-    let out = virsh(&test_tls, &["domstate", "test"]);
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "paused",
-        "{}",
-        text(&out)
-    );
+    assert_prints(&test_tls, &["domstate", "test"], "paused");
 
     let qemu_tls = tls_uri("qemu", "127.0.0.1", port, "/system", &pki.good, "");
     let xml = pki._dir.join("tls-guest.xml");
@@ -843,13 +848,7 @@ async fn certtool_made_credentials() {
     );
     for host in ["localhost", "127.0.0.1"] {
         let uri = tls_uri("test", host, port, "/default", &dir, "");
-        let out = virsh(&uri, &["list", "--name"]);
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim(),
-            "test",
-            "{}",
-            text(&out)
-        );
+        assert_prints(&uri, &["list", "--name"], "test");
         let conn = Connect::open(&uri).await.unwrap();
         assert_eq!(conn.list_all_domains(0).await.unwrap().len(), 1);
     }
