@@ -135,6 +135,11 @@ fn tls_uri(scheme: &str, host: &str, port: u16, path: &str, dir: &Path, extra: &
     )
 }
 
+/// `test+tls://HOST:PORT/default?pkipath=DIR` and `extra` parameters (`&name=value`).
+fn test_uri(host: &str, port: u16, dir: &Path, extra: &str) -> String {
+    tls_uri("test", host, port, "/default", dir, extra)
+}
+
 /// What a refused virsh prints: the daemon closed the connection without its
 /// confirmation byte, as libvirtd does.
 const VIRSH_REFUSED: &str = "error: failed to connect to the hypervisor\n\
@@ -159,7 +164,7 @@ const DOMAIN: &str = "<domain type='qemu'><name>tls-guest</name><memory unit='Mi
 fn virsh_manages_domains_over_tls() {
     require_virsh();
     let (pki, port, d) = started("tls-virsh", &[]);
-    let test_tls = tls_uri("test", "127.0.0.1", port, "/default", &pki.good, "");
+    let test_tls = test_uri("127.0.0.1", port, &pki.good, "");
     let over_tls = virsh(&test_tls, &["list", "--all"]);
     assert!(over_tls.status.success(), "{}", text(&over_tls));
     let over_unix = virsh(&d.uri(), &["list", "--all"]);
@@ -224,14 +229,14 @@ fn virsh_manages_domains_over_tls() {
 fn virsh_refused_peers_and_server_name() {
     require_virsh();
     let (pki, port, mut d) = started("tls-refused", &[]);
-    let good = tls_uri("test", "127.0.0.1", port, "/default", &pki.good, "");
+    let good = test_uri("127.0.0.1", port, &pki.good, "");
     // A peer that never starts its handshake holds up nobody: the handshake runs in the
     // connection's own task, which gives up after 10 s.
     let mut silent = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     // no_sanity=1: virsh would otherwise refuse its own expired or foreign certificate
     // before connecting ("The client certificate ... has expired").
     for (dir, extra) in pki.refused() {
-        let uri = tls_uri("test", "127.0.0.1", port, "/default", dir, extra);
+        let uri = test_uri("127.0.0.1", port, dir, extra);
         let out = virsh(&uri, &["list", "--all"]);
         assert!(!out.status.success(), "{uri}: {}", text(&out));
         assert_eq!(String::from_utf8_lossy(&out.stderr), VIRSH_REFUSED, "{uri}");
@@ -239,10 +244,7 @@ fn virsh_refused_peers_and_server_name() {
         assert!(out.status.success(), "after {uri}: {}", text(&out));
     }
     // The client's own check: the certificate names 127.0.0.1, not localhost.
-    let out = virsh(
-        &tls_uri("test", "localhost", port, "/default", &pki.good, ""),
-        &["list"],
-    );
+    let out = virsh(&test_uri("localhost", port, &pki.good, ""), &["list"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
@@ -261,14 +263,7 @@ fn virsh_refused_peers_and_server_name() {
     );
     // no_verify=1 skips it.
     let out = virsh(
-        &tls_uri(
-            "test",
-            "localhost",
-            port,
-            "/default",
-            &pki.good,
-            "&no_verify=1",
-        ),
+        &test_uri("localhost", port, &pki.good, "&no_verify=1"),
         &["list"],
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -330,7 +325,7 @@ fn err_of<T>(result: oxvirt::Result<T>) -> (ErrorCode, ErrorDomain, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn facade_over_tls() {
     let (pki, port, mut d) = started("tls-facade", &[]);
-    let good = tls_uri("test", "127.0.0.1", port, "/default", &pki.good, "");
+    let good = test_uri("127.0.0.1", port, &pki.good, "");
     let conn = Connect::open(&good).await.unwrap();
     assert_eq!(domain_names(&conn).await, ["test"]);
     drop(conn);
@@ -375,23 +370,13 @@ async fn facade_over_tls() {
     );
     // no_sanity=1 for the certificates we would refuse ourselves, as virsh does.
     for (dir, extra) in pki.refused() {
-        let uri = tls_uri("test", "127.0.0.1", port, "/default", dir, extra);
+        let uri = test_uri("127.0.0.1", port, dir, extra);
         assert_eq!(err_of(Connect::open(&uri).await), refused, "{uri}");
         let conn = Connect::open(&good).await.unwrap();
         assert_eq!(conn.list_all_domains(0).await.unwrap().len(), 1);
     }
     assert_eq!(
-        err_of(
-            Connect::open(&tls_uri(
-                "test",
-                "localhost",
-                port,
-                "/default",
-                &pki.good,
-                ""
-            ))
-            .await
-        ),
+        err_of(Connect::open(&test_uri("localhost", port, &pki.good, "")).await),
         (
             ErrorCode::AuthFailed,
             ErrorDomain::Rpc,
@@ -400,20 +385,13 @@ async fn facade_over_tls() {
                 .to_owned()
         )
     );
-    Connect::open(&tls_uri(
-        "test",
-        "localhost",
-        port,
-        "/default",
-        &pki.good,
-        "&no_verify=1",
-    ))
-    .await
-    .unwrap();
+    Connect::open(&test_uri("localhost", port, &pki.good, "&no_verify=1"))
+        .await
+        .unwrap();
     // Without no_sanity, our own expired or foreign certificate is refused before
     // connecting, in virsh's words.
     for dir in [&pki.expired, &pki.foreign] {
-        let uri = tls_uri("test", "127.0.0.1", port, "/default", dir, "");
+        let uri = test_uri("127.0.0.1", port, dir, "");
         let (code, domain, message) = err_of(Connect::open(&uri).await);
         assert_eq!((code, domain), (ErrorCode::SystemError, ErrorDomain::Rpc));
         let out = virsh(&uri, &["list"]);
@@ -691,10 +669,7 @@ fn no_verify_certificate_lets_everyone_in() {
     require_virsh();
     let (pki, port, mut d) = started("tls-noverify", &["--tls-no-verify-certificate", "true"]);
     for dir in [&pki.none, &pki.revoked, &pki.bob, &pki.good] {
-        let out = virsh(
-            &tls_uri("test", "127.0.0.1", port, "/default", dir, ""),
-            &["list", "--all"],
-        );
+        let out = virsh(&test_uri("127.0.0.1", port, dir, ""), &["list", "--all"]);
         assert!(out.status.success(), "{}: {}", dir.display(), text(&out));
     }
     assert!(d.signal_and_wait("TERM").success());
@@ -746,7 +721,7 @@ async fn server_name_from_the_common_name_as_gnutls() {
         let port = free_port();
         let _d = tls_daemon("tls-cn", &dir, port, &[]);
         for host in ["localhost", "LOCALHOST", "127.0.0.1"] {
-            let uri = tls_uri("test", host, port, "/default", &cdir, "");
+            let uri = test_uri(host, port, &cdir, "");
             let ok = accepted.contains(&host);
             let out = virsh(&uri, &["uri"]);
             assert_eq!(out.status.success(), ok, "virsh {uri}: {}", text(&out));
@@ -847,7 +822,7 @@ async fn certtool_made_credentials() {
         ],
     );
     for host in ["localhost", "127.0.0.1"] {
-        let uri = tls_uri("test", host, port, "/default", &dir, "");
+        let uri = test_uri(host, port, &dir, "");
         assert_prints(&uri, &["list", "--name"], "test");
         let conn = Connect::open(&uri).await.unwrap();
         assert_eq!(conn.list_all_domains(0).await.unwrap().len(), 1);
