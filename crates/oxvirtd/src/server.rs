@@ -35,8 +35,8 @@ pub struct Server {
     workers: Arc<Semaphore>,
     shutdown: watch::Sender<bool>,
     /// Connections not yet authenticated (TLS handshake, CONNECT_OPEN), oldest first,
-    /// each with the signal that closes it.
-    anonymous: Mutex<VecDeque<(u64, Arc<Notify>)>>,
+    /// each with where it comes from and the signal that closes it.
+    anonymous: Mutex<VecDeque<Pending>>,
     next_id: AtomicU64,
     /// Unauthenticated connections closed to make room, and when that was last logged
     /// (a flood must not flood the log too).
@@ -45,6 +45,40 @@ pub struct Server {
 
 /// How often closing unauthenticated connections for room is logged.
 const EVICTION_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// One unauthenticated connection: its id, where it comes from (the peer's uid on a unix
+/// socket, its IP address otherwise), and the signal that closes it.
+struct Pending {
+    id: u64,
+    source: String,
+    evicted: Arc<Notify>,
+}
+
+/// The source the room among unauthenticated connections is shared by: the uid of a unix
+/// peer, the address of a network one.
+fn source_of(identity: &Identity) -> String {
+    match identity.uid {
+        Some(uid) => format!("uid {uid}"),
+        None => identity
+            .peer
+            .rsplit_once(':')
+            .map_or(identity.peer.clone(), |(addr, _port)| addr.to_owned()),
+    }
+}
+
+/// Which pending connection makes room: the oldest of the source holding the most (a
+/// flood's own connections go first, whoever else is waiting), the oldest of all on a
+/// tie.
+fn room_from(queue: &VecDeque<Pending>) -> Option<usize> {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for p in queue {
+        *counts.entry(p.source.as_str()).or_default() += 1;
+    }
+    let most = counts.values().copied().max()?;
+    queue
+        .iter()
+        .position(|p| counts.get(p.source.as_str()) == Some(&most))
+}
 
 /// A connection's place among the unauthenticated ones, until it authenticates or goes.
 pub(crate) struct Anonymous {
@@ -131,10 +165,12 @@ impl Server {
     }
 
     /// Counts a new connection as unauthenticated; if that makes more than
-    /// `max_anonymous_clients`, the oldest unauthenticated connection is closed. libvirtd
-    /// stops accepting instead, which lets idle connections lock everyone out; closing the
-    /// oldest keeps the daemon reachable under such a flood.
-    pub(crate) fn enter_anonymous(self: &Arc<Self>, peer: &str) -> Anonymous {
+    /// `max_anonymous_clients`, one unauthenticated connection is closed: the oldest of the
+    /// source (uid or address) that holds the most. libvirtd stops accepting instead, which
+    /// lets idle connections lock everyone out; this keeps the daemon reachable under such
+    /// a flood, and a flood from one source evicts its own connections first.
+    pub(crate) fn enter_anonymous(self: &Arc<Self>, identity: &Identity) -> Anonymous {
+        let peer = &identity.peer;
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
         let evicted = Arc::new(Notify::new());
         let mut queue = self
@@ -142,14 +178,19 @@ impl Server {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let limit = self.config.max_anonymous_clients;
-        if limit > 0 && queue.len() >= limit {
-            if let Some((_, oldest)) = queue.pop_front() {
+        let source = source_of(identity);
+        queue.push_back(Pending {
+            id,
+            source,
+            evicted: Arc::clone(&evicted),
+        });
+        if limit > 0 && queue.len() > limit {
+            if let Some(victim) = room_from(&queue).and_then(|at| queue.remove(at)) {
                 // A stored permit: the connection sees it even if it is not waiting yet.
-                oldest.notify_one();
+                victim.evicted.notify_one();
                 self.count_eviction(limit, peer);
             }
         }
-        queue.push_back((id, Arc::clone(&evicted)));
         Anonymous {
             server: Arc::clone(self),
             id,
@@ -174,7 +215,8 @@ impl Server {
             evictions.1 = Some(now);
             warning!(
                 "{limit} clients have not authenticated yet (max_anonymous_clients); closing \
-                 the oldest to admit {peer} ({} closed so far)",
+                 the oldest from the source holding the most to admit {peer} ({} closed so \
+                 far)",
                 evictions.0
             );
         }
@@ -185,7 +227,7 @@ impl Server {
             .anonymous
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        queue.retain(|(i, _)| *i != id);
+        queue.retain(|p| p.id != id);
     }
 
     /// Connections that have not authenticated yet.
@@ -252,7 +294,7 @@ impl Server {
         }
         debug!("new client from {}", conn.identity.peer);
         let server = Arc::clone(self);
-        let anonymous = self.enter_anonymous(&conn.identity.peer);
+        let anonymous = self.enter_anonymous(&conn.identity);
         let session = Session {
             readonly: conn.readonly,
             identity: conn.identity,
@@ -593,42 +635,92 @@ mod tests {
         assert_eq!(err.message, "Cannot find program -2 version 1");
     }
 
+    fn unix(uid: u32) -> Identity {
+        Identity {
+            transport: "unix",
+            uid: Some(uid),
+            peer: format!("unix uid {uid}"),
+            ..Identity::default()
+        }
+    }
+
+    fn tcp(addr: &str) -> Identity {
+        Identity {
+            transport: "tcp",
+            peer: format!("tcp {addr}"),
+            ..Identity::default()
+        }
+    }
+
+    fn server_with_room(room: usize) -> Arc<Server> {
+        let text =
+            format!("runtime_dir = \"/r\"\nstate_dir = \"/s\"\nmax_anonymous_clients = {room}\n");
+        Server::new(
+            crate::config::parse_file("t", &text)
+                .unwrap()
+                .resolve(&|_| None)
+                .unwrap(),
+        )
+    }
+
+    /// Which of `pending` were told to close (within a short wait for each).
+    async fn evicted(pending: &[&Anonymous]) -> Vec<bool> {
+        let mut out = Vec::new();
+        for p in pending {
+            out.push(
+                tokio::time::timeout(Duration::from_millis(20), p.evicted())
+                    .await
+                    .is_ok(),
+            );
+        }
+        out
+    }
+
     #[tokio::test]
     async fn the_oldest_unauthenticated_connection_makes_room() {
-        let config = crate::config::parse_file(
-            "t",
-            "runtime_dir = \"/r\"\nstate_dir = \"/s\"\nmax_anonymous_clients = 2\n",
-        )
-        .unwrap()
-        .resolve(&|_| None)
-        .unwrap();
-        let server = Server::new(config);
-        let first = server.enter_anonymous("a");
-        let mut second = server.enter_anonymous("b");
+        let server = server_with_room(2);
+        let first = server.enter_anonymous(&unix(1000));
+        let mut second = server.enter_anonymous(&unix(1001));
         assert_eq!(server.anonymous_count(), 2);
         // An authenticated connection no longer counts, and is never closed for room.
         second.authenticated();
         assert!(!second.pending());
         assert_eq!(server.anonymous_count(), 1);
-        let third = server.enter_anonymous("c");
+        let third = server.enter_anonymous(&unix(1002));
         assert_eq!(server.anonymous_count(), 2);
-        let fourth = server.enter_anonymous("d");
-        // `first` was the oldest pending one: it is told to close; the others are not.
-        tokio::time::timeout(Duration::from_secs(5), first.evicted())
-            .await
-            .expect("the oldest unauthenticated connection is closed");
-        let quiet = tokio::time::timeout(Duration::from_millis(20), async {
-            tokio::select! {
-                _ = second.evicted() => "second",
-                _ = third.evicted() => "third",
-                _ = fourth.evicted() => "fourth",
-            }
-        })
-        .await;
-        assert!(quiet.is_err(), "{quiet:?} was closed too");
+        let fourth = server.enter_anonymous(&unix(1003));
+        // One connection per source: the oldest pending one (`first`) is told to close.
+        assert_eq!(
+            evicted(&[&first, &second, &third, &fourth]).await,
+            [true, false, false, false]
+        );
         assert_eq!(server.anonymous_count(), 2);
         drop((first, third, fourth));
         assert_eq!(server.anonymous_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_flood_from_one_source_makes_room_from_its_own_connections() {
+        let server = server_with_room(4);
+        // A legitimate client from another address arrives first, then a flood.
+        let legit = server.enter_anonymous(&tcp("192.0.2.7:40000"));
+        let flood: Vec<Anonymous> = (0..50)
+            .map(|i| server.enter_anonymous(&tcp(&format!("198.51.100.9:{}", 1000 + i))))
+            .collect();
+        assert_eq!(server.anonymous_count(), 4);
+        // The flood pushed out only its own, oldest first; the client is still waiting.
+        assert_eq!(evicted(&[&legit]).await, [false]);
+        let flood_refs: Vec<&Anonymous> = flood.iter().collect();
+        let closed = evicted(&flood_refs).await;
+        assert_eq!(closed.iter().filter(|c| **c).count(), 47);
+        assert!(closed[..47].iter().all(|c| *c) && closed[47..].iter().all(|c| !*c));
+        // Unix peers are told apart by uid: root's flood does not push out uid 1000.
+        let server = server_with_room(3);
+        let user = server.enter_anonymous(&unix(1000));
+        let roots: Vec<Anonymous> = (0..10).map(|_| server.enter_anonymous(&unix(0))).collect();
+        assert_eq!(evicted(&[&user]).await, [false]);
+        let root_refs: Vec<&Anonymous> = roots.iter().collect();
+        assert_eq!(evicted(&root_refs).await.iter().filter(|c| **c).count(), 8);
     }
 
     #[tokio::test]
