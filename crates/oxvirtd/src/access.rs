@@ -524,8 +524,49 @@ pub async fn objects(
     }
 }
 
-/// The call's flags and the argument before them: the last two 32-bit words of the
-/// arguments (every procedure with a conditional permission ends its arguments so).
+/// The flags of `procedure`'s call and the argument before them, for its conditional
+/// permissions: the last two words of the arguments as the driver decodes them. The
+/// payload itself may go on past them (decoding ignores trailing bytes, as libvirtd
+/// does), so its last words are not the flags: a client appending four zero bytes to a
+/// secure DOMAIN_GET_XML_DESC would otherwise skip `domain:read_secure`. `None`: a
+/// procedure with conditional permissions this daemon does not serve (every condition
+/// then applies).
+fn call_flags(procedure: P, payload: &[u8]) -> Option<(u32, u32)> {
+    use oxvirt_rpc::remote::*;
+    use oxvirt_rpc::{Reader, XdrDecode};
+    /// The length of the arguments as `T` decodes them (all of `payload` if it does not:
+    /// the driver then refuses the call).
+    fn end<T: XdrDecode>(payload: &[u8]) -> usize {
+        let mut r = Reader::new(payload);
+        T::decode(&mut r).map_or(payload.len(), |_| r.position())
+    }
+    let len = match procedure {
+        P::DomainGetXmlDesc => end::<DomainGetXmlDescArgs>(payload),
+        P::DomainSnapshotCreateXml => end::<DomainSnapshotCreateXmlArgs>(payload),
+        P::DomainSnapshotGetXmlDesc => end::<DomainSnapshotGetXmlDescArgs>(payload),
+        P::DomainManagedSaveGetXmlDesc => end::<DomainManagedSaveGetXmlDescArgs>(payload),
+        P::DomainReboot => end::<DomainRebootArgs>(payload),
+        P::DomainShutdownFlags => end::<DomainShutdownFlagsArgs>(payload),
+        P::DomainSetVcpusFlags => end::<DomainSetVcpusFlagsArgs>(payload),
+        P::DomainGetVcpusFlags => end::<DomainGetVcpusFlagsArgs>(payload),
+        P::DomainInterfaceAddresses => end::<DomainInterfaceAddressesArgs>(payload),
+        P::NetworkUpdate => end::<NetworkUpdateArgs>(payload),
+        P::DomainAttachDeviceFlags => end::<DomainAttachDeviceFlagsArgs>(payload),
+        P::DomainDetachDeviceFlags => end::<DomainDetachDeviceFlagsArgs>(payload),
+        P::DomainUpdateDeviceFlags => end::<DomainUpdateDeviceFlagsArgs>(payload),
+        P::DomainSetMemoryFlags => end::<DomainSetMemoryFlagsArgs>(payload),
+        P::DomainPinVcpuFlags => end::<DomainPinVcpuFlagsArgs>(payload),
+        P::DomainSetNumaParameters => end::<DomainSetNumaParametersArgs>(payload),
+        P::DomainSetMetadata => end::<DomainSetMetadataArgs>(payload),
+        P::DomainPinEmulator => end::<DomainPinEmulatorArgs>(payload),
+        P::DomainPinIothread => end::<DomainPinIothreadArgs>(payload),
+        _ => return None,
+    };
+    Some(flags_and_arg(&payload[..len]))
+}
+
+/// The last two 32-bit words of `args`: the flags and the argument before them (every
+/// procedure with a conditional permission ends its arguments so).
 fn flags_and_arg(payload: &[u8]) -> (u32, u32) {
     let word = |end: usize| -> u32 {
         end.checked_sub(4)
@@ -630,10 +671,14 @@ pub async fn check(
         );
         return Err(denied_error(driver_name(drv.hypervisor_type())));
     };
-    let (flags, arg) = flags_and_arg(payload);
+    let flags = call_flags(procedure, payload);
     let subject = subject(access, id);
     let mut objects: Option<Objects> = None;
-    for req in perms.required.iter().filter(|r| r.applies(flags, arg)) {
+    let applies = |r: &&oxvirt_access::Requirement| match flags {
+        Some((flags, arg)) => r.applies(flags, arg),
+        None => true,
+    };
+    for req in perms.required.iter().filter(applies) {
         let kind = req.object();
         if kind == "connect" {
             let d = policy.decide(&subject, req.operation, None);

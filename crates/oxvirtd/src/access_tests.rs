@@ -134,6 +134,65 @@ fn flags_are_the_last_word() {
     assert_eq!(flags_and_arg(&[0, 0, 0, 9]), (9, 0));
 }
 
+/// Bytes after the arguments do not hide the flags the driver will act on: a secure
+/// DOMAIN_GET_XML_DESC with four zero bytes appended still needs `domain:read_secure`, a
+/// persistent SET_MEMORY_FLAGS with AFFECT_LIVE appended still needs `domain:save`.
+#[test]
+fn trailing_bytes_do_not_change_the_flags() {
+    let mut xml = encode_to_vec(&DomainGetXmlDescArgs {
+        dom: dom(),
+        flags: 1,
+    });
+    xml.extend_from_slice(&[0, 0, 0, 0]);
+    assert_eq!(call_flags(P::DomainGetXmlDesc, &xml).unwrap().0, 1);
+    let mut mem = encode_to_vec(&DomainSetMemoryFlagsArgs {
+        dom: dom(),
+        memory: 1,
+        flags: 2,
+    });
+    mem.extend_from_slice(&[0, 0, 0, 1]);
+    assert_eq!(call_flags(P::DomainSetMemoryFlags, &mem).unwrap().0, 2);
+    // Undecodable arguments: the whole payload (the driver refuses them anyway).
+    assert_eq!(call_flags(P::DomainReboot, &[0, 0, 0, 9]), Some((9, 0)));
+}
+
+/// Every procedure with a conditional permission is one whose flags [`call_flags`] finds,
+/// or one of those this daemon does not serve (for them every condition applies).
+#[test]
+fn conditional_permissions_read_decoded_flags() {
+    let mut unknown = Vec::new();
+    for p in P::ALL {
+        let Some(perms) = oxvirt_access::permissions(p.number()) else {
+            continue;
+        };
+        let conditional = perms
+            .required
+            .iter()
+            .any(|r| r.when != oxvirt_access::When::Always);
+        if conditional && call_flags(*p, &[]).is_none() {
+            unknown.push(p.short_name());
+        }
+    }
+    assert_eq!(
+        unknown,
+        [
+            "DOMAIN_SET_MEMORY_PARAMETERS",
+            "DOMAIN_SET_BLKIO_PARAMETERS",
+            "DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS",
+            "DOMAIN_SET_BLOCK_IO_TUNE",
+            "DOMAIN_SET_INTERFACE_PARAMETERS",
+            "DOMAIN_SET_MEMORY_STATS_PERIOD",
+            "DOMAIN_ADD_IOTHREAD",
+            "DOMAIN_DEL_IOTHREAD",
+            "DOMAIN_SET_VCPU",
+            "DOMAIN_DETACH_DEVICE_ALIAS",
+            "DOMAIN_SET_IOTHREAD_PARAMS",
+            "DOMAIN_CHECKPOINT_CREATE_XML",
+            "DOMAIN_CHECKPOINT_GET_XML_DESC",
+        ]
+    );
+}
+
 #[test]
 fn denial_is_libvirts() {
     let e = denied_error("QEMU");
