@@ -218,74 +218,39 @@ pub enum Objects {
     Missing,
 }
 
-/// The name and UUID of the top-level `<name>` and `<uuid>` of an XML definition.
-pub fn xml_identity(xml: &str) -> (Option<String>, Option<String>) {
-    let (mut name, mut uuid) = (None, None);
-    let mut depth = 0usize;
-    let mut rest = xml;
-    while let Some(lt) = rest.find('<') {
-        rest = &rest[lt..];
-        if let Some(r) = rest.strip_prefix("<!--") {
-            rest = r.find("-->").map_or("", |e| &r[e + 3..]);
-            continue;
-        }
-        if let Some(r) = rest.strip_prefix("<![CDATA[") {
-            rest = r.find("]]>").map_or("", |e| &r[e + 3..]);
-            continue;
-        }
-        let Some(gt) = rest.find('>') else {
-            break;
-        };
-        let tag = &rest[1..gt];
-        rest = &rest[gt + 1..];
-        if tag.starts_with('?') || tag.starts_with('!') {
-            continue;
-        }
-        if tag.starts_with('/') {
-            depth = depth.saturating_sub(1);
-            continue;
-        }
-        let self_closing = tag.ends_with('/');
-        let element = tag
-            .split(|c: char| c.is_whitespace() || c == '/')
-            .next()
-            .unwrap_or("");
-        if depth == 1 && !self_closing && (element == "name" || element == "uuid") {
-            let text = rest.split('<').next().unwrap_or("");
-            let text = unescape(text.trim());
-            let slot = if element == "name" {
-                &mut name
-            } else {
-                &mut uuid
-            };
-            if slot.is_none() {
-                *slot = Some(text);
-            }
-        }
-        if !self_closing {
-            depth += 1;
-        }
-    }
+/// The name and UUID a definition of `kind` (`domain`, `network`, `storage_pool`) gives
+/// its object, read as the drivers read it: the XML parsed by [`oxvirt_xml::parse`], the
+/// text and CDATA of the root's first `<name>` (untrimmed, comments skipped, references
+/// resolved) and of its first `<uuid>` (in the canonical form when it parses as one). A
+/// scan of its own would see `a` in `<name>a<!---->dmin</name>`, which defines `admin`.
+/// Domains take `<name>` in any namespace, networks and pools only in none.
+pub fn xml_identity(kind: &str, xml: &str) -> (Option<String>, Option<String>) {
+    let Ok(root) = oxvirt_xml::parse(xml) else {
+        return (None, None);
+    };
+    let text = |element: &str| {
+        root.elements()
+            .find(|e| e.name == element && (kind == "domain" || e.namespace.is_none()))
+            .map(oxvirt_xml::Element::text)
+    };
+    let name = text("name").filter(|n| !n.is_empty());
+    let uuid = text("uuid").map(|u| {
+        let u = u.trim();
+        u.parse::<Uuid>()
+            .map_or_else(|_| u.to_ascii_lowercase(), |u| u.to_string())
+    });
     (name, uuid)
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
 }
 
 fn from_xml(kind: &'static str, payload: &[u8]) -> Objects {
     let Ok(xml) = decode_from::<String>(payload) else {
         return Objects::Missing;
     };
-    match xml_identity(&xml) {
+    match xml_identity(kind, &xml) {
         (Some(name), uuid) => Objects::Known(vec![Object {
             kind,
             name,
-            uuid: uuid.map(|u| u.to_ascii_lowercase()).unwrap_or_default(),
+            uuid: uuid.unwrap_or_default(),
         }]),
         _ => Objects::Unknown,
     }

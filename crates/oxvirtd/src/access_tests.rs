@@ -29,21 +29,53 @@ fn xml_identity_takes_the_top_level_elements() {
                <name>a&amp;b</name><uuid>C7A5FDBD-EDAF-9455-926A-D65C16DB1809</uuid>\
                <devices><disk/><name>deep</name></devices></domain>";
     assert_eq!(
-        xml_identity(xml),
+        xml_identity("domain", xml),
         (
             Some("a&b".to_owned()),
-            Some("C7A5FDBD-EDAF-9455-926A-D65C16DB1809".to_owned())
+            Some("c7a5fdbd-edaf-9455-926a-d65c16db1809".to_owned())
         )
     );
+    assert_eq!(xml_identity("domain", "<domain/>"), (None, None));
+    assert_eq!(xml_identity("domain", "not xml <"), (None, None));
+    assert_eq!(xml_identity("domain", ""), (None, None));
+}
+
+/// The name checked is the name the driver defines: a comment, a CDATA section or a
+/// character reference inside `<name>` does not make `admin` look like `a`, spaces are
+/// kept (libvirt does not trim names), a UUID is compared in its canonical form.
+#[test]
+fn xml_identity_reads_the_name_as_the_drivers_do() {
+    for xml in [
+        "<domain type='test'><name>a<!-- -->dmin</name></domain>",
+        "<domain type='test'><name><![CDATA[admin]]></name></domain>",
+        "<domain type='test'><name>&#97;dmin</name></domain>",
+        "<domain type='test'><name>a<![CDATA[dmin]]></name></domain>",
+    ] {
+        assert_eq!(
+            xml_identity("domain", xml).0.as_deref(),
+            Some("admin"),
+            "{xml}"
+        );
+    }
     assert_eq!(
-        xml_identity("<network><name> n </name></network>")
+        xml_identity("network", "<network><name> n </name></network>")
             .0
             .as_deref(),
-        Some("n")
+        Some(" n ")
     );
-    assert_eq!(xml_identity("<domain/>"), (None, None));
-    assert_eq!(xml_identity("not xml <"), (None, None));
-    assert_eq!(xml_identity(""), (None, None));
+    // A pool or network <name> in a namespace is not their name; a domain's is.
+    let ns = "<x xmlns='urn:n'><name>n</name></x>";
+    assert_eq!(xml_identity("network", ns).0, None);
+    assert_eq!(xml_identity("domain", ns).0.as_deref(), Some("n"));
+    assert_eq!(
+        xml_identity(
+            "domain",
+            "<domain><name>a</name><uuid>c7a5fdbdedaf9455926ad65c16db1809</uuid></domain>"
+        )
+        .1
+        .as_deref(),
+        Some("c7a5fdbd-edaf-9455-926a-d65c16db1809")
+    );
 }
 
 fn dom() -> NonnullDomain {
