@@ -481,6 +481,14 @@ impl Draft {
     }
 
     fn set(&mut self, key: &str, value: Value, line: usize) -> Result<(), PolicyError> {
+        // A key left out matches anything; an empty list would too (no subject, operation
+        // or object named), which `domains = []` meant as "no domain" must not become.
+        if value == Value::Array(Vec::new()) {
+            return Err(err(
+                line,
+                format!("{key} is empty; an empty list would match anything (leave the key out for that)"),
+            ));
+        }
         let r = &mut self.rule;
         match key {
             "action" => {

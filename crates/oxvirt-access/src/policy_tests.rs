@@ -239,6 +239,9 @@ fn errors_name_the_line() {
         ("default \"allow\"\n", "1: expected '=' after default"),
         ("default = \"allow\"\ndefault = \"deny\"\n", "2: default is given twice"),
         ("[[rule]]\naction = \"\\q\"\n", "2: unknown escape '\\q'"),
+        ("[[rule]]\naction = \"deny\"\ndomains = []\n", "3: domains is empty; an empty list would match anything (leave the key out for that)"),
+        ("[[rule]]\naction = \"allow\"\nusers = [ ]\n", "3: users is empty; an empty list would match anything (leave the key out for that)"),
+        ("[[rule]]\naction = \"allow\"\noperations = [\n]\n", "3: operations is empty; an empty list would match anything (leave the key out for that)"),
     ];
     for (text, expected) in cases {
         assert_eq!(error(text), expected, "{text:?}");
