@@ -6,6 +6,7 @@
 //! client holds the key): the checks run after it, so every refusal can be classified and
 //! logged with the peer's DN, and the client sees what libvirt's clients see from libvirtd.
 
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,7 +93,17 @@ impl std::fmt::Display for Refusal {
         }
         write!(f, " refused ({})", self.kind.check())?;
         if let Some(dn) = &self.dn {
-            write!(f, ", DN '{dn}'")?;
+            // The DN comes from a certificate nobody vouched for yet: its control characters
+            // (a newline starting a forged log line) are shown escaped.
+            f.write_str(", DN '")?;
+            for c in dn.chars() {
+                if c.is_control() {
+                    write!(f, "{}", c.escape_default())?;
+                } else {
+                    f.write_char(c)?;
+                }
+            }
+            f.write_str("'")?;
         }
         write!(f, ": {}", self.message)
     }
@@ -380,5 +391,26 @@ pub(crate) fn classify(err: &rustls::Error, whose: &str) -> (Refused, String) {
             Refused::BadCertificate,
             failed(&format!("Invalid certificate ({other})")),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A refused certificate's DN cannot start a line of its own in the log.
+    #[test]
+    fn refusal_shows_control_characters_escaped() {
+        let refusal = Refusal {
+            kind: Refused::UnknownCa,
+            peer: None,
+            dn: Some("CN=x\n2026-01-01 00:00:00.000+0000: 1: info : forged\t\u{7}".to_owned()),
+            message: "m".to_owned(),
+        };
+        assert_eq!(
+            refusal.to_string(),
+            "TLS client refused (unknown CA), DN 'CN=x\\n2026-01-01 00:00:00.000+0000: 1: info : \
+             forged\\t\\u{7}': m"
+        );
     }
 }
