@@ -61,7 +61,7 @@ struct Access {
 static ACCESS: OnceLock<Access> = OnceLock::new();
 
 /// The daemon's effective user id (the owner of `/proc/self`).
-fn own_uid() -> u32 {
+pub(crate) fn own_uid() -> u32 {
     std::fs::metadata("/proc/self").map_or(0, |m| m.uid())
 }
 
@@ -210,8 +210,8 @@ pub enum Objects {
     /// The objects (one, or two when a client names an object by a name and a UUID of
     /// different objects: both are checked).
     Known(Vec<Object>),
-    /// The kind is known but not which object (a restore from an image): only rules
-    /// without object keys can grant it.
+    /// The kind is known but not which object (a restore from an image, or arguments that
+    /// do not decode): only rules without object keys can grant it.
     Unknown,
     /// It does not exist: the driver will say so (libvirt checks access after finding
     /// the object).
@@ -244,7 +244,7 @@ pub fn xml_identity(kind: &str, xml: &str) -> (Option<String>, Option<String>) {
 
 fn from_xml(kind: &'static str, payload: &[u8]) -> Objects {
     let Ok(xml) = decode_from::<String>(payload) else {
-        return Objects::Missing;
+        return Objects::Unknown;
     };
     match xml_identity(kind, &xml) {
         (Some(name), uuid) => Objects::Known(vec![Object {
@@ -334,17 +334,17 @@ pub async fn objects(
         "domain" => match procedure {
             P::DomainLookupByName => match decode_from::<DomainLookupByNameArgs>(payload) {
                 Ok(a) => found(drv.lookup_by_name(&a.name).await, |d| domain_object(&d)),
-                Err(_) => Objects::Missing,
+                Err(_) => Objects::Unknown,
             },
             P::DomainLookupByUuid => match decode_from::<DomainLookupByUuidArgs>(payload) {
                 Ok(a) => found(drv.lookup_by_uuid(&Uuid::from(a.uuid)).await, |d| {
                     domain_object(&d)
                 }),
-                Err(_) => Objects::Missing,
+                Err(_) => Objects::Unknown,
             },
             P::DomainLookupById => match decode_from::<DomainLookupByIdArgs>(payload) {
                 Ok(a) => found(drv.lookup_by_id(a.id).await, |d| domain_object(&d)),
-                Err(_) => Objects::Missing,
+                Err(_) => Objects::Unknown,
             },
             P::DomainCreateXml
             | P::DomainCreateXmlWithFiles
@@ -352,7 +352,7 @@ pub async fn objects(
             | P::DomainDefineXmlFlags => from_xml("domain", payload),
             p if snapshot_first(p) => match decode_from::<NonnullDomainSnapshot>(payload) {
                 Ok(s) => wire_domain(drv, &s.dom).await,
-                Err(_) => Objects::Missing,
+                Err(_) => Objects::Unknown,
             },
             _ if name.starts_with("DOMAIN_MIGRATE_PREPARE")
                 || name.starts_with("DOMAIN_MIGRATE_FINISH")
@@ -363,7 +363,7 @@ pub async fn objects(
             }
             _ if name.starts_with("DOMAIN_") => match decode_from::<NonnullDomain>(payload) {
                 Ok(d) => wire_domain(drv, &d).await,
-                Err(_) => Objects::Missing,
+                Err(_) => Objects::Unknown,
             },
             _ => Objects::Unknown,
         },
@@ -379,11 +379,11 @@ pub async fn objects(
             match procedure {
                 P::NetworkLookupByName => match decode_from::<NetworkLookupByNameArgs>(payload) {
                     Ok(a) => found(net.lookup_by_name(&a.name).await, object),
-                    Err(_) => Objects::Missing,
+                    Err(_) => Objects::Unknown,
                 },
                 P::NetworkLookupByUuid => match decode_from::<NetworkLookupByUuidArgs>(payload) {
                     Ok(a) => found(net.lookup_by_uuid(&Uuid::from(a.uuid)).await, object),
-                    Err(_) => Objects::Missing,
+                    Err(_) => Objects::Unknown,
                 },
                 P::NetworkCreateXml
                 | P::NetworkCreateXmlFlags
@@ -395,7 +395,7 @@ pub async fn objects(
                         &n.name,
                         net.lookup_by_name(&n.name).await.map(object),
                     ),
-                    Err(_) => Objects::Missing,
+                    Err(_) => Objects::Unknown,
                 },
             }
         }
@@ -416,19 +416,19 @@ pub async fn objects(
                 P::StoragePoolLookupByName => {
                     match decode_from::<StoragePoolLookupByNameArgs>(payload) {
                         Ok(a) => by_name(a.name).await,
-                        Err(_) => Objects::Missing,
+                        Err(_) => Objects::Unknown,
                     }
                 }
                 P::StoragePoolLookupByUuid => {
                     match decode_from::<StoragePoolLookupByUuidArgs>(payload) {
                         Ok(a) => found(st.pool_lookup_by_uuid(&Uuid::from(a.uuid)).await, object),
-                        Err(_) => Objects::Missing,
+                        Err(_) => Objects::Unknown,
                     }
                 }
                 P::StoragePoolLookupByTargetPath => {
                     match decode_from::<StoragePoolLookupByTargetPathArgs>(payload) {
                         Ok(a) => found(st.pool_lookup_by_target_path(&a.path).await, object),
-                        Err(_) => Objects::Missing,
+                        Err(_) => Objects::Unknown,
                     }
                 }
                 P::StoragePoolCreateXml | P::StoragePoolDefineXml => {
@@ -448,12 +448,12 @@ pub async fn objects(
                     };
                     match vol {
                         Ok(v) => by_name(v.pool).await,
-                        Err(_) => Objects::Missing,
+                        Err(_) => Objects::Unknown,
                     }
                 }
                 P::StoragePoolLookupByVolume => match decode_from::<NonnullStorageVol>(payload) {
                     Ok(v) => by_name(v.pool).await,
-                    Err(_) => Objects::Missing,
+                    Err(_) => Objects::Unknown,
                 },
                 P::StorageVolCreateXml | P::StorageVolCreateXmlFrom | P::StorageVolLookupByName => {
                     match decode_from::<NonnullStoragePool>(payload) {
@@ -464,13 +464,13 @@ pub async fn objects(
                             &p.name,
                             st.pool_lookup_by_name(&p.name).await.map(object),
                         ),
-                        Err(_) => Objects::Missing,
+                        Err(_) => Objects::Unknown,
                     }
                 }
                 _ if name.starts_with("STORAGE_VOL_") => {
                     match decode_from::<NonnullStorageVol>(payload) {
                         Ok(v) => by_name(v.pool).await,
-                        Err(_) => Objects::Missing,
+                        Err(_) => Objects::Unknown,
                     }
                 }
                 _ => match decode_from::<NonnullStoragePool>(payload) {
@@ -481,7 +481,7 @@ pub async fn objects(
                         &p.name,
                         st.pool_lookup_by_name(&p.name).await.map(object),
                     ),
-                    Err(_) => Objects::Missing,
+                    Err(_) => Objects::Unknown,
                 },
             }
         }
@@ -551,6 +551,61 @@ fn log_denial(id: &Identity, procedure: &str, operation: &str, object: Option<&O
         "access denied: {} calling {procedure} on {object}: {operation} refused by {why}",
         describe(id)
     );
+}
+
+/// The parameters of a peer-to-peer migration's destination URI that the daemon would
+/// act on with its own privileges: a program to run, files to read credentials from, a
+/// socket or netcat path put into the remote shell.
+const PRIVILEGED_URI_PARAMS: [&str; 8] = [
+    "command",
+    "netcat",
+    "socket",
+    "keyfile",
+    "pkipath",
+    "known_hosts",
+    "authfile",
+    "sshauth",
+];
+
+/// Under an access policy, a subject that is not root may not give a peer-to-peer
+/// migration's destination URI a parameter the daemon would act on with its own
+/// privileges ([`PRIVILEGED_URI_PARAMS`]): `?command=` would run any program as the
+/// daemon, `?pkipath=` would present any certificate the daemon can read. Without a
+/// policy every client that may migrate is already the administrator's.
+pub fn check_destination_uri(client: &Client, dconnuri: Option<&str>) -> Result<(), VirError> {
+    let (Some(access), Some(uri)) = (ACCESS.get(), dconnuri) else {
+        return Ok(());
+    };
+    let id = client.identity();
+    if access.policy.is_none() || privileged(access, id) {
+        return Ok(());
+    }
+    let Ok(parsed) = oxvirt::uri::Uri::parse(uri) else {
+        // The open that follows reports the malformed URI in libvirt's words.
+        return Ok(());
+    };
+    let Some((key, _)) = parsed
+        .params()
+        .iter()
+        .find(|(k, _)| PRIVILEGED_URI_PARAMS.contains(&k.to_ascii_lowercase().as_str()))
+    else {
+        return Ok(());
+    };
+    log_denial(
+        id,
+        "DOMAIN_MIGRATE_PERFORM3_PARAMS",
+        "(destination URI parameter)",
+        None,
+        &format!("its '{key}' parameter (accepted from root only)"),
+    );
+    Err(VirError::new(
+        ErrorDomain::Qemu,
+        ErrorCode::OperationDenied,
+        format!(
+            "the destination URI's '{key}' parameter is accepted from root only: the daemon \
+             would act on it with its own privileges"
+        ),
+    ))
 }
 
 /// CONNECT_OPEN's check: `connect:getattr`, and `connect:write` for a read-write

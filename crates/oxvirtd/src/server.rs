@@ -38,6 +38,9 @@ pub struct Server {
     /// each with where it comes from and the signal that closes it.
     anonymous: Mutex<VecDeque<Pending>>,
     next_id: AtomicU64,
+    /// The daemon's own user id: its unix peers, and root's, are authenticated by the
+    /// kernel and never count as anonymous.
+    own_uid: u32,
     /// Unauthenticated connections closed to make room, and when that was last logged
     /// (a flood must not flood the log too).
     evictions: Mutex<(u64, Option<Instant>)>,
@@ -160,6 +163,7 @@ impl Server {
             anonymous: Mutex::new(VecDeque::new()),
             next_id: AtomicU64::new(0),
             evictions: Mutex::new((0, None)),
+            own_uid: crate::access::own_uid(),
             config,
         })
     }
@@ -169,8 +173,24 @@ impl Server {
     /// source (uid or address) that holds the most. libvirtd stops accepting instead, which
     /// lets idle connections lock everyone out; this keeps the daemon reachable under such
     /// a flood, and a flood from one source evicts its own connections first.
+    ///
+    /// Root's and the daemon's own user's unix connections never count: the kernel
+    /// vouched for them (a burst of them must not push each other out), and a flood from
+    /// them is the node's administrator's own.
     pub(crate) fn enter_anonymous(self: &Arc<Self>, identity: &Identity) -> Anonymous {
         let peer = &identity.peer;
+        let privileged = identity.transport == "unix"
+            && identity
+                .uid
+                .is_some_and(|uid| uid == 0 || uid == self.own_uid);
+        if privileged {
+            return Anonymous {
+                server: Arc::clone(self),
+                id: u64::MAX,
+                evicted: Arc::new(Notify::new()),
+                pending: false,
+            };
+        }
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
         let evicted = Arc::new(Notify::new());
         let mut queue = self
@@ -714,13 +734,23 @@ mod tests {
         let closed = evicted(&flood_refs).await;
         assert_eq!(closed.iter().filter(|c| **c).count(), 47);
         assert!(closed[..47].iter().all(|c| *c) && closed[47..].iter().all(|c| !*c));
-        // Unix peers are told apart by uid: root's flood does not push out uid 1000.
+        // Unix peers are told apart by uid: uid 2000's flood does not push out uid 1000.
         let server = server_with_room(3);
         let user = server.enter_anonymous(&unix(1000));
-        let roots: Vec<Anonymous> = (0..10).map(|_| server.enter_anonymous(&unix(0))).collect();
+        let others: Vec<Anonymous> = (0..10)
+            .map(|_| server.enter_anonymous(&unix(2000)))
+            .collect();
         assert_eq!(evicted(&[&user]).await, [false]);
+        let other_refs: Vec<&Anonymous> = others.iter().collect();
+        assert_eq!(evicted(&other_refs).await.iter().filter(|c| **c).count(), 8);
+        // Root's unix connections (and the daemon's own user's) never count: a burst of
+        // them pushes out nobody, not even each other.
+        let roots: Vec<Anonymous> = (0..10).map(|_| server.enter_anonymous(&unix(0))).collect();
+        assert!(roots.iter().all(|r| !r.pending()));
+        assert_eq!(server.anonymous_count(), 3);
         let root_refs: Vec<&Anonymous> = roots.iter().collect();
-        assert_eq!(evicted(&root_refs).await.iter().filter(|c| **c).count(), 8);
+        assert!(evicted(&root_refs).await.iter().all(|c| !*c));
+        assert_eq!(evicted(&[&user]).await, [false]);
     }
 
     #[tokio::test]

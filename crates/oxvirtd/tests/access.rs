@@ -437,14 +437,15 @@ fn x509_dn_rules_decide_for_tls_clients() {
     let dir = TempDir::new("acl-tls-pki");
     let mut ca = Ca::new("oxvirt test CA");
     let server = server_dir(&mut ca, &dir.join("server"), true);
-    for name in ["alice", "bob"] {
+    for name in ["alice", "bob", "carol"] {
         client_dir(&mut ca, &dir.join(name), name);
     }
     let policy = dir.join("policy.toml");
     std::fs::write(
         &policy,
         "[[rule]]\naction = \"allow\"\nx509_dns = [\"O=oxvirt test,CN=alice\"]\n\
-         operations = [\"connect:*\", \"domain:getattr\", \"domain:read\"]\n",
+         operations = [\"connect:*\", \"domain:getattr\", \"domain:read\"]\n\n\
+         [[rule]]\naction = \"allow\"\nx509_dns = [\"O=oxvirt test,CN=carol\"]\n",
     )
     .unwrap();
     let port = free_port();
@@ -490,9 +491,54 @@ fn x509_dn_rules_decide_for_tls_clients() {
     );
     // Root on the unix socket is not limited.
     ok(virsh(&daemon.uri(), &["list", "--all"]));
+    // carol may do anything the policy covers, but not make the daemon act with its own
+    // privileges on a peer-to-peer destination URI's parameters (`?command=` would run a
+    // program as the daemon).
+    let qemu = format!(
+        "qemu+tls://127.0.0.1:{port}/system?pkipath={}",
+        dir.join("carol").display()
+    );
+    let xml = dir.join("mig.xml");
+    std::fs::write(
+        &xml,
+        "<domain type='qemu'><name>mig</name><memory unit='MiB'>32</memory>\
+         <os><type arch='x86_64'>hvm</type></os></domain>",
+    )
+    .unwrap();
+    ok(virsh(&qemu, &["define", xml.to_str().unwrap()]));
+    for param in [
+        "command=/bin/true",
+        "pkipath=/root",
+        "keyfile=/root/.ssh/id_rsa",
+    ] {
+        let key = param.split('=').next().unwrap();
+        refused(
+            virsh(
+                &qemu,
+                &[
+                    "migrate",
+                    "--offline",
+                    "--persistent",
+                    "--p2p",
+                    "mig",
+                    &format!("qemu+ssh://127.0.0.1/system?{param}"),
+                ],
+            ),
+            &format!(
+                "error: operation forbidden: the destination URI's '{key}' parameter is \
+                 accepted from root only: the daemon would act on it with its own privileges"
+            ),
+        );
+    }
+    ok(virsh(&qemu, &["undefine", "mig"]));
 
     daemon.signal_and_wait("TERM");
     let log = daemon.stderr();
+    assert!(
+        log.lines().any(|l| l.contains("CN=carol")
+            && l.contains("its 'command' parameter (accepted from root only)")),
+        "{log}"
+    );
     let line = log
         .lines()
         .find(|l| l.contains("access denied") && l.contains("CN=bob"))

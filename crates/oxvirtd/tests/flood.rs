@@ -40,7 +40,8 @@ fn a_flood_of_silent_connections_does_not_lock_out_clients() {
     let mut d = Daemon::logged("flood", &["--listen-tcp", &addr, "--log-level", "warn"]);
     let tcp_uri = format!("test+tcp://127.0.0.1:{port}/default");
 
-    // 500 connections on each transport that connect and never say a word.
+    // 500 TCP connections that connect and never say a word; and 500 of root's on the
+    // unix socket, which the kernel vouched for: those never count as unauthenticated.
     let mut tcp: Vec<TcpStream> = (0..500)
         .map(|_| TcpStream::connect(&addr).unwrap())
         .collect();
@@ -50,26 +51,22 @@ fn a_flood_of_silent_connections_does_not_lock_out_clients() {
 
     // The daemon closes the flood's oldest connections to make room as it admits the
     // newer ones: once it has admitted them all, only `max_anonymous_clients` (20) remain.
-    let mut closed = (0, 0);
+    let mut closed = 0;
     for _ in 0..100 {
-        closed = (
-            closed_by_daemon(&mut tcp, |s: &TcpStream| {
-                s.set_read_timeout(Some(Duration::from_millis(20))).unwrap()
-            }),
-            closed_by_daemon(&mut unix, |s: &UnixStream| {
-                s.set_read_timeout(Some(Duration::from_millis(20))).unwrap()
-            }),
-        );
-        if closed.0 + closed.1 >= 1000 - 20 {
+        closed = closed_by_daemon(&mut tcp, |s: &TcpStream| {
+            s.set_read_timeout(Some(Duration::from_millis(20))).unwrap()
+        });
+        if closed >= 500 - 20 {
             break;
         }
     }
+    assert_eq!(closed, 500 - 20, "silent TCP connections closed");
+    let closed_unix = closed_by_daemon(&mut unix, |s: &UnixStream| {
+        s.set_read_timeout(Some(Duration::from_millis(20))).unwrap()
+    });
     assert_eq!(
-        closed.0 + closed.1,
-        1000 - 20,
-        "{} TCP and {} unix connections were closed",
-        closed.0,
-        closed.1
+        closed_unix, 0,
+        "root's unix connections were closed for room"
     );
 
     // Legitimate clients get in at once, on both transports, with the flood still
@@ -82,14 +79,6 @@ fn a_flood_of_silent_connections_does_not_lock_out_clients() {
             "{uri}: {out:?}"
         );
     }
-    // A client that authenticated (opened its connection) is never closed for room.
-    let mut opened = Raw::connect(&d.sock());
-    opened.open();
-    let _more: Vec<UnixStream> = (0..100)
-        .map(|_| UnixStream::connect(d.sock()).unwrap())
-        .collect();
-    let p = opened.roundtrip(3, &()); // CONNECT_GET_TYPE
-    assert_eq!(p.header.status, oxvirt_rpc::MessageStatus::Ok);
 
     assert!(d.alive());
     drop((tcp, unix));
@@ -102,7 +91,7 @@ fn a_flood_of_silent_connections_does_not_lock_out_clients() {
         ),
         "{log}"
     );
-    // Nearly a thousand connections were closed, but the log did not grow with them.
+    // Nearly five hundred connections were closed, but the log did not grow with them.
     let lines = log.matches("have not authenticated yet").count();
     assert!(lines <= 2, "{lines} eviction lines:\n{log}");
 }

@@ -215,7 +215,7 @@ pub(crate) async fn dispatch_migrate(
     Some(match procedure {
         P::DomainMigrateBegin3Params => begin(client, drv, payload).await,
         P::DomainMigratePrepare3Params => prepare(drv, payload).await,
-        P::DomainMigratePerform3Params => perform(drv, payload).await,
+        P::DomainMigratePerform3Params => perform(client, drv, payload).await,
         P::DomainMigrateFinish3Params => finish(drv, payload).await,
         P::DomainMigrateConfirm3Params => confirm(client, drv, payload).await,
         P::DomainGetJobStats => job_stats(drv, payload).await,
@@ -300,8 +300,15 @@ async fn prepare(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirErr
     })
 }
 
-async fn perform(drv: &dyn Hypervisor, payload: &[u8]) -> Result<Vec<u8>, VirError> {
+async fn perform(
+    client: &Client,
+    drv: &dyn Hypervisor,
+    payload: &[u8],
+) -> Result<Vec<u8>, VirError> {
     let a: DomainMigratePerform3ParamsArgs = args(payload)?;
+    if a.flags & PEER2PEER != 0 {
+        crate::access::check_destination_uri(client, a.dconnuri.as_deref())?;
+    }
     if a.flags & PEER2PEER != 0 && a.flags & super::migrate_tunnel::TUNNELLED != 0 {
         let (dom, params) = (dref(a.dom), params(a.params));
         super::migrate_tunnel::peer2peer(drv, dom, a.dconnuri, params, a.flags).await?;
