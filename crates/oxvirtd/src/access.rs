@@ -65,15 +65,14 @@ pub(crate) fn own_uid() -> u32 {
     std::fs::metadata("/proc/self").map_or(0, |m| m.uid())
 }
 
-/// Loads the policy file at `path` (if any) and installs access control, with the
-/// sockets' `unix_sock_group` (a name or a number); a file that cannot be read or parsed
-/// is an error naming the file and the line.
-pub fn install(path: Option<&Path>, unix_sock_group: Option<&str>) -> Result<(), String> {
-    let accounts = Accounts::system();
-    let sock_gid = match unix_sock_group {
-        Some(group) => Some(crate::listen::group_id(group)?),
-        None => None,
-    };
+/// Loads the policy file at `path` (if any), its names resolved with `accounts`, and
+/// installs access control, with the sockets' `unix_sock_group` id; a file that cannot be
+/// read or parsed is an error naming the file and the line.
+pub fn install(
+    path: Option<&Path>,
+    sock_gid: Option<u32>,
+    accounts: Accounts,
+) -> Result<(), String> {
     let policy = match path {
         Some(path) => Some((load(path, &accounts)?, path.to_path_buf())),
         None => None,

@@ -50,6 +50,8 @@ pub struct Identity {
     pub pid: Option<i32>,
     /// The subject DN of the client certificate, as GnuTLS writes it (TLS).
     pub x509_dn: Option<String>,
+    /// The peer's IP address (TCP and TLS).
+    pub addr: Option<std::net::IpAddr>,
     /// The peer for log lines: `unix pid 12 uid 0`, `tcp 127.0.0.1:40000`.
     pub peer: String,
 }

@@ -65,22 +65,10 @@ pub fn bind_unix(path: &Path, mode: u32, group: Option<u32>) -> Result<UnixListe
     result.map_err(shown)
 }
 
-/// The group id of `unix_sock_group`: a group name from `/etc/group`, or a number.
-pub fn group_id(group: &str) -> Result<u32, String> {
-    group_id_in(
-        group,
-        &std::fs::read_to_string("/etc/group").unwrap_or_default(),
-    )
-}
-
-fn group_id_in(group: &str, etc_group: &str) -> Result<u32, String> {
-    let found = etc_group.lines().find_map(|line| {
-        let mut fields = line.split(':');
-        (fields.next() == Some(group))
-            .then(|| fields.nth(1).and_then(|gid| gid.parse().ok()))
-            .flatten()
-    });
-    found
+/// The group id of `unix_sock_group`: a group name `accounts` knows, or a number.
+pub fn group_id(group: &str, accounts: &oxvirt_access::Accounts) -> Result<u32, String> {
+    accounts
+        .gid(group)
         .or_else(|| group.parse().ok())
         .ok_or_else(|| format!("Failed to lookup group '{group}' (unix_sock_group)"))
 }
@@ -194,12 +182,15 @@ mod tests {
 
     #[test]
     fn socket_group_by_name_or_number() {
-        let etc = "root:x:0:\nlibvirt:x:117:alice,bob\n# odd line\nkvm:x:104:\n";
-        assert_eq!(group_id_in("libvirt", etc), Ok(117));
-        assert_eq!(group_id_in("kvm", etc), Ok(104));
-        assert_eq!(group_id_in("2000", etc), Ok(2000));
+        let etc = oxvirt_access::Accounts::parse(
+            "",
+            "root:x:0:\nlibvirt:x:117:alice,bob\n# odd line\nkvm:x:104:\n",
+        );
+        assert_eq!(group_id("libvirt", &etc), Ok(117));
+        assert_eq!(group_id("kvm", &etc), Ok(104));
+        assert_eq!(group_id("2000", &etc), Ok(2000));
         assert_eq!(
-            group_id_in("nogroup-here", etc),
+            group_id("nogroup-here", &etc),
             Err("Failed to lookup group 'nogroup-here' (unix_sock_group)".to_owned())
         );
     }

@@ -116,10 +116,13 @@ removes the sockets and exits 0.";
 async fn run(config: Config) -> Result<(), String> {
     crate::log::set_level(config.log_level);
     // The policy first: a bad file stops the daemon, naming the file and the line.
-    access::install(
-        config.access_policy.as_deref(),
-        config.unix_sock_group.as_deref(),
-    )?;
+    // The local accounts are read once: for the sockets' group and the policy's names.
+    let accounts = oxvirt_access::Accounts::system();
+    let sock_gid = match &config.unix_sock_group {
+        Some(name) => Some(listen::group_id(name, &accounts)?),
+        None => None,
+    };
+    access::install(config.access_policy.as_deref(), sock_gid, accounts)?;
     std::fs::create_dir_all(&config.runtime_dir)
         .map_err(|e| format!("{}: {e}", config.runtime_dir.display()))?;
     std::fs::create_dir_all(&config.state_dir)
@@ -196,12 +199,8 @@ async fn run(config: Config) -> Result<(), String> {
     };
     let rw_path = config.runtime_dir.join("libvirt-sock");
     let ro_path = config.runtime_dir.join("libvirt-sock-ro");
-    let group = match &config.unix_sock_group {
-        Some(name) => Some(listen::group_id(name)?),
-        None => None,
-    };
-    let rw = listen::bind_unix(&rw_path, config.unix_sock_rw_perms, group)?;
-    let ro = match listen::bind_unix(&ro_path, config.unix_sock_ro_perms, group) {
+    let rw = listen::bind_unix(&rw_path, config.unix_sock_rw_perms, sock_gid)?;
+    let ro = match listen::bind_unix(&ro_path, config.unix_sock_ro_perms, sock_gid) {
         Ok(ro) => ro,
         Err(err) => {
             let _ = std::fs::remove_file(&rw_path);

@@ -58,14 +58,17 @@ struct Pending {
 }
 
 /// The source the room among unauthenticated connections is shared by: the uid of a unix
-/// peer, the address of a network one.
+/// peer, the address of a network one (an IPv6 one by its /64, which one host usually
+/// has whole).
 fn source_of(identity: &Identity) -> String {
-    match identity.uid {
-        Some(uid) => format!("uid {uid}"),
-        None => identity
-            .peer
-            .rsplit_once(':')
-            .map_or(identity.peer.clone(), |(addr, _port)| addr.to_owned()),
+    match (identity.uid, identity.addr) {
+        (Some(uid), _) => format!("uid {uid}"),
+        (None, Some(std::net::IpAddr::V6(v6))) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        (None, Some(addr)) => addr.to_string(),
+        (None, None) => identity.peer.clone(),
     }
 }
 
@@ -577,6 +580,7 @@ async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
                 readonly: false,
                 identity: Identity {
                     transport: "tcp",
+                    addr: Some(addr.ip()),
                     peer: format!("tcp {addr}"),
                     ..Identity::default()
                 },
@@ -589,6 +593,7 @@ async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
                 readonly: false,
                 identity: Identity {
                     transport: "tls",
+                    addr: Some(addr.ip()),
                     peer: format!("tls {addr}"),
                     ..Identity::default()
                 },
@@ -665,8 +670,10 @@ mod tests {
     }
 
     fn tcp(addr: &str) -> Identity {
+        let addr: std::net::SocketAddr = addr.parse().unwrap();
         Identity {
             transport: "tcp",
+            addr: Some(addr.ip()),
             peer: format!("tcp {addr}"),
             ..Identity::default()
         }
@@ -734,6 +741,15 @@ mod tests {
         let closed = evicted(&flood_refs).await;
         assert_eq!(closed.iter().filter(|c| **c).count(), 47);
         assert!(closed[..47].iter().all(|c| *c) && closed[47..].iter().all(|c| !*c));
+        // An IPv6 host is one source however many addresses of its /64 it uses.
+        let server = server_with_room(2);
+        let legit = server.enter_anonymous(&tcp("[2001:db8:1::7]:40000"));
+        let flood: Vec<Anonymous> = (0..10)
+            .map(|i| server.enter_anonymous(&tcp(&format!("[2001:db8:2::{i:x}]:1000"))))
+            .collect();
+        assert_eq!(evicted(&[&legit]).await, [false]);
+        let flood_refs: Vec<&Anonymous> = flood.iter().collect();
+        assert_eq!(evicted(&flood_refs).await.iter().filter(|c| **c).count(), 9);
         // Unix peers are told apart by uid: uid 2000's flood does not push out uid 1000.
         let server = server_with_room(3);
         let user = server.enter_anonymous(&unix(1000));
