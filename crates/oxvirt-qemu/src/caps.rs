@@ -517,7 +517,20 @@ impl CapsCache {
         }
         self.probes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let caps = Arc::new(probe(binary).await?);
+        // A probe whose binary went away mid-answer ("domain is no longer running": its
+        // monitor closed) is tried once more before a start or a migration fails on it;
+        // one CI run saw that once on a loaded machine. A binary that cannot answer fails
+        // the same way twice.
+        let caps = match probe(binary).await {
+            Ok(caps) => caps,
+            Err(first) if first.message.contains("Failed to probe capabilities") => {
+                self.probes
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                probe(binary).await.map_err(|_| first)?
+            }
+            Err(e) => return Err(e),
+        };
+        let caps = Arc::new(caps);
         self.lock()
             .insert(binary.to_path_buf(), (mtime, Arc::clone(&caps)));
         Ok(caps)
